@@ -1,0 +1,55 @@
+# The two commands a new user needs: `make run` and `make test`.
+# Everything else here is a step of those two.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all deps deps-test deps-bench build build-asan run test test-release test-asan bench format clean
+
+all: build
+
+deps:
+	@scripts/deps.sh run
+
+deps-test:
+	@scripts/deps.sh run test
+
+deps-bench:
+	@scripts/deps.sh run bench
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+$(ASAN_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DOTPGATE_SANITIZE=ON
+
+build-asan: deps-test $(ASAN_BUILD)/CMakeCache.txt
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+run: build
+	@echo "otpgate: open $${OTPGATE_PUBLIC_URL:-http://127.0.0.1:8080}/ (Ctrl-C to stop)"
+	$(BUILD)/otpgate serve
+
+test-release: deps-test build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan: build-asan
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Sanitizer build first, so ctest's closing summary is the release build's.
+test: deps-test
+	$(MAKE) test-asan
+	$(MAKE) test-release
+
+bench: deps-bench build
+	bench/run.sh $(BUILD)
+
+format:
+	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c bench/*.c
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,107 @@
+/* The allocation wrappers, error names and small span helpers declared in
+ * common.h. Out-of-memory is not recoverable here: it aborts. */
+#include "core/common.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+const char *og_strerror(int err)
+{
+    switch (err) {
+    case OG_OK: return "ok";
+    case OG_ERR_NOMEM: return "out of memory";
+    case OG_ERR_INVALID: return "invalid input";
+    case OG_ERR_TOO_BIG: return "too large";
+    case OG_ERR_NOT_FOUND: return "not found";
+    case OG_ERR_IO: return "I/O error";
+    case OG_ERR_DB: return "database error";
+    case OG_ERR_CRYPTO: return "cryptography error";
+    case OG_ERR_PERM: return "refused";
+    case OG_ERR_EXISTS: return "already exists";
+    case OG_ERR_BUSY: return "busy";
+    }
+    return "unknown error";
+}
+
+_Noreturn void og_oom(void)
+{
+    fputs("{\"level\":\"error\",\"msg\":\"out of memory\"}\n", stderr);
+    abort();
+}
+
+void *og_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        og_oom();
+    return p;
+}
+
+void *og_calloc(size_t count, size_t n)
+{
+    void *p = calloc(count ? count : 1, n ? n : 1);
+    if (!p)
+        og_oom();
+    return p;
+}
+
+void *og_realloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        og_oom();
+    return q;
+}
+
+char *og_strndup(const char *s, size_t n)
+{
+    char *p = og_malloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *og_strdup(const char *s)
+{
+    return og_strndup(s, strlen(s));
+}
+
+static int lower(int c)
+{
+    return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
+
+bool span_eq_nocase(struct span a, struct span b)
+{
+    if (a.len != b.len)
+        return false;
+    for (size_t i = 0; i < a.len; i++)
+        if (lower((unsigned char)a.p[i]) != lower((unsigned char)b.p[i]))
+            return false;
+    return true;
+}
+
+bool span_starts_with(struct span s, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return s.len >= n && memcmp(s.p, prefix, n) == 0;
+}
+
+int og_parse_int(struct span s, long long min, long long max, long long *out)
+{
+    if (s.len == 0 || s.len > 20)
+        return OG_ERR_INVALID;
+    char tmp[24];
+    memcpy(tmp, s.p, s.len);
+    tmp[s.len] = '\0';
+    if (!(tmp[0] == '-' || (tmp[0] >= '0' && tmp[0] <= '9')))
+        return OG_ERR_INVALID;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(tmp, &end, 10);
+    if (errno != 0 || end != tmp + s.len || v < min || v > max)
+        return OG_ERR_INVALID;
+    *out = v;
+    return OG_OK;
+}

@@ -1,0 +1,86 @@
+/* otpgate's settings (SPEC §3): read from a KEY=value file and the
+ * environment (environment wins), checked, and turned into typed values.
+ * An invalid value is refused with one line naming the key and what is
+ * allowed. Knows nothing of sockets: addresses are parsed, not bound. */
+#ifndef OTPGATE_CONFIG_H
+#define OTPGATE_CONFIG_H
+
+#include "core/common.h"
+#include "core/log.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+enum config_dev { CONFIG_DEV_AUTO = 0, CONFIG_DEV_ON, CONFIG_DEV_OFF };
+enum config_starttls { CONFIG_STARTTLS_REQUIRED = 0, CONFIG_STARTTLS_OPTIONAL, CONFIG_STARTTLS_OFF };
+
+#define CONFIG_MAX_PROXIES 16
+
+/* One CIDR of OTPGATE_TRUSTED_PROXIES. */
+struct config_cidr {
+    int family;        /* AF_INET or AF_INET6 */
+    uint8_t addr[16];  /* network address, first 4 bytes for IPv4 */
+    unsigned prefix;   /* 0..32 or 0..128 */
+};
+
+struct config {
+    /* OTPGATE_LISTEN: "host:port", "[v6]:port" */
+    char *listen;
+    char listen_host[64]; /* numeric address, without brackets */
+    int listen_port;      /* 0..65535; 0 picks a free port */
+
+    /* OTPGATE_PUBLIC_URL: http(s)://host[:port][/path], kept without a trailing slash */
+    char *public_url;
+    bool public_https;
+    bool public_loopback; /* host is localhost, 127.0.0.0/8 or ::1 */
+
+    char *data_dir; /* OTPGATE_DATA_DIR */
+
+    /* OTPGATE_SMTP_URL, parsed; smtp_url NULL when unset */
+    char *smtp_url;
+    char *smtp_host;
+    int smtp_port; /* default 25, or 587 when starttls is required */
+    char *smtp_user;
+    char *smtp_pass;
+    enum config_starttls smtp_starttls;
+    char *smtp_from; /* OTPGATE_SMTP_FROM */
+
+    char *sms_provider; /* OTPGATE_SMS_PROVIDER: webhook, twilio, ... or NULL */
+    char *sms_url;
+    char *sms_auth;
+    char *sms_body;
+
+    enum config_dev dev_mode; /* OTPGATE_DEV as written */
+    bool dev_enabled;         /* resolved: auto means on when public_loopback */
+
+    struct config_cidr trusted_proxies[CONFIG_MAX_PROXIES];
+    size_t trusted_proxy_count;
+
+    enum log_level log_level; /* OTPGATE_LOG */
+
+    /* Beyond SPEC §3: limits of SPEC §10, made settings so tests can shorten them. */
+    char *static_dir;            /* OTPGATE_STATIC_DIR */
+    unsigned max_connections;    /* OTPGATE_MAX_CONNECTIONS, default 10000 */
+    unsigned request_timeout_ms; /* OTPGATE_REQUEST_TIMEOUT seconds (default 10) */
+    unsigned idle_timeout_ms;    /* OTPGATE_IDLE_TIMEOUT seconds (default 60) */
+    unsigned shutdown_timeout_ms;/* OTPGATE_SHUTDOWN_TIMEOUT seconds (default 10) */
+    size_t max_header_bytes;     /* OTPGATE_MAX_HEADER_BYTES, default 8192 */
+    size_t max_body_bytes;       /* OTPGATE_MAX_BODY_BYTES, default 65536 */
+};
+
+/* Fills c from the defaults, then the file (if not NULL), then envp (an
+ * environ-style array; NULL means no environment). On failure returns
+ * OG_ERR_INVALID (or OG_ERR_IO for an unreadable file) and writes one line
+ * into err, e.g. "OTPGATE_LOG: 'loud' is not one of debug, info, warn, error".
+ * The caller owns c and frees it with config_free() in every case. */
+int config_load(struct config *c, const char *file, char *const *envp, char *err, size_t errlen);
+void config_free(struct config *c);
+
+/* True when addr (a struct in_addr or in6_addr by family) lies in one of
+ * the trusted proxy CIDRs. */
+bool config_proxy_trusted(const struct config *c, int family, const void *addr);
+
+/* Writes the setting names, defaults and meanings for `serve --help`. */
+const char *config_help_text(void);
+
+#endif
