@@ -1,0 +1,748 @@
+/* Connection lifecycle and HTTP/1.1 framing on the loop thread. Owns the
+ * parser, the per-connection buffers and the request being handled; never
+ * blocks and never reads a byte past what llhttp has been given. A request's
+ * arena, body and header copy live until its answer is queued. */
+#include "gateway/http_conn.h"
+
+#include "core/log.h"
+#include "gateway/http.h"
+#include "gateway/routes.h"
+
+#include <arpa/inet.h>
+#include <llhttp.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Stop reading while this much output waits for a slow reader. */
+#define WRITE_HIGH_WATER (1u << 20)
+/* Hard cap on queued output of one connection. */
+#define OUT_CAP (64u << 20)
+/* After a closing answer, how long unread input is drained before close. */
+#define DRAIN_MS 2000
+
+enum conn_state {
+    CONN_WAIT,     /* between requests (or none yet): no byte of the next one */
+    CONN_READING,  /* part of a request has arrived */
+    CONN_HANDLING, /* a complete request is with its handler */
+    CONN_DRAINING, /* answered with close: discarding input until EOF */
+};
+
+struct hdr_offsets {
+    size_t name_off, name_len, value_off, value_len;
+};
+
+struct http_conn {
+    uv_tcp_t tcp;
+    uv_shutdown_t shutdown_req;
+    struct server *srv;
+    struct http_conn *prev, *next;
+    llhttp_t parser;
+    enum conn_state state;
+    uint64_t deadline_ms;
+
+    struct http_request req;
+    struct buf raw; /* request line target and header bytes as received */
+    size_t url_len;
+    struct hdr_offsets hdr[HTTP_MAX_HEADERS];
+    size_t hdr_count;
+    bool field_open, value_open;
+    int reject_status; /* why a parser callback stopped: 413, 414, 431 */
+
+    struct buf out;     /* answers not yet handed to the kernel */
+    struct buf pending; /* input held back while a request is handled */
+    bool in_feed;       /* inside conn_feed: answers are batched */
+    bool close_after;   /* close once the current answer is out */
+    bool closing;       /* uv_close called */
+    bool shut;          /* uv_shutdown called */
+    bool reading;
+    bool counted; /* counts toward the connection cap */
+    char peer_ip[46];
+};
+
+struct write_req {
+    uv_write_t w;
+    char *data;
+};
+
+static llhttp_settings_t parser_settings;
+static bool parser_settings_ready;
+
+static void conn_close(struct http_conn *c);
+static void conn_flush(struct http_conn *c);
+static void conn_feed(struct http_conn *c, const char *data, size_t len);
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+
+/* ---- list and lifetime ------------------------------------------------ */
+
+static void conn_link(struct server *s, struct http_conn *c)
+{
+    c->next = s->conns;
+    c->prev = NULL;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->conn_count++;
+}
+
+static void conn_unlink(struct server *s, struct http_conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->conn_count--;
+}
+
+static void on_close(uv_handle_t *h)
+{
+    struct http_conn *c = container_of(h, struct http_conn, tcp);
+    struct server *s = c->srv;
+    arena_reset(&c->req.arena);
+    buf_free(&c->req.body);
+    buf_free(&c->req.resp_headers);
+    buf_free(&c->raw);
+    buf_free(&c->out);
+    buf_free(&c->pending);
+    free(c);
+    server_conn_closed(s);
+}
+
+static void conn_close(struct http_conn *c)
+{
+    if (c->closing)
+        return;
+    if (c->state == CONN_HANDLING) {
+        /* The handler still holds the request; close once it answers. */
+        c->close_after = true;
+        if (c->reading) {
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            c->reading = false;
+        }
+        return;
+    }
+    c->closing = true;
+    conn_unlink(c->srv, c);
+    uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+static uint64_t now_ms(struct http_conn *c)
+{
+    return uv_now(c->srv->loop);
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+static void on_write(uv_write_t *w, int status)
+{
+    struct write_req *wr = container_of(w, struct write_req, w);
+    struct http_conn *c = w->data;
+    free(wr->data);
+    free(wr);
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    /* Resume reading once a slow reader has caught up. */
+    if (!c->reading && !c->closing && !c->shut && c->state != CONN_HANDLING &&
+        c->pending.len == 0 && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+            c->reading = true;
+    }
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct http_conn *c = container_of(req, struct http_conn, shutdown_req);
+    if (status < 0 || c->closing) {
+        conn_close(c);
+        return;
+    }
+    /* Read and drop what the client still sends, so closing does not reset
+     * the connection under an answer it has not read yet. */
+    c->state = CONN_DRAINING;
+    c->deadline_ms = now_ms(c) + DRAIN_MS;
+    if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        c->reading = true;
+}
+
+static void conn_begin_close(struct http_conn *c)
+{
+    if (c->shut || c->closing)
+        return;
+    c->shut = true;
+    if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
+        conn_close(c);
+}
+
+static void conn_flush(struct http_conn *c)
+{
+    if (c->closing)
+        return;
+    uv_stream_t *stream = (uv_stream_t *)&c->tcp;
+    if (c->out.len > 0) {
+        if (uv_stream_get_write_queue_size(stream) == 0) {
+            uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+            int n = uv_try_write(stream, &b, 1);
+            if (n == (int)c->out.len) {
+                buf_clear(&c->out);
+            } else if (n > 0) {
+                buf_consume(&c->out, (size_t)n);
+            } else if (n != UV_EAGAIN) {
+                conn_close(c);
+                return;
+            }
+        }
+        if (c->out.len > 0) {
+            struct write_req *wr = og_malloc(sizeof(*wr));
+            size_t len;
+            wr->data = buf_detach(&c->out, &len);
+            wr->w.data = c;
+            uv_buf_t b = uv_buf_init(wr->data, (unsigned)len);
+            if (uv_write(&wr->w, stream, &b, 1, on_write) != 0) {
+                free(wr->data);
+                free(wr);
+                conn_close(c);
+                return;
+            }
+            if (uv_stream_get_write_queue_size(stream) > WRITE_HIGH_WATER && c->reading) {
+                uv_read_stop(stream);
+                c->reading = false;
+            }
+        }
+    }
+    if (c->close_after && c->state != CONN_HANDLING)
+        conn_begin_close(c);
+}
+
+/* ---- answering -------------------------------------------------------- */
+
+static void request_reset(struct http_conn *c)
+{
+    struct http_request *r = &c->req;
+    arena_reset(&r->arena);
+    if (r->body.alloc > 16384)
+        buf_free(&r->body);
+    else
+        buf_clear(&r->body);
+    buf_clear(&r->resp_headers);
+    r->route = NULL;
+    r->route_index = -1;
+    r->param_count = 0;
+    r->header_count = 0;
+    r->responded = false;
+    r->expect_continue = false;
+    c->hdr_count = 0;
+    c->url_len = 0;
+    c->field_open = c->value_open = false;
+    buf_clear(&c->raw);
+}
+
+static void date_header(char out[32])
+{
+    static int64_t cached_sec = -1;
+    static char cached[32];
+    int64_t now = (int64_t)time(NULL);
+    if (now != cached_sec) {
+        http_date_format(now, cached);
+        cached_sec = now;
+    }
+    memcpy(out, cached, 32);
+}
+
+/* Appends a complete answer head to the connection's output. */
+static void append_head(struct http_conn *c, int status, const char *content_type, size_t len,
+                        bool keep_alive, bool http10, const struct buf *extra)
+{
+    char date[32];
+    date_header(date);
+    struct buf *o = &c->out;
+    buf_printf(o, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, http_status_text(status), date);
+    if (status != 204 && status != 304)
+        buf_printf(o, "Content-Length: %zu\r\n", len);
+    if (content_type)
+        buf_printf(o, "Content-Type: %s\r\n", content_type);
+    if (!keep_alive)
+        buf_append_str(o, "Connection: close\r\n");
+    else if (http10)
+        buf_append_str(o, "Connection: keep-alive\r\n");
+    if (extra && extra->len)
+        buf_append(o, extra->data, extra->len);
+    buf_append(o, "\r\n", 2);
+}
+
+void http_respond(struct http_request *req, int status, const char *content_type,
+                  const void *body, size_t len)
+{
+    struct http_conn *c = req->conn;
+    struct server *s = c->srv;
+    if (req->responded) {
+        log_error("handler answered twice", "path", req->path.p ? "(set)" : "(none)");
+        return;
+    }
+    req->responded = true;
+    if (s->shutting_down || c->close_after)
+        req->keep_alive = false;
+
+    bool http10 = c->parser.http_major == 1 && c->parser.http_minor == 0;
+    if (!c->closing) {
+        append_head(c, status, content_type, len, req->keep_alive, http10, &req->resp_headers);
+        if (!req->head && len && status != 204 && status != 304)
+            if (buf_append(&c->out, body, len) != OG_OK)
+                c->close_after = true;
+    }
+
+    double secs = (double)(uv_hrtime() - req->start_ns) / 1e9;
+    const struct route *rt = req->route;
+    if (!rt || !(rt->flags & ROUTE_NO_METRICS))
+        metrics_observe(&s->metrics, req->route_index, status, secs);
+    if (log_enabled(OG_LOG_DEBUG)) {
+        char st[8], ms[32];
+        snprintf(st, sizeof(st), "%d", status);
+        snprintf(ms, sizeof(ms), "%.3f", secs * 1000.0);
+        log_debug("request", "method", llhttp_method_name((llhttp_method_t)req->method), "route",
+                  rt ? rt->pattern : "unmatched", "status", st, "ms", ms, "ip", req->client_ip);
+    }
+
+    if (!req->keep_alive)
+        c->close_after = true;
+    request_reset(c);
+    c->state = CONN_WAIT;
+    c->deadline_ms = now_ms(c) + s->cfg->idle_timeout_ms;
+
+    if (c->in_feed)
+        return; /* conn_feed goes on with pipelined input and flushes */
+    conn_flush(c);
+    if (c->closing || c->shut)
+        return;
+    if (c->pending.len) {
+        struct buf held = c->pending;
+        buf_init(&c->pending, held.cap);
+        conn_feed(c, held.data, held.len);
+        buf_free(&held);
+    }
+    if (!c->closing && !c->shut && c->state != CONN_HANDLING && !c->reading &&
+        uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) <= WRITE_HIGH_WATER) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+            c->reading = true;
+    }
+}
+
+/* Answers a request the parser refused, then closes: the stream can no
+ * longer be trusted to be in step. */
+static void conn_reject(struct http_conn *c, int status, const char *message)
+{
+    struct http_request *r = &c->req;
+    bool api = c->url_len >= 5 && memcmp(c->raw.data, "/api/", 5) == 0;
+    c->close_after = true;
+    r->keep_alive = false;
+    r->head = false;
+    r->route = NULL;
+    r->route_index = -1;
+    r->start_ns = uv_hrtime();
+    snprintf(r->client_ip, sizeof(r->client_ip), "%s", c->peer_ip);
+    c->state = CONN_READING; /* so http_respond's bookkeeping applies */
+    if (api) {
+        http_respond_error_json(r, status,
+                                status == 413   ? "body_too_large"
+                                : status == 431 ? "headers_too_large"
+                                : status == 414 ? "uri_too_long"
+                                : status == 408 ? "request_timeout"
+                                                : "bad_request",
+                                message);
+    } else {
+        http_respond_text(r, status, message);
+    }
+}
+
+/* ---- parsing ---------------------------------------------------------- */
+
+static struct http_conn *conn_of(llhttp_t *p)
+{
+    return p->data;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    struct http_conn *c = conn_of(p);
+    if (c->state == CONN_WAIT) {
+        c->state = CONN_READING;
+        c->deadline_ms = now_ms(c) + c->srv->cfg->request_timeout_ms;
+    }
+    return 0;
+}
+
+static int raw_append(struct http_conn *c, const char *at, size_t len, int status)
+{
+    if (buf_append(&c->raw, at, len) != OG_OK) {
+        c->reject_status = status;
+        return HPE_USER;
+    }
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_conn *c = conn_of(p);
+    c->url_len += len;
+    return raw_append(c, at, len, 414);
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_conn *c = conn_of(p);
+    if (!c->field_open) {
+        if (c->hdr_count == HTTP_MAX_HEADERS) {
+            c->reject_status = 431;
+            return HPE_USER;
+        }
+        c->field_open = true;
+        c->hdr[c->hdr_count] = (struct hdr_offsets){c->raw.len, 0, 0, 0};
+    }
+    c->hdr[c->hdr_count].name_len += len;
+    return raw_append(c, at, len, 431);
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+    struct http_conn *c = conn_of(p);
+    c->field_open = false;
+    c->hdr[c->hdr_count].value_off = c->raw.len;
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_conn *c = conn_of(p);
+    c->hdr[c->hdr_count].value_len += len;
+    return raw_append(c, at, len, 431);
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    struct http_conn *c = conn_of(p);
+    c->hdr_count++;
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    struct http_conn *c = conn_of(p);
+    struct http_request *r = &c->req;
+    const char *base = c->raw.data ? c->raw.data : "";
+    r->method = p->method;
+    r->head = p->method == HTTP_HEAD;
+    r->keep_alive = llhttp_should_keep_alive(p) != 0;
+    r->target = span_make(base, c->url_len);
+    r->path = r->target;
+    r->query = SPAN_NULL;
+    for (size_t i = 0; i < c->url_len; i++) {
+        if (base[i] == '?' || base[i] == '#') {
+            r->path = span_make(base, i);
+            if (base[i] == '?') {
+                size_t q = i + 1, e = q;
+                while (e < c->url_len && base[e] != '#')
+                    e++;
+                r->query = span_make(base + q, e - q);
+            }
+            break;
+        }
+    }
+    r->header_count = c->hdr_count;
+    for (size_t i = 0; i < c->hdr_count; i++) {
+        r->headers[i].name = span_make(base + c->hdr[i].name_off, c->hdr[i].name_len);
+        r->headers[i].value = span_make(base + c->hdr[i].value_off, c->hdr[i].value_len);
+    }
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->cfg->max_body_bytes) {
+        c->reject_status = 413;
+        return -1;
+    }
+    struct span expect;
+    if (http_header_get(r, "Expect", &expect) && span_eq_nocase(expect, SPAN_LIT("100-continue")))
+        r->expect_continue = true;
+    if (r->expect_continue && p->http_minor >= 1) {
+        buf_append_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+        if (!c->in_feed)
+            conn_flush(c);
+    }
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_conn *c = conn_of(p);
+    if (buf_append(&c->req.body, at, len) != OG_OK) {
+        c->reject_status = 413;
+        return HPE_USER;
+    }
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    OG_UNUSED(p);
+    return HPE_PAUSED; /* one request at a time: conn_feed dispatches it */
+}
+
+static void settings_init(void)
+{
+    if (parser_settings_ready)
+        return;
+    llhttp_settings_init(&parser_settings);
+    parser_settings.on_message_begin = on_message_begin;
+    parser_settings.on_url = on_url;
+    parser_settings.on_header_field = on_header_field;
+    parser_settings.on_header_field_complete = on_header_field_complete;
+    parser_settings.on_header_value = on_header_value;
+    parser_settings.on_header_value_complete = on_header_value_complete;
+    parser_settings.on_headers_complete = on_headers_complete;
+    parser_settings.on_body = on_body;
+    parser_settings.on_message_complete = on_message_complete;
+    parser_settings_ready = true;
+}
+
+/* ---- dispatch --------------------------------------------------------- */
+
+/* The client address: the peer, or with a trusted proxy in front, the
+ * right-most X-Forwarded-For entry that is not itself a trusted proxy. */
+static void resolve_client_ip(struct http_conn *c)
+{
+    struct http_request *r = &c->req;
+    const struct config *cfg = c->srv->cfg;
+    snprintf(r->client_ip, sizeof(r->client_ip), "%s", c->peer_ip);
+    if (cfg->trusted_proxy_count == 0)
+        return;
+    struct span xff;
+    if (!http_header_get(r, "X-Forwarded-For", &xff))
+        return;
+    char cur[46];
+    snprintf(cur, sizeof(cur), "%s", c->peer_ip);
+    size_t end = xff.len;
+    for (;;) {
+        unsigned char a[16];
+        int fam = strchr(cur, ':') ? AF_INET6 : AF_INET;
+        if (inet_pton(fam, cur, a) != 1 || !config_proxy_trusted(cfg, fam, a))
+            break;
+        /* cur is a trusted proxy: believe the entry before it */
+        while (end > 0 && (xff.p[end - 1] == ' ' || xff.p[end - 1] == ','))
+            end--;
+        if (end == 0)
+            break;
+        size_t start = end;
+        while (start > 0 && xff.p[start - 1] != ',')
+            start--;
+        size_t s = start;
+        while (s < end && xff.p[s] == ' ')
+            s++;
+        size_t n = end - s;
+        if (n == 0 || n >= sizeof(cur))
+            break;
+        char next[46];
+        memcpy(next, xff.p + s, n);
+        next[n] = '\0';
+        unsigned char tmp[16];
+        int nfam = strchr(next, ':') ? AF_INET6 : AF_INET;
+        if (inet_pton(nfam, next, tmp) != 1)
+            break;
+        memcpy(cur, next, n + 1);
+        snprintf(r->client_ip, sizeof(r->client_ip), "%s", cur);
+        end = start;
+    }
+}
+
+static void conn_dispatch(struct http_conn *c)
+{
+    struct http_request *r = &c->req;
+    r->start_ns = uv_hrtime();
+    c->state = CONN_HANDLING;
+    resolve_client_ip(c);
+
+    unsigned allowed = 0;
+    size_t nparams = 0;
+    enum router_result rr = router_match(routes_table, routes_count, r->method, r->path,
+                                         &r->route_index, r->params, HTTP_MAX_PARAMS, &nparams,
+                                         &allowed);
+    r->param_count = nparams;
+    if (rr == ROUTER_NOT_FOUND) {
+        http_respond_error(r, 404, "not_found", "no such page");
+        return;
+    }
+    if (rr == ROUTER_METHOD_NOT_ALLOWED) {
+        char allow[64];
+        router_allow_header(allowed, allow, sizeof(allow));
+        http_header_add(r, "Allow", allow);
+        http_respond_error(r, 405, "method_not_allowed", "method not allowed here");
+        return;
+    }
+    r->route = &routes_table[r->route_index];
+    r->route->handler(r);
+}
+
+static void conn_feed(struct http_conn *c, const char *data, size_t len)
+{
+    c->in_feed = true;
+    while (len > 0 && !c->closing && !c->close_after) {
+        if (c->state == CONN_HANDLING) {
+            /* An earlier request is still with its handler: keep the rest. */
+            if (buf_append(&c->pending, data, len) != OG_OK)
+                c->close_after = true;
+            if (c->reading) {
+                uv_read_stop((uv_stream_t *)&c->tcp);
+                c->reading = false;
+            }
+            break;
+        }
+        llhttp_errno_t e = llhttp_execute(&c->parser, data, len);
+        if (e == HPE_OK)
+            break;
+        if (e == HPE_PAUSED) {
+            size_t used = (size_t)(llhttp_get_error_pos(&c->parser) - data);
+            data += used;
+            len -= used;
+            llhttp_resume(&c->parser);
+            conn_dispatch(c);
+            continue;
+        }
+        int status = c->reject_status ? c->reject_status : 400;
+        const char *msg = status == 413   ? "request body too large"
+                          : status == 431 ? "request headers too large"
+                          : status == 414 ? "request target too long"
+                                          : "malformed HTTP request";
+        if (log_enabled(OG_LOG_DEBUG))
+            log_debug("bad request", "reason", llhttp_get_error_reason(&c->parser), "ip",
+                      c->peer_ip);
+        conn_reject(c, status, msg);
+        break;
+    }
+    c->in_feed = false;
+    conn_flush(c);
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    OG_UNUSED(suggested);
+    struct http_conn *c = container_of(h, struct http_conn, tcp);
+    /* Every read is parsed (and whatever must outlive it copied) before the
+     * next alloc, so one server-wide buffer serves all connections. */
+    *buf = uv_buf_init(c->srv->read_buf, (unsigned)c->srv->read_buf_size);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct http_conn *c = container_of(stream, struct http_conn, tcp);
+    if (nread < 0) {
+        conn_close(c); /* EOF or error; waits for a handler still at work */
+        return;
+    }
+    if (nread == 0 || c->state == CONN_DRAINING || c->closing)
+        return;
+    if (c->state == CONN_WAIT) {
+        c->state = CONN_READING;
+        c->deadline_ms = now_ms(c) + c->srv->cfg->request_timeout_ms;
+    }
+    conn_feed(c, buf->base, (size_t)nread);
+}
+
+/* ---- accepting -------------------------------------------------------- */
+
+static void peer_address(struct http_conn *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    c->peer_ip[0] = '\0';
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET)
+        uv_ip4_name((struct sockaddr_in *)&ss, c->peer_ip, sizeof(c->peer_ip));
+    else if (ss.ss_family == AF_INET6)
+        uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer_ip, sizeof(c->peer_ip));
+}
+
+void http_conn_accept(struct server *s)
+{
+    settings_init();
+    struct http_conn *c = og_calloc(1, sizeof(*c));
+    c->srv = s;
+    uv_tcp_init(s->loop, &c->tcp);
+    if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp) != 0) {
+        c->closing = true; /* never linked: on_close only frees */
+        uv_close((uv_handle_t *)&c->tcp, on_close);
+        return;
+    }
+    buf_init(&c->raw, s->cfg->max_header_bytes);
+    buf_init(&c->out, OUT_CAP);
+    buf_init(&c->pending, s->cfg->max_header_bytes + s->cfg->max_body_bytes + 65536);
+    buf_init(&c->req.body, s->cfg->max_body_bytes);
+    buf_init(&c->req.resp_headers, 16384);
+    arena_init(&c->req.arena);
+    c->req.conn = c;
+    c->req.srv = s;
+    c->req.route_index = -1;
+    llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
+    c->parser.data = c;
+    c->state = CONN_WAIT;
+    c->deadline_ms = uv_now(s->loop) + s->cfg->request_timeout_ms;
+    uv_tcp_nodelay(&c->tcp, 1);
+    peer_address(c);
+
+    unsigned active = 0;
+    for (struct http_conn *o = s->conns; o && active < s->cfg->max_connections; o = o->next)
+        active += o->counted;
+    conn_link(s, c);
+    if (s->shutting_down || active >= s->cfg->max_connections) {
+        /* Over the cap: answer 503 at once and close, without reading a
+         * request, so the cost of a refused client stays tiny. */
+        static const char body[] = "server busy: too many connections\n";
+        buf_printf(&c->out,
+                   "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; "
+                   "charset=utf-8\r\nRetry-After: 5\r\nConnection: close\r\n"
+                   "Content-Length: %zu\r\n\r\n%s",
+                   sizeof(body) - 1, body);
+        metrics_observe(&s->metrics, -1, 503, 0);
+        c->close_after = true;
+        conn_flush(c);
+        return;
+    }
+    c->counted = true;
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        c->reading = true;
+    else
+        conn_close(c);
+}
+
+void http_conn_sweep(struct server *s, uint64_t now)
+{
+    struct http_conn *c = s->conns;
+    while (c) {
+        struct http_conn *next = c->next;
+        if (!c->closing && c->state != CONN_HANDLING && now >= c->deadline_ms) {
+            if (c->state == CONN_READING && !c->shut)
+                conn_reject(c, 408, "request not complete in time");
+            else
+                conn_close(c);
+        }
+        c = next;
+    }
+}
+
+void http_conn_close_all(struct server *s, bool force)
+{
+    struct http_conn *c = s->conns;
+    while (c) {
+        struct http_conn *next = c->next;
+        if (force) {
+            if (c->state == CONN_HANDLING)
+                c->state = CONN_WAIT; /* the loop is ending: drop the answer */
+            conn_close(c);
+        } else if (c->state == CONN_WAIT || c->state == CONN_DRAINING) {
+            conn_close(c);
+        } else {
+            c->close_after = true;
+        }
+        c = next;
+    }
+}

@@ -1,0 +1,226 @@
+/* The otpgate command line (SPEC §2): picks the subcommand, loads settings,
+ * and runs it. Errors are one line on stderr and a non-zero exit. */
+#include "core/config.h"
+#include "core/log.h"
+#include "core/store.h"
+#include "gateway/server.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <libesmtp.h>
+#include <llhttp.h>
+#include <openssl/crypto.h>
+#include <qrencode.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <uv.h>
+
+extern char **environ;
+
+#define EXIT_USAGE 2
+
+static const char main_help[] =
+    "otpgate - a self-hosted second-factor gateway\n"
+    "\n"
+    "Usage: otpgate [--config FILE] [COMMAND] [ARGS]\n"
+    "\n"
+    "Commands:\n"
+    "  serve          run the server (the default when no command is given)\n"
+    "  backup FILE    write a consistent online copy of the database to FILE\n"
+    "  version        print the version and the linked library versions\n"
+    "\n"
+    "Options:\n"
+    "  --config FILE  read settings from FILE (KEY=value lines); the environment wins\n"
+    "  -h, --help     show this help; `otpgate COMMAND --help` shows a command's help\n"
+    "\n"
+    "Settings are read from OTPGATE_* environment variables; `otpgate serve --help`\n"
+    "lists them with their defaults.\n";
+
+static const char serve_help[] =
+    "Usage: otpgate serve [--config FILE]\n"
+    "\n"
+    "Runs the gateway on one event loop until SIGTERM or SIGINT, then finishes the\n"
+    "requests in flight and exits. With nothing set it listens on 127.0.0.1:8080,\n"
+    "keeps its SQLite database and master key under ./var and writes codes to the\n"
+    "log (development delivery).\n"
+    "\n";
+
+static const char backup_help[] =
+    "Usage: otpgate backup [--config FILE] FILE\n"
+    "\n"
+    "Writes a consistent copy of OTPGATE_DATA_DIR/otpgate.db to FILE with SQLite's\n"
+    "online backup API; safe while the server runs. FILE must not exist yet. The\n"
+    "copy holds encrypted secrets: keep master.key to read them, and store both\n"
+    "apart.\n";
+
+static const char version_help[] = "Usage: otpgate version\n\n"
+                                   "Prints otpgate's version and the versions of the libraries "
+                                   "it is linked with.\n";
+
+struct cli {
+    const char *config_file;
+    const char *command;
+    const char *args[8];
+    int nargs;
+    bool help;
+};
+
+static int usage_error(const char *msg, const char *arg)
+{
+    fprintf(stderr, "otpgate: %s%s%s%s; run 'otpgate --help'\n", msg, arg ? " '" : "",
+            arg ? arg : "", arg ? "'" : "");
+    return EXIT_USAGE;
+}
+
+static int parse_cli(int argc, char **argv, struct cli *cli)
+{
+    memset(cli, 0, sizeof(*cli));
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--config") == 0) {
+            if (i + 1 >= argc)
+                return usage_error("--config needs a file name", NULL);
+            cli->config_file = argv[++i];
+        } else if (strncmp(a, "--config=", 9) == 0) {
+            cli->config_file = a + 9;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            cli->help = true;
+        } else if (strcmp(a, "--version") == 0 && !cli->command) {
+            cli->command = "version";
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error("unknown option", a);
+        } else if (!cli->command) {
+            cli->command = a;
+        } else if (cli->nargs < (int)ARRAY_SIZE(cli->args)) {
+            cli->args[cli->nargs++] = a;
+        } else {
+            return usage_error("too many arguments", NULL);
+        }
+    }
+    return 0;
+}
+
+static int load_config(const struct cli *cli, struct config *cfg)
+{
+    char err[512];
+    if (config_load(cfg, cli->config_file, environ, err, sizeof(err)) != OG_OK) {
+        fprintf(stderr, "otpgate: %s\n", err);
+        return EXIT_USAGE;
+    }
+    log_set_level(cfg->log_level);
+    return 0;
+}
+
+static int cmd_version(void)
+{
+    char esmtp[64] = "unknown";
+    smtp_version(esmtp, sizeof(esmtp), 0);
+    printf("otpgate %s\n", OTPGATE_VERSION);
+    printf("libuv %s\n", uv_version_string());
+    printf("llhttp %d.%d.%d\n", LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR, LLHTTP_VERSION_PATCH);
+    printf("SQLite %s\n", sqlite3_libversion());
+    printf("%s\n", OpenSSL_version(OPENSSL_VERSION));
+    printf("libcurl %s\n", curl_version_info(CURLVERSION_NOW)->version);
+    printf("libesmtp %s\n", esmtp);
+    printf("jansson %s\n", jansson_version_str());
+    printf("libqrencode %s\n", QRcode_APIVersionString());
+    return 0;
+}
+
+static int cmd_serve(const struct cli *cli)
+{
+    if (cli->nargs > 0)
+        return usage_error("serve takes no arguments, got", cli->args[0]);
+    struct config cfg;
+    int rc = load_config(cli, &cfg);
+    if (rc) {
+        config_free(&cfg);
+        return rc;
+    }
+    if (cfg.dev_enabled)
+        log_warn("development delivery is on: codes go to the log and /dev/outbox",
+                 "public_url", cfg.public_url);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct server srv;
+    char err[512];
+    rc = server_init(&srv, &loop, &cfg, err, sizeof(err));
+    if (rc != OG_OK) {
+        fprintf(stderr, "otpgate: %s\n", err);
+        uv_loop_close(&loop);
+        config_free(&cfg);
+        return 1;
+    }
+    server_run(&srv);
+    uv_loop_close(&loop);
+    config_free(&cfg);
+    return 0;
+}
+
+static int cmd_backup(const struct cli *cli)
+{
+    if (cli->nargs != 1)
+        return usage_error("backup needs exactly one FILE", NULL);
+    struct config cfg;
+    int rc = load_config(cli, &cfg);
+    if (rc) {
+        config_free(&cfg);
+        return rc;
+    }
+    char path[4096], err[512];
+    snprintf(path, sizeof(path), "%s/otpgate.db", cfg.data_dir);
+    struct store *st = NULL;
+    rc = store_open_readonly(path, &st, err, sizeof(err));
+    if (rc == OG_OK) {
+        rc = store_backup(st, cli->args[0], err, sizeof(err));
+        store_close(st);
+    }
+    config_free(&cfg);
+    if (rc != OG_OK) {
+        fprintf(stderr, "otpgate: backup failed: %s\n", err);
+        return 1;
+    }
+    printf("backup written to %s\n", cli->args[0]);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli cli;
+    int rc = parse_cli(argc, argv, &cli);
+    if (rc)
+        return rc;
+    const char *cmd = cli.command ? cli.command : "serve";
+    if (cli.help && !cli.command) {
+        fputs(main_help, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "serve") == 0) {
+        if (cli.help) {
+            fputs(serve_help, stdout);
+            fputs(config_help_text(), stdout);
+            return 0;
+        }
+        return cmd_serve(&cli);
+    }
+    if (strcmp(cmd, "version") == 0) {
+        if (cli.help) {
+            fputs(version_help, stdout);
+            return 0;
+        }
+        return cmd_version();
+    }
+    if (strcmp(cmd, "backup") == 0) {
+        if (cli.help) {
+            fputs(backup_help, stdout);
+            return 0;
+        }
+        return cmd_backup(&cli);
+    }
+    if (strcmp(cmd, "help") == 0) {
+        fputs(main_help, stdout);
+        return 0;
+    }
+    return usage_error("unknown command", cmd);
+}

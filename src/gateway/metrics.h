@@ -1,0 +1,45 @@
+/* Prometheus counters kept by the loop thread: requests by route and status,
+ * a latency histogram per route, and named event counters that later
+ * modules add (codes sent, verifications, refusals). Rendered as text
+ * exposition format 0.0.4. Loop thread only: no locking. */
+#ifndef OTPGATE_METRICS_H
+#define OTPGATE_METRICS_H
+
+#include "core/buf.h"
+#include "gateway/router.h"
+
+#define METRICS_BUCKETS 14
+#define METRICS_STATUSES 24
+
+struct metrics_route {
+    struct {
+        int status;
+        uint64_t count;
+    } by_status[METRICS_STATUSES];
+    uint64_t buckets[METRICS_BUCKETS]; /* cumulative on render, not here */
+    uint64_t count;
+    double sum;
+};
+
+struct metrics_counter;
+
+struct metrics {
+    const struct route *routes;
+    size_t route_count;
+    struct metrics_route *per_route; /* route_count + 1; last is unmatched */
+    struct metrics_counter *counters;
+    uint64_t start_ms;
+};
+
+void metrics_init(struct metrics *m, const struct route *routes, size_t route_count);
+void metrics_free(struct metrics *m);
+/* Counts one answered request; route_index -1 means unmatched. */
+void metrics_observe(struct metrics *m, int route_index, int status, double seconds);
+/* Adds v to the counter name{labels}; labels is the text inside braces
+ * (e.g. "channel=\"sms\"") or "" for none. help is used the first time. */
+void metrics_count(struct metrics *m, const char *name, const char *help, const char *labels,
+                   uint64_t v);
+/* Appends the whole exposition; gauges are the caller's extra lines. */
+void metrics_render(const struct metrics *m, struct buf *out);
+
+#endif

@@ -1,0 +1,205 @@
+/* Starts and stops the gateway: master key, store, static cache, the
+ * listening socket, signals and the timers that cut slow connections and
+ * bound a graceful shutdown. Everything here runs on the loop thread. */
+#include "gateway/server.h"
+
+#include "core/log.h"
+#include "core/masterkey.h"
+#include "gateway/http_conn.h"
+#include "gateway/routes.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define READ_BUF_SIZE 65536
+#define LISTEN_BACKLOG 1024
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct server *s = container_of(listener, struct server, listener);
+    if (status < 0) {
+        log_warn("accept failed", "error", uv_strerror(status));
+        return;
+    }
+    http_conn_accept(s);
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    struct server *s = container_of(t, struct server, sweep_timer);
+    http_conn_sweep(s, uv_now(s->loop));
+}
+
+static void close_handle(uv_handle_t *h)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* Once shutting down and no connection is left, close the remaining
+ * handles; uv_run then returns. */
+static void maybe_finish(struct server *s)
+{
+    if (!s->shutting_down || s->conn_count > 0)
+        return;
+    close_handle((uv_handle_t *)&s->sig_term);
+    close_handle((uv_handle_t *)&s->sig_int);
+    close_handle((uv_handle_t *)&s->sig_hup);
+    close_handle((uv_handle_t *)&s->sweep_timer);
+    close_handle((uv_handle_t *)&s->shutdown_timer);
+}
+
+void server_conn_closed(struct server *s)
+{
+    maybe_finish(s);
+}
+
+static void on_shutdown_timeout(uv_timer_t *t)
+{
+    struct server *s = container_of(t, struct server, shutdown_timer);
+    char n[16];
+    snprintf(n, sizeof(n), "%u", s->conn_count);
+    log_warn("shutdown timeout: closing connections still open", "connections", n);
+    http_conn_close_all(s, true);
+    maybe_finish(s);
+}
+
+void server_shutdown(struct server *s)
+{
+    if (s->shutting_down)
+        return;
+    s->shutting_down = true;
+    log_info("shutting down: finishing requests in flight");
+    if (s->listening) {
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        s->listening = false;
+    }
+    uv_timer_start(&s->shutdown_timer, on_shutdown_timeout, s->cfg->shutdown_timeout_ms, 0);
+    http_conn_close_all(s, false);
+    maybe_finish(s);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct server *s = h->data;
+    if (signum == SIGHUP) {
+        /* Logs go to stderr, which the supervisor owns: nothing to reopen. */
+        log_info("SIGHUP: logs are written to stderr; nothing to reopen");
+        return;
+    }
+    server_shutdown(s);
+}
+
+static int bind_listener(struct server *s, char *err, size_t errlen)
+{
+    const struct config *cfg = s->cfg;
+    struct sockaddr_storage addr;
+    int rc;
+    if (strchr(cfg->listen_host, ':'))
+        rc = uv_ip6_addr(cfg->listen_host, cfg->listen_port, (struct sockaddr_in6 *)&addr);
+    else
+        rc = uv_ip4_addr(cfg->listen_host, cfg->listen_port, (struct sockaddr_in *)&addr);
+    if (rc == 0) {
+        uv_tcp_init(s->loop, &s->listener);
+        s->listening = true;
+        rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
+    }
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&s->listener, LISTEN_BACKLOG, on_connection);
+    if (rc != 0) {
+        snprintf(err, errlen, "OTPGATE_LISTEN: cannot listen on %s: %s", cfg->listen,
+                 uv_strerror(rc));
+        return OG_ERR_IO;
+    }
+    struct sockaddr_storage bound;
+    int len = sizeof(bound);
+    if (uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len) == 0)
+        s->bound_port = ntohs(bound.ss_family == AF_INET6
+                                  ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                  : ((struct sockaddr_in *)&bound)->sin_port);
+    return OG_OK;
+}
+
+static unsigned sweep_interval_ms(const struct config *cfg)
+{
+    unsigned t = cfg->request_timeout_ms < cfg->idle_timeout_ms ? cfg->request_timeout_ms
+                                                                : cfg->idle_timeout_ms;
+    t /= 4;
+    return t < 50 ? 50 : t > 1000 ? 1000 : t;
+}
+
+static void server_release(struct server *s)
+{
+    if (s->store)
+        store_close(s->store);
+    s->store = NULL;
+    if (s->statics)
+        static_cache_free(s->statics);
+    s->statics = NULL;
+    metrics_free(&s->metrics);
+    free(s->read_buf);
+    s->read_buf = NULL;
+    OPENSSL_cleanse(s->master_key, sizeof(s->master_key));
+}
+
+int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg, char *err,
+                size_t errlen)
+{
+    memset(s, 0, sizeof(*s));
+    s->loop = loop;
+    s->cfg = cfg;
+    metrics_init(&s->metrics, routes_table, routes_count);
+
+    int rc = masterkey_load(cfg->data_dir, s->master_key, err, errlen);
+    if (rc == OG_OK) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/otpgate.db", cfg->data_dir);
+        rc = store_open(path, &s->store, err, errlen);
+    }
+    if (rc == OG_OK)
+        rc = static_cache_load(cfg->static_dir, &s->statics, err, errlen);
+    if (rc == OG_OK && static_cache_count(s->statics) == 0)
+        log_warn("no static files found", "dir", cfg->static_dir);
+    if (rc == OG_OK) {
+        s->read_buf_size = READ_BUF_SIZE;
+        s->read_buf = og_malloc(READ_BUF_SIZE);
+        rc = bind_listener(s, err, errlen);
+    }
+    if (rc != OG_OK) {
+        if (s->listening) {
+            uv_close((uv_handle_t *)&s->listener, NULL);
+            uv_run(loop, UV_RUN_DEFAULT);
+        }
+        server_release(s);
+        return rc;
+    }
+
+    uv_signal_init(loop, &s->sig_term);
+    uv_signal_init(loop, &s->sig_int);
+    uv_signal_init(loop, &s->sig_hup);
+    s->sig_term.data = s->sig_int.data = s->sig_hup.data = s;
+    uv_signal_start(&s->sig_term, on_signal, SIGTERM);
+    uv_signal_start(&s->sig_int, on_signal, SIGINT);
+    uv_signal_start(&s->sig_hup, on_signal, SIGHUP);
+    uv_timer_init(loop, &s->sweep_timer);
+    uv_timer_init(loop, &s->shutdown_timer);
+    unsigned every = sweep_interval_ms(cfg);
+    uv_timer_start(&s->sweep_timer, on_sweep, every, every);
+    uv_unref((uv_handle_t *)&s->sig_hup);
+    s->started_ms = uv_now(loop);
+    return OG_OK;
+}
+
+int server_run(struct server *s)
+{
+    char port[8];
+    snprintf(port, sizeof(port), "%d", s->bound_port);
+    log_info("listening", "listen", s->cfg->listen, "port", port, "public_url",
+             s->cfg->public_url, "dev_delivery", s->cfg->dev_enabled ? "on" : "off", "version",
+             OTPGATE_VERSION);
+    uv_run(s->loop, UV_RUN_DEFAULT);
+    server_release(s);
+    log_info("stopped");
+    return 0;
+}

@@ -1,0 +1,51 @@
+/* The running gateway: one libuv loop, the listening socket, every open
+ * connection, signals and graceful shutdown, and the shared state handlers
+ * reach through req->srv (settings, store, static cache, metrics). */
+#ifndef OTPGATE_SERVER_H
+#define OTPGATE_SERVER_H
+
+#include "core/config.h"
+#include "core/store.h"
+#include "gateway/metrics.h"
+#include "gateway/static_files.h"
+
+#include <uv.h>
+
+struct http_conn;
+
+struct server {
+    uv_loop_t *loop;
+    const struct config *cfg;
+    struct store *store;
+    struct static_cache *statics;
+    struct metrics metrics;
+    uint8_t master_key[32];
+
+    uv_tcp_t listener;
+    bool listening;
+    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_timer_t sweep_timer;    /* cuts slow and idle connections */
+    uv_timer_t shutdown_timer; /* forces exit when draining takes too long */
+    char *read_buf;            /* one buffer for all reads: parsed before the next */
+    size_t read_buf_size;
+
+    struct http_conn *conns; /* intrusive list of open connections */
+    unsigned conn_count;
+    bool shutting_down;
+    int bound_port; /* the port actually bound (OTPGATE_LISTEN may say 0) */
+    uint64_t started_ms;
+};
+
+/* Opens the store, loads statics, binds and listens. On failure returns a
+ * negative og_err with one line in err and leaves nothing running. */
+int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg, char *err,
+                size_t errlen);
+/* Runs the loop until shutdown has finished; then closes everything. */
+int server_run(struct server *s);
+/* Starts a graceful shutdown: stop accepting, finish what is in flight. */
+void server_shutdown(struct server *s);
+
+/* Called by http_conn when a connection is gone (for the drain check). */
+void server_conn_closed(struct server *s);
+
+#endif
