@@ -76,19 +76,22 @@ static void handle_static(struct http_request *req)
         http_respond_text(req, 404, "no such file");
         return;
     }
-    http_header_add(req, "ETag", f->etag);
+    /* The gzip body is a different representation: it has its own ETag. */
+    struct span ae;
+    bool gz = f->gz && http_header_get(req, "Accept-Encoding", &ae) && static_accepts_gzip(ae);
+    const char *etag = gz ? f->gz_etag : f->etag;
+    http_header_add(req, "ETag", etag);
     http_header_add(req, "Last-Modified", f->last_modified);
     http_header_add(req, "Cache-Control", "public, max-age=3600");
     http_header_add(req, "X-Content-Type-Options", "nosniff");
     if (f->gz)
         http_header_add(req, "Vary", "Accept-Encoding");
     struct span inm;
-    if (http_header_get(req, "If-None-Match", &inm) && static_etag_matches(inm, f->etag)) {
+    if (http_header_get(req, "If-None-Match", &inm) && static_etag_matches(inm, etag)) {
         http_respond(req, 304, NULL, NULL, 0);
         return;
     }
-    struct span ae;
-    if (f->gz && http_header_get(req, "Accept-Encoding", &ae) && static_accepts_gzip(ae)) {
+    if (gz) {
         http_header_add(req, "Content-Encoding", "gzip");
         http_respond(req, 200, f->mime, f->gz, f->gz_len);
         return;
