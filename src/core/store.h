@@ -1,0 +1,90 @@
+/* The SQLite database: opening with otpgate's pragmas, schema migrations,
+ * a process-lifetime cache of prepared statements, transactions, the meta
+ * table and online backups. No libuv and no HTTP here; every call runs
+ * synchronously on the caller's thread. Only one thread may use a store. */
+#ifndef OTPGATE_STORE_H
+#define OTPGATE_STORE_H
+
+#include "core/common.h"
+
+#include <sqlite3.h>
+
+struct store; /* opaque */
+
+/* Opens or creates the database at path (a new file is created mode 0600,
+ * and SQLite gives its -wal and -shm files the same mode): WAL journal,
+ * synchronous=FULL, foreign_keys=ON, busy_timeout 5000 ms, then runs every
+ * pending migration, each in its own BEGIN IMMEDIATE transaction that also
+ * sets PRAGMA user_version, and records meta 'created_at' (unix seconds) if
+ * absent. ":memory:" is accepted for tests (its journal stays in memory).
+ * A database newer than this binary knows is refused with OG_ERR_INVALID.
+ * On success *out owns the connection (free with store_close); on failure
+ * *out is NULL and err (if not NULL) holds one line. */
+int store_open(const char *path, struct store **out, char *err, size_t errlen);
+
+/* Opens an existing database read-only, without migrating or checking its
+ * version (for `otpgate backup` while a server runs). A missing file is
+ * refused with OG_ERR_NOT_FOUND, a file that is not a database with
+ * OG_ERR_INVALID. */
+int store_open_readonly(const char *path, struct store **out, char *err, size_t errlen);
+
+/* Finalizes every cached statement and closes the connection; the last
+ * connection to close checkpoints the WAL. NULL is ignored. */
+void store_close(struct store *s);
+
+/* The underlying connection, for statements the cache does not suit. The
+ * store keeps ownership: never close it. */
+sqlite3 *store_db(struct store *s);
+
+/* PRAGMA user_version as it is now, or OG_ERR_DB. */
+int store_schema_version(struct store *s);
+
+/* Number of migrations this binary has, i.e. the schema version store_open
+ * brings a database to. */
+int store_latest_version(void);
+
+/* Returns a prepared statement for sql (exactly one statement), reset and
+ * with its bindings cleared, or NULL (logged) if it does not prepare. It is
+ * prepared on first use with SQLITE_PREPARE_PERSISTENT and cached for the
+ * life of the store, keyed by the sql pointer: pass a string literal or other
+ * string that outlives the store. The store owns the statement: never
+ * finalize it. Reset it (sqlite3_reset) once done reading so it does not
+ * hold a read transaction open until its next use. */
+sqlite3_stmt *store_stmt(struct store *s, const char *sql);
+
+/* BEGIN IMMEDIATE: takes the write lock now (waiting up to busy_timeout) so
+ * the transaction never fails half-way for a lock. Returns 0, OG_ERR_BUSY or
+ * OG_ERR_DB. Transactions do not nest. */
+int store_begin(struct store *s);
+
+/* COMMIT. On failure the transaction has been rolled back and is over, so a
+ * caller's store_rollback afterwards is harmless. Returns 0, OG_ERR_BUSY or
+ * OG_ERR_DB. */
+int store_commit(struct store *s);
+
+/* ROLLBACK; a no-op returning 0 when no transaction is open. */
+int store_rollback(struct store *s);
+
+/* Proves the database is writable right now (for /readyz) by upserting meta
+ * 'ready_probe' with the current time in a transaction. Returns 0 or the
+ * error of the step that failed. */
+int store_check_writable(struct store *s);
+
+/* Copies the meta value of key into out (NUL-terminated). Returns 0,
+ * OG_ERR_NOT_FOUND if absent, OG_ERR_TOO_BIG if it does not fit, OG_ERR_DB. */
+int store_meta_get(struct store *s, const char *key, char *out, size_t outlen);
+
+/* Inserts or replaces the meta value of key; joins the caller's transaction
+ * if one is open. Returns 0 or OG_ERR_DB / OG_ERR_BUSY. */
+int store_meta_set(struct store *s, const char *key, const char *value);
+
+/* Consistent online copy of the database into dest_path with the SQLite
+ * backup API: writes dest_path + ".tmp" (created mode 0600), copies every
+ * page under one read transaction (retrying BUSY/LOCKED with short sleeps:
+ * this blocks, so call it from the CLI, never from the event loop), fsyncs
+ * it, moves it into place without replacing anything and fsyncs the
+ * directory. Refuses an existing dest_path (OG_ERR_EXISTS) and a leftover
+ * .tmp file. On failure nothing is left at dest_path or its .tmp. */
+int store_backup(struct store *s, const char *dest_path, char *err, size_t errlen);
+
+#endif
