@@ -36,7 +36,8 @@ struct config {
 
     char *data_dir; /* OTPGATE_DATA_DIR */
 
-    /* OTPGATE_SMTP_URL, parsed; smtp_url NULL when unset */
+    /* OTPGATE_SMTP_URL, parsed; smtp_url NULL when unset. smtp_url and
+     * smtp_pass hold the password: never log them. */
     char *smtp_url;
     char *smtp_host;
     int smtp_port; /* default 25, or 587 when starttls is required */
@@ -68,7 +69,8 @@ struct config {
     size_t max_body_bytes;       /* OTPGATE_MAX_BODY_BYTES, default 65536 */
 };
 
-/* Fills c from the defaults, then the file (if not NULL), then envp (an
+/* c need not be initialised: it is overwritten (not freed) first. Fills c
+ * from the defaults, then the file (if not NULL), then envp (an
  * environ-style array; NULL means no environment). On failure returns
  * OG_ERR_INVALID (or OG_ERR_IO for an unreadable file) and writes one line
  * into err, e.g. "OTPGATE_LOG: 'loud' is not one of debug, info, warn, error".
@@ -80,7 +82,7 @@ void config_free(struct config *c);
  * the trusted proxy CIDRs. */
 bool config_proxy_trusted(const struct config *c, int family, const void *addr);
 
-/* Writes the setting names, defaults and meanings for `serve --help`. */
+/* The setting names, defaults and meanings for `serve --help` (static). */
 const char *config_help_text(void);
 
 #endif
