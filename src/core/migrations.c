@@ -25,6 +25,99 @@ static const char *const migrations[] = {
     "  PRIMARY KEY (scope, key)\n"
     ");\n",
 
+    /* 3: applications, their users' factors, challenges, recovery codes,
+     * the send log behind the rate limits, and the audit trail. Codes and
+     * recovery codes are stored only as keyed hashes; TOTP and client
+     * secrets only sealed (AES-256-GCM under the master key). */
+    "CREATE TABLE apps (\n"
+    "  id TEXT PRIMARY KEY,\n"                 /* client_id */
+    "  name TEXT NOT NULL,\n"
+    "  secret_sealed BLOB NOT NULL,\n"
+    "  redirect_uris TEXT NOT NULL,\n"         /* JSON array */
+    "  created_at INTEGER NOT NULL,\n"
+    "  secret_rotated_at INTEGER\n"
+    ");\n"
+    "CREATE TABLE users (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,\n"
+    "  sub TEXT NOT NULL,\n"
+    "  preferred_factor TEXT,\n"
+    "  last_used_factor TEXT,\n"
+    "  failures INTEGER NOT NULL DEFAULT 0,\n"  /* consecutive failed checks */
+    "  retry_at INTEGER NOT NULL DEFAULT 0,\n"  /* unix ms before which checks wait */
+    "  last_wait INTEGER NOT NULL DEFAULT 0,\n" /* seconds of the last wait */
+    "  locked_at INTEGER,\n"
+    "  enrol_offered INTEGER NOT NULL DEFAULT 0,\n"
+    "  created_at INTEGER NOT NULL,\n"
+    "  UNIQUE (app_id, sub)\n"
+    ");\n"
+    "CREATE TABLE factors (\n"
+    "  id TEXT PRIMARY KEY,\n"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n"
+    "  type TEXT NOT NULL CHECK (type IN ('sms', 'email', 'totp')),\n"
+    "  status TEXT NOT NULL CHECK (status IN ('pending', 'active')),\n"
+    "  destination TEXT,\n"                    /* E.164 or e-mail; NULL for totp */
+    "  secret_sealed BLOB,\n"                  /* totp only */
+    "  last_step INTEGER NOT NULL DEFAULT -1,\n" /* last accepted TOTP step */
+    "  created_at INTEGER NOT NULL,\n"
+    "  verified_at INTEGER,\n"
+    "  last_used_at INTEGER\n"
+    ");\n"
+    "CREATE INDEX factors_user ON factors(user_id);\n"
+    "CREATE TABLE challenges (\n"
+    "  id TEXT PRIMARY KEY,\n"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n"
+    "  factor_id TEXT NOT NULL REFERENCES factors(id) ON DELETE CASCADE,\n"
+    "  purpose TEXT NOT NULL CHECK (purpose IN ('login', 'enrol', 'stepup')),\n"
+    "  status TEXT NOT NULL CHECK (status IN ('open', 'done', 'dead')),\n"
+    "  attempts INTEGER NOT NULL DEFAULT 0,\n"
+    "  max_attempts INTEGER NOT NULL,\n"
+    "  resends INTEGER NOT NULL DEFAULT 0,\n"
+    "  resend_at INTEGER NOT NULL,\n"          /* unix ms */
+    "  expires_at INTEGER NOT NULL,\n"         /* unix ms: the newest code's expiry */
+    "  created_at INTEGER NOT NULL,\n"
+    "  client_ip TEXT\n"
+    ");\n"
+    "CREATE INDEX challenges_user ON challenges(user_id);\n"
+    "CREATE TABLE challenge_codes (\n"
+    "  challenge_id TEXT NOT NULL REFERENCES challenges(id) ON DELETE CASCADE,\n"
+    "  code_hash BLOB NOT NULL,\n"
+    "  expires_at INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (challenge_id, code_hash)\n"
+    ");\n"
+    "CREATE TABLE recovery_codes (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n"
+    "  salt BLOB NOT NULL,\n"
+    "  hash BLOB NOT NULL,\n"
+    "  used_at INTEGER,\n"
+    "  created_at INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX recovery_user ON recovery_codes(user_id);\n"
+    "CREATE TABLE sends (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  at INTEGER NOT NULL,\n"                 /* unix ms */
+    "  channel TEXT NOT NULL,\n"
+    "  dest_hash BLOB NOT NULL,\n"             /* keyed hash: no address in the clear */
+    "  user_id INTEGER,\n"
+    "  client_ip TEXT\n"
+    ");\n"
+    "CREATE INDEX sends_dest ON sends(dest_hash, at);\n"
+    "CREATE INDEX sends_user ON sends(user_id, at);\n"
+    "CREATE INDEX sends_ip ON sends(client_ip, at);\n"
+    "CREATE INDEX sends_at ON sends(at);\n"
+    "CREATE TABLE audit (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  at INTEGER NOT NULL,\n"                 /* unix ms */
+    "  app_id TEXT,\n"
+    "  sub TEXT,\n"
+    "  event TEXT NOT NULL,\n"
+    "  factor_id TEXT,\n"
+    "  client_ip TEXT,\n"
+    "  detail TEXT\n"
+    ");\n"
+    "CREATE INDEX audit_user ON audit(app_id, sub, at);\n",
+
     /* Append new migrations here. */
 };
 
