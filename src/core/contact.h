@@ -1,0 +1,49 @@
+/* Where codes are sent: phone numbers normalised to E.164 with their
+ * country calling code length (for the SMS allow-list and per-prefix caps),
+ * email addresses validated with a lower-cased domain, and both masked for
+ * display. Syntax only: no lookups, no sending. */
+#ifndef OTPGATE_CONTACT_H
+#define OTPGATE_CONTACT_H
+
+#include "core/common.h"
+
+#define CONTACT_PHONE_MIN_DIGITS 8
+#define CONTACT_PHONE_MAX_DIGITS 15
+/* "+" and 15 digits and a NUL */
+#define CONTACT_PHONE_SIZE 17
+#define CONTACT_EMAIL_MAX  254
+#define CONTACT_EMAIL_SIZE 255
+/* Enough for any mask these functions write. */
+#define CONTACT_MASK_SIZE 96
+
+/* Normalises a phone number to E.164: accepts "+44 20 7946 0958",
+ * "+1 (415) 555-2671", "0044..." (00 -> +); strips spaces, dashes, dots and
+ * parentheses; requires a leading + (or 00) and 8..15 digits in all, the
+ * first not 0. out >= 17 bytes (OG_ERR_TOO_BIG when smaller). Returns 0 or
+ * OG_ERR_INVALID (out is then ""). */
+int contact_phone_normalize(const char *in, char *out, size_t outlen);
+
+/* Length of the country calling code of an E.164 number (1..3) by the ITU
+ * table of assigned codes (+1 -> 1, +44 -> 2, +852 -> 3); 0 if unknown or
+ * not "+digits". */
+int contact_phone_cc_len(const char *e164);
+
+/* Validates and normalises an email: one '@'; local part 1..64 of printable
+ * non-space ASCII excluding ()<>[]:;@\," kept as typed; domain 1..253 of
+ * labels [a-z0-9-] (1..63 each, not starting or ending with '-') with at
+ * least one dot, lower-cased; total <= 254. Spaces and tabs around the
+ * address are dropped. out >= 255 (OG_ERR_TOO_BIG when smaller). Returns 0
+ * or OG_ERR_INVALID (out is then ""). */
+int contact_email_normalize(const char *in, char *out, size_t outlen);
+
+/* Masks for display, UTF-8, bullets U+2022. Phone: "+44 •••• ••12 34":
+ * the country code, then the national digits in groups of four with all but
+ * the last four replaced (an unknown code masks from the first digit).
+ * Email: "j•••@example.com": the first character of the local part, three
+ * bullets, '@' and the domain. Input that is not an E.164 number or has no
+ * '@', or a mask that does not fit outlen (CONTACT_MASK_SIZE always does for
+ * valid input), writes "". */
+void contact_phone_mask(const char *e164, char *out, size_t outlen);
+void contact_email_mask(const char *email, char *out, size_t outlen);
+
+#endif

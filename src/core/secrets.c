@@ -1,0 +1,284 @@
+/* Subkey derivation (EVP_KDF HKDF), AES-256-GCM sealing (EVP_CIPHER),
+ * HMAC-SHA256 (EVP_MAC) and randomness (RAND_bytes). Plaintext and key
+ * copies are cleansed before their memory goes; failure of the RNG or of an
+ * HMAC is treated like out-of-memory: the process aborts. */
+#include "core/secrets.h"
+
+#include "core/base32.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#define HKDF_SALT "otpgate"
+#define ID_CHARS  20
+
+_Noreturn static void fatal(const char *msg)
+{
+    fprintf(stderr, "{\"level\":\"error\",\"msg\":\"%s\"}\n", msg);
+    abort();
+}
+
+/* HKDF-SHA256(master, salt "otpgate", info label) -> out[KEY_LEN]. */
+static int hkdf_one(EVP_KDF *kdf, const uint8_t master[KEY_LEN], const char *label,
+                    uint8_t out[KEY_LEN])
+{
+    EVP_KDF_CTX *ctx = EVP_KDF_CTX_new(kdf);
+    if (!ctx)
+        return OG_ERR_CRYPTO;
+    OSSL_PARAM params[5];
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+    params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)master, KEY_LEN);
+    params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)HKDF_SALT,
+                                                  strlen(HKDF_SALT));
+    params[3] =
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)label, strlen(label));
+    params[4] = OSSL_PARAM_construct_end();
+    int rc = EVP_KDF_derive(ctx, out, KEY_LEN, params) == 1 ? OG_OK : OG_ERR_CRYPTO;
+    EVP_KDF_CTX_free(ctx);
+    return rc;
+}
+
+int keyring_derive(const uint8_t master[KEY_LEN], struct keyring *k)
+{
+    struct {
+        const char *label;
+        uint8_t *key;
+    } subkeys[] = {
+        {"codes", k->codes}, {"recovery", k->recovery}, {"seal", k->seal},
+        {"dest", k->dest},   {"csrf", k->csrf},         {"session", k->session},
+    };
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    int rc = kdf ? OG_OK : OG_ERR_CRYPTO;
+    for (size_t i = 0; rc == OG_OK && i < ARRAY_SIZE(subkeys); i++)
+        rc = hkdf_one(kdf, master, subkeys[i].label, subkeys[i].key);
+    EVP_KDF_free(kdf);
+    if (rc != OG_OK)
+        keyring_wipe(k);
+    return rc;
+}
+
+void keyring_wipe(struct keyring *k)
+{
+    OPENSSL_cleanse(k, sizeof(*k));
+}
+
+int secret_seal(const uint8_t key[KEY_LEN], const uint8_t *plain, size_t n, const char *aad,
+                uint8_t **out, size_t *outlen)
+{
+    *out = NULL;
+    *outlen = 0;
+    size_t aadlen = aad ? strlen(aad) : 0;
+    if (n > INT_MAX - SEAL_OVERHEAD || aadlen > INT_MAX)
+        return OG_ERR_TOO_BIG;
+    uint8_t *buf = og_malloc(n + SEAL_OVERHEAD);
+    uint8_t *nonce = buf + 1, *ct = nonce + SEAL_NONCE_LEN, *tag = ct + n;
+    buf[0] = SEAL_VERSION;
+    int rc = OG_ERR_CRYPTO, len = 0;
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    if (!ctx || RAND_bytes(nonce, SEAL_NONCE_LEN) != 1)
+        goto done;
+    /* The default GCM IV length is 12 bytes, which is the nonce size. */
+    if (EVP_EncryptInit_ex2(ctx, EVP_aes_256_gcm(), key, nonce, NULL) != 1)
+        goto done;
+    if (aadlen && EVP_EncryptUpdate(ctx, NULL, &len, (const uint8_t *)aad, (int)aadlen) != 1)
+        goto done;
+    if (n && EVP_EncryptUpdate(ctx, ct, &len, plain, (int)n) != 1)
+        goto done;
+    if (EVP_EncryptFinal_ex(ctx, ct + len, &len) != 1)
+        goto done;
+    if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, SEAL_TAG_LEN, tag) != 1)
+        goto done;
+    rc = OG_OK;
+done:
+    EVP_CIPHER_CTX_free(ctx);
+    if (rc != OG_OK) {
+        OPENSSL_cleanse(buf, n + SEAL_OVERHEAD);
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    *outlen = n + SEAL_OVERHEAD;
+    return OG_OK;
+}
+
+int secret_open(const uint8_t key[KEY_LEN], const uint8_t *sealed, size_t n, const char *aad,
+                uint8_t **out, size_t *outlen)
+{
+    *out = NULL;
+    *outlen = 0;
+    if (n < SEAL_OVERHEAD || sealed[0] != SEAL_VERSION)
+        return OG_ERR_INVALID;
+    size_t aadlen = aad ? strlen(aad) : 0;
+    if (n > INT_MAX || aadlen > INT_MAX)
+        return OG_ERR_TOO_BIG;
+    const uint8_t *nonce = sealed + 1, *ct = nonce + SEAL_NONCE_LEN;
+    size_t ctlen = n - SEAL_OVERHEAD;
+    const uint8_t *tag = ct + ctlen;
+    uint8_t *plain = og_malloc(ctlen + 1);
+    int rc = OG_ERR_CRYPTO, len = 0;
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    if (!ctx || EVP_DecryptInit_ex2(ctx, EVP_aes_256_gcm(), key, nonce, NULL) != 1)
+        goto done;
+    if (aadlen && EVP_DecryptUpdate(ctx, NULL, &len, (const uint8_t *)aad, (int)aadlen) != 1)
+        goto done;
+    if (ctlen && EVP_DecryptUpdate(ctx, plain, &len, ct, (int)ctlen) != 1)
+        goto done;
+    if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, SEAL_TAG_LEN, (void *)tag) != 1)
+        goto done;
+    /* Final fails when the tag does not verify: nothing is handed out. */
+    if (EVP_DecryptFinal_ex(ctx, plain + len, &len) != 1)
+        goto done;
+    rc = OG_OK;
+done:
+    EVP_CIPHER_CTX_free(ctx);
+    if (rc != OG_OK) {
+        OPENSSL_cleanse(plain, ctlen + 1);
+        free(plain);
+        return rc;
+    }
+    *out = plain;
+    *outlen = ctlen;
+    return OG_OK;
+}
+
+int code_generate(unsigned digits, char *out)
+{
+    if (digits < CODE_MIN_DIGITS || digits > CODE_MAX_DIGITS)
+        return OG_ERR_INVALID;
+    /* One byte per digit; bytes >= 250 are redrawn so each of the 250
+     * accepted values maps to a digit exactly 25 times. */
+    uint8_t pool[32];
+    size_t avail = 0, pos = 0;
+    unsigned n = 0;
+    int rc = OG_OK;
+    while (n < digits) {
+        if (pos == avail) {
+            if (RAND_bytes(pool, (int)sizeof(pool)) != 1) {
+                rc = OG_ERR_CRYPTO;
+                break;
+            }
+            avail = sizeof(pool);
+            pos = 0;
+        }
+        uint8_t b = pool[pos++];
+        if (b < 250)
+            out[n++] = (char)('0' + b % 10);
+    }
+    OPENSSL_cleanse(pool, sizeof(pool));
+    if (rc != OG_OK) {
+        OPENSSL_cleanse(out, digits);
+        out[0] = '\0';
+        return rc;
+    }
+    out[digits] = '\0';
+    return OG_OK;
+}
+
+void hmac_sha256_parts(const uint8_t key[KEY_LEN], const void *p1, size_t n1, const void *p2,
+                       size_t n2, const void *p3, size_t n3, uint8_t out[32])
+{
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    OSSL_PARAM params[2];
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+    size_t outlen = 0;
+    bool ok = ctx && EVP_MAC_init(ctx, key, KEY_LEN, params) == 1 &&
+              (!p1 || EVP_MAC_update(ctx, p1, n1) == 1) &&
+              (!p2 || EVP_MAC_update(ctx, p2, n2) == 1) &&
+              (!p3 || EVP_MAC_update(ctx, p3, n3) == 1) &&
+              EVP_MAC_final(ctx, out, &outlen, 32) == 1 && outlen == 32;
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(mac);
+    if (!ok)
+        fatal("HMAC-SHA256 failed");
+}
+
+void code_hash(const uint8_t key[KEY_LEN], const char *context, const char *code, uint8_t out[32])
+{
+    static const uint8_t sep = 0x00;
+    if (!context)
+        context = "";
+    hmac_sha256_parts(key, context, strlen(context), &sep, 1, code, strlen(code), out);
+}
+
+bool ct_equal(const void *a, const void *b, size_t n)
+{
+    return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+void random_bytes(uint8_t *out, size_t n)
+{
+    while (n > 0) {
+        int chunk = n > INT_MAX ? INT_MAX : (int)n;
+        if (RAND_bytes(out, chunk) != 1)
+            fatal("random number generator failed");
+        out += chunk;
+        n -= (size_t)chunk;
+    }
+}
+
+void random_id(const char *prefix, char *out, size_t outlen)
+{
+    size_t plen = strlen(prefix);
+    if (outlen < plen + ID_CHARS + 1)
+        fatal("random_id: buffer too small");
+    /* 256 is a multiple of 32, so masking a byte to 5 bits is uniform. */
+    uint8_t rnd[ID_CHARS];
+    random_bytes(rnd, sizeof(rnd));
+    memcpy(out, prefix, plen);
+    for (size_t i = 0; i < ID_CHARS; i++)
+        out[plen + i] = base32_symbol(rnd[i] & 31u, true);
+    out[plen + ID_CHARS] = '\0';
+    OPENSSL_cleanse(rnd, sizeof(rnd));
+}
+
+/* RFC 4648 §5 symbol for a 6-bit value, computed without a table so token
+ * bits do not pick cache lines. */
+static char b64url_char(unsigned v)
+{
+    /* A-Z 0..25, a-z 26..51, 0-9 52..61, '-' 62, '_' 63 */
+    int c = (int)v + 'A';
+    c += (int)((25u - v) >> 31) * ('a' - 'A' - 26);
+    c += (int)((51u - v) >> 31) * ('0' - 'a' - 26);
+    c += (int)((61u - v) >> 31) * ('-' - '0' - 10);
+    c += (int)((62u - v) >> 31) * ('_' - '-' - 1);
+    return (char)c;
+}
+
+void random_token(size_t n, char *out, size_t outlen)
+{
+    if (n > (SIZE_MAX - 2) / 4 || outlen < (4 * n + 2) / 3 + 1)
+        fatal("random_token: buffer too small");
+    uint8_t *rnd = og_malloc(n);
+    random_bytes(rnd, n);
+    size_t o = 0, i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)rnd[i] << 16 | (uint32_t)rnd[i + 1] << 8 | rnd[i + 2];
+        out[o++] = b64url_char(v >> 18);
+        out[o++] = b64url_char((v >> 12) & 63);
+        out[o++] = b64url_char((v >> 6) & 63);
+        out[o++] = b64url_char(v & 63);
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)rnd[i] << 16;
+        out[o++] = b64url_char(v >> 18);
+        out[o++] = b64url_char((v >> 12) & 63);
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)rnd[i] << 16 | (uint32_t)rnd[i + 1] << 8;
+        out[o++] = b64url_char(v >> 18);
+        out[o++] = b64url_char((v >> 12) & 63);
+        out[o++] = b64url_char((v >> 6) & 63);
+    }
+    out[o] = '\0';
+    OPENSSL_cleanse(rnd, n);
+    free(rnd);
+}
