@@ -335,7 +335,7 @@ void http_respond(struct http_request *req, int status, const char *content_type
 static void conn_reject(struct http_conn *c, int status, const char *message)
 {
     struct http_request *r = &c->req;
-    bool api = c->url_len >= 5 && memcmp(c->raw.data, "/api/", 5) == 0;
+    bool api = c->url_len >= 5 && c->raw.len >= 5 && memcmp(c->raw.data, "/api/", 5) == 0;
     c->close_after = true;
     r->keep_alive = false;
     r->head = false;
@@ -386,8 +386,10 @@ static int raw_append(struct http_conn *c, const char *at, size_t len, int statu
 static int on_url(llhttp_t *p, const char *at, size_t len)
 {
     struct http_conn *c = conn_of(p);
-    c->url_len += len;
-    return raw_append(c, at, len, 414);
+    int rc = raw_append(c, at, len, 414);
+    if (rc == 0)
+        c->url_len += len;
+    return rc;
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
@@ -740,9 +742,9 @@ void http_conn_close_all(struct server *s, bool force)
             conn_close(c);
         } else if (c->state == CONN_WAIT || c->state == CONN_DRAINING) {
             conn_close(c);
-        } else {
-            c->close_after = true;
         }
+        /* A request being read or handled finishes; its answer carries
+         * Connection: close because the server is shutting down. */
         c = next;
     }
 }
