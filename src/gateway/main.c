@@ -3,6 +3,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/store.h"
+#include "gateway/cli_admin.h"
 #include "gateway/server.h"
 
 #include <curl/curl.h>
@@ -28,6 +29,9 @@ static const char main_help[] =
     "Commands:\n"
     "  serve          run the server (the default when no command is given)\n"
     "  backup FILE    write a consistent online copy of the database to FILE\n"
+    "  app ...        add, list, rotate-secret or remove applications\n"
+    "  policy ...     show or set the global or an app's policy\n"
+    "  user ...       show, reset or unlock a user (support tasks)\n"
     "  version        print the version and the linked library versions\n"
     "\n"
     "Options:\n"
@@ -187,6 +191,9 @@ static int cmd_backup(const struct cli *cli)
 
 int main(int argc, char **argv)
 {
+    /* app, policy and user parse their own options (cli_admin.c). */
+    if (cli_admin_owns(argc, argv))
+        return cli_admin_main(argc, argv);
     struct cli cli;
     int rc = parse_cli(argc, argv, &cli);
     if (rc)

@@ -1,0 +1,83 @@
+/* Applications (SPEC §2 `otpgate app ...`, §6): client ids, client secrets
+ * and registered redirect URIs. A client secret is stored only sealed under
+ * the keyring's seal key (AES-256-GCM, aad "app:<client_id>") and is never
+ * logged or listed; it is handed out once at creation or rotation. */
+#ifndef OTPGATE_APPS_H
+#define OTPGATE_APPS_H
+
+#include "core/common.h"
+#include "core/secrets.h"
+#include "core/store.h"
+
+#define APPS_ID_LEN       32  /* buffer for a client_id ("app_" + 20 base32) */
+#define APPS_SECRET_BYTES 32  /* 256 bits of randomness */
+#define APPS_SECRET_LEN   64  /* buffer for a secret: 43 base64url chars + NUL */
+#define APPS_NAME_MAX     127 /* bytes of an app's name */
+#define APPS_URI_MAX      2048
+#define APPS_MAX_URIS     32
+
+struct app {
+    char id[APPS_ID_LEN];
+    char name[APPS_NAME_MAX + 1];
+    char **redirect_uris; /* owned; free with apps_free */
+    size_t redirect_count;
+    int64_t created_at; /* unix ms */
+};
+
+/* Checks one redirect URI: absolute, https (or http for the loopback hosts
+ * localhost, 127.0.0.1 and [::1] only), a host, no user info, no fragment,
+ * printable ASCII, at most APPS_URI_MAX bytes. Returns 0 or OG_ERR_INVALID
+ * with one line in err. */
+int apps_check_redirect_uri(const char *uri, char *err, size_t errlen);
+
+/* Registers an app: validates name (1..APPS_NAME_MAX bytes, no control
+ * characters), the n (1..APPS_MAX_URIS) redirect URIs and policy_mode (NULL
+ * or off|optional|mandatory|inherit, stored as the app's policy "mode"),
+ * then makes client_id = random_id("app_") and a secret of APPS_SECRET_BYTES
+ * random bytes in base64url, and writes the app and its mode in one
+ * transaction. Copies the id into client_id (idlen >= APPS_ID_LEN) and the
+ * plain secret into secret (secretlen >= APPS_SECRET_LEN), which the caller
+ * shows once and then cleanses. Returns 0, OG_ERR_INVALID (err says why),
+ * OG_ERR_TOO_BIG for small buffers, or a store/crypto error. */
+int apps_add(struct store *s, const struct keyring *k, const char *name, const char *const *uris,
+             size_t n, const char *policy_mode, char *client_id, size_t idlen, char *secret,
+             size_t secretlen, char *err, size_t errlen);
+
+/* Reads an app (never its secret) into out, which the caller frees with
+ * apps_free. Returns 0, OG_ERR_NOT_FOUND, OG_ERR_DB or OG_ERR_INVALID for a
+ * corrupt redirect_uris column. */
+int apps_get(struct store *s, const char *id, struct app *out);
+/* Frees what apps_get allocated; the struct itself stays the caller's. */
+void apps_free(struct app *a);
+
+/* Whether secret (secret_len bytes, need not be NUL-terminated) is the app's
+ * client secret, compared in constant time (SHA-256 of both, then
+ * CRYPTO_memcmp). For an unknown id it opens a dummy sealed blob and
+ * compares anyway, so timing does not tell known ids from unknown ones. */
+bool apps_check_secret(struct store *s, const struct keyring *k, const char *id, const char *secret,
+                       size_t secret_len);
+
+/* The plain secret of an app (the HS256 key of its request objects), as a
+ * malloc'd NUL-terminated string in *secret that the caller cleanses with
+ * OPENSSL_cleanse and frees. Returns 0, OG_ERR_NOT_FOUND, OG_ERR_CRYPTO (the
+ * row does not open under this key) or OG_ERR_DB; *secret is NULL on failure. */
+int apps_secret(struct store *s, const struct keyring *k, const char *id, char **secret);
+
+/* Replaces the app's secret with a fresh one, copied into secret (secretlen
+ * >= APPS_SECRET_LEN); the old one stops working at once. Returns 0,
+ * OG_ERR_NOT_FOUND, OG_ERR_TOO_BIG or a store/crypto error. */
+int apps_rotate_secret(struct store *s, const struct keyring *k, const char *id, char *secret,
+                       size_t secretlen);
+
+/* Deletes the app, its users with their factors, challenges and recovery
+ * codes (ON DELETE CASCADE), and its policy rows, in one transaction.
+ * Returns 0, OG_ERR_NOT_FOUND or a store error. */
+int apps_remove(struct store *s, const char *id);
+
+/* A malloc'd JSON array of {client_id, name, redirect_uris, policy,
+ * created_at} in order of creation, never a secret. policy is the app's
+ * own mode ("off", "optional", "mandatory"), or "inherit" when it follows
+ * the global one. The caller frees *json. Returns 0 or OG_ERR_DB. */
+int apps_list_json(struct store *s, char **json);
+
+#endif

@@ -1,0 +1,931 @@
+/* `otpgate app|policy|user ...`: the admin's support commands. Each run opens
+ * the store (migrating it) and the master key, does one thing, and exits.
+ * Client secrets are printed once and wiped; nothing here logs a secret. */
+#include "gateway/cli_admin.h"
+
+#include "core/apps.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/masterkey.h"
+#include "core/policy.h"
+#include "core/secrets.h"
+#include "core/store.h"
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXIT_ERROR 1
+#define EXIT_USAGE 2
+
+#define MAX_POSITIONAL 64
+#define SHOW_BUF_CAP   (64 * 1024)
+
+/* Options each subcommand accepts, as bits of struct opts.seen. */
+enum {
+    OPT_NAME = 1,
+    OPT_URI = 2,
+    OPT_POLICY = 4,
+    OPT_APP = 8,
+};
+
+struct opts {
+    const char *config_file;
+    const char *name;
+    const char *policy;
+    const char *app;
+    const char *uris[APPS_MAX_URIS];
+    size_t nuris;
+    const char *pos[MAX_POSITIONAL]; /* pos[0] command, pos[1] subcommand, then arguments */
+    size_t npos;
+    unsigned seen;
+    bool help;
+};
+
+/* What a command needs once its arguments are parsed. */
+struct admin_env {
+    struct config cfg;
+    struct store *store;
+    struct keyring keys;
+    bool have_keys;
+};
+
+static const char app_help[] =
+    "Usage: otpgate app COMMAND [ARGS]\n"
+    "\n"
+    "Manages the applications that send their users to otpgate.\n"
+    "\n"
+    "Commands:\n"
+    "  add --name NAME --redirect-uri URI [--redirect-uri URI...] [--policy MODE]\n"
+    "                        register an app; prints its client_id and client_secret once\n"
+    "  list                  print the apps as JSON (never their secrets)\n"
+    "  rotate-secret ID      replace an app's client secret; prints the new one once\n"
+    "  remove ID             delete an app with its users, factors and policy\n"
+    "\n"
+    "Run 'otpgate app COMMAND --help' for a command's details.\n";
+
+static const char app_add_help[] =
+    "Usage: otpgate app add --name NAME --redirect-uri URI [--redirect-uri URI...]\n"
+    "                       [--policy off|optional|mandatory|inherit]\n"
+    "\n"
+    "Registers an application and prints {\"client_id\":...,\"client_secret\":...}.\n"
+    "The secret (256 random bits) is shown only this once and stored encrypted under\n"
+    "the master key; it authenticates the app and signs its request objects (HS256).\n"
+    "\n"
+    "  --name NAME          shown to users on otpgate's pages (1 to 127 characters)\n"
+    "  --redirect-uri URI   where users return; exact match; absolute https:// URI\n"
+    "                       without a fragment (http:// only for localhost, 127.0.0.1\n"
+    "                       and [::1]); repeat for several\n"
+    "  --policy MODE        the app's second-step mode; default inherit (the global\n"
+    "                       policy's mode)\n";
+
+static const char app_list_help[] = "Usage: otpgate app list\n"
+                                    "\n"
+                                    "Prints every app as a JSON array of {client_id, name, "
+                                    "redirect_uris, policy,\ncreated_at}. Secrets are never "
+                                    "shown; use 'otpgate app rotate-secret' to get a new one.\n";
+
+static const char app_rotate_help[] =
+    "Usage: otpgate app rotate-secret ID\n"
+    "\n"
+    "Replaces the client secret of app ID and prints {\"client_id\":...,\"client_secret\":...}\n"
+    "once. The old secret stops working at once: update the app's configuration.\n";
+
+static const char app_remove_help[] =
+    "Usage: otpgate app remove ID\n"
+    "\n"
+    "Deletes app ID together with its users, their factors and recovery codes, and the\n"
+    "app's policy settings. This cannot be undone.\n";
+
+static const char policy_help[] =
+    "Usage: otpgate policy COMMAND [ARGS]\n"
+    "\n"
+    "Reads and changes the global policy or one app's policy (SPEC sections 4 and 5).\n"
+    "\n"
+    "Commands:\n"
+    "  show [--app ID]                 print the effective settings and where each\n"
+    "                                  comes from (default, global or app)\n"
+    "  set [--app ID] KEY=VALUE...     change settings; all are checked before any is\n"
+    "                                  written, and they are written together\n"
+    "\n";
+
+static const char policy_show_help[] =
+    "Usage: otpgate policy show [--app ID]\n"
+    "\n"
+    "Prints 'key = value  (source)' for every setting of the global policy, or of app\n"
+    "ID's effective policy; source is default, global or app.\n"
+    "\n";
+
+static const char policy_set_help[] =
+    "Usage: otpgate policy set [--app ID] KEY=VALUE [KEY=VALUE...]\n"
+    "\n"
+    "Changes settings of the global policy, or of app ID's own policy. Every pair is\n"
+    "checked first; if one is refused, nothing is written.\n"
+    "\n";
+
+static const char user_help[] =
+    "Usage: otpgate user COMMAND SUB [--app ID]\n"
+    "\n"
+    "Support tasks for one user, named by the app's own user id (SUB).\n"
+    "\n"
+    "Commands:\n"
+    "  show SUB [--app ID]     print the user's factors, failures and lock state as JSON\n"
+    "  reset SUB [--app ID]    remove all the user's factors, recovery codes and challenges\n"
+    "  unlock SUB [--app ID]   clear the user's failure count, wait and lock\n"
+    "\n"
+    "Without --app, show covers every app that knows SUB; reset and unlock need --app\n"
+    "when more than one does.\n";
+
+static const char user_show_help[] =
+    "Usage: otpgate user show SUB [--app ID]\n"
+    "\n"
+    "Prints, as JSON, for each app that knows user SUB (or only app ID): the user's\n"
+    "factors (id, type, status, destination, times), consecutive failures, wait and\n"
+    "lock state, and how many recovery codes are left. Times are unix milliseconds.\n";
+
+static const char user_reset_help[] =
+    "Usage: otpgate user reset SUB [--app ID]\n"
+    "\n"
+    "Removes every factor, recovery code and open challenge of user SUB, so the user\n"
+    "enrols again at the next sign-in. Recorded in the audit trail as admin_reset.\n";
+
+static const char user_unlock_help[] =
+    "Usage: otpgate user unlock SUB [--app ID]\n"
+    "\n"
+    "Sets user SUB's consecutive failures to 0 and lifts any wait or lock. Recorded in\n"
+    "the audit trail as admin_unlock.\n";
+
+static bool is_admin_command(const char *cmd)
+{
+    return strcmp(cmd, "app") == 0 || strcmp(cmd, "policy") == 0 || strcmp(cmd, "user") == 0;
+}
+
+bool cli_admin_owns(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--config") == 0) {
+            i++;
+            continue;
+        }
+        if (a[0] == '-' && a[1] != '\0')
+            continue;
+        return is_admin_command(a);
+    }
+    return false;
+}
+
+__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
+{
+    fputs("otpgate: ", stderr);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return EXIT_ERROR;
+}
+
+static int usage(const char *cmd, const char *msg, const char *arg)
+{
+    fprintf(stderr, "otpgate: %s%s%s%s; run 'otpgate %s%s--help'\n", msg, arg ? " '" : "",
+            arg ? arg : "", arg ? "'" : "", cmd, *cmd ? " " : "");
+    return EXIT_USAGE;
+}
+
+/* Takes the value of an option given as "--opt VALUE" or "--opt=VALUE".
+ * Returns 1 when argv[*i] is this option (value in *out), 0 when it is not,
+ * -1 when the value is missing. */
+static int opt_value(int argc, char **argv, int *i, const char *name, const char **out)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0)
+        return 0;
+    if (a[n] == '=') {
+        *out = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *out = argv[++*i];
+    return 1;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    bool only_args = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *cmd = o->npos ? o->pos[0] : "";
+        if (only_args || a[0] != '-' || a[1] == '\0') {
+            if (o->npos >= MAX_POSITIONAL)
+                return usage(cmd, "too many arguments", NULL);
+            o->pos[o->npos++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            only_args = true;
+            continue;
+        }
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            o->help = true;
+            continue;
+        }
+        const char *v = NULL;
+        int r;
+        if ((r = opt_value(argc, argv, &i, "--config", &v)) != 0) {
+            o->config_file = v;
+        } else if ((r = opt_value(argc, argv, &i, "--name", &v)) != 0) {
+            o->name = v;
+            o->seen |= OPT_NAME;
+        } else if ((r = opt_value(argc, argv, &i, "--redirect-uri", &v)) != 0) {
+            if (r > 0 && o->nuris >= APPS_MAX_URIS)
+                return usage(cmd, "too many --redirect-uri options; at most 32", NULL);
+            if (r > 0)
+                o->uris[o->nuris++] = v;
+            o->seen |= OPT_URI;
+        } else if ((r = opt_value(argc, argv, &i, "--policy", &v)) != 0) {
+            o->policy = v;
+            o->seen |= OPT_POLICY;
+        } else if ((r = opt_value(argc, argv, &i, "--app", &v)) != 0) {
+            o->app = v;
+            o->seen |= OPT_APP;
+        } else {
+            return usage(cmd, "unknown option", a);
+        }
+        if (r < 0)
+            return usage(cmd, "this option needs a value:", a);
+    }
+    return 0;
+}
+
+/* Refuses options the subcommand does not take. */
+static int check_opts(const struct opts *o, unsigned allowed, const char *cmd)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {{OPT_NAME, "--name"},
+                 {OPT_URI, "--redirect-uri"},
+                 {OPT_POLICY, "--policy"},
+                 {OPT_APP, "--app"}};
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+        if ((o->seen & names[i].bit) && !(allowed & names[i].bit))
+            return usage(cmd, "this command does not take", names[i].name);
+    return 0;
+}
+
+/* ---- setup ---- */
+
+static int env_open(const struct opts *o, struct admin_env *e, bool need_keys)
+{
+    memset(e, 0, sizeof(*e));
+    char err[512];
+    if (config_load(&e->cfg, o->config_file, environ, err, sizeof(err)) != OG_OK) {
+        fprintf(stderr, "otpgate: %s\n", err);
+        return EXIT_USAGE;
+    }
+    log_set_level(e->cfg.log_level);
+    /* The master key comes first: masterkey_load also creates the data
+     * directory (0700) that the database goes into. */
+    uint8_t master[MASTERKEY_LEN];
+    if (masterkey_load(e->cfg.data_dir, master, err, sizeof(err)) != OG_OK)
+        return fail("%s", err);
+    if (need_keys) {
+        if (keyring_derive(master, &e->keys) != OG_OK) {
+            OPENSSL_cleanse(master, sizeof(master));
+            return fail("cannot derive keys from the master key");
+        }
+        e->have_keys = true;
+    }
+    OPENSSL_cleanse(master, sizeof(master));
+    char path[4096];
+    int n = snprintf(path, sizeof(path), "%s/otpgate.db", e->cfg.data_dir);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return fail("OTPGATE_DATA_DIR is too long");
+    if (store_open(path, &e->store, err, sizeof(err)) != OG_OK)
+        return fail("%s", err);
+    return 0;
+}
+
+static void env_close(struct admin_env *e)
+{
+    store_close(e->store);
+    e->store = NULL;
+    if (e->have_keys)
+        keyring_wipe(&e->keys);
+    config_free(&e->cfg);
+}
+
+/* 0 when app id exists, else an error message and EXIT_ERROR. */
+static int need_app(struct admin_env *e, const char *id)
+{
+    struct app a;
+    int rc = apps_get(e->store, id, &a);
+    apps_free(&a);
+    if (rc == OG_ERR_NOT_FOUND)
+        return fail("no app '%s'; 'otpgate app list' shows the apps", id);
+    if (rc != OG_OK && rc != OG_ERR_INVALID)
+        return fail("cannot read app '%s': %s", id, og_strerror(rc));
+    return 0;
+}
+
+static int print_json(json_t *j)
+{
+    char *text = json_dumps(j, JSON_INDENT(2));
+    if (!text)
+        og_oom();
+    puts(text);
+    free(text);
+    return 0;
+}
+
+/* ---- app ---- */
+
+/* Prints {"client_id","client_secret"} by hand rather than through
+ * jansson, so no copy of the secret outlives this call uncleansed. Both are
+ * plain base32/base64url text that needs no escaping. */
+static void print_credentials(const char *id, const char *secret)
+{
+    printf("{\"client_id\":\"%s\",\"client_secret\":\"%s\"}\n", id, secret);
+    fflush(stdout);
+}
+
+static int cmd_app_add(struct admin_env *e, const struct opts *o)
+{
+    char id[APPS_ID_LEN], secret[APPS_SECRET_LEN], err[512];
+    int rc = apps_add(e->store, &e->keys, o->name, o->uris, o->nuris, o->policy, id, sizeof(id),
+                      secret, sizeof(secret), err, sizeof(err));
+    if (rc != OG_OK)
+        return fail("app add: %s", err);
+    print_credentials(id, secret);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    return 0;
+}
+
+static int cmd_app_list(struct admin_env *e)
+{
+    char *text = NULL;
+    int rc = apps_list_json(e->store, &text);
+    if (rc != OG_OK)
+        return fail("app list: %s", og_strerror(rc));
+    json_t *j = json_loads(text, 0, NULL);
+    free(text);
+    if (!j)
+        return fail("app list: could not format the list");
+    print_json(j);
+    json_decref(j);
+    return 0;
+}
+
+static int cmd_app_rotate(struct admin_env *e, const char *id)
+{
+    char secret[APPS_SECRET_LEN];
+    int rc = apps_rotate_secret(e->store, &e->keys, id, secret, sizeof(secret));
+    if (rc == OG_ERR_NOT_FOUND)
+        return fail("no app '%s'; 'otpgate app list' shows the apps", id);
+    if (rc != OG_OK)
+        return fail("app rotate-secret: %s", og_strerror(rc));
+    print_credentials(id, secret);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    return 0;
+}
+
+static int cmd_app_remove(struct admin_env *e, const char *id)
+{
+    int rc = apps_remove(e->store, id);
+    if (rc == OG_ERR_NOT_FOUND)
+        return fail("no app '%s'; 'otpgate app list' shows the apps", id);
+    if (rc != OG_OK)
+        return fail("app remove: %s", og_strerror(rc));
+    printf("removed app %s with its users, factors and policy\n", id);
+    return 0;
+}
+
+static int run_app(const struct opts *o)
+{
+    const char *sub = o->npos > 1 ? o->pos[1] : NULL;
+    const char *help = app_help;
+    unsigned allowed = 0;
+    size_t nargs = 0;
+    bool keys = false;
+    if (!sub) {
+        if (o->help) {
+            fputs(app_help, stdout);
+            return 0;
+        }
+        return usage("app", "app needs a command: add, list, rotate-secret or remove", NULL);
+    } else if (strcmp(sub, "add") == 0) {
+        help = app_add_help;
+        allowed = OPT_NAME | OPT_URI | OPT_POLICY;
+        keys = true;
+    } else if (strcmp(sub, "list") == 0) {
+        help = app_list_help;
+    } else if (strcmp(sub, "rotate-secret") == 0) {
+        help = app_rotate_help;
+        nargs = 1;
+        keys = true;
+    } else if (strcmp(sub, "remove") == 0) {
+        help = app_remove_help;
+        nargs = 1;
+    } else {
+        return usage("app", "unknown app command", sub);
+    }
+    if (o->help) {
+        fputs(help, stdout);
+        return 0;
+    }
+    int rc = check_opts(o, allowed, "app");
+    if (rc)
+        return rc;
+    if (o->npos - 2 != nargs)
+        return usage("app",
+                     nargs ? "this command needs exactly one app ID"
+                           : "this command takes no arguments, got",
+                     nargs ? NULL : o->pos[2]);
+    if (strcmp(sub, "add") == 0 && !o->name)
+        return usage("app add", "app add needs --name NAME", NULL);
+    if (strcmp(sub, "add") == 0 && o->nuris == 0)
+        return usage("app add", "app add needs at least one --redirect-uri URI", NULL);
+
+    struct admin_env e;
+    rc = env_open(o, &e, keys);
+    if (rc == 0) {
+        if (strcmp(sub, "add") == 0)
+            rc = cmd_app_add(&e, o);
+        else if (strcmp(sub, "list") == 0)
+            rc = cmd_app_list(&e);
+        else if (strcmp(sub, "rotate-secret") == 0)
+            rc = cmd_app_rotate(&e, o->pos[2]);
+        else
+            rc = cmd_app_remove(&e, o->pos[2]);
+    }
+    env_close(&e);
+    return rc;
+}
+
+/* ---- policy ---- */
+
+static int cmd_policy_show(struct admin_env *e, const char *app)
+{
+    if (app) {
+        int rc = need_app(e, app);
+        if (rc)
+            return rc;
+    }
+    struct buf b;
+    buf_init(&b, SHOW_BUF_CAP);
+    int rc = policy_show(e->store, app ? app : "", &b);
+    if (rc == OG_OK)
+        fwrite(b.data, 1, b.len, stdout);
+    buf_free(&b);
+    if (rc != OG_OK)
+        return fail("policy show: %s", og_strerror(rc));
+    return 0;
+}
+
+/* Splits "KEY=VALUE" into key (copied into keybuf) and value. */
+static bool split_pair(const char *arg, char *keybuf, size_t keylen, const char **value)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg || (size_t)(eq - arg) >= keylen)
+        return false;
+    memcpy(keybuf, arg, (size_t)(eq - arg));
+    keybuf[eq - arg] = '\0';
+    *value = eq + 1;
+    return true;
+}
+
+static int cmd_policy_set(struct admin_env *e, const struct opts *o)
+{
+    const char *scope = o->app ? o->app : "";
+    if (o->app) {
+        int rc = need_app(e, o->app);
+        if (rc)
+            return rc;
+    }
+    char key[64], err[512];
+    const char *value = NULL;
+    /* Every pair is checked before anything is written. */
+    for (size_t i = 2; i < o->npos; i++) {
+        if (!split_pair(o->pos[i], key, sizeof(key), &value))
+            return fail("'%s' is not KEY=VALUE; nothing was changed", o->pos[i]);
+        if (policy_validate(key, value, *scope != '\0', err, sizeof(err)) != OG_OK)
+            return fail("%s; nothing was changed", err);
+    }
+    int rc = store_begin(e->store);
+    if (rc != OG_OK)
+        return fail("policy set: cannot start a transaction: %s", og_strerror(rc));
+    for (size_t i = 2; i < o->npos && rc == OG_OK; i++) {
+        split_pair(o->pos[i], key, sizeof(key), &value);
+        rc = policy_set(e->store, scope, key, value, err, sizeof(err));
+    }
+    if (rc == OG_OK) {
+        rc = store_commit(e->store);
+        if (rc != OG_OK)
+            snprintf(err, sizeof(err), "could not save: %s", og_strerror(rc));
+    }
+    if (rc != OG_OK) {
+        store_rollback(e->store);
+        return fail("policy set: %s; nothing was changed", err);
+    }
+
+    /* Show the new effective value of each key that was set. */
+    struct buf b;
+    buf_init(&b, SHOW_BUF_CAP);
+    if (policy_show(e->store, scope, &b) == OG_OK && b.len > 0) {
+        for (char *line = b.data; *line;) {
+            char *nl = strchr(line, '\n');
+            size_t len = nl ? (size_t)(nl - line) : strlen(line);
+            for (size_t i = 2; i < o->npos; i++) {
+                split_pair(o->pos[i], key, sizeof(key), &value);
+                size_t kl = strlen(key);
+                if (len > kl + 2 && strncmp(line, key, kl) == 0 && line[kl] == ' ') {
+                    fwrite(line, 1, len, stdout);
+                    fputc('\n', stdout);
+                    break;
+                }
+            }
+            line += len + (nl ? 1 : 0);
+        }
+    }
+    buf_free(&b);
+    return 0;
+}
+
+static int run_policy(const struct opts *o)
+{
+    const char *sub = o->npos > 1 ? o->pos[1] : NULL;
+    if (!sub) {
+        if (o->help) {
+            fputs(policy_help, stdout);
+            fputs(policy_help_text(), stdout);
+            return 0;
+        }
+        return usage("policy", "policy needs a command: show or set", NULL);
+    }
+    bool show = strcmp(sub, "show") == 0;
+    if (!show && strcmp(sub, "set") != 0)
+        return usage("policy", "unknown policy command", sub);
+    if (o->help) {
+        fputs(show ? policy_show_help : policy_set_help, stdout);
+        fputs(policy_help_text(), stdout);
+        return 0;
+    }
+    int rc = check_opts(o, OPT_APP, "policy");
+    if (rc)
+        return rc;
+    if (show && o->npos > 2)
+        return usage("policy show", "policy show takes no arguments, got", o->pos[2]);
+    if (!show && o->npos < 3)
+        return usage("policy set", "policy set needs at least one KEY=VALUE", NULL);
+    if (o->app && !*o->app)
+        return usage("policy", "--app needs an app ID", NULL);
+
+    struct admin_env e;
+    rc = env_open(o, &e, false);
+    if (rc == 0)
+        rc = show ? cmd_policy_show(&e, o->app) : cmd_policy_set(&e, o);
+    env_close(&e);
+    return rc;
+}
+
+/* ---- user ---- */
+
+static const char SQL_USERS[] =
+    "SELECT u.id, u.app_id, a.name, u.preferred_factor, u.last_used_factor, u.failures, "
+    "u.retry_at, u.last_wait, u.locked_at, u.created_at FROM users u JOIN apps a "
+    "ON a.id = u.app_id WHERE u.sub = ?1 AND (?2 IS NULL OR u.app_id = ?2) "
+    "ORDER BY u.app_id";
+static const char SQL_FACTORS[] =
+    "SELECT id, type, status, destination, created_at, verified_at, last_used_at "
+    "FROM factors WHERE user_id = ?1 ORDER BY created_at, id";
+static const char SQL_FAILURES[] = "SELECT failures FROM users WHERE id = ?1";
+static const char SQL_RECOVERY_LEFT[] =
+    "SELECT count(*) FROM recovery_codes WHERE user_id = ?1 AND used_at IS NULL";
+static const char SQL_DEL_CHALLENGES[] = "DELETE FROM challenges WHERE user_id = ?1";
+static const char SQL_DEL_RECOVERY[] = "DELETE FROM recovery_codes WHERE user_id = ?1";
+static const char SQL_DEL_FACTORS[] = "DELETE FROM factors WHERE user_id = ?1";
+static const char SQL_CLEAR_FACTOR_REFS[] =
+    "UPDATE users SET preferred_factor = NULL, last_used_factor = NULL WHERE id = ?1";
+static const char SQL_UNLOCK[] =
+    "UPDATE users SET failures = 0, retry_at = 0, last_wait = 0, locked_at = NULL WHERE id = ?1";
+static const char SQL_AUDIT[] = "INSERT INTO audit (at, app_id, sub, event, detail) "
+                                "VALUES (?1, ?2, ?3, ?4, ?5)";
+
+#define USERS_MAX 256
+
+struct user_ref {
+    int64_t id;
+    char app_id[APPS_ID_LEN];
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A JSON integer, or null for an SQL NULL. */
+static json_t *col_int_or_null(sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        return json_null();
+    return json_integer((json_int_t)sqlite3_column_int64(st, col));
+}
+
+static json_t *col_text_or_null(sqlite3_stmt *st, int col)
+{
+    const char *t = (const char *)sqlite3_column_text(st, col);
+    json_t *j = t ? json_string(t) : NULL;
+    return j ? j : json_null();
+}
+
+static int64_t scalar_int(struct store *s, const char *sql, int64_t id)
+{
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_reset(st);
+    return v;
+}
+
+static json_t *user_factors(struct store *s, int64_t user_id)
+{
+    json_t *arr = json_array();
+    sqlite3_stmt *st = store_stmt(s, SQL_FACTORS);
+    if (!st)
+        return arr;
+    sqlite3_bind_int64(st, 1, user_id);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        json_t *f = json_object();
+        json_object_set_new(f, "id", col_text_or_null(st, 0));
+        json_object_set_new(f, "type", col_text_or_null(st, 1));
+        json_object_set_new(f, "status", col_text_or_null(st, 2));
+        json_object_set_new(f, "destination", col_text_or_null(st, 3));
+        json_object_set_new(f, "created_at", col_int_or_null(st, 4));
+        json_object_set_new(f, "verified_at", col_int_or_null(st, 5));
+        json_object_set_new(f, "last_used_at", col_int_or_null(st, 6));
+        json_array_append_new(arr, f);
+    }
+    sqlite3_reset(st);
+    return arr;
+}
+
+/* Finds SUB's users (under app, when not NULL) into refs; with out not
+ * NULL also builds their JSON. Returns the count, or -1 on a store error. */
+static int find_users(struct store *s, const char *sub, const char *app, struct user_ref *refs,
+                      size_t max, json_t *out)
+{
+    sqlite3_stmt *st = store_stmt(s, SQL_USERS);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, sub, -1, SQLITE_TRANSIENT);
+    if (app)
+        sqlite3_bind_text(st, 2, app, -1, SQLITE_TRANSIENT);
+    int n = 0, rc;
+    /* Rows are collected first: the per-user queries below reuse the cache. */
+    json_t *rows = json_array();
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((size_t)n < max) {
+            refs[n].id = sqlite3_column_int64(st, 0);
+            const char *a = (const char *)sqlite3_column_text(st, 1);
+            snprintf(refs[n].app_id, sizeof(refs[n].app_id), "%s", a ? a : "");
+        }
+        int64_t retry_at = sqlite3_column_int64(st, 6);
+        json_t *u = json_object();
+        json_object_set_new(u, "client_id", col_text_or_null(st, 1));
+        json_object_set_new(u, "app_name", col_text_or_null(st, 2));
+        json_object_set_new(u, "preferred_factor", col_text_or_null(st, 3));
+        json_object_set_new(u, "last_used_factor", col_text_or_null(st, 4));
+        json_object_set_new(u, "failures", col_int_or_null(st, 5));
+        json_object_set_new(u, "waiting", json_boolean(retry_at > now_ms()));
+        json_object_set_new(u, "retry_at", retry_at > 0 ? json_integer(retry_at) : json_null());
+        json_object_set_new(u, "last_wait", col_int_or_null(st, 7));
+        json_object_set_new(u, "locked", json_boolean(sqlite3_column_type(st, 8) != SQLITE_NULL));
+        json_object_set_new(u, "locked_at", col_int_or_null(st, 8));
+        json_object_set_new(u, "created_at", col_int_or_null(st, 9));
+        json_object_set_new(u, "_id", json_integer((json_int_t)sqlite3_column_int64(st, 0)));
+        json_array_append_new(rows, u);
+        n++;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(rows);
+        return -1;
+    }
+    if (out) {
+        size_t i;
+        json_t *u;
+        json_array_foreach(rows, i, u)
+        {
+            int64_t id = (int64_t)json_integer_value(json_object_get(u, "_id"));
+            json_object_del(u, "_id");
+            json_object_set_new(u, "factors", user_factors(s, id));
+            int64_t left = scalar_int(s, SQL_RECOVERY_LEFT, id);
+            json_object_set_new(u, "recovery_codes_left", json_integer(left < 0 ? 0 : left));
+            json_array_append(out, u);
+        }
+    }
+    json_decref(rows);
+    return n;
+}
+
+/* Picks the one user the reset/unlock acts on, or explains why not. */
+static int pick_user(struct store *s, const char *sub, const char *app, const char *cmd,
+                     struct user_ref *one)
+{
+    struct user_ref refs[USERS_MAX];
+    int n = find_users(s, sub, app, refs, ARRAY_SIZE(refs), NULL);
+    if (n < 0)
+        return fail("user %s: cannot read users", cmd);
+    if (n == 0) {
+        if (app)
+            return fail("no user '%s' under app '%s'", sub, app);
+        return fail("no user '%s' under any app", sub);
+    }
+    if (n > 1) {
+        char list[512] = "";
+        size_t len = 0;
+        for (int i = 0; i < n && (size_t)i < ARRAY_SIZE(refs) && len < sizeof(list); i++) {
+            int w = snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "", refs[i].app_id);
+            if (w < 0)
+                break;
+            len += (size_t)w;
+        }
+        return fail("user '%s' exists under %d apps (%s); say which with --app ID", sub, n, list);
+    }
+    *one = refs[0];
+    return 0;
+}
+
+static int exec_id(struct store *s, const char *sql, int64_t id, int *changes)
+{
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (!st)
+        return OG_ERR_DB;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return OG_ERR_DB;
+    if (changes)
+        *changes = sqlite3_changes(store_db(s));
+    return OG_OK;
+}
+
+static int audit(struct store *s, const char *app_id, const char *sub, const char *event,
+                 const char *detail)
+{
+    sqlite3_stmt *st = store_stmt(s, SQL_AUDIT);
+    if (!st)
+        return OG_ERR_DB;
+    sqlite3_bind_int64(st, 1, now_ms());
+    sqlite3_bind_text(st, 2, app_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, sub, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, event, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, detail, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? OG_OK : OG_ERR_DB;
+}
+
+static int cmd_user_show(struct admin_env *e, const char *sub, const char *app)
+{
+    json_t *apps = json_array();
+    int n = find_users(e->store, sub, app, NULL, 0, apps);
+    if (n <= 0) {
+        json_decref(apps);
+        if (n < 0)
+            return fail("user show: cannot read users");
+        if (app)
+            return fail("no user '%s' under app '%s'", sub, app);
+        return fail("no user '%s' under any app", sub);
+    }
+    json_t *out = json_pack("{s:s, s:o}", "sub", sub, "apps", apps);
+    if (!out)
+        return fail("user show: the user id is not valid UTF-8");
+    print_json(out);
+    json_decref(out);
+    return 0;
+}
+
+static int cmd_user_change(struct admin_env *e, const char *sub, const char *app, bool reset)
+{
+    const char *cmd = reset ? "reset" : "unlock";
+    int rc = store_begin(e->store);
+    if (rc != OG_OK)
+        return fail("user %s: cannot start a transaction: %s", cmd, og_strerror(rc));
+    struct user_ref u;
+    rc = pick_user(e->store, sub, app, cmd, &u);
+    if (rc) {
+        store_rollback(e->store);
+        return rc;
+    }
+    char detail[160];
+    int factors = 0, codes = 0, challenges = 0;
+    int64_t failures = scalar_int(e->store, SQL_FAILURES, u.id);
+    if (reset) {
+        rc = exec_id(e->store, SQL_DEL_CHALLENGES, u.id, &challenges);
+        if (rc == OG_OK)
+            rc = exec_id(e->store, SQL_DEL_RECOVERY, u.id, &codes);
+        if (rc == OG_OK)
+            rc = exec_id(e->store, SQL_DEL_FACTORS, u.id, &factors);
+        if (rc == OG_OK)
+            rc = exec_id(e->store, SQL_CLEAR_FACTOR_REFS, u.id, NULL);
+        snprintf(detail, sizeof(detail),
+                 "{\"by\":\"cli\",\"factors\":%d,\"recovery_codes\":%d,\"challenges\":%d}", factors,
+                 codes, challenges);
+    } else {
+        rc = exec_id(e->store, SQL_UNLOCK, u.id, NULL);
+        snprintf(detail, sizeof(detail), "{\"by\":\"cli\",\"failures\":%lld}", (long long)failures);
+    }
+    if (rc == OG_OK)
+        rc = audit(e->store, u.app_id, sub, reset ? "admin_reset" : "admin_unlock", detail);
+    if (rc == OG_OK)
+        rc = store_commit(e->store);
+    if (rc != OG_OK) {
+        store_rollback(e->store);
+        return fail("user %s: could not save: %s", cmd, og_strerror(rc));
+    }
+    if (reset)
+        printf("reset user %s under app %s: removed %d factors, %d recovery codes and %d "
+               "challenges\n",
+               sub, u.app_id, factors, codes, challenges);
+    else
+        printf("unlocked user %s under app %s (had %lld consecutive failures)\n", sub, u.app_id,
+               (long long)failures);
+    return 0;
+}
+
+static int run_user(const struct opts *o)
+{
+    const char *sub = o->npos > 1 ? o->pos[1] : NULL;
+    const char *help;
+    if (!sub) {
+        if (o->help) {
+            fputs(user_help, stdout);
+            return 0;
+        }
+        return usage("user", "user needs a command: show, reset or unlock", NULL);
+    } else if (strcmp(sub, "show") == 0) {
+        help = user_show_help;
+    } else if (strcmp(sub, "reset") == 0) {
+        help = user_reset_help;
+    } else if (strcmp(sub, "unlock") == 0) {
+        help = user_unlock_help;
+    } else {
+        return usage("user", "unknown user command", sub);
+    }
+    if (o->help) {
+        fputs(help, stdout);
+        return 0;
+    }
+    int rc = check_opts(o, OPT_APP, "user");
+    if (rc)
+        return rc;
+    if (o->npos != 3 || !*o->pos[2])
+        return usage("user", "this command needs exactly one user id (SUB)", NULL);
+    if (o->app && !*o->app)
+        return usage("user", "--app needs an app ID", NULL);
+
+    struct admin_env e;
+    rc = env_open(o, &e, false);
+    if (rc == 0 && o->app)
+        rc = need_app(&e, o->app);
+    if (rc == 0) {
+        if (help == user_show_help)
+            rc = cmd_user_show(&e, o->pos[2], o->app);
+        else
+            rc = cmd_user_change(&e, o->pos[2], o->app, help == user_reset_help);
+    }
+    env_close(&e);
+    return rc;
+}
+
+int cli_admin_main(int argc, char **argv)
+{
+    struct opts o;
+    int rc = parse_opts(argc, argv, &o);
+    if (rc)
+        return rc;
+    if (o.npos == 0 || !is_admin_command(o.pos[0]))
+        return usage("", "unknown command", o.npos ? o.pos[0] : NULL);
+    if (strcmp(o.pos[0], "app") == 0)
+        return run_app(&o);
+    if (strcmp(o.pos[0], "policy") == 0)
+        return run_policy(&o);
+    return run_user(&o);
+}
