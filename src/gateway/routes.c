@@ -3,9 +3,12 @@
 #include "gateway/routes.h"
 
 #include "core/log.h"
+#include "gateway/api.h"
 #include "gateway/server.h"
 #include "gateway/static_files.h"
 #include "ui/ui.h"
+
+#include <jansson.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,12 +102,75 @@ static void handle_static(struct http_request *req)
     http_respond(req, 200, f->mime, f->data, f->len);
 }
 
+struct outbox_ctx {
+    struct buf *html;
+    json_t *json;
+};
+
+static void outbox_one(const struct delivery_message *m, void *arg)
+{
+    struct outbox_ctx *o = arg;
+    if (o->json) {
+        json_array_append_new(o->json,
+                              json_pack("{s:I, s:s, s:s, s:s, s:s}", "at_ms", (json_int_t)m->at_ms,
+                                        "channel", factor_type_name(m->channel), "to", m->to,
+                                        "subject", m->subject, "text", m->text));
+        return;
+    }
+    ui_dev_outbox_item(o->html, m->at_ms, factor_type_name(m->channel), m->to, m->subject,
+                       m->text);
+}
+
+/* The development outbox (SPEC §3 OTPGATE_DEV): the last messages the dev
+ * sink took, as a page, or as JSON for scripts that ask for it. Absent when
+ * development delivery is off. */
+static void handle_dev_outbox(struct http_request *req)
+{
+    if (!req->srv->cfg->dev_enabled) {
+        http_respond_text(req, 404, "no such page");
+        return;
+    }
+    struct span accept;
+    if (http_header_get(req, "Accept", &accept) && accept.len >= 16 &&
+        memmem(accept.p, accept.len, "application/json", 16)) {
+        struct outbox_ctx o = {NULL, json_array()};
+        delivery_dev_each(req->srv, outbox_one, &o);
+        json_t *wrap = json_pack("{s:o}", "messages", o.json);
+        char *s = json_dumps(wrap, JSON_COMPACT);
+        json_decref(wrap);
+        http_header_add(req, "Cache-Control", "no-store");
+        http_respond(req, 200, "application/json", s, strlen(s));
+        free(s);
+        return;
+    }
+    struct buf page;
+    buf_init(&page, 4u << 20);
+    struct outbox_ctx o = {&page, NULL};
+    ui_dev_outbox_begin(&page, req->srv->dev_outbox.count);
+    delivery_dev_each(req->srv, outbox_one, &o);
+    ui_dev_outbox_end(&page, req->srv->dev_outbox.count);
+    http_page_headers(req);
+    http_respond(req, 200, "text/html; charset=utf-8", page.data, page.len);
+    buf_free(&page);
+}
+
 const struct route routes_table[] = {
     {ROUTE_GET, "/", handle_home, 0},
     {ROUTE_GET, "/healthz", handle_healthz, 0},
     {ROUTE_GET, "/readyz", handle_readyz, 0},
     {ROUTE_GET, "/metrics", handle_metrics, 0},
     {ROUTE_GET, "/static/*", handle_static, 0},
+    {ROUTE_GET, "/dev/outbox", handle_dev_outbox, 0},
+    {ROUTE_POST, "/api/v1/users/{sub}/factors", api_factor_add, ROUTE_CLIENT_AUTH},
+    {ROUTE_GET, "/api/v1/users/{sub}/factors", api_factor_list, ROUTE_CLIENT_AUTH},
+    {ROUTE_POST, "/api/v1/users/{sub}/factors/{id}/verify", api_factor_verify, ROUTE_CLIENT_AUTH},
+    {ROUTE_DELETE, "/api/v1/users/{sub}/factors/{id}", api_factor_remove, ROUTE_CLIENT_AUTH},
+    {ROUTE_PUT, "/api/v1/users/{sub}/preferred", api_preferred, ROUTE_CLIENT_AUTH},
+    {ROUTE_POST, "/api/v1/users/{sub}/recovery-codes", api_recovery_new, ROUTE_CLIENT_AUTH},
+    {ROUTE_POST, "/api/v1/users/{sub}/verify", api_user_verify, ROUTE_CLIENT_AUTH},
+    {ROUTE_POST, "/api/v1/challenges", api_challenge_create, ROUTE_CLIENT_AUTH},
+    {ROUTE_POST, "/api/v1/challenges/{id}/resend", api_challenge_resend, ROUTE_CLIENT_AUTH},
+    {ROUTE_POST, "/api/v1/challenges/{id}/verify", api_challenge_verify, ROUTE_CLIENT_AUTH},
 };
 
 const size_t routes_count = ARRAY_SIZE(routes_table);

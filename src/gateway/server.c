@@ -48,6 +48,7 @@ static void maybe_finish(struct server *s)
     close_handle((uv_handle_t *)&s->sig_hup);
     close_handle((uv_handle_t *)&s->sweep_timer);
     close_handle((uv_handle_t *)&s->shutdown_timer);
+    batch_close(s);
 }
 
 void server_conn_closed(struct server *s)
@@ -141,6 +142,7 @@ static void server_release(struct server *s)
     free(s->read_buf);
     s->read_buf = NULL;
     OPENSSL_cleanse(s->master_key, sizeof(s->master_key));
+    keyring_wipe(&s->keys);
 }
 
 int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg, char *err,
@@ -152,6 +154,10 @@ int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg, cha
     metrics_init(&s->metrics, routes_table, routes_count);
 
     int rc = masterkey_load(cfg->data_dir, s->master_key, err, errlen);
+    if (rc == OG_OK && keyring_derive(s->master_key, &s->keys) != OG_OK) {
+        snprintf(err, errlen, "cannot derive keys from the master key");
+        rc = OG_ERR_CRYPTO;
+    }
     if (rc == OG_OK) {
         char path[4096];
         snprintf(path, sizeof(path), "%s/otpgate.db", cfg->data_dir);
@@ -182,6 +188,7 @@ int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg, cha
     uv_signal_start(&s->sig_term, on_signal, SIGTERM);
     uv_signal_start(&s->sig_int, on_signal, SIGINT);
     uv_signal_start(&s->sig_hup, on_signal, SIGHUP);
+    batch_init(s);
     uv_timer_init(loop, &s->sweep_timer);
     uv_timer_init(loop, &s->shutdown_timer);
     unsigned every = sweep_interval_ms(cfg);

@@ -5,7 +5,10 @@
 #define OTPGATE_SERVER_H
 
 #include "core/config.h"
+#include "core/secrets.h"
 #include "core/store.h"
+#include "gateway/batch.h"
+#include "gateway/delivery.h"
 #include "gateway/metrics.h"
 #include "gateway/static_files.h"
 
@@ -20,6 +23,9 @@ struct server {
     struct static_cache *statics;
     struct metrics metrics;
     uint8_t master_key[32];
+    struct keyring keys; /* subkeys derived from the master key */
+    struct batch batch;  /* group commit of this iteration's writes */
+    struct delivery_dev dev_outbox;
 
     uv_tcp_t listener;
     bool listening;

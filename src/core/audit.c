@@ -1,0 +1,26 @@
+/* The audit trail: one row per enrolment, removal, success, failure,
+ * lockout and recovery-code use. Callers pass names and ids only, never a
+ * code, secret or destination in the clear. */
+#include "core/log.h"
+#include "core/mfa.h"
+
+void audit_log(const struct mfa_ctx *c, const char *sub, const char *event,
+               const char *factor_id, const char *detail)
+{
+    sqlite3_stmt *st = store_stmt(c->store,
+                                  "INSERT INTO audit (at, app_id, sub, event, factor_id, "
+                                  "client_ip, detail) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    if (!st)
+        return;
+    sqlite3_bind_int64(st, 1, c->now_ms);
+    sqlite3_bind_text(st, 2, c->app_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, sub, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, event, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, factor_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, c->client_ip, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, detail, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        log_error("audit write failed", "event", event,
+                  "error", sqlite3_errmsg(store_db(c->store)));
+    sqlite3_reset(st);
+}

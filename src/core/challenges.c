@@ -1,0 +1,300 @@
+/* Challenges: a code bound to one user, one factor and one purpose, with an
+ * expiry, an attempt count and single use. A resend adds a code and keeps
+ * the earlier ones valid until they expire; passing any one ends the
+ * challenge. Codes are stored only as HMACs bound to the challenge id. */
+#include "core/mfa.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+
+static enum mfa_result add_code(const struct mfa_ctx *c, struct mfa_challenge *ch)
+{
+    if (code_generate(c->pol->code_digits, ch->code) != OG_OK)
+        return MFA_ERROR;
+    uint8_t h[32];
+    code_hash(c->keys->codes, ch->id, ch->code, h);
+    sqlite3_stmt *st = store_stmt(c->store, "INSERT INTO challenge_codes (challenge_id, "
+                                            "code_hash, expires_at) VALUES (?, ?, ?)");
+    if (!st)
+        return MFA_ERROR;
+    sqlite3_bind_text(st, 1, ch->id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, h, sizeof(h), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, c->now_ms + (int64_t)c->pol->code_ttl * 1000);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? MFA_OK : MFA_ERROR;
+}
+
+enum mfa_result challenges_create(const struct mfa_ctx *c, struct mfa_user *u,
+                                  const struct mfa_factor *f, const char *purpose,
+                                  struct mfa_challenge *ch, struct mfa_outcome *o)
+{
+    if (!(c->pol->factors & factor_type_bit(f->type)))
+        return MFA_NOT_ALLOWED;
+    if (u->locked) {
+        o->locked_at = u->locked_at;
+        return MFA_LOCKED;
+    }
+    bool sends = f->type != FACTOR_TOTP;
+    if (sends) {
+        enum mfa_result r = sendlimits_check(c, f->type, f->destination, u->id, o);
+        if (r != MFA_OK) {
+            audit_log(c, u->sub, "send_limited", f->id, factor_type_name(f->type));
+            return r;
+        }
+    }
+    memset(ch, 0, sizeof(*ch));
+    random_id("ch_", ch->id, sizeof(ch->id));
+    snprintf(ch->factor_id, sizeof(ch->factor_id), "%s", f->id);
+    snprintf(ch->destination, sizeof(ch->destination), "%s", f->destination);
+    snprintf(ch->purpose, sizeof(ch->purpose), "%s", purpose);
+    ch->type = f->type;
+    ch->expires_at = c->now_ms + (int64_t)c->pol->code_ttl * 1000;
+    ch->resend_at = c->now_ms + (int64_t)c->pol->resend_cooldown * 1000;
+    ch->attempts_left = (int)c->pol->max_attempts;
+
+    sqlite3_stmt *st = store_stmt(c->store,
+                                  "INSERT INTO challenges (id, user_id, factor_id, purpose, "
+                                  "status, max_attempts, resend_at, expires_at, created_at, "
+                                  "client_ip) VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)");
+    if (!st)
+        return MFA_ERROR;
+    sqlite3_bind_text(st, 1, ch->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, u->id);
+    sqlite3_bind_text(st, 3, f->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, purpose, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, (int)c->pol->max_attempts);
+    sqlite3_bind_int64(st, 6, ch->resend_at);
+    sqlite3_bind_int64(st, 7, ch->expires_at);
+    sqlite3_bind_int64(st, 8, c->now_ms);
+    sqlite3_bind_text(st, 9, c->client_ip, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return MFA_ERROR;
+    if (sends) {
+        if (add_code(c, ch) != MFA_OK)
+            return MFA_ERROR;
+        sendlimits_record(c, f->type, f->destination, u->id);
+        audit_log(c, u->sub, "code_sent", f->id, factor_type_name(f->type));
+    }
+    return MFA_OK;
+}
+
+enum mfa_result challenges_get(const struct mfa_ctx *c, const char *id, struct mfa_user *u,
+                               struct mfa_challenge *ch)
+{
+    sqlite3_stmt *st = store_stmt(
+        c->store,
+        "SELECT ch.factor_id, f.type, f.destination, ch.purpose, ch.expires_at, ch.resend_at, "
+        "ch.max_attempts - ch.attempts, u.sub, ch.status FROM challenges ch "
+        "JOIN users u ON u.id = ch.user_id JOIN factors f ON f.id = ch.factor_id "
+        "WHERE ch.id = ? AND u.app_id = ?");
+    if (!st)
+        return MFA_ERROR;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, c->app_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? MFA_NOT_FOUND : MFA_ERROR;
+    }
+    memset(ch, 0, sizeof(*ch));
+    snprintf(ch->id, sizeof(ch->id), "%s", id);
+    snprintf(ch->factor_id, sizeof(ch->factor_id), "%s",
+             (const char *)sqlite3_column_text(st, 0));
+    enum factor_type t = FACTOR_SMS;
+    factor_type_parse((const char *)sqlite3_column_text(st, 1), &t);
+    ch->type = t;
+    const unsigned char *dest = sqlite3_column_text(st, 2);
+    snprintf(ch->destination, sizeof(ch->destination), "%s", dest ? (const char *)dest : "");
+    snprintf(ch->purpose, sizeof(ch->purpose), "%s", (const char *)sqlite3_column_text(st, 3));
+    ch->expires_at = sqlite3_column_int64(st, 4);
+    ch->resend_at = sqlite3_column_int64(st, 5);
+    ch->attempts_left = sqlite3_column_int(st, 6);
+    const char *status = (const char *)sqlite3_column_text(st, 8);
+    if (strcmp(status, "done") == 0)
+        ch->attempts_left = -1; /* marks a passed challenge */
+    else if (strcmp(status, "dead") == 0)
+        ch->attempts_left = 0;
+    char sub[MFA_SUB_MAX + 1];
+    snprintf(sub, sizeof(sub), "%s", (const char *)sqlite3_column_text(st, 7));
+    sqlite3_reset(st);
+    return users_find(c, sub, u);
+}
+
+enum mfa_result challenges_resend(const struct mfa_ctx *c, struct mfa_user *u,
+                                  struct mfa_challenge *ch, struct mfa_outcome *o)
+{
+    if (ch->attempts_left < 0)
+        return MFA_DONE;
+    if (ch->attempts_left == 0)
+        return MFA_NO_ATTEMPTS;
+    if (ch->type == FACTOR_TOTP)
+        return MFA_INVALID;
+    if (u->locked) {
+        o->locked_at = u->locked_at;
+        return MFA_LOCKED;
+    }
+    if (c->now_ms < ch->resend_at) {
+        o->retry_after = (ch->resend_at - c->now_ms + 999) / 1000;
+        return MFA_LIMITED;
+    }
+    enum mfa_result r = sendlimits_check(c, ch->type, ch->destination, u->id, o);
+    if (r != MFA_OK) {
+        audit_log(c, u->sub, "send_limited", ch->factor_id, factor_type_name(ch->type));
+        return r;
+    }
+    /* The cooldown doubles with each resend: 30 s, 60 s, 120 s, ... */
+    sqlite3_stmt *st = store_stmt(c->store,
+                                  "UPDATE challenges SET resends = resends + 1, "
+                                  "resend_at = ?1 + ?2 * (1 << min(resends + 1, 16)), "
+                                  "expires_at = ?3 WHERE id = ?4 RETURNING resend_at");
+    if (!st)
+        return MFA_ERROR;
+    sqlite3_bind_int64(st, 1, c->now_ms);
+    sqlite3_bind_int64(st, 2, (int64_t)c->pol->resend_cooldown * 1000);
+    sqlite3_bind_int64(st, 3, c->now_ms + (int64_t)c->pol->code_ttl * 1000);
+    sqlite3_bind_text(st, 4, ch->id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        ch->resend_at = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return MFA_ERROR;
+    ch->expires_at = c->now_ms + (int64_t)c->pol->code_ttl * 1000;
+    if (add_code(c, ch) != MFA_OK)
+        return MFA_ERROR;
+    sendlimits_record(c, ch->type, ch->destination, u->id);
+    audit_log(c, u->sub, "code_resent", ch->factor_id, factor_type_name(ch->type));
+    return MFA_OK;
+}
+
+/* Keeps digits only (spaces and dashes dropped); false for anything else or
+ * the wrong length. */
+static bool clean_code(const char *in, unsigned digits, char *out, size_t outlen)
+{
+    size_t n = 0;
+    for (; *in; in++) {
+        if (*in == ' ' || *in == '-')
+            continue;
+        if (*in < '0' || *in > '9' || n + 1 >= outlen)
+            return false;
+        out[n++] = *in;
+    }
+    out[n] = '\0';
+    return n == digits;
+}
+
+static bool code_matches(const struct mfa_ctx *c, const struct mfa_challenge *ch,
+                         const char *code)
+{
+    uint8_t h[32];
+    code_hash(c->keys->codes, ch->id, code, h);
+    sqlite3_stmt *st = store_stmt(c->store, "SELECT code_hash FROM challenge_codes WHERE "
+                                            "challenge_id = ? AND expires_at >= ?");
+    if (!st)
+        return false;
+    sqlite3_bind_text(st, 1, ch->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, c->now_ms);
+    bool match = false;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) == (int)sizeof(h) &&
+            ct_equal(sqlite3_column_blob(st, 0), h, sizeof(h)))
+            match = true;
+    }
+    sqlite3_reset(st);
+    return match;
+}
+
+static bool challenge_set_status(const struct mfa_ctx *c, const char *id, const char *status)
+{
+    sqlite3_stmt *st = store_stmt(
+        c->store, "UPDATE challenges SET status = ? WHERE id = ? AND status = 'open'");
+    if (!st)
+        return false;
+    sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE && sqlite3_changes(store_db(c->store)) == 1;
+}
+
+enum mfa_result challenges_verify(const struct mfa_ctx *c, struct mfa_user *u,
+                                  struct mfa_challenge *ch, const char *code,
+                                  struct mfa_outcome *o)
+{
+    snprintf(o->factor_id, sizeof(o->factor_id), "%s", ch->factor_id);
+    o->type = ch->type;
+    if (ch->attempts_left < 0)
+        return MFA_DONE;
+    if (ch->attempts_left == 0)
+        return MFA_NO_ATTEMPTS;
+    enum mfa_result r = users_gate(c, u, o);
+    if (r != MFA_OK)
+        return r;
+    if (c->now_ms > ch->expires_at)
+        return MFA_EXPIRED;
+
+    bool ok;
+    if (ch->type == FACTOR_TOTP) {
+        struct mfa_outcome t = {0};
+        ok = factors_check_totp(c, u, code, &t) == MFA_OK;
+    } else {
+        char clean[16];
+        ok = clean_code(code, c->pol->code_digits, clean, sizeof(clean)) &&
+             code_matches(c, ch, clean);
+        OPENSSL_cleanse(clean, sizeof(clean));
+    }
+    if (!ok) {
+        sqlite3_stmt *st = store_stmt(c->store,
+                                      "UPDATE challenges SET attempts = attempts + 1, status = "
+                                      "CASE WHEN attempts + 1 >= max_attempts THEN 'dead' ELSE "
+                                      "status END WHERE id = ? AND status = 'open'");
+        if (!st)
+            return MFA_ERROR;
+        sqlite3_bind_text(st, 1, ch->id, -1, SQLITE_STATIC);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+        ch->attempts_left--;
+        o->attempts_left = ch->attempts_left;
+        users_record_failure(c, u, o);
+        audit_log(c, u->sub, "verify_failed", ch->factor_id, factor_type_name(ch->type));
+        return u->locked ? MFA_LOCKED : MFA_WRONG_CODE;
+    }
+    /* Single use: only the call that flips open to done succeeds. */
+    if (!challenge_set_status(c, ch->id, "done"))
+        return MFA_DONE;
+    ch->attempts_left = -1;
+    struct mfa_factor f;
+    if (factors_get(c, u, ch->factor_id, &f) == MFA_OK) {
+        if (!f.active)
+            factors_activate(c, u, &f);
+        sqlite3_stmt *st = store_stmt(c->store, "UPDATE factors SET last_used_at = ? WHERE id = ?");
+        if (st) {
+            sqlite3_bind_int64(st, 1, c->now_ms);
+            sqlite3_bind_text(st, 2, f.id, -1, SQLITE_STATIC);
+            sqlite3_step(st);
+            sqlite3_reset(st);
+        }
+    }
+    users_record_success(c, u, ch->factor_id);
+    audit_log(c, u->sub, "verify_ok", ch->factor_id, factor_type_name(ch->type));
+    return MFA_OK;
+}
+
+enum mfa_result challenges_latest_open(const struct mfa_ctx *c, const char *factor_id,
+                                       char id[MFA_ID_LEN])
+{
+    sqlite3_stmt *st = store_stmt(c->store, "SELECT id FROM challenges WHERE factor_id = ? AND "
+                                            "status = 'open' ORDER BY created_at DESC, rowid "
+                                            "DESC LIMIT 1");
+    if (!st)
+        return MFA_ERROR;
+    sqlite3_bind_text(st, 1, factor_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        snprintf(id, MFA_ID_LEN, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? MFA_OK : rc == SQLITE_DONE ? MFA_NOT_FOUND : MFA_ERROR;
+}

@@ -1,0 +1,347 @@
+/* A user's factors: sms and email destinations and TOTP authenticators,
+ * pending until their first code is verified. TOTP secrets are sealed with
+ * AES-256-GCM bound to the factor id; the last accepted time step is kept
+ * so a TOTP code never works twice. */
+#include "core/base32.h"
+#include "core/log.h"
+#include "core/mfa.h"
+#include "core/otp.h"
+#include "core/otpauth.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define TOTP_PERIOD 30
+#define TOTP_DIGITS 6
+
+static void row_to_factor(sqlite3_stmt *st, struct mfa_factor *f)
+{
+    memset(f, 0, sizeof(*f));
+    const unsigned char *t = sqlite3_column_text(st, 0);
+    snprintf(f->id, sizeof(f->id), "%s", t ? (const char *)t : "");
+    enum factor_type type = FACTOR_SMS;
+    t = sqlite3_column_text(st, 1);
+    factor_type_parse(t ? (const char *)t : "", &type);
+    f->type = type;
+    t = sqlite3_column_text(st, 2);
+    f->active = t && strcmp((const char *)t, "active") == 0;
+    t = sqlite3_column_text(st, 3);
+    snprintf(f->destination, sizeof(f->destination), "%s", t ? (const char *)t : "");
+    f->created_at = sqlite3_column_int64(st, 4);
+    f->verified_at = sqlite3_column_int64(st, 5);
+    f->last_used_at = sqlite3_column_int64(st, 6);
+    f->last_step = sqlite3_column_int64(st, 7);
+}
+
+enum mfa_result factors_get(const struct mfa_ctx *c, const struct mfa_user *u, const char *id,
+                            struct mfa_factor *f)
+{
+    sqlite3_stmt *st = store_stmt(c->store,
+                                  "SELECT id, type, status, destination, created_at, "
+                                  "verified_at, last_used_at, last_step FROM factors "
+                                  "WHERE id = ? AND user_id = ?");
+    if (!st)
+        return MFA_ERROR;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, u->id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        row_to_factor(st, f);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? MFA_OK : rc == SQLITE_DONE ? MFA_NOT_FOUND : MFA_ERROR;
+}
+
+enum mfa_result factors_each(const struct mfa_ctx *c, const struct mfa_user *u,
+                             void (*fn)(const struct mfa_factor *f, void *arg), void *arg)
+{
+    sqlite3_stmt *st = store_stmt(c->store,
+                                  "SELECT id, type, status, destination, created_at, "
+                                  "verified_at, last_used_at, last_step FROM factors "
+                                  "WHERE user_id = ? ORDER BY created_at, id");
+    if (!st)
+        return MFA_ERROR;
+    sqlite3_bind_int64(st, 1, u->id);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct mfa_factor f;
+        row_to_factor(st, &f);
+        fn(&f, arg);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? MFA_OK : MFA_ERROR;
+}
+
+int factors_count_active(const struct mfa_ctx *c, const struct mfa_user *u)
+{
+    sqlite3_stmt *st = store_stmt(
+        c->store, "SELECT count(*) FROM factors WHERE user_id = ? AND status = 'active'");
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, u->id);
+    int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_reset(st);
+    return n;
+}
+
+static enum mfa_result insert_factor(const struct mfa_ctx *c, const struct mfa_user *u,
+                                     struct mfa_factor *f, const uint8_t *sealed,
+                                     size_t sealed_len)
+{
+    sqlite3_stmt *st = store_stmt(c->store,
+                                  "INSERT INTO factors (id, user_id, type, status, destination, "
+                                  "secret_sealed, created_at) VALUES (?, ?, ?, 'pending', "
+                                  "NULLIF(?, ''), ?, ?)");
+    if (!st)
+        return MFA_ERROR;
+    sqlite3_bind_text(st, 1, f->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, u->id);
+    sqlite3_bind_text(st, 3, factor_type_name(f->type), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, f->destination, -1, SQLITE_STATIC);
+    if (sealed)
+        sqlite3_bind_blob(st, 5, sealed, (int)sealed_len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 5);
+    sqlite3_bind_int64(st, 6, c->now_ms);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? MFA_OK : MFA_ERROR;
+}
+
+enum mfa_result factors_add_contact(const struct mfa_ctx *c, struct mfa_user *u,
+                                    enum factor_type type, const char *destination,
+                                    struct mfa_factor *f)
+{
+    if (type == FACTOR_TOTP)
+        return MFA_INVALID;
+    if (!(c->pol->factors & factor_type_bit(type)))
+        return MFA_NOT_ALLOWED;
+    sqlite3_stmt *st = store_stmt(c->store,
+                                  "SELECT id, type, status, destination, created_at, "
+                                  "verified_at, last_used_at, last_step FROM factors "
+                                  "WHERE user_id = ? AND type = ? AND destination = ?");
+    if (!st)
+        return MFA_ERROR;
+    sqlite3_bind_int64(st, 1, u->id);
+    sqlite3_bind_text(st, 2, factor_type_name(type), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, destination, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        row_to_factor(st, f);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return f->active ? MFA_CONFLICT : MFA_OK; /* a pending one is reused */
+    if (rc != SQLITE_DONE)
+        return MFA_ERROR;
+
+    memset(f, 0, sizeof(*f));
+    random_id("f_", f->id, sizeof(f->id));
+    f->type = type;
+    f->last_step = -1;
+    f->created_at = c->now_ms;
+    snprintf(f->destination, sizeof(f->destination), "%s", destination);
+    enum mfa_result r = insert_factor(c, u, f, NULL, 0);
+    if (r == MFA_OK)
+        audit_log(c, u->sub, "factor_added", f->id, factor_type_name(type));
+    return r;
+}
+
+enum mfa_result factors_add_totp(const struct mfa_ctx *c, struct mfa_user *u,
+                                 struct mfa_factor *f, char **uri_out, char **secret_b32)
+{
+    if (!(c->pol->factors & FACTOR_BIT_TOTP))
+        return MFA_NOT_ALLOWED;
+    /* An abandoned TOTP enrolment is replaced, never left to pile up. */
+    sqlite3_stmt *st = store_stmt(c->store, "DELETE FROM factors WHERE user_id = ? AND "
+                                            "type = 'totp' AND status = 'pending'");
+    if (!st)
+        return MFA_ERROR;
+    sqlite3_bind_int64(st, 1, u->id);
+    sqlite3_step(st);
+    sqlite3_reset(st);
+
+    memset(f, 0, sizeof(*f));
+    random_id("f_", f->id, sizeof(f->id));
+    f->type = FACTOR_TOTP;
+    f->last_step = -1;
+    f->created_at = c->now_ms;
+
+    uint8_t secret[TOTP_SECRET_LEN];
+    random_bytes(secret, sizeof(secret));
+    char aad[64];
+    snprintf(aad, sizeof(aad), "totp:%s", f->id);
+    uint8_t *sealed = NULL;
+    size_t sealed_len = 0;
+    if (secret_seal(c->keys->seal, secret, sizeof(secret), aad, &sealed, &sealed_len) != OG_OK) {
+        OPENSSL_cleanse(secret, sizeof(secret));
+        return MFA_ERROR;
+    }
+    enum mfa_result r = insert_factor(c, u, f, sealed, sealed_len);
+    free(sealed);
+    if (r == MFA_OK) {
+        char b32[64];
+        base32_encode(secret, sizeof(secret), false, b32, sizeof(b32));
+        *secret_b32 = og_strdup(b32);
+        *uri_out = otpauth_uri(c->issuer, u->sub, secret, sizeof(secret), OTP_SHA1,
+                                   TOTP_DIGITS, TOTP_PERIOD);
+        OPENSSL_cleanse(b32, sizeof(b32));
+        audit_log(c, u->sub, "factor_added", f->id, "totp");
+    }
+    OPENSSL_cleanse(secret, sizeof(secret));
+    return r;
+}
+
+enum mfa_result factors_remove(const struct mfa_ctx *c, struct mfa_user *u, const char *id)
+{
+    struct mfa_factor f;
+    enum mfa_result r = factors_get(c, u, id, &f);
+    if (r != MFA_OK)
+        return r;
+    sqlite3_stmt *st = store_stmt(c->store, "DELETE FROM factors WHERE id = ? AND user_id = ?");
+    if (!st)
+        return MFA_ERROR;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, u->id);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return MFA_ERROR;
+    st = store_stmt(c->store,
+                    "UPDATE users SET preferred_factor = CASE WHEN preferred_factor = ?1 THEN "
+                    "NULL ELSE preferred_factor END, last_used_factor = CASE WHEN "
+                    "last_used_factor = ?1 THEN NULL ELSE last_used_factor END WHERE id = ?2");
+    if (!st)
+        return MFA_ERROR;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, u->id);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (strcmp(u->preferred, id) == 0)
+        u->preferred[0] = '\0';
+    if (strcmp(u->last_used, id) == 0)
+        u->last_used[0] = '\0';
+    audit_log(c, u->sub, "factor_removed", id, factor_type_name(f.type));
+    return rc == SQLITE_DONE ? MFA_OK : MFA_ERROR;
+}
+
+void factors_activate(const struct mfa_ctx *c, struct mfa_user *u, struct mfa_factor *f)
+{
+    sqlite3_stmt *st = store_stmt(c->store, "UPDATE factors SET status = 'active', "
+                                            "verified_at = ?, last_used_at = ? WHERE id = ?");
+    if (!st)
+        return;
+    sqlite3_bind_int64(st, 1, c->now_ms);
+    sqlite3_bind_int64(st, 2, c->now_ms);
+    sqlite3_bind_text(st, 3, f->id, -1, SQLITE_STATIC);
+    sqlite3_step(st);
+    sqlite3_reset(st);
+    f->active = true;
+    f->verified_at = c->now_ms;
+    if (!u->preferred[0])
+        snprintf(u->preferred, sizeof(u->preferred), "%s", f->id);
+    audit_log(c, u->sub, "factor_enrolled", f->id, factor_type_name(f->type));
+}
+
+static void mark_used(const struct mfa_ctx *c, const char *id, int64_t step)
+{
+    sqlite3_stmt *st = store_stmt(c->store, "UPDATE factors SET last_used_at = ?, "
+                                            "last_step = max(last_step, ?) WHERE id = ?");
+    if (!st)
+        return;
+    sqlite3_bind_int64(st, 1, c->now_ms);
+    sqlite3_bind_int64(st, 2, step);
+    sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+    sqlite3_step(st);
+    sqlite3_reset(st);
+}
+
+/* Checks code against one TOTP factor's sealed secret. */
+static enum otp_check check_one(const struct mfa_ctx *c, const char *id, const void *sealed,
+                                size_t sealed_len, int64_t last_step, const char *code,
+                                int64_t *step)
+{
+    char aad[64];
+    snprintf(aad, sizeof(aad), "totp:%s", id);
+    uint8_t *secret = NULL;
+    size_t n = 0;
+    if (secret_open(c->keys->seal, sealed, sealed_len, aad, &secret, &n) != OG_OK) {
+        log_error("TOTP secret does not open: wrong master key or damaged row", "factor", id);
+        return OTP_CHECK_WRONG;
+    }
+    enum otp_check r = otp_totp_check(secret, n, code, c->now_ms / 1000, TOTP_PERIOD, TOTP_DIGITS,
+                                      OTP_SHA1, c->pol->totp_window, last_step, step);
+    OPENSSL_cleanse(secret, n);
+    free(secret);
+    return r;
+}
+
+enum mfa_result factors_verify_totp_enrolment(const struct mfa_ctx *c, struct mfa_user *u,
+                                              struct mfa_factor *f, const char *code,
+                                              struct mfa_outcome *o)
+{
+    enum mfa_result r = users_gate(c, u, o);
+    if (r != MFA_OK)
+        return r;
+    sqlite3_stmt *st =
+        store_stmt(c->store, "SELECT secret_sealed, last_step FROM factors WHERE id = ?");
+    if (!st)
+        return MFA_ERROR;
+    sqlite3_bind_text(st, 1, f->id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return MFA_NOT_FOUND;
+    }
+    size_t len = (size_t)sqlite3_column_bytes(st, 0);
+    uint8_t *sealed = og_malloc(len);
+    memcpy(sealed, sqlite3_column_blob(st, 0), len);
+    int64_t last = sqlite3_column_int64(st, 1);
+    sqlite3_reset(st);
+    int64_t step = 0;
+    enum otp_check chk = check_one(c, f->id, sealed, len, last, code, &step);
+    free(sealed);
+    snprintf(o->factor_id, sizeof(o->factor_id), "%s", f->id);
+    o->type = FACTOR_TOTP;
+    if (chk != OTP_CHECK_OK) {
+        users_record_failure(c, u, o);
+        audit_log(c, u->sub, "enrolment_failed", f->id, "totp");
+        return u->locked ? MFA_LOCKED : MFA_WRONG_CODE;
+    }
+    mark_used(c, f->id, step);
+    factors_activate(c, u, f);
+    users_record_success(c, u, f->id);
+    return MFA_OK;
+}
+
+enum mfa_result factors_check_totp(const struct mfa_ctx *c, struct mfa_user *u, const char *code,
+                                   struct mfa_outcome *o)
+{
+    sqlite3_stmt *st = store_stmt(c->store,
+                                  "SELECT id, secret_sealed, last_step FROM factors WHERE "
+                                  "user_id = ? AND type = 'totp' AND status = 'active'");
+    if (!st)
+        return MFA_ERROR;
+    sqlite3_bind_int64(st, 1, u->id);
+    char matched[MFA_ID_LEN] = "";
+    int64_t step = 0;
+    bool any = false;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        any = true;
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        int64_t s = 0;
+        if (!matched[0] &&
+            check_one(c, id, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
+                      sqlite3_column_int64(st, 2), code, &s) == OTP_CHECK_OK) {
+            snprintf(matched, sizeof(matched), "%s", id);
+            step = s;
+        }
+    }
+    sqlite3_reset(st);
+    if (!any)
+        return MFA_NOT_FOUND;
+    if (!matched[0])
+        return MFA_WRONG_CODE;
+    mark_used(c, matched, step);
+    snprintf(o->factor_id, sizeof(o->factor_id), "%s", matched);
+    o->type = FACTOR_TOTP;
+    return MFA_OK;
+}

@@ -1,0 +1,186 @@
+/* The second-factor domain of SPEC §4: users as apps name them, their
+ * factors, challenges with codes, recovery codes, send limits, the
+ * consecutive-failure lockout and the audit trail. Every function works on
+ * the store inside a transaction the caller holds (the gateway batches them
+ * into group commits) and takes the time from the context: no clock, no
+ * libuv, no HTTP here. Plain codes and secrets are never written: codes are
+ * kept as keyed hashes, TOTP secrets sealed. */
+#ifndef OTPGATE_MFA_H
+#define OTPGATE_MFA_H
+
+#include "core/common.h"
+#include "core/policy.h"
+#include "core/secrets.h"
+#include "core/store.h"
+
+#define MFA_ID_LEN 32
+#define MFA_DEST_LEN 256
+#define MFA_SUB_MAX 255
+#define TOTP_SECRET_LEN 20
+
+/* Everything one operation needs; filled by the caller per request. */
+struct mfa_ctx {
+    struct store *store;
+    const struct keyring *keys;
+    const struct policy *pol;
+    const char *app_id;
+    const char *app_name;
+    const char *issuer; /* shown in authenticator apps */
+    int64_t now_ms;
+    const char *client_ip;
+};
+
+enum mfa_result {
+    MFA_OK = 0,
+    MFA_WRONG_CODE,   /* 422: attempts_left says how many remain */
+    MFA_EXPIRED,      /* 410 */
+    MFA_NO_ATTEMPTS,  /* 410: the code is dead */
+    MFA_DONE,         /* 410: the challenge was already passed */
+    MFA_WAIT,         /* 429: retry_after seconds */
+    MFA_LOCKED,       /* 423: until an admin or a recovery code unlocks */
+    MFA_NOT_FOUND,    /* 404 */
+    MFA_CONFLICT,     /* 409 */
+    MFA_LIMITED,      /* 429: a send limit; retry_after seconds */
+    MFA_INVALID,      /* 400/422: malformed input */
+    MFA_NOT_ALLOWED,  /* 403: the policy does not allow this factor type */
+    MFA_ERROR,        /* 500: store or crypto failure */
+};
+
+enum factor_type { FACTOR_SMS = 0, FACTOR_EMAIL, FACTOR_TOTP };
+
+struct mfa_user {
+    int64_t id;
+    char sub[MFA_SUB_MAX + 1];
+    char preferred[MFA_ID_LEN];
+    char last_used[MFA_ID_LEN];
+    int64_t failures;
+    int64_t retry_at; /* unix ms */
+    int64_t last_wait;
+    bool locked;
+    int64_t locked_at;
+};
+
+struct mfa_factor {
+    char id[MFA_ID_LEN];
+    enum factor_type type;
+    bool active;
+    char destination[MFA_DEST_LEN]; /* E.164 or e-mail; "" for totp */
+    int64_t created_at, verified_at, last_used_at; /* unix ms, 0 = never */
+    int64_t last_step;
+};
+
+struct mfa_challenge {
+    char id[MFA_ID_LEN];
+    char factor_id[MFA_ID_LEN];
+    enum factor_type type;
+    char destination[MFA_DEST_LEN];
+    char purpose[8];
+    int64_t expires_at; /* unix ms */
+    int64_t resend_at;  /* unix ms */
+    int attempts_left;
+    char code[12]; /* the plain code to deliver, only right after create/resend */
+};
+
+/* Outcome details for answers: which factor passed, how long to wait. */
+struct mfa_outcome {
+    char factor_id[MFA_ID_LEN];
+    enum factor_type type;
+    int attempts_left;
+    int64_t retry_after; /* seconds */
+    int64_t locked_at;   /* unix ms, for MFA_LOCKED */
+    bool recovery;       /* passed with a recovery code */
+    int recovery_left;
+};
+
+const char *factor_type_name(enum factor_type t);
+int factor_type_parse(const char *s, enum factor_type *out);
+unsigned factor_type_bit(enum factor_type t);
+const char *mfa_result_code(enum mfa_result r); /* snake_case error code */
+
+/* users.c */
+enum mfa_result users_find(const struct mfa_ctx *c, const char *sub, struct mfa_user *u);
+enum mfa_result users_get_or_create(const struct mfa_ctx *c, const char *sub, struct mfa_user *u);
+enum mfa_result users_set_preferred(const struct mfa_ctx *c, struct mfa_user *u,
+                                    const char *factor_id);
+/* The lockout gate before any check: MFA_OK, MFA_WAIT or MFA_LOCKED. */
+enum mfa_result users_gate(const struct mfa_ctx *c, const struct mfa_user *u,
+                           struct mfa_outcome *o);
+/* Counts a failed check; may start a wait or lock the user. */
+void users_record_failure(const struct mfa_ctx *c, struct mfa_user *u, struct mfa_outcome *o);
+/* Counts a success: resets failures, records the last used factor. */
+void users_record_success(const struct mfa_ctx *c, struct mfa_user *u, const char *factor_id);
+
+/* factors.c */
+/* Adds a pending sms/email factor; the destination must already be
+ * normalised. An active factor with the same destination gives
+ * MFA_CONFLICT; a pending one is reused. */
+enum mfa_result factors_add_contact(const struct mfa_ctx *c, struct mfa_user *u,
+                                    enum factor_type type, const char *destination,
+                                    struct mfa_factor *f);
+/* Adds a pending TOTP factor with a fresh 160-bit secret; returns the
+ * otpauth URI and the base32 secret (malloc'd, shown once). */
+enum mfa_result factors_add_totp(const struct mfa_ctx *c, struct mfa_user *u,
+                                 struct mfa_factor *f, char **uri_out, char **secret_b32);
+enum mfa_result factors_get(const struct mfa_ctx *c, const struct mfa_user *u, const char *id,
+                            struct mfa_factor *f);
+/* Calls fn for each factor of the user, oldest first. */
+enum mfa_result factors_each(const struct mfa_ctx *c, const struct mfa_user *u,
+                             void (*fn)(const struct mfa_factor *f, void *arg), void *arg);
+int factors_count_active(const struct mfa_ctx *c, const struct mfa_user *u);
+enum mfa_result factors_remove(const struct mfa_ctx *c, struct mfa_user *u, const char *id);
+/* Verifies a pending TOTP factor's first code and activates it. */
+enum mfa_result factors_verify_totp_enrolment(const struct mfa_ctx *c, struct mfa_user *u,
+                                              struct mfa_factor *f, const char *code,
+                                              struct mfa_outcome *o);
+/* Checks a TOTP code against every active TOTP factor of the user; the
+ * matched step is stored so the code never works twice. */
+enum mfa_result factors_check_totp(const struct mfa_ctx *c, struct mfa_user *u, const char *code,
+                                   struct mfa_outcome *o);
+void factors_activate(const struct mfa_ctx *c, struct mfa_user *u, struct mfa_factor *f);
+
+/* challenges.c */
+/* Opens a challenge on an sms/email factor and makes its first code (in
+ * ch->code, for delivery), after the send limits. For a TOTP factor it
+ * opens a challenge without a code. */
+enum mfa_result challenges_create(const struct mfa_ctx *c, struct mfa_user *u,
+                                  const struct mfa_factor *f, const char *purpose,
+                                  struct mfa_challenge *ch, struct mfa_outcome *o);
+enum mfa_result challenges_get(const struct mfa_ctx *c, const char *id, struct mfa_user *u,
+                               struct mfa_challenge *ch);
+/* The newest open challenge of a factor (its enrolment code), or
+ * MFA_NOT_FOUND. */
+enum mfa_result challenges_latest_open(const struct mfa_ctx *c, const char *factor_id,
+                                       char id[MFA_ID_LEN]);
+/* A new code for the same challenge once the cooldown has passed; earlier
+ * codes stay valid until they expire. */
+enum mfa_result challenges_resend(const struct mfa_ctx *c, struct mfa_user *u,
+                                  struct mfa_challenge *ch, struct mfa_outcome *o);
+/* Checks a code; on success the challenge is done (single use) and, for a
+ * pending factor, the factor becomes active. */
+enum mfa_result challenges_verify(const struct mfa_ctx *c, struct mfa_user *u,
+                                  struct mfa_challenge *ch, const char *code,
+                                  struct mfa_outcome *o);
+
+/* sendlimits.c */
+/* MFA_OK or MFA_LIMITED with o->retry_after, for one message to dest. */
+enum mfa_result sendlimits_check(const struct mfa_ctx *c, enum factor_type channel,
+                                 const char *dest, int64_t user_id, struct mfa_outcome *o);
+void sendlimits_record(const struct mfa_ctx *c, enum factor_type channel, const char *dest,
+                       int64_t user_id);
+/* Drops send records older than a day. */
+void sendlimits_prune(struct store *s, int64_t now_ms);
+
+/* recovery_codes.c */
+/* Makes a new set of RECOVERY_COUNT codes, voiding the old set; codes[i]
+ * get the display form. */
+enum mfa_result recovery_codes_new(const struct mfa_ctx *c, struct mfa_user *u,
+                                   char codes[][20]);
+enum mfa_result recovery_codes_consume(const struct mfa_ctx *c, struct mfa_user *u,
+                                       const char *code, struct mfa_outcome *o);
+int recovery_codes_left(const struct mfa_ctx *c, const struct mfa_user *u);
+
+/* audit.c: who, when, from where, which app; never a code or a secret. */
+void audit_log(const struct mfa_ctx *c, const char *sub, const char *event,
+               const char *factor_id, const char *detail);
+
+#endif

@@ -1,0 +1,103 @@
+/* A user's recovery codes in the store: a new set voids the old one; each
+ * code is kept as HMAC(key, salt || code) with its own salt and works once.
+ * A recovery code also lifts a lockout (SPEC §4). */
+#include "core/log.h"
+#include "core/mfa.h"
+#include "core/recovery.h"
+
+#include <openssl/crypto.h>
+
+enum mfa_result recovery_codes_new(const struct mfa_ctx *c, struct mfa_user *u,
+                                   char codes[][20])
+{
+    sqlite3_stmt *st = store_stmt(c->store, "DELETE FROM recovery_codes WHERE user_id = ?");
+    if (!st)
+        return MFA_ERROR;
+    sqlite3_bind_int64(st, 1, u->id);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return MFA_ERROR;
+    for (int i = 0; i < RECOVERY_COUNT; i++) {
+        char norm[RECOVERY_CHARS + 1];
+        uint8_t salt[RECOVERY_SALT_LEN], h[32];
+        recovery_generate(codes[i]);
+        recovery_normalize(codes[i], norm);
+        random_bytes(salt, sizeof(salt));
+        recovery_hash(c->keys->recovery, salt, norm, h);
+        OPENSSL_cleanse(norm, sizeof(norm));
+        st = store_stmt(c->store, "INSERT INTO recovery_codes (user_id, salt, hash, created_at) "
+                                  "VALUES (?, ?, ?, ?)");
+        if (!st)
+            return MFA_ERROR;
+        sqlite3_bind_int64(st, 1, u->id);
+        sqlite3_bind_blob(st, 2, salt, sizeof(salt), SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 3, h, sizeof(h), SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 4, c->now_ms);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            return MFA_ERROR;
+    }
+    audit_log(c, u->sub, "recovery_codes_generated", NULL, NULL);
+    return MFA_OK;
+}
+
+int recovery_codes_left(const struct mfa_ctx *c, const struct mfa_user *u)
+{
+    sqlite3_stmt *st = store_stmt(
+        c->store, "SELECT count(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL");
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, u->id);
+    int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_reset(st);
+    return n;
+}
+
+enum mfa_result recovery_codes_consume(const struct mfa_ctx *c, struct mfa_user *u,
+                                       const char *code, struct mfa_outcome *o)
+{
+    char norm[RECOVERY_CHARS + 1];
+    if (recovery_normalize(code, norm) != OG_OK)
+        return MFA_WRONG_CODE;
+    sqlite3_stmt *st = store_stmt(c->store, "SELECT id, salt, hash FROM recovery_codes "
+                                            "WHERE user_id = ? AND used_at IS NULL");
+    if (!st)
+        return MFA_ERROR;
+    sqlite3_bind_int64(st, 1, u->id);
+    int64_t match = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        uint8_t h[32];
+        if (sqlite3_column_bytes(st, 1) != RECOVERY_SALT_LEN ||
+            sqlite3_column_bytes(st, 2) != (int)sizeof(h))
+            continue;
+        recovery_hash(c->keys->recovery, sqlite3_column_blob(st, 1), norm, h);
+        if (ct_equal(h, sqlite3_column_blob(st, 2), sizeof(h)) && !match)
+            match = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    OPENSSL_cleanse(norm, sizeof(norm));
+    if (!match)
+        return MFA_WRONG_CODE;
+    /* Only the call that flips used_at from NULL wins. */
+    st = store_stmt(c->store,
+                    "UPDATE recovery_codes SET used_at = ? WHERE id = ? AND used_at IS NULL");
+    if (!st)
+        return MFA_ERROR;
+    sqlite3_bind_int64(st, 1, c->now_ms);
+    sqlite3_bind_int64(st, 2, match);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE || sqlite3_changes(store_db(c->store)) != 1)
+        return MFA_WRONG_CODE;
+    o->recovery = true;
+    o->recovery_left = recovery_codes_left(c, u);
+    if (u->locked) {
+        u->locked = false;
+        u->locked_at = 0;
+        audit_log(c, u->sub, "unlocked", NULL, "recovery code");
+    }
+    audit_log(c, u->sub, "recovery_code_used", NULL, NULL);
+    return MFA_OK;
+}

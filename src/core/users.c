@@ -1,0 +1,151 @@
+/* Users as an app names them (app_id, sub), their preferred and last used
+ * factor, and the consecutive-failure lockout of SPEC §4: from the
+ * (lockout_free + 1)th failure each try waits twice as long as the last, up
+ * to lockout_max_wait; lockout_hard failures in a row lock the user. */
+#include "core/log.h"
+#include "core/mfa.h"
+
+#include <stdio.h>
+
+static void copy_col(sqlite3_stmt *st, int col, char *out, size_t outlen)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(out, outlen, "%s", t ? (const char *)t : "");
+}
+
+enum mfa_result users_find(const struct mfa_ctx *c, const char *sub, struct mfa_user *u)
+{
+    sqlite3_stmt *st = store_stmt(c->store,
+                                  "SELECT id, preferred_factor, last_used_factor, failures, "
+                                  "retry_at, last_wait, locked_at FROM users "
+                                  "WHERE app_id = ? AND sub = ?");
+    if (!st)
+        return MFA_ERROR;
+    sqlite3_bind_text(st, 1, c->app_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, sub, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? MFA_NOT_FOUND : MFA_ERROR;
+    }
+    memset(u, 0, sizeof(*u));
+    u->id = sqlite3_column_int64(st, 0);
+    snprintf(u->sub, sizeof(u->sub), "%s", sub);
+    copy_col(st, 1, u->preferred, sizeof(u->preferred));
+    copy_col(st, 2, u->last_used, sizeof(u->last_used));
+    u->failures = sqlite3_column_int64(st, 3);
+    u->retry_at = sqlite3_column_int64(st, 4);
+    u->last_wait = sqlite3_column_int64(st, 5);
+    u->locked = sqlite3_column_type(st, 6) != SQLITE_NULL;
+    u->locked_at = sqlite3_column_int64(st, 6);
+    sqlite3_reset(st);
+    return MFA_OK;
+}
+
+enum mfa_result users_get_or_create(const struct mfa_ctx *c, const char *sub, struct mfa_user *u)
+{
+    size_t n = strlen(sub);
+    if (n == 0 || n > MFA_SUB_MAX)
+        return MFA_INVALID;
+    enum mfa_result r = users_find(c, sub, u);
+    if (r != MFA_NOT_FOUND)
+        return r;
+    sqlite3_stmt *st = store_stmt(
+        c->store, "INSERT INTO users (app_id, sub, created_at) VALUES (?, ?, ?)");
+    if (!st)
+        return MFA_ERROR;
+    sqlite3_bind_text(st, 1, c->app_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, sub, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, c->now_ms);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return MFA_ERROR;
+    return users_find(c, sub, u);
+}
+
+static enum mfa_result users_save(const struct mfa_ctx *c, const struct mfa_user *u)
+{
+    sqlite3_stmt *st = store_stmt(c->store,
+                                  "UPDATE users SET preferred_factor = NULLIF(?, ''), "
+                                  "last_used_factor = NULLIF(?, ''), failures = ?, retry_at = ?, "
+                                  "last_wait = ?, locked_at = ? WHERE id = ?");
+    if (!st)
+        return MFA_ERROR;
+    sqlite3_bind_text(st, 1, u->preferred, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, u->last_used, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, u->failures);
+    sqlite3_bind_int64(st, 4, u->retry_at);
+    sqlite3_bind_int64(st, 5, u->last_wait);
+    if (u->locked)
+        sqlite3_bind_int64(st, 6, u->locked_at);
+    else
+        sqlite3_bind_null(st, 6);
+    sqlite3_bind_int64(st, 7, u->id);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? MFA_OK : MFA_ERROR;
+}
+
+enum mfa_result users_set_preferred(const struct mfa_ctx *c, struct mfa_user *u,
+                                    const char *factor_id)
+{
+    struct mfa_factor f;
+    enum mfa_result r = factors_get(c, u, factor_id, &f);
+    if (r != MFA_OK)
+        return r;
+    if (!f.active)
+        return MFA_CONFLICT;
+    snprintf(u->preferred, sizeof(u->preferred), "%s", factor_id);
+    r = users_save(c, u);
+    if (r == MFA_OK)
+        audit_log(c, u->sub, "preferred_set", factor_id, NULL);
+    return r;
+}
+
+enum mfa_result users_gate(const struct mfa_ctx *c, const struct mfa_user *u,
+                           struct mfa_outcome *o)
+{
+    if (u->locked) {
+        o->locked_at = u->locked_at;
+        return MFA_LOCKED;
+    }
+    if (c->now_ms < u->retry_at) {
+        o->retry_after = (u->retry_at - c->now_ms + 999) / 1000;
+        return MFA_WAIT;
+    }
+    return MFA_OK;
+}
+
+void users_record_failure(const struct mfa_ctx *c, struct mfa_user *u, struct mfa_outcome *o)
+{
+    const struct policy *p = c->pol;
+    u->failures++;
+    if ((uint64_t)u->failures >= p->lockout_hard) {
+        if (!u->locked) {
+            u->locked = true;
+            u->locked_at = c->now_ms;
+            audit_log(c, u->sub, "locked", NULL, "consecutive failures");
+            log_warn("user locked after consecutive failures", "app", c->app_id);
+        }
+        o->locked_at = u->locked_at;
+    } else if ((uint64_t)u->failures > p->lockout_free && p->lockout_wait > 0) {
+        int64_t wait = u->last_wait ? u->last_wait * 2 : (int64_t)p->lockout_wait;
+        if (wait > (int64_t)p->lockout_max_wait)
+            wait = (int64_t)p->lockout_max_wait;
+        u->last_wait = wait;
+        u->retry_at = c->now_ms + wait * 1000;
+        o->retry_after = wait;
+    }
+    users_save(c, u);
+}
+
+void users_record_success(const struct mfa_ctx *c, struct mfa_user *u, const char *factor_id)
+{
+    u->failures = 0;
+    u->retry_at = 0;
+    u->last_wait = 0;
+    if (factor_id)
+        snprintf(u->last_used, sizeof(u->last_used), "%s", factor_id);
+    users_save(c, u);
+}

@@ -1,0 +1,826 @@
+/* The apps' JSON API under /api/v1/ (SPEC §6): client authentication with
+ * HTTP Basic, JSON in and out, and the mapping of domain outcomes to
+ * statuses. Every request's writes join the iteration's group commit and
+ * its answer waits for that commit. Never echoes a code or a secret. */
+#include "gateway/api.h"
+
+#include "core/apps.h"
+#include "core/contact.h"
+#include "core/log.h"
+#include "core/mfa.h"
+#include "core/recovery.h"
+#include "gateway/server.h"
+#include "gateway/urlcodec.h"
+#include "ui/messages.h"
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct api {
+    struct http_request *req;
+    struct server *srv;
+    struct mfa_ctx ctx;
+    struct policy pol;
+    char app_id[MFA_ID_LEN];
+    char app_name[128];
+    json_t *body;
+    const char *sub;
+    bool in_batch;
+};
+
+/* ---- answers ---------------------------------------------------------- */
+
+static void api_send(struct api *a, int status, json_t *answer)
+{
+    char *s = NULL;
+    size_t len = 0;
+    if (answer) {
+        s = json_dumps(answer, JSON_COMPACT);
+        len = s ? strlen(s) : 0;
+        json_decref(answer);
+    }
+    if (a->in_batch) {
+        batch_request_end(a->srv, true);
+        a->in_batch = false;
+    }
+    json_decref(a->body);
+    a->body = NULL;
+    batch_answer(a->srv, a->req, status, s, len);
+}
+
+static void api_error_extra(struct api *a, int status, const char *code, const char *message,
+                            json_t *extra)
+{
+    json_t *o = json_pack("{s:s, s:s}", "error", code, "message", message);
+    if (extra) {
+        json_object_update(o, extra);
+        json_decref(extra);
+    }
+    api_send(a, status, o);
+}
+
+static void api_error(struct api *a, int status, const char *code, const char *message)
+{
+    api_error_extra(a, status, code, message, NULL);
+}
+
+static void set_retry_after(struct api *a, int64_t seconds)
+{
+    char v[24];
+    snprintf(v, sizeof(v), "%lld", (long long)(seconds > 0 ? seconds : 1));
+    http_header_add(a->req, "Retry-After", v);
+}
+
+static void iso_time(int64_t ms, char out[32])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static json_t *json_time(int64_t ms)
+{
+    if (ms <= 0)
+        return json_null();
+    char s[32];
+    iso_time(ms, s);
+    return json_string(s);
+}
+
+/* Answers a domain outcome that is not a success. */
+static void api_outcome(struct api *a, enum mfa_result r, const struct mfa_outcome *o)
+{
+    switch (r) {
+    case MFA_OK: api_error(a, 500, "internal_error", "unexpected outcome"); return;
+    case MFA_WRONG_CODE: {
+        json_t *extra = json_object();
+        if (o->attempts_left >= 0 && o->factor_id[0] && o->type != FACTOR_TOTP)
+            json_object_set_new(extra, "attempts_left", json_integer(o->attempts_left));
+        if (o->retry_after > 0)
+            json_object_set_new(extra, "retry_after", json_integer(o->retry_after));
+        api_error_extra(a, 422, "invalid_code", "the code is not right", extra);
+        return;
+    }
+    case MFA_EXPIRED: api_error(a, 410, "expired", "the code has expired; ask for a new one"); return;
+    case MFA_NO_ATTEMPTS:
+        api_error(a, 410, "no_attempts_left", "too many wrong codes; ask for a new one");
+        return;
+    case MFA_DONE: api_error(a, 410, "already_used", "this challenge was already passed"); return;
+    case MFA_WAIT:
+        set_retry_after(a, o->retry_after);
+        api_error_extra(a, 429, "too_many_attempts", "too many wrong codes; wait and try again",
+                        json_pack("{s:I}", "retry_after", (json_int_t)o->retry_after));
+        return;
+    case MFA_LIMITED:
+        set_retry_after(a, o->retry_after);
+        api_error_extra(a, 429, "rate_limited", "too many codes sent; wait and try again",
+                        json_pack("{s:I}", "retry_after", (json_int_t)o->retry_after));
+        return;
+    case MFA_LOCKED: {
+        char at[32];
+        iso_time(o->locked_at, at);
+        api_error_extra(a, 423, "user_locked",
+                        "locked after too many wrong codes: a recovery code or an admin unlocks",
+                        json_pack("{s:s, s:n}", "locked_at", at, "locked_until"));
+        return;
+    }
+    case MFA_NOT_FOUND: api_error(a, 404, "not_found", "no such factor or challenge"); return;
+    case MFA_CONFLICT: api_error(a, 409, "conflict", "that is already in place"); return;
+    case MFA_INVALID: api_error(a, 400, "invalid_request", "the request is not valid"); return;
+    case MFA_NOT_ALLOWED:
+        api_error(a, 403, "factor_not_allowed", "the policy does not allow this factor type");
+        return;
+    case MFA_ERROR: break;
+    }
+    if (a->in_batch) {
+        batch_request_end(a->srv, false);
+        a->in_batch = false;
+    }
+    api_error(a, 500, "internal_error", "the request could not be completed");
+}
+
+/* ---- request intake --------------------------------------------------- */
+
+/* Parses "Basic base64(id:secret)"; id and secret are form-encoded per
+ * RFC 6749 §2.3.1. */
+static bool basic_credentials(struct http_request *req, struct span *id, struct span *secret)
+{
+    struct span h;
+    if (!http_header_get(req, "Authorization", &h) || h.len < 7 || h.len > 1024 ||
+        !span_eq_nocase(span_make(h.p, 6), SPAN_LIT("Basic ")))
+        return false;
+    struct span b64 = span_make(h.p + 6, h.len - 6);
+    while (b64.len && b64.p[0] == ' ')
+        b64 = span_make(b64.p + 1, b64.len - 1);
+    if (b64.len == 0 || b64.len % 4 != 0)
+        return false;
+    unsigned char *raw = arena_alloc(&req->arena, b64.len + 1);
+    int n = EVP_DecodeBlock(raw, (const unsigned char *)b64.p, (int)b64.len);
+    if (n < 0)
+        return false;
+    if (b64.len >= 1 && b64.p[b64.len - 1] == '=')
+        n--;
+    if (b64.len >= 2 && b64.p[b64.len - 2] == '=')
+        n--;
+    const char *colon = memchr(raw, ':', (size_t)n);
+    if (!colon)
+        return false;
+    size_t idlen = (size_t)(colon - (const char *)raw);
+    if (url_decode(&req->arena, span_make((const char *)raw, idlen), true, id) != OG_OK ||
+        url_decode(&req->arena, span_make(colon + 1, (size_t)n - idlen - 1), true, secret) !=
+            OG_OK)
+        return false;
+    return id->len > 0 && id->len < MFA_ID_LEN && secret->len > 0;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool sub_valid(struct span s)
+{
+    if (s.len == 0 || s.len > MFA_SUB_MAX)
+        return false;
+    for (size_t i = 0; i < s.len; i++)
+        if ((unsigned char)s.p[i] < 0x20 || s.p[i] == 0x7f)
+            return false;
+    return true;
+}
+
+/* Authenticates the app, reads the JSON body and opens the request's part
+ * of the group commit. On false an answer has been sent. */
+static bool api_start(struct http_request *req, struct api *a, bool with_body)
+{
+    memset(a, 0, sizeof(*a));
+    a->req = req;
+    a->srv = req->srv;
+    struct server *s = req->srv;
+
+    struct span id, secret;
+    if (!basic_credentials(req, &id, &secret) ||
+        !apps_check_secret(s->store, &s->keys, id.p, secret.p, secret.len)) {
+        http_header_add(req, "WWW-Authenticate", "Basic realm=\"otpgate\", charset=\"UTF-8\"");
+        metrics_count(&s->metrics, "otpgate_api_auth_failures_total",
+                      "API requests refused for bad client credentials.", "", 1);
+        api_error(a, 401, "invalid_client", "client authentication failed");
+        return false;
+    }
+    snprintf(a->app_id, sizeof(a->app_id), "%s", id.p);
+    struct app app;
+    if (apps_get(s->store, a->app_id, &app) == OG_OK) {
+        snprintf(a->app_name, sizeof(a->app_name), "%s", app.name);
+        apps_free(&app);
+    }
+
+    if (with_body) {
+        struct span ct;
+        if (!http_header_get(req, "Content-Type", &ct) ||
+            !span_starts_with(ct, "application/json")) {
+            api_error(a, 415, "unsupported_media_type", "send the body as application/json");
+            return false;
+        }
+        json_error_t jerr;
+        a->body = json_loadb(req->body.data ? req->body.data : "", req->body.len,
+                             JSON_REJECT_DUPLICATES, &jerr);
+        if (!a->body || !json_is_object(a->body)) {
+            api_error(a, 400, "invalid_json", "the body must be a JSON object");
+            return false;
+        }
+    }
+    if (req->param_count > 0 && span_starts_with(req->path, "/api/v1/users/")) {
+        struct span sub;
+        if (url_decode(&req->arena, req->params[0], false, &sub) != OG_OK || !sub_valid(sub)) {
+            api_error(a, 400, "invalid_sub", "the user id in the path is not valid");
+            return false;
+        }
+        a->sub = sub.p;
+    }
+    if (policy_load(s->store, a->app_id, &a->pol) != OG_OK) {
+        api_error(a, 503, "storage_unavailable", "the policy could not be read");
+        return false;
+    }
+    if (batch_request_begin(s) != OG_OK) {
+        http_header_add(req, "Retry-After", "1");
+        api_error(a, 503, "storage_unavailable", "the database is busy; try again");
+        return false;
+    }
+    a->in_batch = true;
+    a->ctx.store = s->store;
+    a->ctx.keys = &s->keys;
+    a->ctx.pol = &a->pol;
+    a->ctx.app_id = a->app_id;
+    a->ctx.app_name = a->app_name[0] ? a->app_name : a->app_id;
+    a->ctx.issuer = a->ctx.app_name;
+    a->ctx.now_ms = wall_ms();
+    a->ctx.client_ip = req->client_ip;
+    return true;
+}
+
+static const char *body_str(struct api *a, const char *key)
+{
+    json_t *v = json_object_get(a->body, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static const char *locale_of(struct api *a)
+{
+    const char *l = body_str(a, "locale");
+    struct span al;
+    if (!l && http_header_get(a->req, "Accept-Language", &al))
+        l = arena_strndup(&a->req->arena, al.p, al.len);
+    return ui_locale_pick(l);
+}
+
+static void mask(const struct mfa_factor *f, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    if (f->type == FACTOR_SMS)
+        contact_phone_mask(f->destination, out, outlen);
+    else if (f->type == FACTOR_EMAIL)
+        contact_email_mask(f->destination, out, outlen);
+}
+
+static json_t *json_masked(enum factor_type type, const char *dest)
+{
+    if (type == FACTOR_TOTP)
+        return json_null();
+    struct mfa_factor f = {.type = type};
+    snprintf(f.destination, sizeof(f.destination), "%s", dest);
+    char m[CONTACT_MASK_SIZE];
+    mask(&f, m, sizeof(m));
+    return json_string(m);
+}
+
+static json_t *amr_for(enum factor_type t, bool recovery)
+{
+    if (recovery)
+        return json_pack("[s, s]", "otp", "mfa");
+    switch (t) {
+    case FACTOR_SMS: return json_pack("[s, s, s]", "otp", "sms", "mfa");
+    case FACTOR_EMAIL: return json_pack("[s, s, s]", "otp", "mail", "mfa");
+    case FACTOR_TOTP: return json_pack("[s, s]", "otp", "mfa");
+    }
+    return json_array();
+}
+
+static void count_verification(struct api *a, const char *result)
+{
+    char labels[64];
+    snprintf(labels, sizeof(labels), "result=\"%s\"", result);
+    metrics_count(&a->srv->metrics, "otpgate_verifications_total",
+                  "Code checks, by result.", labels, 1);
+}
+
+/* Sends the code of a fresh challenge or resend. */
+static bool deliver(struct api *a, const struct mfa_challenge *ch)
+{
+    int rc = delivery_send_code(a->srv, ch->type, ch->destination, ch->code, a->ctx.app_name,
+                                a->pol.code_ttl, locale_of(a));
+    OPENSSL_cleanse((void *)ch->code, sizeof(ch->code));
+    return rc == OG_OK;
+}
+
+/* ---- handlers --------------------------------------------------------- */
+
+static json_t *challenge_json(const struct mfa_challenge *ch, int64_t now_ms)
+{
+    int64_t resend = ch->resend_at > now_ms ? (ch->resend_at - now_ms + 999) / 1000 : 0;
+    json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:I}", "id", ch->id, "type",
+                          factor_type_name(ch->type), "destination",
+                          json_masked(ch->type, ch->destination), "expires_at",
+                          json_time(ch->expires_at), "resend_after", (json_int_t)resend);
+    if (ch->type == FACTOR_TOTP) {
+        json_object_set_new(o, "expires_at", json_null());
+        json_object_set_new(o, "resend_after", json_null());
+    }
+    return o;
+}
+
+void api_factor_add(struct http_request *req)
+{
+    struct api a;
+    if (!api_start(req, &a, true))
+        return;
+    const char *type_s = body_str(&a, "type");
+    enum factor_type type;
+    if (!type_s || factor_type_parse(type_s, &type) != OG_OK) {
+        api_error(&a, 400, "invalid_type", "type must be sms, email or totp");
+        return;
+    }
+    if (!(a.pol.factors & factor_type_bit(type))) {
+        api_outcome(&a, MFA_NOT_ALLOWED, NULL);
+        return;
+    }
+    struct mfa_user u;
+    enum mfa_result r = users_get_or_create(&a.ctx, a.sub, &u);
+    if (r != MFA_OK) {
+        api_outcome(&a, r, NULL);
+        return;
+    }
+    struct mfa_factor f;
+    if (type == FACTOR_TOTP) {
+        char *uri = NULL, *secret = NULL;
+        r = factors_add_totp(&a.ctx, &u, &f, &uri, &secret);
+        if (r != MFA_OK) {
+            api_outcome(&a, r, NULL);
+            return;
+        }
+        json_t *o = json_pack("{s:s, s:s, s:s, s:n, s:s, s:s}", "id", f.id, "type", "totp",
+                              "status", "pending", "destination", "otpauth_uri", uri, "secret",
+                              secret);
+        OPENSSL_cleanse(secret, strlen(secret));
+        OPENSSL_cleanse(uri, strlen(uri));
+        free(secret);
+        free(uri);
+        api_send(&a, 201, o);
+        return;
+    }
+
+    const char *raw = body_str(&a, type == FACTOR_SMS ? "phone" : "email");
+    char dest[MFA_DEST_LEN];
+    if (!raw || (type == FACTOR_SMS ? contact_phone_normalize(raw, dest, sizeof(dest))
+                                    : contact_email_normalize(raw, dest, sizeof(dest))) != OG_OK) {
+        api_error(&a, 422, type == FACTOR_SMS ? "invalid_phone" : "invalid_email",
+                  type == FACTOR_SMS ? "phone must be a number in international form, like "
+                                       "+44 20 7946 0958"
+                                     : "email must be a valid address");
+        return;
+    }
+    if (!delivery_available(a.srv, type)) {
+        api_error(&a, 503, "channel_unavailable", "no provider is configured for this channel");
+        return;
+    }
+    r = factors_add_contact(&a.ctx, &u, type, dest, &f);
+    if (r != MFA_OK) {
+        api_outcome(&a, r, NULL);
+        return;
+    }
+    struct mfa_challenge ch;
+    struct mfa_outcome o = {0};
+    r = challenges_create(&a.ctx, &u, &f, "enrol", &ch, &o);
+    if (r != MFA_OK) {
+        api_outcome(&a, r, &o);
+        return;
+    }
+    if (!deliver(&a, &ch)) {
+        api_outcome(&a, MFA_ERROR, NULL);
+        return;
+    }
+    json_t *out = json_pack("{s:s, s:s, s:s, s:o, s:o}", "id", f.id, "type", type_s, "status",
+                            "pending", "destination", json_masked(type, dest), "challenge",
+                            challenge_json(&ch, a.ctx.now_ms));
+    api_send(&a, 201, out);
+}
+
+/* Adds a new recovery-code set to answer when this is the user's first
+ * active factor and the policy offers them. */
+static void maybe_first_recovery_codes(struct api *a, struct mfa_user *u, json_t *answer)
+{
+    if (!a->pol.recovery_codes || factors_count_active(&a->ctx, u) != 1 ||
+        recovery_codes_left(&a->ctx, u) > 0)
+        return;
+    char codes[RECOVERY_COUNT][20];
+    if (recovery_codes_new(&a->ctx, u, codes) != MFA_OK)
+        return;
+    json_t *arr = json_array();
+    for (int i = 0; i < RECOVERY_COUNT; i++)
+        json_array_append_new(arr, json_string(codes[i]));
+    OPENSSL_cleanse(codes, sizeof(codes));
+    json_object_set_new(answer, "recovery_codes", arr);
+}
+
+void api_factor_verify(struct http_request *req)
+{
+    struct api a;
+    if (!api_start(req, &a, true))
+        return;
+    const char *code = body_str(&a, "code");
+    if (!code) {
+        api_error(&a, 400, "invalid_request", "code is required");
+        return;
+    }
+    struct span fid = req->params[1];
+    char factor_id[MFA_ID_LEN];
+    snprintf(factor_id, sizeof(factor_id), "%.*s", (int)(fid.len < MFA_ID_LEN ? fid.len : 0),
+             fid.p);
+    struct mfa_user u;
+    struct mfa_factor f;
+    struct mfa_outcome o = {.attempts_left = -1};
+    enum mfa_result r = users_find(&a.ctx, a.sub, &u);
+    if (r == MFA_OK)
+        r = factors_get(&a.ctx, &u, factor_id, &f);
+    if (r != MFA_OK) {
+        api_outcome(&a, r, &o);
+        return;
+    }
+    if (f.active) {
+        api_error(&a, 409, "already_active", "this factor is already verified");
+        return;
+    }
+    if (f.type == FACTOR_TOTP) {
+        r = factors_verify_totp_enrolment(&a.ctx, &u, &f, code, &o);
+    } else {
+        struct mfa_challenge ch;
+        char chid[MFA_ID_LEN];
+        r = challenges_latest_open(&a.ctx, f.id, chid);
+        if (r == MFA_NOT_FOUND) {
+            api_error(&a, 410, "expired", "no code is open for this factor; add it again");
+            return;
+        }
+        if (r == MFA_OK)
+            r = challenges_get(&a.ctx, chid, &u, &ch);
+        if (r == MFA_OK)
+            r = challenges_verify(&a.ctx, &u, &ch, code, &o);
+    }
+    count_verification(&a, r == MFA_OK ? "ok" : mfa_result_code(r));
+    if (r != MFA_OK) {
+        api_outcome(&a, r, &o);
+        return;
+    }
+    json_t *out = json_pack("{s:s, s:s}", "id", f.id, "status", "active");
+    maybe_first_recovery_codes(&a, &u, out);
+    api_send(&a, 200, out);
+}
+
+struct list_ctx {
+    json_t *arr;
+    const struct mfa_user *u;
+};
+
+static void list_one(const struct mfa_factor *f, void *arg)
+{
+    struct list_ctx *l = arg;
+    json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:b}", "id", f->id, "type",
+                          factor_type_name(f->type), "status", f->active ? "active" : "pending",
+                          "destination", json_masked(f->type, f->destination), "created_at",
+                          json_time(f->created_at), "last_used_at", json_time(f->last_used_at),
+                          "preferred", strcmp(l->u->preferred, f->id) == 0);
+    json_array_append_new(l->arr, o);
+}
+
+static json_t *json_id_or_null(const char *id)
+{
+    return id && id[0] ? json_string(id) : json_null();
+}
+
+void api_factor_list(struct http_request *req)
+{
+    struct api a;
+    if (!api_start(req, &a, false))
+        return;
+    struct mfa_user u;
+    enum mfa_result r = users_find(&a.ctx, a.sub, &u);
+    json_t *arr = json_array();
+    int left = 0;
+    if (r == MFA_OK) {
+        struct list_ctx l = {arr, &u};
+        r = factors_each(&a.ctx, &u, list_one, &l);
+        left = recovery_codes_left(&a.ctx, &u);
+    } else if (r == MFA_NOT_FOUND) {
+        /* The app's own user with nothing enrolled yet. */
+        memset(&u, 0, sizeof(u));
+        r = MFA_OK;
+    }
+    if (r != MFA_OK) {
+        json_decref(arr);
+        api_outcome(&a, r, NULL);
+        return;
+    }
+    json_t *o = json_pack("{s:o, s:o, s:o, s:i, s:b}", "factors", arr, "preferred",
+                          json_id_or_null(u.preferred), "last_used",
+                          json_id_or_null(u.last_used), "recovery_codes_left", left, "locked",
+                          u.locked);
+    api_send(&a, 200, o);
+}
+
+static void path_factor_id(struct http_request *req, char out[MFA_ID_LEN])
+{
+    struct span fid = req->params[1];
+    snprintf(out, MFA_ID_LEN, "%.*s", (int)(fid.len < MFA_ID_LEN ? fid.len : 0), fid.p);
+}
+
+void api_factor_remove(struct http_request *req)
+{
+    struct api a;
+    if (!api_start(req, &a, false))
+        return;
+    char factor_id[MFA_ID_LEN];
+    path_factor_id(req, factor_id);
+    struct mfa_user u;
+    enum mfa_result r = users_find(&a.ctx, a.sub, &u);
+    if (r == MFA_OK)
+        r = factors_remove(&a.ctx, &u, factor_id);
+    if (r != MFA_OK) {
+        api_outcome(&a, r, NULL);
+        return;
+    }
+    api_send(&a, 204, NULL);
+}
+
+void api_preferred(struct http_request *req)
+{
+    struct api a;
+    if (!api_start(req, &a, true))
+        return;
+    const char *fid = body_str(&a, "factor_id");
+    if (!fid) {
+        api_error(&a, 400, "invalid_request", "factor_id is required");
+        return;
+    }
+    struct mfa_user u;
+    enum mfa_result r = users_find(&a.ctx, a.sub, &u);
+    if (r == MFA_OK)
+        r = users_set_preferred(&a.ctx, &u, fid);
+    if (r == MFA_CONFLICT) {
+        api_error(&a, 409, "factor_not_active", "only a verified factor can be preferred");
+        return;
+    }
+    if (r != MFA_OK) {
+        api_outcome(&a, r, NULL);
+        return;
+    }
+    api_send(&a, 200, json_pack("{s:s}", "preferred", fid));
+}
+
+void api_recovery_new(struct http_request *req)
+{
+    struct api a;
+    if (!api_start(req, &a, false))
+        return;
+    struct mfa_user u;
+    enum mfa_result r = users_find(&a.ctx, a.sub, &u);
+    if (r == MFA_NOT_FOUND || (r == MFA_OK && factors_count_active(&a.ctx, &u) < 1)) {
+        api_error(&a, 409, "no_active_factor", "recovery codes need a verified factor first");
+        return;
+    }
+    if (!a.pol.recovery_codes) {
+        api_error(&a, 403, "recovery_codes_disabled", "the policy does not offer recovery codes");
+        return;
+    }
+    char codes[RECOVERY_COUNT][20];
+    if (r == MFA_OK)
+        r = recovery_codes_new(&a.ctx, &u, codes);
+    if (r != MFA_OK) {
+        api_outcome(&a, r, NULL);
+        return;
+    }
+    json_t *arr = json_array();
+    for (int i = 0; i < RECOVERY_COUNT; i++)
+        json_array_append_new(arr, json_string(codes[i]));
+    OPENSSL_cleanse(codes, sizeof(codes));
+    api_send(&a, 201, json_pack("{s:o}", "codes", arr));
+}
+
+/* The factor a challenge opens on: the one asked for, else the last used,
+ * else the preferred, else the oldest active one. */
+static enum mfa_result pick_factor(struct api *a, struct mfa_user *u, const char *asked,
+                                   struct mfa_factor *f)
+{
+    if (asked) {
+        enum mfa_result r = factors_get(&a->ctx, u, asked, f);
+        if (r == MFA_OK && !f->active)
+            return MFA_CONFLICT;
+        return r;
+    }
+    const char *order[2] = {u->last_used, u->preferred};
+    for (int i = 0; i < 2; i++)
+        if (order[i][0] && factors_get(&a->ctx, u, order[i], f) == MFA_OK && f->active)
+            return MFA_OK;
+    sqlite3_stmt *st = store_stmt(a->ctx.store, "SELECT id FROM factors WHERE user_id = ? AND "
+                                                "status = 'active' ORDER BY created_at LIMIT 1");
+    if (!st)
+        return MFA_ERROR;
+    sqlite3_bind_int64(st, 1, u->id);
+    char id[MFA_ID_LEN] = "";
+    if (sqlite3_step(st) == SQLITE_ROW)
+        snprintf(id, sizeof(id), "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_reset(st);
+    return id[0] ? factors_get(&a->ctx, u, id, f) : MFA_NOT_FOUND;
+}
+
+void api_challenge_create(struct http_request *req)
+{
+    struct api a;
+    if (!api_start(req, &a, true))
+        return;
+    const char *sub = body_str(&a, "sub");
+    if (!sub || !sub_valid(span_cstr(sub))) {
+        api_error(&a, 400, "invalid_sub", "sub is required");
+        return;
+    }
+    const char *asked = body_str(&a, "factor_id");
+    struct mfa_user u;
+    struct mfa_factor f;
+    enum mfa_result r = users_find(&a.ctx, sub, &u);
+    if (r == MFA_OK)
+        r = pick_factor(&a, &u, asked, &f);
+    if (r == MFA_NOT_FOUND && !asked) {
+        api_error(&a, 409, "no_active_factor", "the user has no verified factor");
+        return;
+    }
+    if (r == MFA_CONFLICT) {
+        api_error(&a, 409, "factor_not_active", "the factor is not verified yet");
+        return;
+    }
+    if (r != MFA_OK) {
+        api_outcome(&a, r, NULL);
+        return;
+    }
+    if (f.type != FACTOR_TOTP && !delivery_available(a.srv, f.type)) {
+        api_error(&a, 503, "channel_unavailable", "no provider is configured for this channel");
+        return;
+    }
+    const char *purpose = body_str(&a, "purpose");
+    if (!purpose || (strcmp(purpose, "login") != 0 && strcmp(purpose, "stepup") != 0))
+        purpose = "login";
+    struct mfa_challenge ch;
+    struct mfa_outcome o = {0};
+    r = challenges_create(&a.ctx, &u, &f, purpose, &ch, &o);
+    if (r != MFA_OK) {
+        api_outcome(&a, r, &o);
+        return;
+    }
+    if (ch.type != FACTOR_TOTP && !deliver(&a, &ch)) {
+        api_outcome(&a, MFA_ERROR, NULL);
+        return;
+    }
+    api_send(&a, 201, challenge_json(&ch, a.ctx.now_ms));
+}
+
+static void path_challenge_id(struct http_request *req, char out[MFA_ID_LEN])
+{
+    struct span id = req->params[0];
+    snprintf(out, MFA_ID_LEN, "%.*s", (int)(id.len < MFA_ID_LEN ? id.len : 0), id.p);
+}
+
+void api_challenge_resend(struct http_request *req)
+{
+    struct api a;
+    if (!api_start(req, &a, false))
+        return;
+    char id[MFA_ID_LEN];
+    path_challenge_id(req, id);
+    struct mfa_user u;
+    struct mfa_challenge ch;
+    struct mfa_outcome o = {0};
+    enum mfa_result r = challenges_get(&a.ctx, id, &u, &ch);
+    if (r == MFA_OK)
+        r = challenges_resend(&a.ctx, &u, &ch, &o);
+    if (r == MFA_INVALID) {
+        api_error(&a, 409, "nothing_to_resend", "an authenticator-app challenge sends nothing");
+        return;
+    }
+    if (r != MFA_OK) {
+        api_outcome(&a, r, &o);
+        return;
+    }
+    if (!deliver(&a, &ch)) {
+        api_outcome(&a, MFA_ERROR, NULL);
+        return;
+    }
+    api_send(&a, 202, challenge_json(&ch, a.ctx.now_ms));
+}
+
+void api_challenge_verify(struct http_request *req)
+{
+    struct api a;
+    if (!api_start(req, &a, true))
+        return;
+    const char *code = body_str(&a, "code");
+    if (!code) {
+        api_error(&a, 400, "invalid_request", "code is required");
+        return;
+    }
+    char id[MFA_ID_LEN];
+    path_challenge_id(req, id);
+    struct mfa_user u;
+    struct mfa_challenge ch;
+    struct mfa_outcome o = {.attempts_left = -1};
+    enum mfa_result r = challenges_get(&a.ctx, id, &u, &ch);
+    if (r == MFA_OK)
+        r = challenges_verify(&a.ctx, &u, &ch, code, &o);
+    count_verification(&a, r == MFA_OK ? "ok" : mfa_result_code(r));
+    if (r != MFA_OK) {
+        api_outcome(&a, r, &o);
+        return;
+    }
+    api_send(&a, 200,
+             json_pack("{s:b, s:s, s:s, s:o}", "ok", 1, "factor_id", ch.factor_id, "type",
+                       factor_type_name(ch.type), "amr", amr_for(ch.type, false)));
+}
+
+static bool looks_like_totp(const char *code)
+{
+    size_t n = 0;
+    for (const char *p = code; *p; p++) {
+        if (*p == ' ')
+            continue;
+        if (*p < '0' || *p > '9')
+            return false;
+        n++;
+    }
+    return n == 6;
+}
+
+void api_user_verify(struct http_request *req)
+{
+    struct api a;
+    if (!api_start(req, &a, true))
+        return;
+    const char *code = body_str(&a, "code");
+    if (!code) {
+        api_error(&a, 400, "invalid_request", "code is required");
+        return;
+    }
+    struct mfa_user u;
+    struct mfa_outcome o = {.attempts_left = -1};
+    enum mfa_result r = users_find(&a.ctx, a.sub, &u);
+    if (r == MFA_NOT_FOUND) {
+        api_error(&a, 409, "no_active_factor", "the user has no verified factor");
+        return;
+    }
+    if (r != MFA_OK) {
+        api_outcome(&a, r, &o);
+        return;
+    }
+    bool totp = looks_like_totp(code);
+    r = users_gate(&a.ctx, &u, &o);
+    /* A recovery code is the way out of a lock, so only waits stop it. */
+    if (r == MFA_LOCKED && !totp)
+        r = MFA_OK;
+    if (r == MFA_OK) {
+        r = totp ? factors_check_totp(&a.ctx, &u, code, &o)
+                 : recovery_codes_consume(&a.ctx, &u, code, &o);
+        if (r == MFA_NOT_FOUND)
+            r = MFA_WRONG_CODE;
+        if (r == MFA_WRONG_CODE) {
+            users_record_failure(&a.ctx, &u, &o);
+            audit_log(&a.ctx, u.sub, "verify_failed", NULL, totp ? "totp" : "recovery_code");
+            if (u.locked)
+                r = MFA_LOCKED;
+        } else if (r == MFA_OK) {
+            users_record_success(&a.ctx, &u, totp ? o.factor_id : NULL);
+            audit_log(&a.ctx, u.sub, "verify_ok", totp ? o.factor_id : NULL,
+                      totp ? "totp" : "recovery_code");
+        }
+    }
+    count_verification(&a, r == MFA_OK ? "ok" : mfa_result_code(r));
+    if (r != MFA_OK) {
+        api_outcome(&a, r, &o);
+        return;
+    }
+    json_t *out = json_pack("{s:b, s:o, s:s, s:o}", "ok", 1, "factor_id",
+                            totp ? json_string(o.factor_id) : json_null(), "type",
+                            totp ? "totp" : "recovery_code", "amr", amr_for(o.type, !totp));
+    if (!totp)
+        json_object_set_new(out, "recovery_codes_left", json_integer(o.recovery_left));
+    api_send(&a, 200, out);
+}

@@ -1,0 +1,19 @@
+/* Handlers of the apps' JSON API under /api/v1/ (SPEC §6), listed in the
+ * route table of routes.c. */
+#ifndef OTPGATE_API_H
+#define OTPGATE_API_H
+
+#include "gateway/http.h"
+
+void api_factor_add(struct http_request *req);
+void api_factor_list(struct http_request *req);
+void api_factor_verify(struct http_request *req);
+void api_factor_remove(struct http_request *req);
+void api_preferred(struct http_request *req);
+void api_recovery_new(struct http_request *req);
+void api_user_verify(struct http_request *req);
+void api_challenge_create(struct http_request *req);
+void api_challenge_resend(struct http_request *req);
+void api_challenge_verify(struct http_request *req);
+
+#endif

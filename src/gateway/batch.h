@@ -1,0 +1,42 @@
+/* Group commit (SPEC §4 "single use"): every write made by requests handled
+ * in one loop iteration goes into one SQLite transaction, committed with
+ * synchronous=FULL in the check phase of that same iteration; only then
+ * are the answers of those requests sent. A request's own writes sit in a
+ * savepoint, so one failing request rolls back alone. */
+#ifndef OTPGATE_BATCH_H
+#define OTPGATE_BATCH_H
+
+#include "gateway/http.h"
+
+#include <uv.h>
+
+struct server;
+
+struct batch_answer {
+    struct http_request *req;
+    int status;
+    char *body; /* malloc'd JSON, or NULL for an empty answer */
+    size_t len;
+};
+
+struct batch {
+    uv_check_t check;
+    bool open;
+    bool failed; /* a store error since BEGIN: the whole batch answers 500 */
+    struct batch_answer *answers;
+    size_t count, cap;
+    uint64_t commits, grouped; /* for /metrics */
+};
+
+void batch_init(struct server *s);
+void batch_close(struct server *s);
+/* Opens the iteration's transaction if needed and a savepoint for this
+ * request. Returns 0 or OG_ERR_DB. */
+int batch_request_begin(struct server *s);
+/* Ends the request's savepoint: kept when keep, else rolled back. */
+void batch_request_end(struct server *s, bool keep);
+/* Queues the request's answer until the commit; takes body (malloc'd). */
+void batch_answer(struct server *s, struct http_request *req, int status, char *body,
+                  size_t len);
+
+#endif
