@@ -440,7 +440,7 @@ static void test_factors_totp(void **state)
     /* The same code again: a replay. */
     memset(&o, 0, sizeof(o));
     begin(f);
-    assert_int_equal(factors_check_totp(&f->ctx, &u, code, &o), MFA_WRONG_CODE);
+    assert_int_equal(factors_check_totp(&f->ctx, &u, NULL, code, &o), MFA_WRONG_CODE);
     commit(f);
 
     /* The next step's code works once, 30 s later. */
@@ -448,16 +448,16 @@ static void test_factors_totp(void **state)
     char next[7];
     totp_at(b32, f->ctx.now_ms, next);
     begin(f);
-    assert_int_equal(factors_check_totp(&f->ctx, &u, next, &o), MFA_OK);
+    assert_int_equal(factors_check_totp(&f->ctx, &u, NULL, next, &o), MFA_OK);
     commit(f);
     assert_string_equal(o.factor_id, fa.id);
     assert_int_equal(o.type, FACTOR_TOTP);
     begin(f);
-    assert_int_equal(factors_check_totp(&f->ctx, &u, next, &o), MFA_WRONG_CODE);
+    assert_int_equal(factors_check_totp(&f->ctx, &u, NULL, next, &o), MFA_WRONG_CODE);
     commit(f);
     /* The first code is older than the last accepted step: still refused. */
     begin(f);
-    assert_int_equal(factors_check_totp(&f->ctx, &u, code, &o), MFA_WRONG_CODE);
+    assert_int_equal(factors_check_totp(&f->ctx, &u, NULL, code, &o), MFA_WRONG_CODE);
     commit(f);
 
     /* Ten minutes on: a code two steps old is outside the ±1 window, one
@@ -468,25 +468,25 @@ static void test_factors_totp(void **state)
     totp_at(b32, f->ctx.now_ms - 30 * SEC, old1);
     if (strcmp(old2, old1) != 0) {
         begin(f);
-        assert_int_equal(factors_check_totp(&f->ctx, &u, old2, &o), MFA_WRONG_CODE);
+        assert_int_equal(factors_check_totp(&f->ctx, &u, NULL, old2, &o), MFA_WRONG_CODE);
         commit(f);
     }
     begin(f);
-    assert_int_equal(factors_check_totp(&f->ctx, &u, old1, &o), MFA_OK);
+    assert_int_equal(factors_check_totp(&f->ctx, &u, NULL, old1, &o), MFA_OK);
     commit(f);
     assert_int_equal(get_factor(f, &u, fa.id, &fb), MFA_OK);
     assert_int_equal(fb.last_step, (T0 + 570 * SEC) / 1000 / 30);
 
     /* Not a code at all. */
     begin(f);
-    assert_int_equal(factors_check_totp(&f->ctx, &u, "abcdef", &o), MFA_WRONG_CODE);
+    assert_int_equal(factors_check_totp(&f->ctx, &u, NULL, "abcdef", &o), MFA_WRONG_CODE);
     commit(f);
 
     /* A user without TOTP: not found. */
     struct mfa_user v;
     assert_int_equal(get_user(f, "bob", &v), MFA_OK);
     begin(f);
-    assert_int_equal(factors_check_totp(&f->ctx, &v, code, &o), MFA_NOT_FOUND);
+    assert_int_equal(factors_check_totp(&f->ctx, &v, NULL, code, &o), MFA_NOT_FOUND);
     commit(f);
 
     /* The policy can refuse TOTP. */
@@ -858,17 +858,18 @@ static void test_factors_manage(void **state)
     assert_int_equal(factors_count_active(&f->ctx, &u), 0);
     commit(f);
 
-    /* The enrolment challenge is the factor's latest open one. */
+    /* The enrolment challenge is the factor's latest one, passed or not. */
     char open_id[MFA_ID_LEN];
     assert_int_equal(create_ch(f, &u, &fb, &ch, &o), MFA_OK);
     begin(f);
-    assert_int_equal(challenges_latest_open(&f->ctx, fb.id, open_id), MFA_OK);
+    assert_int_equal(challenges_latest(&f->ctx, fb.id, open_id), MFA_OK);
     assert_string_equal(open_id, ch.id);
-    assert_int_equal(challenges_latest_open(&f->ctx, fa.id, open_id), MFA_NOT_FOUND);
+    assert_int_equal(challenges_latest(&f->ctx, fa.id, open_id), MFA_NOT_FOUND);
     commit(f);
     assert_int_equal(verify_ch(f, &u, &ch, ch.code, &o), MFA_OK);
     begin(f);
-    assert_int_equal(challenges_latest_open(&f->ctx, fb.id, open_id), MFA_NOT_FOUND);
+    assert_int_equal(challenges_latest(&f->ctx, fb.id, open_id), MFA_OK);
+    assert_string_equal(open_id, ch.id);
     assert_int_equal(factors_count_active(&f->ctx, &u), 1);
     commit(f);
     assert_string_equal(u.preferred, fb.id);
