@@ -239,7 +239,7 @@ enum mfa_result challenges_verify(const struct mfa_ctx *c, struct mfa_user *u,
     bool ok;
     if (ch->type == FACTOR_TOTP) {
         struct mfa_outcome t = {0};
-        ok = factors_check_totp(c, u, code, &t) == MFA_OK;
+        ok = factors_check_totp(c, u, ch->factor_id, code, &t) == MFA_OK;
     } else {
         char clean[16];
         ok = clean_code(code, c->pol->code_digits, clean, sizeof(clean)) &&
@@ -283,12 +283,11 @@ enum mfa_result challenges_verify(const struct mfa_ctx *c, struct mfa_user *u,
     return MFA_OK;
 }
 
-enum mfa_result challenges_latest_open(const struct mfa_ctx *c, const char *factor_id,
-                                       char id[MFA_ID_LEN])
+enum mfa_result challenges_latest(const struct mfa_ctx *c, const char *factor_id,
+                                  char id[MFA_ID_LEN])
 {
-    sqlite3_stmt *st = store_stmt(c->store, "SELECT id FROM challenges WHERE factor_id = ? AND "
-                                            "status = 'open' ORDER BY created_at DESC, rowid "
-                                            "DESC LIMIT 1");
+    sqlite3_stmt *st = store_stmt(c->store, "SELECT id FROM challenges WHERE factor_id = ? "
+                                            "ORDER BY created_at DESC, rowid DESC LIMIT 1");
     if (!st)
         return MFA_ERROR;
     sqlite3_bind_text(st, 1, factor_id, -1, SQLITE_STATIC);

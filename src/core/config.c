@@ -1,15 +1,20 @@
 /* Turns otpgate's settings (SPEC §3) into checked, typed values: defaults,
  * then a KEY=value file, then the environment. Never binds, connects or logs,
- * and never quotes a secret (SMTP password, SMS URL, SMS Authorization) in an
- * error message: errors are shown to whoever runs the binary. */
+ * and never quotes a secret (SMTP password, SMS URLs, SMS Authorization
+ * values, SMS bodies and headers) in an error message: errors are shown to
+ * whoever runs the binary. */
 #include "core/config.h"
+#include "core/buf.h"
+#include "core/sms_template.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* The gateway passes the install location of the static assets; the core
@@ -27,6 +32,13 @@
 #define ECHO_MAX 80
 #define ECHO_BUF (ECHO_MAX + 4)
 
+/* Bounds of the time settings, in milliseconds. */
+#define HOUR_MS                 3600000u
+#define DELIVERY_TIMEOUT_MAX_MS 300000u
+
+/* Extra SMS request headers: a handful is plenty; more is a pasted mistake. */
+#define SMS_HEADERS_MAX 32
+
 enum key {
     K_LISTEN,
     K_PUBLIC_URL,
@@ -37,6 +49,20 @@ enum key {
     K_SMS_URL,
     K_SMS_AUTH,
     K_SMS_BODY,
+    K_SMS_FROM,
+    K_SMS_METHOD,
+    K_SMS_CONTENT_TYPE,
+    K_SMS_HEADERS,
+    K_SMS_SUCCESS,
+    K_SMS2_PROVIDER,
+    K_SMS2_URL,
+    K_SMS2_AUTH,
+    K_SMS2_BODY,
+    K_SMS2_FROM,
+    K_DELIVERY_TIMEOUT,
+    K_DELIVERY_RETRIES,
+    K_DELIVERY_BACKOFF,
+    K_CA_FILE,
     K_DEV,
     K_TRUSTED_PROXIES,
     K_LOG,
@@ -65,6 +91,20 @@ static const struct {
     [K_SMS_URL] = {"OTPGATE_SMS_URL", NULL},
     [K_SMS_AUTH] = {"OTPGATE_SMS_AUTH", NULL},
     [K_SMS_BODY] = {"OTPGATE_SMS_BODY", NULL},
+    [K_SMS_FROM] = {"OTPGATE_SMS_FROM", NULL},
+    [K_SMS_METHOD] = {"OTPGATE_SMS_METHOD", NULL},
+    [K_SMS_CONTENT_TYPE] = {"OTPGATE_SMS_CONTENT_TYPE", NULL},
+    [K_SMS_HEADERS] = {"OTPGATE_SMS_HEADERS", NULL},
+    [K_SMS_SUCCESS] = {"OTPGATE_SMS_SUCCESS", NULL},
+    [K_SMS2_PROVIDER] = {"OTPGATE_SMS2_PROVIDER", NULL},
+    [K_SMS2_URL] = {"OTPGATE_SMS2_URL", NULL},
+    [K_SMS2_AUTH] = {"OTPGATE_SMS2_AUTH", NULL},
+    [K_SMS2_BODY] = {"OTPGATE_SMS2_BODY", NULL},
+    [K_SMS2_FROM] = {"OTPGATE_SMS2_FROM", NULL},
+    [K_DELIVERY_TIMEOUT] = {"OTPGATE_DELIVERY_TIMEOUT", "15"},
+    [K_DELIVERY_RETRIES] = {"OTPGATE_DELIVERY_RETRIES", "5"},
+    [K_DELIVERY_BACKOFF] = {"OTPGATE_DELIVERY_BACKOFF", "2"},
+    [K_CA_FILE] = {"OTPGATE_CA_FILE", NULL},
     [K_DEV] = {"OTPGATE_DEV", "auto"},
     [K_TRUSTED_PROXIES] = {"OTPGATE_TRUSTED_PROXIES", NULL},
     [K_LOG] = {"OTPGATE_LOG", "info"},
@@ -76,8 +116,6 @@ static const struct {
     [K_MAX_HEADER_BYTES] = {"OTPGATE_MAX_HEADER_BYTES", "8192"},
     [K_MAX_BODY_BYTES] = {"OTPGATE_MAX_BODY_BYTES", "65536"},
 };
-
-static const char *const sms_providers[] = {"webhook", "twilio", "vonage", "messagebird"};
 
 /* The raw text of each setting after the file and environment layers, owned
  * here; NULL or "" means the default applies. */
@@ -523,8 +561,8 @@ static int pct_decode(struct span s, char **out)
 }
 
 /* Seconds as "10" or "0.5" (at most three decimals) into milliseconds,
- * between 0.05 s and one hour. */
-static bool parse_seconds_ms(const char *s, unsigned *out)
+ * between 0.05 s and max_ms (at most one hour). */
+static bool parse_seconds_ms(const char *s, unsigned max_ms, unsigned *out)
 {
     unsigned long long whole = 0;
     size_t i = 0;
@@ -549,7 +587,7 @@ static bool parse_seconds_ms(const char *s, unsigned *out)
     if (s[i] != '\0')
         return false;
     unsigned long long ms = whole * 1000 + frac;
-    if (ms < 50 || ms > 3600000)
+    if (ms < 50 || ms > max_ms)
         return false;
     *out = (unsigned)ms;
     return true;
@@ -802,65 +840,6 @@ static int parse_smtp_from(struct config *c, const char *v, char *err, size_t er
     return OG_OK;
 }
 
-/* The SMS settings, checked together since they depend on the provider.
- * The URL may carry an API token and the Authorization value is one, so
- * neither is quoted back. */
-static int parse_sms(struct config *c, const struct raw *raw, char *err, size_t errlen)
-{
-    char q[ECHO_BUF];
-    const char *provider = raw_get(raw, K_SMS_PROVIDER);
-    const char *url = raw_get(raw, K_SMS_URL);
-    const char *auth = raw_get(raw, K_SMS_AUTH);
-    const char *body = raw_get(raw, K_SMS_BODY);
-    if (!provider) {
-        int k = url ? K_SMS_URL : auth ? K_SMS_AUTH : body ? K_SMS_BODY : -1;
-        if (k >= 0)
-            return fail(err, errlen,
-                        "%s: set, but OTPGATE_SMS_PROVIDER is not; set it to webhook, twilio, "
-                        "vonage or messagebird",
-                        keys[k].name);
-        return OG_OK;
-    }
-    c->sms_provider = og_strdup(provider);
-    bool known = false;
-    for (size_t i = 0; i < ARRAY_SIZE(sms_providers); i++)
-        if (strcmp(provider, sms_providers[i]) == 0)
-            known = true;
-    if (!known)
-        return fail(err, errlen, "%s: '%s' is not one of webhook, twilio, vonage, messagebird",
-                    keys[K_SMS_PROVIDER].name, echo(q, provider));
-    if (url) {
-        c->sms_url = og_strdup(url);
-        struct url u;
-        bool loopback;
-        int port;
-        if (has_space_or_ctl(url) || !url_split(url, &u) ||
-            !(span_eq_nocase(u.scheme, SPAN_LIT("http")) ||
-              span_eq_nocase(u.scheme, SPAN_LIT("https"))) ||
-            u.has_fragment || !host_valid(u.host, u.bracketed, &loopback) ||
-            (u.has_port && !parse_port(u.port, 1, &port)))
-            return fail(err, errlen,
-                        "%s: must be an http:// or https:// URL, e.g. https://sms.example.com/send",
-                        keys[K_SMS_URL].name);
-    } else if (strcmp(provider, "webhook") == 0) {
-        return fail(err, errlen,
-                    "%s: required when OTPGATE_SMS_PROVIDER is webhook, e.g. "
-                    "https://sms.example.com/send",
-                    keys[K_SMS_URL].name);
-    }
-    if (auth) {
-        c->sms_auth = og_strdup(auth);
-        /* It becomes an HTTP header value: a line break would inject headers. */
-        for (const char *p = auth; *p; p++)
-            if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
-                return fail(err, errlen, "%s: must not contain line breaks or control characters",
-                            keys[K_SMS_AUTH].name);
-    }
-    if (body)
-        c->sms_body = og_strdup(body);
-    return OG_OK;
-}
-
 static int parse_dev(struct config *c, const char *v, char *err, size_t errlen)
 {
     static const char *const on[] = {"1", "on", "true"};
@@ -974,14 +953,16 @@ static int parse_count(int k, const char *v, long long min, long long max, long 
     return OG_OK;
 }
 
-static int parse_timeout(int k, const char *v, unsigned *out, char *err, size_t errlen)
+/* Seconds of setting k, from 0.05 to max_ms / 1000 (a whole number). */
+static int parse_timeout(int k, const char *v, unsigned max_ms, unsigned *out, char *err,
+                         size_t errlen)
 {
     char q[ECHO_BUF];
-    if (!parse_seconds_ms(v, out))
+    if (!parse_seconds_ms(v, max_ms, out))
         return fail(err, errlen,
-                    "%s: '%s' must be seconds from 0.05 to 3600 (at most 3 decimals), e.g. 10 "
+                    "%s: '%s' must be seconds from 0.05 to %u (at most 3 decimals), e.g. 10 "
                     "or 0.5",
-                    keys[k].name, echo(q, v));
+                    keys[k].name, echo(q, v), max_ms / 1000);
     return OG_OK;
 }
 
@@ -993,11 +974,11 @@ static int parse_limits(struct config *c, const struct raw *raw, char *err, size
                           errlen)) != OG_OK)
         return rc;
     c->max_connections = (unsigned)n;
-    if ((rc = parse_timeout(K_REQUEST_TIMEOUT, raw_get(raw, K_REQUEST_TIMEOUT),
+    if ((rc = parse_timeout(K_REQUEST_TIMEOUT, raw_get(raw, K_REQUEST_TIMEOUT), HOUR_MS,
                             &c->request_timeout_ms, err, errlen)) != OG_OK ||
-        (rc = parse_timeout(K_IDLE_TIMEOUT, raw_get(raw, K_IDLE_TIMEOUT), &c->idle_timeout_ms, err,
-                            errlen)) != OG_OK ||
-        (rc = parse_timeout(K_SHUTDOWN_TIMEOUT, raw_get(raw, K_SHUTDOWN_TIMEOUT),
+        (rc = parse_timeout(K_IDLE_TIMEOUT, raw_get(raw, K_IDLE_TIMEOUT), HOUR_MS,
+                            &c->idle_timeout_ms, err, errlen)) != OG_OK ||
+        (rc = parse_timeout(K_SHUTDOWN_TIMEOUT, raw_get(raw, K_SHUTDOWN_TIMEOUT), HOUR_MS,
                             &c->shutdown_timeout_ms, err, errlen)) != OG_OK)
         return rc;
     if ((rc = parse_count(K_MAX_HEADER_BYTES, raw_get(raw, K_MAX_HEADER_BYTES), 1024, 1048576, &n,
@@ -1008,6 +989,417 @@ static int parse_limits(struct config *c, const struct raw *raw, char *err, size
                           errlen)) != OG_OK)
         return rc;
     c->max_body_bytes = (size_t)n;
+    return OG_OK;
+}
+
+/* ---- SMS ---- */
+
+/* The keys of one provider (primary or secondary) and where they go. */
+struct sms_keys {
+    int provider, url, auth, body, from;
+};
+
+static const struct sms_keys sms_primary_keys = {K_SMS_PROVIDER, K_SMS_URL, K_SMS_AUTH, K_SMS_BODY,
+                                                 K_SMS_FROM};
+static const struct sms_keys sms_secondary_keys = {K_SMS2_PROVIDER, K_SMS2_URL, K_SMS2_AUTH,
+                                                   K_SMS2_BODY, K_SMS2_FROM};
+
+struct sms_dest {
+    char **provider, **url, **auth, **body, **from;
+};
+
+/* What each preset needs in OTPGATE_SMS_AUTH, and the content type of its
+ * fixed body. */
+static const struct {
+    const char *name;
+    const char *auth_form; /* NULL: auth optional */
+    bool auth_pair;        /* "A:B" with both parts */
+    const char *content_type;
+} sms_presets[] = {
+    {"webhook", NULL, false, NULL},
+    {"twilio", "ACCOUNT_SID:AUTH_TOKEN", true, "form"},
+    {"vonage", "API_KEY:API_SECRET", true, "form"},
+    {"messagebird", "the access key", false, "json"},
+};
+
+/* Sample values for checking that a JSON body template stays JSON. */
+static const struct tmpl_vars sms_sample_vars = {.to = "+15550100",
+                                                 .message = "Your code \"1\" \\ ok\n@h #123456",
+                                                 .code = "123456",
+                                                 .from = "otpgate"};
+
+static bool has_ctl(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
+            return true;
+    return false;
+}
+
+/* json when the template (after blanks) starts an object or array, and
+ * for no template, since the default webhook body is JSON. */
+static const char *sms_guess_content_type(const char *body)
+{
+    if (!body)
+        return "json";
+    while (is_space(*body))
+        body++;
+    return *body == '{' || *body == '[' ? "json" : "form";
+}
+
+/* Checks that body, filled in, is JSON. The body may hold a credential, so
+ * the error gives only the position. */
+static int sms_body_json(int k, const char *body, char *err, size_t errlen)
+{
+    struct buf b;
+    buf_init(&b, CONFIG_FILE_MAX * 2);
+    int rc = tmpl_expand(body, TMPL_JSON, &sms_sample_vars, &b);
+    json_error_t jerr;
+    json_t *j = rc == OG_OK ? json_loadb(b.data ? b.data : "", b.len, 0, &jerr) : NULL;
+    buf_free(&b);
+    if (j) {
+        json_decref(j);
+        return OG_OK;
+    }
+    if (rc != OG_OK)
+        return fail(err, errlen, "%s: too long once its placeholders are filled in", keys[k].name);
+    return fail(err, errlen,
+                "%s: is not a JSON object or array once its placeholders are filled in (at "
+                "character %d); put placeholders inside quotes, e.g. {\"to\":\"{to}\"}",
+                keys[k].name, jerr.position);
+}
+
+static int sms_check_template(int k, const char *tmpl, bool secret, char *err, size_t errlen)
+{
+    char bad[TMPL_NAME_MAX + 1];
+    if (tmpl_check(tmpl, bad, sizeof bad) == OG_OK)
+        return OG_OK;
+    if (secret)
+        return fail(err, errlen,
+                    "%s: has an unknown {placeholder}; use {to}, {to_digits}, {message}, {code} "
+                    "or {from}",
+                    keys[k].name);
+    return fail(err, errlen,
+                "%s: unknown placeholder {%s}; use {to}, {to_digits}, {message}, {code} or "
+                "{from} (write {{ for a literal brace)",
+                keys[k].name, bad);
+}
+
+/* One provider's settings into d. Sets *preset to the provider's index in
+ * sms_presets (ARRAY_SIZE of it when none is set). The URL may carry an API
+ * token and the Authorization value is one, so neither is quoted back. */
+static int parse_sms_provider(const struct raw *raw, const struct sms_keys *k,
+                              const struct sms_dest *d, size_t *preset, char *err, size_t errlen)
+{
+    char q[ECHO_BUF];
+    const char *provider = raw_get(raw, k->provider);
+    const char *url = raw_get(raw, k->url);
+    const char *auth = raw_get(raw, k->auth);
+    const char *body = raw_get(raw, k->body);
+    const char *from = raw_get(raw, k->from);
+    *preset = ARRAY_SIZE(sms_presets);
+    if (!provider) {
+        int bad = url ? k->url : auth ? k->auth : body ? k->body : from ? k->from : -1;
+        if (bad >= 0)
+            return fail(err, errlen,
+                        "%s: set, but %s is not; set it to webhook, twilio, vonage or messagebird",
+                        keys[bad].name, keys[k->provider].name);
+        return OG_OK;
+    }
+    *d->provider = og_strdup(provider);
+    for (size_t i = 0; i < ARRAY_SIZE(sms_presets); i++)
+        if (strcmp(provider, sms_presets[i].name) == 0)
+            *preset = i;
+    if (*preset == ARRAY_SIZE(sms_presets))
+        return fail(err, errlen, "%s: '%s' is not one of webhook, twilio, vonage, messagebird",
+                    keys[k->provider].name, echo(q, provider));
+    const char *name = sms_presets[*preset].name;
+    bool webhook = *preset == 0;
+    if (url) {
+        *d->url = og_strdup(url);
+        struct url u;
+        bool loopback;
+        int port;
+        if (has_space_or_ctl(url) || !url_split(url, &u) ||
+            !(span_eq_nocase(u.scheme, SPAN_LIT("http")) ||
+              span_eq_nocase(u.scheme, SPAN_LIT("https"))) ||
+            u.has_fragment || !host_valid(u.host, u.bracketed, &loopback) ||
+            (u.has_port && !parse_port(u.port, 1, &port)))
+            return fail(err, errlen,
+                        "%s: must be an http:// or https:// URL, e.g. https://sms.example.com/send",
+                        keys[k->url].name);
+        /* For a preset the URL only replaces the provider's base address
+         * (a test server, a regional endpoint): the preset adds the path. */
+        if (!webhook && (u.has_query || u.has_userinfo))
+            return fail(err, errlen,
+                        "%s: for the %s preset, only a base URL such as https://api.example.com "
+                        "(no ?query or user@)",
+                        keys[k->url].name, name);
+        int rc = sms_check_template(k->url, url, true, err, errlen);
+        if (rc != OG_OK)
+            return rc;
+    } else if (webhook) {
+        return fail(err, errlen,
+                    "%s: required when %s is webhook, e.g. https://sms.example.com/send",
+                    keys[k->url].name, keys[k->provider].name);
+    }
+    if (auth) {
+        *d->auth = og_strdup(auth);
+        /* It becomes an HTTP header value: a line break would inject headers. */
+        if (has_ctl(auth))
+            return fail(err, errlen, "%s: must not contain line breaks or control characters",
+                        keys[k->auth].name);
+    }
+    if (sms_presets[*preset].auth_form) {
+        const char *colon = auth ? strchr(auth, ':') : NULL;
+        bool ok = auth && *auth &&
+                  (!sms_presets[*preset].auth_pair || (colon && colon != auth && colon[1] != '\0'));
+        if (!ok)
+            return fail(err, errlen, "%s: the %s preset needs %s", keys[k->auth].name, name,
+                        sms_presets[*preset].auth_form);
+    }
+    if (from) {
+        *d->from = og_strdup(from);
+        if (has_ctl(from) || strlen(from) > 64)
+            return fail(err, errlen,
+                        "%s: '%s' must be a sender number or ID of at most 64 characters "
+                        "without control characters",
+                        keys[k->from].name, echo(q, from));
+    } else if (!webhook) {
+        return fail(err, errlen, "%s: required by the %s preset: the sender number or ID",
+                    keys[k->from].name, name);
+    }
+    if (body) {
+        *d->body = og_strdup(body);
+        if (!webhook)
+            return fail(err, errlen, "%s: only for %s=webhook; the %s preset has its own body",
+                        keys[k->body].name, keys[k->provider].name, name);
+        int rc = sms_check_template(k->body, body, false, err, errlen);
+        if (rc != OG_OK)
+            return rc;
+    }
+    return OG_OK;
+}
+
+/* OTPGATE_SMS_HEADERS: "Name: value" lines apart by '\n' or ';', kept as
+ * '\n'-joined trimmed lines. Values may be API keys: errors name the line,
+ * never the value. */
+static int parse_sms_headers(struct config *c, const char *v, char *err, size_t errlen)
+{
+    static const char *const reserved[] = {"Host", "Content-Length", "Transfer-Encoding",
+                                           "Connection", "Authorization"};
+    const char *key = keys[K_SMS_HEADERS].name;
+    struct buf out;
+    buf_init(&out, strlen(v) + 1);
+    unsigned lineno = 0, count = 0;
+    int rc = OG_OK;
+    for (const char *p = v; *p && rc == OG_OK;) {
+        size_t n = strcspn(p, ";\n");
+        struct span line = span_trim(span_make(p, n));
+        p += n;
+        if (*p)
+            p++;
+        lineno++;
+        if (line.len == 0)
+            continue;
+        const char *colon = memchr(line.p, ':', line.len);
+        struct span name = span_make(line.p, colon ? (size_t)(colon - line.p) : 0);
+        struct span value =
+            colon ? span_trim(span_make(colon + 1, line.len - name.len - 1)) : SPAN_NULL;
+        bool ok = name.len > 0 && value.len > 0;
+        for (size_t i = 0; i < name.len && ok; i++)
+            ok = is_alpha(name.p[i]) || is_digit(name.p[i]) || strchr("!#$%&'*+-.^_`|~", name.p[i]);
+        for (size_t i = 0; i < value.len && ok; i++) {
+            unsigned char ch = (unsigned char)value.p[i];
+            ok = ch == '\t' || (ch >= 0x20 && ch != 0x7f);
+        }
+        if (!ok) {
+            rc = fail(err, errlen,
+                      "%s: entry %u is not 'Name: value' (a token, a colon, a non-empty value "
+                      "without control characters); separate entries with ';' or newlines",
+                      key, lineno);
+            break;
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(reserved) && rc == OG_OK; i++) {
+            if (span_eq_nocase(name, span_cstr(reserved[i]))) {
+                char q[ECHO_BUF];
+                rc = fail(err, errlen, "%s: '%s' is set by otpgate%s", key, echo_span(q, name),
+                          i == ARRAY_SIZE(reserved) - 1 ? "; use OTPGATE_SMS_AUTH" : "");
+            }
+        }
+        if (rc == OG_OK && ++count > SMS_HEADERS_MAX)
+            rc = fail(err, errlen, "%s: more than %d headers", key, SMS_HEADERS_MAX);
+        if (rc == OG_OK && out.len > 0)
+            rc = buf_append(&out, "\n", 1);
+        if (rc == OG_OK)
+            rc = buf_append_span(&out, name);
+        if (rc == OG_OK)
+            rc = buf_append(&out, ": ", 2);
+        if (rc == OG_OK)
+            rc = buf_append_span(&out, value);
+    }
+    /* The separators shrink to one byte each and blanks go, so out never
+     * outgrows v; the cap only guards that reasoning. */
+    if (rc == OG_OK && out.len > 0) {
+        c->sms_headers = buf_detach(&out, NULL);
+    } else {
+        if (out.data)
+            explicit_bzero(out.data, out.len);
+        buf_free(&out);
+    }
+    return rc == OG_ERR_TOO_BIG ? fail(err, errlen, "%s: too long", key) : rc;
+}
+
+/* OTPGATE_SMS_SUCCESS: "/json/pointer=value", "/json/pointer" or "~text". */
+static int parse_sms_success(struct config *c, const char *v, char *err, size_t errlen)
+{
+    char q[ECHO_BUF];
+    c->sms_success = og_strdup(v);
+    bool ok = false;
+    if (v[0] == '~') {
+        ok = v[1] != '\0';
+    } else if (v[0] == '/') {
+        ok = true;
+        const char *end = v + strcspn(v, "=");
+        for (const char *p = v; p < end && ok; p++)
+            if (*p == '~' && (p + 1 >= end || (p[1] != '0' && p[1] != '1')))
+                ok = false;
+    }
+    if (!ok || has_ctl(v))
+        return fail(err, errlen,
+                    "%s: '%s' must be /json/pointer=value, /json/pointer (present and not "
+                    "false, 0, \"\" or null) or ~substring",
+                    keys[K_SMS_SUCCESS].name, echo(q, v));
+    return OG_OK;
+}
+
+/* The request shape of the primary provider: method and content type, as
+ * written for webhook, fixed by the preset otherwise. */
+static int parse_sms_shape(struct config *c, const struct raw *raw, size_t preset, char *err,
+                           size_t errlen)
+{
+    char q[ECHO_BUF];
+    const char *method = raw_get(raw, K_SMS_METHOD);
+    const char *ctype = raw_get(raw, K_SMS_CONTENT_TYPE);
+    if (preset != 0) {
+        int bad = method ? K_SMS_METHOD : ctype ? K_SMS_CONTENT_TYPE : -1;
+        if (bad >= 0)
+            return fail(err, errlen,
+                        "%s: only for OTPGATE_SMS_PROVIDER=webhook; the %s preset "
+                        "sets its own",
+                        keys[bad].name, sms_presets[preset].name);
+        c->sms_method = og_strdup("POST");
+        c->sms_content_type = og_strdup(sms_presets[preset].content_type);
+        return OG_OK;
+    }
+    static const char *const methods[] = {"POST", "PUT", "GET"};
+    const char *m = method ? NULL : "POST";
+    for (size_t i = 0; i < ARRAY_SIZE(methods) && !m; i++)
+        if (span_eq_nocase(span_cstr(method), span_cstr(methods[i])))
+            m = methods[i];
+    if (!m)
+        return fail(err, errlen, "%s: '%s' is not one of POST, PUT, GET", keys[K_SMS_METHOD].name,
+                    echo(q, method));
+    c->sms_method = og_strdup(m);
+    bool get = strcmp(m, "GET") == 0;
+    static const char *const types[] = {"json", "form", "none"};
+    const char *t = NULL;
+    if (ctype) {
+        for (size_t i = 0; i < ARRAY_SIZE(types) && !t; i++)
+            if (span_eq_nocase(span_cstr(ctype), span_cstr(types[i])))
+                t = types[i];
+        if (!t)
+            return fail(err, errlen, "%s: '%s' is not one of json, form, none",
+                        keys[K_SMS_CONTENT_TYPE].name, echo(q, ctype));
+    } else {
+        t = get ? "none" : sms_guess_content_type(c->sms_body);
+    }
+    c->sms_content_type = og_strdup(t);
+    if (get && strcmp(t, "none") != 0)
+        return fail(err, errlen, "%s: a GET request has no body; use none or leave it unset",
+                    keys[K_SMS_CONTENT_TYPE].name);
+    if (c->sms_body && strcmp(t, "none") == 0)
+        return fail(err, errlen,
+                    "%s: set, but the request has no body (method GET or content type none); "
+                    "put {to} and {message} in OTPGATE_SMS_URL's query instead",
+                    keys[K_SMS_BODY].name);
+    if (c->sms_body && strcmp(t, "json") == 0)
+        return sms_body_json(K_SMS_BODY, c->sms_body, err, errlen);
+    return OG_OK;
+}
+
+/* The SMS settings, checked together since they depend on the provider. */
+static int parse_sms(struct config *c, const struct raw *raw, char *err, size_t errlen)
+{
+    const struct sms_dest primary = {&c->sms_provider, &c->sms_url, &c->sms_auth, &c->sms_body,
+                                     &c->sms_from};
+    const struct sms_dest secondary = {&c->sms2_provider, &c->sms2_url, &c->sms2_auth,
+                                       &c->sms2_body, &c->sms2_from};
+    size_t preset, preset2;
+    int rc = parse_sms_provider(raw, &sms_primary_keys, &primary, &preset, err, errlen);
+    if (rc != OG_OK)
+        return rc;
+    if (!c->sms_provider) {
+        static const int only[] = {K_SMS_METHOD, K_SMS_CONTENT_TYPE, K_SMS_HEADERS, K_SMS_SUCCESS,
+                                   K_SMS2_PROVIDER};
+        for (size_t i = 0; i < ARRAY_SIZE(only); i++)
+            if (raw_get(raw, only[i]))
+                return fail(err, errlen,
+                            "%s: set, but OTPGATE_SMS_PROVIDER is not; set it to webhook, "
+                            "twilio, vonage or messagebird",
+                            keys[only[i]].name);
+    } else {
+        const char *headers = raw_get(raw, K_SMS_HEADERS);
+        const char *success = raw_get(raw, K_SMS_SUCCESS);
+        if ((rc = parse_sms_shape(c, raw, preset, err, errlen)) != OG_OK ||
+            (headers && (rc = parse_sms_headers(c, headers, err, errlen)) != OG_OK) ||
+            (success && (rc = parse_sms_success(c, success, err, errlen)) != OG_OK))
+            return rc;
+    }
+    if ((rc = parse_sms_provider(raw, &sms_secondary_keys, &secondary, &preset2, err, errlen)) !=
+        OG_OK)
+        return rc;
+    /* The secondary provider has no method, content type or header keys:
+     * a webhook there is a POST whose content type follows its body. */
+    if (c->sms2_body && strcmp(sms_guess_content_type(c->sms2_body), "json") == 0)
+        return sms_body_json(K_SMS2_BODY, c->sms2_body, err, errlen);
+    return OG_OK;
+}
+
+/* ---- delivery ---- */
+
+static int parse_delivery(struct config *c, const struct raw *raw, char *err, size_t errlen)
+{
+    char q[ECHO_BUF];
+    long long n;
+    int rc;
+    if ((rc = parse_timeout(K_DELIVERY_TIMEOUT, raw_get(raw, K_DELIVERY_TIMEOUT),
+                            DELIVERY_TIMEOUT_MAX_MS, &c->delivery_timeout_ms, err, errlen)) !=
+            OG_OK ||
+        (rc = parse_count(K_DELIVERY_RETRIES, raw_get(raw, K_DELIVERY_RETRIES), 0, 50, &n, err,
+                          errlen)) != OG_OK)
+        return rc;
+    c->delivery_retries = (unsigned)n;
+    if ((rc = parse_timeout(K_DELIVERY_BACKOFF, raw_get(raw, K_DELIVERY_BACKOFF), HOUR_MS,
+                            &c->delivery_backoff_ms, err, errlen)) != OG_OK)
+        return rc;
+    const char *ca = raw_get(raw, K_CA_FILE);
+    if (!ca)
+        return OG_OK;
+    c->ca_file = og_strdup(ca);
+    /* Checked now so a typo stops start-up instead of failing every send. */
+    int fd = open(ca, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return fail(err, errlen, "%s: '%s' cannot be read: %s", keys[K_CA_FILE].name, echo(q, ca),
+                    strerror(e));
+    }
+    struct stat st;
+    bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    close(fd);
+    if (!regular)
+        return fail(err, errlen, "%s: '%s' is not a file of PEM certificates", keys[K_CA_FILE].name,
+                    echo(q, ca));
     return OG_OK;
 }
 
@@ -1025,6 +1417,7 @@ static int config_apply(struct config *c, const struct raw *raw, char *err, size
         return rc;
     if ((rc = parse_smtp_from(c, raw_get(raw, K_SMTP_FROM), err, errlen)) != OG_OK ||
         (rc = parse_sms(c, raw, err, errlen)) != OG_OK ||
+        (rc = parse_delivery(c, raw, err, errlen)) != OG_OK ||
         (rc = parse_dev(c, raw_get(raw, K_DEV), err, errlen)) != OG_OK)
         return rc;
     const char *proxies = raw_get(raw, K_TRUSTED_PROXIES);
@@ -1068,7 +1461,19 @@ void config_free(struct config *c)
     free(c->sms_provider);
     free_secret(c->sms_url);
     free_secret(c->sms_auth);
-    free(c->sms_body);
+    /* A custom body or header may hold an API key too. */
+    free_secret(c->sms_body);
+    free(c->sms_from);
+    free(c->sms_method);
+    free(c->sms_content_type);
+    free_secret(c->sms_headers);
+    free(c->sms_success);
+    free(c->sms2_provider);
+    free_secret(c->sms2_url);
+    free_secret(c->sms2_auth);
+    free_secret(c->sms2_body);
+    free(c->sms2_from);
+    free(c->ca_file);
     free(c->static_dir);
     memset(c, 0, sizeof *c);
 }
@@ -1135,11 +1540,40 @@ const char *config_help_text(void)
            "  OTPGATE_SMS_PROVIDER      default unset (no SMS delivery)\n"
            "      webhook, twilio, vonage or messagebird.\n"
            "  OTPGATE_SMS_URL           default unset\n"
-           "      http(s) URL of the SMS provider; required for webhook.\n"
+           "      webhook: http(s) URL of the SMS provider, required; its query may hold\n"
+           "      placeholders. Presets: replaces the provider's base URL.\n"
            "  OTPGATE_SMS_AUTH          default unset\n"
-           "      Authorization header value sent to the SMS provider.\n"
-           "  OTPGATE_SMS_BODY          default unset\n"
-           "      Body template with {to}, {message} and {code}.\n"
+           "      webhook: Authorization header value. twilio: ACCOUNT_SID:AUTH_TOKEN;\n"
+           "      vonage: API_KEY:API_SECRET; messagebird: the access key.\n"
+           "  OTPGATE_SMS_BODY          default {\"to\":\"{to}\",\"message\":\"{message}\"}\n"
+           "      webhook body template with {to}, {to_digits}, {message}, {code} and\n"
+           "      {from}, each escaped for where it stands; {{ is a literal brace.\n"
+           "  OTPGATE_SMS_FROM          default unset\n"
+           "      Sender number or ID; required by twilio, vonage and messagebird.\n"
+           "  OTPGATE_SMS_METHOD        default POST\n"
+           "      webhook: POST, PUT or GET (GET sends no body).\n"
+           "  OTPGATE_SMS_CONTENT_TYPE  default json when the body starts with { or [\n"
+           "      webhook: json, form or none; otherwise form, and none for GET.\n"
+           "  OTPGATE_SMS_HEADERS       default unset\n"
+           "      Extra request headers, 'Name: value' separated by ';' or newlines.\n"
+           "  OTPGATE_SMS_SUCCESS       default unset (any 2xx status)\n"
+           "      Also required of a 2xx answer: /json/pointer=value, /json/pointer\n"
+           "      (present and truthy) or ~substring. Replaces a preset's own rule.\n"
+           "  OTPGATE_SMS2_PROVIDER     default unset (no secondary provider)\n"
+           "  OTPGATE_SMS2_URL          default unset\n"
+           "  OTPGATE_SMS2_AUTH         default unset\n"
+           "  OTPGATE_SMS2_BODY         default unset\n"
+           "  OTPGATE_SMS2_FROM         default unset\n"
+           "      A secondary SMS provider, same meanings as OTPGATE_SMS_*; a webhook\n"
+           "      there is a POST whose content type follows its body.\n"
+           "  OTPGATE_DELIVERY_TIMEOUT  default 15\n"
+           "      Seconds one SMS provider request may take (0.05..300).\n"
+           "  OTPGATE_DELIVERY_RETRIES  default 5\n"
+           "      Further tries of a message that failed for a passing reason (0..50).\n"
+           "  OTPGATE_DELIVERY_BACKOFF  default 2\n"
+           "      Seconds before the first retry, doubling after (0.05..3600).\n"
+           "  OTPGATE_CA_FILE           default unset (the system's CAs)\n"
+           "      PEM file of CA certificates for HTTPS and SMTP.\n"
            "  OTPGATE_DEV               default auto\n"
            "      Dev delivery: codes without a provider go to the log and /dev/outbox.\n"
            "      auto: on only when OTPGATE_PUBLIC_URL is loopback; 1 (on, true): on,\n"

@@ -50,6 +50,19 @@ struct config {
     char *sms_url;
     char *sms_auth;
     char *sms_body;
+    /* Beyond SPEC §3, for SPEC §7's full template (all optional): */
+    char *sms_from;         /* OTPGATE_SMS_FROM: sender id or number for presets */
+    char *sms_method;       /* OTPGATE_SMS_METHOD: POST (default), PUT or GET */
+    char *sms_content_type; /* OTPGATE_SMS_CONTENT_TYPE: json, form or none */
+    char *sms_headers;      /* OTPGATE_SMS_HEADERS: "Name: value" lines, '\n' or ';' apart */
+    char *sms_success;      /* OTPGATE_SMS_SUCCESS: "/json/pointer=value" or "~substring" */
+    /* OTPGATE_SMS2_*: an optional secondary provider, same meanings */
+    char *sms2_provider, *sms2_url, *sms2_auth, *sms2_body, *sms2_from;
+
+    unsigned delivery_timeout_ms;  /* OTPGATE_DELIVERY_TIMEOUT seconds, default 15 */
+    unsigned delivery_retries;     /* OTPGATE_DELIVERY_RETRIES, default 5 (0..50) */
+    unsigned delivery_backoff_ms;  /* OTPGATE_DELIVERY_BACKOFF seconds of the first retry, default 2 */
+    char *ca_file;                 /* OTPGATE_CA_FILE: extra CA bundle for SMTP and HTTPS */
 
     enum config_dev dev_mode; /* OTPGATE_DEV as written */
     bool dev_enabled;         /* resolved: auto means on when public_loopback */

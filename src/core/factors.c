@@ -216,11 +216,34 @@ enum mfa_result factors_remove(const struct mfa_ctx *c, struct mfa_user *u, cons
     sqlite3_bind_int64(st, 2, u->id);
     rc = sqlite3_step(st);
     sqlite3_reset(st);
-    if (strcmp(u->preferred, id) == 0)
-        u->preferred[0] = '\0';
+    if (rc != SQLITE_DONE)
+        return MFA_ERROR;
     if (strcmp(u->last_used, id) == 0)
         u->last_used[0] = '\0';
     audit_log(c, u->sub, "factor_removed", id, factor_type_name(f.type));
+    if (strcmp(u->preferred, id) == 0) {
+        u->preferred[0] = '\0';
+        st = store_stmt(c->store, "UPDATE users SET preferred_factor = (SELECT id FROM factors "
+                                  "WHERE user_id = ?1 AND status = 'active' ORDER BY created_at, "
+                                  "id LIMIT 1) WHERE id = ?1 RETURNING preferred_factor");
+        if (!st)
+            return MFA_ERROR;
+        sqlite3_bind_int64(st, 1, u->id);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+            snprintf(u->preferred, sizeof(u->preferred), "%s",
+                     (const char *)sqlite3_column_text(st, 0));
+        sqlite3_reset(st);
+    }
+    if (factors_count_active(c, u) == 0) {
+        st = store_stmt(c->store, "DELETE FROM recovery_codes WHERE user_id = ?");
+        if (!st)
+            return MFA_ERROR;
+        sqlite3_bind_int64(st, 1, u->id);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (sqlite3_changes(store_db(c->store)) > 0)
+            audit_log(c, u->sub, "recovery_codes_voided", NULL, "no factor left");
+    }
     return rc == SQLITE_DONE ? MFA_OK : MFA_ERROR;
 }
 
@@ -312,15 +335,18 @@ enum mfa_result factors_verify_totp_enrolment(const struct mfa_ctx *c, struct mf
     return MFA_OK;
 }
 
-enum mfa_result factors_check_totp(const struct mfa_ctx *c, struct mfa_user *u, const char *code,
+enum mfa_result factors_check_totp(const struct mfa_ctx *c, struct mfa_user *u,
+                                   const char *factor_id, const char *code,
                                    struct mfa_outcome *o)
 {
     sqlite3_stmt *st = store_stmt(c->store,
                                   "SELECT id, secret_sealed, last_step FROM factors WHERE "
-                                  "user_id = ? AND type = 'totp' AND status = 'active'");
+                                  "user_id = ?1 AND type = 'totp' AND status = 'active' AND "
+                                  "(?2 IS NULL OR id = ?2)");
     if (!st)
         return MFA_ERROR;
     sqlite3_bind_int64(st, 1, u->id);
+    sqlite3_bind_text(st, 2, factor_id, -1, SQLITE_STATIC);
     char matched[MFA_ID_LEN] = "";
     int64_t step = 0;
     bool any = false;

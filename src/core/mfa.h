@@ -43,6 +43,7 @@ enum mfa_result {
     MFA_LIMITED,      /* 429: a send limit; retry_after seconds */
     MFA_INVALID,      /* 400/422: malformed input */
     MFA_NOT_ALLOWED,  /* 403: the policy does not allow this factor type */
+    MFA_COUNTRY,      /* 422: SMS to this country calling code is not allowed */
     MFA_ERROR,        /* 500: store or crypto failure */
 };
 
@@ -88,6 +89,7 @@ struct mfa_outcome {
     int attempts_left;
     int64_t retry_after; /* seconds */
     int64_t locked_at;   /* unix ms, for MFA_LOCKED */
+    const char *limit;   /* which limit refused: "dest_hour", "sms_prefix_hour", ... */
     bool recovery;       /* passed with a recovery code */
     int recovery_left;
 };
@@ -127,14 +129,19 @@ enum mfa_result factors_get(const struct mfa_ctx *c, const struct mfa_user *u, c
 enum mfa_result factors_each(const struct mfa_ctx *c, const struct mfa_user *u,
                              void (*fn)(const struct mfa_factor *f, void *arg), void *arg);
 int factors_count_active(const struct mfa_ctx *c, const struct mfa_user *u);
+/* Removes a factor. The preferred one passes to the oldest remaining
+ * active factor; with none left, the recovery codes go too (they exist to
+ * stand in for factors). */
 enum mfa_result factors_remove(const struct mfa_ctx *c, struct mfa_user *u, const char *id);
 /* Verifies a pending TOTP factor's first code and activates it. */
 enum mfa_result factors_verify_totp_enrolment(const struct mfa_ctx *c, struct mfa_user *u,
                                               struct mfa_factor *f, const char *code,
                                               struct mfa_outcome *o);
-/* Checks a TOTP code against every active TOTP factor of the user; the
- * matched step is stored so the code never works twice. */
-enum mfa_result factors_check_totp(const struct mfa_ctx *c, struct mfa_user *u, const char *code,
+/* Checks a TOTP code against the user's active TOTP factor factor_id, or
+ * every one when factor_id is NULL; the matched step is stored so the code
+ * never works twice. */
+enum mfa_result factors_check_totp(const struct mfa_ctx *c, struct mfa_user *u,
+                                   const char *factor_id, const char *code,
                                    struct mfa_outcome *o);
 void factors_activate(const struct mfa_ctx *c, struct mfa_user *u, struct mfa_factor *f);
 
@@ -147,10 +154,10 @@ enum mfa_result challenges_create(const struct mfa_ctx *c, struct mfa_user *u,
                                   struct mfa_challenge *ch, struct mfa_outcome *o);
 enum mfa_result challenges_get(const struct mfa_ctx *c, const char *id, struct mfa_user *u,
                                struct mfa_challenge *ch);
-/* The newest open challenge of a factor (its enrolment code), or
- * MFA_NOT_FOUND. */
-enum mfa_result challenges_latest_open(const struct mfa_ctx *c, const char *factor_id,
-                                       char id[MFA_ID_LEN]);
+/* The newest challenge of a factor (its enrolment code), whatever its
+ * state, or MFA_NOT_FOUND. */
+enum mfa_result challenges_latest(const struct mfa_ctx *c, const char *factor_id,
+                                  char id[MFA_ID_LEN]);
 /* A new code for the same challenge once the cooldown has passed; earlier
  * codes stay valid until they expire. */
 enum mfa_result challenges_resend(const struct mfa_ctx *c, struct mfa_user *u,
@@ -165,6 +172,9 @@ enum mfa_result challenges_verify(const struct mfa_ctx *c, struct mfa_user *u,
 /* MFA_OK or MFA_LIMITED with o->retry_after, for one message to dest. */
 enum mfa_result sendlimits_check(const struct mfa_ctx *c, enum factor_type channel,
                                  const char *dest, int64_t user_id, struct mfa_outcome *o);
+/* The SMS pumping guard's allow-list: true when the policy allows SMS to
+ * the number's country calling code (an empty list allows all). */
+bool sendlimits_country_allowed(const struct policy *p, const char *e164);
 void sendlimits_record(const struct mfa_ctx *c, enum factor_type channel, const char *dest,
                        int64_t user_id);
 /* Drops send records older than a day. */

@@ -45,6 +45,7 @@ const char *mfa_result_code(enum mfa_result r)
     case MFA_LIMITED: return "rate_limited";
     case MFA_INVALID: return "invalid_request";
     case MFA_NOT_ALLOWED: return "factor_not_allowed";
+    case MFA_COUNTRY: return "country_not_allowed";
     case MFA_ERROR: return "internal_error";
     }
     return "internal_error";

@@ -118,6 +118,35 @@ static const char *const migrations[] = {
     ");\n"
     "CREATE INDEX audit_user ON audit(app_id, sub, at);\n",
 
+    /* 4: the durable outbox of SPEC §7 (every message is a row before
+     * anything is sent; the sealed body holding the code is dropped once a
+     * provider accepted it), and the calling-code prefix of SMS sends for
+     * the pumping guard. */
+    "CREATE TABLE outbox (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  msg_id TEXT NOT NULL UNIQUE,\n"        /* also the e-mail Message-ID */
+    "  created_at INTEGER NOT NULL,\n"        /* unix ms */
+    "  channel TEXT NOT NULL CHECK (channel IN ('sms', 'email')),\n"
+    "  destination TEXT NOT NULL,\n"
+    "  app_id TEXT,\n"
+    "  app_name TEXT NOT NULL,\n"
+    "  locale TEXT NOT NULL,\n"
+    "  user_id INTEGER,\n"
+    "  ttl INTEGER NOT NULL,\n"               /* code lifetime, seconds */
+    "  body_sealed BLOB,\n"                   /* the code, sealed; NULL once handed over */
+    "  state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'failed')),\n"
+    "  attempts INTEGER NOT NULL DEFAULT 0,\n"
+    "  next_at INTEGER NOT NULL,\n"           /* unix ms */
+    "  provider TEXT,\n"
+    "  provider_id TEXT,\n"
+    "  answer TEXT,\n"                        /* last answer, code blanked */
+    "  sent_at INTEGER,\n"
+    "  fallback_of INTEGER\n"                 /* the SMS this e-mail stands in for */
+    ");\n"
+    "CREATE INDEX outbox_due ON outbox(state, next_at);\n"
+    "ALTER TABLE sends ADD COLUMN prefix TEXT;\n"
+    "CREATE INDEX sends_prefix ON sends(channel, prefix, at);\n",
+
     /* Append new migrations here. */
 };
 

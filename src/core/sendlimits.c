@@ -2,7 +2,11 @@
  * and day), per user and per client IP (hour). Windows slide; the answer
  * says how long until a slot frees. Destinations are logged only as keyed
  * hashes. */
+#include "core/contact.h"
+#include "core/log.h"
 #include "core/mfa.h"
+
+#include <stdio.h>
 
 #define HOUR_MS (3600LL * 1000)
 #define DAY_MS (24 * HOUR_MS)
@@ -11,6 +15,35 @@ static void dest_hash(const struct mfa_ctx *c, enum factor_type channel, const c
                       uint8_t out[32])
 {
     code_hash(c->keys->dest, factor_type_name(channel), dest, out);
+}
+
+/* The digits of the number's country calling code ("44" for +44...). */
+static void calling_code(const char *e164, char out[8])
+{
+    int n = contact_phone_cc_len(e164);
+    if (n <= 0 || e164[0] != '+')
+        n = 0;
+    snprintf(out, 8, "%.*s", n, e164 + 1);
+}
+
+bool sendlimits_country_allowed(const struct policy *p, const char *e164)
+{
+    if (!p->sms_countries[0])
+        return true;
+    char cc[8];
+    calling_code(e164, cc);
+    if (!cc[0])
+        return false;
+    size_t n = strlen(cc);
+    for (const char *s = p->sms_countries; *s;) {
+        while (*s == ',' || *s == ' ')
+            s++;
+        size_t len = strcspn(s, ", ");
+        if (len == n && memcmp(s, cc, n) == 0)
+            return true;
+        s += len;
+    }
+    return false;
 }
 
 /* Counts sends matching one key within window; sets *oldest to the oldest
@@ -38,10 +71,11 @@ static int count_since(const struct mfa_ctx *c, const char *sql, int kind, const
 }
 
 static bool over(const struct mfa_ctx *c, int n, unsigned limit, int64_t oldest, int64_t window,
-                 struct mfa_outcome *o)
+                 struct mfa_outcome *o, const char *which)
 {
     if (n < 0 || (unsigned)n < limit)
         return false;
+    o->limit = which;
     int64_t wait = oldest + window - c->now_ms;
     o->retry_after = wait > 0 ? (wait + 999) / 1000 : 1;
     return true;
@@ -64,18 +98,42 @@ enum mfa_result sendlimits_check(const struct mfa_ctx *c, enum factor_type chann
     int n = count_since(c, by_dest, 0, h, sizeof(h), c->now_ms - HOUR_MS, &oldest);
     if (n < 0)
         return MFA_ERROR;
-    if (over(c, n, p->sends_per_dest_hour, oldest, HOUR_MS, o))
+    if (over(c, n, p->sends_per_dest_hour, oldest, HOUR_MS, o, "dest_hour"))
         return MFA_LIMITED;
     n = count_since(c, by_dest, 0, h, sizeof(h), c->now_ms - DAY_MS, &oldest);
-    if (over(c, n, p->sends_per_dest_day, oldest, DAY_MS, o))
+    if (over(c, n, p->sends_per_dest_day, oldest, DAY_MS, o, "dest_day"))
         return MFA_LIMITED;
     n = count_since(c, by_user, 1, &user_id, 0, c->now_ms - HOUR_MS, &oldest);
-    if (over(c, n, p->sends_per_user_hour, oldest, HOUR_MS, o))
+    if (over(c, n, p->sends_per_user_hour, oldest, HOUR_MS, o, "user_hour"))
         return MFA_LIMITED;
     if (c->client_ip && c->client_ip[0]) {
         n = count_since(c, by_ip, 2, c->client_ip, 0, c->now_ms - HOUR_MS, &oldest);
-        if (over(c, n, p->sends_per_ip_hour, oldest, HOUR_MS, o))
+        if (over(c, n, p->sends_per_ip_hour, oldest, HOUR_MS, o, "ip_hour"))
             return MFA_LIMITED;
+    }
+    if (channel != FACTOR_SMS)
+        return MFA_OK;
+    /* The SMS pumping guard: countries, then per-prefix and global caps. */
+    if (!sendlimits_country_allowed(p, dest)) {
+        o->limit = "sms_country";
+        log_warn("SMS refused: country calling code not allowed", "app", c->app_id);
+        return MFA_COUNTRY;
+    }
+    char cc[8];
+    calling_code(dest, cc);
+    static const char by_prefix[] = "SELECT count(*), min(at) FROM sends WHERE channel = 'sms' "
+                                    "AND prefix = ? AND at > ?";
+    static const char all_sms[] = "SELECT count(*), min(at) FROM sends WHERE channel = ? AND "
+                                  "at > ?";
+    n = count_since(c, by_prefix, 2, cc, 0, c->now_ms - HOUR_MS, &oldest);
+    if (over(c, n, p->sms_prefix_hour, oldest, HOUR_MS, o, "sms_prefix_hour")) {
+        log_warn("SMS refused: hourly cap for this calling code reached", "prefix", cc);
+        return MFA_LIMITED;
+    }
+    n = count_since(c, all_sms, 2, "sms", 0, c->now_ms - HOUR_MS, &oldest);
+    if (over(c, n, p->sms_global_hour, oldest, HOUR_MS, o, "sms_global_hour")) {
+        log_warn("SMS refused: global hourly SMS cap reached");
+        return MFA_LIMITED;
     }
     return MFA_OK;
 }
@@ -85,8 +143,12 @@ void sendlimits_record(const struct mfa_ctx *c, enum factor_type channel, const 
 {
     uint8_t h[32];
     dest_hash(c, channel, dest, h);
+    char cc[8] = "";
+    if (channel == FACTOR_SMS)
+        calling_code(dest, cc);
     sqlite3_stmt *st = store_stmt(c->store, "INSERT INTO sends (at, channel, dest_hash, user_id, "
-                                            "client_ip) VALUES (?, ?, ?, ?, ?)");
+                                            "client_ip, prefix) VALUES (?, ?, ?, ?, ?, "
+                                            "NULLIF(?, ''))");
     if (!st)
         return;
     sqlite3_bind_int64(st, 1, c->now_ms);
@@ -94,6 +156,7 @@ void sendlimits_record(const struct mfa_ctx *c, enum factor_type channel, const 
     sqlite3_bind_blob(st, 3, h, sizeof(h), SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, user_id);
     sqlite3_bind_text(st, 5, c->client_ip, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, cc, -1, SQLITE_STATIC);
     sqlite3_step(st);
     sqlite3_reset(st);
 }

@@ -30,6 +30,7 @@ struct api {
     json_t *body;
     const char *sub;
     bool in_batch;
+    bool undo; /* a refusal that must leave nothing behind: roll back */
 };
 
 /* ---- answers ---------------------------------------------------------- */
@@ -44,7 +45,7 @@ static void api_send(struct api *a, int status, json_t *answer)
         json_decref(answer);
     }
     if (a->in_batch) {
-        batch_request_end(a->srv, true);
+        batch_request_end(a->srv, !a->undo);
         a->in_batch = false;
     }
     json_decref(a->body);
@@ -92,6 +93,15 @@ static json_t *json_time(int64_t ms)
     return json_string(s);
 }
 
+static void count_refusal(struct api *a, const char *kind)
+{
+    char labels[64];
+    snprintf(labels, sizeof(labels), "limit=\"%s\"", kind);
+    metrics_count(&a->srv->metrics, "otpgate_rate_limit_refusals_total",
+                  "Requests refused by a rate limit, lockout wait or the SMS guard, by kind.",
+                  labels, 1);
+}
+
 /* Answers a domain outcome that is not a success. */
 static void api_outcome(struct api *a, enum mfa_result r, const struct mfa_outcome *o)
 {
@@ -112,11 +122,13 @@ static void api_outcome(struct api *a, enum mfa_result r, const struct mfa_outco
         return;
     case MFA_DONE: api_error(a, 410, "already_used", "this challenge was already passed"); return;
     case MFA_WAIT:
+        count_refusal(a, "lockout_wait");
         set_retry_after(a, o->retry_after);
         api_error_extra(a, 429, "too_many_attempts", "too many wrong codes; wait and try again",
                         json_pack("{s:I}", "retry_after", (json_int_t)o->retry_after));
         return;
     case MFA_LIMITED:
+        count_refusal(a, o->limit ? o->limit : "resend_cooldown");
         set_retry_after(a, o->retry_after);
         api_error_extra(a, 429, "rate_limited", "too many codes sent; wait and try again",
                         json_pack("{s:I}", "retry_after", (json_int_t)o->retry_after));
@@ -134,6 +146,10 @@ static void api_outcome(struct api *a, enum mfa_result r, const struct mfa_outco
     case MFA_INVALID: api_error(a, 400, "invalid_request", "the request is not valid"); return;
     case MFA_NOT_ALLOWED:
         api_error(a, 403, "factor_not_allowed", "the policy does not allow this factor type");
+        return;
+    case MFA_COUNTRY:
+        count_refusal(a, "sms_country");
+        api_error(a, 422, "country_not_allowed", "SMS to this country is not allowed");
         return;
     case MFA_ERROR: break;
     }
@@ -195,6 +211,20 @@ static bool sub_valid(struct span s)
     return true;
 }
 
+/* True for "application/json" with any parameters, in any case. */
+static bool media_type_is_json(struct span ct)
+{
+    size_t n = 0;
+    while (n < ct.len && ct.p[n] != ';')
+        n++;
+    while (n > 0 && (ct.p[n - 1] == ' ' || ct.p[n - 1] == '\t'))
+        n--;
+    size_t start = 0;
+    while (start < n && (ct.p[start] == ' ' || ct.p[start] == '\t'))
+        start++;
+    return span_eq_nocase(span_make(ct.p + start, n - start), SPAN_LIT("application/json"));
+}
+
 /* Authenticates the app, reads the JSON body and opens the request's part
  * of the group commit. On false an answer has been sent. */
 static bool api_start(struct http_request *req, struct api *a, bool with_body)
@@ -222,8 +252,7 @@ static bool api_start(struct http_request *req, struct api *a, bool with_body)
 
     if (with_body) {
         struct span ct;
-        if (!http_header_get(req, "Content-Type", &ct) ||
-            !span_starts_with(ct, "application/json")) {
+        if (!http_header_get(req, "Content-Type", &ct) || !media_type_is_json(ct)) {
             api_error(a, 415, "unsupported_media_type", "send the body as application/json");
             return false;
         }
@@ -319,12 +348,12 @@ static void count_verification(struct api *a, const char *result)
                   "Code checks, by result.", labels, 1);
 }
 
-/* Sends the code of a fresh challenge or resend. */
-static bool deliver(struct api *a, const struct mfa_challenge *ch)
+/* Queues the code of a fresh challenge or resend in the request's batch. */
+static bool deliver(struct api *a, const struct mfa_user *u, struct mfa_challenge *ch)
 {
-    int rc = delivery_send_code(a->srv, ch->type, ch->destination, ch->code, a->ctx.app_name,
-                                a->pol.code_ttl, locale_of(a));
-    OPENSSL_cleanse((void *)ch->code, sizeof(ch->code));
+    int rc = delivery_queue_code(a->srv, ch->type, ch->destination, ch->code, a->app_id,
+                                 a->ctx.app_name, u->id, a->pol.code_ttl, locale_of(a));
+    OPENSSL_cleanse(ch->code, sizeof(ch->code));
     return rc == OG_OK;
 }
 
@@ -398,6 +427,10 @@ void api_factor_add(struct http_request *req)
         api_error(&a, 503, "channel_unavailable", "no provider is configured for this channel");
         return;
     }
+    if (type == FACTOR_SMS && !sendlimits_country_allowed(&a.pol, dest)) {
+        api_outcome(&a, MFA_COUNTRY, NULL);
+        return;
+    }
     r = factors_add_contact(&a.ctx, &u, type, dest, &f);
     if (r != MFA_OK) {
         api_outcome(&a, r, NULL);
@@ -407,10 +440,11 @@ void api_factor_add(struct http_request *req)
     struct mfa_outcome o = {0};
     r = challenges_create(&a.ctx, &u, &f, "enrol", &ch, &o);
     if (r != MFA_OK) {
+        a.undo = true; /* no pending factor left behind by a refused send */
         api_outcome(&a, r, &o);
         return;
     }
-    if (!deliver(&a, &ch)) {
+    if (!deliver(&a, &u, &ch)) {
         api_outcome(&a, MFA_ERROR, NULL);
         return;
     }
@@ -470,9 +504,9 @@ void api_factor_verify(struct http_request *req)
     } else {
         struct mfa_challenge ch;
         char chid[MFA_ID_LEN];
-        r = challenges_latest_open(&a.ctx, f.id, chid);
+        r = challenges_latest(&a.ctx, f.id, chid);
         if (r == MFA_NOT_FOUND) {
-            api_error(&a, 410, "expired", "no code is open for this factor; add it again");
+            api_error(&a, 410, "expired", "no code was sent for this factor; add it again");
             return;
         }
         if (r == MFA_OK)
@@ -688,7 +722,7 @@ void api_challenge_create(struct http_request *req)
         api_outcome(&a, r, &o);
         return;
     }
-    if (ch.type != FACTOR_TOTP && !deliver(&a, &ch)) {
+    if (ch.type != FACTOR_TOTP && !deliver(&a, &u, &ch)) {
         api_outcome(&a, MFA_ERROR, NULL);
         return;
     }
@@ -722,7 +756,7 @@ void api_challenge_resend(struct http_request *req)
         api_outcome(&a, r, &o);
         return;
     }
-    if (!deliver(&a, &ch)) {
+    if (!deliver(&a, &u, &ch)) {
         api_outcome(&a, MFA_ERROR, NULL);
         return;
     }
@@ -797,7 +831,7 @@ void api_user_verify(struct http_request *req)
     if (r == MFA_LOCKED && !totp)
         r = MFA_OK;
     if (r == MFA_OK) {
-        r = totp ? factors_check_totp(&a.ctx, &u, code, &o)
+        r = totp ? factors_check_totp(&a.ctx, &u, NULL, code, &o)
                  : recovery_codes_consume(&a.ctx, &u, code, &o);
         if (r == MFA_NOT_FOUND)
             r = MFA_WRONG_CODE;

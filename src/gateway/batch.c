@@ -11,22 +11,39 @@
 
 static void on_check(uv_check_t *h);
 
+static void on_idle(uv_idle_t *h)
+{
+    OG_UNUSED(h);
+}
+
 void batch_init(struct server *s)
 {
     memset(&s->batch, 0, sizeof(s->batch));
     uv_check_init(s->loop, &s->batch.check);
+    uv_idle_init(s->loop, &s->batch.idle);
+}
+
+void batch_set_after_commit(struct server *s, void (*fn)(struct server *s, bool ok))
+{
+    s->batch.after_commit = fn;
 }
 
 void batch_close(struct server *s)
 {
+    /* Commit what is open now: nothing may be left for a loop that ends. */
+    if (s->batch.open)
+        on_check(&s->batch.check);
+    s->batch.closed = true;
     if (!uv_is_closing((uv_handle_t *)&s->batch.check))
         uv_close((uv_handle_t *)&s->batch.check, NULL);
+    if (!uv_is_closing((uv_handle_t *)&s->batch.idle))
+        uv_close((uv_handle_t *)&s->batch.idle, NULL);
 }
 
 int batch_request_begin(struct server *s)
 {
     struct batch *b = &s->batch;
-    if (!b->open) {
+    if (!b->open && !b->closed) {
         if (store_begin(s->store) != OG_OK) {
             log_error("cannot begin a transaction", "error",
                       sqlite3_errmsg(store_db(s->store)));
@@ -35,6 +52,7 @@ int batch_request_begin(struct server *s)
         b->open = true;
         b->failed = false;
         uv_check_start(&b->check, on_check);
+        uv_idle_start(&b->idle, on_idle);
     }
     if (sqlite3_exec(store_db(s->store), "SAVEPOINT req", NULL, NULL, NULL) != SQLITE_OK) {
         log_error("cannot open a savepoint", "error", sqlite3_errmsg(store_db(s->store)));
@@ -73,6 +91,7 @@ static void on_check(uv_check_t *h)
     struct server *s = container_of(h, struct server, batch.check);
     struct batch *b = &s->batch;
     uv_check_stop(h);
+    uv_idle_stop(&b->idle);
     if (!b->open)
         return;
     b->open = false;
@@ -84,6 +103,8 @@ static void on_check(uv_check_t *h)
     }
     b->commits++;
     b->grouped += b->count;
+    if (b->after_commit)
+        b->after_commit(s, ok);
     /* Answers may start new requests (pipelined input): take the list. */
     struct batch_answer *list = b->answers;
     size_t n = b->count;

@@ -21,11 +21,14 @@ struct batch_answer {
 
 struct batch {
     uv_check_t check;
+    uv_idle_t idle; /* keeps the poll from blocking while a batch is open */
     bool open;
+    bool closed; /* the loop is ending: writes commit on their own */
     bool failed; /* a store error since BEGIN: the whole batch answers 500 */
     struct batch_answer *answers;
     size_t count, cap;
     uint64_t commits, grouped; /* for /metrics */
+    void (*after_commit)(struct server *s, bool ok);
 };
 
 void batch_init(struct server *s);
@@ -35,6 +38,9 @@ void batch_close(struct server *s);
 int batch_request_begin(struct server *s);
 /* Ends the request's savepoint: kept when keep, else rolled back. */
 void batch_request_end(struct server *s, bool keep);
+/* Called after each group commit (ok false when it failed), before the
+ * answers go out: delivery starts the messages the batch queued. */
+void batch_set_after_commit(struct server *s, void (*fn)(struct server *s, bool ok));
 /* Queues the request's answer until the commit; takes body (malloc'd). */
 void batch_answer(struct server *s, struct http_request *req, int status, char *body,
                   size_t len);

@@ -1,24 +1,233 @@
-/* Code messages: rendered per language, then handed to the channel's sender.
- * Only the development sink exists yet; it logs the text (which holds the
- * code: development only, refused unless the public URL is loopback) and
- * keeps it for /dev/outbox. */
+/* Moves outbox rows to their channel and records what came back. A row is
+ * claimed (state sending) in a group commit and only handed over after
+ * that commit, so a crash can at worst send a message again, never lose
+ * it. The plain code lives in memory only while a send is in flight. */
 #include "gateway/delivery.h"
 
 #include "core/log.h"
+#include "core/sms_template.h"
 #include "gateway/server.h"
+#include "gateway/sms.h"
+#include "gateway/smtp.h"
+#include "ui/mail_html.h"
 #include "ui/messages.h"
 
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
+
+/* libuv's thread pool has 4 threads by default; more SMTP jobs would wait. */
+#define SMTP_MAX_IN_FLIGHT 4
+#define SMS_MAX_IN_FLIGHT 64
+#define BACKOFF_CAP_MS (300 * 1000)
+
+enum via { VIA_DEV, VIA_SMTP, VIA_SMS, VIA_SMS2 };
+
+struct delivery_job {
+    uv_work_t work;
+    struct delivery_job *next;
+    struct server *s;
+    struct outbox_msg msg;
+    enum via via;
+    char subject[256];
+    struct buf text, html;
+    struct smtp_result smtp;
+};
+
+static void after_commit(struct server *s, bool ok);
+static void pump(struct server *s);
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool smtp_configured(const struct server *s)
+{
+    return s->cfg->smtp_url != NULL;
+}
 
 bool delivery_available(const struct server *s, enum factor_type channel)
 {
-    if (channel == FACTOR_TOTP)
-        return false;
-    return s->cfg->dev_enabled;
+    if (channel == FACTOR_EMAIL)
+        return smtp_configured(s) || s->cfg->dev_enabled;
+    if (channel == FACTOR_SMS)
+        return s->delivery.sms != NULL || s->cfg->dev_enabled;
+    return false;
 }
 
-/* The host of the public URL, for the WebOTP line of SMS texts. */
+static unsigned max_in_flight(const struct server *s, enum factor_type channel)
+{
+    if (!delivery_available(s, channel))
+        return 0;
+    return channel == FACTOR_EMAIL ? SMTP_MAX_IN_FLIGHT : SMS_MAX_IN_FLIGHT;
+}
+
+static unsigned *in_flight(struct server *s, enum factor_type channel)
+{
+    return channel == FACTOR_EMAIL ? &s->delivery.smtp_in_flight : &s->delivery.sms_in_flight;
+}
+
+static struct delivery_job *job_new(struct server *s)
+{
+    struct delivery_job *j = og_calloc(1, sizeof(*j));
+    j->s = s;
+    buf_init(&j->text, 8192);
+    buf_init(&j->html, 65536);
+    return j;
+}
+
+static void job_free(struct delivery_job *j)
+{
+    OPENSSL_cleanse(j->msg.code, sizeof(j->msg.code));
+    OPENSSL_cleanse(j->subject, sizeof(j->subject));
+    if (j->text.data)
+        OPENSSL_cleanse(j->text.data, j->text.len);
+    if (j->html.data)
+        OPENSSL_cleanse(j->html.data, j->html.len);
+    buf_free(&j->text);
+    buf_free(&j->html);
+    free(j);
+}
+
+/* Takes a claimed row into the list started after the commit. */
+static void hold_for_start(struct server *s, struct delivery_job *j)
+{
+    (*in_flight(s, j->msg.channel))++;
+    j->next = s->delivery.to_start;
+    s->delivery.to_start = j;
+}
+
+int delivery_queue_code(struct server *s, enum factor_type channel, const char *to,
+                        const char *code, const char *app_id, const char *app_name,
+                        int64_t user_id, unsigned ttl_seconds, const char *locale)
+{
+    if (!delivery_available(s, channel))
+        return OG_ERR_NOT_FOUND;
+    struct delivery_job *j = job_new(s);
+    struct outbox_msg *m = &j->msg;
+    m->channel = channel;
+    snprintf(m->destination, sizeof(m->destination), "%s", to);
+    snprintf(m->app_id, sizeof(m->app_id), "%s", app_id ? app_id : "");
+    snprintf(m->app_name, sizeof(m->app_name), "%s", app_name);
+    snprintf(m->locale, sizeof(m->locale), "%s", locale);
+    snprintf(m->code, sizeof(m->code), "%s", code);
+    m->user_id = user_id;
+    m->ttl = ttl_seconds;
+    bool claim = *in_flight(s, channel) < max_in_flight(s, channel);
+    int rc = outbox_enqueue(s->store, &s->keys, m, wall_ms(), claim);
+    if (rc != OG_OK || !claim) {
+        job_free(j);
+        s->delivery.kick = true;
+        return rc;
+    }
+    hold_for_start(s, j);
+    return OG_OK;
+}
+
+/* ---- results ---------------------------------------------------------- */
+
+static void count_outcome(struct server *s, enum factor_type channel, const char *outcome)
+{
+    char labels[80];
+    snprintf(labels, sizeof(labels), "channel=\"%s\",outcome=\"%s\"", factor_type_name(channel),
+             outcome);
+    metrics_count(&s->metrics, "otpgate_codes_sent_total",
+                  "Code messages by channel and outcome (sent, dev, retry, failed).", labels, 1);
+}
+
+static int64_t backoff_ms(const struct server *s, int attempts)
+{
+    int64_t base = (int64_t)s->cfg->delivery_backoff_ms;
+    int shift = attempts > 1 ? attempts - 1 : 0;
+    int64_t wait = base << (shift > 20 ? 20 : shift);
+    if (wait > BACKOFF_CAP_MS || wait <= 0)
+        wait = BACKOFF_CAP_MS;
+    /* Jitter of ±50% so retries after an outage do not arrive together. */
+    uint32_t r = 0;
+    RAND_bytes((unsigned char *)&r, sizeof(r));
+    return wait / 2 + (int64_t)((double)r / 4294967296.0 * (double)wait);
+}
+
+/* A failed SMS stands in as an e-mail to the user's verified address when
+ * the app's policy allows it. */
+static void fallback_to_email(struct server *s, const struct outbox_msg *m)
+{
+    struct policy pol;
+    if (m->user_id == 0 || policy_load(s->store, m->app_id[0] ? m->app_id : NULL, &pol) != OG_OK ||
+        !pol.sms_fallback_email || !delivery_available(s, FACTOR_EMAIL))
+        return;
+    sqlite3_stmt *st = store_stmt(s->store, "SELECT destination FROM factors WHERE user_id = ? "
+                                            "AND type = 'email' AND status = 'active' "
+                                            "ORDER BY last_used_at DESC LIMIT 1");
+    if (!st)
+        return;
+    sqlite3_bind_int64(st, 1, m->user_id);
+    char to[MFA_DEST_LEN] = "";
+    if (sqlite3_step(st) == SQLITE_ROW)
+        snprintf(to, sizeof(to), "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_reset(st);
+    if (!to[0])
+        return;
+    struct delivery_job *j = job_new(s);
+    j->msg = *m;
+    j->msg.channel = FACTOR_EMAIL;
+    j->msg.fallback_of = m->id;
+    snprintf(j->msg.destination, sizeof(j->msg.destination), "%s", to);
+    bool claim = s->delivery.smtp_in_flight < max_in_flight(s, FACTOR_EMAIL);
+    if (outbox_enqueue(s->store, &s->keys, &j->msg, wall_ms(), claim) == OG_OK && claim) {
+        hold_for_start(s, j);
+    } else {
+        job_free(j);
+        s->delivery.kick = true;
+    }
+    log_info("SMS failed: code sent to the user's e-mail instead", "app", m->app_id);
+    count_outcome(s, FACTOR_SMS, "fallback_email");
+}
+
+static void complete(struct delivery_job *j, bool ok, bool retryable, const char *provider,
+                     const char *provider_id, const char *answer)
+{
+    struct server *s = j->s;
+    struct outbox_msg *m = &j->msg;
+    (*in_flight(s, m->channel))--;
+    int64_t now = wall_ms();
+    bool began = batch_request_begin(s) == OG_OK;
+    if (ok) {
+        outbox_mark_sent(s->store, m->id, now, provider, provider_id, answer);
+        count_outcome(s, m->channel, j->via == VIA_DEV ? "dev" : "sent");
+        char labels[32];
+        snprintf(labels, sizeof(labels), "channel=\"%s\"", factor_type_name(m->channel));
+        metrics_observe_seconds(&s->metrics, "otpgate_delivery_latency_seconds",
+                                "Time from queueing a message to a provider accepting it.",
+                                labels, (double)(now - m->created_at) / 1000.0);
+    } else if (retryable && m->attempts <= (int)s->cfg->delivery_retries) {
+        outbox_mark_retry(s->store, m->id, now + backoff_ms(s, m->attempts), provider, answer);
+        count_outcome(s, m->channel, "retry");
+        char n[12];
+        snprintf(n, sizeof(n), "%d", m->attempts);
+        log_warn("delivery failed, will retry", "channel", factor_type_name(m->channel),
+                 "msg", m->msg_id, "attempt", n, "answer", answer);
+    } else {
+        outbox_mark_retry(s->store, m->id, 0, provider, answer);
+        count_outcome(s, m->channel, "failed");
+        log_error("delivery failed for good", "channel", factor_type_name(m->channel), "msg",
+                  m->msg_id, "answer", answer);
+        if (m->channel == FACTOR_SMS && m->fallback_of == 0)
+            fallback_to_email(s, m);
+    }
+    if (began)
+        batch_request_end(s, true);
+    s->delivery.kick = true;
+    job_free(j);
+}
+
+/* ---- channels --------------------------------------------------------- */
+
 static void public_host(const struct server *s, char *out, size_t outlen)
 {
     const char *p = strstr(s->cfg->public_url, "://");
@@ -36,61 +245,231 @@ static void public_host(const struct server *s, char *out, size_t outlen)
     snprintf(out, outlen, "%.*s", (int)n, p);
 }
 
-static void dev_keep(struct server *s, const struct delivery_message *m)
+static void render(struct delivery_job *j)
 {
-    struct delivery_dev *d = &s->dev_outbox;
-    d->ring[d->next] = *m;
+    const struct outbox_msg *m = &j->msg;
+    unsigned minutes = (m->ttl + 59) / 60;
+    if (m->channel == FACTOR_SMS) {
+        char host[256];
+        public_host(j->s, host, sizeof(host));
+        ui_message_sms(&j->text, m->locale, m->app_name, m->code, minutes, host);
+    } else {
+        struct buf subject;
+        buf_init(&subject, sizeof(j->subject) - 1);
+        ui_message_email(&subject, &j->text, m->locale, m->app_name, m->code, minutes);
+        snprintf(j->subject, sizeof(j->subject), "%s", subject.data ? subject.data : "");
+        OPENSSL_cleanse(subject.data, subject.len);
+        buf_free(&subject);
+        ui_mail_html(&j->html, m->locale, m->app_name, m->code, minutes);
+    }
+}
+
+static void dev_send(struct delivery_job *j)
+{
+    struct server *s = j->s;
+    struct delivery *d = &s->delivery;
+    struct delivery_message *r = &d->ring[d->next];
+    memset(r, 0, sizeof(*r));
+    r->at_ms = wall_ms();
+    r->channel = j->msg.channel;
+    snprintf(r->to, sizeof(r->to), "%s", j->msg.destination);
+    snprintf(r->subject, sizeof(r->subject), "%s", j->subject);
+    snprintf(r->text, sizeof(r->text), "%s", j->text.data ? j->text.data : "");
     d->next = (d->next + 1) % DELIVERY_DEV_KEEP;
     if (d->count < DELIVERY_DEV_KEEP)
         d->count++;
+    /* The development sink exists to show codes; it runs only with a
+     * loopback public URL (config refuses otherwise). */
+    log_info("dev delivery", "channel", factor_type_name(r->channel), "to", r->to, "subject",
+             r->subject, "text", r->text);
+    complete(j, true, false, "dev", NULL, "development sink");
 }
 
-int delivery_send_code(struct server *s, enum factor_type channel, const char *to,
-                       const char *code, const char *app_name, unsigned ttl_seconds,
-                       const char *locale)
+static void smtp_work(uv_work_t *w)
 {
-    if (!delivery_available(s, channel))
-        return OG_ERR_NOT_FOUND;
-    unsigned minutes = (ttl_seconds + 59) / 60;
-    struct delivery_message m;
-    memset(&m, 0, sizeof(m));
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    m.at_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    m.channel = channel;
-    snprintf(m.to, sizeof(m.to), "%s", to);
-    struct buf subject, text;
-    buf_init(&subject, sizeof(m.subject) - 1);
-    buf_init(&text, sizeof(m.text) - 1);
-    if (channel == FACTOR_SMS) {
-        char host[256];
-        public_host(s, host, sizeof(host));
-        ui_message_sms(&text, locale, app_name, code, minutes, host);
-    } else {
-        ui_message_email(&subject, &text, locale, app_name, code, minutes);
-    }
-    snprintf(m.subject, sizeof(m.subject), "%s", subject.data ? subject.data : "");
-    snprintf(m.text, sizeof(m.text), "%s", text.data ? text.data : "");
-    buf_free(&subject);
-    buf_free(&text);
+    struct delivery_job *j = container_of(w, struct delivery_job, work);
+    char message_id[MFA_ID_LEN + 260], host[256];
+    public_host(j->s, host, sizeof(host));
+    snprintf(message_id, sizeof(message_id), "%s@%s", j->msg.msg_id, host);
+    struct smtp_message m = {
+        .to = j->msg.destination,
+        .subject = j->subject,
+        .text = j->text.data ? j->text.data : "",
+        .html = j->html.data,
+        .message_id = message_id,
+    };
+    smtp_send(j->s->cfg, &m, &j->smtp);
+}
 
-    /* The development sink: the log and the outbox page. */
-    log_info("dev delivery", "channel", factor_type_name(channel), "to", m.to, "subject",
-             m.subject, "text", m.text);
-    dev_keep(s, &m);
-    char labels[64];
-    snprintf(labels, sizeof(labels), "channel=\"%s\",outcome=\"dev\"", factor_type_name(channel));
-    metrics_count(&s->metrics, "otpgate_codes_sent_total", "Code messages handed over, by "
-                  "channel and outcome.", labels, 1);
+static void smtp_after(uv_work_t *w, int status)
+{
+    struct delivery_job *j = container_of(w, struct delivery_job, work);
+    if (status == UV_ECANCELED) {
+        complete(j, false, true, "smtp", NULL, "cancelled at shutdown");
+        return;
+    }
+    tmpl_blank_code(j->smtp.answer, j->msg.code);
+    complete(j, j->smtp.ok, j->smtp.retryable, "smtp", NULL, j->smtp.answer);
+}
+
+static void sms_done(void *arg, const struct sms_result *r)
+{
+    struct delivery_job *j = arg;
+    complete(j, r->ok, r->retryable, r->provider, r->provider_id, r->answer);
+}
+
+static void start(struct delivery_job *j)
+{
+    struct server *s = j->s;
+    render(j);
+    bool dev_only = j->msg.channel == FACTOR_EMAIL ? !smtp_configured(s) : s->delivery.sms == NULL;
+    if (dev_only) {
+        j->via = VIA_DEV;
+        dev_send(j);
+        return;
+    }
+    if (j->msg.channel == FACTOR_EMAIL) {
+        j->via = VIA_SMTP;
+        if (uv_queue_work(s->loop, &j->work, smtp_work, smtp_after) != 0)
+            complete(j, false, true, "smtp", NULL, "could not queue the send");
+        return;
+    }
+    /* Retries alternate to the secondary SMS provider when there is one. */
+    struct sms_client *c = s->delivery.sms;
+    j->via = VIA_SMS;
+    if (s->delivery.sms2 && j->msg.attempts % 2 == 0) {
+        c = s->delivery.sms2;
+        j->via = VIA_SMS2;
+    }
+    if (sms_send(c, j->msg.destination, j->text.data ? j->text.data : "", j->msg.code, sms_done,
+                 j) != 0)
+        complete(j, false, true, j->via == VIA_SMS2 ? "sms2" : "sms", NULL,
+                 "could not start the request");
+}
+
+/* ---- scheduling ------------------------------------------------------- */
+
+static void on_claimed(const struct outbox_msg *m, void *arg)
+{
+    struct server *s = arg;
+    struct delivery_job *j = job_new(s);
+    j->msg = *m;
+    hold_for_start(s, j);
+}
+
+/* Claims due rows into free slots; they start after this batch commits. */
+static void pump(struct server *s)
+{
+    if (s->store == NULL)
+        return;
+    unsigned free_email = max_in_flight(s, FACTOR_EMAIL) - s->delivery.smtp_in_flight;
+    unsigned free_sms = max_in_flight(s, FACTOR_SMS) - s->delivery.sms_in_flight;
+    if (max_in_flight(s, FACTOR_EMAIL) < s->delivery.smtp_in_flight)
+        free_email = 0;
+    if (max_in_flight(s, FACTOR_SMS) < s->delivery.sms_in_flight)
+        free_sms = 0;
+    if (!free_email && !free_sms)
+        return;
+    if (batch_request_begin(s) != OG_OK)
+        return;
+    int64_t now = wall_ms();
+    outbox_claim(s->store, &s->keys, FACTOR_EMAIL, (int)free_email, now, on_claimed, s);
+    outbox_claim(s->store, &s->keys, FACTOR_SMS, (int)free_sms, now, on_claimed, s);
+    batch_request_end(s, true);
+}
+
+static void on_retry_timer(uv_timer_t *t)
+{
+    struct server *s = container_of(t, struct server, delivery.retry_timer);
+    s->delivery.retry_due = 0;
+    pump(s);
+}
+
+static void arm_retry_timer(struct server *s)
+{
+    int64_t due = outbox_next_due(s->store);
+    if (due <= 0 || (s->delivery.retry_due && s->delivery.retry_due <= due))
+        return;
+    int64_t wait = due - wall_ms();
+    s->delivery.retry_due = due;
+    uv_timer_start(&s->delivery.retry_timer, on_retry_timer, wait > 0 ? (uint64_t)wait : 0, 0);
+}
+
+static void after_commit(struct server *s, bool ok)
+{
+    struct delivery_job *list = s->delivery.to_start;
+    s->delivery.to_start = NULL;
+    while (list) {
+        struct delivery_job *j = list;
+        list = j->next;
+        if (ok) {
+            start(j);
+        } else {
+            /* The claim was rolled back with the batch: the row is as it was. */
+            (*in_flight(s, j->msg.channel))--;
+            job_free(j);
+        }
+    }
+    if (s->delivery.kick) {
+        s->delivery.kick = false;
+        pump(s);
+    }
+    if (!s->batch.closed)
+        arm_retry_timer(s);
+}
+
+int delivery_init(struct server *s, char *err, size_t errlen)
+{
+    struct delivery *d = &s->delivery;
+    memset(d, 0, sizeof(*d));
+    uv_timer_init(s->loop, &d->retry_timer);
+    uv_unref((uv_handle_t *)&d->retry_timer);
+    batch_set_after_commit(s, after_commit);
+    if (s->cfg->sms_provider) {
+        int rc = sms_client_new(s->loop, s->cfg, false, &d->sms, err, errlen);
+        if (rc != OG_OK)
+            return rc;
+    }
+    if (s->cfg->sms2_provider) {
+        int rc = sms_client_new(s->loop, s->cfg, true, &d->sms2, err, errlen);
+        if (rc != OG_OK)
+            return rc;
+    }
+    int n = outbox_resume(s->store, wall_ms());
+    if (n > 0) {
+        char c[16];
+        snprintf(c, sizeof(c), "%d", n);
+        log_info("outbox: resuming messages a stop left in sending", "count", c);
+    }
+    int depth = outbox_depth(s->store);
+    if (depth > 0)
+        pump(s);
     return OG_OK;
+}
+
+void delivery_close(struct server *s)
+{
+    struct delivery *d = &s->delivery;
+    if (!uv_is_closing((uv_handle_t *)&d->retry_timer))
+        uv_close((uv_handle_t *)&d->retry_timer, NULL);
+    if (d->sms)
+        sms_client_close(d->sms);
+    if (d->sms2)
+        sms_client_close(d->sms2);
+    d->sms = d->sms2 = NULL;
 }
 
 void delivery_dev_each(const struct server *s,
                        void (*fn)(const struct delivery_message *m, void *arg), void *arg)
 {
-    const struct delivery_dev *d = &s->dev_outbox;
+    const struct delivery *d = &s->delivery;
     for (size_t i = 0; i < d->count; i++) {
         size_t at = (d->next + DELIVERY_DEV_KEEP - 1 - i) % DELIVERY_DEV_KEEP;
         fn(&d->ring[at], arg);
     }
+}
+
+size_t delivery_dev_count(const struct server *s)
+{
+    return s->delivery.count;
 }

@@ -1,37 +1,63 @@
-/* One way out for every code message, whatever the channel. Today: the
- * development sink (SPEC §3 OTPGATE_DEV), which writes the message to the
- * log and keeps the last ones for the /dev/outbox page. Real SMTP and SMS
- * providers plug in behind the same calls. Loop thread only. */
+/* One way out for every code message (SPEC §7). A message becomes an outbox
+ * row inside the request's transaction; once the group commit holding it
+ * is durable, it is handed to its channel: e-mail through libESMTP on
+ * libuv's thread pool, SMS through libcurl on the loop, or the development
+ * sink (log and /dev/outbox) for a channel with no provider. Failures are
+ * retried with exponential backoff and jitter; a failed SMS may fall back
+ * to the user's verified e-mail. Loop thread only. */
 #ifndef OTPGATE_DELIVERY_H
 #define OTPGATE_DELIVERY_H
 
 #include "core/mfa.h"
+#include "core/outbox.h"
+
+#include <uv.h>
 
 #define DELIVERY_DEV_KEEP 100
 
 struct server;
+struct sms_client;
 
 struct delivery_message {
     int64_t at_ms;
     enum factor_type channel;
     char to[MFA_DEST_LEN];
-    char subject[200];
+    char subject[256];
     char text[1024];
 };
 
-struct delivery_dev {
+struct delivery_job;
+
+struct delivery {
+    struct sms_client *sms, *sms2;
+    unsigned smtp_in_flight, sms_in_flight;
+    uv_timer_t retry_timer;
+    int64_t retry_due; /* unix ms the timer is set for, 0 when idle */
+    bool kick;         /* look for due rows after the next commit */
+    struct delivery_job *to_start; /* claimed in the open batch */
+    /* development sink */
     struct delivery_message ring[DELIVERY_DEV_KEEP];
     size_t next, count;
 };
 
+/* Sets up the channels from the settings and resumes rows a crash left in
+ * sending. Returns 0 or a negative og_err with one line in err. */
+int delivery_init(struct server *s, char *err, size_t errlen);
+/* Cancels what is in flight (it stays in the outbox) and closes handles. */
+void delivery_close(struct server *s);
+
 /* True when a message on this channel can be sent at all. */
 bool delivery_available(const struct server *s, enum factor_type channel);
-/* Renders and sends a code message. Returns 0 or a negative og_err. */
-int delivery_send_code(struct server *s, enum factor_type channel, const char *to,
-                       const char *code, const char *app_name, unsigned ttl_seconds,
-                       const char *locale);
+
+/* Queues a code message inside the caller's open batch. to is the
+ * normalised address; app and user say who it is for. */
+int delivery_queue_code(struct server *s, enum factor_type channel, const char *to,
+                        const char *code, const char *app_id, const char *app_name,
+                        int64_t user_id, unsigned ttl_seconds, const char *locale);
+
 /* Calls fn for the kept development messages, newest first. */
 void delivery_dev_each(const struct server *s,
                        void (*fn)(const struct delivery_message *m, void *arg), void *arg);
+size_t delivery_dev_count(const struct server *s);
 
 #endif

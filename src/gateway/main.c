@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "core/store.h"
 #include "gateway/cli_admin.h"
+#include "gateway/cli_send_test.h"
 #include "gateway/server.h"
 
 #include <curl/curl.h>
@@ -13,6 +14,7 @@
 #include <openssl/crypto.h>
 #include <qrencode.h>
 #include <sqlite3.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <uv.h>
@@ -29,6 +31,8 @@ static const char main_help[] =
     "Commands:\n"
     "  serve          run the server (the default when no command is given)\n"
     "  backup FILE    write a consistent online copy of the database to FILE\n"
+    "  send-test --email ADDR | --sms NUMBER\n"
+    "                 send a test message through the configured provider\n"
     "  app ...        add, list, rotate-secret or remove applications\n"
     "  policy ...     show or set the global or an app's policy\n"
     "  user ...       show, reset or unlock a user (support tasks)\n"
@@ -191,9 +195,21 @@ static int cmd_backup(const struct cli *cli)
 
 int main(int argc, char **argv)
 {
+    /* A peer that closes mid-write must be an error code, not a signal that
+     * kills the process (sockets on the loop, SMTP on the thread pool). */
+    signal(SIGPIPE, SIG_IGN);
     /* app, policy and user parse their own options (cli_admin.c). */
     if (cli_admin_owns(argc, argv))
         return cli_admin_main(argc, argv);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0) {
+            i++;
+            continue;
+        }
+        if (strcmp(argv[i], "send-test") == 0)
+            return cli_send_test_main(argc, argv);
+        break;
+    }
     struct cli cli;
     int rc = parse_cli(argc, argv, &cli);
     if (rc)

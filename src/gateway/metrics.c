@@ -8,6 +8,19 @@
 static const double bucket_bounds[METRICS_BUCKETS] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5};
 
+static const double slow_bounds[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+#define SLOW_BUCKETS (sizeof(slow_bounds) / sizeof(slow_bounds[0]))
+
+struct metrics_hist {
+    struct metrics_hist *next;
+    char *name;
+    char *help;
+    char *labels;
+    uint64_t buckets[SLOW_BUCKETS];
+    uint64_t count;
+    double sum;
+};
+
 struct metrics_counter {
     struct metrics_counter *next;
     char *name;
@@ -22,6 +35,7 @@ void metrics_init(struct metrics *m, const struct route *routes, size_t route_co
     m->route_count = route_count;
     m->per_route = og_calloc(route_count + 1, sizeof(*m->per_route));
     m->counters = NULL;
+    m->hists = NULL;
 }
 
 void metrics_free(struct metrics *m)
@@ -38,6 +52,50 @@ void metrics_free(struct metrics *m)
         c = next;
     }
     m->counters = NULL;
+    struct metrics_hist *h = m->hists;
+    while (h) {
+        struct metrics_hist *next = h->next;
+        free(h->name);
+        free(h->help);
+        free(h->labels);
+        free(h);
+        h = next;
+    }
+    m->hists = NULL;
+}
+
+void metrics_observe_seconds(struct metrics *m, const char *name, const char *help,
+                             const char *labels, double seconds)
+{
+    struct metrics_hist **at = &m->hists, **after_family = NULL, *h = NULL;
+    for (struct metrics_hist *c = m->hists; c; c = c->next) {
+        if (strcmp(c->name, name) == 0) {
+            if (strcmp(c->labels, labels) == 0) {
+                h = c;
+                break;
+            }
+            after_family = &c->next;
+        }
+        at = &c->next;
+    }
+    if (!h) {
+        if (after_family)
+            at = after_family;
+        h = og_calloc(1, sizeof(*h));
+        h->name = og_strdup(name);
+        h->help = og_strdup(help);
+        h->labels = og_strdup(labels);
+        h->next = *at;
+        *at = h;
+    }
+    h->count++;
+    h->sum += seconds;
+    for (size_t b = 0; b < SLOW_BUCKETS; b++) {
+        if (seconds <= slow_bounds[b]) {
+            h->buckets[b]++;
+            break;
+        }
+    }
 }
 
 void metrics_observe(struct metrics *m, int route_index, int status, double seconds)
@@ -136,5 +194,21 @@ void metrics_render(const struct metrics *m, struct buf *out)
             buf_printf(out, "%s{%s} %llu\n", c->name, c->labels, (unsigned long long)c->value);
         else
             buf_printf(out, "%s %llu\n", c->name, (unsigned long long)c->value);
+    }
+    last = "";
+    for (const struct metrics_hist *h = m->hists; h; h = h->next) {
+        if (strcmp(last, h->name) != 0)
+            buf_printf(out, "# HELP %s %s\n# TYPE %s histogram\n", h->name, h->help, h->name);
+        last = h->name;
+        const char *sep = h->labels[0] ? "," : "";
+        uint64_t cum = 0;
+        for (size_t b = 0; b < SLOW_BUCKETS; b++) {
+            cum += h->buckets[b];
+            buf_printf(out, "%s_bucket{%s%sle=\"%g\"} %llu\n", h->name, h->labels, sep,
+                       slow_bounds[b], (unsigned long long)cum);
+        }
+        buf_printf(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n%s_sum{%s} %.6f\n%s_count{%s} %llu\n",
+                   h->name, h->labels, sep, (unsigned long long)h->count, h->name, h->labels,
+                   h->sum, h->name, h->labels, (unsigned long long)h->count);
     }
 }

@@ -22,12 +22,14 @@ struct metrics_route {
 };
 
 struct metrics_counter;
+struct metrics_hist;
 
 struct metrics {
     const struct route *routes;
     size_t route_count;
     struct metrics_route *per_route; /* route_count + 1; last is unmatched */
     struct metrics_counter *counters;
+    struct metrics_hist *hists;
     uint64_t start_ms;
 };
 
@@ -39,6 +41,10 @@ void metrics_observe(struct metrics *m, int route_index, int status, double seco
  * (e.g. "channel=\"sms\"") or "" for none. help is used the first time. */
 void metrics_count(struct metrics *m, const char *name, const char *help, const char *labels,
                    uint64_t v);
+/* Observes seconds in the histogram name{labels} (buckets from 10 ms to
+ * 5 min, for slow things such as deliveries). */
+void metrics_observe_seconds(struct metrics *m, const char *name, const char *help,
+                             const char *labels, double seconds);
 /* Appends the whole exposition; gauges are the caller's extra lines. */
 void metrics_render(const struct metrics *m, struct buf *out);
 

@@ -57,10 +57,18 @@ static void handle_metrics(struct http_request *req)
                "# TYPE otpgate_open_connections gauge\notpgate_open_connections %u\n"
                "# HELP otpgate_uptime_seconds Seconds since the server started.\n"
                "# TYPE otpgate_uptime_seconds gauge\notpgate_uptime_seconds %.3f\n"
+               "# HELP otpgate_outbox_depth Messages queued or being sent.\n"
+               "# TYPE otpgate_outbox_depth gauge\notpgate_outbox_depth %d\n"
+               "# HELP otpgate_group_commits_total Group commits, and requests they carried.\n"
+               "# TYPE otpgate_group_commits_total counter\notpgate_group_commits_total %llu\n"
+               "# HELP otpgate_group_commit_requests_total Answers that waited for a group commit.\n"
+               "# TYPE otpgate_group_commit_requests_total counter\n"
+               "otpgate_group_commit_requests_total %llu\n"
                "# HELP otpgate_build_info Version of the running binary.\n"
                "# TYPE otpgate_build_info gauge\notpgate_build_info{version=\"%s\"} 1\n",
                s->conn_count, (double)(uv_now(s->loop) - s->started_ms) / 1000.0,
-               OTPGATE_VERSION);
+               outbox_depth(s->store), (unsigned long long)s->batch.commits,
+               (unsigned long long)s->batch.grouped, OTPGATE_VERSION);
     http_header_add(req, "Cache-Control", "no-store");
     http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);
     buf_free(&out);
@@ -146,9 +154,9 @@ static void handle_dev_outbox(struct http_request *req)
     struct buf page;
     buf_init(&page, 4u << 20);
     struct outbox_ctx o = {&page, NULL};
-    ui_dev_outbox_begin(&page, req->srv->dev_outbox.count);
+    ui_dev_outbox_begin(&page, delivery_dev_count(req->srv));
     delivery_dev_each(req->srv, outbox_one, &o);
-    ui_dev_outbox_end(&page, req->srv->dev_outbox.count);
+    ui_dev_outbox_end(&page, delivery_dev_count(req->srv));
     http_page_headers(req);
     http_respond(req, 200, "text/html; charset=utf-8", page.data, page.len);
     buf_free(&page);

@@ -5,12 +5,14 @@
 
 #include "core/log.h"
 #include "core/masterkey.h"
+#include "core/mfa.h"
 #include "gateway/http_conn.h"
 #include "gateway/routes.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #define READ_BUF_SIZE 65536
 #define LISTEN_BACKLOG 1024
@@ -31,6 +33,24 @@ static void on_sweep(uv_timer_t *t)
     http_conn_sweep(s, uv_now(s->loop));
 }
 
+/* Old rows the rules no longer look at: sends older than a day (the
+ * longest limit window) and challenges a day past their expiry. Runs
+ * between iterations' batches, each DELETE its own transaction. */
+static void on_housekeeping(uv_timer_t *t)
+{
+    struct server *s = container_of(t, struct server, housekeeping);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    sendlimits_prune(s->store, now);
+    sqlite3_stmt *st = store_stmt(s->store, "DELETE FROM challenges WHERE expires_at < ?");
+    if (st) {
+        sqlite3_bind_int64(st, 1, now - 24LL * 3600 * 1000);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+}
+
 static void close_handle(uv_handle_t *h)
 {
     if (!uv_is_closing(h))
@@ -48,7 +68,9 @@ static void maybe_finish(struct server *s)
     close_handle((uv_handle_t *)&s->sig_hup);
     close_handle((uv_handle_t *)&s->sweep_timer);
     close_handle((uv_handle_t *)&s->shutdown_timer);
+    close_handle((uv_handle_t *)&s->housekeeping);
     batch_close(s);
+    delivery_close(s);
 }
 
 void server_conn_closed(struct server *s)
@@ -189,10 +211,22 @@ int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg, cha
     uv_signal_start(&s->sig_int, on_signal, SIGINT);
     uv_signal_start(&s->sig_hup, on_signal, SIGHUP);
     batch_init(s);
+    rc = delivery_init(s, err, errlen);
+    if (rc != OG_OK) {
+        batch_close(s);
+        delivery_close(s);
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        uv_run(loop, UV_RUN_DEFAULT);
+        server_release(s);
+        return rc;
+    }
     uv_timer_init(loop, &s->sweep_timer);
     uv_timer_init(loop, &s->shutdown_timer);
     unsigned every = sweep_interval_ms(cfg);
     uv_timer_start(&s->sweep_timer, on_sweep, every, every);
+    uv_timer_init(loop, &s->housekeeping);
+    uv_timer_start(&s->housekeeping, on_housekeeping, 1000, 10 * 60 * 1000);
+    uv_unref((uv_handle_t *)&s->housekeeping);
     uv_unref((uv_handle_t *)&s->sig_hup);
     s->started_ms = uv_now(loop);
     return OG_OK;

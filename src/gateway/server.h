@@ -25,13 +25,14 @@ struct server {
     uint8_t master_key[32];
     struct keyring keys; /* subkeys derived from the master key */
     struct batch batch;  /* group commit of this iteration's writes */
-    struct delivery_dev dev_outbox;
+    struct delivery delivery; /* outbox pump and channels */
 
     uv_tcp_t listener;
     bool listening;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t sweep_timer;    /* cuts slow and idle connections */
     uv_timer_t shutdown_timer; /* forces exit when draining takes too long */
+    uv_timer_t housekeeping;   /* prunes old send records and challenges */
     char *read_buf;            /* one buffer for all reads: parsed before the next */
     size_t read_buf_size;
 

@@ -3,6 +3,7 @@
 #include "ui/messages.h"
 
 #include <stdio.h>
+#include <string.h>
 
 const char *ui_locale_pick(const char *header)
 {
@@ -33,9 +34,25 @@ static bool is_zh(const char *locale)
     return locale && locale[0] == 'z' && locale[1] == 'h';
 }
 
-void ui_message_sms(struct buf *out, const char *locale, const char *app, const char *code,
+/* An app name short enough that the SMS stays one segment, cut on a UTF-8
+ * character boundary. */
+static void short_name(const char *app, char out[32])
+{
+    size_t n = strlen(app);
+    if (n > 24) {
+        n = 24;
+        while (n > 0 && ((unsigned char)app[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(out, app, n);
+    out[n] = '\0';
+}
+
+void ui_message_sms(struct buf *out, const char *locale, const char *app_name, const char *code,
                     unsigned ttl_minutes, const char *host)
 {
+    char app[32];
+    short_name(app_name, app);
     if (is_zh(locale))
         buf_printf(out, "【%s】验证码 %s，%u 分钟内有效，请勿告诉他人。\n\n@%s #%s", app, code,
                    ttl_minutes, host, code);

@@ -110,6 +110,20 @@ static void check_defaults(const struct config *c)
     assert_null(c->sms_url);
     assert_null(c->sms_auth);
     assert_null(c->sms_body);
+    assert_null(c->sms_from);
+    assert_null(c->sms_method);
+    assert_null(c->sms_content_type);
+    assert_null(c->sms_headers);
+    assert_null(c->sms_success);
+    assert_null(c->sms2_provider);
+    assert_null(c->sms2_url);
+    assert_null(c->sms2_auth);
+    assert_null(c->sms2_body);
+    assert_null(c->sms2_from);
+    assert_int_equal(c->delivery_timeout_ms, 15000);
+    assert_int_equal(c->delivery_retries, 5);
+    assert_int_equal(c->delivery_backoff_ms, 2000);
+    assert_null(c->ca_file);
     assert_int_equal(c->dev_mode, CONFIG_DEV_AUTO);
     assert_true(c->dev_enabled);
     assert_int_equal(c->trusted_proxy_count, 0);
@@ -628,13 +642,30 @@ static void test_smtp_from(void **state)
 static void test_sms_providers(void **state)
 {
     struct fixture *f = *state;
-    static const char *const ok[] = {"OTPGATE_SMS_PROVIDER=twilio", "OTPGATE_SMS_PROVIDER=vonage",
-                                     "OTPGATE_SMS_PROVIDER=messagebird"};
+    static const struct {
+        const char *provider, *auth, *ctype;
+    } ok[] = {
+        {"OTPGATE_SMS_PROVIDER=twilio", "OTPGATE_SMS_AUTH=ACxxx:t0ken", "form"},
+        {"OTPGATE_SMS_PROVIDER=vonage", "OTPGATE_SMS_AUTH=k3y:s3cret", "form"},
+        {"OTPGATE_SMS_PROVIDER=messagebird", "OTPGATE_SMS_AUTH=live_abc", "json"},
+    };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-        assert_int_equal(LOAD(f, (char *)ok[i]), OG_OK);
-        assert_string_equal(f->c.sms_provider, strchr(ok[i], '=') + 1);
+        assert_int_equal(
+            LOAD(f, (char *)ok[i].provider, (char *)ok[i].auth, "OTPGATE_SMS_FROM=+15550199"),
+            OG_OK);
+        assert_string_equal(f->c.sms_provider, strchr(ok[i].provider, '=') + 1);
+        assert_string_equal(f->c.sms_auth, strchr(ok[i].auth, '=') + 1);
+        assert_string_equal(f->c.sms_from, "+15550199");
+        assert_string_equal(f->c.sms_method, "POST");
+        assert_string_equal(f->c.sms_content_type, ok[i].ctype);
         assert_null(f->c.sms_url);
+        assert_null(f->c.sms_body);
     }
+    /* A preset's URL is a base address (tests point it at a local server). */
+    assert_int_equal(LOAD(f, "OTPGATE_SMS_PROVIDER=twilio", "OTPGATE_SMS_AUTH=ACxxx:t0ken",
+                          "OTPGATE_SMS_FROM=Acme", "OTPGATE_SMS_URL=http://127.0.0.1:9999/"),
+                     OG_OK);
+    assert_string_equal(f->c.sms_url, "http://127.0.0.1:9999/");
 
     assert_int_equal(LOAD(f, "OTPGATE_SMS_PROVIDER=webhook",
                           "OTPGATE_SMS_URL=http://[::1]:9000/sms?to={to}",
@@ -643,11 +674,359 @@ static void test_sms_providers(void **state)
     assert_string_equal(f->c.sms_url, "http://[::1]:9000/sms?to={to}");
     assert_string_equal(f->c.sms_auth, "Bearer abc");
     assert_string_equal(f->c.sms_body, "{\"m\":\"{message}\"}");
+    assert_string_equal(f->c.sms_method, "POST");
+    assert_string_equal(f->c.sms_content_type, "json");
+    assert_null(f->c.sms_from);
 
     assert_error(f, LOAD(f, "OTPGATE_SMS_PROVIDER=carrier-pigeon"), "OTPGATE_SMS_PROVIDER",
                  "'carrier-pigeon' is not one of webhook, twilio, vonage, messagebird");
     assert_error(f, LOAD(f, "OTPGATE_SMS_PROVIDER=webhook"), "OTPGATE_SMS_URL",
                  "required when OTPGATE_SMS_PROVIDER is webhook");
+}
+
+static void test_sms_presets_need_credentials(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *provider, *auth, *key, *fragment;
+    } cases[] = {
+        {"OTPGATE_SMS_PROVIDER=twilio", NULL, "OTPGATE_SMS_AUTH",
+         "the twilio preset needs ACCOUNT_SID:AUTH_TOKEN"},
+        {"OTPGATE_SMS_PROVIDER=twilio", "OTPGATE_SMS_AUTH=S3cr3tOnly", "OTPGATE_SMS_AUTH",
+         "ACCOUNT_SID:AUTH_TOKEN"},
+        {"OTPGATE_SMS_PROVIDER=twilio", "OTPGATE_SMS_AUTH=S3cr3tSid:", "OTPGATE_SMS_AUTH",
+         "ACCOUNT_SID:AUTH_TOKEN"},
+        {"OTPGATE_SMS_PROVIDER=twilio", "OTPGATE_SMS_AUTH=:S3cr3tTok", "OTPGATE_SMS_AUTH",
+         "ACCOUNT_SID:AUTH_TOKEN"},
+        {"OTPGATE_SMS_PROVIDER=vonage", "OTPGATE_SMS_AUTH=S3cr3tKey", "OTPGATE_SMS_AUTH",
+         "the vonage preset needs API_KEY:API_SECRET"},
+        {"OTPGATE_SMS_PROVIDER=messagebird", NULL, "OTPGATE_SMS_AUTH",
+         "the messagebird preset needs the access key"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = cases[i].auth ? LOAD(f, (char *)cases[i].provider, (char *)cases[i].auth,
+                                      "OTPGATE_SMS_FROM=Acme")
+                               : LOAD(f, (char *)cases[i].provider, "OTPGATE_SMS_FROM=Acme");
+        assert_error(f, rc, cases[i].key, cases[i].fragment);
+        assert_null(strstr(f->err, "S3cr3t"));
+    }
+    static const char *const presets[] = {"OTPGATE_SMS_PROVIDER=twilio",
+                                          "OTPGATE_SMS_PROVIDER=vonage",
+                                          "OTPGATE_SMS_PROVIDER=messagebird"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_error(f, LOAD(f, (char *)presets[i], "OTPGATE_SMS_AUTH=a:b"), "OTPGATE_SMS_FROM",
+                     "required by the");
+        assert_error(f,
+                     LOAD(f, (char *)presets[i], "OTPGATE_SMS_AUTH=a:b", "OTPGATE_SMS_FROM=A\tB"),
+                     "OTPGATE_SMS_FROM", "control characters");
+    }
+}
+
+/* Copies the KEY of "KEY=value" into out. */
+static const char *key_of(const char *env, char *out, size_t outlen)
+{
+    size_t n = strcspn(env, "=");
+    assert_true(n < outlen);
+    memcpy(out, env, n);
+    out[n] = '\0';
+    return out;
+}
+
+static void test_sms_preset_refuses_template_keys(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const envs[] = {"OTPGATE_SMS_BODY={\"to\":\"{to}\"}",
+                                       "OTPGATE_SMS_METHOD=PUT", "OTPGATE_SMS_CONTENT_TYPE=json"};
+    for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
+        char key[64];
+        assert_error(f,
+                     LOAD(f, "OTPGATE_SMS_PROVIDER=twilio", "OTPGATE_SMS_AUTH=a:b",
+                          "OTPGATE_SMS_FROM=Acme", (char *)envs[i]),
+                     key_of(envs[i], key, sizeof key), "only for OTPGATE_SMS_PROVIDER=webhook");
+    }
+    /* Extra headers and a success rule do apply to presets. */
+    assert_int_equal(LOAD(f, "OTPGATE_SMS_PROVIDER=vonage", "OTPGATE_SMS_AUTH=a:b",
+                          "OTPGATE_SMS_FROM=Acme", "OTPGATE_SMS_HEADERS=X-Trace: 1",
+                          "OTPGATE_SMS_SUCCESS=/messages/0/status=0"),
+                     OG_OK);
+    assert_string_equal(f->c.sms_headers, "X-Trace: 1");
+    assert_string_equal(f->c.sms_success, "/messages/0/status=0");
+}
+
+static void test_sms_method_and_content_type(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *method, *ctype, *body;
+        const char *want_method, *want_ctype;
+    } cases[] = {
+        {NULL, NULL, NULL, "POST", "json"},
+        {NULL, NULL, "to={to}&text={message}", "POST", "form"},
+        {NULL, NULL, "  [\"{to}\"]", "POST", "json"},
+        {"put", NULL, "{\"to\":\"{to}\"}", "PUT", "json"},
+        {"Get", NULL, NULL, "GET", "none"},
+        {"GET", "NONE", NULL, "GET", "none"},
+        {"POST", "form", NULL, "POST", "form"},
+        {"POST", "Json", "{\"a\":[{\"b\":{\"c\":\"{message}\"}}]}", "POST", "json"},
+        {"POST", "form", "{weird but form}", "POST", "form"},
+        {"POST", "none", NULL, "POST", "none"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char m[64], t[64], b[256];
+        char *envp[8];
+        size_t n = 0;
+        envp[n++] = "OTPGATE_SMS_PROVIDER=webhook";
+        envp[n++] = "OTPGATE_SMS_URL=https://sms.example.com/send";
+        if (cases[i].method) {
+            snprintf(m, sizeof m, "OTPGATE_SMS_METHOD=%s", cases[i].method);
+            envp[n++] = m;
+        }
+        if (cases[i].ctype) {
+            snprintf(t, sizeof t, "OTPGATE_SMS_CONTENT_TYPE=%s", cases[i].ctype);
+            envp[n++] = t;
+        }
+        if (cases[i].body) {
+            snprintf(b, sizeof b, "OTPGATE_SMS_BODY=%s", cases[i].body);
+            envp[n++] = b;
+        }
+        envp[n] = NULL;
+        config_free(&f->c);
+        assert_int_equal(config_load(&f->c, NULL, envp, f->err, sizeof f->err), OG_OK);
+        assert_string_equal(f->c.sms_method, cases[i].want_method);
+        assert_string_equal(f->c.sms_content_type, cases[i].want_ctype);
+    }
+    const char *p = "OTPGATE_SMS_PROVIDER=webhook", *u = "OTPGATE_SMS_URL=https://s.example.com";
+    assert_error(f, LOAD(f, (char *)p, (char *)u, "OTPGATE_SMS_METHOD=DELETE"),
+                 "OTPGATE_SMS_METHOD", "'DELETE' is not one of POST, PUT, GET");
+    assert_error(f, LOAD(f, (char *)p, (char *)u, "OTPGATE_SMS_CONTENT_TYPE=xml"),
+                 "OTPGATE_SMS_CONTENT_TYPE", "'xml' is not one of json, form, none");
+    assert_error(
+        f, LOAD(f, (char *)p, (char *)u, "OTPGATE_SMS_METHOD=GET", "OTPGATE_SMS_CONTENT_TYPE=json"),
+        "OTPGATE_SMS_CONTENT_TYPE", "a GET request has no body");
+    assert_error(f,
+                 LOAD(f, (char *)p, (char *)u, "OTPGATE_SMS_METHOD=GET", "OTPGATE_SMS_BODY=x={to}"),
+                 "OTPGATE_SMS_BODY", "the request has no body");
+    assert_error(
+        f,
+        LOAD(f, (char *)p, (char *)u, "OTPGATE_SMS_CONTENT_TYPE=none", "OTPGATE_SMS_BODY=x={to}"),
+        "OTPGATE_SMS_BODY", "the request has no body");
+    static const char *const only[] = {"OTPGATE_SMS_METHOD=POST", "OTPGATE_SMS_CONTENT_TYPE=json",
+                                       "OTPGATE_SMS_HEADERS=X-A: 1", "OTPGATE_SMS_SUCCESS=~ok",
+                                       "OTPGATE_SMS_FROM=Acme"};
+    for (size_t i = 0; i < sizeof only / sizeof only[0]; i++) {
+        char key[64];
+        assert_error(f, LOAD(f, (char *)only[i]), key_of(only[i], key, sizeof key),
+                     "OTPGATE_SMS_PROVIDER is not");
+    }
+}
+
+static void test_sms_body_checks(void **state)
+{
+    struct fixture *f = *state;
+    const char *p = "OTPGATE_SMS_PROVIDER=webhook", *u = "OTPGATE_SMS_URL=https://s.example.com";
+    assert_int_equal(LOAD(f, (char *)p, (char *)u,
+                          "OTPGATE_SMS_BODY={\"n\":{to_digits},\"t\":\"{to}\",\"c\":\"{code}\","
+                          "\"f\":\"{from}\",\"lit\":\"{{to}}\"}"),
+                     OG_OK);
+    assert_error(f, LOAD(f, (char *)p, (char *)u, "OTPGATE_SMS_BODY={\"to\":\"{phone}\"}"),
+                 "OTPGATE_SMS_BODY", "unknown placeholder {phone}");
+    /* Unquoted {to} is a JSON syntax error once filled in; the body (which
+     * may hold a key) is not quoted back. */
+    assert_error(
+        f, LOAD(f, (char *)p, (char *)u, "OTPGATE_SMS_BODY={\"key\":\"S3cr3tK3y\",\"to\":{to}}"),
+        "OTPGATE_SMS_BODY", "is not a JSON object or array");
+    assert_null(strstr(f->err, "S3cr3t"));
+    assert_error(f, LOAD(f, (char *)p, (char *)u, "OTPGATE_SMS_BODY={\"to\":\"{to}\""),
+                 "OTPGATE_SMS_BODY", "is not a JSON");
+    /* The URL's placeholders are checked too, without quoting it. */
+    assert_int_equal(
+        LOAD(f, (char *)p, "OTPGATE_SMS_URL=https://s.example.com/{to_digits}?t={to}&m={message}"),
+        OG_OK);
+    assert_error(f, LOAD(f, (char *)p, "OTPGATE_SMS_URL=https://s.example.com/?k=S3cr3t&t={tel}"),
+                 "OTPGATE_SMS_URL", "unknown {placeholder}");
+    assert_null(strstr(f->err, "S3cr3t"));
+    assert_null(strstr(f->err, "tel"));
+}
+
+static void test_sms_headers(void **state)
+{
+    struct fixture *f = *state;
+    const char *p = "OTPGATE_SMS_PROVIDER=webhook", *u = "OTPGATE_SMS_URL=https://s.example.com";
+    assert_int_equal(LOAD(f, (char *)p, (char *)u,
+                          "OTPGATE_SMS_HEADERS=X-Api-Key: abc def ; X-B:2\n X-C:\t3\r\n;;"
+                          "Content-Type: application/vnd.sms+json"),
+                     OG_OK);
+    assert_string_equal(
+        f->c.sms_headers,
+        "X-Api-Key: abc def\nX-B: 2\nX-C: 3\nContent-Type: application/vnd.sms+json");
+    assert_int_equal(LOAD(f, (char *)p, (char *)u, "OTPGATE_SMS_HEADERS= ; \n"), OG_OK);
+    assert_null(f->c.sms_headers);
+
+    static const char *const bad[] = {
+        "OTPGATE_SMS_HEADERS=X-Api-Key S3cr3t",
+        "OTPGATE_SMS_HEADERS=X Api: S3cr3t",
+        "OTPGATE_SMS_HEADERS=X-Api-Key:",
+        "OTPGATE_SMS_HEADERS=: S3cr3t",
+        "OTPGATE_SMS_HEADERS=X-Api-Key: S3cr3t\rX-Injected: 1",
+        "OTPGATE_SMS_HEADERS=X-Api-Key: S3cr3t\x01",
+        "OTPGATE_SMS_HEADERS=X-A: 1;X-\xc3\xa9: S3cr3t",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_error(f, LOAD(f, (char *)p, (char *)u, (char *)bad[i]), "OTPGATE_SMS_HEADERS",
+                     "is not 'Name: value'");
+        assert_null(strstr(f->err, "S3cr3t"));
+    }
+    assert_error(f, LOAD(f, (char *)p, (char *)u, "OTPGATE_SMS_HEADERS=X-A: 1; x-b 2"),
+                 "OTPGATE_SMS_HEADERS", "entry 2");
+    assert_error(f, LOAD(f, (char *)p, (char *)u, "OTPGATE_SMS_HEADERS=host: evil.example"),
+                 "OTPGATE_SMS_HEADERS", "'host' is set by otpgate");
+    assert_error(f, LOAD(f, (char *)p, (char *)u, "OTPGATE_SMS_HEADERS=Content-Length: 5"),
+                 "OTPGATE_SMS_HEADERS", "is set by otpgate");
+    assert_error(f, LOAD(f, (char *)p, (char *)u, "OTPGATE_SMS_HEADERS=Authorization: S3cr3t"),
+                 "OTPGATE_SMS_HEADERS", "use OTPGATE_SMS_AUTH");
+    assert_null(strstr(f->err, "S3cr3t"));
+
+    char many[33 * 8 + 32];
+    size_t len = (size_t)snprintf(many, sizeof many, "OTPGATE_SMS_HEADERS=");
+    for (int i = 0; i < 33; i++)
+        len += (size_t)snprintf(many + len, sizeof many - len, "X%d: 1;", i);
+    assert_error(f, LOAD(f, (char *)p, (char *)u, many), "OTPGATE_SMS_HEADERS",
+                 "more than 32 headers");
+}
+
+static void test_sms_success(void **state)
+{
+    struct fixture *f = *state;
+    const char *p = "OTPGATE_SMS_PROVIDER=webhook", *u = "OTPGATE_SMS_URL=https://s.example.com";
+    static const char *const ok[] = {"/messages/0/status=0", "/id", "/a~1b~0c=x=y", "~ACCEPTED",
+                                     "/"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char env[128];
+        snprintf(env, sizeof env, "OTPGATE_SMS_SUCCESS=%s", ok[i]);
+        assert_int_equal(LOAD(f, (char *)p, (char *)u, env), OG_OK);
+        assert_string_equal(f->c.sms_success, ok[i]);
+    }
+    static const char *const bad[] = {"OTPGATE_SMS_SUCCESS=status=0", "OTPGATE_SMS_SUCCESS=~",
+                                      "OTPGATE_SMS_SUCCESS=/a~2", "OTPGATE_SMS_SUCCESS=/a~",
+                                      "OTPGATE_SMS_SUCCESS=/a=\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_error(f, LOAD(f, (char *)p, (char *)u, (char *)bad[i]), "OTPGATE_SMS_SUCCESS",
+                     "must be /json/pointer=value, /json/pointer");
+}
+
+static void test_sms_secondary(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(LOAD(f, "OTPGATE_SMS_PROVIDER=webhook",
+                          "OTPGATE_SMS_URL=https://a.example.com", "OTPGATE_SMS2_PROVIDER=twilio",
+                          "OTPGATE_SMS2_AUTH=ACyyy:t0k", "OTPGATE_SMS2_FROM=+15550142",
+                          "OTPGATE_SMS2_URL=http://127.0.0.1:1"),
+                     OG_OK);
+    assert_string_equal(f->c.sms2_provider, "twilio");
+    assert_string_equal(f->c.sms2_auth, "ACyyy:t0k");
+    assert_string_equal(f->c.sms2_from, "+15550142");
+    assert_string_equal(f->c.sms2_url, "http://127.0.0.1:1");
+    assert_null(f->c.sms2_body);
+
+    assert_int_equal(LOAD(f, "OTPGATE_SMS_PROVIDER=messagebird", "OTPGATE_SMS_AUTH=k",
+                          "OTPGATE_SMS_FROM=Acme", "OTPGATE_SMS2_PROVIDER=webhook",
+                          "OTPGATE_SMS2_URL=https://b.example.com/x",
+                          "OTPGATE_SMS2_BODY=to={to}&m={message}"),
+                     OG_OK);
+    assert_string_equal(f->c.sms2_body, "to={to}&m={message}");
+
+    const char *p = "OTPGATE_SMS_PROVIDER=webhook", *u = "OTPGATE_SMS_URL=https://a.example.com";
+    assert_error(f, LOAD(f, "OTPGATE_SMS2_PROVIDER=webhook", "OTPGATE_SMS2_URL=https://b.example"),
+                 "OTPGATE_SMS2_PROVIDER", "OTPGATE_SMS_PROVIDER is not");
+    assert_error(f, LOAD(f, (char *)p, (char *)u, "OTPGATE_SMS2_URL=https://b.example.com"),
+                 "OTPGATE_SMS2_URL", "set, but OTPGATE_SMS2_PROVIDER is not");
+    assert_error(f, LOAD(f, (char *)p, (char *)u, "OTPGATE_SMS2_PROVIDER=fax"),
+                 "OTPGATE_SMS2_PROVIDER", "'fax' is not one of");
+    assert_error(f, LOAD(f, (char *)p, (char *)u, "OTPGATE_SMS2_PROVIDER=webhook"),
+                 "OTPGATE_SMS2_URL", "required when OTPGATE_SMS2_PROVIDER is webhook");
+    assert_error(f,
+                 LOAD(f, (char *)p, (char *)u, "OTPGATE_SMS2_PROVIDER=vonage",
+                      "OTPGATE_SMS2_AUTH=S3cr3t", "OTPGATE_SMS2_FROM=Acme"),
+                 "OTPGATE_SMS2_AUTH", "API_KEY:API_SECRET");
+    assert_null(strstr(f->err, "S3cr3t"));
+    assert_error(
+        f, LOAD(f, (char *)p, (char *)u, "OTPGATE_SMS2_PROVIDER=vonage", "OTPGATE_SMS2_AUTH=a:b"),
+        "OTPGATE_SMS2_FROM", "required by the vonage preset");
+    assert_error(f,
+                 LOAD(f, (char *)p, (char *)u, "OTPGATE_SMS2_PROVIDER=webhook",
+                      "OTPGATE_SMS2_URL=ftp://b.example.com/?k=S3cr3t"),
+                 "OTPGATE_SMS2_URL", "must be an http:// or https:// URL");
+    assert_null(strstr(f->err, "S3cr3t"));
+    assert_error(f,
+                 LOAD(f, (char *)p, (char *)u, "OTPGATE_SMS2_PROVIDER=webhook",
+                      "OTPGATE_SMS2_URL=https://b.example.com", "OTPGATE_SMS2_AUTH=S3cr3t\nX: 1"),
+                 "OTPGATE_SMS2_AUTH", "line breaks");
+    assert_null(strstr(f->err, "S3cr3t"));
+    assert_error(f,
+                 LOAD(f, (char *)p, (char *)u, "OTPGATE_SMS2_PROVIDER=webhook",
+                      "OTPGATE_SMS2_URL=https://b.example.com", "OTPGATE_SMS2_BODY={\"t\":{to}}"),
+                 "OTPGATE_SMS2_BODY", "is not a JSON");
+    assert_error(f,
+                 LOAD(f, (char *)p, (char *)u, "OTPGATE_SMS2_PROVIDER=twilio",
+                      "OTPGATE_SMS2_AUTH=a:b", "OTPGATE_SMS2_FROM=A", "OTPGATE_SMS2_BODY=x"),
+                 "OTPGATE_SMS2_BODY", "only for OTPGATE_SMS2_PROVIDER=webhook");
+    assert_error(f,
+                 LOAD(f, (char *)p, (char *)u, "OTPGATE_SMS2_PROVIDER=twilio",
+                      "OTPGATE_SMS2_AUTH=a:b", "OTPGATE_SMS2_FROM=A",
+                      "OTPGATE_SMS2_URL=https://u:S3cr3t@api.example.com"),
+                 "OTPGATE_SMS2_URL", "only a base URL");
+    assert_null(strstr(f->err, "S3cr3t"));
+}
+
+/* ---- delivery ---- */
+
+static void test_delivery_settings(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(LOAD(f, "OTPGATE_DELIVERY_TIMEOUT=0.05", "OTPGATE_DELIVERY_RETRIES=0",
+                          "OTPGATE_DELIVERY_BACKOFF=3600"),
+                     OG_OK);
+    assert_int_equal(f->c.delivery_timeout_ms, 50);
+    assert_int_equal(f->c.delivery_retries, 0);
+    assert_int_equal(f->c.delivery_backoff_ms, 3600000);
+    assert_int_equal(LOAD(f, "OTPGATE_DELIVERY_TIMEOUT=300", "OTPGATE_DELIVERY_RETRIES=50",
+                          "OTPGATE_DELIVERY_BACKOFF=0.25"),
+                     OG_OK);
+    assert_int_equal(f->c.delivery_timeout_ms, 300000);
+    assert_int_equal(f->c.delivery_retries, 50);
+    assert_int_equal(f->c.delivery_backoff_ms, 250);
+
+    static const struct {
+        const char *env, *key, *fragment;
+    } cases[] = {
+        {"OTPGATE_DELIVERY_TIMEOUT=300.001", "OTPGATE_DELIVERY_TIMEOUT",
+         "must be seconds from 0.05 to 300"},
+        {"OTPGATE_DELIVERY_TIMEOUT=301", "OTPGATE_DELIVERY_TIMEOUT", "from 0.05 to 300"},
+        {"OTPGATE_DELIVERY_TIMEOUT=0.04", "OTPGATE_DELIVERY_TIMEOUT", "from 0.05 to 300"},
+        {"OTPGATE_DELIVERY_TIMEOUT=15s", "OTPGATE_DELIVERY_TIMEOUT", "from 0.05 to 300"},
+        {"OTPGATE_DELIVERY_RETRIES=51", "OTPGATE_DELIVERY_RETRIES", "from 0 to 50"},
+        {"OTPGATE_DELIVERY_RETRIES=-1", "OTPGATE_DELIVERY_RETRIES", "from 0 to 50"},
+        {"OTPGATE_DELIVERY_RETRIES=2.5", "OTPGATE_DELIVERY_RETRIES", "from 0 to 50"},
+        {"OTPGATE_DELIVERY_BACKOFF=3601", "OTPGATE_DELIVERY_BACKOFF", "from 0.05 to 3600"},
+        {"OTPGATE_DELIVERY_BACKOFF=0", "OTPGATE_DELIVERY_BACKOFF", "from 0.05 to 3600"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        assert_error(f, LOAD(f, (char *)cases[i].env), cases[i].key, cases[i].fragment);
+}
+
+static void test_ca_file(void **state)
+{
+    struct fixture *f = *state;
+    char env[256];
+    snprintf(env, sizeof env, "OTPGATE_CA_FILE=%s", write_file(f, "-----BEGIN CERTIFICATE-----\n"));
+    assert_int_equal(LOAD(f, env), OG_OK);
+    assert_string_equal(f->c.ca_file, f->path);
+
+    snprintf(env, sizeof env, "OTPGATE_CA_FILE=%s/missing.pem", f->dir);
+    assert_error(f, LOAD(f, env), "OTPGATE_CA_FILE", "cannot be read");
+    assert_non_null(strstr(f->err, "missing.pem"));
+    snprintf(env, sizeof env, "OTPGATE_CA_FILE=%s", f->dir);
+    assert_error(f, LOAD(f, env), "OTPGATE_CA_FILE", "is not a file");
 }
 
 static void test_sms_settings_without_provider(void **state)
@@ -977,14 +1356,26 @@ static void test_small_or_null_error_buffer(void **state)
 static void test_free_twice(void **state)
 {
     struct fixture *f = *state;
+    assert_int_equal(
+        LOAD(f, "OTPGATE_SMTP_URL=smtp://u:p@mail.example.com", "OTPGATE_SMS_PROVIDER=webhook",
+             "OTPGATE_SMS_URL=https://s.example.com", "OTPGATE_SMS_AUTH=a", "OTPGATE_SMS_BODY=b",
+             "OTPGATE_SMS_FROM=f", "OTPGATE_SMS_HEADERS=X-A: 1", "OTPGATE_SMS_SUCCESS=~ok",
+             "OTPGATE_SMS2_PROVIDER=vonage", "OTPGATE_SMS2_AUTH=k:s", "OTPGATE_SMS2_FROM=f",
+             "OTPGATE_SMS2_URL=https://v.example.com", "OTPGATE_CA_FILE=/dev/null"),
+        OG_ERR_INVALID); /* /dev/null is not a regular file */
+    config_free(&f->c);
     assert_int_equal(LOAD(f, "OTPGATE_SMTP_URL=smtp://u:p@mail.example.com",
                           "OTPGATE_SMS_PROVIDER=webhook", "OTPGATE_SMS_URL=https://s.example.com",
-                          "OTPGATE_SMS_AUTH=a", "OTPGATE_SMS_BODY=b"),
+                          "OTPGATE_SMS_AUTH=a", "OTPGATE_SMS_BODY=b", "OTPGATE_SMS_FROM=f",
+                          "OTPGATE_SMS_HEADERS=X-A: 1", "OTPGATE_SMS_SUCCESS=~ok",
+                          "OTPGATE_SMS2_PROVIDER=vonage", "OTPGATE_SMS2_AUTH=k:s",
+                          "OTPGATE_SMS2_FROM=f", "OTPGATE_SMS2_URL=https://v.example.com"),
                      OG_OK);
     config_free(&f->c);
     assert_null(f->c.listen);
     assert_null(f->c.smtp_pass);
     assert_null(f->c.sms_body);
+    assert_null(f->c.sms2_auth);
     config_free(&f->c);
     config_free(NULL);
 }
@@ -1014,7 +1405,14 @@ static void test_help_text(void **state)
         "OTPGATE_STATIC_DIR",       "OTPGATE_MAX_CONNECTIONS",
         "OTPGATE_REQUEST_TIMEOUT",  "OTPGATE_IDLE_TIMEOUT",
         "OTPGATE_SHUTDOWN_TIMEOUT", "OTPGATE_MAX_HEADER_BYTES",
-        "OTPGATE_MAX_BODY_BYTES",
+        "OTPGATE_MAX_BODY_BYTES",   "OTPGATE_SMS_FROM",
+        "OTPGATE_SMS_METHOD",       "OTPGATE_SMS_CONTENT_TYPE",
+        "OTPGATE_SMS_HEADERS",      "OTPGATE_SMS_SUCCESS",
+        "OTPGATE_SMS2_PROVIDER",    "OTPGATE_SMS2_URL",
+        "OTPGATE_SMS2_AUTH",        "OTPGATE_SMS2_BODY",
+        "OTPGATE_SMS2_FROM",        "OTPGATE_DELIVERY_TIMEOUT",
+        "OTPGATE_DELIVERY_RETRIES", "OTPGATE_DELIVERY_BACKOFF",
+        "OTPGATE_CA_FILE",
     };
     const char *help = config_help_text();
     assert_non_null(help);
@@ -1070,6 +1468,15 @@ int main(void)
         T(test_smtp_url_error_messages),
         T(test_smtp_from),
         T(test_sms_providers),
+        T(test_sms_presets_need_credentials),
+        T(test_sms_preset_refuses_template_keys),
+        T(test_sms_method_and_content_type),
+        T(test_sms_body_checks),
+        T(test_sms_headers),
+        T(test_sms_success),
+        T(test_sms_secondary),
+        T(test_delivery_settings),
+        T(test_ca_file),
         T(test_sms_settings_without_provider),
         T(test_sms_url_and_auth_errors_hide_secrets),
         T(test_dev_resolution),

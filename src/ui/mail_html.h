@@ -1,0 +1,16 @@
+/* The HTML version of the email that carries a code, in English and
+ * Simplified Chinese, next to the plain text of ui_message_email(). */
+#ifndef OTPGATE_UI_MAIL_HTML_H
+#define OTPGATE_UI_MAIL_HTML_H
+
+#include "core/buf.h"
+
+/* Appends a complete, small HTML document to out: lang set from locale
+ * ("zh..." gives zh-CN, anything else en), the app name, the code in a
+ * large monospace block, its lifetime and a do-not-share line. Every value
+ * is escaped with ui_html_escape. Styles are inline (mail clients drop
+ * <style> and external CSS). out stays the caller's. */
+void ui_mail_html(struct buf *out, const char *locale, const char *app, const char *code,
+                  unsigned ttl_minutes);
+
+#endif
