@@ -211,12 +211,12 @@ static void complete(struct delivery_job *j, bool ok, bool retryable, const char
         char n[12];
         snprintf(n, sizeof(n), "%d", m->attempts);
         log_warn("delivery failed, will retry", "channel", factor_type_name(m->channel),
-                 "msg", m->msg_id, "attempt", n, "answer", answer);
+                 "msg_id", m->msg_id, "attempt", n, "answer", answer);
     } else {
         outbox_mark_retry(s->store, m->id, 0, provider, answer);
         count_outcome(s, m->channel, "failed");
-        log_error("delivery failed for good", "channel", factor_type_name(m->channel), "msg",
-                  m->msg_id, "answer", answer);
+        log_error("delivery failed for good", "channel", factor_type_name(m->channel),
+                  "msg_id", m->msg_id, "answer", answer);
         if (m->channel == FACTOR_SMS && m->fallback_of == 0)
             fallback_to_email(s, m);
     }

@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <uv.h>
 
 extern char **environ;
@@ -161,7 +162,12 @@ static int cmd_serve(const struct cli *cli)
         return 1;
     }
     server_run(&srv);
-    uv_loop_close(&loop);
+    /* Busy when an e-mail send was left running on the thread pool: the
+     * process ends here anyway. */
+    if (uv_loop_close(&loop) == UV_EBUSY) {
+        config_free(&cfg);
+        _exit(0);
+    }
     config_free(&cfg);
     return 0;
 }

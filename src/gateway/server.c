@@ -71,6 +71,15 @@ static void maybe_finish(struct server *s)
     close_handle((uv_handle_t *)&s->housekeeping);
     batch_close(s);
     delivery_close(s);
+    /* An e-mail send stuck on a silent server cannot be interrupted on the
+     * thread pool; do not wait for it. Its row stays in sending and is
+     * resumed at the next start. */
+    if (s->delivery.smtp_in_flight > 0) {
+        char n[16];
+        snprintf(n, sizeof(n), "%u", s->delivery.smtp_in_flight);
+        log_warn("leaving e-mail sends in flight; they resume at the next start", "count", n);
+        uv_stop(s->loop);
+    }
 }
 
 void server_conn_closed(struct server *s)
