@@ -59,6 +59,7 @@ struct mfa_user {
     int64_t last_wait;
     bool locked;
     int64_t locked_at;
+    bool enrol_offered; /* the optional-policy offer was shown once */
 };
 
 struct mfa_factor {
@@ -109,6 +110,8 @@ enum mfa_result users_gate(const struct mfa_ctx *c, const struct mfa_user *u,
                            struct mfa_outcome *o);
 /* Counts a failed check; may start a wait or lock the user. */
 void users_record_failure(const struct mfa_ctx *c, struct mfa_user *u, struct mfa_outcome *o);
+/* Records that the optional enrolment offer was shown (SPEC §5: once). */
+void users_mark_offered(const struct mfa_ctx *c, struct mfa_user *u);
 /* Counts a success: resets failures, records the last used factor. */
 void users_record_success(const struct mfa_ctx *c, struct mfa_user *u, const char *factor_id);
 

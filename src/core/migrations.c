@@ -147,6 +147,48 @@ static const char *const migrations[] = {
     "ALTER TABLE sends ADD COLUMN prefix TEXT;\n"
     "CREATE INDEX sends_prefix ON sends(channel, prefix, at);\n",
 
+    /* 5: server-side sessions of the end-user pages (SPEC §8). A session is
+     * found by the SHA-256 of its cookie value; the value itself is never
+     * stored. used_jti remembers the request objects' jti per app until
+     * they expire, so a signed request cannot be replayed. */
+    "CREATE TABLE sessions (\n"
+    "  id_hash BLOB PRIMARY KEY,\n"           /* SHA-256 of the cookie value */
+    "  app_id TEXT NOT NULL,\n"
+    "  sub TEXT NOT NULL,\n"
+    "  purpose TEXT NOT NULL,\n"              /* 'login' | 'manage' */
+    "  return_to TEXT,\n"
+    "  state TEXT,\n"                         /* the app's opaque state */
+    "  flow TEXT,\n"                          /* JSON: the entry point's extra data */
+    "  locale TEXT,\n"
+    "  created_at INTEGER NOT NULL,\n"        /* unix ms, as every time below */
+    "  expires_at INTEGER NOT NULL,\n"
+    "  last_seen INTEGER NOT NULL,\n"
+    "  passed_at INTEGER NOT NULL DEFAULT 0,\n" /* when the second step was passed */
+    "  stepup_at INTEGER NOT NULL DEFAULT 0,\n" /* last fresh second step */
+    "  amr TEXT,\n"                           /* JSON array */
+    "  challenge_id TEXT,\n"                  /* the challenge shown on the page now */
+    "  pending_factor TEXT\n"                 /* a factor being bound */
+    ");\n"
+    "CREATE INDEX sessions_expiry ON sessions(expires_at);\n"
+    "CREATE TABLE used_jti (\n"
+    "  jti TEXT NOT NULL,\n"
+    "  app_id TEXT NOT NULL,\n"
+    "  expires_at INTEGER NOT NULL,\n"        /* unix ms */
+    "  PRIMARY KEY (app_id, jti)\n"
+    ");\n",
+
+    /* 6: the ES256 keys that sign id_tokens (SPEC §6), the private half
+     * sealed under the master key (aad "signing:<kid>"). A retired key is
+     * still published until expires_at, then pruned. */
+    "CREATE TABLE signing_keys (\n"
+    "  kid TEXT PRIMARY KEY,\n"               /* RFC 7638 thumbprint */
+    "  private_sealed BLOB NOT NULL,\n"       /* PKCS#8 DER, sealed */
+    "  public_jwk TEXT NOT NULL,\n"
+    "  created_at INTEGER NOT NULL,\n"        /* unix ms */
+    "  retired_at INTEGER,\n"
+    "  expires_at INTEGER\n"
+    ");\n",
+
     /* Append new migrations here. */
 };
 

@@ -17,7 +17,7 @@ enum mfa_result users_find(const struct mfa_ctx *c, const char *sub, struct mfa_
 {
     sqlite3_stmt *st = store_stmt(c->store,
                                   "SELECT id, preferred_factor, last_used_factor, failures, "
-                                  "retry_at, last_wait, locked_at FROM users "
+                                  "retry_at, last_wait, locked_at, enrol_offered FROM users "
                                   "WHERE app_id = ? AND sub = ?");
     if (!st)
         return MFA_ERROR;
@@ -38,6 +38,7 @@ enum mfa_result users_find(const struct mfa_ctx *c, const char *sub, struct mfa_
     u->last_wait = sqlite3_column_int64(st, 5);
     u->locked = sqlite3_column_type(st, 6) != SQLITE_NULL;
     u->locked_at = sqlite3_column_int64(st, 6);
+    u->enrol_offered = sqlite3_column_int(st, 7) != 0;
     sqlite3_reset(st);
     return MFA_OK;
 }
@@ -138,6 +139,17 @@ void users_record_failure(const struct mfa_ctx *c, struct mfa_user *u, struct mf
         o->retry_after = wait;
     }
     users_save(c, u);
+}
+
+void users_mark_offered(const struct mfa_ctx *c, struct mfa_user *u)
+{
+    sqlite3_stmt *st = store_stmt(c->store, "UPDATE users SET enrol_offered = 1 WHERE id = ?");
+    if (!st)
+        return;
+    sqlite3_bind_int64(st, 1, u->id);
+    sqlite3_step(st);
+    sqlite3_reset(st);
+    u->enrol_offered = true;
 }
 
 void users_record_success(const struct mfa_ctx *c, struct mfa_user *u, const char *factor_id)

@@ -50,7 +50,7 @@ static void api_send(struct api *a, int status, json_t *answer)
     }
     json_decref(a->body);
     a->body = NULL;
-    batch_answer(a->srv, a->req, status, s, len);
+    batch_answer(a->srv, a->req, status, "application/json", s, len);
 }
 
 static void api_error_extra(struct api *a, int status, const char *code, const char *message,

@@ -70,12 +70,13 @@ void batch_request_end(struct server *s, bool keep)
         s->batch.failed = true;
 }
 
-void batch_answer(struct server *s, struct http_request *req, int status, char *body, size_t len)
+void batch_answer(struct server *s, struct http_request *req, int status,
+                  const char *content_type, char *body, size_t len)
 {
     struct batch *b = &s->batch;
     if (!b->open) {
         /* Nothing to wait for: answer now. */
-        http_respond(req, status, body ? "application/json" : NULL, body, len);
+        http_respond(req, status, body ? content_type : NULL, body, len);
         free(body);
         return;
     }
@@ -83,7 +84,7 @@ void batch_answer(struct server *s, struct http_request *req, int status, char *
         b->cap = b->cap ? b->cap * 2 : 64;
         b->answers = og_realloc(b->answers, b->cap * sizeof(*b->answers));
     }
-    b->answers[b->count++] = (struct batch_answer){req, status, body, len};
+    b->answers[b->count++] = (struct batch_answer){req, status, content_type, body, len};
 }
 
 static void on_check(uv_check_t *h)
@@ -113,7 +114,7 @@ static void on_check(uv_check_t *h)
     for (size_t i = 0; i < n; i++) {
         struct batch_answer *a = &list[i];
         if (ok) {
-            http_respond(a->req, a->status, a->body ? "application/json" : NULL, a->body, a->len);
+            http_respond(a->req, a->status, a->body ? a->content_type : NULL, a->body, a->len);
         } else {
             http_header_add(a->req, "Retry-After", "1");
             http_respond_error_json(a->req, 503, "storage_unavailable",

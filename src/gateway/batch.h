@@ -15,6 +15,7 @@ struct server;
 struct batch_answer {
     struct http_request *req;
     int status;
+    const char *content_type; /* static string, or NULL with no body */
     char *body; /* malloc'd JSON, or NULL for an empty answer */
     size_t len;
 };
@@ -41,8 +42,9 @@ void batch_request_end(struct server *s, bool keep);
 /* Called after each group commit (ok false when it failed), before the
  * answers go out: delivery starts the messages the batch queued. */
 void batch_set_after_commit(struct server *s, void (*fn)(struct server *s, bool ok));
-/* Queues the request's answer until the commit; takes body (malloc'd). */
-void batch_answer(struct server *s, struct http_request *req, int status, char *body,
-                  size_t len);
+/* Queues the request's answer until the commit; takes body (malloc'd).
+ * content_type must be a static string (or NULL for no body). */
+void batch_answer(struct server *s, struct http_request *req, int status,
+                  const char *content_type, char *body, size_t len);
 
 #endif

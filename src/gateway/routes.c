@@ -4,6 +4,7 @@
 
 #include "core/log.h"
 #include "gateway/api.h"
+#include "gateway/pages.h"
 #include "gateway/server.h"
 #include "gateway/static_files.h"
 #include "ui/ui.h"
@@ -38,7 +39,9 @@ static void handle_readyz(struct http_request *req)
         http_respond_text(req, 503, "shutting down");
         return;
     }
-    if (store_check_writable(s->store) != OG_OK) {
+    /* An open group commit already holds the write lock: that is proof
+     * enough, and a probe of its own would nest a transaction. */
+    if (!s->batch.open && store_check_writable(s->store) != OG_OK) {
         log_error("readiness check: database not writable");
         http_respond_text(req, 503, "database not writable");
         return;
@@ -169,6 +172,28 @@ const struct route routes_table[] = {
     {ROUTE_GET, "/metrics", handle_metrics, 0},
     {ROUTE_GET, "/static/*", handle_static, 0},
     {ROUTE_GET, "/dev/outbox", handle_dev_outbox, 0},
+    {ROUTE_GET, "/brand.css", page_brand_css, 0},
+    {ROUTE_GET, "/start", page_start_link, 0},
+    {ROUTE_GET, "/flow", page_flow, 0},
+    {ROUTE_GET, "/challenge", page_challenge, 0},
+    {ROUTE_POST, "/challenge/send", page_challenge_send, ROUTE_CSRF},
+    {ROUTE_POST, "/challenge/verify", page_challenge_verify, ROUTE_CSRF},
+    {ROUTE_POST, "/challenge/recovery", page_challenge_recovery, ROUTE_CSRF},
+    {ROUTE_POST, "/challenge/cancel", page_challenge_cancel, ROUTE_CSRF},
+    {ROUTE_GET, "/account", page_account, 0},
+    {ROUTE_GET, "/account/add/{type}", page_account_add_form, 0},
+    {ROUTE_POST, "/account/add/{type}", page_account_add, ROUTE_CSRF},
+    {ROUTE_POST, "/account/resend", page_account_resend, ROUTE_CSRF},
+    {ROUTE_POST, "/account/verify", page_account_verify, ROUTE_CSRF},
+    {ROUTE_POST, "/account/continue", page_account_continue, ROUTE_CSRF},
+    {ROUTE_POST, "/account/preferred", page_account_preferred, ROUTE_CSRF},
+    {ROUTE_POST, "/account/remove", page_account_remove, ROUTE_CSRF},
+    {ROUTE_POST, "/account/disable", page_account_disable, ROUTE_CSRF},
+    {ROUTE_POST, "/account/recovery-codes", page_account_recovery, ROUTE_CSRF},
+    {ROUTE_POST, "/account/done", page_account_done, ROUTE_CSRF},
+    {ROUTE_GET, "/enrol", page_enrol, 0},
+    {ROUTE_POST, "/enrol/skip", page_enrol_skip, ROUTE_CSRF},
+    {ROUTE_POST, "/lang", page_lang, 0},
     {ROUTE_POST, "/api/v1/users/{sub}/factors", api_factor_add, ROUTE_CLIENT_AUTH},
     {ROUTE_GET, "/api/v1/users/{sub}/factors", api_factor_list, ROUTE_CLIENT_AUTH},
     {ROUTE_POST, "/api/v1/users/{sub}/factors/{id}/verify", api_factor_verify, ROUTE_CLIENT_AUTH},

@@ -1,5 +1,8 @@
-/* The landing page at "/". Static text plus the public URL; no user data. */
+/* The landing page at "/". Static text plus the public URL; no user data.
+ * Also home of ui_html_escape, which every page uses. */
 #include "ui/ui.h"
+
+#include "ui/layout.h"
 
 void ui_html_escape(struct buf *out, const char *s)
 {
@@ -18,24 +21,26 @@ void ui_html_escape(struct buf *out, const char *s)
 void ui_page_home(struct buf *out, const char *product_name, const char *public_url,
                   bool dev_delivery)
 {
-    buf_append_str(out, "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-                        "<title>");
-    ui_html_escape(out, product_name);
-    buf_append_str(out, "</title>\n<link rel=\"stylesheet\" href=\"/static/css/otpgate.css\">\n"
-                        "<link rel=\"icon\" href=\"/static/img/logo.svg\" type=\"image/svg+xml\">\n"
-                        "</head>\n<body>\n<main class=\"card\">\n"
-                        "<img class=\"logo\" src=\"/static/img/logo.svg\" alt=\"\" width=\"48\" "
-                        "height=\"48\">\n<h1>");
-    ui_html_escape(out, product_name);
-    buf_append_str(out, " is running</h1>\n<p>This is a second-factor gateway. Applications send "
-                        "their signed-in users here to confirm a one-time code, then get them "
-                        "back with a signed result.</p>\n<p>Issuer: <code>");
-    ui_html_escape(out, public_url);
+    /* Operators read this page; it has no session, so no language switch. */
+    struct ui_ctx c = {.locale = "en", .brand_name = product_name};
+    struct ui_layout l = {.title_key = "title.home", .title_arg = product_name, .page = "page-home"};
+    ui_layout_begin(out, &c, &l);
+    buf_append_str(out, "<p>");
+    ui_text(out, &c, "home.body");
+    buf_append_str(out, "</p>\n<p>");
+    ui_text(out, &c, "home.issuer");
+    buf_append_str(out, " <code>");
+    ui_esc(out, public_url);
     buf_append_str(out, "</code></p>\n");
-    if (dev_delivery)
-        buf_append_str(out, "<p class=\"note\">Development delivery is on: codes are written "
-                            "to the log instead of being sent.</p>\n");
-    buf_append_str(out, "<p><a href=\"/healthz\">Health</a> · <a href=\"/metrics\">Metrics</a></p>\n"
-                        "</main>\n</body>\n</html>\n");
+    if (dev_delivery) {
+        buf_append_str(out, "<div class=\"alert warn\"><p>");
+        ui_text(out, &c, "home.dev");
+        buf_append_str(out, "</p></div>\n");
+    }
+    buf_append_str(out, "<p class=\"actions\"><a href=\"/healthz\">");
+    ui_text(out, &c, "home.health");
+    buf_append_str(out, "</a> · <a href=\"/metrics\">");
+    ui_text(out, &c, "home.metrics");
+    buf_append_str(out, "</a></p>\n");
+    ui_layout_end(out, &c);
 }

@@ -1,0 +1,1409 @@
+/* The end-user pages' handlers (SPEC §5, §8): the signed-link entry, the
+ * second-step challenge, the account page with binding, removal and
+ * recovery codes, and the enrolment a policy asks for inside a login.
+ * Sessions live in SQLite; every form carries a CSRF token; the session id
+ * changes when the user passes a second step. Writes join the group commit
+ * and answers wait for it. Never puts a code or a secret in a URL or log. */
+#include "gateway/pages.h"
+
+#include "core/apps.h"
+#include "core/base32.h"
+#include "core/contact.h"
+#include "core/jwt.h"
+#include "core/log.h"
+#include "core/mfa.h"
+#include "core/recovery.h"
+#include "core/sessions.h"
+#include "gateway/server.h"
+#include "gateway/urlcodec.h"
+#include "ui/messages.h"
+#include "ui/pages.h"
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define SESSION_COOKIE "otpgate_session"
+#define LANG_COOKIE "otpgate_lang"
+#define SESSION_TTL_MS (30LL * 60 * 1000)
+#define STEPUP_FRESH_MS (5LL * 60 * 1000)
+#define LINK_MAX_AGE_S 300
+#define RESULT_TTL_S 120
+
+struct page {
+    struct http_request *req;
+    struct server *srv;
+    struct session sess;
+    bool have_sess;
+    struct kv_list form;
+    struct policy pol;
+    struct mfa_ctx ctx;
+    char app_name[128];
+    struct mfa_user user;
+    struct ui_ctx ui;
+    char csrf[96];
+    char locale[8];
+    bool in_batch;
+    bool sess_dirty;
+};
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static const char *form_str(struct page *p, const char *key)
+{
+    struct span v;
+    if (!kv_get(&p->form, key, &v))
+        return NULL;
+    return arena_strndup(&p->req->arena, v.p, v.len);
+}
+
+static const char *query_str(struct page *p, const char *key)
+{
+    struct kv_list q;
+    struct span v;
+    if (!p->req->query.p || form_parse(&p->req->arena, p->req->query, 32, &q) != OG_OK ||
+        !kv_get(&q, key, &v))
+        return NULL;
+    return arena_strndup(&p->req->arena, v.p, v.len);
+}
+
+/* Only message keys made of [a-z_.] with a known prefix may come from a
+ * URL, so a link cannot put arbitrary text on a page. */
+static const char *msg_key(const char *k, const char *prefix)
+{
+    if (!k || strncmp(k, prefix, strlen(prefix)) != 0 || strlen(k) > 40)
+        return NULL;
+    for (const char *c = k; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || *c == '_' || *c == '.'))
+            return NULL;
+    return k;
+}
+
+static const char *msg_arg(const char *a)
+{
+    if (!a || strlen(a) > 40)
+        return NULL;
+    for (const char *c = a; *c; c++)
+        if (!((*c >= '0' && *c <= '9') || *c == ' ' || *c == '+' || *c == '@' || *c == '.' ||
+              (unsigned char)*c >= 0x80 || (*c >= 'a' && *c <= 'z') || *c == '-'))
+            return NULL;
+    return a;
+}
+
+static void cookie_header(struct page *p, const char *name, const char *value, int64_t max_age)
+{
+    char line[512];
+    snprintf(line, sizeof(line), "%s=%s; Path=/; HttpOnly; SameSite=Lax%s; Max-Age=%lld", name,
+             value, p->srv->cfg->public_https ? "; Secure" : "", (long long)max_age);
+    http_header_add(p->req, "Set-Cookie", line);
+}
+
+static void pick_locale(struct page *p)
+{
+    struct span c, al;
+    const char *pick = NULL;
+    if (p->have_sess && p->sess.locale[0])
+        pick = p->sess.locale;
+    else if (http_header_get(p->req, "Cookie", &c) && cookie_get(c, LANG_COOKIE, &al))
+        pick = ui_locale_pick(arena_strndup(&p->req->arena, al.p, al.len));
+    else if (http_header_get(p->req, "Accept-Language", &al))
+        pick = ui_locale_pick(arena_strndup(&p->req->arena, al.p, al.len));
+    snprintf(p->locale, sizeof(p->locale), "%s", pick ? pick : "en");
+}
+
+static void brand(struct page *p)
+{
+    char v[128];
+    static char name[128], logo[256];
+    p->ui.brand_name = "otpgate";
+    p->ui.brand_logo = NULL;
+    p->ui.brand_accent = NULL;
+    if (store_meta_get(p->srv->store, "brand_name", v, sizeof(v)) == OG_OK && v[0]) {
+        snprintf(name, sizeof(name), "%s", v);
+        p->ui.brand_name = name;
+    }
+    if (store_meta_get(p->srv->store, "brand_logo", logo, sizeof(logo)) == OG_OK && logo[0])
+        p->ui.brand_logo = logo;
+}
+
+static void ui_fill(struct page *p)
+{
+    pick_locale(p);
+    brand(p);
+    p->ui.locale = p->locale;
+    p->ui.csrf = p->have_sess ? p->csrf : "";
+    p->ui.app_name = p->app_name[0] ? p->app_name : NULL;
+    p->ui.notice = msg_key(query_str(p, "n"), "notice.");
+    p->ui.error = msg_key(query_str(p, "e"), "err.");
+    p->ui.error_arg = msg_arg(query_str(p, "a"));
+}
+
+/* Ends the request's part of the batch and queues the answer. */
+static void page_send(struct page *p, int status, struct buf *html)
+{
+    if (p->have_sess && p->sess_dirty)
+        sessions_save(p->srv->store, &p->sess);
+    if (p->in_batch) {
+        batch_request_end(p->srv, true);
+        p->in_batch = false;
+    }
+    if (p->have_sess)
+        sessions_free(&p->sess);
+    char *body = NULL;
+    size_t len = 0;
+    if (html) {
+        body = buf_detach(html, &len);
+        http_page_headers(p->req);
+    }
+    batch_answer(p->srv, p->req, status, html ? "text/html; charset=utf-8" : NULL, body, len);
+}
+
+static void redirect(struct page *p, const char *location)
+{
+    http_header_add(p->req, "Location", location);
+    http_header_add(p->req, "Cache-Control", "no-store");
+    page_send(p, 303, NULL);
+}
+
+static void redirect_msg(struct page *p, const char *path, const char *kind, const char *key,
+                         const char *arg)
+{
+    char loc[512];
+    char sep = strchr(path, '?') ? '&' : '?';
+    if (arg)
+        snprintf(loc, sizeof(loc), "%s%c%s=%s&a=%s", path, sep, kind, key, arg);
+    else
+        snprintf(loc, sizeof(loc), "%s%c%s=%s", path, sep, kind, key);
+    redirect(p, loc);
+}
+
+static void message_page(struct page *p, int status, const char *title, const char *body)
+{
+    struct buf html;
+    buf_init(&html, 1u << 20);
+    ui_fill(p);
+    ui_page_message(&html, &p->ui, title, body);
+    page_send(p, status, &html);
+}
+
+/* Loads the session (and the app, policy, user) and, for POSTs, the form
+ * and its CSRF token. On false an answer has been sent. */
+static bool page_start(struct http_request *req, struct page *p, bool post)
+{
+    memset(p, 0, sizeof(*p));
+    p->req = req;
+    p->srv = req->srv;
+    struct server *s = req->srv;
+    int64_t now = wall_ms();
+
+    struct span cookies, value;
+    if (http_header_get(req, "Cookie", &cookies) && cookie_get(cookies, SESSION_COOKIE, &value)) {
+        char *cookie = arena_strndup(&req->arena, value.p, value.len);
+        if (sessions_load(s->store, cookie, now, &p->sess) == OG_OK)
+            p->have_sess = true;
+    }
+    if (!p->have_sess) {
+        message_page(p, 401, "title.session_expired", "body.session_expired");
+        return false;
+    }
+    sessions_csrf_token(s->keys.csrf, &p->sess, p->csrf, sizeof(p->csrf));
+    if (post) {
+        struct span ct;
+        if (!http_header_get(req, "Content-Type", &ct) ||
+            !span_starts_with(ct, "application/x-www-form-urlencoded") ||
+            form_parse(&req->arena, span_make(req->body.data ? req->body.data : "", req->body.len),
+                       64, &p->form) != OG_OK) {
+            message_page(p, 400, "title.error", "body.error");
+            return false;
+        }
+        const char *token = form_str(p, "csrf");
+        if (!token || !sessions_csrf_check(s->keys.csrf, &p->sess, token, strlen(token))) {
+            message_page(p, 403, "title.error", "err.csrf");
+            return false;
+        }
+    }
+    struct app app;
+    if (apps_get(s->store, p->sess.app_id, &app) == OG_OK) {
+        snprintf(p->app_name, sizeof(p->app_name), "%s", app.name);
+        apps_free(&app);
+    }
+    if (policy_load(s->store, p->sess.app_id, &p->pol) != OG_OK ||
+        batch_request_begin(s) != OG_OK) {
+        http_header_add(req, "Retry-After", "1");
+        message_page(p, 503, "title.error", "body.error");
+        return false;
+    }
+    p->in_batch = true;
+    p->ctx.store = s->store;
+    p->ctx.keys = &s->keys;
+    p->ctx.pol = &p->pol;
+    p->ctx.app_id = p->sess.app_id;
+    p->ctx.app_name = p->app_name[0] ? p->app_name : p->sess.app_id;
+    p->ctx.issuer = p->ctx.app_name;
+    p->ctx.now_ms = now;
+    p->ctx.client_ip = req->client_ip;
+    if (users_get_or_create(&p->ctx, p->sess.sub, &p->user) != MFA_OK) {
+        message_page(p, 500, "title.error", "body.error");
+        return false;
+    }
+    ui_fill(p);
+    return true;
+}
+
+/* ---- factors for the views -------------------------------------------- */
+
+struct factor_list {
+    struct page *p;
+    struct ui_factor items[32];
+    struct mfa_factor raw[32];
+    size_t count;
+    bool active_only;
+};
+
+static void fmt_time(struct page *p, int64_t ms, const char **out)
+{
+    if (ms <= 0) {
+        *out = NULL;
+        return;
+    }
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char *s = arena_alloc(&p->req->arena, 32);
+    strftime(s, 32, "%Y-%m-%d %H:%M UTC", &tm);
+    *out = s;
+}
+
+static void collect(const struct mfa_factor *f, void *arg)
+{
+    struct factor_list *l = arg;
+    if (l->count >= ARRAY_SIZE(l->items) || (l->active_only && !f->active))
+        return;
+    struct page *p = l->p;
+    l->raw[l->count] = *f;
+    struct mfa_factor *r = &l->raw[l->count];
+    struct ui_factor *u = &l->items[l->count];
+    memset(u, 0, sizeof(*u));
+    u->id = r->id;
+    u->type = factor_type_name(r->type);
+    if (r->type != FACTOR_TOTP) {
+        char *m = arena_alloc(&p->req->arena, CONTACT_MASK_SIZE);
+        if (r->type == FACTOR_SMS)
+            contact_phone_mask(r->destination, m, CONTACT_MASK_SIZE);
+        else
+            contact_email_mask(r->destination, m, CONTACT_MASK_SIZE);
+        u->masked = m;
+    }
+    u->active = r->active;
+    u->preferred = strcmp(p->user.preferred, r->id) == 0;
+    u->last_used = strcmp(p->user.last_used, r->id) == 0;
+    fmt_time(p, r->last_used_at, &u->last_used_at);
+    l->count++;
+}
+
+static void list_factors(struct page *p, struct factor_list *l, bool active_only)
+{
+    memset(l, 0, sizeof(*l));
+    l->p = p;
+    l->active_only = active_only;
+    factors_each(&p->ctx, &p->user, collect, l);
+}
+
+static int64_t active_count(struct page *p)
+{
+    return factors_count_active(&p->ctx, &p->user);
+}
+
+/* ---- finishing a flow ------------------------------------------------- */
+
+/* Appends "name=value" percent-encoded to a URL being built. */
+static void url_param(struct buf *b, const char *name, const char *value)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    buf_append_str(b, strchr(b->data ? b->data : "", '?') ? "&" : "?");
+    buf_append_str(b, name);
+    buf_append_str(b, "=");
+    for (const unsigned char *c = (const unsigned char *)value; *c; c++) {
+        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+            *c == '-' || *c == '_' || *c == '.' || *c == '~') {
+            buf_append(b, c, 1);
+        } else {
+            char e[3] = {'%', hex[*c >> 4], hex[*c & 15]};
+            buf_append(b, e, 3);
+        }
+    }
+}
+
+/* Sends the user back to the app: with a signed result (HS256 with the
+ * app's secret, like the link that brought them), or with error. */
+static void finish(struct page *p, const char *error)
+{
+    struct server *s = p->srv;
+    const char *ret = p->sess.return_to;
+    if (!ret || !ret[0]) {
+        sessions_delete(s->store, &p->sess);
+        message_page(p, 200, "title.done", "body.done");
+        return;
+    }
+    struct buf loc;
+    buf_init(&loc, 8192);
+    buf_append_str(&loc, ret);
+    if (error) {
+        url_param(&loc, "error", error);
+    } else {
+        char *secret = NULL;
+        char *token = NULL;
+        if (apps_secret(s->store, &s->keys, p->sess.app_id, &secret) == OG_OK) {
+            json_error_t jerr;
+            json_t *amr = json_loads(p->sess.amr[0] ? p->sess.amr : "[]", 0, &jerr);
+            json_t *claims = json_pack(
+                "{s:s, s:s, s:s, s:I, s:I, s:o, s:b, s:s?}", "iss", s->cfg->public_url, "aud",
+                p->sess.app_id, "sub", p->sess.sub, "iat", (json_int_t)(p->ctx.now_ms / 1000),
+                "exp", (json_int_t)(p->ctx.now_ms / 1000 + RESULT_TTL_S), "amr",
+                amr ? amr : json_array(), "mfa", p->sess.passed_at > 0, "state", p->sess.state);
+            token = jwt_hs256_sign(claims, (const uint8_t *)secret, strlen(secret));
+            json_decref(claims);
+            OPENSSL_cleanse(secret, strlen(secret));
+            free(secret);
+        }
+        if (!token) {
+            buf_free(&loc);
+            message_page(p, 500, "title.error", "body.error");
+            return;
+        }
+        url_param(&loc, "otpgate_result", token);
+        free(token);
+    }
+    if (p->sess.state && p->sess.state[0])
+        url_param(&loc, "state", p->sess.state);
+    audit_log(&p->ctx, p->sess.sub, error ? "login_cancelled" : "login_returned", NULL, NULL);
+    sessions_delete(s->store, &p->sess);
+    p->sess_dirty = false;
+    char *location = arena_strndup(&p->req->arena, loc.data, loc.len);
+    buf_free(&loc);
+    redirect(p, location);
+}
+
+/* Where the user goes next in this session's flow (SPEC §5). */
+static void flow_next(struct page *p)
+{
+    int64_t active = active_count(p);
+    if (strcmp(p->sess.purpose, "manage") == 0) {
+        redirect(p, active > 0 && !p->sess.passed_at ? "/challenge" : "/account");
+        return;
+    }
+    if (p->sess.passed_at) {
+        finish(p, NULL);
+        return;
+    }
+    if (active > 0 && p->pol.mode != POLICY_OFF) {
+        redirect(p, "/challenge");
+        return;
+    }
+    if (p->pol.mode == POLICY_MANDATORY) {
+        redirect(p, "/enrol");
+        return;
+    }
+    if (p->pol.mode == POLICY_OPTIONAL && !p->user.enrol_offered) {
+        redirect(p, "/enrol");
+        return;
+    }
+    finish(p, NULL);
+}
+
+/* ---- entry ------------------------------------------------------------ */
+
+/* GET /start?token=JWT: the signed link an app makes (HS256 with its client
+ * secret, like SPEC §6's request object): iss (client_id), sub, aud (our
+ * public URL), iat, exp (at most 5 minutes), jti (once), return_to (one of
+ * the app's redirect URIs), optional state, purpose ("login" or "manage"),
+ * ui_locales. Opens a session and starts the flow. */
+void page_start_link(struct http_request *req)
+{
+    struct page p;
+    memset(&p, 0, sizeof(p));
+    p.req = req;
+    p.srv = req->srv;
+    struct server *s = req->srv;
+    const char *token = query_str(&p, "token");
+    json_t *claims = NULL;
+    char *secret = NULL;
+    const char *why = "malformed";
+    int64_t now = wall_ms();
+
+    /* The issuer names the app whose secret must have signed the token;
+     * read it unverified only to pick that key. */
+    const char *dot1 = token ? strchr(token, '.') : NULL;
+    const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+    char iss[MFA_ID_LEN] = "";
+    if (dot2) {
+        uint8_t *raw = NULL;
+        size_t n = 0;
+        if (b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &raw, &n) == OG_OK) {
+            json_error_t jerr;
+            json_t *unverified = json_loadb((const char *)raw, n, 0, &jerr);
+            const char *v = json_string_value(json_object_get(unverified, "iss"));
+            if (v && strlen(v) < sizeof(iss))
+                snprintf(iss, sizeof(iss), "%s", v);
+            json_decref(unverified);
+            free(raw);
+        }
+    }
+    if (iss[0] && apps_secret(s->store, &s->keys, iss, &secret) == OG_OK &&
+        jwt_hs256_verify(token, (const uint8_t *)secret, strlen(secret), &claims) == OG_OK) {
+        if (jwt_check_times(claims, now / 1000, LINK_MAX_AGE_S, 30, &why) == OG_OK)
+            why = NULL;
+    } else {
+        why = "bad signature or unknown app";
+    }
+    if (secret) {
+        OPENSSL_cleanse(secret, strlen(secret));
+        free(secret);
+    }
+    const char *sub = json_string_value(json_object_get(claims, "sub"));
+    const char *aud = json_string_value(json_object_get(claims, "aud"));
+    const char *jti = json_string_value(json_object_get(claims, "jti"));
+    const char *ret = json_string_value(json_object_get(claims, "return_to"));
+    const char *purpose = json_string_value(json_object_get(claims, "purpose"));
+    if (!why && (!sub || !sub[0] || strlen(sub) > MFA_SUB_MAX))
+        why = "sub";
+    if (!why && (!aud || strcmp(aud, s->cfg->public_url) != 0))
+        why = "aud";
+    if (!why && (!jti || !jti[0] || strlen(jti) > 128))
+        why = "jti";
+    if (!why && purpose && strcmp(purpose, "login") != 0 && strcmp(purpose, "manage") != 0)
+        why = "purpose";
+    if (!why && ret) {
+        struct app app;
+        bool ok = false;
+        if (apps_get(s->store, iss, &app) == OG_OK) {
+            for (size_t i = 0; i < app.redirect_count; i++)
+                if (strcmp(app.redirect_uris[i], ret) == 0)
+                    ok = true;
+            apps_free(&app);
+        }
+        if (!ok)
+            why = "return_to";
+    }
+    if (!why && batch_request_begin(s) != OG_OK)
+        why = "busy";
+    else if (!why)
+        p.in_batch = true;
+    if (!why && sessions_jti_use(s->store, iss, jti, now + (int64_t)LINK_MAX_AGE_S * 2000) != OG_OK)
+        why = "replayed";
+    if (why) {
+        log_info("signed link refused", "reason", why, "app", iss[0] ? iss : NULL, "ip",
+                 req->client_ip);
+        json_decref(claims);
+        message_page(&p, 400, "title.link_invalid", "body.link_invalid");
+        return;
+    }
+    memset(&p.sess, 0, sizeof(p.sess));
+    snprintf(p.sess.app_id, sizeof(p.sess.app_id), "%s", iss);
+    snprintf(p.sess.sub, sizeof(p.sess.sub), "%s", sub);
+    snprintf(p.sess.purpose, sizeof(p.sess.purpose), "%s", purpose ? purpose : "login");
+    p.sess.return_to = ret ? og_strdup(ret) : NULL;
+    const char *state = json_string_value(json_object_get(claims, "state"));
+    p.sess.state = state ? og_strdup(state) : NULL;
+    const char *locales = json_string_value(json_object_get(claims, "ui_locales"));
+    if (locales)
+        snprintf(p.sess.locale, sizeof(p.sess.locale), "%s", ui_locale_pick(locales));
+    json_decref(claims);
+    char cookie[96];
+    if (sessions_create(s->store, &p.sess, now, SESSION_TTL_MS, cookie, sizeof(cookie)) !=
+        OG_OK) {
+        sessions_free(&p.sess);
+        message_page(&p, 500, "title.error", "body.error");
+        return;
+    }
+    p.have_sess = true;
+    cookie_header(&p, SESSION_COOKIE, cookie, SESSION_TTL_MS / 1000);
+    OPENSSL_cleanse(cookie, sizeof(cookie));
+    redirect(&p, "/flow");
+}
+
+void page_flow(struct http_request *req)
+{
+    struct page p;
+    if (!page_start(req, &p, false))
+        return;
+    flow_next(&p);
+}
+
+/* ---- the challenge ---------------------------------------------------- */
+
+static bool pick_current(struct page *p, struct factor_list *l, const char *asked,
+                         size_t *index)
+{
+    const char *order[3] = {asked, p->user.last_used, p->user.preferred};
+    for (int k = 0; k < 3; k++) {
+        if (!order[k] || !order[k][0])
+            continue;
+        for (size_t i = 0; i < l->count; i++) {
+            if (strcmp(l->items[i].id, order[k]) == 0) {
+                *index = i;
+                return true;
+            }
+        }
+    }
+    if (l->count) {
+        *index = 0;
+        return true;
+    }
+    return false;
+}
+
+void page_challenge(struct http_request *req)
+{
+    struct page p;
+    if (!page_start(req, &p, false))
+        return;
+    struct factor_list l;
+    list_factors(&p, &l, true);
+    if (l.count == 0) {
+        flow_next(&p);
+        return;
+    }
+    size_t cur = 0;
+    const char *asked = query_str(&p, "factor");
+    pick_current(&p, &l, asked, &cur);
+    struct ui_factor others[32];
+    size_t n = 0;
+    for (size_t i = 0; i < l.count; i++)
+        if (i != cur)
+            others[n++] = l.items[i];
+    struct ui_challenge_view v = {
+        .current = &l.items[cur],
+        .others = others,
+        .other_count = n,
+        .recovery_allowed = p.pol.recovery_codes && recovery_codes_left(&p.ctx, &p.user) > 0,
+        .stepup = query_str(&p, "stepup") != NULL || p.sess.passed_at > 0,
+    };
+    const char *method = query_str(&p, "method");
+    v.recovery = method && strcmp(method, "recovery") == 0 && v.recovery_allowed;
+    /* A code already sent for this factor in this session shows the code
+     * form; loading the page never sends one. */
+    if (p.sess.challenge_id[0] && l.raw[cur].type != FACTOR_TOTP) {
+        struct mfa_user u;
+        struct mfa_challenge ch;
+        if (challenges_get(&p.ctx, p.sess.challenge_id, &u, &ch) == MFA_OK &&
+            strcmp(ch.factor_id, l.raw[cur].id) == 0 && ch.attempts_left > 0 &&
+            ch.expires_at > p.ctx.now_ms) {
+            v.code_sent = true;
+            int64_t wait = ch.resend_at - p.ctx.now_ms;
+            v.resend_after = wait > 0 ? (int)((wait + 999) / 1000) : 0;
+        }
+    }
+    struct buf html;
+    buf_init(&html, 1u << 20);
+    ui_page_challenge(&html, &p.ui, &v);
+    page_send(&p, 200, &html);
+}
+
+static const char *fmt_int(struct page *p, int64_t v)
+{
+    return arena_printf(&p->req->arena, "%lld", (long long)v);
+}
+
+/* Maps a refused check or send to a message on the page at back. */
+static void refuse(struct page *p, const char *back, enum mfa_result r,
+                   const struct mfa_outcome *o)
+{
+    switch (r) {
+    case MFA_WRONG_CODE:
+        if (o->attempts_left >= 0 && o->type != FACTOR_TOTP)
+            redirect_msg(p, back, "e", "err.wrong_code", fmt_int(p, o->attempts_left));
+        else
+            redirect_msg(p, back, "e", o->recovery ? "err.recovery_wrong" : "err.wrong_code",
+                         NULL);
+        return;
+    case MFA_EXPIRED: redirect_msg(p, back, "e", "err.expired", NULL); return;
+    case MFA_NO_ATTEMPTS: redirect_msg(p, back, "e", "err.no_attempts", NULL); return;
+    case MFA_DONE: redirect_msg(p, back, "e", "err.expired", NULL); return;
+    case MFA_WAIT:
+        redirect_msg(p, back, "e", "err.wait", fmt_int(p, o->retry_after));
+        return;
+    case MFA_LIMITED:
+        redirect_msg(p, back, "e", "err.rate_limited", fmt_int(p, o->retry_after));
+        return;
+    case MFA_LOCKED: redirect_msg(p, back, "e", "err.locked", NULL); return;
+    case MFA_CONFLICT: redirect_msg(p, back, "e", "err.conflict", NULL); return;
+    case MFA_NOT_ALLOWED: redirect_msg(p, back, "e", "err.not_allowed", NULL); return;
+    case MFA_COUNTRY: redirect_msg(p, back, "e", "err.country", NULL); return;
+    default: break;
+    }
+    if (p->in_batch) {
+        batch_request_end(p->srv, false);
+        p->in_batch = false;
+    }
+    redirect_msg(p, back, "e", "err.generic", NULL);
+}
+
+static const char *challenge_url(struct page *p, const char *factor_id)
+{
+    return arena_printf(&p->req->arena, "/challenge?factor=%s", factor_id);
+}
+
+static bool factor_id_ok(const char *id)
+{
+    if (!id || strlen(id) >= MFA_ID_LEN)
+        return false;
+    for (const char *c = id; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
+            return false;
+    return true;
+}
+
+static bool send_code(struct page *p, struct mfa_factor *f, const char *purpose,
+                      struct mfa_challenge *ch, struct mfa_outcome *o, enum mfa_result *r)
+{
+    if (!delivery_available(p->srv, f->type)) {
+        *r = MFA_ERROR;
+        return false;
+    }
+    *r = challenges_create(&p->ctx, &p->user, f, purpose, ch, o);
+    if (*r != MFA_OK)
+        return false;
+    if (delivery_queue_code(p->srv, ch->type, ch->destination, ch->code, p->sess.app_id,
+                            p->ctx.app_name, p->user.id, p->pol.code_ttl, p->locale) != OG_OK) {
+        OPENSSL_cleanse(ch->code, sizeof(ch->code));
+        *r = MFA_ERROR;
+        return false;
+    }
+    OPENSSL_cleanse(ch->code, sizeof(ch->code));
+    snprintf(p->sess.challenge_id, sizeof(p->sess.challenge_id), "%s", ch->id);
+    p->sess_dirty = true;
+    return true;
+}
+
+void page_challenge_send(struct http_request *req)
+{
+    struct page p;
+    if (!page_start(req, &p, true))
+        return;
+    const char *fid = form_str(&p, "factor_id");
+    struct mfa_factor f;
+    if (!factor_id_ok(fid) || factors_get(&p.ctx, &p.user, fid, &f) != MFA_OK || !f.active) {
+        redirect_msg(&p, "/challenge", "e", "err.generic", NULL);
+        return;
+    }
+    const char *back = challenge_url(&p, f.id);
+    if (f.type == FACTOR_TOTP) {
+        redirect(&p, back);
+        return;
+    }
+    /* "Send again" on an open challenge is a resend: earlier codes stay
+     * valid and the cooldown doubles. */
+    struct mfa_user u;
+    struct mfa_challenge ch;
+    struct mfa_outcome o = {.attempts_left = -1};
+    enum mfa_result r;
+    if (p.sess.challenge_id[0] &&
+        challenges_get(&p.ctx, p.sess.challenge_id, &u, &ch) == MFA_OK &&
+        strcmp(ch.factor_id, f.id) == 0 && ch.attempts_left > 0) {
+        r = challenges_resend(&p.ctx, &p.user, &ch, &o);
+        if (r == MFA_OK &&
+            delivery_queue_code(p.srv, ch.type, ch.destination, ch.code, p.sess.app_id,
+                                p.ctx.app_name, p.user.id, p.pol.code_ttl, p.locale) != OG_OK)
+            r = MFA_ERROR;
+        OPENSSL_cleanse(ch.code, sizeof(ch.code));
+    } else {
+        send_code(&p, &f, p.sess.passed_at ? "stepup" : "login", &ch, &o, &r);
+    }
+    if (r != MFA_OK) {
+        refuse(&p, back, r, &o);
+        return;
+    }
+    char masked[CONTACT_MASK_SIZE];
+    if (f.type == FACTOR_SMS)
+        contact_phone_mask(f.destination, masked, sizeof(masked));
+    else
+        contact_email_mask(f.destination, masked, sizeof(masked));
+    redirect_msg(&p, back, "n", "notice.code_sent", NULL);
+}
+
+/* The user proved a factor: the session id changes, the flow goes on. */
+static void passed(struct page *p, enum factor_type type, bool recovery, const char *factor_id)
+{
+    struct server *s = p->srv;
+    users_record_success(&p->ctx, &p->user, factor_id);
+    const char *amr = recovery                 ? "[\"otp\",\"mfa\"]"
+                      : type == FACTOR_SMS     ? "[\"otp\",\"sms\",\"mfa\"]"
+                      : type == FACTOR_EMAIL   ? "[\"otp\",\"mail\",\"mfa\"]"
+                                               : "[\"otp\",\"mfa\"]";
+    snprintf(p->sess.amr, sizeof(p->sess.amr), "%s", amr);
+    p->sess.passed_at = p->ctx.now_ms;
+    p->sess.stepup_at = p->ctx.now_ms;
+    p->sess.challenge_id[0] = '\0';
+    char cookie[96];
+    if (sessions_rotate(s->store, &p->sess, cookie, sizeof(cookie)) == OG_OK) {
+        cookie_header(p, SESSION_COOKIE, cookie, SESSION_TTL_MS / 1000);
+        /* The CSRF token follows the session id: forms on this answer
+         * must carry the new one. */
+        sessions_csrf_token(s->keys.csrf, &p->sess, p->csrf, sizeof(p->csrf));
+    }
+    OPENSSL_cleanse(cookie, sizeof(cookie));
+    p->sess_dirty = true;
+}
+
+static bool stepup_pending(struct page *p)
+{
+    return p->sess.passed_at > 0 && strcmp(p->sess.purpose, "manage") == 0;
+}
+
+void page_challenge_verify(struct http_request *req)
+{
+    struct page p;
+    if (!page_start(req, &p, true))
+        return;
+    const char *fid = form_str(&p, "factor_id");
+    const char *code = form_str(&p, "code");
+    struct mfa_factor f;
+    if (!factor_id_ok(fid) || !code || factors_get(&p.ctx, &p.user, fid, &f) != MFA_OK ||
+        !f.active) {
+        redirect_msg(&p, "/challenge", "e", "err.generic", NULL);
+        return;
+    }
+    const char *back = challenge_url(&p, f.id);
+    struct mfa_outcome o = {.attempts_left = -1, .type = f.type};
+    enum mfa_result r;
+    if (f.type == FACTOR_TOTP) {
+        r = users_gate(&p.ctx, &p.user, &o);
+        if (r == MFA_OK) {
+            r = factors_check_totp(&p.ctx, &p.user, f.id, code, &o);
+            if (r != MFA_OK) {
+                r = MFA_WRONG_CODE;
+                o.type = FACTOR_TOTP;
+                users_record_failure(&p.ctx, &p.user, &o);
+                audit_log(&p.ctx, p.user.sub, "verify_failed", f.id, "totp");
+                if (p.user.locked)
+                    r = MFA_LOCKED;
+            } else {
+                audit_log(&p.ctx, p.user.sub, "verify_ok", f.id, "totp");
+            }
+        }
+    } else {
+        struct mfa_user u;
+        struct mfa_challenge ch;
+        r = p.sess.challenge_id[0] ? challenges_get(&p.ctx, p.sess.challenge_id, &u, &ch)
+                                   : MFA_NOT_FOUND;
+        if (r == MFA_OK && strcmp(ch.factor_id, f.id) != 0)
+            r = MFA_NOT_FOUND;
+        if (r == MFA_OK) {
+            r = challenges_verify(&p.ctx, &p.user, &ch, code, &o);
+            if (r == MFA_OK) {
+                /* challenges_verify records the success itself */
+                users_find(&p.ctx, p.user.sub, &p.user);
+            }
+        } else if (r == MFA_NOT_FOUND) {
+            r = MFA_EXPIRED;
+        }
+    }
+    if (r != MFA_OK) {
+        refuse(&p, back, r, &o);
+        return;
+    }
+    bool was_stepup = stepup_pending(&p) || p.sess.passed_at > 0;
+    passed(&p, f.type, false, f.id);
+    if (was_stepup) {
+        redirect(&p, "/account");
+        return;
+    }
+    flow_next(&p);
+}
+
+void page_challenge_recovery(struct http_request *req)
+{
+    struct page p;
+    if (!page_start(req, &p, true))
+        return;
+    const char *code = form_str(&p, "code");
+    const char *back = "/challenge?method=recovery";
+    struct mfa_outcome o = {.attempts_left = -1, .recovery = true};
+    enum mfa_result r = users_gate(&p.ctx, &p.user, &o);
+    if (r == MFA_LOCKED)
+        r = MFA_OK; /* a recovery code is the way out of a lock */
+    if (r == MFA_OK && (!code || !p.pol.recovery_codes))
+        r = MFA_WRONG_CODE;
+    if (r == MFA_OK) {
+        r = recovery_codes_consume(&p.ctx, &p.user, code, &o);
+        if (r == MFA_WRONG_CODE) {
+            o.recovery = true;
+            users_record_failure(&p.ctx, &p.user, &o);
+            audit_log(&p.ctx, p.user.sub, "verify_failed", NULL, "recovery_code");
+            if (p.user.locked)
+                r = MFA_LOCKED;
+        }
+    }
+    if (r != MFA_OK) {
+        o.recovery = true;
+        refuse(&p, back, r, &o);
+        return;
+    }
+    audit_log(&p.ctx, p.user.sub, "verify_ok", NULL, "recovery_code");
+    bool was_stepup = p.sess.passed_at > 0;
+    passed(&p, FACTOR_TOTP, true, NULL);
+    /* SPEC §4: at 3 or fewer left, the next page prompts for a new set. */
+    if (o.recovery_left <= 3) {
+        redirect_msg(&p, "/account", "n", "notice.recovery_low", fmt_int(&p, o.recovery_left));
+        return;
+    }
+    if (was_stepup) {
+        redirect(&p, "/account");
+        return;
+    }
+    flow_next(&p);
+}
+
+void page_challenge_cancel(struct http_request *req)
+{
+    struct page p;
+    if (!page_start(req, &p, true))
+        return;
+    finish(&p, "access_denied");
+}
+
+/* ---- account ---------------------------------------------------------- */
+
+/* The account page and its changes need a passed second step when the user
+ * has a factor; changes need a fresh one (step-up). On false an answer
+ * (a redirect to the challenge) has been sent. */
+static bool account_allowed(struct page *p, bool change)
+{
+    if (active_count(p) == 0)
+        return true;
+    if (!p->sess.passed_at) {
+        redirect(p, "/challenge");
+        return false;
+    }
+    if (change && p->ctx.now_ms - p->sess.stepup_at > STEPUP_FRESH_MS) {
+        redirect(p, "/challenge?stepup=1");
+        return false;
+    }
+    return true;
+}
+
+void page_account(struct http_request *req)
+{
+    struct page p;
+    if (!page_start(req, &p, false))
+        return;
+    if (!account_allowed(&p, false))
+        return;
+    struct factor_list l;
+    list_factors(&p, &l, false);
+    struct ui_account_view v = {
+        .factors = l.items,
+        .factor_count = l.count,
+        .recovery_left = p.pol.recovery_codes ? recovery_codes_left(&p.ctx, &p.user) : -1,
+        .can_sms = (p.pol.factors & FACTOR_BIT_SMS) && delivery_available(p.srv, FACTOR_SMS),
+        .can_email =
+            (p.pol.factors & FACTOR_BIT_EMAIL) && delivery_available(p.srv, FACTOR_EMAIL),
+        .can_totp = (p.pol.factors & FACTOR_BIT_TOTP) != 0,
+        .back_to_app = p.sess.return_to && p.sess.return_to[0],
+    };
+    if (!p.ui.notice && v.recovery_left >= 0 && v.recovery_left <= 3 && active_count(&p) > 0) {
+        p.ui.notice = "notice.recovery_low";
+        p.ui.error_arg = fmt_int(&p, v.recovery_left);
+    }
+    struct buf html;
+    buf_init(&html, 1u << 20);
+    ui_page_account(&html, &p.ui, &v);
+    page_send(&p, 200, &html);
+}
+
+static bool type_from_path(struct page *p, enum factor_type *t)
+{
+    /* /account/add/{type}: the type is the route's first parameter. */
+    if (p->req->param_count < 1)
+        return false;
+    struct span s = p->req->params[0];
+    char name[8];
+    if (s.len >= sizeof(name))
+        return false;
+    memcpy(name, s.p, s.len);
+    name[s.len] = '\0';
+    return factor_type_parse(name, t) == OG_OK;
+}
+
+static void render_bind(struct page *p, const struct ui_bind_view *v, int status)
+{
+    struct buf html;
+    buf_init(&html, 1u << 20);
+    ui_page_bind(&html, &p->ui, v);
+    page_send(p, status, &html);
+}
+
+static void render_totp(struct page *p)
+{
+    struct mfa_factor f;
+    char *uri = NULL, *secret = NULL;
+    enum mfa_result r = factors_add_totp(&p->ctx, &p->user, &f, &uri, &secret);
+    if (r != MFA_OK) {
+        refuse(p, "/account", r, &(struct mfa_outcome){.attempts_left = -1});
+        return;
+    }
+    snprintf(p->sess.pending_factor, sizeof(p->sess.pending_factor), "%s", f.id);
+    p->sess_dirty = true;
+    /* The secret in groups of four, as authenticator apps ask for it. */
+    size_t n = strlen(secret);
+    char *groups = arena_alloc(&p->req->arena, n + n / 4 + 2);
+    size_t g = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i && i % 4 == 0)
+            groups[g++] = ' ';
+        groups[g++] = secret[i];
+    }
+    groups[g] = '\0';
+    char *svg = ui_qr_svg(uri, ui_t(p->locale, "totp.qr_label"));
+    struct buf html;
+    buf_init(&html, 2u << 20);
+    ui_page_totp(&html, &p->ui, svg ? svg : "", groups, f.id);
+    free(svg);
+    OPENSSL_cleanse(secret, n);
+    OPENSSL_cleanse(uri, strlen(uri));
+    free(secret);
+    free(uri);
+    /* The page holds the secret: never cached. */
+    page_send(p, 200, &html);
+}
+
+void page_account_add_form(struct http_request *req)
+{
+    struct page p;
+    if (!page_start(req, &p, false))
+        return;
+    enum factor_type t;
+    if (!type_from_path(&p, &t)) {
+        message_page(&p, 404, "title.error", "body.error");
+        return;
+    }
+    if (!account_allowed(&p, true))
+        return;
+    if (!(p.pol.factors & factor_type_bit(t))) {
+        redirect_msg(&p, "/account", "e", "err.not_allowed", NULL);
+        return;
+    }
+    if (t == FACTOR_TOTP) {
+        render_totp(&p);
+        return;
+    }
+    const char *step = query_str(&p, "step");
+    struct ui_bind_view v = {.type = factor_type_name(t), .step = 1};
+    v.country = strcmp(p.locale, "zh") == 0 ? "86" : "44";
+    if (step && strcmp(step, "2") == 0 && p.sess.pending_factor[0]) {
+        struct mfa_factor f;
+        if (factors_get(&p.ctx, &p.user, p.sess.pending_factor, &f) == MFA_OK && !f.active &&
+            f.type == t) {
+            v.step = 2;
+            v.factor_id = arena_strndup(&req->arena, f.id, strlen(f.id));
+            char *m = arena_alloc(&req->arena, CONTACT_MASK_SIZE);
+            if (t == FACTOR_SMS)
+                contact_phone_mask(f.destination, m, CONTACT_MASK_SIZE);
+            else
+                contact_email_mask(f.destination, m, CONTACT_MASK_SIZE);
+            v.masked = m;
+            struct mfa_user u;
+            struct mfa_challenge ch;
+            if (p.sess.challenge_id[0] &&
+                challenges_get(&p.ctx, p.sess.challenge_id, &u, &ch) == MFA_OK) {
+                int64_t wait = ch.resend_at - p.ctx.now_ms;
+                v.resend_after = wait > 0 ? (int)((wait + 999) / 1000) : 0;
+            }
+        }
+    }
+    render_bind(&p, &v, 200);
+}
+
+void page_account_add(struct http_request *req)
+{
+    struct page p;
+    if (!page_start(req, &p, true))
+        return;
+    enum factor_type t;
+    if (!type_from_path(&p, &t) || t == FACTOR_TOTP) {
+        message_page(&p, 404, "title.error", "body.error");
+        return;
+    }
+    if (!account_allowed(&p, true))
+        return;
+    const char *back = t == FACTOR_SMS ? "/account/add/sms" : "/account/add/email";
+    char dest[MFA_DEST_LEN];
+    int rc;
+    if (t == FACTOR_SMS) {
+        const char *country = form_str(&p, "country");
+        const char *phone = form_str(&p, "phone");
+        char full[64];
+        if (phone && phone[0] == '+')
+            snprintf(full, sizeof(full), "%s", phone);
+        else
+            snprintf(full, sizeof(full), "+%s %s", country ? country : "",
+                     phone ? phone : "");
+        rc = contact_phone_normalize(full, dest, sizeof(dest));
+        if (rc == OG_OK && !sendlimits_country_allowed(&p.pol, dest)) {
+            redirect_msg(&p, back, "e", "err.country", NULL);
+            return;
+        }
+    } else {
+        const char *email = form_str(&p, "email");
+        rc = email ? contact_email_normalize(email, dest, sizeof(dest)) : OG_ERR_INVALID;
+    }
+    if (rc != OG_OK) {
+        redirect_msg(&p, back, "e", t == FACTOR_SMS ? "err.invalid_phone" : "err.invalid_email",
+                     NULL);
+        return;
+    }
+    if (!delivery_available(p.srv, t)) {
+        redirect_msg(&p, back, "e", "err.delivery", NULL);
+        return;
+    }
+    struct mfa_factor f;
+    enum mfa_result r = factors_add_contact(&p.ctx, &p.user, t, dest, &f);
+    struct mfa_challenge ch;
+    struct mfa_outcome o = {.attempts_left = -1};
+    if (r == MFA_OK && !send_code(&p, &f, "enrol", &ch, &o, &r)) {
+        /* Nothing of a refused send stays behind (no pending factor). */
+        batch_request_end(p.srv, false);
+        p.in_batch = false;
+        p.sess_dirty = false;
+        refuse(&p, back, r, &o);
+        return;
+    }
+    if (r != MFA_OK) {
+        refuse(&p, back, r, &o);
+        return;
+    }
+    snprintf(p.sess.pending_factor, sizeof(p.sess.pending_factor), "%s", f.id);
+    p.sess_dirty = true;
+    char path[64];
+    snprintf(path, sizeof(path), "%s?step=2", back);
+    redirect_msg(&p, path, "n", "notice.code_sent", NULL);
+}
+
+void page_account_resend(struct http_request *req)
+{
+    struct page p;
+    if (!page_start(req, &p, true))
+        return;
+    struct mfa_user u;
+    struct mfa_challenge ch;
+    struct mfa_outcome o = {.attempts_left = -1};
+    const char *back = "/account";
+    enum mfa_result r = p.sess.challenge_id[0]
+                            ? challenges_get(&p.ctx, p.sess.challenge_id, &u, &ch)
+                            : MFA_NOT_FOUND;
+    if (r == MFA_OK) {
+        back = ch.type == FACTOR_SMS ? "/account/add/sms?step=2" : "/account/add/email?step=2";
+        r = challenges_resend(&p.ctx, &p.user, &ch, &o);
+        if (r == MFA_OK &&
+            delivery_queue_code(p.srv, ch.type, ch.destination, ch.code, p.sess.app_id,
+                                p.ctx.app_name, p.user.id, p.pol.code_ttl, p.locale) != OG_OK)
+            r = MFA_ERROR;
+        OPENSSL_cleanse(ch.code, sizeof(ch.code));
+    }
+    if (r != MFA_OK) {
+        refuse(&p, back, r, &o);
+        return;
+    }
+    redirect_msg(&p, back, "n", "notice.code_sent", NULL);
+}
+
+static void show_recovery_codes(struct page *p, const char *continue_action)
+{
+    char codes[RECOVERY_COUNT][20];
+    if (recovery_codes_new(&p->ctx, &p->user, codes) != MFA_OK) {
+        refuse(p, "/account", MFA_ERROR, &(struct mfa_outcome){.attempts_left = -1});
+        return;
+    }
+    const char *list[RECOVERY_COUNT];
+    for (int i = 0; i < RECOVERY_COUNT; i++)
+        list[i] = codes[i];
+    struct buf html;
+    buf_init(&html, 1u << 20);
+    if (!p->ui.notice)
+        p->ui.notice = "notice.recovery_new";
+    ui_page_recovery_codes(&html, &p->ui, list, RECOVERY_COUNT, continue_action);
+    OPENSSL_cleanse(codes, sizeof(codes));
+    page_send(p, 200, &html);
+}
+
+void page_account_verify(struct http_request *req)
+{
+    struct page p;
+    if (!page_start(req, &p, true))
+        return;
+    const char *fid = form_str(&p, "factor_id");
+    const char *code = form_str(&p, "code");
+    struct mfa_factor f;
+    if (!factor_id_ok(fid) || !code || factors_get(&p.ctx, &p.user, fid, &f) != MFA_OK) {
+        redirect_msg(&p, "/account", "e", "err.generic", NULL);
+        return;
+    }
+    const char *back = f.type == FACTOR_SMS     ? "/account/add/sms?step=2"
+                       : f.type == FACTOR_EMAIL ? "/account/add/email?step=2"
+                                                : "/account";
+    if (f.active) {
+        redirect_msg(&p, "/account", "e", "err.conflict", NULL);
+        return;
+    }
+    int64_t before = active_count(&p);
+    struct mfa_outcome o = {.attempts_left = -1, .type = f.type};
+    enum mfa_result r;
+    if (f.type == FACTOR_TOTP) {
+        r = factors_verify_totp_enrolment(&p.ctx, &p.user, &f, code, &o);
+    } else {
+        struct mfa_user u;
+        struct mfa_challenge ch;
+        r = p.sess.challenge_id[0] ? challenges_get(&p.ctx, p.sess.challenge_id, &u, &ch)
+                                   : MFA_NOT_FOUND;
+        if (r == MFA_OK && strcmp(ch.factor_id, f.id) != 0)
+            r = MFA_NOT_FOUND;
+        if (r == MFA_OK)
+            r = challenges_verify(&p.ctx, &p.user, &ch, code, &o);
+        else if (r == MFA_NOT_FOUND)
+            r = MFA_EXPIRED;
+        if (r == MFA_OK)
+            users_find(&p.ctx, p.user.sub, &p.user);
+    }
+    if (r != MFA_OK) {
+        if (f.type == FACTOR_TOTP && r == MFA_WRONG_CODE) {
+            /* Show the same QR page again would make a new secret; the
+             * user keeps the one in the app and types a new code. */
+            redirect_msg(&p, "/account", "e", "err.wrong_code", NULL);
+            return;
+        }
+        refuse(&p, back, r, &o);
+        return;
+    }
+    p.sess.pending_factor[0] = '\0';
+    /* Proving the new factor is a second step passed. */
+    passed(&p, f.type, false, f.id);
+    if (before == 0 && p.pol.recovery_codes) {
+        p.ui.notice = "notice.factor_added";
+        show_recovery_codes(&p, "/account/continue");
+        return;
+    }
+    if (strcmp(p.sess.purpose, "login") == 0 && p.sess.return_to) {
+        flow_next(&p);
+        return;
+    }
+    redirect_msg(&p, "/account", "n", "notice.factor_added", NULL);
+}
+
+void page_account_continue(struct http_request *req)
+{
+    struct page p;
+    if (!page_start(req, &p, true))
+        return;
+    if (strcmp(p.sess.purpose, "login") == 0 && p.sess.return_to) {
+        flow_next(&p);
+        return;
+    }
+    redirect(&p, "/account");
+}
+
+void page_account_preferred(struct http_request *req)
+{
+    struct page p;
+    if (!page_start(req, &p, true))
+        return;
+    if (!account_allowed(&p, true))
+        return;
+    const char *fid = form_str(&p, "factor_id");
+    enum mfa_result r =
+        factor_id_ok(fid) ? users_set_preferred(&p.ctx, &p.user, fid) : MFA_NOT_FOUND;
+    if (r != MFA_OK) {
+        refuse(&p, "/account", r, &(struct mfa_outcome){.attempts_left = -1});
+        return;
+    }
+    redirect_msg(&p, "/account", "n", "notice.preferred_set", NULL);
+}
+
+static void confirm_page(struct page *p, const char *action, const struct ui_factor *f)
+{
+    struct buf html;
+    buf_init(&html, 1u << 20);
+    ui_page_confirm(&html, &p->ui, action, f);
+    page_send(p, 200, &html);
+}
+
+void page_account_remove(struct http_request *req)
+{
+    struct page p;
+    if (!page_start(req, &p, true))
+        return;
+    if (!account_allowed(&p, true))
+        return;
+    const char *fid = form_str(&p, "factor_id");
+    if (!factor_id_ok(fid)) {
+        redirect_msg(&p, "/account", "e", "err.generic", NULL);
+        return;
+    }
+    const char *confirm = form_str(&p, "confirm");
+    if (!confirm) {
+        struct factor_list l;
+        list_factors(&p, &l, false);
+        for (size_t i = 0; i < l.count; i++) {
+            if (strcmp(l.items[i].id, fid) == 0) {
+                confirm_page(&p, "remove", &l.items[i]);
+                return;
+            }
+        }
+        redirect_msg(&p, "/account", "e", "err.generic", NULL);
+        return;
+    }
+    enum mfa_result r = factors_remove(&p.ctx, &p.user, fid);
+    if (r != MFA_OK) {
+        refuse(&p, "/account", r, &(struct mfa_outcome){.attempts_left = -1});
+        return;
+    }
+    redirect_msg(&p, "/account", "n", "notice.factor_removed", NULL);
+}
+
+static void remove_one(const struct mfa_factor *f, void *arg)
+{
+    struct factor_list *l = arg;
+    if (l->count < ARRAY_SIZE(l->raw))
+        l->raw[l->count++] = *f;
+}
+
+void page_account_disable(struct http_request *req)
+{
+    struct page p;
+    if (!page_start(req, &p, true))
+        return;
+    if (!account_allowed(&p, true))
+        return;
+    if (!form_str(&p, "confirm")) {
+        confirm_page(&p, "disable", NULL);
+        return;
+    }
+    struct factor_list l;
+    memset(&l, 0, sizeof(l));
+    factors_each(&p.ctx, &p.user, remove_one, &l);
+    for (size_t i = 0; i < l.count; i++)
+        factors_remove(&p.ctx, &p.user, l.raw[i].id);
+    audit_log(&p.ctx, p.user.sub, "mfa_disabled", NULL, NULL);
+    redirect_msg(&p, "/account", "n", "notice.mfa_off", NULL);
+}
+
+void page_account_recovery(struct http_request *req)
+{
+    struct page p;
+    if (!page_start(req, &p, true))
+        return;
+    if (!account_allowed(&p, true))
+        return;
+    if (!p.pol.recovery_codes || active_count(&p) == 0) {
+        redirect_msg(&p, "/account", "e", "err.not_allowed", NULL);
+        return;
+    }
+    show_recovery_codes(&p, "/account/continue");
+}
+
+void page_account_done(struct http_request *req)
+{
+    struct page p;
+    if (!page_start(req, &p, true))
+        return;
+    if (!account_allowed(&p, false))
+        return;
+    finish(&p, NULL);
+}
+
+/* ---- enrolment offer -------------------------------------------------- */
+
+void page_enrol(struct http_request *req)
+{
+    struct page p;
+    if (!page_start(req, &p, false))
+        return;
+    if (active_count(&p) > 0) {
+        flow_next(&p);
+        return;
+    }
+    bool mandatory = p.pol.mode == POLICY_MANDATORY;
+    if (!mandatory)
+        users_mark_offered(&p.ctx, &p.user);
+    struct buf html;
+    buf_init(&html, 1u << 20);
+    ui_page_enrol(&html, &p.ui, mandatory,
+                  (p.pol.factors & FACTOR_BIT_SMS) && delivery_available(p.srv, FACTOR_SMS),
+                  (p.pol.factors & FACTOR_BIT_EMAIL) && delivery_available(p.srv, FACTOR_EMAIL),
+                  (p.pol.factors & FACTOR_BIT_TOTP) != 0);
+    page_send(&p, 200, &html);
+}
+
+void page_enrol_skip(struct http_request *req)
+{
+    struct page p;
+    if (!page_start(req, &p, true))
+        return;
+    if (p.pol.mode == POLICY_MANDATORY && active_count(&p) == 0) {
+        redirect(&p, "/enrol");
+        return;
+    }
+    users_mark_offered(&p.ctx, &p.user);
+    audit_log(&p.ctx, p.user.sub, "enrolment_skipped", NULL, NULL);
+    finish(&p, NULL);
+}
+
+/* ---- language and brand ----------------------------------------------- */
+
+void page_lang(struct http_request *req)
+{
+    struct page p;
+    memset(&p, 0, sizeof(p));
+    p.req = req;
+    p.srv = req->srv;
+    struct span ct;
+    if (!http_header_get(req, "Content-Type", &ct) ||
+        form_parse(&req->arena, span_make(req->body.data ? req->body.data : "", req->body.len),
+                   16, &p.form) != OG_OK) {
+        message_page(&p, 400, "title.error", "body.error");
+        return;
+    }
+    const char *lang = form_str(&p, "lang");
+    const char *back = form_str(&p, "back");
+    const char *pick = ui_locale_pick(lang);
+    /* A cookie for the language alone: a cross-site form can at most
+     * switch the language, so no CSRF check is needed for it. */
+    cookie_header(&p, LANG_COOKIE, pick, 365LL * 24 * 3600);
+    struct span c, v;
+    if (http_header_get(req, "Cookie", &c) && cookie_get(c, SESSION_COOKIE, &v)) {
+        struct session sess;
+        char *cookie = arena_strndup(&req->arena, v.p, v.len);
+        if (sessions_load(p.srv->store, cookie, wall_ms(), &sess) == OG_OK) {
+            snprintf(sess.locale, sizeof(sess.locale), "%s", pick);
+            sessions_save(p.srv->store, &sess);
+            sessions_free(&sess);
+        }
+    }
+    if (!back || back[0] != '/' || back[1] == '/' || back[1] == '\\' || strpbrk(back, "\r\n"))
+        back = "/account";
+    redirect(&p, back);
+}
+
+void page_brand_css(struct http_request *req)
+{
+    char accent[16] = "";
+    if (store_meta_get(req->srv->store, "brand_accent", accent, sizeof(accent)) != OG_OK)
+        accent[0] = '\0';
+    bool ok = accent[0] == '#' && (strlen(accent) == 7 || strlen(accent) == 4);
+    for (size_t i = 1; ok && accent[i]; i++)
+        ok = (accent[i] >= '0' && accent[i] <= '9') || (accent[i] >= 'a' && accent[i] <= 'f') ||
+             (accent[i] >= 'A' && accent[i] <= 'F');
+    char css[96];
+    int n = snprintf(css, sizeof(css), ":root{--accent:%s}\n", ok ? accent : "#1d4ed8");
+    http_header_add(req, "Cache-Control", "no-cache");
+    http_respond(req, 200, "text/css; charset=utf-8", css, (size_t)n);
+}

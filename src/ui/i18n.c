@@ -1,0 +1,354 @@
+/* Every text of the end-user pages, keyed, in English and Simplified Chinese
+ * (ui_t). Renderers never hold a language's words themselves; a text with
+ * "%s" gets one value the renderer escapes. Chinese uses "您", as the code
+ * e-mails do. Never returns NULL and never allocates. */
+#include "ui/i18n.h"
+#include "ui/pages.h"
+
+#include <string.h>
+
+struct i18n_entry {
+    const char *key;
+    const char *en;
+    const char *zh;
+};
+
+static const struct i18n_entry i18n_table[] = {
+    /* The shared document: header, language switch, footer. */
+    {"layout.skip", "Skip to main content", "跳到主要内容"},
+    {"layout.footer", "Protected by %s", "由 %s 提供安全保护"},
+    {"lang.label", "Language", "语言"},
+    {"lang.en", "English", "English"},
+    {"lang.zh", "中文", "中文"},
+
+    /* Factor types and badges. */
+    {"factor.sms", "Text message", "短信"},
+    {"factor.email", "Email", "电子邮件"},
+    {"factor.totp", "Authenticator app", "身份验证器应用"},
+    {"factor.other", "Other method", "其他方式"},
+    {"badge.preferred", "Preferred", "首选"},
+    {"badge.last_used", "Last used", "最近使用"},
+    {"badge.pending", "Not confirmed", "未确认"},
+
+    /* Buttons and form fields used on several pages. */
+    {"btn.send_code", "Send code", "发送验证码"},
+    {"btn.resend", "Send again", "重新发送"},
+    {"btn.resend_wait", "Send again in %s s", "%s 秒后可重新发送"},
+    {"btn.verify", "Verify", "验证"},
+    {"btn.confirm", "Confirm", "确认"},
+    {"btn.cancel", "Cancel", "取消"},
+    {"btn.back", "Back", "返回"},
+    {"btn.remove", "Remove", "删除"},
+    {"btn.make_preferred", "Make preferred", "设为首选"},
+    {"btn.new_codes", "Make a new set", "生成新的恢复码"},
+    {"btn.turn_off", "Turn off", "关闭"},
+    {"btn.back_to_app", "Back to %s", "返回 %s"},
+    {"btn.back_to_app_generic", "Back to the app", "返回应用"},
+    {"btn.copy", "Copy", "复制"},
+    {"btn.download", "Download .txt", "下载 .txt 文件"},
+    {"btn.print", "Print", "打印"},
+    {"btn.saved", "I have saved them", "我已保存"},
+    {"btn.skip", "Skip for now", "暂时跳过"},
+    {"field.code", "Code", "验证码"},
+    {"field.code_hint", "Enter the digits only.", "请只输入数字。"},
+    {"field.recovery_code", "Recovery code", "恢复码"},
+    {"field.country", "Country or region", "国家或地区"},
+    {"field.phone", "Phone number", "手机号码"},
+    {"field.phone_hint", "Without the country code.", "无需输入国家或地区代码。"},
+    {"field.email", "Email address", "电子邮箱地址"},
+    {"code.sent_to", "Enter the code we sent to %s.", "请输入我们发送到 %s 的验证码。"},
+    {"code.didnt_get", "Didn't get it? Check the number or address, wait a moment, then send "
+                       "the code again.",
+     "没有收到？请检查号码或地址，稍等片刻后重新发送。"},
+
+    /* The second step (/challenge). */
+    {"title.challenge", "Verify it's you", "验证您的身份"},
+    {"title.stepup", "Confirm it's you", "确认是您本人"},
+    {"challenge.intro_app", "%s wants to make sure it's really you.", "%s 需要确认是您本人在操作。"},
+    {"challenge.intro", "Confirm it's really you to continue.", "请先确认是您本人，然后继续。"},
+    {"challenge.intro_stepup", "You are about to change your security settings. Confirm it's "
+                               "you first.",
+     "您正要更改安全设置，请先确认是您本人。"},
+    {"challenge.send_sms", "We will text a code to %s.", "我们将向 %s 发送短信验证码。"},
+    {"challenge.send_email", "We will email a code to %s.", "我们将向 %s 发送验证码邮件。"},
+    {"challenge.totp", "Open your authenticator app and enter the code it shows.",
+     "请打开身份验证器应用，输入其中显示的验证码。"},
+    {"challenge.recovery", "Enter one of the recovery codes you saved when you set up two-step "
+                           "verification. Each code works once.",
+     "请输入您设置两步验证时保存的恢复码之一。每个恢复码只能使用一次。"},
+    {"challenge.other", "Try another way", "换一种方式"},
+    {"challenge.use_recovery", "Use a recovery code", "使用恢复码"},
+    {"challenge.none_left", "None of your methods can be used right now. Use a recovery code "
+                            "instead.",
+     "您目前无法使用任何验证方式，请改用恢复码。"},
+    {"challenge.none_left_admin", "None of your methods can be used right now. Ask your "
+                                  "administrator for help.",
+     "您目前无法使用任何验证方式，请联系管理员。"},
+
+    /* The account page (/account). */
+    {"title.account", "Two-step verification", "两步验证"},
+    {"account.intro", "When you sign in, you confirm it's you with one of these methods.",
+     "登录时，您需要用以下方式之一确认是您本人。"},
+    {"account.methods", "Your methods", "您的验证方式"},
+    {"account.none", "You have not added a method yet.", "您还没有添加任何验证方式。"},
+    {"account.last_used_at", "Last used %s", "上次使用：%s"},
+    {"account.never_used", "Not used yet", "尚未使用"},
+    {"account.add", "Add a method", "添加验证方式"},
+    {"account.recovery", "Recovery codes", "恢复码"},
+    {"account.recovery_left", "Unused recovery codes: %s", "未使用的恢复码：%s 个"},
+    {"account.recovery_hint", "Use one when you cannot use any of your methods. Each code "
+                              "works once.",
+     "当您无法使用任何验证方式时，可以用恢复码登录。每个恢复码只能使用一次。"},
+    {"account.new_codes_hint", "A new set makes your old codes stop working.",
+     "生成新的恢复码后，旧的恢复码将失效。"},
+    {"account.disable", "Turn off two-step verification", "关闭两步验证"},
+    {"account.disable_hint", "Signing in will then need only your password.",
+     "关闭后，登录时只需要密码。"},
+
+    /* Adding a method (/account/add/...). */
+    {"add.sms", "Add a phone number", "添加手机号码"},
+    {"add.email", "Add an email address", "添加电子邮箱"},
+    {"add.totp", "Add an authenticator app", "添加身份验证器应用"},
+    {"add.sms_desc", "Get a code by text message.", "通过短信接收验证码。"},
+    {"add.email_desc", "Get a code by email.", "通过电子邮件接收验证码。"},
+    {"add.totp_desc", "Use an app such as Google Authenticator. Works without a network.",
+     "使用 Google Authenticator 等应用，无需网络。"},
+    {"bind.sms_intro", "We will text a code to this number to make sure it's yours.",
+     "我们将向这个号码发送短信验证码，以确认它属于您。"},
+    {"bind.email_intro", "We will email a code to this address to make sure it's yours.",
+     "我们将向这个地址发送验证码邮件，以确认它属于您。"},
+    {"title.verify_sms", "Confirm your phone number", "验证手机号码"},
+    {"title.verify_email", "Confirm your email address", "验证电子邮箱"},
+    {"bind.change_sms", "Use a different number", "使用其他号码"},
+    {"bind.change_email", "Use a different address", "使用其他地址"},
+
+    /* The authenticator app (/account/add/totp). */
+    {"totp.step1", "Open an authenticator app on your phone, such as Google Authenticator, "
+                   "Microsoft Authenticator or FreeOTP.",
+     "在手机上打开身份验证器应用，例如 Google Authenticator、Microsoft Authenticator 或 "
+     "FreeOTP。"},
+    {"totp.step2", "Scan this QR code with the app.", "用应用扫描这个二维码。"},
+    {"totp.cant_scan", "Can't scan it? Enter this setup key in the app instead:",
+     "无法扫描？请在应用中手动输入这个设置密钥："},
+    {"totp.step3", "Enter the code the app shows to finish.", "输入应用显示的验证码以完成设置。"},
+    {"totp.key_label", "Setup key", "设置密钥"},
+    {"totp.qr_label", "QR code for your authenticator app", "用于身份验证器应用的二维码"},
+
+    /* Recovery codes, shown once. */
+    {"title.recovery", "Save your recovery codes", "保存您的恢复码"},
+    {"recovery.intro", "If you cannot use any of your methods, you can sign in with one of "
+                       "these codes.",
+     "如果您无法使用任何验证方式，可以用这些恢复码之一登录。"},
+    {"recovery.once", "Each code works only once. Keep them somewhere safe, such as a password "
+                      "manager: you will not see them again.",
+     "每个恢复码只能使用一次。请把它们保存在安全的地方（例如密码管理器），它们不会再次显示。"},
+    {"recovery.list", "Your recovery codes", "您的恢复码"},
+    {"recovery.copied", "Copied.", "已复制。"},
+    {"recovery.copy_failed", "Could not copy. Select the codes and copy them yourself.",
+     "无法复制，请手动选择并复制恢复码。"},
+    {"recovery.file_title", "%s recovery codes. Each code works once.",
+     "%s 恢复码。每个恢复码只能使用一次。"},
+
+    /* The enrolment offer inside a login. */
+    {"title.enrol", "Protect your account", "保护您的账户"},
+    {"title.enrol_required", "Set up two-step verification", "设置两步验证"},
+    {"enrol.intro", "Add a second step, so your password alone is not enough to sign in.",
+     "添加第二步验证，这样仅凭密码无法登录您的账户。"},
+    {"enrol.required_app", "%s requires two-step verification. Choose a method to continue.",
+     "%s 要求开启两步验证。请选择一种方式以继续。"},
+    {"enrol.required", "Two-step verification is required. Choose a method to continue.",
+     "必须开启两步验证。请选择一种方式以继续。"},
+    {"enrol.choose", "Choose a method", "选择验证方式"},
+    {"enrol.none", "No method is available. Please contact your administrator.",
+     "没有可用的验证方式，请联系管理员。"},
+    {"enrol.skip_hint", "You can add one later on your account page.",
+     "您可以稍后在账户页面添加。"},
+
+    /* Confirmations. */
+    {"title.confirm_remove", "Remove this method?", "删除这个验证方式？"},
+    {"confirm.remove_body", "You will no longer be able to use it to confirm it's you.",
+     "删除后，您将无法再用它确认身份。"},
+    {"title.confirm_disable", "Turn off two-step verification?", "关闭两步验证？"},
+    {"confirm.disable_body", "Your methods and recovery codes will be removed, and signing in "
+                             "will need only your password.",
+     "您的所有验证方式和恢复码都将被删除，登录时只需要密码。"},
+
+    /* Messages (ui_page_message). */
+    {"title.link_invalid", "This link does not work", "此链接无效"},
+    {"body.link_invalid", "It may have expired or been used already. Go back to the app and try "
+                          "again.",
+     "链接可能已过期或已被使用。请返回应用重试。"},
+    {"title.session_expired", "Your session has expired", "会话已过期"},
+    {"body.session_expired", "For your security, it ended after a while without activity. Go "
+                             "back to the app and sign in again.",
+     "为了您的安全，长时间未操作后会话已结束。请返回应用重新登录。"},
+    {"title.done", "All done", "已完成"},
+    {"body.done", "You can close this window now.", "您现在可以关闭此窗口。"},
+    {"title.error", "Something went wrong", "出错了"},
+    {"body.error", "Please try again in a moment. If it keeps happening, contact your "
+                   "administrator.",
+     "请稍后重试。如果问题仍然存在，请联系管理员。"},
+
+    /* Errors the handlers pass in ctx.error ("%s" is ctx.error_arg). */
+    {"err.wrong_code", "That code is not right. Tries left: %s", "验证码不正确。剩余尝试次数：%s"},
+    {"err.expired", "This code has expired. Send a new one.", "验证码已过期，请重新发送。"},
+    {"err.no_attempts", "Too many wrong tries for this code. Send a new one.",
+     "该验证码错误次数过多，请重新发送。"},
+    {"err.wait", "Too many wrong codes. Try again in %s seconds.",
+     "错误次数过多，请在 %s 秒后重试。"},
+    {"err.locked", "Your account is locked after too many wrong codes. Use a recovery code or "
+                   "contact your administrator.",
+     "由于错误次数过多，您的账户已被锁定。请使用恢复码或联系管理员。"},
+    {"err.rate_limited", "Too many codes sent. Try again in %s seconds.",
+     "发送的验证码过多，请在 %s 秒后重试。"},
+    {"err.invalid_phone", "Enter a valid phone number.", "请输入有效的手机号码。"},
+    {"err.invalid_email", "Enter a valid email address.", "请输入有效的电子邮箱地址。"},
+    {"err.country", "Text messages to this country or region are not available.",
+     "暂不支持向该国家或地区发送短信。"},
+    {"err.delivery", "We could not send the code. Try again, or try another way.",
+     "验证码发送失败。请重试，或换一种方式。"},
+    {"err.csrf", "This form has expired. Please try again.", "表单已过期，请重试。"},
+    {"err.session", "Your session has expired. Go back to the app and sign in again.",
+     "会话已过期。请返回应用重新登录。"},
+    {"err.conflict", "This method is already added.", "该验证方式已添加。"},
+    {"err.not_allowed", "Your organisation's policy does not allow this.",
+     "您所在组织的策略不允许此操作。"},
+    {"err.generic", "Something went wrong. Please try again.", "出错了，请重试。"},
+    {"err.recovery_wrong", "That recovery code is not right, or it has been used already.",
+     "恢复码不正确或已被使用。"},
+
+    /* Notices the handlers pass in ctx.notice. */
+    {"notice.code_sent", "We sent a code to %s.", "验证码已发送到 %s。"},
+    {"notice.factor_added", "Method added.", "验证方式已添加。"},
+    {"notice.factor_removed", "Method removed.", "验证方式已删除。"},
+    {"notice.preferred_set", "Preferred method changed.", "首选验证方式已更改。"},
+    {"notice.mfa_off", "Two-step verification is off.", "两步验证已关闭。"},
+    {"notice.recovery_low", "Only %s recovery codes left. Make a new set.",
+     "只剩 %s 个恢复码，请生成新的一组。"},
+    {"notice.recovery_new", "Your new recovery codes are ready. The old ones no longer work.",
+     "新的恢复码已生成，旧的恢复码已失效。"},
+
+    /* The landing page and the development outbox (operators, not end users). */
+    {"title.home", "%s is running", "%s 正在运行"},
+    {"home.body", "This is a second-factor gateway. Applications send their signed-in users "
+                  "here to confirm a one-time code, then get them back with a signed result.",
+     "这是一个第二因素验证网关。应用把已登录的用户送到这里确认一次性验证码，然后带着签名的结果返回。"},
+    {"home.issuer", "Issuer:", "签发者："},
+    {"home.dev", "Development delivery is on: codes are written to the log instead of being "
+                 "sent.",
+     "开发投递已开启：验证码写入日志而不会真正发送。"},
+    {"home.health", "Health", "健康检查"},
+    {"home.metrics", "Metrics", "指标"},
+    {"title.dev_outbox", "Development outbox", "开发发件箱"},
+    {"dev.note", "Development delivery is on: these messages were not sent anywhere. Configure "
+                 "SMTP and an SMS provider for real delivery.",
+     "开发投递已开启：这些消息没有真正发送。请配置 SMTP 和短信服务商以实际投递。"},
+    {"dev.empty", "No messages yet.", "还没有消息。"},
+
+    /* Countries and regions of the calling-code picker. */
+    {"country.ae", "United Arab Emirates", "阿联酋"},
+    {"country.ar", "Argentina", "阿根廷"},
+    {"country.at", "Austria", "奥地利"},
+    {"country.au", "Australia", "澳大利亚"},
+    {"country.be", "Belgium", "比利时"},
+    {"country.br", "Brazil", "巴西"},
+    {"country.ca", "Canada", "加拿大"},
+    {"country.ch", "Switzerland", "瑞士"},
+    {"country.cn", "China mainland", "中国大陆"},
+    {"country.de", "Germany", "德国"},
+    {"country.dk", "Denmark", "丹麦"},
+    {"country.eg", "Egypt", "埃及"},
+    {"country.es", "Spain", "西班牙"},
+    {"country.fi", "Finland", "芬兰"},
+    {"country.fr", "France", "法国"},
+    {"country.gb", "United Kingdom", "英国"},
+    {"country.gr", "Greece", "希腊"},
+    {"country.hk", "Hong Kong", "中国香港"},
+    {"country.id", "Indonesia", "印度尼西亚"},
+    {"country.ie", "Ireland", "爱尔兰"},
+    {"country.il", "Israel", "以色列"},
+    {"country.in", "India", "印度"},
+    {"country.it", "Italy", "意大利"},
+    {"country.jp", "Japan", "日本"},
+    {"country.ke", "Kenya", "肯尼亚"},
+    {"country.kr", "South Korea", "韩国"},
+    {"country.mo", "Macao", "中国澳门"},
+    {"country.mx", "Mexico", "墨西哥"},
+    {"country.my", "Malaysia", "马来西亚"},
+    {"country.ng", "Nigeria", "尼日利亚"},
+    {"country.nl", "Netherlands", "荷兰"},
+    {"country.no", "Norway", "挪威"},
+    {"country.nz", "New Zealand", "新西兰"},
+    {"country.ph", "Philippines", "菲律宾"},
+    {"country.pk", "Pakistan", "巴基斯坦"},
+    {"country.pl", "Poland", "波兰"},
+    {"country.pt", "Portugal", "葡萄牙"},
+    {"country.ru", "Russia", "俄罗斯"},
+    {"country.sa", "Saudi Arabia", "沙特阿拉伯"},
+    {"country.se", "Sweden", "瑞典"},
+    {"country.sg", "Singapore", "新加坡"},
+    {"country.th", "Thailand", "泰国"},
+    {"country.tr", "Türkiye", "土耳其"},
+    {"country.tw", "Taiwan", "中国台湾"},
+    {"country.us", "United States", "美国"},
+    {"country.vn", "Vietnam", "越南"},
+    {"country.za", "South Africa", "南非"},
+    {"country.other", "Other", "其他"},
+};
+
+static unsigned long i18n_misses;
+
+bool ui_locale_is_zh(const char *locale)
+{
+    return locale && (locale[0] == 'z' || locale[0] == 'Z') &&
+           (locale[1] == 'h' || locale[1] == 'H');
+}
+
+static const struct i18n_entry *i18n_find(const char *key)
+{
+    if (!key)
+        return NULL;
+    for (size_t i = 0; i < ARRAY_SIZE(i18n_table); i++)
+        if (strcmp(i18n_table[i].key, key) == 0)
+            return &i18n_table[i];
+    return NULL;
+}
+
+const char *ui_t(const char *locale, const char *key)
+{
+    const struct i18n_entry *e = i18n_find(key);
+    if (!e) {
+        i18n_misses++;
+        return key ? key : "";
+    }
+    if (ui_locale_is_zh(locale)) {
+        if (e->zh && e->zh[0])
+            return e->zh;
+        i18n_misses++;
+    }
+    return e->en;
+}
+
+size_t ui_i18n_count(void)
+{
+    return ARRAY_SIZE(i18n_table);
+}
+
+const char *ui_i18n_key(size_t i)
+{
+    return i < ARRAY_SIZE(i18n_table) ? i18n_table[i].key : NULL;
+}
+
+bool ui_i18n_has(const char *locale, const char *key)
+{
+    const struct i18n_entry *e = i18n_find(key);
+    if (!e)
+        return false;
+    const char *s = ui_locale_is_zh(locale) ? e->zh : e->en;
+    return s && s[0];
+}
+
+unsigned long ui_i18n_misses(void)
+{
+    return i18n_misses;
+}

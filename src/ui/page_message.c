@@ -1,0 +1,18 @@
+/* A page with a title and one message: an expired link or session, an
+ * error, "you can close this window". Both texts are i18n keys the handler
+ * picks; no language switch unless the handler says where to come back. */
+#include "ui/layout.h"
+
+void ui_page_message(struct buf *out, const struct ui_ctx *c, const char *title_key,
+                     const char *body_key)
+{
+    struct ui_layout l = {
+        .title_key = title_key ? title_key : "title.error",
+        .page = "page-message",
+    };
+    ui_layout_begin(out, c, &l);
+    buf_append_str(out, "<p class=\"lead\">");
+    ui_text(out, c, body_key ? body_key : "body.error");
+    buf_append_str(out, "</p>\n");
+    ui_layout_end(out, c);
+}

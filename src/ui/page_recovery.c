@@ -1,0 +1,63 @@
+/* Recovery codes, shown once: the codes as a numbered list that reads and
+ * prints without script, copy/download/print buttons that otpgate.js shows
+ * and drives, and the form to go on. No language switch here: reloading
+ * would lose codes that are never shown again. */
+#include "ui/layout.h"
+
+#define RECOVERY_FILE "otpgate-recovery-codes.txt"
+
+static void tool_button(struct buf *out, const struct ui_ctx *c, const char *data,
+                        const char *label_key)
+{
+    buf_append_str(out, "<button type=\"button\" class=\"button secondary\" ");
+    buf_append_str(out, data);
+    buf_append_str(out, ">");
+    ui_text(out, c, label_key);
+    buf_append_str(out, "</button>\n");
+}
+
+void ui_page_recovery_codes(struct buf *out, const struct ui_ctx *c, const char *const *codes,
+                            size_t count, const char *continue_action)
+{
+    const char *brand = c->brand_name && c->brand_name[0] ? c->brand_name : "otpgate";
+    struct ui_layout l = {
+        .title_key = "title.recovery",
+        .page = "page-recovery",
+        .no_lang = true,
+    };
+    ui_layout_begin(out, c, &l);
+    buf_append_str(out, "<p class=\"lead\">");
+    ui_text(out, c, "recovery.intro");
+    buf_append_str(out, "</p>\n<div class=\"alert warn\"><p>");
+    ui_text(out, c, "recovery.once");
+    buf_append_str(out, "</p></div>\n<ol class=\"codes\" id=\"recovery-codes\" aria-label=\"");
+    ui_text(out, c, "recovery.list");
+    buf_append_str(out, "\">\n");
+    for (size_t i = 0; i < count; i++) {
+        buf_append_str(out, "<li><code>");
+        ui_esc(out, codes[i]);
+        buf_append_str(out, "</code></li>\n");
+    }
+    buf_append_str(out, "</ol>\n<div class=\"toolbar\" data-js-only hidden>\n");
+    tool_button(out, c, "data-copy=\"recovery-codes\"", "btn.copy");
+    buf_append_str(out, "<button type=\"button\" class=\"button secondary\" "
+                        "data-download=\"recovery-codes\" data-filename=\"" RECOVERY_FILE
+                        "\" data-title=\"");
+    ui_textf(out, c, "recovery.file_title", brand);
+    buf_append_str(out, "\">");
+    ui_text(out, c, "btn.download");
+    buf_append_str(out, "</button>\n");
+    tool_button(out, c, "data-print", "btn.print");
+    buf_append_str(out, "</div>\n<div class=\"js-status\" role=\"status\" data-done=\"");
+    ui_text(out, c, "recovery.copied");
+    buf_append_str(out, "\" data-failed=\"");
+    ui_text(out, c, "recovery.copy_failed");
+    buf_append_str(out, "\"></div>\n<form class=\"continue\" method=\"post\" action=\"");
+    ui_esc(out, continue_action);
+    buf_append_str(out, "\">\n");
+    ui_csrf(out, c);
+    buf_append_str(out, "<button type=\"submit\">");
+    ui_text(out, c, "btn.saved");
+    buf_append_str(out, "</button>\n</form>\n");
+    ui_layout_end(out, c);
+}

@@ -1,0 +1,138 @@
+/* The end-user pages (SPEC §8): account, binding a phone, an e-mail or an
+ * authenticator app, recovery codes, the second-step challenge and the
+ * enrolment offer, in English and Simplified Chinese. Each renderer takes a
+ * view (what the handler decided) and appends a whole HTML document to out.
+ * Pages work without JavaScript; /static/js/otpgate.js only adds the resend
+ * countdown, copy, download and print. No inline script or style (the CSP
+ * forbids them); every value is escaped. */
+#ifndef OTPGATE_UI_PAGES_H
+#define OTPGATE_UI_PAGES_H
+
+#include "core/buf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* What every page needs. */
+struct ui_ctx {
+    const char *locale;       /* "en" or "zh" */
+    const char *csrf;         /* hidden input "csrf" on every form */
+    const char *brand_name;   /* product name shown in the header, e.g. "otpgate" */
+    const char *brand_logo;   /* image URL (may be NULL: the built-in logo) */
+    const char *brand_accent; /* CSS colour "#2563eb" (validated by the caller) */
+    const char *app_name;     /* the app the user came from, or NULL */
+    const char *notice;       /* i18n key of a success message, or NULL */
+    const char *error;        /* i18n key of an error message, or NULL */
+    const char *error_arg;    /* text put into the error's "%s", or NULL */
+    /* Added: where the language switch (POST /lang, field "back") returns
+     * to, the path and query of this page, e.g. "/challenge?factor=3". NULL:
+     * the page's usual GET path; the message page and the recovery codes
+     * page (shown once) then have no switch. */
+    const char *back;
+};
+
+struct ui_factor {
+    const char *id;
+    const char *type;   /* "sms", "email", "totp" */
+    const char *masked; /* "+44 •••• ••12 34", "a•••@example.com", NULL for totp */
+    bool active;
+    bool preferred;
+    bool last_used;
+    const char *last_used_at; /* "2026-11-24 10:00 UTC" or NULL */
+};
+
+/* The second step. Forms: POST /challenge/send (factor_id) sends a code;
+ * POST /challenge/verify (code, autocomplete="one-time-code",
+ * inputmode="numeric"); GET /challenge?factor=ID switches factor ("try
+ * another way" lists others); GET /challenge?method=recovery shows the
+ * recovery-code form (POST /challenge/recovery, field "code"); POST
+ * /challenge/cancel goes back to the app with access_denied. */
+struct ui_challenge_view {
+    const struct ui_factor *current; /* NULL when the user has none left to try */
+    bool code_sent;       /* sms/email: a code is on its way; show the code form */
+    int resend_after;     /* seconds until "Send again" works (countdown), 0 = now */
+    bool recovery;        /* show the recovery-code form instead */
+    const struct ui_factor *others;
+    size_t other_count;
+    bool recovery_allowed;
+    bool stepup; /* "Confirm it's you" wording for step-up before a change */
+};
+void ui_page_challenge(struct buf *out, const struct ui_ctx *c, const struct ui_challenge_view *v);
+
+/* The account page (/account): factors with masked destinations, which is
+ * preferred, when last used; recovery codes left (a prompt to make new ones
+ * at 3 or fewer); actions as forms: POST /account/preferred (factor_id),
+ * POST /account/remove (factor_id), POST /account/recovery-codes, POST
+ * /account/disable (turn MFA off), links GET /account/add/sms,
+ * /account/add/email, /account/add/totp; and "Back to APP" (POST
+ * /account/done) when the user came from an app. */
+struct ui_account_view {
+    const struct ui_factor *factors;
+    size_t factor_count;
+    int recovery_left; /* -1 when the policy offers none */
+    bool can_sms, can_email, can_totp; /* allowed by the policy */
+    bool back_to_app;
+};
+void ui_page_account(struct buf *out, const struct ui_ctx *c, const struct ui_account_view *v);
+
+/* Binding a phone or an e-mail. Step 1: POST /account/add/{type} with
+ * "phone" (+ "country" calling code from a picker, e.g. "44") or "email".
+ * Step 2: POST /account/verify with "factor_id" and "code"; a "Send again"
+ * button (POST /account/resend, factor_id) with the countdown. */
+struct ui_bind_view {
+    const char *type;      /* "sms" or "email" */
+    int step;              /* 1 or 2 */
+    const char *factor_id; /* step 2 */
+    const char *masked;    /* step 2: where the code went */
+    int resend_after;      /* step 2 */
+    const char *country;   /* step 1: preselected calling code, e.g. "44" */
+    const char *value;     /* step 1: what the user typed, to show again after an error */
+};
+void ui_page_bind(struct buf *out, const struct ui_ctx *c, const struct ui_bind_view *v);
+
+/* Adding an authenticator app: the QR code (SVG markup from ui_qr_svg, put
+ * in as is), the secret in groups of four for typing, and POST
+ * /account/verify with "factor_id" and "code" to confirm. */
+void ui_page_totp(struct buf *out, const struct ui_ctx *c, const char *qr_svg,
+                  const char *secret_groups, const char *factor_id);
+
+/* Recovery codes, shown once: copy, download as .txt and print buttons
+ * (script), the codes as a list readable and printable without script,
+ * and a "I have saved them" form POST to continue_action. */
+void ui_page_recovery_codes(struct buf *out, const struct ui_ctx *c, const char *const *codes,
+                            size_t count, const char *continue_action);
+
+/* The enrolment offer inside a login (SPEC §5): pick what to add (links to
+ * /account/add/...); with mandatory false a "Skip for now" form (POST
+ * /enrol/skip). */
+void ui_page_enrol(struct buf *out, const struct ui_ctx *c, bool mandatory, bool can_sms,
+                   bool can_email, bool can_totp);
+
+/* Confirmation before removing a factor (action "remove", factor set) or
+ * turning MFA off (action "disable"): POST /account/{action} with
+ * "confirm=1". */
+void ui_page_confirm(struct buf *out, const struct ui_ctx *c, const char *action,
+                     const struct ui_factor *factor);
+
+/* A page with a title and a message (errors such as an expired link, and
+ * "You can close this window"). */
+void ui_page_message(struct buf *out, const struct ui_ctx *c, const char *title_key,
+                     const char *body_key);
+
+/* The text of an i18n key in the locale (English when missing); the key
+ * itself when unknown, so a missing string shows up in tests. */
+const char *ui_t(const char *locale, const char *key);
+
+/* Added: the body of /brand.css, which every page links after otpgate.css:
+ * ":root{--accent:…;--accent-contrast:…}" plus a light-mode link colour when
+ * the accent is dark enough to be read as text on white. accent must be
+ * "#rgb" or "#rrggbb"; anything else gives OG_ERR_INVALID and appends
+ * nothing (serve an empty stylesheet: the default accent stays). Button
+ * text is white or near-black, whichever contrasts more with the accent. */
+int ui_brand_css(struct buf *out, const char *accent);
+
+/* An SVG QR code (libqrencode, error correction M) for text; malloc'd,
+ * NULL on failure. Has role="img" and an aria-label. */
+char *ui_qr_svg(const char *text, const char *label);
+
+#endif
