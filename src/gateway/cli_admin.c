@@ -162,7 +162,8 @@ static const char user_unlock_help[] =
 
 static bool is_admin_command(const char *cmd)
 {
-    return strcmp(cmd, "app") == 0 || strcmp(cmd, "policy") == 0 || strcmp(cmd, "user") == 0;
+    return strcmp(cmd, "app") == 0 || strcmp(cmd, "policy") == 0 || strcmp(cmd, "user") == 0 ||
+           strcmp(cmd, "brand") == 0;
 }
 
 bool cli_admin_owns(int argc, char **argv)
@@ -915,6 +916,94 @@ static int run_user(const struct opts *o)
     return rc;
 }
 
+static const char brand_help[] =
+    "Usage: otpgate brand show\n"
+    "       otpgate brand set KEY=VALUE...\n"
+    "\n"
+    "The look of the end-user pages:\n"
+    "  name=TEXT     product name in the page header (1..64 characters; default otpgate)\n"
+    "  accent=#RGB   accent colour, #rgb or #rrggbb (default #1d4ed8)\n"
+    "  logo=PATH     logo image served by otpgate, a path such as /static/img/logo.svg\n"
+    "An empty value (name=) goes back to the default.\n";
+
+static const char *const brand_keys[] = {"name", "accent", "logo"};
+
+/* Checks one brand value; returns NULL or what is wrong. */
+static const char *brand_check(const char *key, const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0)
+        return NULL;
+    if (strcmp(key, "name") == 0) {
+        if (n > 64)
+            return "must be at most 64 characters";
+        for (const char *c = v; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                return "must not contain control characters";
+        return NULL;
+    }
+    if (strcmp(key, "accent") == 0) {
+        if (!(v[0] == '#' && (n == 4 || n == 7)))
+            return "must be a colour like #1d4ed8";
+        for (size_t i = 1; i < n; i++)
+            if (!((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f') ||
+                  (v[i] >= 'A' && v[i] <= 'F')))
+                return "must be a colour like #1d4ed8";
+        return NULL;
+    }
+    /* logo: same-origin only, as the pages' Content-Security-Policy wants */
+    if (v[0] != '/' || v[1] == '/' || n > 200 || strpbrk(v, "\"'<> \t\r\n"))
+        return "must be a path on this server, such as /static/img/logo.svg";
+    return NULL;
+}
+
+static int run_brand(const struct opts *o)
+{
+    const char *sub = o->npos > 1 ? o->pos[1] : NULL;
+    if (o->help || !sub) {
+        fputs(brand_help, o->help ? stdout : stderr);
+        return o->help ? 0 : EXIT_USAGE;
+    }
+    bool show = strcmp(sub, "show") == 0;
+    if (!show && strcmp(sub, "set") != 0)
+        return usage("brand", "unknown brand command", sub);
+    if (!show && o->npos < 3)
+        return usage("brand set", "brand set needs at least one KEY=VALUE", NULL);
+    for (size_t i = 2; !show && i < o->npos; i++) {
+        const char *eq = strchr(o->pos[i], '=');
+        size_t klen = eq ? (size_t)(eq - o->pos[i]) : 0;
+        bool known = false;
+        for (size_t k = 0; k < ARRAY_SIZE(brand_keys); k++)
+            if (eq && strlen(brand_keys[k]) == klen && strncmp(o->pos[i], brand_keys[k], klen) == 0)
+                known = true;
+        if (!known)
+            return usage("brand set", "expected name=, accent= or logo=, got", o->pos[i]);
+        char key[16];
+        snprintf(key, sizeof(key), "%.*s", (int)klen, o->pos[i]);
+        const char *why = brand_check(key, eq + 1);
+        if (why)
+            return fail("brand %s: '%s' %s", key, eq + 1, why);
+    }
+    struct admin_env e;
+    int rc = env_open(o, &e, false);
+    for (size_t i = 2; rc == 0 && !show && i < o->npos; i++) {
+        const char *eq = strchr(o->pos[i], '=');
+        char key[32];
+        snprintf(key, sizeof(key), "brand_%.*s", (int)(eq - o->pos[i]), o->pos[i]);
+        if (store_meta_set(e.store, key, eq + 1) != OG_OK)
+            rc = fail("could not save %s", key);
+    }
+    for (size_t k = 0; rc == 0 && k < ARRAY_SIZE(brand_keys); k++) {
+        char key[32], v[256];
+        snprintf(key, sizeof(key), "brand_%s", brand_keys[k]);
+        if (store_meta_get(e.store, key, v, sizeof(v)) != OG_OK)
+            v[0] = '\0';
+        printf("%s = %s\n", brand_keys[k], v[0] ? v : "(default)");
+    }
+    env_close(&e);
+    return rc;
+}
+
 int cli_admin_main(int argc, char **argv)
 {
     struct opts o;
@@ -927,5 +1016,7 @@ int cli_admin_main(int argc, char **argv)
         return run_app(&o);
     if (strcmp(o.pos[0], "policy") == 0)
         return run_policy(&o);
+    if (strcmp(o.pos[0], "brand") == 0)
+        return run_brand(&o);
     return run_user(&o);
 }

@@ -37,6 +37,7 @@ static const char main_help[] =
     "  app ...        add, list, rotate-secret or remove applications\n"
     "  policy ...     show or set the global or an app's policy\n"
     "  user ...       show, reset or unlock a user (support tasks)\n"
+    "  brand ...      show or set the pages' product name, accent colour and logo\n"
     "  version        print the version and the linked library versions\n"
     "\n"
     "Options:\n"
