@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ static const char SQL_INSERT[] = "INSERT INTO apps (id, name, secret_sealed, red
                                  "created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
 static const char SQL_GET[] = "SELECT name, redirect_uris, created_at FROM apps WHERE id = ?1";
 static const char SQL_SEALED[] = "SELECT secret_sealed FROM apps WHERE id = ?1";
+static const char SQL_ALL_SEALED[] = "SELECT id, secret_sealed FROM apps ORDER BY rowid";
 static const char SQL_ROTATE[] = "UPDATE apps SET secret_sealed = ?2, secret_rotated_at = ?3 "
                                  "WHERE id = ?1";
 static const char SQL_DELETE_APP[] = "DELETE FROM apps WHERE id = ?1";
@@ -209,13 +211,65 @@ static int sealed_get(struct store *s, const char *id, uint8_t **blob, size_t *n
     return rc == SQLITE_DONE ? OG_ERR_NOT_FOUND : step_err(rc);
 }
 
+/* SHA-256 fetched once per process rather than looked up by every digest
+ * (EVP_sha256() is fetched again on each use). Any thread may hash. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 static void sha256(const void *p, size_t n, uint8_t out[32])
 {
     unsigned int len = 32;
-    if (EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) != 1) {
+    pthread_once(&sha256_once, sha256_fetch);
+    if (!sha256_md || EVP_Digest(p, n, out, &len, sha256_md, NULL) != 1 || len != 32) {
         log_error("SHA-256 failed"); /* OpenSSL is unusable: nothing sensible is left */
         abort();
     }
+}
+
+void apps_secret_digest(const char *secret, size_t secret_len, uint8_t out[32])
+{
+    sha256(secret ? secret : "", secret ? secret_len : 0, out);
+}
+
+int apps_each_secret_digest(struct store *s, const struct keyring *k,
+                            void (*fn)(const char *id, const uint8_t digest[32], bool opened,
+                                       void *arg),
+                            void *arg)
+{
+    sqlite3_stmt *st = store_stmt(s, SQL_ALL_SEALED);
+    if (!st)
+        return OG_ERR_DB;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        if (!id || strlen(id) >= APPS_ID_LEN)
+            continue; /* no request can name it: apps_check_secret refuses such ids too */
+        const uint8_t *blob = sqlite3_column_blob(st, 1);
+        int len = sqlite3_column_bytes(st, 1);
+        char aad[AAD_LEN];
+        make_aad(id, aad);
+        uint8_t *plain = NULL;
+        size_t plen = 0;
+        bool opened = blob && len > 0 &&
+                      secret_open(k->seal, blob, (size_t)len, aad, &plain, &plen) == OG_OK &&
+                      plain;
+        uint8_t digest[32] = {0};
+        if (opened)
+            sha256(plain, plen, digest);
+        if (plain) {
+            OPENSSL_cleanse(plain, plen);
+            free(plain);
+        }
+        fn(id, digest, opened, arg);
+        OPENSSL_cleanse(digest, sizeof(digest));
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? OG_OK : step_err(rc);
 }
 
 bool apps_check_secret(struct store *s, const struct keyring *k, const char *id, const char *secret,

@@ -57,6 +57,23 @@ void apps_free(struct app *a);
 bool apps_check_secret(struct store *s, const struct keyring *k, const char *id, const char *secret,
                        size_t secret_len);
 
+/* SHA-256 of a client secret as presented (secret_len bytes, need not be
+ * NUL-terminated; NULL is taken as ""), as apps_each_secret_digest gives it
+ * for the stored ones: two secrets are the same when their digests are,
+ * compared with ct_equal. */
+void apps_secret_digest(const char *secret, size_t secret_len, uint8_t out[32]);
+
+/* For a cache of client credentials: calls fn once per app, in order of
+ * creation, with its client_id, the SHA-256 of its client secret and
+ * whether the sealed secret opened under this keyring (when not, digest is
+ * all zeros and no secret may pass as the app's). The plain secret is
+ * cleansed before fn runs, and digest afterwards. fn must not use the store.
+ * Returns 0, OG_ERR_DB or OG_ERR_BUSY (fn may have run for some apps). */
+int apps_each_secret_digest(struct store *s, const struct keyring *k,
+                            void (*fn)(const char *id, const uint8_t digest[32], bool opened,
+                                       void *arg),
+                            void *arg);
+
 /* The plain secret of an app (the HS256 key of its request objects), as a
  * malloc'd NUL-terminated string in *secret that the caller cleanses with
  * OPENSSL_cleanse and frees. Returns 0, OG_ERR_NOT_FOUND, OG_ERR_CRYPTO (the

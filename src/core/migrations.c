@@ -189,6 +189,31 @@ static const char *const migrations[] = {
     "  expires_at INTEGER\n"
     ");\n",
 
+    /* 7: OpenID Connect authorization codes (one use, 60 s) and the opaque
+     * access tokens for /userinfo, both kept only as SHA-256 hashes. */
+    "CREATE TABLE auth_codes (\n"
+    "  code_hash BLOB PRIMARY KEY,\n"
+    "  app_id TEXT NOT NULL,\n"
+    "  sub TEXT NOT NULL,\n"
+    "  redirect_uri TEXT NOT NULL,\n"
+    "  nonce TEXT,\n"
+    "  code_challenge TEXT NOT NULL,\n"
+    "  scope TEXT NOT NULL,\n"
+    "  amr TEXT,\n"
+    "  acr TEXT,\n"
+    "  auth_time INTEGER NOT NULL,\n"       /* unix s */
+    "  created_at INTEGER NOT NULL,\n"      /* unix ms */
+    "  expires_at INTEGER NOT NULL,\n"      /* unix ms */
+    "  used_at INTEGER\n"
+    ");\n"
+    "CREATE TABLE access_tokens (\n"
+    "  token_hash BLOB PRIMARY KEY,\n"
+    "  app_id TEXT NOT NULL,\n"
+    "  sub TEXT NOT NULL,\n"
+    "  scope TEXT NOT NULL,\n"
+    "  expires_at INTEGER NOT NULL\n"       /* unix ms */
+    ");\n",
+
     /* Append new migrations here. */
 };
 

@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+#include <pthread.h>
 
 const char *otp_algo_name(enum otp_algo a)
 {
@@ -20,35 +21,53 @@ const char *otp_algo_name(enum otp_algo a)
     return NULL;
 }
 
-/* HMAC-<algo>(key, msg) into mac (at least EVP_MAX_MD_SIZE bytes). */
-static int hmac(enum otp_algo algo, const uint8_t *key, size_t keylen, const uint8_t *msg,
-                size_t msglen, uint8_t *mac, size_t *maclen)
+/* One HMAC context per algorithm with its digest set but no key, made
+ * once per process (fetching HMAC and the digest by name on every code is
+ * most of the cost of a code); each use duplicates one and keys the copy.
+ * Read-only after the once-init, so any thread may use them; NULL when
+ * OpenSSL cannot provide one. */
+static EVP_MAC_CTX *hmac_proto[3];
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static void hmac_fetch(void)
 {
-    const char *digest = otp_algo_name(algo);
-    if (!digest)
-        return OG_ERR_INVALID;
     EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    if (!m)
-        return OG_ERR_CRYPTO;
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(m);
-    int rc = OG_ERR_CRYPTO;
-    OSSL_PARAM params[2];
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0);
-    params[1] = OSSL_PARAM_construct_end();
-    if (ctx && EVP_MAC_init(ctx, key, keylen, params) == 1 &&
-        EVP_MAC_update(ctx, msg, msglen) == 1 &&
-        EVP_MAC_final(ctx, mac, maclen, EVP_MAX_MD_SIZE) == 1)
-        rc = OG_OK;
-    EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(m);
-    return rc;
+    for (int a = OTP_SHA1; m && a <= OTP_SHA512; a++) {
+        EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(m);
+        OSSL_PARAM params[2];
+        params[0] = OSSL_PARAM_construct_utf8_string(
+            OSSL_MAC_PARAM_DIGEST, (char *)otp_algo_name((enum otp_algo)a), 0);
+        params[1] = OSSL_PARAM_construct_end();
+        if (ctx && EVP_MAC_CTX_set_params(ctx, params) != 1) {
+            EVP_MAC_CTX_free(ctx);
+            ctx = NULL;
+        }
+        hmac_proto[a] = ctx;
+    }
+    EVP_MAC_free(m); /* each context holds its own reference */
 }
 
-int otp_hotp(const uint8_t *key, size_t keylen, uint64_t counter, unsigned digits,
-             enum otp_algo algo, uint32_t *out)
+/* A fresh HMAC-<algo> context keyed with key: OG_OK, OG_ERR_INVALID for an
+ * unknown algo, or OG_ERR_CRYPTO. */
+static int hmac_new(enum otp_algo algo, const uint8_t *key, size_t keylen, EVP_MAC_CTX **out)
 {
-    if (!key || keylen == 0 || !out || digits < OTP_MIN_DIGITS || digits > OTP_MAX_DIGITS)
+    *out = NULL;
+    if (!otp_algo_name(algo))
         return OG_ERR_INVALID;
+    pthread_once(&hmac_once, hmac_fetch);
+    EVP_MAC_CTX *ctx = hmac_proto[algo] ? EVP_MAC_CTX_dup(hmac_proto[algo]) : NULL;
+    if (!ctx || EVP_MAC_init(ctx, key, keylen, NULL) != 1) {
+        EVP_MAC_CTX_free(ctx);
+        return OG_ERR_CRYPTO;
+    }
+    *out = ctx;
+    return OG_OK;
+}
+
+/* The HOTP value for counter with a keyed context, which it leaves ready
+ * for the next counter (same key). */
+static int hotp_ctx(EVP_MAC_CTX *ctx, uint64_t counter, unsigned digits, uint32_t *out)
+{
     uint8_t msg[8];
     for (int i = 7; i >= 0; i--) {
         msg[i] = (uint8_t)(counter & 0xff);
@@ -56,7 +75,11 @@ int otp_hotp(const uint8_t *key, size_t keylen, uint64_t counter, unsigned digit
     }
     uint8_t mac[EVP_MAX_MD_SIZE];
     size_t maclen = 0;
-    int rc = hmac(algo, key, keylen, msg, sizeof(msg), mac, &maclen);
+    int rc = OG_ERR_CRYPTO;
+    /* A NULL key starts over with the key the context already has. */
+    if (EVP_MAC_init(ctx, NULL, 0, NULL) == 1 && EVP_MAC_update(ctx, msg, sizeof(msg)) == 1 &&
+        EVP_MAC_final(ctx, mac, &maclen, sizeof(mac)) == 1 && maclen >= 20)
+        rc = OG_OK;
     if (rc == OG_OK) {
         /* RFC 4226 §5.3 dynamic truncation: the low nibble of the last byte
          * picks four bytes; the top bit is dropped. */
@@ -70,6 +93,19 @@ int otp_hotp(const uint8_t *key, size_t keylen, uint64_t counter, unsigned digit
     }
     OPENSSL_cleanse(mac, sizeof(mac));
     OPENSSL_cleanse(msg, sizeof(msg));
+    return rc;
+}
+
+int otp_hotp(const uint8_t *key, size_t keylen, uint64_t counter, unsigned digits,
+             enum otp_algo algo, uint32_t *out)
+{
+    if (!key || keylen == 0 || !out || digits < OTP_MIN_DIGITS || digits > OTP_MAX_DIGITS)
+        return OG_ERR_INVALID;
+    EVP_MAC_CTX *ctx;
+    int rc = hmac_new(algo, key, keylen, &ctx);
+    if (rc == OG_OK)
+        rc = hotp_ctx(ctx, counter, digits, out);
+    EVP_MAC_CTX_free(ctx);
     return rc;
 }
 
@@ -128,6 +164,13 @@ enum otp_check otp_totp_check(const uint8_t *key, size_t keylen, const char *cod
         return OTP_CHECK_WRONG;
     }
 
+    /* One keyed context serves every step. */
+    EVP_MAC_CTX *ctx = NULL;
+    if (!key || keylen == 0 || hmac_new(algo, key, keylen, &ctx) != OG_OK) {
+        OPENSSL_cleanse(typed, sizeof(typed));
+        return OTP_CHECK_WRONG;
+    }
+
     /* All candidates are computed and compared whatever matched, so the
      * time taken does not say which step (if any) the code belongs to. */
     bool accepted = false, replayed = false, failed = false;
@@ -136,7 +179,7 @@ enum otp_check otp_totp_check(const uint8_t *key, size_t keylen, const char *cod
         if (step < 0)
             continue;
         uint32_t v = 0;
-        if (otp_hotp(key, keylen, (uint64_t)step, digits, algo, &v) != OG_OK) {
+        if (hotp_ctx(ctx, (uint64_t)step, digits, &v) != OG_OK) {
             failed = true;
             continue;
         }
@@ -149,6 +192,7 @@ enum otp_check otp_totp_check(const uint8_t *key, size_t keylen, const char *cod
         }
         replayed |= match && !fresh;
     }
+    EVP_MAC_CTX_free(ctx);
     OPENSSL_cleanse(typed, sizeof(typed));
     OPENSSL_cleanse(want, sizeof(want));
 

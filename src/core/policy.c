@@ -402,6 +402,15 @@ int policy_load(struct store *s, const char *app_id, struct policy *out)
     return load_layers(s, app_id, out, NULL);
 }
 
+int policy_load_app(struct store *s, const struct policy *global, const char *app_id,
+                    struct policy *out)
+{
+    *out = *global;
+    if (!app_id || !*app_id)
+        return OG_OK;
+    return load_scope(s, app_id, SRC_APP, out, NULL);
+}
+
 /* 0 when app_id names an app, else OG_ERR_NOT_FOUND (or OG_ERR_DB). */
 static int app_exists(struct store *s, const char *app_id)
 {

@@ -53,6 +53,13 @@ void policy_defaults(struct policy *p);
  * filled (with at least the defaults). */
 int policy_load(struct store *s, const char *app_id, struct policy *out);
 
+/* The same for many apps at once: global is policy_load(s, NULL, ...)'s
+ * result, and out gets it with app_id's rows applied, exactly what
+ * policy_load(s, app_id, out) gives when the rows have not changed in
+ * between. Returns 0 or OG_ERR_DB / OG_ERR_BUSY; out is always filled. */
+int policy_load_app(struct store *s, const struct policy *global, const char *app_id,
+                    struct policy *out);
+
 /* Checks key=value without writing anything, as policy_set would for a
  * global scope (app_scope false) or an app's scope (true). Returns 0, or
  * OG_ERR_INVALID with one line in err naming the key and what is allowed. */

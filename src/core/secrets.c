@@ -7,6 +7,7 @@
 #include "core/base32.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -24,6 +25,50 @@ _Noreturn static void fatal(const char *msg)
 {
     fprintf(stderr, "{\"level\":\"error\",\"msg\":\"%s\"}\n", msg);
     abort();
+}
+
+/* Algorithms fetched once per process instead of on every call (a fetch
+ * looks the name up in the provider store, under a lock): AES-256-GCM, and
+ * an HMAC context with its digest (SHA-256) set but no key, which each
+ * HMAC duplicates and keys. They are only ever read after the once-init, so
+ * any thread (the SMTP pool too) may use them; they live as long as the
+ * process. NULL when OpenSSL cannot provide them: the callers fail then. */
+static EVP_CIPHER *aes_gcm;
+static EVP_MAC_CTX *hmac_sha256_proto;
+static pthread_once_t algos_once = PTHREAD_ONCE_INIT;
+
+static void algos_fetch(void)
+{
+    aes_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    EVP_MAC_free(mac); /* the context holds its own reference */
+    OSSL_PARAM params[2];
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (ctx && EVP_MAC_CTX_set_params(ctx, params) != 1) {
+        EVP_MAC_CTX_free(ctx);
+        ctx = NULL;
+    }
+    hmac_sha256_proto = ctx;
+}
+
+static const EVP_CIPHER *cipher_aes_gcm(void)
+{
+    pthread_once(&algos_once, algos_fetch);
+    return aes_gcm;
+}
+
+/* A fresh HMAC-SHA256 context keyed with key, or NULL. */
+static EVP_MAC_CTX *hmac_sha256_new(const uint8_t *key, size_t keylen)
+{
+    pthread_once(&algos_once, algos_fetch);
+    EVP_MAC_CTX *ctx = hmac_sha256_proto ? EVP_MAC_CTX_dup(hmac_sha256_proto) : NULL;
+    if (ctx && EVP_MAC_init(ctx, key, keylen, NULL) != 1) {
+        EVP_MAC_CTX_free(ctx);
+        ctx = NULL;
+    }
+    return ctx;
 }
 
 /* HKDF-SHA256(master, salt "otpgate", info label) -> out[KEY_LEN]. */
@@ -82,11 +127,12 @@ int secret_seal(const uint8_t key[KEY_LEN], const uint8_t *plain, size_t n, cons
     uint8_t *nonce = buf + 1, *ct = nonce + SEAL_NONCE_LEN, *tag = ct + n;
     buf[0] = SEAL_VERSION;
     int rc = OG_ERR_CRYPTO, len = 0;
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    const EVP_CIPHER *cipher = cipher_aes_gcm();
+    EVP_CIPHER_CTX *ctx = cipher ? EVP_CIPHER_CTX_new() : NULL;
     if (!ctx || RAND_bytes(nonce, SEAL_NONCE_LEN) != 1)
         goto done;
     /* The default GCM IV length is 12 bytes, which is the nonce size. */
-    if (EVP_EncryptInit_ex2(ctx, EVP_aes_256_gcm(), key, nonce, NULL) != 1)
+    if (EVP_EncryptInit_ex2(ctx, cipher, key, nonce, NULL) != 1)
         goto done;
     if (aadlen && EVP_EncryptUpdate(ctx, NULL, &len, (const uint8_t *)aad, (int)aadlen) != 1)
         goto done;
@@ -124,8 +170,9 @@ int secret_open(const uint8_t key[KEY_LEN], const uint8_t *sealed, size_t n, con
     const uint8_t *tag = ct + ctlen;
     uint8_t *plain = og_malloc(ctlen + 1);
     int rc = OG_ERR_CRYPTO, len = 0;
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    if (!ctx || EVP_DecryptInit_ex2(ctx, EVP_aes_256_gcm(), key, nonce, NULL) != 1)
+    const EVP_CIPHER *cipher = cipher_aes_gcm();
+    EVP_CIPHER_CTX *ctx = cipher ? EVP_CIPHER_CTX_new() : NULL;
+    if (!ctx || EVP_DecryptInit_ex2(ctx, cipher, key, nonce, NULL) != 1)
         goto done;
     if (aadlen && EVP_DecryptUpdate(ctx, NULL, &len, (const uint8_t *)aad, (int)aadlen) != 1)
         goto done;
@@ -185,19 +232,13 @@ int code_generate(unsigned digits, char *out)
 void hmac_sha256_parts(const uint8_t key[KEY_LEN], const void *p1, size_t n1, const void *p2,
                        size_t n2, const void *p3, size_t n3, uint8_t out[32])
 {
-    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
-    OSSL_PARAM params[2];
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
-    params[1] = OSSL_PARAM_construct_end();
+    EVP_MAC_CTX *ctx = hmac_sha256_new(key, KEY_LEN);
     size_t outlen = 0;
-    bool ok = ctx && EVP_MAC_init(ctx, key, KEY_LEN, params) == 1 &&
-              (!p1 || EVP_MAC_update(ctx, p1, n1) == 1) &&
+    bool ok = ctx && (!p1 || EVP_MAC_update(ctx, p1, n1) == 1) &&
               (!p2 || EVP_MAC_update(ctx, p2, n2) == 1) &&
               (!p3 || EVP_MAC_update(ctx, p3, n3) == 1) &&
               EVP_MAC_final(ctx, out, &outlen, 32) == 1 && outlen == 32;
     EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(mac);
     if (!ok)
         fatal("HMAC-SHA256 failed");
 }

@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,7 +26,10 @@
 #define STORE_BACKUP_MAX_RETRIES 1200 /* 60 s */
 
 /* One cached statement. key is the caller's SQL pointer (NULL marks an empty
- * slot); text is our copy of it, to notice a pointer reused for other SQL. */
+ * slot). text is NULL when key points into read-only memory of the program
+ * (a string literal or a static const array), which can never hold other
+ * SQL, so the pointer alone identifies the statement; for any other pointer
+ * it is our copy of the SQL, to notice a buffer reused for other SQL. */
 struct stmt_slot {
     const char *key;
     char *text;
@@ -42,6 +47,7 @@ static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
 static const char SQL_COMMIT[] = "COMMIT";
 static const char SQL_ROLLBACK[] = "ROLLBACK";
 static const char SQL_USER_VERSION[] = "PRAGMA user_version";
+static const char SQL_DATA_VERSION[] = "PRAGMA data_version";
 static const char SQL_META_GET[] = "SELECT value FROM meta WHERE key = ?1";
 static const char SQL_META_SET[] = "INSERT INTO meta (key, value) VALUES (?1, ?2) "
                                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value";
@@ -87,6 +93,50 @@ static int db_fail(int rc)
 }
 
 /* ---- statement cache ---- */
+
+/* The read-only PT_LOAD segments of the program itself (its text and
+ * rodata, where string literals and static const arrays live), found once
+ * per process. Memory there cannot change, so a SQL pointer into it always
+ * holds the same text. Shared libraries are left out: one could be unloaded
+ * and another mapped at the same address. */
+#define RO_RANGES_MAX 8
+
+static struct {
+    uintptr_t lo, hi;
+} ro_ranges[RO_RANGES_MAX];
+static size_t ro_count;
+static pthread_once_t ro_once = PTHREAD_ONCE_INIT;
+
+static int ro_collect(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    OG_UNUSED(size);
+    OG_UNUSED(arg);
+    /* The first object is the program; its name is empty. */
+    for (size_t i = 0; i < info->dlpi_phnum && ro_count < RO_RANGES_MAX; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W) || ph->p_memsz == 0)
+            continue;
+        ro_ranges[ro_count].lo = (uintptr_t)(info->dlpi_addr + ph->p_vaddr);
+        ro_ranges[ro_count].hi = ro_ranges[ro_count].lo + (uintptr_t)ph->p_memsz;
+        ro_count++;
+    }
+    return 1; /* stop after the program */
+}
+
+static void ro_find(void)
+{
+    dl_iterate_phdr(ro_collect, NULL);
+}
+
+static bool sql_is_readonly(const char *sql)
+{
+    pthread_once(&ro_once, ro_find);
+    uintptr_t p = (uintptr_t)sql;
+    for (size_t i = 0; i < ro_count; i++)
+        if (p >= ro_ranges[i].lo && p < ro_ranges[i].hi)
+            return true;
+    return false;
+}
 
 static size_t stmt_hash(const char *p, size_t mask)
 {
@@ -151,7 +201,9 @@ sqlite3_stmt *store_stmt(struct store *s, const char *sql)
         struct stmt_slot *slot = &s->slots[i];
         if (slot->key != sql)
             continue;
-        if (strcmp(slot->text, sql) == 0) {
+        /* A literal is known by its address alone; only other strings are
+         * compared with the text they had when cached. */
+        if (!slot->text || strcmp(slot->text, sql) == 0) {
             sqlite3_reset(slot->stmt);
             sqlite3_clear_bindings(slot->stmt);
             return slot->stmt;
@@ -177,7 +229,7 @@ sqlite3_stmt *store_stmt(struct store *s, const char *sql)
             ;
     }
     s->slots[i].key = sql;
-    s->slots[i].text = og_strdup(sql);
+    s->slots[i].text = sql_is_readonly(sql) ? NULL : og_strdup(sql);
     s->slots[i].stmt = st;
     s->used++;
     return st;
@@ -469,6 +521,23 @@ int store_open_readonly(const char *path, struct store **out, char *err, size_t 
 }
 
 /* ---- transactions and meta ---- */
+
+int store_run(struct store *s, const char *sql)
+{
+    return stmt_run(s, sql);
+}
+
+int store_data_version(struct store *s, int64_t *out)
+{
+    sqlite3_stmt *st = store_stmt(s, SQL_DATA_VERSION);
+    if (!st)
+        return OG_ERR_DB;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? OG_OK : db_fail(rc);
+}
 
 int store_begin(struct store *s)
 {

@@ -46,11 +46,31 @@ int store_latest_version(void);
 /* Returns a prepared statement for sql (exactly one statement), reset and
  * with its bindings cleared, or NULL (logged) if it does not prepare. It is
  * prepared on first use with SQLITE_PREPARE_PERSISTENT and cached for the
- * life of the store, keyed by the sql pointer: pass a string literal or other
- * string that outlives the store. The store owns the statement: never
- * finalize it. Reset it (sqlite3_reset) once done reading so it does not
- * hold a read transaction open until its next use. */
+ * life of the store, keyed by the sql pointer.
+ *
+ * Pass a string literal or a static const array (static storage that never
+ * changes): such a pointer lies in the program's read-only memory and is
+ * found by its address alone, with no look at the text, which is what keeps
+ * this call cheap on every request. Any other pointer (a buffer) works too
+ * but must outlive the store, and costs a comparison of the whole text on
+ * every call, so that a buffer reused for other SQL gets its own statement.
+ * The store owns the statement: never finalize it. Reset it (sqlite3_reset)
+ * once done reading so it does not hold a read transaction open until its
+ * next use. */
 sqlite3_stmt *store_stmt(struct store *s, const char *sql);
+
+/* Runs sql (one statement that returns no rows, cached like store_stmt, so
+ * pass a literal) and resets it: for SAVEPOINT, RELEASE and the like, which
+ * sqlite3_exec would parse again on every call. Returns 0, OG_ERR_BUSY or
+ * OG_ERR_DB. */
+int store_run(struct store *s, const char *sql);
+
+/* PRAGMA data_version into *out: it changes only when another connection
+ * (another process, such as the CLI) commits, never for this connection's
+ * own commits, so it tells a cache of rows that other processes may change
+ * when to drop them. Inside a transaction it is the value as of that
+ * transaction's snapshot. Returns 0 or OG_ERR_DB / OG_ERR_BUSY. */
+int store_data_version(struct store *s, int64_t *out);
 
 /* BEGIN IMMEDIATE: takes the write lock now (waiting up to busy_timeout) so
  * the transaction never fails half-way for a lock. Returns 0, OG_ERR_BUSY or

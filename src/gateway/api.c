@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/mfa.h"
 #include "core/recovery.h"
+#include "gateway/appcache.h"
 #include "gateway/server.h"
 #include "gateway/urlcodec.h"
 #include "ui/messages.h"
@@ -235,8 +236,17 @@ static bool api_start(struct http_request *req, struct api *a, bool with_body)
     struct server *s = req->srv;
 
     struct span id, secret;
-    if (!basic_credentials(req, &id, &secret) ||
-        !apps_check_secret(s->store, &s->keys, id.p, secret.p, secret.len)) {
+    bool creds = basic_credentials(req, &id, &secret);
+    enum appcache_result auth = APPCACHE_UNAVAILABLE;
+    if (creds && s->apps)
+        auth = appcache_auth(s, id.p, secret.p, secret.len, a->app_name, sizeof(a->app_name),
+                             &a->pol);
+    bool have_policy = auth == APPCACHE_OK;
+    if (creds && auth == APPCACHE_UNAVAILABLE) /* no cache: straight from the store */
+        auth = apps_check_secret(s->store, &s->keys, id.p, secret.p, secret.len)
+                   ? APPCACHE_OK
+                   : APPCACHE_DENIED;
+    if (!creds || auth != APPCACHE_OK) {
         http_header_add(req, "WWW-Authenticate", "Basic realm=\"otpgate\", charset=\"UTF-8\"");
         metrics_count(&s->metrics, "otpgate_api_auth_failures_total",
                       "API requests refused for bad client credentials.", "", 1);
@@ -245,7 +255,7 @@ static bool api_start(struct http_request *req, struct api *a, bool with_body)
     }
     snprintf(a->app_id, sizeof(a->app_id), "%s", id.p);
     struct app app;
-    if (apps_get(s->store, a->app_id, &app) == OG_OK) {
+    if (!have_policy && apps_get(s->store, a->app_id, &app) == OG_OK) {
         snprintf(a->app_name, sizeof(a->app_name), "%s", app.name);
         apps_free(&app);
     }
@@ -272,7 +282,7 @@ static bool api_start(struct http_request *req, struct api *a, bool with_body)
         }
         a->sub = sub.p;
     }
-    if (policy_load(s->store, a->app_id, &a->pol) != OG_OK) {
+    if (!have_policy && policy_load(s->store, a->app_id, &a->pol) != OG_OK) {
         api_error(a, 503, "storage_unavailable", "the policy could not be read");
         return false;
     }

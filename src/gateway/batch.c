@@ -5,6 +5,7 @@
 #include "gateway/batch.h"
 
 #include "core/log.h"
+#include "gateway/appcache.h"
 #include "gateway/server.h"
 
 #include <stdlib.h>
@@ -19,8 +20,11 @@ static void on_idle(uv_idle_t *h)
 void batch_init(struct server *s)
 {
     memset(&s->batch, 0, sizeof(s->batch));
+    s->batch.data_version = -1;
     uv_check_init(s->loop, &s->batch.check);
     uv_idle_init(s->loop, &s->batch.idle);
+    /* The app cache is checked against the transactions opened here. */
+    s->apps = appcache_new();
 }
 
 void batch_set_after_commit(struct server *s, void (*fn)(struct server *s, bool ok))
@@ -34,6 +38,8 @@ void batch_close(struct server *s)
     if (s->batch.open)
         on_check(&s->batch.check);
     s->batch.closed = true;
+    appcache_free(s->apps);
+    s->apps = NULL;
     if (!uv_is_closing((uv_handle_t *)&s->batch.check))
         uv_close((uv_handle_t *)&s->batch.check, NULL);
     if (!uv_is_closing((uv_handle_t *)&s->batch.idle))
@@ -51,10 +57,14 @@ int batch_request_begin(struct server *s)
         }
         b->open = true;
         b->failed = false;
+        /* What other processes committed, as of this transaction's
+         * snapshot; they cannot commit more until it ends. */
+        if (store_data_version(s->store, &b->data_version) != OG_OK)
+            b->data_version = -1;
         uv_check_start(&b->check, on_check);
         uv_idle_start(&b->idle, on_idle);
     }
-    if (sqlite3_exec(store_db(s->store), "SAVEPOINT req", NULL, NULL, NULL) != SQLITE_OK) {
+    if (store_run(s->store, "SAVEPOINT req") != OG_OK) {
         log_error("cannot open a savepoint", "error", sqlite3_errmsg(store_db(s->store)));
         return OG_ERR_DB;
     }
@@ -63,10 +73,9 @@ int batch_request_begin(struct server *s)
 
 void batch_request_end(struct server *s, bool keep)
 {
-    sqlite3 *db = store_db(s->store);
-    if (!keep && sqlite3_exec(db, "ROLLBACK TO req", NULL, NULL, NULL) != SQLITE_OK)
+    if (!keep && store_run(s->store, "ROLLBACK TO req") != OG_OK)
         s->batch.failed = true;
-    if (sqlite3_exec(db, "RELEASE req", NULL, NULL, NULL) != SQLITE_OK)
+    if (store_run(s->store, "RELEASE req") != OG_OK)
         s->batch.failed = true;
 }
 
@@ -96,6 +105,7 @@ static void on_check(uv_check_t *h)
     if (!b->open)
         return;
     b->open = false;
+    b->data_version = -1;
     bool ok = !b->failed && store_commit(s->store) == OG_OK;
     if (!ok) {
         log_error("group commit failed: answering 500 to the batch", "error",

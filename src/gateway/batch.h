@@ -26,12 +26,18 @@ struct batch {
     bool open;
     bool closed; /* the loop is ending: writes commit on their own */
     bool failed; /* a store error since BEGIN: the whole batch answers 500 */
+    /* PRAGMA data_version read right after this iteration's BEGIN, while the
+     * batch is open (-1 when closed or unread): no other process can commit
+     * until the batch does, so it stays current (appcache.h). */
+    int64_t data_version;
     struct batch_answer *answers;
     size_t count, cap;
     uint64_t commits, grouped; /* for /metrics */
     void (*after_commit)(struct server *s, bool ok);
 };
 
+/* batch_init also makes the server's app cache (s->apps), whose validity
+ * follows the batch's transactions; batch_close frees it. */
 void batch_init(struct server *s);
 void batch_close(struct server *s);
 /* Opens the iteration's transaction if needed and a savepoint for this

@@ -9,6 +9,9 @@
 #include "core/log.h"
 #include "core/masterkey.h"
 #include "core/policy.h"
+#include "core/jwt.h"
+#include "core/signing_keys.h"
+#include "gateway/oidc.h"
 #include "core/secrets.h"
 #include "core/store.h"
 
@@ -163,7 +166,7 @@ static const char user_unlock_help[] =
 static bool is_admin_command(const char *cmd)
 {
     return strcmp(cmd, "app") == 0 || strcmp(cmd, "policy") == 0 || strcmp(cmd, "user") == 0 ||
-           strcmp(cmd, "brand") == 0;
+           strcmp(cmd, "brand") == 0 || strcmp(cmd, "keys") == 0;
 }
 
 bool cli_admin_owns(int argc, char **argv)
@@ -1004,6 +1007,38 @@ static int run_brand(const struct opts *o)
     return rc;
 }
 
+static const char keys_help[] =
+    "Usage: otpgate keys rotate\n"
+    "\n"
+    "Adds a new ES256 token-signing key and makes it the active one. The old key\n"
+    "stays published in /jwks.json until every token it signed has expired, so\n"
+    "apps keep validating them. Prints the new key id.\n";
+
+static int run_keys(const struct opts *o)
+{
+    const char *sub = o->npos > 1 ? o->pos[1] : NULL;
+    if (o->help) {
+        fputs(keys_help, stdout);
+        return 0;
+    }
+    if (!sub || strcmp(sub, "rotate") != 0 || o->npos > 2)
+        return usage("keys", "keys needs the command rotate", sub);
+    struct admin_env e;
+    int rc = env_open(o, &e, true);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    char kid[JWT_KID_LEN];
+    if (rc == 0 && (signing_keys_ensure(e.store, &e.keys, now) != OG_OK ||
+                    signing_keys_rotate(e.store, &e.keys, now, OIDC_KEY_KEEP_MS, kid,
+                                        sizeof(kid)) != OG_OK))
+        rc = fail("could not rotate the signing key");
+    if (rc == 0)
+        printf("{\"kid\":\"%s\"}\n", kid);
+    env_close(&e);
+    return rc;
+}
+
 int cli_admin_main(int argc, char **argv)
 {
     struct opts o;
@@ -1018,5 +1053,7 @@ int cli_admin_main(int argc, char **argv)
         return run_policy(&o);
     if (strcmp(o.pos[0], "brand") == 0)
         return run_brand(&o);
+    if (strcmp(o.pos[0], "keys") == 0)
+        return run_keys(&o);
     return run_user(&o);
 }

@@ -38,6 +38,7 @@ static const char main_help[] =
     "  policy ...     show or set the global or an app's policy\n"
     "  user ...       show, reset or unlock a user (support tasks)\n"
     "  brand ...      show or set the pages' product name, accent colour and logo\n"
+    "  keys rotate    add a new token-signing key (the old one stays published)\n"
     "  version        print the version and the linked library versions\n"
     "\n"
     "Options:\n"

@@ -7,6 +7,7 @@
 #include "gateway/pages.h"
 
 #include "core/apps.h"
+#include "core/authcodes.h"
 #include "core/base32.h"
 #include "core/contact.h"
 #include "core/jwt.h"
@@ -14,6 +15,7 @@
 #include "core/mfa.h"
 #include "core/recovery.h"
 #include "core/sessions.h"
+#include "gateway/oidc.h"
 #include "gateway/server.h"
 #include "gateway/urlcodec.h"
 #include "ui/messages.h"
@@ -357,13 +359,42 @@ static void finish(struct page *p, const char *error)
     struct buf loc;
     buf_init(&loc, 8192);
     buf_append_str(&loc, ret);
+    json_error_t jerr;
+    json_t *flow = p->sess.flow ? json_loads(p->sess.flow, 0, &jerr) : NULL;
+    bool oidc = json_is_true(json_object_get(flow, "oidc"));
     if (error) {
         url_param(&loc, "error", error);
+    } else if (oidc) {
+        /* OpenID Connect: a one-use code for the app's token request. */
+        struct authcode c;
+        memset(&c, 0, sizeof(c));
+        snprintf(c.app_id, sizeof(c.app_id), "%s", p->sess.app_id);
+        snprintf(c.sub, sizeof(c.sub), "%s", p->sess.sub);
+        snprintf(c.redirect_uri, sizeof(c.redirect_uri), "%s", ret);
+        const char *v = json_string_value(json_object_get(flow, "nonce"));
+        snprintf(c.nonce, sizeof(c.nonce), "%s", v ? v : "");
+        v = json_string_value(json_object_get(flow, "code_challenge"));
+        snprintf(c.code_challenge, sizeof(c.code_challenge), "%s", v ? v : "");
+        v = json_string_value(json_object_get(flow, "scope"));
+        snprintf(c.scope, sizeof(c.scope), "%s", v ? v : "openid");
+        snprintf(c.amr, sizeof(c.amr), "%s", p->sess.amr[0] ? p->sess.amr : "[]");
+        snprintf(c.acr, sizeof(c.acr), "%s",
+                 p->sess.passed_at ? OIDC_ACR_MFA : OIDC_ACR_NONE);
+        c.auth_time = (p->sess.passed_at ? p->sess.passed_at : p->ctx.now_ms) / 1000;
+        char code[64];
+        if (authcodes_create(s->store, &c, p->ctx.now_ms, OIDC_CODE_TTL_MS, code, sizeof(code)) !=
+            OG_OK) {
+            json_decref(flow);
+            buf_free(&loc);
+            message_page(p, 500, "title.error", "body.error");
+            return;
+        }
+        url_param(&loc, "code", code);
+        OPENSSL_cleanse(code, sizeof(code));
     } else {
         char *secret = NULL;
         char *token = NULL;
         if (apps_secret(s->store, &s->keys, p->sess.app_id, &secret) == OG_OK) {
-            json_error_t jerr;
             json_t *amr = json_loads(p->sess.amr[0] ? p->sess.amr : "[]", 0, &jerr);
             json_t *claims = json_pack(
                 "{s:s, s:s, s:s, s:I, s:I, s:o, s:b, s:s?}", "iss", s->cfg->public_url, "aud",
@@ -385,6 +416,9 @@ static void finish(struct page *p, const char *error)
     }
     if (p->sess.state && p->sess.state[0])
         url_param(&loc, "state", p->sess.state);
+    if (oidc) /* RFC 9207: the issuer, so the app can tell who answered */
+        url_param(&loc, "iss", s->cfg->public_url);
+    json_decref(flow);
     audit_log(&p->ctx, p->sess.sub, error ? "login_cancelled" : "login_returned", NULL, NULL);
     sessions_delete(s->store, &p->sess);
     p->sess_dirty = false;
@@ -494,10 +528,6 @@ void page_start_link(struct http_request *req)
         if (!ok)
             why = "return_to";
     }
-    if (!why && batch_request_begin(s) != OG_OK)
-        why = "busy";
-    else if (!why)
-        p.in_batch = true;
     if (!why && sessions_jti_use(s->store, iss, jti, now + (int64_t)LINK_MAX_AGE_S * 2000) != OG_OK)
         why = "replayed";
     if (why) {
@@ -507,20 +537,35 @@ void page_start_link(struct http_request *req)
         message_page(&p, 400, "title.link_invalid", "body.link_invalid");
         return;
     }
-    memset(&p.sess, 0, sizeof(p.sess));
-    snprintf(p.sess.app_id, sizeof(p.sess.app_id), "%s", iss);
-    snprintf(p.sess.sub, sizeof(p.sess.sub), "%s", sub);
-    snprintf(p.sess.purpose, sizeof(p.sess.purpose), "%s", purpose ? purpose : "login");
-    p.sess.return_to = ret ? og_strdup(ret) : NULL;
     const char *state = json_string_value(json_object_get(claims, "state"));
-    p.sess.state = state ? og_strdup(state) : NULL;
     const char *locales = json_string_value(json_object_get(claims, "ui_locales"));
-    if (locales)
-        snprintf(p.sess.locale, sizeof(p.sess.locale), "%s", ui_locale_pick(locales));
+    pages_begin(req, iss, sub, purpose ? purpose : "login", ret, state, locales, NULL);
     json_decref(claims);
+}
+
+void pages_begin(struct http_request *req, const char *app_id, const char *sub,
+                 const char *purpose, const char *return_to, const char *state,
+                 const char *ui_locales, const char *flow_json)
+{
+    struct page p;
+    memset(&p, 0, sizeof(p));
+    p.req = req;
+    p.srv = req->srv;
+    struct server *s = req->srv;
+    snprintf(p.sess.app_id, sizeof(p.sess.app_id), "%s", app_id);
+    snprintf(p.sess.sub, sizeof(p.sess.sub), "%s", sub);
+    snprintf(p.sess.purpose, sizeof(p.sess.purpose), "%s", purpose);
+    p.sess.return_to = return_to ? og_strdup(return_to) : NULL;
+    p.sess.state = state ? og_strdup(state) : NULL;
+    p.sess.flow = flow_json ? og_strdup(flow_json) : NULL;
+    if (ui_locales)
+        snprintf(p.sess.locale, sizeof(p.sess.locale), "%s", ui_locale_pick(ui_locales));
     char cookie[96];
-    if (sessions_create(s->store, &p.sess, now, SESSION_TTL_MS, cookie, sizeof(cookie)) !=
-        OG_OK) {
+    if (batch_request_begin(s) == OG_OK)
+        p.in_batch = true;
+    if (!p.in_batch ||
+        sessions_create(s->store, &p.sess, wall_ms(), SESSION_TTL_MS, cookie, sizeof(cookie)) !=
+            OG_OK) {
         sessions_free(&p.sess);
         message_page(&p, 500, "title.error", "body.error");
         return;

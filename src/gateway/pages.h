@@ -4,6 +4,14 @@
 
 #include "gateway/http.h"
 
+/* Opens a page session for the app's user and sends the browser into the
+ * flow (challenge, enrolment or account, per policy); the way in for both
+ * /start and /authorize. flow_json (may be NULL) stays with the session and
+ * tells finish how to answer the app ({"oidc":true,...} for OIDC). */
+void pages_begin(struct http_request *req, const char *app_id, const char *sub,
+                 const char *purpose, const char *return_to, const char *state,
+                 const char *ui_locales, const char *flow_json);
+
 void page_start_link(struct http_request *req);
 void page_flow(struct http_request *req);
 void page_challenge(struct http_request *req);

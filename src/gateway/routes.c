@@ -4,6 +4,7 @@
 
 #include "core/log.h"
 #include "gateway/api.h"
+#include "gateway/oidc.h"
 #include "gateway/pages.h"
 #include "gateway/server.h"
 #include "gateway/static_files.h"
@@ -174,6 +175,11 @@ const struct route routes_table[] = {
     {ROUTE_GET, "/dev/outbox", handle_dev_outbox, 0},
     {ROUTE_GET, "/brand.css", page_brand_css, 0},
     {ROUTE_GET, "/start", page_start_link, 0},
+    {ROUTE_GET, "/.well-known/openid-configuration", oidc_discovery, 0},
+    {ROUTE_GET, "/jwks.json", oidc_jwks, 0},
+    {ROUTE_GET, "/authorize", oidc_authorize, 0},
+    {ROUTE_POST, "/token", oidc_token, 0},
+    {ROUTE_GET | ROUTE_POST, "/userinfo", oidc_userinfo, 0},
     {ROUTE_GET, "/flow", page_flow, 0},
     {ROUTE_GET, "/challenge", page_challenge, 0},
     {ROUTE_POST, "/challenge/send", page_challenge_send, ROUTE_CSRF},

@@ -5,7 +5,10 @@
 
 #include "core/log.h"
 #include "core/masterkey.h"
+#include "core/authcodes.h"
 #include "core/mfa.h"
+#include "core/sessions.h"
+#include "core/signing_keys.h"
 #include "gateway/http_conn.h"
 #include "gateway/routes.h"
 
@@ -36,13 +39,23 @@ static void on_sweep(uv_timer_t *t)
 /* Old rows the rules no longer look at: sends older than a day (the
  * longest limit window) and challenges a day past their expiry. Runs
  * between iterations' batches, each DELETE its own transaction. */
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void on_housekeeping(uv_timer_t *t)
 {
     struct server *s = container_of(t, struct server, housekeeping);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (s->batch.open)
+        return; /* next time: these are transactions of their own */
+    int64_t now = now_ms();
     sendlimits_prune(s->store, now);
+    sessions_prune(s->store, now);
+    authcodes_prune(s->store, now);
+    signing_keys_prune(s->store, now);
     sqlite3_stmt *st = store_stmt(s->store, "DELETE FROM challenges WHERE expires_at < ?");
     if (st) {
         sqlite3_bind_int64(st, 1, now - 24LL * 3600 * 1000);
@@ -193,6 +206,10 @@ int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg, cha
         char path[4096];
         snprintf(path, sizeof(path), "%s/otpgate.db", cfg->data_dir);
         rc = store_open(path, &s->store, err, errlen);
+    }
+    if (rc == OG_OK && signing_keys_ensure(s->store, &s->keys, now_ms()) != OG_OK) {
+        snprintf(err, errlen, "cannot create or open the token-signing key");
+        rc = OG_ERR_CRYPTO;
     }
     if (rc == OG_OK)
         rc = static_cache_load(cfg->static_dir, &s->statics, err, errlen);

@@ -25,6 +25,7 @@ struct server {
     uint8_t master_key[32];
     struct keyring keys; /* subkeys derived from the master key */
     struct batch batch;  /* group commit of this iteration's writes */
+    struct appcache *apps; /* apps' names, secret hashes, policies (appcache.h) */
     struct delivery delivery; /* outbox pump and channels */
 
     uv_tcp_t listener;

@@ -57,32 +57,38 @@ static const struct i18n_entry i18n_table[] = {
     {"field.phone_hint", "Without the country code.", "无需输入国家或地区代码。"},
     {"field.email", "Email address", "电子邮箱地址"},
     {"code.sent_to", "Enter the code we sent to %s.", "请输入我们发送到 %s 的验证码。"},
-    {"code.didnt_get", "Didn't get it? Check the number or address, wait a moment, then send "
-                       "the code again.",
+    {"code.didnt_get",
+     "Didn't get it? Check the number or address, wait a moment, then send "
+     "the code again.",
      "没有收到？请检查号码或地址，稍等片刻后重新发送。"},
 
     /* The second step (/challenge). */
     {"title.challenge", "Verify it's you", "验证您的身份"},
     {"title.stepup", "Confirm it's you", "确认是您本人"},
-    {"challenge.intro_app", "%s wants to make sure it's really you.", "%s 需要确认是您本人在操作。"},
+    {"challenge.intro_app", "%s wants to make sure it's really you.",
+     "%s 需要确认是您本人在操作。"},
     {"challenge.intro", "Confirm it's really you to continue.", "请先确认是您本人，然后继续。"},
-    {"challenge.intro_stepup", "You are about to change your security settings. Confirm it's "
-                               "you first.",
+    {"challenge.intro_stepup",
+     "You are about to change your security settings. Confirm it's "
+     "you first.",
      "您正要更改安全设置，请先确认是您本人。"},
     {"challenge.send_sms", "We will text a code to %s.", "我们将向 %s 发送短信验证码。"},
     {"challenge.send_email", "We will email a code to %s.", "我们将向 %s 发送验证码邮件。"},
     {"challenge.totp", "Open your authenticator app and enter the code it shows.",
      "请打开身份验证器应用，输入其中显示的验证码。"},
-    {"challenge.recovery", "Enter one of the recovery codes you saved when you set up two-step "
-                           "verification. Each code works once.",
+    {"challenge.recovery",
+     "Enter one of the recovery codes you saved when you set up two-step "
+     "verification. Each code works once.",
      "请输入您设置两步验证时保存的恢复码之一。每个恢复码只能使用一次。"},
     {"challenge.other", "Try another way", "换一种方式"},
     {"challenge.use_recovery", "Use a recovery code", "使用恢复码"},
-    {"challenge.none_left", "None of your methods can be used right now. Use a recovery code "
-                            "instead.",
+    {"challenge.none_left",
+     "None of your methods can be used right now. Use a recovery code "
+     "instead.",
      "您目前无法使用任何验证方式，请改用恢复码。"},
-    {"challenge.none_left_admin", "None of your methods can be used right now. Ask your "
-                                  "administrator for help.",
+    {"challenge.none_left_admin",
+     "None of your methods can be used right now. Ask your "
+     "administrator for help.",
      "您目前无法使用任何验证方式，请联系管理员。"},
 
     /* The account page (/account). */
@@ -96,8 +102,9 @@ static const struct i18n_entry i18n_table[] = {
     {"account.add", "Add a method", "添加验证方式"},
     {"account.recovery", "Recovery codes", "恢复码"},
     {"account.recovery_left", "Unused recovery codes: %s", "未使用的恢复码：%s 个"},
-    {"account.recovery_hint", "Use one when you cannot use any of your methods. Each code "
-                              "works once.",
+    {"account.recovery_hint",
+     "Use one when you cannot use any of your methods. Each code "
+     "works once.",
      "当您无法使用任何验证方式时，可以用恢复码登录。每个恢复码只能使用一次。"},
     {"account.new_codes_hint", "A new set makes your old codes stop working.",
      "生成新的恢复码后，旧的恢复码将失效。"},
@@ -123,8 +130,9 @@ static const struct i18n_entry i18n_table[] = {
     {"bind.change_email", "Use a different address", "使用其他地址"},
 
     /* The authenticator app (/account/add/totp). */
-    {"totp.step1", "Open an authenticator app on your phone, such as Google Authenticator, "
-                   "Microsoft Authenticator or FreeOTP.",
+    {"totp.step1",
+     "Open an authenticator app on your phone, such as Google Authenticator, "
+     "Microsoft Authenticator or FreeOTP.",
      "在手机上打开身份验证器应用，例如 Google Authenticator、Microsoft Authenticator 或 "
      "FreeOTP。"},
     {"totp.step2", "Scan this QR code with the app.", "用应用扫描这个二维码。"},
@@ -136,11 +144,13 @@ static const struct i18n_entry i18n_table[] = {
 
     /* Recovery codes, shown once. */
     {"title.recovery", "Save your recovery codes", "保存您的恢复码"},
-    {"recovery.intro", "If you cannot use any of your methods, you can sign in with one of "
-                       "these codes.",
+    {"recovery.intro",
+     "If you cannot use any of your methods, you can sign in with one of "
+     "these codes.",
      "如果您无法使用任何验证方式，可以用这些恢复码之一登录。"},
-    {"recovery.once", "Each code works only once. Keep them somewhere safe, such as a password "
-                      "manager: you will not see them again.",
+    {"recovery.once",
+     "Each code works only once. Keep them somewhere safe, such as a password "
+     "manager: you will not see them again.",
      "每个恢复码只能使用一次。请把它们保存在安全的地方（例如密码管理器），它们不会再次显示。"},
     {"recovery.list", "Your recovery codes", "您的恢复码"},
     {"recovery.copied", "Copied.", "已复制。"},
@@ -169,24 +179,28 @@ static const struct i18n_entry i18n_table[] = {
     {"confirm.remove_body", "You will no longer be able to use it to confirm it's you.",
      "删除后，您将无法再用它确认身份。"},
     {"title.confirm_disable", "Turn off two-step verification?", "关闭两步验证？"},
-    {"confirm.disable_body", "Your methods and recovery codes will be removed, and signing in "
-                             "will need only your password.",
+    {"confirm.disable_body",
+     "Your methods and recovery codes will be removed, and signing in "
+     "will need only your password.",
      "您的所有验证方式和恢复码都将被删除，登录时只需要密码。"},
 
     /* Messages (ui_page_message). */
     {"title.link_invalid", "This link does not work", "此链接无效"},
-    {"body.link_invalid", "It may have expired or been used already. Go back to the app and try "
-                          "again.",
+    {"body.link_invalid",
+     "It may have expired or been used already. Go back to the app and try "
+     "again.",
      "链接可能已过期或已被使用。请返回应用重试。"},
     {"title.session_expired", "Your session has expired", "会话已过期"},
-    {"body.session_expired", "For your security, it ended after a while without activity. Go "
-                             "back to the app and sign in again.",
+    {"body.session_expired",
+     "For your security, it ended after a while without activity. Go "
+     "back to the app and sign in again.",
      "为了您的安全，长时间未操作后会话已结束。请返回应用重新登录。"},
     {"title.done", "All done", "已完成"},
     {"body.done", "You can close this window now.", "您现在可以关闭此窗口。"},
     {"title.error", "Something went wrong", "出错了"},
-    {"body.error", "Please try again in a moment. If it keeps happening, contact your "
-                   "administrator.",
+    {"body.error",
+     "Please try again in a moment. If it keeps happening, contact your "
+     "administrator.",
      "请稍后重试。如果问题仍然存在，请联系管理员。"},
 
     /* Errors the handlers pass in ctx.error ("%s" is ctx.error_arg). */
@@ -196,8 +210,9 @@ static const struct i18n_entry i18n_table[] = {
      "该验证码错误次数过多，请重新发送。"},
     {"err.wait", "Too many wrong codes. Try again in %s seconds.",
      "错误次数过多，请在 %s 秒后重试。"},
-    {"err.locked", "Your account is locked after too many wrong codes. Use a recovery code or "
-                   "contact your administrator.",
+    {"err.locked",
+     "Your account is locked after too many wrong codes. Use a recovery code or "
+     "contact your administrator.",
      "由于错误次数过多，您的账户已被锁定。请使用恢复码或联系管理员。"},
     {"err.rate_limited", "Too many codes sent. Try again in %s seconds.",
      "发送的验证码过多，请在 %s 秒后重试。"},
@@ -230,18 +245,22 @@ static const struct i18n_entry i18n_table[] = {
 
     /* The landing page and the development outbox (operators, not end users). */
     {"title.home", "%s is running", "%s 正在运行"},
-    {"home.body", "This is a second-factor gateway. Applications send their signed-in users "
-                  "here to confirm a one-time code, then get them back with a signed result.",
-     "这是一个第二因素验证网关。应用把已登录的用户送到这里确认一次性验证码，然后带着签名的结果返回。"},
+    {"home.body",
+     "This is a second-factor gateway. Applications send their signed-in users "
+     "here to confirm a one-time code, then get them back with a signed result.",
+     "这是一个第二因素验证网关。应用把已登录的用户送到这里确认一次性验证码，然后带着签名的结果返回"
+     "。"},
     {"home.issuer", "Issuer:", "签发者："},
-    {"home.dev", "Development delivery is on: codes are written to the log instead of being "
-                 "sent.",
+    {"home.dev",
+     "Development delivery is on: codes are written to the log instead of being "
+     "sent.",
      "开发投递已开启：验证码写入日志而不会真正发送。"},
     {"home.health", "Health", "健康检查"},
     {"home.metrics", "Metrics", "指标"},
     {"title.dev_outbox", "Development outbox", "开发发件箱"},
-    {"dev.note", "Development delivery is on: these messages were not sent anywhere. Configure "
-                 "SMTP and an SMS provider for real delivery.",
+    {"dev.note",
+     "Development delivery is on: these messages were not sent anywhere. Configure "
+     "SMTP and an SMS provider for real delivery.",
      "开发投递已开启：这些消息没有真正发送。请配置 SMTP 和短信服务商以实际投递。"},
     {"dev.empty", "No messages yet.", "还没有消息。"},
 

@@ -15,25 +15,34 @@ struct country {
     const char *iso;
     const char *code; /* calling code, digits only */
     const char *pinyin;
+    bool main; /* the one preselected when several share the code */
 };
 
 static const struct country countries[] = {
-    {"ae", "971", "alianqiu"},  {"ar", "54", "agenting"},      {"at", "43", "aodili"},
-    {"au", "61", "aodaliya"},   {"be", "32", "bilishi"},       {"br", "55", "baxi"},
-    {"ca", "1", "jianada"},     {"ch", "41", "ruishi"},        {"cn", "86", "zhongguodalu"},
-    {"de", "49", "deguo"},      {"dk", "45", "danmai"},        {"eg", "20", "aiji"},
-    {"es", "34", "xibanya"},    {"fi", "358", "fenlan"},       {"fr", "33", "faguo"},
-    {"gb", "44", "yingguo"},    {"gr", "30", "xila"},          {"hk", "852", "zhongguoxianggang"},
-    {"id", "62", "yindunixiya"}, {"ie", "353", "aierlan"},     {"il", "972", "yiselie"},
-    {"in", "91", "yindu"},      {"it", "39", "yidali"},        {"jp", "81", "riben"},
-    {"ke", "254", "kenniya"},   {"kr", "82", "hanguo"},        {"mo", "853", "zhongguoaomen"},
-    {"mx", "52", "moxige"},     {"my", "60", "malaixiya"},     {"ng", "234", "niriliya"},
-    {"nl", "31", "helan"},      {"no", "47", "nuowei"},        {"nz", "64", "xinxilan"},
-    {"ph", "63", "feilvbin"},   {"pk", "92", "bajisitan"},     {"pl", "48", "bolan"},
-    {"pt", "351", "putaoya"},   {"ru", "7", "eluosi"},         {"sa", "966", "shatealabo"},
-    {"se", "46", "ruidian"},    {"sg", "65", "xinjiapo"},      {"th", "66", "taiguo"},
-    {"tr", "90", "tuerqi"},     {"tw", "886", "zhongguotaiwan"}, {"us", "1", "meiguo"},
-    {"vn", "84", "yuenan"},     {"za", "27", "nanfei"},
+    {"ae", "971", "alianqiu", false},      {"ar", "54", "agenting", false},
+    {"at", "43", "aodili", false},         {"au", "61", "aodaliya", false},
+    {"be", "32", "bilishi", false},        {"br", "55", "baxi", false},
+    {"ca", "1", "jianada", false},         {"ch", "41", "ruishi", false},
+    {"cn", "86", "zhongguodalu", false},   {"de", "49", "deguo", false},
+    {"dk", "45", "danmai", false},         {"eg", "20", "aiji", false},
+    {"es", "34", "xibanya", false},        {"fi", "358", "fenlan", false},
+    {"fr", "33", "faguo", false},          {"gb", "44", "yingguo", false},
+    {"gr", "30", "xila", false},           {"hk", "852", "zhongguoxianggang", false},
+    {"id", "62", "yindunixiya", false},    {"ie", "353", "aierlan", false},
+    {"il", "972", "yiselie", false},       {"in", "91", "yindu", false},
+    {"it", "39", "yidali", false},         {"jp", "81", "riben", false},
+    {"ke", "254", "kenniya", false},       {"kr", "82", "hanguo", false},
+    {"mo", "853", "zhongguoaomen", false}, {"mx", "52", "moxige", false},
+    {"my", "60", "malaixiya", false},      {"ng", "234", "niriliya", false},
+    {"nl", "31", "helan", false},          {"no", "47", "nuowei", false},
+    {"nz", "64", "xinxilan", false},       {"ph", "63", "feilvbin", false},
+    {"pk", "92", "bajisitan", false},      {"pl", "48", "bolan", false},
+    {"pt", "351", "putaoya", false},       {"ru", "7", "eluosi", true},
+    {"sa", "966", "shatealabo", false},    {"se", "46", "ruidian", false},
+    {"sg", "65", "xinjiapo", false},       {"th", "66", "taiguo", false},
+    {"tr", "90", "tuerqi", false},         {"tw", "886", "zhongguotaiwan", false},
+    {"us", "1", "meiguo", true},           {"vn", "84", "yuenan", false},
+    {"za", "27", "nanfei", false},
 };
 
 #define COUNTRY_COUNT (sizeof(countries) / sizeof(countries[0]))
@@ -90,14 +99,14 @@ static void country_select(struct buf *out, const struct ui_ctx *c, const char *
     const char *sel = is_calling_code(wanted) ? wanted : (zh ? "86" : "44");
     struct country_sort list[COUNTRY_COUNT];
     char keys[COUNTRY_COUNT][24];
-    bool known = false;
+    const struct country *chosen = NULL;
     for (size_t i = 0; i < COUNTRY_COUNT; i++) {
         country_key(keys[i], sizeof(keys[i]), countries[i].iso);
         list[i].c = &countries[i];
         list[i].name = ui_t(c->locale, keys[i]);
         list[i].key = zh ? countries[i].pinyin : ui_t("en", keys[i]);
-        if (strcmp(countries[i].code, sel) == 0)
-            known = true;
+        if (strcmp(countries[i].code, sel) == 0 && (!chosen || countries[i].main))
+            chosen = &countries[i];
     }
     qsort(list, COUNTRY_COUNT, sizeof(list[0]), country_cmp);
 
@@ -106,14 +115,10 @@ static void country_select(struct buf *out, const struct ui_ctx *c, const char *
     buf_append_str(out, "</label>\n<select id=\"country\" name=\"country\" "
                         "autocomplete=\"tel-country-code\">\n");
     /* A code the handler preselected but the list lacks still shows. */
-    if (!known)
+    if (!chosen)
         option(out, sel, ui_t(c->locale, "country.other"), true);
-    bool done = false;
-    for (size_t i = 0; i < COUNTRY_COUNT; i++) {
-        bool is_sel = !done && strcmp(list[i].c->code, sel) == 0;
-        done = done || is_sel;
-        option(out, list[i].c->code, list[i].name, is_sel);
-    }
+    for (size_t i = 0; i < COUNTRY_COUNT; i++)
+        option(out, list[i].c->code, list[i].name, list[i].c == chosen);
     buf_append_str(out, "</select>\n</div>\n");
 }
 
@@ -167,7 +172,8 @@ static void step2(struct buf *out, const struct ui_ctx *c, const struct ui_bind_
 {
     buf_append_str(out, "<p class=\"lead\">");
     ui_textf(out, c, "code.sent_to", v->masked);
-    buf_append_str(out, "</p>\n<form class=\"stack\" method=\"post\" action=\"/account/verify\">\n");
+    buf_append_str(out,
+                   "</p>\n<form class=\"stack\" method=\"post\" action=\"/account/verify\">\n");
     ui_csrf(out, c);
     ui_hidden(out, "factor_id", v->factor_id);
     ui_code_field(out, c, true);

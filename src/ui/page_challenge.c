@@ -74,7 +74,8 @@ static void current_factor(struct buf *out, const struct ui_ctx *c,
     else if (v->code_sent)
         ui_textf(out, c, "code.sent_to", f->masked);
     else
-        ui_textf(out, c, strcmp(f->type, "sms") == 0 ? "challenge.send_sms" : "challenge.send_email",
+        ui_textf(out, c,
+                 strcmp(f->type, "sms") == 0 ? "challenge.send_sms" : "challenge.send_email",
                  f->masked);
     buf_append_str(out, "</p>\n");
 
@@ -98,11 +99,7 @@ static void current_factor(struct buf *out, const struct ui_ctx *c,
 
 static void recovery_form(struct buf *out, const struct ui_ctx *c)
 {
-    buf_append_str(out, "<div class=\"method current\">");
-    ui_icon(out, "recovery");
-    buf_append_str(out, "<span class=\"method-text\"><span class=\"method-name\">");
-    ui_text(out, c, "field.recovery_code");
-    buf_append_str(out, "</span></span></div>\n<p>");
+    buf_append_str(out, "<p>");
     ui_text(out, c, "challenge.recovery");
     buf_append_str(out, "</p>\n<form class=\"stack\" method=\"post\" "
                         "action=\"/challenge/recovery\">\n");
@@ -147,8 +144,7 @@ void ui_page_challenge(struct buf *out, const struct ui_ctx *c, const struct ui_
         current_factor(out, c, v);
     } else {
         buf_append_str(out, "<p>");
-        ui_text(out, c,
-                v->recovery_allowed ? "challenge.none_left" : "challenge.none_left_admin");
+        ui_text(out, c, v->recovery_allowed ? "challenge.none_left" : "challenge.none_left_admin");
         buf_append_str(out, "</p>\n");
     }
     other_ways(out, c, v);

@@ -3,8 +3,8 @@
  * policy is optional. Renders only; the handler tracks the offer. */
 #include "ui/layout.h"
 
-static void choice(struct buf *out, const struct ui_ctx *c, const char *type,
-                   const char *name_key, const char *desc_key)
+static void choice(struct buf *out, const struct ui_ctx *c, const char *type, const char *name_key,
+                   const char *desc_key)
 {
     buf_append_str(out, "<li><a class=\"method\" href=\"/account/add/");
     buf_append_str(out, type);

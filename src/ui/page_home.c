@@ -8,12 +8,24 @@ void ui_html_escape(struct buf *out, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '&': buf_append_str(out, "&amp;"); break;
-        case '<': buf_append_str(out, "&lt;"); break;
-        case '>': buf_append_str(out, "&gt;"); break;
-        case '"': buf_append_str(out, "&quot;"); break;
-        case '\'': buf_append_str(out, "&#39;"); break;
-        default: buf_append(out, s, 1); break;
+        case '&':
+            buf_append_str(out, "&amp;");
+            break;
+        case '<':
+            buf_append_str(out, "&lt;");
+            break;
+        case '>':
+            buf_append_str(out, "&gt;");
+            break;
+        case '"':
+            buf_append_str(out, "&quot;");
+            break;
+        case '\'':
+            buf_append_str(out, "&#39;");
+            break;
+        default:
+            buf_append(out, s, 1);
+            break;
         }
     }
 }
@@ -23,7 +35,8 @@ void ui_page_home(struct buf *out, const char *product_name, const char *public_
 {
     /* Operators read this page; it has no session, so no language switch. */
     struct ui_ctx c = {.locale = "en", .brand_name = product_name};
-    struct ui_layout l = {.title_key = "title.home", .title_arg = product_name, .page = "page-home"};
+    struct ui_layout l = {
+        .title_key = "title.home", .title_arg = product_name, .page = "page-home"};
     ui_layout_begin(out, &c, &l);
     buf_append_str(out, "<p>");
     ui_text(out, &c, "home.body");

@@ -25,7 +25,8 @@ void ui_page_totp(struct buf *out, const struct ui_ctx *c, const char *qr_svg,
     }
     buf_append_str(out, "<p>");
     ui_text(out, c, "totp.cant_scan");
-    buf_append_str(out, "</p>\n<div class=\"secret-row\"><code class=\"secret\" id=\"totp-secret\">");
+    buf_append_str(out,
+                   "</p>\n<div class=\"secret-row\"><code class=\"secret\" id=\"totp-secret\">");
     ui_esc(out, secret_groups);
     buf_append_str(out, "</code><button type=\"button\" class=\"button small secondary\" "
                         "data-copy=\"totp-secret\" data-copy-compact data-js-only data-done=\"");
@@ -39,7 +40,8 @@ void ui_page_totp(struct buf *out, const struct ui_ctx *c, const char *qr_svg,
     buf_append_str(out, "</span></button></div>\n<div class=\"js-status\" role=\"status\"></div>\n"
                         "</li>\n<li><p>");
     ui_text(out, c, "totp.step3");
-    buf_append_str(out, "</p>\n<form class=\"stack\" method=\"post\" action=\"/account/verify\">\n");
+    buf_append_str(out,
+                   "</p>\n<form class=\"stack\" method=\"post\" action=\"/account/verify\">\n");
     ui_csrf(out, c);
     ui_hidden(out, "factor_id", factor_id);
     ui_code_field(out, c, true);

@@ -9,7 +9,7 @@
 #include <qrencode.h>
 #include <stdlib.h>
 
-#define QR_QUIET 4                /* modules of white border (ISO/IEC 18004) */
+#define QR_QUIET   4 /* modules of white border (ISO/IEC 18004) */
 #define QR_SVG_CAP ((size_t)1 << 20)
 
 char *ui_qr_svg(const char *text, const char *label)
