@@ -36,15 +36,10 @@ struct api {
 
 /* ---- answers ---------------------------------------------------------- */
 
-static void api_send(struct api *a, int status, json_t *answer)
+/* Ends the request's part of the batch and queues the answer; takes s
+ * (malloc'd JSON text of len bytes, or NULL for none). */
+static void api_send_text(struct api *a, int status, char *s, size_t len)
 {
-    char *s = NULL;
-    size_t len = 0;
-    if (answer) {
-        s = json_dumps(answer, JSON_COMPACT);
-        len = s ? strlen(s) : 0;
-        json_decref(answer);
-    }
     if (a->in_batch) {
         batch_request_end(a->srv, !a->undo);
         a->in_batch = false;
@@ -54,9 +49,103 @@ static void api_send(struct api *a, int status, json_t *answer)
     batch_answer(a->srv, a->req, status, "application/json", s, len);
 }
 
+static void api_send(struct api *a, int status, json_t *answer)
+{
+    char *s = NULL;
+    size_t len = 0;
+    if (answer) {
+        s = json_dumps(answer, JSON_COMPACT);
+        len = s ? strlen(s) : 0;
+        json_decref(answer);
+    }
+    api_send_text(a, status, s, len);
+}
+
+/* The frequent answers (errors and the code checks' results) written
+ * straight as text instead of packing a jansson tree and dumping it: the
+ * same bytes json_dumps(JSON_COMPACT) makes of the json_pack each replaces
+ * (members in the order given, compact separators, integers in decimal).
+ * A string goes in only when it needs no escaping (printable ASCII but "
+ * and \); anything else marks the writer failed and the caller answers
+ * through jansson as before. */
+struct jw {
+    char text[512];
+    size_t len;
+    bool failed;
+};
+
+static void jw_raw(struct jw *w, const char *p, size_t n)
+{
+    if (w->failed || n > sizeof(w->text) - w->len) {
+        w->failed = true;
+        return;
+    }
+    memcpy(w->text + w->len, p, n);
+    w->len += n;
+}
+
+static void jw_str(struct jw *w, const char *v)
+{
+    size_t n = 0;
+    for (; v[n]; n++) {
+        unsigned char ch = (unsigned char)v[n];
+        if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') {
+            w->failed = true;
+            return;
+        }
+    }
+    jw_raw(w, "\"", 1);
+    jw_raw(w, v, n);
+    jw_raw(w, "\"", 1);
+}
+
+/* Opens the object with its first key, or adds a later one. */
+static void jw_key(struct jw *w, const char *key)
+{
+    jw_raw(w, w->len == 0 ? "{" : ",", 1);
+    jw_str(w, key);
+    jw_raw(w, ":", 1);
+}
+
+static void jw_int(struct jw *w, int64_t v)
+{
+    char digits[24];
+    size_t n = sizeof(digits);
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        digits[--n] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        digits[--n] = '-';
+    jw_raw(w, digits + n, sizeof(digits) - n);
+}
+
+/* Closes the object and sends it; false (nothing sent) if the writer failed. */
+static bool jw_send(struct api *a, int status, struct jw *w)
+{
+    jw_raw(w, "}", 1);
+    if (w->failed)
+        return false;
+    char *s = og_malloc(w->len + 1);
+    memcpy(s, w->text, w->len);
+    s[w->len] = '\0';
+    api_send_text(a, status, s, w->len);
+    return true;
+}
+
 static void api_error_extra(struct api *a, int status, const char *code, const char *message,
                             json_t *extra)
 {
+    if (!extra) {
+        struct jw w = {.len = 0};
+        jw_key(&w, "error");
+        jw_str(&w, code);
+        jw_key(&w, "message");
+        jw_str(&w, message);
+        if (jw_send(a, status, &w))
+            return;
+    }
     json_t *o = json_pack("{s:s, s:s}", "error", code, "message", message);
     if (extra) {
         json_object_update(o, extra);
@@ -109,8 +198,24 @@ static void api_outcome(struct api *a, enum mfa_result r, const struct mfa_outco
     switch (r) {
     case MFA_OK: api_error(a, 500, "internal_error", "unexpected outcome"); return;
     case MFA_WRONG_CODE: {
+        bool attempts = o->attempts_left >= 0 && o->factor_id[0] && o->type != FACTOR_TOTP;
+        struct jw w = {.len = 0};
+        jw_key(&w, "error");
+        jw_str(&w, "invalid_code");
+        jw_key(&w, "message");
+        jw_str(&w, "the code is not right");
+        if (attempts) {
+            jw_key(&w, "attempts_left");
+            jw_int(&w, o->attempts_left);
+        }
+        if (o->retry_after > 0) {
+            jw_key(&w, "retry_after");
+            jw_int(&w, o->retry_after);
+        }
+        if (jw_send(a, 422, &w))
+            return;
         json_t *extra = json_object();
-        if (o->attempts_left >= 0 && o->factor_id[0] && o->type != FACTOR_TOTP)
+        if (attempts)
             json_object_set_new(extra, "attempts_left", json_integer(o->attempts_left));
         if (o->retry_after > 0)
             json_object_set_new(extra, "retry_after", json_integer(o->retry_after));
@@ -193,13 +298,6 @@ static bool basic_credentials(struct http_request *req, struct span *id, struct 
             OG_OK)
         return false;
     return id->len > 0 && id->len < MFA_ID_LEN && secret->len > 0;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static bool sub_valid(struct span s)
@@ -298,7 +396,7 @@ static bool api_start(struct http_request *req, struct api *a, bool with_body)
     a->ctx.app_id = a->app_id;
     a->ctx.app_name = a->app_name[0] ? a->app_name : a->app_id;
     a->ctx.issuer = a->ctx.app_name;
-    a->ctx.now_ms = wall_ms();
+    a->ctx.now_ms = server_now_ms();
     a->ctx.client_ip = req->client_ip;
     return true;
 }
@@ -350,12 +448,29 @@ static json_t *amr_for(enum factor_type t, bool recovery)
     return json_array();
 }
 
-static void count_verification(struct api *a, const char *result)
+/* amr_for's array, written. */
+static void jw_amr(struct jw *w, enum factor_type t, bool recovery)
 {
-    char labels[64];
-    snprintf(labels, sizeof(labels), "result=\"%s\"", result);
+    if (recovery || t == FACTOR_TOTP)
+        jw_raw(w, "[\"otp\",\"mfa\"]", 13);
+    else if (t == FACTOR_SMS)
+        jw_raw(w, "[\"otp\",\"sms\",\"mfa\"]", 19);
+    else if (t == FACTOR_EMAIL)
+        jw_raw(w, "[\"otp\",\"mail\",\"mfa\"]", 20);
+    else
+        jw_raw(w, "[]", 2);
+}
+
+static void count_verification(struct api *a, enum mfa_result r)
+{
+    /* Each result's label text, made on first use (loop thread only). */
+    static char labels[MFA_ERROR + 1][64];
+    char spare[64];
+    char *l = (unsigned)r <= MFA_ERROR ? labels[r] : spare;
+    if (l == spare || !l[0])
+        snprintf(l, sizeof(spare), "result=\"%s\"", r == MFA_OK ? "ok" : mfa_result_code(r));
     metrics_count(&a->srv->metrics, "otpgate_verifications_total",
-                  "Code checks, by result.", labels, 1);
+                  "Code checks, by result.", l, 1);
 }
 
 /* Queues the code of a fresh challenge or resend in the request's batch. */
@@ -524,7 +639,7 @@ void api_factor_verify(struct http_request *req)
         if (r == MFA_OK)
             r = challenges_verify(&a.ctx, &u, &ch, code, &o);
     }
-    count_verification(&a, r == MFA_OK ? "ok" : mfa_result_code(r));
+    count_verification(&a, r);
     if (r != MFA_OK) {
         api_outcome(&a, r, &o);
         return;
@@ -791,11 +906,22 @@ void api_challenge_verify(struct http_request *req)
     enum mfa_result r = challenges_get(&a.ctx, id, &u, &ch);
     if (r == MFA_OK)
         r = challenges_verify(&a.ctx, &u, &ch, code, &o);
-    count_verification(&a, r == MFA_OK ? "ok" : mfa_result_code(r));
+    count_verification(&a, r);
     if (r != MFA_OK) {
         api_outcome(&a, r, &o);
         return;
     }
+    struct jw w = {.len = 0};
+    jw_key(&w, "ok");
+    jw_raw(&w, "true", 4);
+    jw_key(&w, "factor_id");
+    jw_str(&w, ch.factor_id);
+    jw_key(&w, "type");
+    jw_str(&w, factor_type_name(ch.type));
+    jw_key(&w, "amr");
+    jw_amr(&w, ch.type, false);
+    if (jw_send(&a, 200, &w))
+        return;
     api_send(&a, 200,
              json_pack("{s:b, s:s, s:s, s:o}", "ok", 1, "factor_id", ch.factor_id, "type",
                        factor_type_name(ch.type), "amr", amr_for(ch.type, false)));
@@ -856,11 +982,29 @@ void api_user_verify(struct http_request *req)
                       totp ? "totp" : "recovery_code");
         }
     }
-    count_verification(&a, r == MFA_OK ? "ok" : mfa_result_code(r));
+    count_verification(&a, r);
     if (r != MFA_OK) {
         api_outcome(&a, r, &o);
         return;
     }
+    struct jw w = {.len = 0};
+    jw_key(&w, "ok");
+    jw_raw(&w, "true", 4);
+    jw_key(&w, "factor_id");
+    if (totp)
+        jw_str(&w, o.factor_id);
+    else
+        jw_raw(&w, "null", 4);
+    jw_key(&w, "type");
+    jw_str(&w, totp ? "totp" : "recovery_code");
+    jw_key(&w, "amr");
+    jw_amr(&w, o.type, !totp);
+    if (!totp) {
+        jw_key(&w, "recovery_codes_left");
+        jw_int(&w, o.recovery_left);
+    }
+    if (jw_send(&a, 200, &w))
+        return;
     json_t *out = json_pack("{s:b, s:o, s:s, s:o}", "ok", 1, "factor_id",
                             totp ? json_string(o.factor_id) : json_null(), "type",
                             totp ? "totp" : "recovery_code", "amr", amr_for(o.type, !totp));

@@ -12,6 +12,7 @@
 #include "core/jwt.h"
 #include "core/signing_keys.h"
 #include "gateway/oidc.h"
+#include "gateway/server.h"
 #include "core/secrets.h"
 #include "core/store.h"
 
@@ -633,13 +634,6 @@ struct user_ref {
     char app_id[APPS_ID_LEN];
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A JSON integer, or null for an SQL NULL. */
 static json_t *col_int_or_null(sqlite3_stmt *st, int col)
 {
@@ -715,7 +709,7 @@ static int find_users(struct store *s, const char *sub, const char *app, struct 
         json_object_set_new(u, "preferred_factor", col_text_or_null(st, 3));
         json_object_set_new(u, "last_used_factor", col_text_or_null(st, 4));
         json_object_set_new(u, "failures", col_int_or_null(st, 5));
-        json_object_set_new(u, "waiting", json_boolean(retry_at > now_ms()));
+        json_object_set_new(u, "waiting", json_boolean(retry_at > server_now_ms()));
         json_object_set_new(u, "retry_at", retry_at > 0 ? json_integer(retry_at) : json_null());
         json_object_set_new(u, "last_wait", col_int_or_null(st, 7));
         json_object_set_new(u, "locked", json_boolean(sqlite3_column_type(st, 8) != SQLITE_NULL));
@@ -796,7 +790,7 @@ static int audit(struct store *s, const char *app_id, const char *sub, const cha
     sqlite3_stmt *st = store_stmt(s, SQL_AUDIT);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_int64(st, 1, now_ms());
+    sqlite3_bind_int64(st, 1, server_now_ms());
     sqlite3_bind_text(st, 2, app_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, sub, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, event, -1, SQLITE_STATIC);

@@ -39,13 +39,6 @@ struct delivery_job {
 static void after_commit(struct server *s, bool ok);
 static void pump(struct server *s);
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool smtp_configured(const struct server *s)
 {
     return s->cfg->smtp_url != NULL;
@@ -119,7 +112,7 @@ int delivery_queue_code(struct server *s, enum factor_type channel, const char *
     m->user_id = user_id;
     m->ttl = ttl_seconds;
     bool claim = *in_flight(s, channel) < max_in_flight(s, channel);
-    int rc = outbox_enqueue(s->store, &s->keys, m, wall_ms(), claim);
+    int rc = outbox_enqueue(s->store, &s->keys, m, server_now_ms(), claim);
     if (rc != OG_OK || !claim) {
         job_free(j);
         s->delivery.kick = true;
@@ -179,7 +172,7 @@ static void fallback_to_email(struct server *s, const struct outbox_msg *m)
     j->msg.fallback_of = m->id;
     snprintf(j->msg.destination, sizeof(j->msg.destination), "%s", to);
     bool claim = s->delivery.smtp_in_flight < max_in_flight(s, FACTOR_EMAIL);
-    if (outbox_enqueue(s->store, &s->keys, &j->msg, wall_ms(), claim) == OG_OK && claim) {
+    if (outbox_enqueue(s->store, &s->keys, &j->msg, server_now_ms(), claim) == OG_OK && claim) {
         hold_for_start(s, j);
     } else {
         job_free(j);
@@ -195,7 +188,7 @@ static void complete(struct delivery_job *j, bool ok, bool retryable, const char
     struct server *s = j->s;
     struct outbox_msg *m = &j->msg;
     (*in_flight(s, m->channel))--;
-    int64_t now = wall_ms();
+    int64_t now = server_now_ms();
     bool began = batch_request_begin(s) == OG_OK;
     if (ok) {
         outbox_mark_sent(s->store, m->id, now, provider, provider_id, answer);
@@ -270,7 +263,7 @@ static void dev_send(struct delivery_job *j)
     struct delivery *d = &s->delivery;
     struct delivery_message *r = &d->ring[d->next];
     memset(r, 0, sizeof(*r));
-    r->at_ms = wall_ms();
+    r->at_ms = server_now_ms();
     r->channel = j->msg.channel;
     snprintf(r->to, sizeof(r->to), "%s", j->msg.destination);
     snprintf(r->subject, sizeof(r->subject), "%s", j->subject);
@@ -372,7 +365,7 @@ static void pump(struct server *s)
         return;
     if (batch_request_begin(s) != OG_OK)
         return;
-    int64_t now = wall_ms();
+    int64_t now = server_now_ms();
     outbox_claim(s->store, &s->keys, FACTOR_EMAIL, (int)free_email, now, on_claimed, s);
     outbox_claim(s->store, &s->keys, FACTOR_SMS, (int)free_sms, now, on_claimed, s);
     batch_request_end(s, true);
@@ -390,7 +383,7 @@ static void arm_retry_timer(struct server *s)
     int64_t due = outbox_next_due(s->store);
     if (due <= 0 || (s->delivery.retry_due && s->delivery.retry_due <= due))
         return;
-    int64_t wait = due - wall_ms();
+    int64_t wait = due - server_now_ms();
     s->delivery.retry_due = due;
     uv_timer_start(&s->delivery.retry_timer, on_retry_timer, wait > 0 ? (uint64_t)wait : 0, 0);
 }
@@ -435,7 +428,7 @@ int delivery_init(struct server *s, char *err, size_t errlen)
         if (rc != OG_OK)
             return rc;
     }
-    int n = outbox_resume(s->store, wall_ms());
+    int n = outbox_resume(s->store, server_now_ms());
     if (n > 0) {
         char c[16];
         snprintf(c, sizeof(c), "%d", n);

@@ -26,13 +26,6 @@
 #include <stdlib.h>
 #include <time.h>
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void respond_json(struct http_request *req, int status, json_t *o)
 {
     char *s = json_dumps(o, JSON_COMPACT);
@@ -83,7 +76,7 @@ void oidc_discovery(struct http_request *req)
 
 void oidc_jwks(struct http_request *req)
 {
-    char *jwks = signing_keys_jwks(req->srv->store, wall_ms());
+    char *jwks = signing_keys_jwks(req->srv->store, server_now_ms());
     if (!jwks) {
         http_respond_error_json(req, 503, "temporarily_unavailable", "no signing key yet");
         return;
@@ -130,23 +123,6 @@ static void authorize_page_error(struct http_request *req, const char *what)
     buf_free(&b);
 }
 
-static void url_add(struct buf *b, const char *name, const char *value)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    buf_append_str(b, strchr(b->data ? b->data : "", '?') ? "&" : "?");
-    buf_append_str(b, name);
-    buf_append(b, "=", 1);
-    for (const unsigned char *c = (const unsigned char *)value; *c; c++) {
-        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-            *c == '-' || *c == '_' || *c == '.' || *c == '~') {
-            buf_append(b, c, 1);
-        } else {
-            char e[3] = {'%', hex[*c >> 4], hex[*c & 15]};
-            buf_append(b, e, 3);
-        }
-    }
-}
-
 /* After the redirect URI is trusted: back to the app per RFC 6749 §4.1.2.1. */
 static void authorize_redirect_error(struct http_request *req, const char *redirect_uri,
                                      const char *error, const char *description,
@@ -156,11 +132,11 @@ static void authorize_redirect_error(struct http_request *req, const char *redir
     struct buf b;
     buf_init(&b, 8192);
     buf_append_str(&b, redirect_uri);
-    url_add(&b, "error", error);
-    url_add(&b, "error_description", description);
+    url_append_param(&b, "error", error);
+    url_append_param(&b, "error_description", description);
     if (state)
-        url_add(&b, "state", state);
-    url_add(&b, "iss", req->srv->cfg->public_url);
+        url_append_param(&b, "state", state);
+    url_append_param(&b, "iss", req->srv->cfg->public_url);
     http_header_add(req, "Location", b.data);
     http_header_add(req, "Cache-Control", "no-store");
     http_respond(req, 303, NULL, NULL, 0);
@@ -254,7 +230,7 @@ void oidc_authorize(struct http_request *req)
         OPENSSL_cleanse(secret, strlen(secret));
         free(secret);
     }
-    int64_t now = wall_ms();
+    int64_t now = server_now_ms();
     const char *twhy = NULL;
     if (!why && jwt_check_times(claims, now / 1000, OIDC_REQUEST_MAX_AGE_S, 30, &twhy) != OG_OK)
         why = twhy ? twhy : "the request object has expired";
@@ -446,7 +422,7 @@ void oidc_token(struct http_request *req)
         token_error(req, 503, "temporarily_unavailable", "the database is busy", false);
         return;
     }
-    int64_t now = wall_ms();
+    int64_t now = server_now_ms();
     struct authcode c;
     int rc = authcodes_consume(s->store, code, client_id, now, &c);
     if (rc == OG_ERR_EXISTS) {
@@ -523,7 +499,7 @@ void oidc_userinfo(struct http_request *req)
         return;
     }
     char *token = arena_strndup(&req->arena, h.p + 7, h.len - 7);
-    if (authcodes_token_lookup(req->srv->store, token, wall_ms(), app_id, sizeof(app_id), sub,
+    if (authcodes_token_lookup(req->srv->store, token, server_now_ms(), app_id, sizeof(app_id), sub,
                                sizeof(sub)) != OG_OK) {
         http_header_add(req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
         respond_json(req, 401, json_pack("{s:s}", "error", "invalid_token"));

@@ -51,13 +51,6 @@ struct page {
     bool sess_dirty;
 };
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- small helpers ---------------------------------------------------- */
 
 static const char *form_str(struct page *p, const char *key)
@@ -205,7 +198,7 @@ static bool page_start(struct http_request *req, struct page *p, bool post)
     p->req = req;
     p->srv = req->srv;
     struct server *s = req->srv;
-    int64_t now = wall_ms();
+    int64_t now = server_now_ms();
 
     struct span cookies, value;
     if (http_header_get(req, "Cookie", &cookies) && cookie_get(cookies, SESSION_COOKIE, &value)) {
@@ -327,24 +320,6 @@ static int64_t active_count(struct page *p)
 
 /* ---- finishing a flow ------------------------------------------------- */
 
-/* Appends "name=value" percent-encoded to a URL being built. */
-static void url_param(struct buf *b, const char *name, const char *value)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    buf_append_str(b, strchr(b->data ? b->data : "", '?') ? "&" : "?");
-    buf_append_str(b, name);
-    buf_append_str(b, "=");
-    for (const unsigned char *c = (const unsigned char *)value; *c; c++) {
-        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-            *c == '-' || *c == '_' || *c == '.' || *c == '~') {
-            buf_append(b, c, 1);
-        } else {
-            char e[3] = {'%', hex[*c >> 4], hex[*c & 15]};
-            buf_append(b, e, 3);
-        }
-    }
-}
-
 /* Sends the user back to the app: with a signed result (HS256 with the
  * app's secret, like the link that brought them), or with error. */
 static void finish(struct page *p, const char *error)
@@ -363,7 +338,7 @@ static void finish(struct page *p, const char *error)
     json_t *flow = p->sess.flow ? json_loads(p->sess.flow, 0, &jerr) : NULL;
     bool oidc = json_is_true(json_object_get(flow, "oidc"));
     if (error) {
-        url_param(&loc, "error", error);
+        url_append_param(&loc, "error", error);
     } else if (oidc) {
         /* OpenID Connect: a one-use code for the app's token request. */
         struct authcode c;
@@ -389,7 +364,7 @@ static void finish(struct page *p, const char *error)
             message_page(p, 500, "title.error", "body.error");
             return;
         }
-        url_param(&loc, "code", code);
+        url_append_param(&loc, "code", code);
         OPENSSL_cleanse(code, sizeof(code));
     } else {
         char *secret = NULL;
@@ -411,13 +386,13 @@ static void finish(struct page *p, const char *error)
             message_page(p, 500, "title.error", "body.error");
             return;
         }
-        url_param(&loc, "otpgate_result", token);
+        url_append_param(&loc, "otpgate_result", token);
         free(token);
     }
     if (p->sess.state && p->sess.state[0])
-        url_param(&loc, "state", p->sess.state);
+        url_append_param(&loc, "state", p->sess.state);
     if (oidc) /* RFC 9207: the issuer, so the app can tell who answered */
-        url_param(&loc, "iss", s->cfg->public_url);
+        url_append_param(&loc, "iss", s->cfg->public_url);
     json_decref(flow);
     audit_log(&p->ctx, p->sess.sub, error ? "login_cancelled" : "login_returned", NULL, NULL);
     sessions_delete(s->store, &p->sess);
@@ -472,7 +447,7 @@ void page_start_link(struct http_request *req)
     json_t *claims = NULL;
     char *secret = NULL;
     const char *why = "malformed";
-    int64_t now = wall_ms();
+    int64_t now = server_now_ms();
 
     /* The issuer names the app whose secret must have signed the token;
      * read it unverified only to pick that key. */
@@ -564,7 +539,7 @@ void pages_begin(struct http_request *req, const char *app_id, const char *sub,
     if (batch_request_begin(s) == OG_OK)
         p.in_batch = true;
     if (!p.in_batch ||
-        sessions_create(s->store, &p.sess, wall_ms(), SESSION_TTL_MS, cookie, sizeof(cookie)) !=
+        sessions_create(s->store, &p.sess, server_now_ms(), SESSION_TTL_MS, cookie, sizeof(cookie)) !=
             OG_OK) {
         sessions_free(&p.sess);
         message_page(&p, 500, "title.error", "body.error");
@@ -1427,7 +1402,7 @@ void page_lang(struct http_request *req)
     if (http_header_get(req, "Cookie", &c) && cookie_get(c, SESSION_COOKIE, &v)) {
         struct session sess;
         char *cookie = arena_strndup(&req->arena, v.p, v.len);
-        if (sessions_load(p.srv->store, cookie, wall_ms(), &sess) == OG_OK) {
+        if (sessions_load(p.srv->store, cookie, server_now_ms(), &sess) == OG_OK) {
             snprintf(sess.locale, sizeof(sess.locale), "%s", pick);
             sessions_save(p.srv->store, &sess);
             sessions_free(&sess);

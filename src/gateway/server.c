@@ -39,7 +39,7 @@ static void on_sweep(uv_timer_t *t)
 /* Old rows the rules no longer look at: sends older than a day (the
  * longest limit window) and challenges a day past their expiry. Runs
  * between iterations' batches, each DELETE its own transaction. */
-static int64_t now_ms(void)
+int64_t server_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -51,7 +51,7 @@ static void on_housekeeping(uv_timer_t *t)
     struct server *s = container_of(t, struct server, housekeeping);
     if (s->batch.open)
         return; /* next time: these are transactions of their own */
-    int64_t now = now_ms();
+    int64_t now = server_now_ms();
     sendlimits_prune(s->store, now);
     sessions_prune(s->store, now);
     authcodes_prune(s->store, now);
@@ -207,7 +207,7 @@ int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg, cha
         snprintf(path, sizeof(path), "%s/otpgate.db", cfg->data_dir);
         rc = store_open(path, &s->store, err, errlen);
     }
-    if (rc == OG_OK && signing_keys_ensure(s->store, &s->keys, now_ms()) != OG_OK) {
+    if (rc == OG_OK && signing_keys_ensure(s->store, &s->keys, server_now_ms()) != OG_OK) {
         snprintf(err, errlen, "cannot create or open the token-signing key");
         rc = OG_ERR_CRYPTO;
     }

@@ -53,6 +53,10 @@ int server_run(struct server *s);
 /* Starts a graceful shutdown: stop accepting, finish what is in flight. */
 void server_shutdown(struct server *s);
 
+/* Wall-clock time in unix milliseconds: the one clock the gateway hands
+ * to the domain (which has none of its own). */
+int64_t server_now_ms(void);
+
 /* Called by http_conn when a connection is gone (for the drain check). */
 void server_conn_closed(struct server *s);
 

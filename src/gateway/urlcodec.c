@@ -159,3 +159,20 @@ bool cookie_get(struct span header, const char *name, struct span *value)
     }
     return false;
 }
+
+void url_append_param(struct buf *b, const char *name, const char *value)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    buf_append_str(b, b->data && memchr(b->data, '?', b->len) ? "&" : "?");
+    buf_append_str(b, name);
+    buf_append(b, "=", 1);
+    for (const unsigned char *c = (const unsigned char *)value; *c; c++) {
+        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+            *c == '-' || *c == '_' || *c == '.' || *c == '~') {
+            buf_append(b, c, 1);
+        } else {
+            char e[3] = {'%', hex[*c >> 4], hex[*c & 15]};
+            buf_append(b, e, 3);
+        }
+    }
+}

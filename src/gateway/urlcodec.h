@@ -5,6 +5,7 @@
 #define OTPGATE_URLCODEC_H
 
 #include "core/arena.h"
+#include "core/buf.h"
 #include "core/common.h"
 
 /* Percent-decodes in into fresh arena memory, NUL-terminated after out->len
@@ -47,5 +48,9 @@ void url_split(struct span target, struct span *path, struct span *query);
  * double quotes is returned without them. The value points into header and
  * is not decoded. Pairs without '=' are skipped. */
 bool cookie_get(struct span header, const char *name, struct span *value);
+
+/* Appends "?name=value" (or "&name=value" once the URL has a query) to a
+ * URL being built, with value percent-encoded (RFC 3986 unreserved kept). */
+void url_append_param(struct buf *b, const char *name, const char *value);
 
 #endif
