@@ -85,11 +85,12 @@ static const char *msg_key(const char *k, const char *prefix)
 
 static const char *msg_arg(const char *a)
 {
-    if (!a || strlen(a) > 40)
+    if (!a || strlen(a) > 80)
         return NULL;
     for (const char *c = a; *c; c++)
         if (!((*c >= '0' && *c <= '9') || *c == ' ' || *c == '+' || *c == '@' || *c == '.' ||
-              (unsigned char)*c >= 0x80 || (*c >= 'a' && *c <= 'z') || *c == '-'))
+              (unsigned char)*c >= 0x80 || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+              *c == '-' || *c == '_'))
             return NULL;
     return a;
 }
@@ -172,13 +173,15 @@ static void redirect(struct page *p, const char *location)
 static void redirect_msg(struct page *p, const char *path, const char *kind, const char *key,
                          const char *arg)
 {
-    char loc[512];
-    char sep = strchr(path, '?') ? '&' : '?';
+    struct buf loc;
+    buf_init(&loc, 2048);
+    buf_append_str(&loc, path);
+    url_append_param(&loc, kind, key);
     if (arg)
-        snprintf(loc, sizeof(loc), "%s%c%s=%s&a=%s", path, sep, kind, key, arg);
-    else
-        snprintf(loc, sizeof(loc), "%s%c%s=%s", path, sep, kind, key);
-    redirect(p, loc);
+        url_append_param(&loc, "a", arg);
+    char *location = arena_strndup(&p->req->arena, loc.data, loc.len);
+    buf_free(&loc);
+    redirect(p, location);
 }
 
 static void message_page(struct page *p, int status, const char *title, const char *body)
@@ -748,7 +751,7 @@ void page_challenge_send(struct http_request *req)
         contact_phone_mask(f.destination, masked, sizeof(masked));
     else
         contact_email_mask(f.destination, masked, sizeof(masked));
-    redirect_msg(&p, back, "n", "notice.code_sent", NULL);
+    redirect_msg(&p, back, "n", "notice.code_sent", masked);
 }
 
 /* The user proved a factor: the session id changes, the flow goes on. */
@@ -1106,7 +1109,12 @@ void page_account_add(struct http_request *req)
     p.sess_dirty = true;
     char path[64];
     snprintf(path, sizeof(path), "%s?step=2", back);
-    redirect_msg(&p, path, "n", "notice.code_sent", NULL);
+    char masked[CONTACT_MASK_SIZE];
+    if (t == FACTOR_SMS)
+        contact_phone_mask(dest, masked, sizeof(masked));
+    else
+        contact_email_mask(dest, masked, sizeof(masked));
+    redirect_msg(&p, path, "n", "notice.code_sent", masked);
 }
 
 void page_account_resend(struct http_request *req)
@@ -1418,12 +1426,10 @@ void page_brand_css(struct http_request *req)
     char accent[16] = "";
     if (store_meta_get(req->srv->store, "brand_accent", accent, sizeof(accent)) != OG_OK)
         accent[0] = '\0';
-    bool ok = accent[0] == '#' && (strlen(accent) == 7 || strlen(accent) == 4);
-    for (size_t i = 1; ok && accent[i]; i++)
-        ok = (accent[i] >= '0' && accent[i] <= '9') || (accent[i] >= 'a' && accent[i] <= 'f') ||
-             (accent[i] >= 'A' && accent[i] <= 'F');
-    char css[96];
-    int n = snprintf(css, sizeof(css), ":root{--accent:%s}\n", ok ? accent : "#1d4ed8");
+    struct buf css;
+    buf_init(&css, 4096);
+    ui_brand_css(&css, accent[0] ? accent : NULL);
     http_header_add(req, "Cache-Control", "no-cache");
-    http_respond(req, 200, "text/css; charset=utf-8", css, (size_t)n);
+    http_respond(req, 200, "text/css; charset=utf-8", css.data ? css.data : "", css.len);
+    buf_free(&css);
 }

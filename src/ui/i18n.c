@@ -232,6 +232,13 @@ static const struct i18n_entry i18n_table[] = {
     {"err.recovery_wrong", "That recovery code is not right, or it has been used already.",
      "恢复码不正确或已被使用。"},
 
+    /* What the alerts say when the handler gives no value for "%s". */
+    {"err.wrong_code.short", "That code is not right.", "验证码不正确。"},
+    {"err.wait.short", "Too many wrong codes. Wait a moment, then try again.",
+     "错误次数过多，请稍后重试。"},
+    {"err.rate_limited.short", "Too many codes sent. Try again later.",
+     "发送的验证码过多，请稍后重试。"},
+
     /* Notices the handlers pass in ctx.notice. */
     {"notice.code_sent", "We sent a code to %s.", "验证码已发送到 %s。"},
     {"notice.factor_added", "Method added.", "验证方式已添加。"},
@@ -240,6 +247,9 @@ static const struct i18n_entry i18n_table[] = {
     {"notice.mfa_off", "Two-step verification is off.", "两步验证已关闭。"},
     {"notice.recovery_low", "Only %s recovery codes left. Make a new set.",
      "只剩 %s 个恢复码，请生成新的一组。"},
+    {"notice.code_sent.short", "We sent you a code.", "验证码已发送。"},
+    {"notice.recovery_low.short", "You are running low on recovery codes. Make a new set.",
+     "恢复码所剩不多，请生成新的一组。"},
     {"notice.recovery_new", "Your new recovery codes are ready. The old ones no longer work.",
      "新的恢复码已生成，旧的恢复码已失效。"},
 

@@ -7,6 +7,7 @@
 #include "ui/i18n.h"
 #include "ui/ui.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define UI_DEFAULT_BRAND "otpgate"
@@ -196,16 +197,32 @@ static void lang_switch(struct buf *out, const struct ui_ctx *c, const char *bac
     buf_append_str(out, "</button>\n</form>\n");
 }
 
+/* A notice or error text. When the text wants a value the handler did not
+ * give, its "<key>.short" wording (without the value) stands in, so no
+ * sentence shows a hole. */
+static void alert_text(struct buf *out, const struct ui_ctx *c, const char *key, const char *arg)
+{
+    if ((!arg || !arg[0]) && strstr(ui_t(c->locale, key), "%s")) {
+        char short_key[128];
+        int n = snprintf(short_key, sizeof(short_key), "%s.short", key);
+        if (n > 0 && (size_t)n < sizeof(short_key) && ui_i18n_has(c->locale, short_key)) {
+            ui_text(out, c, short_key);
+            return;
+        }
+    }
+    ui_textf(out, c, key, arg);
+}
+
 static void alerts(struct buf *out, const struct ui_ctx *c)
 {
     if (c->notice) {
         buf_append_str(out, "<div class=\"alert ok\" role=\"status\"><p>");
-        ui_textf(out, c, c->notice, c->error_arg);
+        alert_text(out, c, c->notice, c->error_arg);
         buf_append_str(out, "</p></div>\n");
     }
     if (c->error) {
         buf_append_str(out, "<div class=\"alert error\" id=\"form-error\" role=\"alert\"><p>");
-        ui_textf(out, c, c->error, c->error_arg);
+        alert_text(out, c, c->error, c->error_arg);
         buf_append_str(out, "</p></div>\n");
     }
 }
