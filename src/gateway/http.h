@@ -74,6 +74,9 @@ void http_respond_error(struct http_request *req, int status, const char *code,
 /* Adds the headers every HTML page carries (SPEC §8): CSP without
  * unsafe-inline, X-Frame-Options DENY, Referrer-Policy no-referrer, nosniff. */
 void http_page_headers(struct http_request *req);
+/* The same, with form_origin ("https://app.example.com", or NULL) also
+ * allowed as a form target: the flow's last form redirects there. */
+void http_page_headers_to(struct http_request *req, const char *form_origin);
 
 const char *http_status_text(int status);
 /* Writes the IMF-fixdate of t into out (at least 30 bytes). */

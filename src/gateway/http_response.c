@@ -122,10 +122,33 @@ void http_respond_error(struct http_request *req, int status, const char *code,
 
 void http_page_headers(struct http_request *req)
 {
-    http_header_add(req, "Content-Security-Policy",
-                    "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-                    "script-src 'self'; object-src 'none'; base-uri 'none'; "
-                    "form-action 'self'; frame-ancestors 'none'");
+    http_page_headers_to(req, NULL);
+}
+
+/* True for "scheme://host[:port]" with nothing that could end a CSP
+ * source expression. */
+static bool csp_origin_ok(const char *o)
+{
+    if (strncmp(o, "http://", 7) != 0 && strncmp(o, "https://", 8) != 0)
+        return false;
+    for (const char *c = o; *c; c++)
+        if (*c <= ' ' || *c == ';' || *c == ',' || *c == '\'' || *c == '"' || *c == 0x7f)
+            return false;
+    return true;
+}
+
+void http_page_headers_to(struct http_request *req, const char *form_origin)
+{
+    /* Browsers apply form-action to the redirects after a form post too, so
+     * a page whose form ends the flow must allow the app's origin. */
+    char csp[512];
+    snprintf(csp, sizeof(csp),
+             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+             "object-src 'none'; base-uri 'none'; form-action 'self'%s%s; "
+             "frame-ancestors 'none'",
+             form_origin && csp_origin_ok(form_origin) ? " " : "",
+             form_origin && csp_origin_ok(form_origin) ? form_origin : "");
+    http_header_add(req, "Content-Security-Policy", csp);
     http_header_add(req, "X-Frame-Options", "DENY");
     http_header_add(req, "Referrer-Policy", "no-referrer");
     http_header_add(req, "X-Content-Type-Options", "nosniff");

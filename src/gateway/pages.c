@@ -49,6 +49,7 @@ struct page {
     char locale[8];
     bool in_batch;
     bool sess_dirty;
+    char origin[256]; /* of the app's return_to, for the pages' form-action */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -158,7 +159,7 @@ static void page_send(struct page *p, int status, struct buf *html)
     size_t len = 0;
     if (html) {
         body = buf_detach(html, &len);
-        http_page_headers(p->req);
+        http_page_headers_to(p->req, p->origin[0] ? p->origin : NULL);
     }
     batch_answer(p->srv, p->req, status, html ? "text/html; charset=utf-8" : NULL, body, len);
 }
@@ -214,6 +215,13 @@ static bool page_start(struct http_request *req, struct page *p, bool post)
         return false;
     }
     sessions_csrf_token(s->keys.csrf, &p->sess, p->csrf, sizeof(p->csrf));
+    if (p->sess.return_to) {
+        /* scheme://host[:port] of the way back */
+        const char *r = p->sess.return_to, *h = strstr(r, "://");
+        size_t n = h ? (size_t)(h + 3 - r) + strcspn(h + 3, "/?#") : 0;
+        if (n > 0 && n < sizeof(p->origin))
+            snprintf(p->origin, sizeof(p->origin), "%.*s", (int)n, r);
+    }
     if (post) {
         struct span ct;
         if (!http_header_get(req, "Content-Type", &ct) ||
@@ -1023,6 +1031,14 @@ void page_account_add_form(struct http_request *req)
     const char *step = query_str(&p, "step");
     struct ui_bind_view v = {.type = factor_type_name(t), .step = 1};
     v.country = strcmp(p.locale, "zh") == 0 ? "86" : "44";
+    /* SPEC §6: the app's email / phone_number claims prefill enrolment. */
+    json_error_t jerr;
+    json_t *flow = p.sess.flow ? json_loads(p.sess.flow, 0, &jerr) : NULL;
+    const char *hint = json_string_value(
+        json_object_get(flow, t == FACTOR_SMS ? "phone_number" : "email"));
+    if (hint)
+        v.value = arena_strndup(&req->arena, hint, strlen(hint));
+    json_decref(flow);
     if (step && strcmp(step, "2") == 0 && p.sess.pending_factor[0]) {
         struct mfa_factor f;
         if (factors_get(&p.ctx, &p.user, p.sess.pending_factor, &f) == MFA_OK && !f.active &&
