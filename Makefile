@@ -5,15 +5,32 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps deps-test deps-bench build build-asan run test test-release test-asan bench format clean
+.PHONY: all deps deps-test deps-bench build build-asan run demo test test-release test-asan bench format clean
 
 all: build
 
 deps:
 	@scripts/deps.sh run
 
+# The browser tests' npm packages (playwright-core, axe-core, otpauth), from
+# tests/browser/package-lock.json; never a browser download (they drive
+# Debian's chromium).
+BROWSER_NODE_MODULES := tests/browser/node_modules/.package-lock.json
+# The OpenID Connect tests' npm packages (openid-client, jose,
+# playwright-core), from tests/oidc/package-lock.json.
+OIDC_NODE_MODULES := tests/oidc/node_modules/.package-lock.json
+
 deps-test:
 	@scripts/deps.sh run test
+	@$(MAKE) --no-print-directory $(BROWSER_NODE_MODULES) $(OIDC_NODE_MODULES)
+
+$(BROWSER_NODE_MODULES): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund
+	@touch $@
+
+$(OIDC_NODE_MODULES): tests/oidc/package.json tests/oidc/package-lock.json
+	cd tests/oidc && npm ci --no-audit --no-fund
+	@touch $@
 
 deps-bench:
 	@scripts/deps.sh run bench
@@ -33,6 +50,11 @@ build-asan: deps-test $(ASAN_BUILD)/CMakeCache.txt
 run: build
 	@echo "otpgate: open $${OTPGATE_PUBLIC_URL:-http://127.0.0.1:8080}/ (Ctrl-C to stop)"
 	$(BUILD)/otpgate serve
+
+# otpgate (development delivery) and the demo app of examples/demo-app on
+# http://127.0.0.1:3000, both stopped by Ctrl-C.
+demo:
+	@BUILD="$(BUILD)" examples/demo.sh
 
 test-release: deps-test build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

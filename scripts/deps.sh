@@ -5,7 +5,8 @@ set -euo pipefail
 
 run_pkgs="build-essential cmake pkg-config libuv1-dev node-llhttp libsqlite3-dev \
 libesmtp-dev libssl-dev libcurl4-openssl-dev libqrencode-dev libjansson-dev ca-certificates"
-test_pkgs="libcmocka-dev python3 python3-pytest python3-aiosmtpd oathtool curl sqlite3"
+test_pkgs="libcmocka-dev python3 python3-pytest python3-aiosmtpd oathtool curl sqlite3 \
+chromium nodejs npm"
 bench_pkgs="wrk curl"
 
 want="$run_pkgs"
@@ -20,6 +21,11 @@ done
 
 missing=""
 for p in $want; do
+    # A Node.js from elsewhere (NodeSource's nodejs) ships npm itself and
+    # conflicts with Debian's npm package: its npm command is enough.
+    if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then
+        continue
+    fi
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
         missing="$missing $p"
     fi

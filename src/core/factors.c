@@ -371,3 +371,36 @@ enum mfa_result factors_check_totp(const struct mfa_ctx *c, struct mfa_user *u,
     o->type = FACTOR_TOTP;
     return MFA_OK;
 }
+
+enum mfa_result factors_pending_totp(const struct mfa_ctx *c, const struct mfa_user *u,
+                                     const char *id, char **uri_out, char **secret_b32)
+{
+    sqlite3_stmt *st = store_stmt(c->store, "SELECT secret_sealed FROM factors WHERE id = ? AND "
+                                            "user_id = ? AND type = 'totp' AND "
+                                            "status = 'pending'");
+    if (!st)
+        return MFA_ERROR;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, u->id);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return MFA_NOT_FOUND;
+    }
+    char aad[64];
+    snprintf(aad, sizeof(aad), "totp:%s", id);
+    uint8_t *secret = NULL;
+    size_t n = 0;
+    int rc = secret_open(c->keys->seal, sqlite3_column_blob(st, 0),
+                         (size_t)sqlite3_column_bytes(st, 0), aad, &secret, &n);
+    sqlite3_reset(st);
+    if (rc != OG_OK)
+        return MFA_ERROR;
+    char b32[64];
+    base32_encode(secret, n, false, b32, sizeof(b32));
+    *secret_b32 = og_strdup(b32);
+    *uri_out = otpauth_uri(c->issuer, u->sub, secret, n, OTP_SHA1, TOTP_DIGITS, TOTP_PERIOD);
+    OPENSSL_cleanse(b32, sizeof(b32));
+    OPENSSL_cleanse(secret, n);
+    free(secret);
+    return *uri_out ? MFA_OK : MFA_ERROR;
+}

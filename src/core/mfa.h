@@ -126,6 +126,10 @@ enum mfa_result factors_add_contact(const struct mfa_ctx *c, struct mfa_user *u,
  * otpauth URI and the base32 secret (malloc'd, shown once). */
 enum mfa_result factors_add_totp(const struct mfa_ctx *c, struct mfa_user *u,
                                  struct mfa_factor *f, char **uri_out, char **secret_b32);
+/* The otpauth URI and base32 secret of a still-pending TOTP factor, to show
+ * the same enrolment again after a mistyped first code (malloc'd). */
+enum mfa_result factors_pending_totp(const struct mfa_ctx *c, const struct mfa_user *u,
+                                     const char *id, char **uri_out, char **secret_b32);
 enum mfa_result factors_get(const struct mfa_ctx *c, const struct mfa_user *u, const char *id,
                             struct mfa_factor *f);
 /* Calls fn for each factor of the user, oldest first. */

@@ -978,7 +978,17 @@ static void render_totp(struct page *p)
 {
     struct mfa_factor f;
     char *uri = NULL, *secret = NULL;
-    enum mfa_result r = factors_add_totp(&p->ctx, &p->user, &f, &uri, &secret);
+    /* After a mistyped first code the same secret is shown again: the one
+     * the user's app already holds. */
+    const char *again = query_str(p, "factor");
+    enum mfa_result r = MFA_NOT_FOUND;
+    if (again && strcmp(again, p->sess.pending_factor) == 0) {
+        r = factors_pending_totp(&p->ctx, &p->user, again, &uri, &secret);
+        if (r == MFA_OK)
+            snprintf(f.id, sizeof(f.id), "%s", again);
+    }
+    if (r != MFA_OK)
+        r = factors_add_totp(&p->ctx, &p->user, &f, &uri, &secret);
     if (r != MFA_OK) {
         refuse(p, "/account", r, &(struct mfa_outcome){.attempts_left = -1});
         return;
@@ -1082,11 +1092,19 @@ void page_account_add(struct http_request *req)
         const char *country = form_str(&p, "country");
         const char *phone = form_str(&p, "phone");
         char full[64];
-        if (phone && phone[0] == '+')
+        while (phone && *phone == ' ')
+            phone++;
+        if (phone && phone[0] == '+') {
             snprintf(full, sizeof(full), "%s", phone);
-        else
+        } else {
+            /* A number typed the national way keeps its trunk prefix 0,
+             * which is not dialled after the country code (Italy's is). */
+            if (phone && phone[0] == '0' && phone[1] != '0' && country &&
+                strcmp(country, "39") != 0)
+                phone++;
             snprintf(full, sizeof(full), "+%s %s", country ? country : "",
                      phone ? phone : "");
+        }
         rc = contact_phone_normalize(full, dest, sizeof(dest));
         if (rc == OG_OK && !sendlimits_country_allowed(&p.pol, dest)) {
             redirect_msg(&p, back, "e", "err.country", NULL);
@@ -1220,9 +1238,9 @@ void page_account_verify(struct http_request *req)
     }
     if (r != MFA_OK) {
         if (f.type == FACTOR_TOTP && r == MFA_WRONG_CODE) {
-            /* Show the same QR page again would make a new secret; the
-             * user keeps the one in the app and types a new code. */
-            redirect_msg(&p, "/account", "e", "err.wrong_code", NULL);
+            /* Ask again for the same pending factor, with the same secret. */
+            redirect_msg(&p, arena_printf(&req->arena, "/account/add/totp?factor=%s", f.id),
+                         "e", "err.wrong_code", NULL);
             return;
         }
         refuse(&p, back, r, &o);

@@ -1,0 +1,551 @@
+// The browser tests' stack: one otpgate process with its own data directory,
+// the real SMTP and SMS stand-ins of the integration tests, a tiny "app" that
+// receives the user back at its redirect URI, and Debian's chromium driven by
+// playwright-core. Each test file builds one stack in before() and tears it
+// down in after().
+//
+// Environment:
+//   OTPGATE_BIN         the otpgate binary (required; ctest sets it)
+//   OTPGATE_SOURCE_DIR  the repository root (default: two levels up)
+//   CHROMIUM            the browser (default /usr/bin/chromium)
+//   OTPGATE_KEEP_TMP=1  keep each stack's temporary directory
+//   OTPGATE_BROWSER_BYPASS_CSP=1  the browser ignores the pages' CSP (only
+//                       to see what else fails behind a CSP bug; never in CI)
+// The server's log ends up in tests/out/logs/NAME.otpgate.log.
+import { spawn, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+import * as OTPAuth from 'otpauth';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const BROWSER_DIR = path.resolve(HERE, '..');
+export const SOURCE_DIR = process.env.OTPGATE_SOURCE_DIR || path.resolve(BROWSER_DIR, '..', '..');
+export const OUT_DIR = path.join(SOURCE_DIR, 'tests', 'out');
+export const SCREENSHOT_DIR = path.join(OUT_DIR, 'screenshots');
+const PYTHON = '/usr/bin/python3';
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
+
+export const APP_NAME = 'Acme Shop';
+export const RECOVERY_RE = /^[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$/i;
+
+export function otpgateBin() {
+  const bin = process.env.OTPGATE_BIN;
+  if (!bin) throw new Error('OTPGATE_BIN is not set: point it at the otpgate binary (ctest sets it)');
+  fs.accessSync(bin, fs.constants.X_OK);
+  return bin;
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Calls fn until it returns something truthy; returns that or throws. */
+export async function waitFor(fn, what, timeoutMs = 10000, intervalMs = 50) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+/** A loopback port nobody listens on right now. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function b64url(buf) {
+  return Buffer.from(buf).toString('base64').replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+}
+
+/** A compact JWS, HS256 with key. */
+export function signHs256(claims, key) {
+  const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+  const body = b64url(JSON.stringify(claims));
+  const mac = crypto.createHmac('sha256', key).update(`${head}.${body}`).digest();
+  return `${head}.${body}.${b64url(mac)}`;
+}
+
+/** Checks an HS256 JWT's signature with key (constant time) and returns
+ * {header, claims}; throws when anything is off. */
+export function verifyHs256(token, key) {
+  const parts = String(token).split('.');
+  if (parts.length !== 3) throw new Error(`not a compact JWS: ${token}`);
+  const header = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8'));
+  if (header.alg !== 'HS256') throw new Error(`alg is ${header.alg}, not HS256`);
+  const want = crypto.createHmac('sha256', key).update(`${parts[0]}.${parts[1]}`).digest();
+  const got = Buffer.from(parts[2], 'base64url');
+  if (got.length !== want.length || !crypto.timingSafeEqual(got, want)) {
+    throw new Error('otpgate_result signature does not verify with the client secret');
+  }
+  return { header, claims: JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) };
+}
+
+// ---- TOTP ------------------------------------------------------------------
+
+const lastStep = new Map();
+
+/** The TOTP code a person would type now: each time step verifies once at
+ * otpgate, so a second code for the same secret waits for (or, within the
+ * ±1 window, uses) the next step. */
+export async function totpCode(secretText) {
+  const secret = secretText.replace(/\s+/g, '').toUpperCase();
+  const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30, algorithm: 'SHA1' });
+  const now = Math.floor(Date.now() / 1000);
+  let step = Math.floor(now / 30);
+  const last = lastStep.get(secret);
+  if (last !== undefined && step <= last) {
+    step = last + 1;
+    // The server accepts one step ahead; two ahead means waiting.
+    while (step > Math.floor(Date.now() / 1000 / 30) + 1) await sleep(250);
+  }
+  lastStep.set(secret, step);
+  return totp.generate({ timestamp: step * 30 * 1000 + 1000 });
+}
+
+// ---- e-mail -------------------------------------------------------------------
+
+function parseHeaders(text) {
+  const headers = {};
+  const unfolded = text.replace(/\r?\n[ \t]+/g, ' ');
+  for (const line of unfolded.split(/\r?\n/)) {
+    const i = line.indexOf(':');
+    if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+  }
+  return headers;
+}
+
+function decodeBody(body, cte) {
+  cte = (cte || '').toLowerCase();
+  if (cte === 'base64') return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
+  if (cte === 'quoted-printable') {
+    const bytes = body.replace(/=\r?\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+    return Buffer.from(bytes, 'latin1').toString('utf8');
+  }
+  return body;
+}
+
+/** The leaf parts of a raw MIME message: [{type, text}]. */
+export function mimeParts(raw) {
+  const split = raw.search(/\r?\n\r?\n/);
+  const headers = parseHeaders(raw.slice(0, split));
+  const body = raw.slice(split).replace(/^\r?\n\r?\n/, '');
+  const ctype = headers['content-type'] || 'text/plain';
+  const m = /boundary="?([^";]+)"?/i.exec(ctype);
+  if (/^multipart\//i.test(ctype) && m) {
+    const out = [];
+    for (const chunk of body.split(`--${m[1]}`).slice(1)) {
+      if (chunk.startsWith('--')) break;
+      out.push(...mimeParts(chunk.replace(/^\r?\n/, '')));
+    }
+    return out;
+  }
+  return [{ type: ctype.split(';')[0].trim().toLowerCase(), text: decodeBody(body, headers['content-transfer-encoding']) }];
+}
+
+/** The one 6-digit code in a received message's text/plain part. */
+export function mailCode(record) {
+  const part = mimeParts(record.data).find((p) => p.type === 'text/plain');
+  if (!part) throw new Error('the message has no text/plain part');
+  const codes = [...new Set(part.text.match(/(?<!\d)\d{6}(?!\d)/g) || [])];
+  if (codes.length !== 1) throw new Error(`expected one code in the e-mail, found ${JSON.stringify(codes)}: ${part.text}`);
+  return codes[0];
+}
+
+function readJsonLines(file) {
+  let text = '';
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+}
+
+// ---- child processes -------------------------------------------------------------
+
+// Every process a stack started, so none outlives a test process that ends
+// early (an uncaught error, ctest's timeout sending SIGTERM).
+const live = new Set();
+function track(child) {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+process.once('exit', () => {
+  for (const c of live) {
+    try {
+      c.kill('SIGKILL');
+    } catch {}
+  }
+});
+for (const sig of ['SIGTERM', 'SIGINT']) {
+  process.once(sig, () => process.exit(128 + (sig === 'SIGTERM' ? 15 : 2)));
+}
+
+/** Spawns a sink that prints its port on the first stdout line. */
+async function startSink(args, name) {
+  const child = track(spawn(PYTHON, args, { stdio: ['pipe', 'pipe', 'pipe'] }));
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const rl = readline.createInterface({ input: child.stdout });
+  const port = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not print its port: ${stderr}`)), 10000);
+    rl.once('line', (line) => {
+      clearTimeout(timer);
+      resolve(parseInt(line, 10));
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code}: ${stderr}`));
+    });
+  });
+  return { child, port };
+}
+
+function killChild(child, signal = 'SIGTERM', waitMs = 5000) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      try {
+        child.kill('SIGKILL');
+      } catch {}
+      resolve();
+    }, waitMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    try {
+      child.kill(signal);
+    } catch {
+      clearTimeout(timer);
+      resolve();
+    }
+  });
+}
+
+// ---- the stack -------------------------------------------------------------------
+
+export class Stack {
+  constructor() {
+    this.callbacks = [];
+    this.contexts = [];
+    this.children = [];
+    this.logLines = [];
+  }
+
+  /** policy: the global mode; apps: extra apps [{key, name, policy}] beside
+   * the default one (key 'main', "Acme Shop", policy inherit). */
+  static async start({ name = 'stack', policy = 'mandatory', apps = [], env = {} } = {}) {
+    const s = new Stack();
+    s.name = name;
+    try {
+      await s._start(policy, apps, env);
+    } catch (e) {
+      await s.stop();
+      throw e;
+    }
+    return s;
+  }
+
+  async _start(policy, apps, extraEnv) {
+    this.bin = otpgateBin();
+    this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'otpgate-browser-'));
+    this.dataDir = path.join(this.tmp, 'data');
+
+    // The app: records where the user comes back.
+    this.appServer = http.createServer((req, res) => {
+      const url = new URL(req.url, 'http://127.0.0.1');
+      if (url.pathname === '/cb') {
+        this.callbacks.push({ at: Date.now(), query: Object.fromEntries(url.searchParams) });
+        res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+        res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${APP_NAME}</title></head>` +
+          `<body><main><h1>Back at ${APP_NAME}</h1><p>Signed in.</p></main></body></html>`);
+        return;
+      }
+      res.writeHead(404);
+      res.end();
+    });
+    await new Promise((r) => this.appServer.listen(0, '127.0.0.1', r));
+    this.appPort = this.appServer.address().port;
+    this.redirectUri = `http://127.0.0.1:${this.appPort}/cb`;
+
+    this.mailFile = path.join(this.tmp, 'mail.jsonl');
+    this.smsFile = path.join(this.tmp, 'sms.jsonl');
+    const smtp = await startSink([path.join(SOURCE_DIR, 'tests/integration/smtp_sink.py'), '--port', '0',
+      '--out', this.mailFile, '--exit-on-stdin-eof'], 'smtp_sink.py');
+    this.children.push(smtp.child);
+    const sms = await startSink([path.join(SOURCE_DIR, 'tests/integration/sms_sink.py'), '--port', '0',
+      '--log', this.smsFile], 'sms_sink.py');
+    this.children.push(sms.child);
+
+    const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTPGATE_')));
+    const cliEnv = { ...baseEnv, OTPGATE_DATA_DIR: this.dataDir, OTPGATE_LOG: 'warn' };
+    this.cliEnv = cliEnv;
+    const addApp = (name, pol) => {
+      const args = ['app', 'add', '--name', name, '--redirect-uri', this.redirectUri];
+      if (pol) args.push('--policy', pol);
+      return JSON.parse(execFileSync(this.bin, args, { env: cliEnv, encoding: 'utf8' }));
+    };
+    this.apps = { main: { name: APP_NAME, ...addApp(APP_NAME) } };
+    for (const a of apps) this.apps[a.key] = { name: a.name, ...addApp(a.name, a.policy) };
+    this.app = this.apps.main;
+    // Every request comes from 127.0.0.1: lift the per-IP send cap so one
+    // file's flows do not run into it (the per-destination caps stay).
+    this.cli(['policy', 'set', `mode=${policy}`, 'sends_per_ip_hour=1000']);
+
+    for (let attempt = 0; ; attempt++) {
+      this.port = await freePort();
+      this.url = `http://127.0.0.1:${this.port}`;
+      const env = {
+        ...baseEnv,
+        OTPGATE_LISTEN: `127.0.0.1:${this.port}`,
+        OTPGATE_PUBLIC_URL: this.url,
+        OTPGATE_DATA_DIR: this.dataDir,
+        OTPGATE_STATIC_DIR: path.join(SOURCE_DIR, 'static'),
+        OTPGATE_DEV: '0',
+        OTPGATE_SMTP_URL: `smtp://127.0.0.1:${smtp.port}?starttls=off`,
+        OTPGATE_SMTP_FROM: 'otpgate@example.org',
+        OTPGATE_SMS_PROVIDER: 'webhook',
+        OTPGATE_SMS_URL: `http://127.0.0.1:${sms.port}/send`,
+        OTPGATE_DELIVERY_TIMEOUT: '3',
+        OTPGATE_DELIVERY_BACKOFF: '0.2',
+        OTPGATE_LOG: 'info',
+        ...extraEnv,
+      };
+      if (await this._spawnServer(env)) break;
+      await killChild(this.server);
+      if (attempt >= 2) throw new Error(`otpgate did not start:\n${this.logLines.join('\n')}`);
+    }
+    this.browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
+  }
+
+  _spawnServer(env) {
+    const child = track(spawn(this.bin, ['serve'], { env, cwd: this.tmp, stdio: ['ignore', 'ignore', 'pipe'] }));
+    this.server = child;
+    const rl = readline.createInterface({ input: child.stderr });
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), 10000);
+      rl.on('line', (line) => {
+        this.logLines.push(line);
+        if (this.logLines.length > 5000) this.logLines.shift();
+        try {
+          if (JSON.parse(line).msg === 'listening') {
+            clearTimeout(timer);
+            resolve(true);
+          }
+        } catch {}
+      });
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+    });
+  }
+
+  /** Runs an otpgate command on this stack's data directory. */
+  cli(args) {
+    return execFileSync(this.bin, args, { env: this.cliEnv, encoding: 'utf8' });
+  }
+
+  async stop() {
+    for (const c of this.contexts) await c.close().catch(() => {});
+    if (this.browser) await this.browser.close().catch(() => {});
+    if (this.server) {
+      await killChild(this.server, 'SIGTERM', 8000);
+      // The server's log, for a failure's post-mortem.
+      fs.mkdirSync(path.join(OUT_DIR, 'logs'), { recursive: true });
+      fs.writeFileSync(path.join(OUT_DIR, 'logs', `${this.name}.otpgate.log`), this.log() + '\n');
+    }
+    for (const c of this.children) {
+      if (c.stdin) c.stdin.end();
+      await killChild(c);
+    }
+    if (this.appServer) {
+      if (this.appServer.closeAllConnections) this.appServer.closeAllConnections();
+      await new Promise((r) => this.appServer.close(r));
+    }
+    if (this.tmp && !process.env.OTPGATE_KEEP_TMP) fs.rmSync(this.tmp, { recursive: true, force: true });
+  }
+
+  // ---- the way in ----
+
+  /** The signed link an app makes: GET /start?token=JWT. */
+  link({ sub, purpose = 'login', state = crypto.randomBytes(8).toString('hex'), ui_locales, app = this.app,
+    returnTo = this.redirectUri, extra = {} } = {}) {
+    const now = Math.floor(Date.now() / 1000);
+    const claims = {
+      iss: app.client_id, sub, aud: this.url, iat: now, exp: now + 300,
+      jti: crypto.randomUUID(), return_to: returnTo, state, purpose, ...extra,
+    };
+    if (ui_locales) claims.ui_locales = ui_locales;
+    return { url: `${this.url}/start?token=${signHs256(claims, app.client_secret)}`, state };
+  }
+
+  /** A new browser context and page. */
+  async newPage({ javaScriptEnabled = true, viewport = { width: 1280, height: 800 }, bypassCSP = false,
+    permissions, locale = 'en-GB', acceptDownloads = true } = {}) {
+    // OTPGATE_BROWSER_BYPASS_CSP=1 turns the pages' Content-Security-Policy
+    // off in the browser: only to see what else fails behind a CSP bug.
+    if (process.env.OTPGATE_BROWSER_BYPASS_CSP === '1') bypassCSP = true;
+    const ctx = await this.browser.newContext({ javaScriptEnabled, viewport, bypassCSP, locale, acceptDownloads });
+    if (permissions) await ctx.grantPermissions(permissions, { origin: this.url });
+    this.contexts.push(ctx);
+    const page = await ctx.newPage();
+    // What the browser refused (CSP) shows in failure messages.
+    page.cspErrors = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy directive: "form-action/.test(m.text())) page.cspErrors.push(m.text());
+    });
+    page.setDefaultTimeout(10000);
+    page.setDefaultNavigationTimeout(15000);
+    return page;
+  }
+
+  /** Waits until the page is back at the app with this state, checks the
+   * otpgate_result JWT (signature with the client secret, iss, aud, sub,
+   * state, expiry) and returns {query, claims}. */
+  async backAtApp(page, { state, sub, app = this.app }) {
+    // A navigation the browser refuses (CSP) never comes: stop waiting then.
+    const there = await waitFor(() => page.url().startsWith(this.redirectUri) ? 'yes' :
+      page.cspErrors && page.cspErrors.length ? 'refused' : null, 'the way back to the app', 10000).catch(() => 'no');
+    if (there === 'yes') await page.waitForLoadState();
+    else {
+      const h1 = await page.getByRole('heading', { level: 1 }).allInnerTexts().catch(() => []);
+      const alerts = await page.getByRole('alert').allInnerTexts().catch(() => []);
+      throw new Error(`expected to be back at the app (${this.redirectUri}); the browser is at ${page.url()} ` +
+        `showing ${JSON.stringify(h1)}${alerts.length ? ' with the alert ' + JSON.stringify(alerts) : ''}` +
+        (page.cspErrors && page.cspErrors.length ? `; the browser refused: ${page.cspErrors.join(' | ')}` : ''));
+    }
+    const cb = await waitFor(() => this.callbacks.find((c) => c.query.state === state), `the app's callback with state ${state}`);
+    if (cb.query.error) return { query: cb.query, claims: null };
+    if (!cb.query.otpgate_result) throw new Error(`callback without otpgate_result: ${JSON.stringify(cb.query)}`);
+    const { claims } = verifyHs256(cb.query.otpgate_result, app.client_secret);
+    const now = Math.floor(Date.now() / 1000);
+    const problems = [];
+    if (claims.iss !== this.url) problems.push(`iss ${claims.iss} != ${this.url}`);
+    if (claims.aud !== app.client_id) problems.push(`aud ${claims.aud} != ${app.client_id}`);
+    if (sub !== undefined && claims.sub !== sub) problems.push(`sub ${claims.sub} != ${sub}`);
+    if (claims.state !== state) problems.push(`state ${claims.state} != ${state}`);
+    if (!(claims.exp > now)) problems.push(`exp ${claims.exp} is not in the future`);
+    if (!Array.isArray(claims.amr)) problems.push(`amr is not an array: ${JSON.stringify(claims.amr)}`);
+    if (problems.length) throw new Error(`otpgate_result claims: ${problems.join('; ')} in ${JSON.stringify(claims)}`);
+    return { query: cb.query, claims };
+  }
+
+  // ---- delivery ----
+
+  mails(to) {
+    return readJsonLines(this.mailFile).filter((m) => !to || m.rcpt_tos.includes(to));
+  }
+
+  smsSent(to) {
+    return readJsonLines(this.smsFile).filter((r) => !to || (r.json && r.json.to === to));
+  }
+
+  /** The code in the newest e-mail to addr once more than `before` arrived. */
+  async mailCode(addr, before = 0) {
+    const list = await waitFor(() => {
+      const l = this.mails(addr);
+      return l.length > before ? l : null;
+    }, `an e-mail to ${addr}`);
+    return mailCode(list[list.length - 1]);
+  }
+
+  /** The code in the newest SMS to number (E.164) once more than `before` arrived. */
+  async smsCode(number, before = 0) {
+    const list = await waitFor(() => {
+      const l = this.smsSent(number);
+      return l.length > before ? l : null;
+    }, `an SMS to ${number}`);
+    const text = list[list.length - 1].json.message;
+    const m = /#(\d{6})\s*$/.exec(text) || /(?<!\d)(\d{6})(?!\d)/.exec(text);
+    if (!m) throw new Error(`no code in the SMS: ${text}`);
+    return m[1];
+  }
+
+  // ---- the JSON API (to set users up quickly) ----
+
+  async api(method, pathname, body, app = this.app) {
+    const res = await fetch(this.url + pathname, {
+      method,
+      headers: {
+        Authorization: 'Basic ' + Buffer.from(`${app.client_id}:${app.client_secret}`).toString('base64'),
+        ...(body ? { 'Content-Type': 'application/json' } : {}),
+      },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    let json = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {}
+    if (res.status >= 400) throw new Error(`${method} ${pathname} -> ${res.status} ${text}`);
+    return json;
+  }
+
+  /** Binds a factor through the API: {email}, {phone} or {totp: true}.
+   * Returns {id, secret (totp), recovery_codes (first factor)}. */
+  async addFactor(sub, f, app = this.app) {
+    const p = `/api/v1/users/${encodeURIComponent(sub)}/factors`;
+    if (f.totp) {
+      const r = await this.api('POST', p, { type: 'totp' }, app);
+      const v = await this.api('POST', `${p}/${r.id}/verify`, { code: await totpCode(r.secret) }, app);
+      return { id: r.id, secret: r.secret, recovery_codes: v.recovery_codes };
+    }
+    if (f.email) {
+      const before = this.mails(f.email).length;
+      const r = await this.api('POST', p, { type: 'email', email: f.email }, app);
+      const v = await this.api('POST', `${p}/${r.id}/verify`, { code: await this.mailCode(f.email, before) }, app);
+      return { id: r.id, recovery_codes: v.recovery_codes };
+    }
+    const before = this.smsSent(f.e164).length;
+    const r = await this.api('POST', p, { type: 'sms', phone: f.phone }, app);
+    const v = await this.api('POST', `${p}/${r.id}/verify`, { code: await this.smsCode(f.e164, before) }, app);
+    return { id: r.id, recovery_codes: v.recovery_codes };
+  }
+
+  /** Makes every session of sub look as if its second step was passed
+   * `ageMs` ago (the step-up rule needs a fresh one for changes). */
+  ageSessions(sub, ageMs) {
+    execFileSync('sqlite3', [path.join(this.dataDir, 'otpgate.db'),
+      `PRAGMA busy_timeout=5000; UPDATE sessions SET stepup_at = stepup_at - ${ageMs}, passed_at = passed_at - ${ageMs} WHERE sub = '${sub.replace(/'/g, "''")}' AND passed_at > 0;`]);
+  }
+
+  /** The server's log so far (for failure messages). */
+  log() {
+    return this.logLines.join('\n');
+  }
+}
+
+/** A unique user id and e-mail address for one flow. */
+let userSeq = 0;
+export function newUser(prefix) {
+  userSeq++;
+  const tag = `${prefix}-${process.pid}-${userSeq}-${crypto.randomBytes(3).toString('hex')}`;
+  return { sub: `user-${tag}`, email: `${tag}@example.com` };
+}
+
+/** A UK mobile number (Ofcom's drama range) unique within a run. */
+let phoneSeq = 0;
+export function newPhone() {
+  phoneSeq++;
+  const n = String((process.pid * 7 + phoneSeq * 13) % 1000).padStart(3, '0');
+  return { national: `7700 900${n}`, e164: `+447700900${n}` };
+}
