@@ -71,7 +71,7 @@ bench: deps-bench build
 	bench/run.sh $(BUILD)
 
 format:
-	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c bench/*.c
+	clang-format -i src/*/*.c src/*/*.h tests/unit/*/*.c bench/*.c
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
