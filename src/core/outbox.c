@@ -191,11 +191,13 @@ int outbox_depth(struct store *s)
     return n;
 }
 
-int64_t outbox_next_due(struct store *s)
+int64_t outbox_next_due(struct store *s, enum factor_type channel)
 {
-    sqlite3_stmt *st = store_stmt(s, "SELECT min(next_at) FROM outbox WHERE state = 'queued'");
+    sqlite3_stmt *st =
+        store_stmt(s, "SELECT min(next_at) FROM outbox WHERE state = 'queued' AND channel = ?");
     if (!st)
         return 0;
+    sqlite3_bind_text(st, 1, factor_type_name(channel), -1, SQLITE_STATIC);
     int64_t t = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
     return t;

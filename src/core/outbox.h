@@ -46,7 +46,7 @@ int outbox_mark_retry(struct store *s, int64_t id, int64_t next_at_ms, const cha
 int outbox_resume(struct store *s, int64_t now_ms);
 /* Queued plus sending rows. */
 int outbox_depth(struct store *s);
-/* The earliest next_at of a queued row, or 0 when none. */
-int64_t outbox_next_due(struct store *s);
+/* The earliest next_at of a queued row of channel, or 0 when none. */
+int64_t outbox_next_due(struct store *s, enum factor_type channel);
 
 #endif

@@ -378,9 +378,20 @@ static void on_retry_timer(uv_timer_t *t)
     pump(s);
 }
 
+/* Wakes the pump for the earliest queued row of a channel with a free
+ * slot. A channel whose slots are all busy needs no timer: each finished
+ * send kicks the pump, and a timer for rows it cannot take would spin. */
 static void arm_retry_timer(struct server *s)
 {
-    int64_t due = outbox_next_due(s->store);
+    int64_t due = 0;
+    static const enum factor_type channels[] = {FACTOR_EMAIL, FACTOR_SMS};
+    for (size_t i = 0; i < ARRAY_SIZE(channels); i++) {
+        if (*in_flight(s, channels[i]) >= max_in_flight(s, channels[i]))
+            continue;
+        int64_t d = outbox_next_due(s->store, channels[i]);
+        if (d > 0 && (due == 0 || d < due))
+            due = d;
+    }
     if (due <= 0 || (s->delivery.retry_due && s->delivery.retry_due <= due))
         return;
     int64_t wait = due - server_now_ms();

@@ -63,7 +63,8 @@ int ui_brand_css(struct buf *out, const char *accent)
     if (!parse_hex_colour(accent, rgb))
         return OG_ERR_INVALID;
     char hex[8];
-    snprintf(hex, sizeof(hex), "#%02x%02x%02x", rgb[0], rgb[1], rgb[2]);
+    snprintf(hex, sizeof(hex), "#%02x%02x%02x", (unsigned)rgb[0] & 0xffu, (unsigned)rgb[1] & 0xffu,
+             (unsigned)rgb[2] & 0xffu);
     double lum = luminance(rgb);
     const int ink[3] = {0x11, 0x18, 0x27};
     double on_white = contrast(lum, 1.0);
