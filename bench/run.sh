@@ -32,15 +32,25 @@
 #                       so, and what to set
 #   BENCH_PYTHON        python for bench/prepare.py (default /usr/bin/python3)
 #   BENCH_FILTER        extended regex: run only targets whose name matches
-#                       (the ceiling always runs; it is the reference)
+#                       (the ceiling always runs; it is the reference); the
+#                       delivery targets are named delivery and stall
 #   BENCH_PIN           0 to not pin servers to CPU 0 and wrk to CPU 1
 #   BENCH_CEILING_BIN   ceiling binary (default BUILD_DIR/bench/bench_ceiling)
 #   BENCH_OTPGATE_BIN   otpgate binary (default BUILD_DIR/otpgate); a binary
 #                       named bench_ceiling is started like the ceiling, to
 #                       dry-run this script's plumbing without otpgate
+#   BENCH_DELIVERY_PER_CHANNEL, BENCH_DELIVERY_CONNECTIONS, BENCH_STALL_SENDS,
+#   BENCH_STALL_DURATION, BENCH_STALL_CONNECTIONS and the rest: see
+#                       bench/delivery.py
 #
 # Results: the table goes to stdout and bench/out/results.txt; raw wrk output
 # to bench/out/wrk-NAME.txt; server logs to bench/out/NAME.log.
+#
+# After the table: the delivery targets (run_delivery below), code messages
+# through a second otpgate to the test SMTP and SMS sinks
+# (tests/integration/, which need python3-aiosmtpd; without it they are
+# skipped) and /healthz's latency while the SMTP server stalls; their block
+# of results follows the table, in bench/out/results.txt too.
 #
 # To add a target, add a bench_target line to run_targets below; a wrk Lua
 # script (for a POST, say) is the third argument, relative to bench/, and
@@ -132,6 +142,148 @@ verify_fresh_codes() {
         return 1
     }
     printf '%s\n' "$out" >&2
+}
+
+# ---------------------------------------------------------------- delivery
+
+# The delivery targets, "delivery" and "stall" (bench/delivery.py says what
+# each measures and how). They run after the table's targets, on an otpgate
+# of their own: its own data directory, OTPGATE_DEV=0, e-mail to
+# tests/integration/smtp_sink.py (plain SMTP on loopback), SMS through the
+# webhook preset to tests/integration/sms_sink.py, send limits raised, and
+# short delivery timeouts so that the stall's queue drains fast. Their
+# results block is printed after the table (and appended to results.txt);
+# the raw figures go to bench/out/delivery.json, wrk's output to
+# bench/out/wrk-stall-*.txt, the logs to bench/out/{otpgate-delivery,
+# smtp-sink,sms-sink,delivery}.log.
+DELIVERY_TIMEOUT=2   # OTPGATE_DELIVERY_TIMEOUT: a stalled try gives up after 2 s
+DELIVERY_BACKOFF=0.5 # OTPGATE_DELIVERY_BACKOFF: its first retry 0.5 s later
+DELIVERY_RETRIES=10  # OTPGATE_DELIVERY_RETRIES: none of the stall's gives up
+DELIVERY_RESULTS=""
+DELIVERY_PIDS=()
+
+run_delivery() {
+    local phases=() dir work smtp_port sms_port url pid driver i rc=0 out
+    if wants_target delivery; then
+        phases+=(delivery)
+    fi
+    if wants_target stall; then
+        phases+=(stall)
+    fi
+    [ ${#phases[@]} -gt 0 ] || return 0
+    if [ -n "$DRY_RUN" ]; then
+        echo "bench: dry run: the delivery targets need otpgate; skipped" >&2
+        return 0
+    fi
+    if [ ! -x "$PYTHON" ] || ! "$PYTHON" -c 'import aiosmtpd' 2>/dev/null; then
+        DELIVERY_RESULTS="delivery, stall: skipped: tests/integration/smtp_sink.py needs $PYTHON"
+        DELIVERY_RESULTS+=" with aiosmtpd (apt-get install python3 python3-aiosmtpd)"
+        echo "bench: $DELIVERY_RESULTS" >&2
+        return 0
+    fi
+    dir="$DATA_DIR/delivery" # otpgate's data directory
+    work="$DATA_DIR/delivery-work"
+    mkdir -m 700 "$dir" "$work"
+    start_sink smtp-sink "$work" "$PYTHON" "$ROOT/tests/integration/smtp_sink.py" \
+        --port 0 --out "$work/smtp.jsonl" || die "the SMTP sink failed to start"
+    smtp_port=$STARTED_PORT
+    start_sink sms-sink "$work" "$PYTHON" "$ROOT/tests/integration/sms_sink.py" \
+        --port 0 --log "$work/sms.jsonl" || die "the SMS sink failed to start"
+    sms_port=$STARTED_PORT
+
+    DELIVERY_ENV=(OTPGATE_LISTEN="$HOST:@PORT@" OTPGATE_PUBLIC_URL="http://$HOST:@PORT@"
+        OTPGATE_DATA_DIR="$dir" OTPGATE_LOG=warn OTPGATE_STATIC_DIR="$ROOT/static"
+        OTPGATE_DEV=0 OTPGATE_SMTP_URL="smtp://$HOST:$smtp_port?starttls=off"
+        OTPGATE_SMS_PROVIDER=webhook OTPGATE_SMS_URL="http://$HOST:$sms_port/send"
+        OTPGATE_DELIVERY_TIMEOUT="$DELIVERY_TIMEOUT" OTPGATE_DELIVERY_BACKOFF="$DELIVERY_BACKOFF"
+        OTPGATE_DELIVERY_RETRIES="$DELIVERY_RETRIES")
+    start_server otpgate-delivery /healthz env "${DELIVERY_ENV[@]}" "$OTPGATE_BIN" serve ||
+        die "the delivery otpgate failed to start (log: $OUT_DIR/otpgate-delivery.log)"
+    pid=${SERVER_PIDS[-1]}
+    DELIVERY_PIDS+=("$pid")
+    url="http://$HOST:$STARTED_PORT"
+    DELIVERY_ENV=("${DELIVERY_ENV[@]//@PORT@/$STARTED_PORT}")
+    env "${DELIVERY_ENV[@]}" "$OTPGATE_BIN" app add --name Bench \
+        --redirect-uri http://127.0.0.1/cb >"$work/app.json" || die "otpgate app add failed"
+    env "${DELIVERY_ENV[@]}" "$OTPGATE_BIN" policy set sends_per_dest_hour=1000 \
+        sends_per_dest_day=10000 sends_per_user_hour=1000 sends_per_ip_hour=100000 \
+        sms_prefix_hour=100000 sms_global_hour=100000 >/dev/null || die "otpgate policy set failed"
+
+    echo "bench: ${phases[*]}: bench/delivery.py against $url" >&2
+    # In the background, pinned like wrk (it runs wrk for the stall), so
+    # that a signal to this script ends it at once; it ends its wrk itself.
+    "${WRK_PIN[@]}" "$PYTHON" "$BENCH_DIR/delivery.py" --phases "$(IFS=,; echo "${phases[*]}")" \
+        --raw-dir "$OUT_DIR" --pid "otpgate=$pid" --pid "smtp-sink=${DELIVERY_PIDS[0]}" \
+        --pid "sms-sink=${DELIVERY_PIDS[1]}" --delivery-timeout "$DELIVERY_TIMEOUT" \
+        --delivery-backoff "$DELIVERY_BACKOFF" \
+        "$url" "$work/app.json" "$work/smtp.jsonl" "$work/sms.jsonl" "$work/results.txt" \
+        2> >(tee "$OUT_DIR/delivery.log" >&2) &
+    driver=$!
+    DELIVERY_PIDS+=("$driver")
+    SERVER_PIDS+=("$driver")
+    SERVER_NAMES+=(delivery.py)
+    wait "$driver" || rc=$?
+    out=$(cat "$work/results.txt" 2>/dev/null) || out=""
+    for i in "${!SERVER_PIDS[@]}"; do
+        if [ "${SERVER_NAMES[$i]}" != delivery.py ] && [[ " ${DELIVERY_PIDS[*]} " == *" ${SERVER_PIDS[$i]} "* ]] &&
+            ! kill -0 "${SERVER_PIDS[$i]}" 2>/dev/null; then
+            out+=$'\n'"(${SERVER_NAMES[$i]} died: see $OUT_DIR/${SERVER_NAMES[$i]}.log)"
+            rc=1
+        fi
+    done
+    stop_delivery
+    if [ "$rc" != 0 ]; then
+        [ -n "$out" ] || out="delivery, stall: bench/delivery.py failed (exit $rc); see $OUT_DIR/delivery.log"
+        FAILED=1
+    fi
+    DELIVERY_RESULTS=$out
+}
+
+# start_sink NAME DIR COMMAND...: starts a test sink that prints its port as
+# the first line of its output (in DIR/NAME.port), pinned like wrk: the
+# sinks stand in for the world outside, as wrk does. Sets STARTED_PORT.
+start_sink() {
+    local name=$1 portfile="$2/$1.port" pid i
+    shift 2
+    "${WRK_PIN[@]}" "$@" >"$portfile" 2>"$OUT_DIR/$name.log" </dev/null &
+    pid=$!
+    SERVER_PIDS+=("$pid")
+    SERVER_NAMES+=("$name")
+    DELIVERY_PIDS+=("$pid")
+    for ((i = 0; i < READY_TIMEOUT_S * 10; i++)); do
+        if [ "$(wc -l <"$portfile")" -ge 1 ]; then
+            STARTED_PORT=$(head -n1 "$portfile")
+            [[ $STARTED_PORT =~ ^[0-9]+$ ]] && return 0
+            break
+        fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "bench: $name did not start; last log lines:" >&2
+    tail -n 20 "$OUT_DIR/$name.log" >&2 || true
+    return 1
+}
+
+# Stops what run_delivery started and takes it off SERVER_PIDS.
+stop_delivery() {
+    local i pid n
+    for pid in "${DELIVERY_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${DELIVERY_PIDS[@]}"; do
+        for ((n = 0; n < 50; n++)); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        for i in "${!SERVER_PIDS[@]}"; do
+            if [ "${SERVER_PIDS[$i]}" = "$pid" ]; then
+                unset 'SERVER_PIDS[i]' 'SERVER_NAMES[i]'
+            fi
+        done
+    done
+    DELIVERY_PIDS=()
 }
 
 # ---------------------------------------------------------------- plumbing
@@ -621,5 +773,9 @@ if [ -z "$DRY_RUN" ]; then
     GC_TOTAL=$(group_commit_counters)
     [ "$GC_TOTAL" != "- -" ] || GC_TOTAL=""
 fi
+run_delivery
 print_table | sed 's/ *$//' | tee "$OUT_DIR/results.txt"
+if [ -n "$DELIVERY_RESULTS" ]; then
+    printf '\n%s\n' "$DELIVERY_RESULTS" | sed 's/ *$//' | tee -a "$OUT_DIR/results.txt"
+fi
 exit "$FAILED"
