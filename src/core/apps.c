@@ -256,8 +256,7 @@ int apps_each_secret_digest(struct store *s, const struct keyring *k,
         uint8_t *plain = NULL;
         size_t plen = 0;
         bool opened = blob && len > 0 &&
-                      secret_open(k->seal, blob, (size_t)len, aad, &plain, &plen) == OG_OK &&
-                      plain;
+                      secret_open(k->seal, blob, (size_t)len, aad, &plain, &plen) == OG_OK && plain;
         uint8_t digest[32] = {0};
         if (opened)
             sha256(plain, plen, digest);

@@ -35,8 +35,8 @@ static void hmac_fetch(void)
     for (int a = OTP_SHA1; m && a <= OTP_SHA512; a++) {
         EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(m);
         OSSL_PARAM params[2];
-        params[0] = OSSL_PARAM_construct_utf8_string(
-            OSSL_MAC_PARAM_DIGEST, (char *)otp_algo_name((enum otp_algo)a), 0);
+        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                     (char *)otp_algo_name((enum otp_algo)a), 0);
         params[1] = OSSL_PARAM_construct_end();
         if (ctx && EVP_MAC_CTX_set_params(ctx, params) != 1) {
             EVP_MAC_CTX_free(ctx);

@@ -13,10 +13,10 @@ struct store; /* opaque */
 
 /* Opens or creates the database at path (a new file is created mode 0600,
  * and SQLite gives its -wal and -shm files the same mode): WAL journal,
- * synchronous=FULL, foreign_keys=ON, busy_timeout 5000 ms, then runs every
- * pending migration, each in its own BEGIN IMMEDIATE transaction that also
- * sets PRAGMA user_version, and records meta 'created_at' (unix seconds) if
- * absent. ":memory:" is accepted for tests (its journal stays in memory).
+ * synchronous=FULL, foreign_keys=ON, busy_timeout 5000 ms, a page cache of
+ * up to 32 MiB, then runs every pending migration, each in its own BEGIN
+ * IMMEDIATE transaction that also sets PRAGMA user_version, and records meta
+ * 'created_at' (unix seconds) if absent. ":memory:" is accepted for tests (its journal stays in memory).
  * A database newer than this binary knows is refused with OG_ERR_INVALID.
  * On success *out owns the connection (free with store_close); on failure
  * *out is NULL and err (if not NULL) holds one line. */

@@ -22,11 +22,12 @@ struct appcache_entry {
 
 struct appcache {
     bool loaded;
+    bool failing;         /* the last load failed (logged once) */
     int64_t data_version; /* of the snapshot the entries come from */
     struct appcache_entry *entries;
     size_t count, cap;
-    uint32_t *slots; /* entry index + 1, 0 for an empty slot */
-    size_t nslots;   /* a power of two, at least twice count */
+    uint32_t *slots;   /* entry index + 1, 0 for an empty slot */
+    size_t nslots;     /* a power of two, at least twice count */
     uint8_t dummy[32]; /* compared against for an unknown id */
 };
 
@@ -47,6 +48,12 @@ static void drop(struct appcache *c)
     c->slots = NULL;
     c->count = c->cap = c->nslots = 0;
     c->loaded = false;
+}
+
+void appcache_drop(struct appcache *c)
+{
+    if (c)
+        drop(c);
 }
 
 void appcache_free(struct appcache *c)
@@ -157,10 +164,13 @@ static int load(struct appcache *c, struct server *s, int64_t known_version)
     }
     if (rc != OG_OK) {
         drop(c);
-        log_warn("cannot read the apps: checking each request against the store", "error",
-                 og_strerror(rc));
+        if (!c->failing) /* once, not on every request while the store fails */
+            log_warn("cannot read the apps: checking each request against the store", "error",
+                     og_strerror(rc));
+        c->failing = true;
         return rc;
     }
+    c->failing = false;
     c->data_version = dv;
     c->loaded = true;
     return OG_OK;

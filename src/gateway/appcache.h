@@ -26,6 +26,12 @@ enum appcache_result {
     APPCACHE_UNAVAILABLE, /* the apps could not be read: ask the store itself */
 };
 
+/* Forgets every app, so the next check reads them again. Only changes
+ * committed through another connection are noticed on their own; nothing in
+ * the server writes apps or policy rows through its own connection, and
+ * anything that starts to must call this after its commit. */
+void appcache_drop(struct appcache *c);
+
 /* Checks client id (NUL-terminated) and secret (secret_len bytes) as
  * apps_check_secret does: the SHA-256 of the presented secret is compared
  * in constant time with the app's, or with a dummy for an unknown id, so
