@@ -214,6 +214,37 @@ static const char *const migrations[] = {
     "  expires_at INTEGER NOT NULL\n"       /* unix ms */
     ");\n",
 
+    /* 8: admin accounts of the console (SPEC §2 `otpgate admin add`), their
+     * sessions and the login throttle. A password is kept only as a scrypt
+     * hash with its parameters ("$scrypt$ln=15,r=8,p=1$salt$hash"), a
+     * session only as the SHA-256 of its cookie value. Throttle rows are
+     * keyed "user:<name>" or "ip:<address>". */
+    "CREATE TABLE admins (\n"
+    "  username TEXT PRIMARY KEY,\n"
+    "  password_hash TEXT NOT NULL,\n"
+    "  created_at INTEGER NOT NULL,\n"         /* unix ms, as every time below */
+    "  updated_at INTEGER NOT NULL,\n"
+    "  last_login_at INTEGER\n"
+    ");\n"
+    "CREATE TABLE admin_sessions (\n"
+    "  id_hash BLOB PRIMARY KEY,\n"            /* SHA-256 of the cookie value */
+    "  username TEXT NOT NULL REFERENCES admins(username) ON DELETE CASCADE,\n"
+    "  created_at INTEGER NOT NULL,\n"
+    "  expires_at INTEGER NOT NULL,\n"         /* absolute: never extended */
+    "  last_seen INTEGER NOT NULL,\n"
+    "  client_ip TEXT\n"
+    ");\n"
+    "CREATE INDEX admin_sessions_expiry ON admin_sessions(expires_at);\n"
+    "CREATE INDEX admin_sessions_user ON admin_sessions(username);\n"
+    "CREATE TABLE admin_throttle (\n"
+    "  key TEXT PRIMARY KEY,\n"
+    "  failures INTEGER NOT NULL DEFAULT 0,\n" /* consecutive failed sign-ins */
+    "  retry_at INTEGER NOT NULL DEFAULT 0,\n" /* unix ms before which sign-ins wait */
+    "  last_wait INTEGER NOT NULL DEFAULT 0,\n" /* seconds of the last wait */
+    "  updated_at INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX admin_throttle_updated ON admin_throttle(updated_at);\n",
+
     /* Append new migrations here. */
 };
 

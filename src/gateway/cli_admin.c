@@ -1,8 +1,9 @@
-/* `otpgate app|policy|user ...`: the admin's support commands. Each run opens
+/* `otpgate app|policy|user|admin ...`: the admin's support commands. Each run opens
  * the store (migrating it) and the master key, does one thing, and exits.
  * Client secrets are printed once and wiped; nothing here logs a secret. */
 #include "gateway/cli_admin.h"
 
+#include "core/admins.h"
 #include "core/apps.h"
 #include "core/buf.h"
 #include "core/config.h"
@@ -15,12 +16,14 @@
 #include "gateway/server.h"
 #include "core/secrets.h"
 #include "core/store.h"
+#include "core/support.h"
 
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -167,7 +170,7 @@ static const char user_unlock_help[] =
 static bool is_admin_command(const char *cmd)
 {
     return strcmp(cmd, "app") == 0 || strcmp(cmd, "policy") == 0 || strcmp(cmd, "user") == 0 ||
-           strcmp(cmd, "brand") == 0 || strcmp(cmd, "keys") == 0;
+           strcmp(cmd, "brand") == 0 || strcmp(cmd, "keys") == 0 || strcmp(cmd, "admin") == 0;
 }
 
 bool cli_admin_owns(int argc, char **argv)
@@ -614,18 +617,8 @@ static const char SQL_USERS[] =
 static const char SQL_FACTORS[] =
     "SELECT id, type, status, destination, created_at, verified_at, last_used_at "
     "FROM factors WHERE user_id = ?1 ORDER BY created_at, id";
-static const char SQL_FAILURES[] = "SELECT failures FROM users WHERE id = ?1";
 static const char SQL_RECOVERY_LEFT[] =
     "SELECT count(*) FROM recovery_codes WHERE user_id = ?1 AND used_at IS NULL";
-static const char SQL_DEL_CHALLENGES[] = "DELETE FROM challenges WHERE user_id = ?1";
-static const char SQL_DEL_RECOVERY[] = "DELETE FROM recovery_codes WHERE user_id = ?1";
-static const char SQL_DEL_FACTORS[] = "DELETE FROM factors WHERE user_id = ?1";
-static const char SQL_CLEAR_FACTOR_REFS[] =
-    "UPDATE users SET preferred_factor = NULL, last_used_factor = NULL WHERE id = ?1";
-static const char SQL_UNLOCK[] =
-    "UPDATE users SET failures = 0, retry_at = 0, last_wait = 0, locked_at = NULL WHERE id = ?1";
-static const char SQL_AUDIT[] = "INSERT INTO audit (at, app_id, sub, event, detail) "
-                                "VALUES (?1, ?2, ?3, ?4, ?5)";
 
 #define USERS_MAX 256
 
@@ -769,37 +762,6 @@ static int pick_user(struct store *s, const char *sub, const char *app, const ch
     return 0;
 }
 
-static int exec_id(struct store *s, const char *sql, int64_t id, int *changes)
-{
-    sqlite3_stmt *st = store_stmt(s, sql);
-    if (!st)
-        return OG_ERR_DB;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return OG_ERR_DB;
-    if (changes)
-        *changes = sqlite3_changes(store_db(s));
-    return OG_OK;
-}
-
-static int audit(struct store *s, const char *app_id, const char *sub, const char *event,
-                 const char *detail)
-{
-    sqlite3_stmt *st = store_stmt(s, SQL_AUDIT);
-    if (!st)
-        return OG_ERR_DB;
-    sqlite3_bind_int64(st, 1, server_now_ms());
-    sqlite3_bind_text(st, 2, app_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, sub, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, event, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, detail, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? OG_OK : OG_ERR_DB;
-}
-
 static int cmd_user_show(struct admin_env *e, const char *sub, const char *app)
 {
     json_t *apps = json_array();
@@ -832,26 +794,14 @@ static int cmd_user_change(struct admin_env *e, const char *sub, const char *app
         store_rollback(e->store);
         return rc;
     }
-    char detail[160];
-    int factors = 0, codes = 0, challenges = 0;
-    int64_t failures = scalar_int(e->store, SQL_FAILURES, u.id);
-    if (reset) {
-        rc = exec_id(e->store, SQL_DEL_CHALLENGES, u.id, &challenges);
-        if (rc == OG_OK)
-            rc = exec_id(e->store, SQL_DEL_RECOVERY, u.id, &codes);
-        if (rc == OG_OK)
-            rc = exec_id(e->store, SQL_DEL_FACTORS, u.id, &factors);
-        if (rc == OG_OK)
-            rc = exec_id(e->store, SQL_CLEAR_FACTOR_REFS, u.id, NULL);
-        snprintf(detail, sizeof(detail),
-                 "{\"by\":\"cli\",\"factors\":%d,\"recovery_codes\":%d,\"challenges\":%d}", factors,
-                 codes, challenges);
-    } else {
-        rc = exec_id(e->store, SQL_UNLOCK, u.id, NULL);
-        snprintf(detail, sizeof(detail), "{\"by\":\"cli\",\"failures\":%lld}", (long long)failures);
-    }
-    if (rc == OG_OK)
-        rc = audit(e->store, u.app_id, sub, reset ? "admin_reset" : "admin_unlock", detail);
+    struct support_reset_counts counts = {0, 0, 0};
+    int64_t failures = 0;
+    if (reset)
+        rc = support_user_reset(e->store, u.id, u.app_id, sub, "cli", NULL, server_now_ms(),
+                                &counts);
+    else
+        rc = support_user_unlock(e->store, u.id, u.app_id, sub, "cli", NULL, server_now_ms(),
+                                 &failures);
     if (rc == OG_OK)
         rc = store_commit(e->store);
     if (rc != OG_OK) {
@@ -861,7 +811,7 @@ static int cmd_user_change(struct admin_env *e, const char *sub, const char *app
     if (reset)
         printf("reset user %s under app %s: removed %d factors, %d recovery codes and %d "
                "challenges\n",
-               sub, u.app_id, factors, codes, challenges);
+               sub, u.app_id, counts.factors, counts.recovery_codes, counts.challenges);
     else
         printf("unlocked user %s under app %s (had %lld consecutive failures)\n", sub, u.app_id,
                (long long)failures);
@@ -1033,6 +983,169 @@ static int run_keys(const struct opts *o)
     return rc;
 }
 
+/* ---- admin ---- */
+
+static const char admin_help[] =
+    "Usage: otpgate admin add USERNAME [--config FILE]\n"
+    "\n"
+    "Manages the accounts of the admin console at /admin.\n"
+    "\n"
+    "Commands:\n"
+    "  add USERNAME    create an admin account, or give an existing one a new password\n"
+    "\n"
+    "Run 'otpgate admin add --help' for the details.\n";
+
+static const char admin_add_help[] =
+    "Usage: otpgate admin add USERNAME [--config FILE]\n"
+    "\n"
+    "Creates the console account USERNAME (1 to 64 characters of A-Z a-z 0-9 . _ @ -).\n"
+    "The password is read from standard input when it is not a terminal (one line,\n"
+    "the trailing newline removed), otherwise it is asked for twice without echo.\n"
+    "It must have at least 12 characters. It is stored only as a scrypt hash.\n"
+    "For an existing USERNAME the password is replaced and the account's console\n"
+    "sessions end.\n"
+    "\n"
+    "  echo 'a long passphrase here' | otpgate admin add alice\n";
+
+/* Reads one line of at most ADMINS_PASSWORD_MAX bytes from f into buf
+ * (size ADMINS_PASSWORD_MAX + 3), without its "\n" or "\r\n". Returns the
+ * length, -1 at end of input with nothing read, -2 for a longer line. */
+static long read_line(FILE *f, char *buf, size_t cap)
+{
+    if (!fgets(buf, (int)cap, f))
+        return -1;
+    size_t n = strlen(buf);
+    bool newline = n > 0 && buf[n - 1] == '\n';
+    if (!newline && n >= cap - 1)
+        return -2;
+    if (newline)
+        buf[--n] = '\0';
+    if (n > 0 && buf[n - 1] == '\r')
+        buf[--n] = '\0';
+    if (n > ADMINS_PASSWORD_MAX)
+        return -2;
+    return (long)n;
+}
+
+/* Prompts on the terminal with echo off and reads one line. */
+static long prompt_line(const char *prompt, char *buf, size_t cap)
+{
+    fputs(prompt, stderr);
+    fflush(stderr);
+    struct termios old, quiet;
+    bool restore = tcgetattr(STDIN_FILENO, &old) == 0;
+    if (restore) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        quiet.c_lflag |= ECHONL;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    long n = read_line(stdin, buf, cap);
+    if (restore)
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    return n;
+}
+
+/* The new password into buf: from stdin, or asked twice on a terminal.
+ * Returns its length, or an exit code (negated) after one line on stderr. */
+static long read_password(char *buf, size_t cap)
+{
+    long n;
+    if (!isatty(STDIN_FILENO)) {
+        n = read_line(stdin, buf, cap);
+        if (n == -1)
+            return -fail("admin add: no password on standard input; pipe one line into it");
+    } else {
+        n = prompt_line("New admin password: ", buf, cap);
+        if (n >= 0) {
+            char again[ADMINS_PASSWORD_MAX + 3];
+            long m = prompt_line("Repeat the password: ", again, sizeof(again));
+            bool same = m == n && CRYPTO_memcmp(again, buf, (size_t)n) == 0;
+            OPENSSL_cleanse(again, sizeof(again));
+            if (!same)
+                return -fail("admin add: the two passwords differ; nothing was changed");
+        } else if (n == -1) {
+            return -fail("admin add: no password given; nothing was changed");
+        }
+    }
+    if (n == -2)
+        return -fail("admin add: the password is longer than %d bytes", ADMINS_PASSWORD_MAX);
+    int rc = admins_password_check(buf, (size_t)n);
+    if (rc == OG_ERR_TOO_BIG)
+        return -fail("admin add: the password is longer than %d bytes", ADMINS_PASSWORD_MAX);
+    if (rc != OG_OK)
+        return -fail("admin add: the password must have at least %d characters",
+                     ADMINS_PASSWORD_MIN);
+    return n;
+}
+
+static int cmd_admin_add(const struct opts *o, const char *name)
+{
+    if (!admins_name_ok(name))
+        return fail("admin add: '%.80s' is not a valid username; use 1 to %d characters of "
+                    "A-Z a-z 0-9 . _ @ -",
+                    name, ADMINS_NAME_MAX);
+    char password[ADMINS_PASSWORD_MAX + 3];
+    long n = read_password(password, sizeof(password));
+    if (n < 0) {
+        OPENSSL_cleanse(password, sizeof(password));
+        return (int)-n;
+    }
+    char hash[ADMINS_HASH_LEN];
+    int rc = admins_password_hash(password, (size_t)n, NULL, hash, sizeof(hash));
+    OPENSSL_cleanse(password, sizeof(password));
+    if (rc != OG_OK)
+        return fail("admin add: cannot hash the password: %s", og_strerror(rc));
+
+    struct admin_env e;
+    int ec = env_open(o, &e, false);
+    bool replaced = false;
+    if (ec == 0) {
+        rc = store_begin(e.store);
+        if (rc == OG_OK)
+            rc = admins_put(e.store, name, hash, server_now_ms(), &replaced);
+        if (rc == OG_OK)
+            rc = store_commit(e.store);
+        if (rc != OG_OK) {
+            store_rollback(e.store);
+            ec = fail("admin add: could not save: %s", og_strerror(rc));
+        }
+    }
+    OPENSSL_cleanse(hash, sizeof(hash));
+    if (ec == 0) {
+        if (replaced)
+            printf("replaced the password of admin %s; its console sessions have ended\n", name);
+        else
+            printf("added admin %s; sign in at /admin\n", name);
+    }
+    env_close(&e);
+    return ec;
+}
+
+static int run_admin(const struct opts *o)
+{
+    const char *sub = o->npos > 1 ? o->pos[1] : NULL;
+    if (!sub) {
+        if (o->help) {
+            fputs(admin_help, stdout);
+            return 0;
+        }
+        return usage("admin", "admin needs a command: add", NULL);
+    }
+    if (strcmp(sub, "add") != 0)
+        return usage("admin", "unknown admin command", sub);
+    if (o->help) {
+        fputs(admin_add_help, stdout);
+        return 0;
+    }
+    int rc = check_opts(o, 0, "admin add");
+    if (rc)
+        return rc;
+    if (o->npos != 3)
+        return usage("admin add", "admin add needs exactly one USERNAME", NULL);
+    return cmd_admin_add(o, o->pos[2]);
+}
+
 int cli_admin_main(int argc, char **argv)
 {
     struct opts o;
@@ -1049,5 +1162,7 @@ int cli_admin_main(int argc, char **argv)
         return run_brand(&o);
     if (strcmp(o.pos[0], "keys") == 0)
         return run_keys(&o);
+    if (strcmp(o.pos[0], "admin") == 0)
+        return run_admin(&o);
     return run_user(&o);
 }

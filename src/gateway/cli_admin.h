@@ -1,13 +1,13 @@
-/* The admin commands of the otpgate CLI (SPEC §2): `app`, `policy` and
- * `user`. They run once against OTPGATE_DATA_DIR/otpgate.db and exit; they
- * never start the event loop. */
+/* The admin commands of the otpgate CLI (SPEC §2): `app`, `policy`,
+ * `user`, `brand`, `keys` and `admin`. They run once against
+ * OTPGATE_DATA_DIR/otpgate.db and exit; they never start the event loop. */
 #ifndef OTPGATE_CLI_ADMIN_H
 #define OTPGATE_CLI_ADMIN_H
 
 #include <stdbool.h>
 
 /* True when argv's command (the first word that is not an option, skipping
- * --config FILE) is one of app, policy or user. */
+ * --config FILE) is one of app, policy, user, brand, keys or admin. */
 bool cli_admin_owns(int argc, char **argv);
 
 /* Runs that command with main's argc/argv (it parses --config and its own

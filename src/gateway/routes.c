@@ -3,6 +3,7 @@
 #include "gateway/routes.h"
 
 #include "core/log.h"
+#include "gateway/admin_console.h"
 #include "gateway/api.h"
 #include "gateway/oidc.h"
 #include "gateway/pages.h"
@@ -200,6 +201,14 @@ const struct route routes_table[] = {
     {ROUTE_GET, "/enrol", page_enrol, 0},
     {ROUTE_POST, "/enrol/skip", page_enrol_skip, ROUTE_CSRF},
     {ROUTE_POST, "/lang", page_lang, 0},
+    {ROUTE_GET, "/admin", admin_console_home, 0},
+    {ROUTE_GET, "/admin/login", admin_console_login_form, 0},
+    {ROUTE_POST, "/admin/login", admin_console_login, ROUTE_CSRF},
+    {ROUTE_POST, "/admin/logout", admin_console_logout, ROUTE_CSRF},
+    {ROUTE_GET, "/admin/users", admin_console_users, 0},
+    {ROUTE_POST, "/admin/users/unlock", admin_console_unlock, ROUTE_CSRF},
+    {ROUTE_POST, "/admin/users/reset", admin_console_reset, ROUTE_CSRF},
+    {ROUTE_GET, "/admin/deliveries", admin_console_deliveries, 0},
     {ROUTE_POST, "/api/v1/users/{sub}/factors", api_factor_add, ROUTE_CLIENT_AUTH},
     {ROUTE_GET, "/api/v1/users/{sub}/factors", api_factor_list, ROUTE_CLIENT_AUTH},
     {ROUTE_POST, "/api/v1/users/{sub}/factors/{id}/verify", api_factor_verify, ROUTE_CLIENT_AUTH},

@@ -9,6 +9,7 @@
 #include "core/mfa.h"
 #include "core/sessions.h"
 #include "core/signing_keys.h"
+#include "gateway/admin_console.h"
 #include "gateway/http_conn.h"
 #include "gateway/routes.h"
 
@@ -106,6 +107,7 @@ static void on_shutdown_timeout(uv_timer_t *t)
     char n[16];
     snprintf(n, sizeof(n), "%u", s->conn_count);
     log_warn("shutdown timeout: closing connections still open", "connections", n);
+    admin_console_detach(s); /* sign-ins still being checked answer nobody */
     http_conn_close_all(s, true);
     maybe_finish(s);
 }

@@ -274,6 +274,12 @@ static const struct i18n_entry i18n_table[] = {
      "开发投递已开启：这些消息没有真正发送。请配置 SMTP 和短信服务商以实际投递。"},
     {"dev.empty", "No messages yet.", "还没有消息。"},
 
+    /* The admin console's page titles (its pages are in English). */
+    {"admin.title.login", "Admin sign-in", "管理员登录"},
+    {"admin.title.apps", "Applications", "应用"},
+    {"admin.title.users", "Users", "用户"},
+    {"admin.title.deliveries", "Delivery log", "发送记录"},
+
     /* Countries and regions of the calling-code picker. */
     {"country.ae", "United Arab Emirates", "阿联酋"},
     {"country.ar", "Argentina", "阿根廷"},
