@@ -260,8 +260,10 @@ void factors_activate(const struct mfa_ctx *c, struct mfa_user *u, struct mfa_fa
     sqlite3_reset(st);
     f->active = true;
     f->verified_at = c->now_ms;
-    if (!u->preferred[0])
+    if (!u->preferred[0]) {
         snprintf(u->preferred, sizeof(u->preferred), "%s", f->id);
+        u->unsaved = true; /* written by users_record_success */
+    }
     audit_log(c, u->sub, "factor_enrolled", f->id, factor_type_name(f->type));
 }
 

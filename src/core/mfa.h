@@ -60,6 +60,7 @@ struct mfa_user {
     bool locked;
     int64_t locked_at;
     bool enrol_offered; /* the optional-policy offer was shown once */
+    bool unsaved;       /* changed in memory; users_record_success writes it */
 };
 
 struct mfa_factor {

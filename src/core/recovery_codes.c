@@ -1,14 +1,16 @@
 /* A user's recovery codes in the store: a new set voids the old one; each
- * code is kept as HMAC(key, salt || code) with its own salt and works once.
- * A recovery code also lifts a lockout (SPEC §4). */
+ * code is kept as HMAC(key, salt || code) and works once. The ten codes of
+ * a set share one random salt (the key is secret, the salt only keeps equal
+ * codes of different sets apart), so checking a typed code costs one HMAC;
+ * sets made with a salt per code still work, at one HMAC per salt. A
+ * recovery code also lifts a lockout (SPEC §4). */
 #include "core/log.h"
 #include "core/mfa.h"
 #include "core/recovery.h"
 
 #include <openssl/crypto.h>
 
-enum mfa_result recovery_codes_new(const struct mfa_ctx *c, struct mfa_user *u,
-                                   char codes[][20])
+enum mfa_result recovery_codes_new(const struct mfa_ctx *c, struct mfa_user *u, char codes[][20])
 {
     sqlite3_stmt *st = store_stmt(c->store, "DELETE FROM recovery_codes WHERE user_id = ?");
     if (!st)
@@ -18,12 +20,13 @@ enum mfa_result recovery_codes_new(const struct mfa_ctx *c, struct mfa_user *u,
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return MFA_ERROR;
+    uint8_t salt[RECOVERY_SALT_LEN];
+    random_bytes(salt, sizeof(salt));
     for (int i = 0; i < RECOVERY_COUNT; i++) {
         char norm[RECOVERY_CHARS + 1];
-        uint8_t salt[RECOVERY_SALT_LEN], h[32];
+        uint8_t h[32];
         recovery_generate(codes[i]);
         recovery_normalize(codes[i], norm);
-        random_bytes(salt, sizeof(salt));
         recovery_hash(c->keys->recovery, salt, norm, h);
         OPENSSL_cleanse(norm, sizeof(norm));
         st = store_stmt(c->store, "INSERT INTO recovery_codes (user_id, salt, hash, created_at) "
@@ -31,7 +34,7 @@ enum mfa_result recovery_codes_new(const struct mfa_ctx *c, struct mfa_user *u,
         if (!st)
             return MFA_ERROR;
         sqlite3_bind_int64(st, 1, u->id);
-        sqlite3_bind_blob(st, 2, salt, sizeof(salt), SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 2, salt, sizeof(salt), SQLITE_STATIC);
         sqlite3_bind_blob(st, 3, h, sizeof(h), SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 4, c->now_ms);
         rc = sqlite3_step(st);
@@ -67,17 +70,26 @@ enum mfa_result recovery_codes_consume(const struct mfa_ctx *c, struct mfa_user 
         return MFA_ERROR;
     sqlite3_bind_int64(st, 1, u->id);
     int64_t match = 0;
+    int unused = 0;
+    uint8_t salt[RECOVERY_SALT_LEN], h[32];
+    bool have_hash = false;
     while (sqlite3_step(st) == SQLITE_ROW) {
-        uint8_t h[32];
+        unused++;
         if (sqlite3_column_bytes(st, 1) != RECOVERY_SALT_LEN ||
             sqlite3_column_bytes(st, 2) != (int)sizeof(h))
             continue;
-        recovery_hash(c->keys->recovery, sqlite3_column_blob(st, 1), norm, h);
+        const void *row_salt = sqlite3_column_blob(st, 1);
+        if (!have_hash || memcmp(row_salt, salt, sizeof(salt)) != 0) {
+            memcpy(salt, row_salt, sizeof(salt));
+            recovery_hash(c->keys->recovery, salt, norm, h);
+            have_hash = true;
+        }
         if (ct_equal(h, sqlite3_column_blob(st, 2), sizeof(h)) && !match)
             match = sqlite3_column_int64(st, 0);
     }
     sqlite3_reset(st);
     OPENSSL_cleanse(norm, sizeof(norm));
+    OPENSSL_cleanse(h, sizeof(h));
     if (!match)
         return MFA_WRONG_CODE;
     /* Only the call that flips used_at from NULL wins. */
@@ -92,10 +104,12 @@ enum mfa_result recovery_codes_consume(const struct mfa_ctx *c, struct mfa_user 
     if (rc != SQLITE_DONE || sqlite3_changes(store_db(c->store)) != 1)
         return MFA_WRONG_CODE;
     o->recovery = true;
-    o->recovery_left = recovery_codes_left(c, u);
+    /* The codes unused before this one, less this one: no second count. */
+    o->recovery_left = unused - 1;
     if (u->locked) {
         u->locked = false;
         u->locked_at = 0;
+        u->unsaved = true;
         audit_log(c, u->sub, "unlocked", NULL, "recovery code");
     }
     audit_log(c, u->sub, "recovery_code_used", NULL, NULL);

@@ -15,10 +15,10 @@ static void copy_col(sqlite3_stmt *st, int col, char *out, size_t outlen)
 
 enum mfa_result users_find(const struct mfa_ctx *c, const char *sub, struct mfa_user *u)
 {
-    sqlite3_stmt *st = store_stmt(c->store,
-                                  "SELECT id, preferred_factor, last_used_factor, failures, "
-                                  "retry_at, last_wait, locked_at, enrol_offered FROM users "
-                                  "WHERE app_id = ? AND sub = ?");
+    sqlite3_stmt *st =
+        store_stmt(c->store, "SELECT id, preferred_factor, last_used_factor, failures, "
+                             "retry_at, last_wait, locked_at, enrol_offered FROM users "
+                             "WHERE app_id = ? AND sub = ?");
     if (!st)
         return MFA_ERROR;
     sqlite3_bind_text(st, 1, c->app_id, -1, SQLITE_STATIC);
@@ -51,8 +51,8 @@ enum mfa_result users_get_or_create(const struct mfa_ctx *c, const char *sub, st
     enum mfa_result r = users_find(c, sub, u);
     if (r != MFA_NOT_FOUND)
         return r;
-    sqlite3_stmt *st = store_stmt(
-        c->store, "INSERT INTO users (app_id, sub, created_at) VALUES (?, ?, ?)");
+    sqlite3_stmt *st =
+        store_stmt(c->store, "INSERT INTO users (app_id, sub, created_at) VALUES (?, ?, ?)");
     if (!st)
         return MFA_ERROR;
     sqlite3_bind_text(st, 1, c->app_id, -1, SQLITE_STATIC);
@@ -67,10 +67,10 @@ enum mfa_result users_get_or_create(const struct mfa_ctx *c, const char *sub, st
 
 static enum mfa_result users_save(const struct mfa_ctx *c, const struct mfa_user *u)
 {
-    sqlite3_stmt *st = store_stmt(c->store,
-                                  "UPDATE users SET preferred_factor = NULLIF(?, ''), "
-                                  "last_used_factor = NULLIF(?, ''), failures = ?, retry_at = ?, "
-                                  "last_wait = ?, locked_at = ? WHERE id = ?");
+    sqlite3_stmt *st =
+        store_stmt(c->store, "UPDATE users SET preferred_factor = NULLIF(?, ''), "
+                             "last_used_factor = NULLIF(?, ''), failures = ?, retry_at = ?, "
+                             "last_wait = ?, locked_at = ? WHERE id = ?");
     if (!st)
         return MFA_ERROR;
     sqlite3_bind_text(st, 1, u->preferred, -1, SQLITE_STATIC);
@@ -104,8 +104,7 @@ enum mfa_result users_set_preferred(const struct mfa_ctx *c, struct mfa_user *u,
     return r;
 }
 
-enum mfa_result users_gate(const struct mfa_ctx *c, const struct mfa_user *u,
-                           struct mfa_outcome *o)
+enum mfa_result users_gate(const struct mfa_ctx *c, const struct mfa_user *u, struct mfa_outcome *o)
 {
     if (u->locked) {
         o->locked_at = u->locked_at;
@@ -154,10 +153,15 @@ void users_mark_offered(const struct mfa_ctx *c, struct mfa_user *u)
 
 void users_record_success(const struct mfa_ctx *c, struct mfa_user *u, const char *factor_id)
 {
+    /* The common case, a user with no failures using the same factor
+     * again, changes nothing: no write (a dirtied page costs the commit). */
+    bool same = !u->unsaved && u->failures == 0 && u->retry_at == 0 && u->last_wait == 0 &&
+                (!factor_id || strcmp(u->last_used, factor_id) == 0);
     u->failures = 0;
     u->retry_at = 0;
     u->last_wait = 0;
     if (factor_id)
         snprintf(u->last_used, sizeof(u->last_used), "%s", factor_id);
-    users_save(c, u);
+    if (!same && users_save(c, u) == MFA_OK)
+        u->unsaved = false;
 }

@@ -1126,6 +1126,69 @@ static void test_recovery_codes(void **state)
     assert_int_equal(o.recovery_left, 9);
 }
 
+/* Sets stored before codes of a set shared their salt (one random salt per
+ * code) still verify, each code once, and the count left stays right. */
+static void test_recovery_codes_salt_per_code(void **state)
+{
+    struct fixture *f = *state;
+    struct mfa_user u;
+    struct mfa_outcome o;
+    char codes[RECOVERY_COUNT][20];
+    assert_int_equal(get_user(f, "carol", &u), MFA_OK);
+    begin(f);
+    assert_int_equal(recovery_codes_new(&f->ctx, &u, codes), MFA_OK);
+    commit(f);
+    /* A new set shares one salt. */
+    assert_int_equal(query_int(f->s,
+                               "SELECT count(DISTINCT salt) FROM recovery_codes WHERE user_id = "
+                               "(SELECT id FROM users WHERE sub = ?)",
+                               "carol"),
+                     1);
+    /* Rewrite the set the old way: a salt of its own for every code. */
+    sqlite3_stmt *sel, *upd;
+    assert_int_equal(sqlite3_prepare_v2(store_db(f->s),
+                                        "SELECT id FROM recovery_codes WHERE user_id = ? "
+                                        "ORDER BY id",
+                                        -1, &sel, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(store_db(f->s),
+                                        "UPDATE recovery_codes SET salt = ?, hash = ? WHERE id = ?",
+                                        -1, &upd, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(sel, 1, u.id);
+    int i = 0;
+    while (sqlite3_step(sel) == SQLITE_ROW) {
+        uint8_t salt[RECOVERY_SALT_LEN], h[32];
+        char norm[RECOVERY_CHARS + 1];
+        assert_true(i < RECOVERY_COUNT);
+        memset(salt, 0x40 + i, sizeof(salt));
+        assert_int_equal(recovery_normalize(codes[i], norm), OG_OK);
+        recovery_hash(f->ctx.keys->recovery, salt, norm, h);
+        sqlite3_bind_blob(upd, 1, salt, sizeof(salt), SQLITE_TRANSIENT);
+        sqlite3_bind_blob(upd, 2, h, sizeof(h), SQLITE_TRANSIENT);
+        sqlite3_bind_int64(upd, 3, sqlite3_column_int64(sel, 0));
+        assert_int_equal(sqlite3_step(upd), SQLITE_DONE);
+        sqlite3_reset(upd);
+        i++;
+    }
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+    assert_int_equal(i, RECOVERY_COUNT);
+    assert_int_equal(query_int(f->s,
+                               "SELECT count(DISTINCT salt) FROM recovery_codes WHERE user_id = "
+                               "(SELECT id FROM users WHERE sub = ?)",
+                               "carol"),
+                     RECOVERY_COUNT);
+
+    assert_int_equal(consume(f, &u, codes[7], &o), MFA_OK);
+    assert_int_equal(o.recovery_left, 9);
+    assert_int_equal(consume(f, &u, codes[7], &o), MFA_WRONG_CODE);
+    assert_int_equal(consume(f, &u, codes[0], &o), MFA_OK);
+    assert_int_equal(o.recovery_left, 8);
+    assert_int_equal(consume(f, &u, "aaaa-bbbb-cccc-dddd", &o), MFA_WRONG_CODE);
+    assert_int_equal(codes_left(f, &u), 8);
+}
+
 static void test_recovery_unlocks(void **state)
 {
     struct fixture *f = *state;
@@ -1469,6 +1532,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lockout_hard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lockout_through_challenge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_codes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recovery_codes_salt_per_code, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_unlocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sendlimits_dest_hour, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sendlimits_dest_day, setup, teardown),
