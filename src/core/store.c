@@ -19,9 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STORE_BUSY_TIMEOUT_MS 5000
-#define STORE_CACHE_KIB       "-32768" /* PRAGMA cache_size: negative means KiB */
-#define STORE_STMT_SLOTS_MIN  64
+#define STORE_BUSY_TIMEOUT_MS      5000
+#define STORE_CACHE_KIB            "-32768"   /* PRAGMA cache_size: negative means KiB */
+#define STORE_AUTOCHECKPOINT_PAGES 1000       /* SQLite's default */
+#define STORE_WAL_LIMIT_BYTES      "67108864" /* a WAL left larger is cut back to 64 MiB */
+#define STORE_STMT_SLOTS_MIN       64
 /* store_backup retries a BUSY/LOCKED step this often, this far apart. */
 #define STORE_BACKUP_SLEEP_MS    50
 #define STORE_BACKUP_MAX_RETRIES 1200 /* 60 s */
@@ -42,6 +44,8 @@ struct store {
     struct stmt_slot *slots; /* open addressing, nslots a power of two */
     size_t nslots;
     size_t used;
+    int (*wal_hook_fn)(void *arg, int frames); /* store_set_wal_hook */
+    void *wal_hook_arg;
 };
 
 static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
@@ -358,7 +362,8 @@ static int store_configure(struct store *s, const char *path, char *err, size_t 
      * used. */
     rc = sqlite3_exec(s->db,
                       "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
-                      "PRAGMA cache_size = " STORE_CACHE_KIB,
+                      "PRAGMA cache_size = " STORE_CACHE_KIB "; "
+                      "PRAGMA journal_size_limit = " STORE_WAL_LIMIT_BYTES,
                       NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         set_err(err, errlen, "cannot set pragmas on %s: %s", path, sqlite3_errmsg(s->db));
@@ -526,6 +531,61 @@ int store_open_readonly(const char *path, struct store **out, char *err, size_t 
         return rc;
     *out = store_new(db);
     return OG_OK;
+}
+
+/* ---- checkpoints ---- */
+
+int store_open_checkpointer(struct store *main, struct store **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    const char *path = sqlite3_db_filename(main->db, "main");
+    if (!path || !*path) {
+        set_err(err, errlen, "an in-memory database has no checkpoints");
+        return OG_ERR_INVALID;
+    }
+    sqlite3 *db;
+    int rc = db_connect(path, SQLITE_OPEN_READWRITE, &db, err, errlen);
+    if (rc != OG_OK)
+        return rc;
+    *out = store_new(db);
+    return OG_OK;
+}
+
+struct wal_hook {
+    int (*fn)(void *arg, int frames);
+    void *arg;
+};
+
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    OG_UNUSED(db);
+    OG_UNUSED(name);
+    struct store *s = arg;
+    return s->wal_hook_fn(s->wal_hook_arg, frames);
+}
+
+void store_set_wal_hook(struct store *s, int (*fn)(void *arg, int frames), void *arg)
+{
+    s->wal_hook_fn = fn;
+    s->wal_hook_arg = arg;
+    /* Replaces SQLite's own automatic checkpoint, which is a WAL hook too. */
+    if (fn)
+        sqlite3_wal_hook(s->db, on_wal_commit, s);
+    else
+        sqlite3_wal_autocheckpoint(s->db, STORE_AUTOCHECKPOINT_PAGES);
+}
+
+int store_checkpoint(struct store *s, int *wal_frames, int *copied_frames)
+{
+    int log = 0, ckpt = 0;
+    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &ckpt);
+    if (wal_frames)
+        *wal_frames = log;
+    if (copied_frames)
+        *copied_frames = ckpt;
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+        return OG_ERR_BUSY;
+    return rc == SQLITE_OK ? OG_OK : db_fail(rc);
 }
 
 /* ---- transactions and meta ---- */

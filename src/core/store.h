@@ -16,10 +16,10 @@ struct store; /* opaque */
  * synchronous=FULL, foreign_keys=ON, busy_timeout 5000 ms, a page cache of
  * up to 32 MiB, then runs every pending migration, each in its own BEGIN
  * IMMEDIATE transaction that also sets PRAGMA user_version, and records meta
- * 'created_at' (unix seconds) if absent. ":memory:" is accepted for tests (its journal stays in memory).
- * A database newer than this binary knows is refused with OG_ERR_INVALID.
- * On success *out owns the connection (free with store_close); on failure
- * *out is NULL and err (if not NULL) holds one line. */
+ * 'created_at' (unix seconds) if absent. ":memory:" is accepted for tests (its journal stays in
+ * memory). A database newer than this binary knows is refused with OG_ERR_INVALID. On success *out
+ * owns the connection (free with store_close); on failure *out is NULL and err (if not NULL) holds
+ * one line. */
 int store_open(const char *path, struct store **out, char *err, size_t errlen);
 
 /* Opens an existing database read-only, without migrating or checking its
@@ -35,6 +35,28 @@ void store_close(struct store *s);
 /* The underlying connection, for statements the cache does not suit. The
  * store keeps ownership: never close it. */
 sqlite3 *store_db(struct store *s);
+
+/* Checkpoints (copying the WAL back into the database file) away from the
+ * thread that writes: */
+
+/* Opens a second connection to main's file (read-write, no migrations), to
+ * run store_checkpoint on from another thread. Free with store_close. */
+int store_open_checkpointer(struct store *main, struct store **out, char *err, size_t errlen);
+
+/* After every commit that wrote to the WAL, calls fn(arg, frames) on the
+ * committing thread, with the frames the WAL holds now (checkpointed ones
+ * included, until a writer starts it over); fn returns SQLITE_OK. It takes
+ * the place of SQLite's automatic checkpoint: fn decides. fn == NULL puts
+ * the automatic one (every 1000 frames) back. */
+void store_set_wal_hook(struct store *s, int (*fn)(void *arg, int frames), void *arg);
+
+/* A passive checkpoint: copies what it can without waiting for anybody
+ * and never blocks writers. *wal_frames and *copied_frames (either may be
+ * NULL) say how many frames the WAL has and how many are in the database
+ * file now; when they are equal, the next write transaction starts the WAL
+ * over from its beginning. OG_ERR_BUSY when another checkpoint runs. Not
+ * inside an open transaction of this connection. */
+int store_checkpoint(struct store *s, int *wal_frames, int *copied_frames);
 
 /* PRAGMA user_version as it is now, or OG_ERR_DB. */
 int store_schema_version(struct store *s);

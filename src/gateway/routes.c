@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "gateway/admin_console.h"
 #include "gateway/api.h"
+#include "gateway/checkpoint.h"
 #include "gateway/oidc.h"
 #include "gateway/pages.h"
 #include "gateway/server.h"
@@ -57,6 +58,8 @@ static void handle_metrics(struct http_request *req)
     struct buf out;
     buf_init(&out, 16u << 20);
     metrics_render(&s->metrics, &out);
+    uint64_t ckpt_bg, ckpt_loop;
+    checkpointer_counts(s, &ckpt_bg, &ckpt_loop);
     buf_printf(&out,
                "# HELP otpgate_open_connections Client connections open now.\n"
                "# TYPE otpgate_open_connections gauge\notpgate_open_connections %u\n"
@@ -69,11 +72,16 @@ static void handle_metrics(struct http_request *req)
                "# HELP otpgate_group_commit_requests_total Answers that waited for a group commit.\n"
                "# TYPE otpgate_group_commit_requests_total counter\n"
                "otpgate_group_commit_requests_total %llu\n"
+               "# HELP otpgate_wal_checkpoints_total WAL checkpoints, by the thread that ran them.\n"
+               "# TYPE otpgate_wal_checkpoints_total counter\n"
+               "otpgate_wal_checkpoints_total{thread=\"background\"} %llu\n"
+               "otpgate_wal_checkpoints_total{thread=\"loop\"} %llu\n"
                "# HELP otpgate_build_info Version of the running binary.\n"
                "# TYPE otpgate_build_info gauge\notpgate_build_info{version=\"%s\"} 1\n",
                s->conn_count, (double)(uv_now(s->loop) - s->started_ms) / 1000.0,
                outbox_depth(s->store), (unsigned long long)s->batch.commits,
-               (unsigned long long)s->batch.grouped, OTPGATE_VERSION);
+               (unsigned long long)s->batch.grouped, (unsigned long long)ckpt_bg,
+               (unsigned long long)ckpt_loop, OTPGATE_VERSION);
     http_header_add(req, "Cache-Control", "no-store");
     http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);
     buf_free(&out);

@@ -10,6 +10,7 @@
 #include "core/sessions.h"
 #include "core/signing_keys.h"
 #include "gateway/admin_console.h"
+#include "gateway/checkpoint.h"
 #include "gateway/http_conn.h"
 #include "gateway/routes.h"
 
@@ -178,6 +179,7 @@ static unsigned sweep_interval_ms(const struct config *cfg)
 
 static void server_release(struct server *s)
 {
+    checkpointer_stop(s);
     if (s->store)
         store_close(s->store);
     s->store = NULL;
@@ -209,6 +211,8 @@ int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg, cha
         snprintf(path, sizeof(path), "%s/otpgate.db", cfg->data_dir);
         rc = store_open(path, &s->store, err, errlen);
     }
+    if (rc == OG_OK)
+        rc = checkpointer_start(s, CHECKPOINT_SOFT_FRAMES, CHECKPOINT_HARD_FRAMES, err, errlen);
     if (rc == OG_OK && signing_keys_ensure(s->store, &s->keys, server_now_ms()) != OG_OK) {
         snprintf(err, errlen, "cannot create or open the token-signing key");
         rc = OG_ERR_CRYPTO;

@@ -27,6 +27,7 @@ struct server {
     struct batch batch;  /* group commit of this iteration's writes */
     struct appcache *apps; /* apps' names, secret hashes, policies (appcache.h) */
     struct delivery delivery; /* outbox pump and channels */
+    struct checkpointer *checkpointer; /* WAL checkpoints off the loop */
 
     uv_tcp_t listener;
     bool listening;

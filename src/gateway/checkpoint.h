@@ -1,0 +1,27 @@
+/* WAL checkpoints on a thread of their own instead of inside the loop's
+ * COMMITs (checkpoint.c says how and why). */
+#ifndef OTPGATE_CHECKPOINT_H
+#define OTPGATE_CHECKPOINT_H
+
+#include "core/common.h"
+
+struct server;
+
+/* The WAL size, in frames (pages), at which the thread checkpoints, and the
+ * one at which the loop copies what the thread left. */
+#define CHECKPOINT_SOFT_FRAMES 2000
+#define CHECKPOINT_HARD_FRAMES 4000
+
+/* Opens the thread's connection to s->store's file, starts the thread and
+ * takes over the WAL hook of s->store. On failure nothing runs, SQLite's
+ * automatic checkpoint stays, and err holds one line. */
+int checkpointer_start(struct server *s, int soft, int hard, char *err, size_t errlen);
+
+/* Stops and joins the thread and closes its connection; the store gets
+ * SQLite's automatic checkpoint back. Before s->store is closed. */
+void checkpointer_stop(struct server *s);
+
+/* Checkpoints that completed on the thread and on the loop so far. */
+void checkpointer_counts(struct server *s, uint64_t *background, uint64_t *on_loop);
+
+#endif
