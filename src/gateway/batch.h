@@ -1,8 +1,11 @@
 /* Group commit (SPEC §4 "single use"): every write made by requests handled
  * in one loop iteration goes into one SQLite transaction, committed with
- * synchronous=FULL in the check phase of that same iteration; only then
- * are the answers of those requests sent. A request's own writes sit in a
- * savepoint, so one failing request rolls back alone. */
+ * synchronous=FULL; only then are the answers of those requests sent. A
+ * request's own writes sit in a savepoint, so one failing request rolls
+ * back alone. The COMMIT (its WAL writes and fsync) runs on a thread of its
+ * own, so the loop goes on reading and parsing meanwhile; requests that
+ * need the database wait, parked, for the commit to end, and then form the
+ * next batch. */
 #ifndef OTPGATE_BATCH_H
 #define OTPGATE_BATCH_H
 
@@ -16,14 +19,19 @@ struct batch_answer {
     struct http_request *req;
     int status;
     const char *content_type; /* static string, or NULL with no body */
-    char *body; /* malloc'd JSON, or NULL for an empty answer */
+    char *body;               /* malloc'd JSON, or NULL for an empty answer */
     size_t len;
 };
+
+struct batch_committer; /* batch.c */
 
 struct batch {
     uv_check_t check;
     uv_idle_t idle; /* keeps the poll from blocking while a batch is open */
     bool open;
+    bool committing;     /* a COMMIT runs on the committer thread */
+    bool finish_pending; /* a COMMIT ended; its answers are not out yet */
+    bool finish_ok;
     bool closed; /* the loop is ending: writes commit on their own */
     bool failed; /* a store error since BEGIN: the whole batch answers 500 */
     /* PRAGMA data_version read right after this iteration's BEGIN, while the
@@ -32,14 +40,29 @@ struct batch {
     int64_t data_version;
     struct batch_answer *answers;
     size_t count, cap;
+    struct batch_answer *inflight; /* the answers of the commit running now */
+    size_t inflight_count;
+    struct http_request **parked; /* came while committing: dispatched after */
+    size_t parked_count, parked_cap;
+    struct batch_committer *committer;
     uint64_t commits, grouped; /* for /metrics */
     void (*after_commit)(struct server *s, bool ok);
 };
 
 /* batch_init also makes the server's app cache (s->apps), whose validity
- * follows the batch's transactions; batch_close frees it. */
-void batch_init(struct server *s);
+ * follows the batch's transactions, and starts the committer thread;
+ * batch_close commits what is open, answers, and frees both. */
+int batch_init(struct server *s, char *err, size_t errlen);
 void batch_close(struct server *s);
+/* Ends the running commit and the open batch now, on the loop thread
+ * (waiting for the disk), answering everything that waited and running
+ * parked requests: for a loop that is about to end. */
+void batch_flush(struct server *s);
+/* True while a COMMIT runs: a request that needs the database must not
+ * start now (http_conn parks it with batch_park). */
+bool batch_busy(const struct server *s);
+/* Keeps req until the running commit ends, then runs its handler. */
+void batch_park(struct server *s, struct http_request *req);
 /* Opens the iteration's transaction if needed and a savepoint for this
  * request. Returns 0 or OG_ERR_DB. */
 int batch_request_begin(struct server *s);
@@ -50,7 +73,7 @@ void batch_request_end(struct server *s, bool keep);
 void batch_set_after_commit(struct server *s, void (*fn)(struct server *s, bool ok));
 /* Queues the request's answer until the commit; takes body (malloc'd).
  * content_type must be a static string (or NULL for no body). */
-void batch_answer(struct server *s, struct http_request *req, int status,
-                  const char *content_type, char *body, size_t len);
+void batch_answer(struct server *s, struct http_request *req, int status, const char *content_type,
+                  char *body, size_t len);
 
 #endif

@@ -3,14 +3,15 @@
  * page back into the database file and waits for its fsync while no request
  * is served. Here the WAL hook of the server's connection only wakes a
  * thread of our own, which checkpoints on a second connection (a passive
- * checkpoint never blocks a writer, and the loop goes on committing).
+ * checkpoint never blocks a writer, and commits go on meanwhile).
  *
  * Under steady writes such a checkpoint never quite catches up: frames
  * committed while it copies are left for the next one, and SQLite only
  * starts the WAL over once every frame is copied. So when the WAL has grown
- * past the hard mark and the thread is idle, the loop itself copies what is
- * left (a few frames, the thread did the rest) and the next transaction
- * starts the WAL from its beginning. */
+ * past the hard mark and the thread is idle, the committing connection
+ * itself copies what is left right after its commit (a few frames, the
+ * thread did the rest) and the next transaction starts the WAL from its
+ * beginning. */
 #include "gateway/checkpoint.h"
 
 #include "core/log.h"
@@ -28,7 +29,7 @@ struct checkpointer {
     uv_cond_t cv;
     bool want, busy, stop; /* under mu */
     uint64_t background;   /* under mu: checkpoints the thread ran */
-    uint64_t on_loop;      /* loop thread only */
+    uint64_t caught_up;    /* under mu: remainders copied by the committer */
 };
 
 static void checkpoint_thread(void *arg)
@@ -54,7 +55,8 @@ static void checkpoint_thread(void *arg)
     uv_mutex_unlock(&c->mu);
 }
 
-/* On the loop thread, inside each COMMIT that wrote to the WAL. */
+/* On the thread that commits (batch.c's committer), inside each COMMIT
+ * that wrote to the WAL. */
 static int on_wal(void *arg, int frames)
 {
     struct checkpointer *c = arg;
@@ -71,8 +73,11 @@ static int on_wal(void *arg, int frames)
     if (idle && frames >= c->hard) {
         /* The catch-up: passive, so it gives way to a checkpoint that some
          * other process runs. Its own failure is no failure of the commit. */
-        if (store_checkpoint(c->srv->store, NULL, NULL) == OG_OK)
-            c->on_loop++;
+        if (store_checkpoint(c->srv->store, NULL, NULL) == OG_OK) {
+            uv_mutex_lock(&c->mu);
+            c->caught_up++;
+            uv_mutex_unlock(&c->mu);
+        }
     }
     return SQLITE_OK;
 }
@@ -121,14 +126,14 @@ void checkpointer_stop(struct server *s)
     s->checkpointer = NULL;
 }
 
-void checkpointer_counts(struct server *s, uint64_t *background, uint64_t *on_loop)
+void checkpointer_counts(struct server *s, uint64_t *background, uint64_t *caught_up)
 {
     struct checkpointer *c = s->checkpointer;
-    *background = *on_loop = 0;
+    *background = *caught_up = 0;
     if (!c)
         return;
     uv_mutex_lock(&c->mu);
     *background = c->background;
+    *caught_up = c->caught_up;
     uv_mutex_unlock(&c->mu);
-    *on_loop = c->on_loop;
 }

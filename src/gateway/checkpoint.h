@@ -8,7 +8,7 @@
 struct server;
 
 /* The WAL size, in frames (pages), at which the thread checkpoints, and the
- * one at which the loop copies what the thread left. */
+ * one at which the committing connection copies what the thread left. */
 #define CHECKPOINT_SOFT_FRAMES 2000
 #define CHECKPOINT_HARD_FRAMES 4000
 
@@ -21,7 +21,8 @@ int checkpointer_start(struct server *s, int soft, int hard, char *err, size_t e
  * SQLite's automatic checkpoint back. Before s->store is closed. */
 void checkpointer_stop(struct server *s);
 
-/* Checkpoints that completed on the thread and on the loop so far. */
-void checkpointer_counts(struct server *s, uint64_t *background, uint64_t *on_loop);
+/* Checkpoints completed so far by the thread, and remainders copied right
+ * after a commit by the committing connection. */
+void checkpointer_counts(struct server *s, uint64_t *background, uint64_t *caught_up);
 
 #endif

@@ -5,6 +5,7 @@
 #include "gateway/http_conn.h"
 
 #include "core/log.h"
+#include "gateway/batch.h"
 #include "gateway/http.h"
 #include "gateway/routes.h"
 
@@ -273,8 +274,8 @@ static void append_head(struct http_conn *c, int status, const char *content_typ
     buf_append(o, "\r\n", 2);
 }
 
-void http_respond(struct http_request *req, int status, const char *content_type,
-                  const void *body, size_t len)
+void http_respond(struct http_request *req, int status, const char *content_type, const void *body,
+                  size_t len)
 {
     struct http_conn *c = req->conn;
     struct server *s = c->srv;
@@ -563,9 +564,9 @@ static void conn_dispatch(struct http_conn *c)
 
     unsigned allowed = 0;
     size_t nparams = 0;
-    enum router_result rr = router_match(routes_table, routes_count, r->method, r->path,
-                                         &r->route_index, r->params, HTTP_MAX_PARAMS, &nparams,
-                                         &allowed);
+    enum router_result rr =
+        router_match(routes_table, routes_count, r->method, r->path, &r->route_index, r->params,
+                     HTTP_MAX_PARAMS, &nparams, &allowed);
     r->param_count = nparams;
     if (rr == ROUTER_NOT_FOUND) {
         http_respond_error(r, 404, "not_found", "no such page");
@@ -579,6 +580,11 @@ static void conn_dispatch(struct http_conn *c)
         return;
     }
     r->route = &routes_table[r->route_index];
+    if (batch_busy(c->srv) && !(r->route->flags & ROUTE_NO_STORE)) {
+        /* The database is committing: the handler runs when it is done. */
+        batch_park(c->srv, r);
+        return;
+    }
     r->route->handler(r);
 }
 

@@ -23,6 +23,7 @@ enum {
     ROUTE_CLIENT_AUTH = 1u << 0, /* HTTP Basic client credentials */
     ROUTE_CSRF = 1u << 1,        /* form posts carry a CSRF token */
     ROUTE_NO_METRICS = 1u << 2,
+    ROUTE_NO_STORE = 1u << 3, /* never touches the database: runs during a commit */
 };
 
 typedef void (*http_handler)(struct http_request *req);

@@ -75,7 +75,7 @@ static void handle_metrics(struct http_request *req)
                "# HELP otpgate_wal_checkpoints_total WAL checkpoints, by the thread that ran them.\n"
                "# TYPE otpgate_wal_checkpoints_total counter\n"
                "otpgate_wal_checkpoints_total{thread=\"background\"} %llu\n"
-               "otpgate_wal_checkpoints_total{thread=\"loop\"} %llu\n"
+               "otpgate_wal_checkpoints_total{thread=\"committer\"} %llu\n"
                "# HELP otpgate_build_info Version of the running binary.\n"
                "# TYPE otpgate_build_info gauge\notpgate_build_info{version=\"%s\"} 1\n",
                s->conn_count, (double)(uv_now(s->loop) - s->started_ms) / 1000.0,
@@ -177,10 +177,10 @@ static void handle_dev_outbox(struct http_request *req)
 
 const struct route routes_table[] = {
     {ROUTE_GET, "/", handle_home, 0},
-    {ROUTE_GET, "/healthz", handle_healthz, 0},
+    {ROUTE_GET, "/healthz", handle_healthz, ROUTE_NO_STORE},
     {ROUTE_GET, "/readyz", handle_readyz, 0},
     {ROUTE_GET, "/metrics", handle_metrics, 0},
-    {ROUTE_GET, "/static/*", handle_static, 0},
+    {ROUTE_GET, "/static/*", handle_static, ROUTE_NO_STORE},
     {ROUTE_GET, "/dev/outbox", handle_dev_outbox, 0},
     {ROUTE_GET, "/brand.css", page_brand_css, 0},
     {ROUTE_GET, "/start", page_start_link, 0},

@@ -109,6 +109,7 @@ static void on_shutdown_timeout(uv_timer_t *t)
     snprintf(n, sizeof(n), "%u", s->conn_count);
     log_warn("shutdown timeout: closing connections still open", "connections", n);
     admin_console_detach(s); /* sign-ins still being checked answer nobody */
+    batch_flush(s);          /* nothing may wait for a commit on a closed conn */
     http_conn_close_all(s, true);
     maybe_finish(s);
 }
@@ -242,8 +243,9 @@ int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg, cha
     uv_signal_start(&s->sig_term, on_signal, SIGTERM);
     uv_signal_start(&s->sig_int, on_signal, SIGINT);
     uv_signal_start(&s->sig_hup, on_signal, SIGHUP);
-    batch_init(s);
-    rc = delivery_init(s, err, errlen);
+    rc = batch_init(s, err, errlen);
+    if (rc == OG_OK)
+        rc = delivery_init(s, err, errlen);
     if (rc != OG_OK) {
         batch_close(s);
         delivery_close(s);

@@ -102,11 +102,11 @@ static void test_wal_stays_small_under_steady_commits(void **state)
         if (size > biggest)
             biggest = size;
     }
-    uint64_t background = 0, on_loop = 0;
-    checkpointer_counts(&f->srv, &background, &on_loop);
-    print_message("checkpoints: %llu on the thread, %llu on the loop; largest WAL %lld frames\n",
-                  (unsigned long long)background, (unsigned long long)on_loop,
-                  biggest / FRAME_BYTES);
+    uint64_t background = 0, caught_up = 0;
+    checkpointer_counts(&f->srv, &background, &caught_up);
+    print_message(
+        "checkpoints: %llu on the thread, %llu caught up after a commit; largest WAL %lld frames\n",
+        (unsigned long long)background, (unsigned long long)caught_up, biggest / FRAME_BYTES);
     assert_true(background > 0);
     /* The WAL started over again and again: it never held much more than
      * the hard mark plus what was committed while the thread copied. */
@@ -126,10 +126,10 @@ static void test_stop_gives_the_automatic_checkpoint_back(void **state)
     char err[256];
     assert_int_equal(checkpointer_start(&f->srv, 40, 80, err, sizeof(err)), OG_OK);
     checkpointer_stop(&f->srv);
-    uint64_t background = 1, on_loop = 1;
-    checkpointer_counts(&f->srv, &background, &on_loop);
+    uint64_t background = 1, caught_up = 1;
+    checkpointer_counts(&f->srv, &background, &caught_up);
     assert_int_equal(background, 0);
-    assert_int_equal(on_loop, 0);
+    assert_int_equal(caught_up, 0);
     /* SQLite's own checkpoint (every 1000 frames) keeps the WAL under
      * about 1000 frames again. */
     long long biggest = 0;
