@@ -7,11 +7,10 @@
  *
  * Under steady writes such a checkpoint never quite catches up: frames
  * committed while it copies are left for the next one, and SQLite only
- * starts the WAL over once every frame is copied. So when the WAL has grown
- * past the hard mark and the thread is idle, the committing connection
- * itself copies what is left right after its commit (a few frames, the
- * thread did the rest) and the next transaction starts the WAL from its
- * beginning. */
+ * starts the WAL over once every frame is copied. So right after the
+ * thread's copy, the committing connection copies the few frames that came
+ * meanwhile (on_wal says when), and the next transaction starts the WAL
+ * from its beginning. */
 #include "gateway/checkpoint.h"
 
 #include "core/log.h"
@@ -28,6 +27,7 @@ struct checkpointer {
     uv_mutex_t mu;
     uv_cond_t cv;
     bool want, busy, stop; /* under mu */
+    int copied;            /* under mu: WAL frames in the file after the last one */
     uint64_t background;   /* under mu: checkpoints the thread ran */
     uint64_t caught_up;    /* under mu: remainders copied by the committer */
 };
@@ -49,33 +49,49 @@ static void checkpoint_thread(void *arg)
             log_warn("background checkpoint failed", "error", sqlite3_errmsg(store_db(c->db)));
         uv_mutex_lock(&c->mu);
         c->busy = false;
-        if (rc == OG_OK)
+        if (rc == OG_OK) {
             c->background++;
+            c->copied = copied;
+        }
     }
     uv_mutex_unlock(&c->mu);
 }
 
 /* On the thread that commits (batch.c's committer), inside each COMMIT
- * that wrote to the WAL. */
+ * that wrote to the WAL. The thread copies once soft frames have come
+ * since its last copy (a page written many times in between is copied
+ * once); right after, while what came meanwhile is still little (a
+ * quarter of soft), the committing connection copies that rest, so the
+ * next transaction starts the WAL over. Past hard frames it copies the
+ * rest whatever its size: the WAL must not grow without end. */
 static int on_wal(void *arg, int frames)
 {
     struct checkpointer *c = arg;
     if (frames < c->soft)
         return SQLITE_OK;
+    bool catch_up = false;
     uv_mutex_lock(&c->mu);
-    bool idle = !c->busy;
-    if (idle && frames < c->hard) {
-        c->busy = true;
-        c->want = true;
-        uv_cond_signal(&c->cv);
+    if (c->copied > frames)
+        c->copied = 0; /* the WAL started over since */
+    int rest = frames - c->copied;
+    if (!c->busy) {
+        if (rest >= c->soft) {
+            c->busy = true;
+            c->want = true;
+            uv_cond_signal(&c->cv);
+        } else if (c->copied > 0 && (rest <= c->soft / 4 || frames >= c->hard)) {
+            catch_up = true;
+        }
     }
     uv_mutex_unlock(&c->mu);
-    if (idle && frames >= c->hard) {
-        /* The catch-up: passive, so it gives way to a checkpoint that some
-         * other process runs. Its own failure is no failure of the commit. */
-        if (store_checkpoint(c->srv->store, NULL, NULL) == OG_OK) {
+    if (catch_up) {
+        /* Passive: it gives way to a checkpoint that some other process
+         * runs. Its own failure is no failure of the commit. */
+        int copied = 0;
+        if (store_checkpoint(c->srv->store, NULL, &copied) == OG_OK) {
             uv_mutex_lock(&c->mu);
             c->caught_up++;
+            c->copied = copied;
             uv_mutex_unlock(&c->mu);
         }
     }

@@ -7,10 +7,11 @@
 
 struct server;
 
-/* The WAL size, in frames (pages), at which the thread checkpoints, and the
- * one at which the committing connection copies what the thread left. */
-#define CHECKPOINT_SOFT_FRAMES 2000
-#define CHECKPOINT_HARD_FRAMES 4000
+/* The WAL frames (pages) after which the thread copies them into the
+ * database file (16 MiB), and the WAL size at which the committing
+ * connection copies whatever the thread left (64 MiB). */
+#define CHECKPOINT_SOFT_FRAMES 4000
+#define CHECKPOINT_HARD_FRAMES 16000
 
 /* Opens the thread's connection to s->store's file, starts the thread and
  * takes over the WAL hook of s->store. On failure nothing runs, SQLite's
