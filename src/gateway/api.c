@@ -596,6 +596,14 @@ static void maybe_first_recovery_codes(struct api *a, struct mfa_user *u, json_t
     json_object_set_new(answer, "recovery_codes", arr);
 }
 
+/* Path parameter i (a factor or challenge id) into out; "" when it is too
+ * long to be one, which then matches nothing. */
+static void path_id(const struct http_request *req, size_t i, char out[MFA_ID_LEN])
+{
+    struct span id = req->params[i];
+    snprintf(out, MFA_ID_LEN, "%.*s", (int)(id.len < MFA_ID_LEN ? id.len : 0), id.p);
+}
+
 void api_factor_verify(struct http_request *req)
 {
     struct api a;
@@ -606,10 +614,8 @@ void api_factor_verify(struct http_request *req)
         api_error(&a, 400, "invalid_request", "code is required");
         return;
     }
-    struct span fid = req->params[1];
     char factor_id[MFA_ID_LEN];
-    snprintf(factor_id, sizeof(factor_id), "%.*s", (int)(fid.len < MFA_ID_LEN ? fid.len : 0),
-             fid.p);
+    path_id(req, 1, factor_id);
     struct mfa_user u;
     struct mfa_factor f;
     struct mfa_outcome o = {.attempts_left = -1};
@@ -700,11 +706,6 @@ void api_factor_list(struct http_request *req)
     api_send(&a, 200, o);
 }
 
-static void path_factor_id(struct http_request *req, char out[MFA_ID_LEN])
-{
-    struct span fid = req->params[1];
-    snprintf(out, MFA_ID_LEN, "%.*s", (int)(fid.len < MFA_ID_LEN ? fid.len : 0), fid.p);
-}
 
 void api_factor_remove(struct http_request *req)
 {
@@ -712,7 +713,7 @@ void api_factor_remove(struct http_request *req)
     if (!api_start(req, &a, false))
         return;
     char factor_id[MFA_ID_LEN];
-    path_factor_id(req, factor_id);
+    path_id(req, 1, factor_id);
     struct mfa_user u;
     enum mfa_result r = users_find(&a.ctx, a.sub, &u);
     if (r == MFA_OK)
@@ -854,11 +855,6 @@ void api_challenge_create(struct http_request *req)
     api_send(&a, 201, challenge_json(&ch, a.ctx.now_ms));
 }
 
-static void path_challenge_id(struct http_request *req, char out[MFA_ID_LEN])
-{
-    struct span id = req->params[0];
-    snprintf(out, MFA_ID_LEN, "%.*s", (int)(id.len < MFA_ID_LEN ? id.len : 0), id.p);
-}
 
 void api_challenge_resend(struct http_request *req)
 {
@@ -866,7 +862,7 @@ void api_challenge_resend(struct http_request *req)
     if (!api_start(req, &a, false))
         return;
     char id[MFA_ID_LEN];
-    path_challenge_id(req, id);
+    path_id(req, 0, id);
     struct mfa_user u;
     struct mfa_challenge ch;
     struct mfa_outcome o = {0};
@@ -899,7 +895,7 @@ void api_challenge_verify(struct http_request *req)
         return;
     }
     char id[MFA_ID_LEN];
-    path_challenge_id(req, id);
+    path_id(req, 0, id);
     struct mfa_user u;
     struct mfa_challenge ch;
     struct mfa_outcome o = {.attempts_left = -1};
