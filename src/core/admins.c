@@ -51,20 +51,6 @@ static const char SQL_THROTTLE_PUT[] =
     "retry_at = ?3, last_wait = ?4, updated_at = ?5";
 static const char SQL_THROTTLE_CLEAR[] = "DELETE FROM admin_throttle WHERE key = ?1";
 
-static int step_err(int rc)
-{
-    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-        return OG_ERR_BUSY;
-    return OG_ERR_DB;
-}
-
-static int exec_done(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? OG_OK : step_err(rc);
-}
-
 /* ---- names and passwords ---- */
 
 bool admins_name_ok(const char *name)
@@ -253,7 +239,7 @@ int admins_put(struct store *s, const char *name, const char *stored, int64_t no
     int src = sqlite3_step(st);
     sqlite3_reset(st);
     if (src != SQLITE_ROW && src != SQLITE_DONE)
-        return step_err(src);
+        return store_step_err(src);
     bool exists = src == SQLITE_ROW;
 
     st = store_stmt(s, exists ? SQL_PUT_UPDATE : SQL_PUT_INSERT);
@@ -262,14 +248,14 @@ int admins_put(struct store *s, const char *name, const char *stored, int64_t no
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, stored, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, now_ms);
-    int rc = exec_done(st);
+    int rc = store_exec_done(st);
     if (rc == OG_OK && exists) {
         /* A new password ends every session opened with the old one. */
         st = store_stmt(s, SQL_END_SESSIONS);
         if (!st)
             return OG_ERR_DB;
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        rc = exec_done(st);
+        rc = store_exec_done(st);
     }
     if (rc == OG_OK && replaced)
         *replaced = exists;
@@ -301,7 +287,7 @@ int admins_get_hash(struct store *s, const char *name, char *out, size_t outlen)
             rc = OG_ERR_TOO_BIG;
         }
     } else {
-        rc = src == SQLITE_DONE ? OG_ERR_NOT_FOUND : step_err(src);
+        rc = src == SQLITE_DONE ? OG_ERR_NOT_FOUND : store_step_err(src);
     }
     sqlite3_reset(st);
     return rc;
@@ -314,7 +300,7 @@ int admins_touch_login(struct store *s, const char *name, int64_t now_ms)
         return OG_ERR_DB;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now_ms);
-    return exec_done(st);
+    return store_exec_done(st);
 }
 
 int64_t admins_count(struct store *s)
@@ -323,7 +309,7 @@ int64_t admins_count(struct store *s)
     if (!st)
         return OG_ERR_DB;
     int rc = sqlite3_step(st);
-    int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : step_err(rc);
+    int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : store_step_err(rc);
     sqlite3_reset(st);
     return n;
 }
@@ -378,7 +364,7 @@ int admins_session_create(struct store *s, const char *name, const char *client_
             sqlite3_bind_text(st, 5, client_ip, -1, SQLITE_STATIC);
         else
             sqlite3_bind_null(st, 5);
-        rc = exec_done(st);
+        rc = store_exec_done(st);
     }
     if (rc == OG_OK) {
         memcpy(out->id_hash, id_hash, sizeof(id_hash));
@@ -420,7 +406,7 @@ int admins_session_load(struct store *s, const char *cookie, size_t len, int64_t
             rc = OG_ERR_NOT_FOUND;
         }
     } else {
-        rc = src == SQLITE_DONE ? OG_ERR_NOT_FOUND : step_err(src);
+        rc = src == SQLITE_DONE ? OG_ERR_NOT_FOUND : store_step_err(src);
     }
     sqlite3_reset(st);
     if (rc != OG_OK)
@@ -434,7 +420,7 @@ int admins_session_delete(struct store *s, const struct admin_session *sess)
     if (!st)
         return OG_ERR_DB;
     sqlite3_bind_blob(st, 1, sess->id_hash, sizeof(sess->id_hash), SQLITE_STATIC);
-    return exec_done(st);
+    return store_exec_done(st);
 }
 
 static void csrf_compute(const uint8_t key[32], const uint8_t id_hash[32], char out[CSRF_CHARS + 1])
@@ -474,7 +460,7 @@ int admins_prune(struct store *s, int64_t now_ms)
     if (!st)
         return OG_ERR_DB;
     sqlite3_bind_int64(st, 1, now_ms);
-    int rc = exec_done(st);
+    int rc = store_exec_done(st);
     if (rc != OG_OK)
         return rc;
     st = store_stmt(s, SQL_PRUNE_THROTTLE);
@@ -482,7 +468,7 @@ int admins_prune(struct store *s, int64_t now_ms)
         return OG_ERR_DB;
     sqlite3_bind_int64(st, 1, now_ms - THROTTLE_IDLE_MS);
     sqlite3_bind_int64(st, 2, now_ms);
-    return exec_done(st);
+    return store_exec_done(st);
 }
 
 /* ---- login throttle ---- */
@@ -503,7 +489,7 @@ static int throttle_get(struct store *s, const char *key, int64_t *failures, int
         *last_wait = sqlite3_column_int64(st, 2);
     }
     sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? OG_OK : step_err(rc);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? OG_OK : store_step_err(rc);
 }
 
 int64_t admins_throttle_wait(struct store *s, const char *key, int64_t now_ms)
@@ -538,7 +524,7 @@ int admins_throttle_fail(struct store *s, const char *key, const struct admins_t
     sqlite3_bind_int64(st, 3, retry_at);
     sqlite3_bind_int64(st, 4, last_wait);
     sqlite3_bind_int64(st, 5, now_ms);
-    return exec_done(st);
+    return store_exec_done(st);
 }
 
 int admins_throttle_clear(struct store *s, const char *key)
@@ -547,5 +533,5 @@ int admins_throttle_clear(struct store *s, const char *key)
     if (!st)
         return OG_ERR_DB;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    return exec_done(st);
+    return store_exec_done(st);
 }

@@ -52,13 +52,6 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int step_err(int rc)
-{
-    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-        return OG_ERR_BUSY;
-    return OG_ERR_DB;
-}
-
 static void make_aad(const char *id, char aad[AAD_LEN])
 {
     snprintf(aad, AAD_LEN, "app:%s", id);
@@ -208,7 +201,7 @@ static int sealed_get(struct store *s, const char *id, uint8_t **blob, size_t *n
     sqlite3_reset(st);
     if (rc == SQLITE_ROW)
         return OG_OK;
-    return rc == SQLITE_DONE ? OG_ERR_NOT_FOUND : step_err(rc);
+    return rc == SQLITE_DONE ? OG_ERR_NOT_FOUND : store_step_err(rc);
 }
 
 /* SHA-256 fetched once per process rather than looked up by every digest
@@ -268,7 +261,7 @@ int apps_each_secret_digest(struct store *s, const struct keyring *k,
         OPENSSL_cleanse(digest, sizeof(digest));
     }
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? OG_OK : step_err(rc);
+    return rc == SQLITE_DONE ? OG_OK : store_step_err(rc);
 }
 
 bool apps_check_secret(struct store *s, const struct keyring *k, const char *id, const char *secret,
@@ -448,7 +441,7 @@ int apps_add(struct store *s, const struct keyring *k, const char *name, const c
             sqlite3_bind_int64(st, 5, now_ms());
             int src = sqlite3_step(st);
             sqlite3_reset(st);
-            rc = src == SQLITE_DONE ? OG_OK : step_err(src);
+            rc = src == SQLITE_DONE ? OG_OK : store_step_err(src);
         }
         if (rc == OG_OK && policy_mode)
             rc = policy_set(s, id, "mode", policy_mode, err, errlen);
@@ -497,7 +490,7 @@ int apps_get(struct store *s, const char *id, struct app *out)
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         sqlite3_reset(st);
-        return rc == SQLITE_DONE ? OG_ERR_NOT_FOUND : step_err(rc);
+        return rc == SQLITE_DONE ? OG_ERR_NOT_FOUND : store_step_err(rc);
     }
     snprintf(out->id, sizeof(out->id), "%s", id);
     const char *name = (const char *)sqlite3_column_text(st, 0);
@@ -544,7 +537,7 @@ int apps_rotate_secret(struct store *s, const struct keyring *k, const char *id,
         int src = sqlite3_step(st);
         sqlite3_reset(st);
         if (src != SQLITE_DONE)
-            rc = step_err(src);
+            rc = store_step_err(src);
         else if (sqlite3_changes(store_db(s)) == 0)
             rc = OG_ERR_NOT_FOUND;
     }
@@ -565,7 +558,7 @@ static int run_with_id(struct store *s, const char *sql, const char *id, int *ch
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return step_err(rc);
+        return store_step_err(rc);
     if (changes)
         *changes = sqlite3_changes(store_db(s));
     return OG_OK;
@@ -616,7 +609,7 @@ int apps_list_json(struct store *s, char **json)
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
         json_decref(arr);
-        return step_err(rc);
+        return store_step_err(rc);
     }
     char *out = json_dumps(arr, JSON_COMPACT);
     json_decref(arr);

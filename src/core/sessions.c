@@ -35,21 +35,6 @@ static const char SQL_PRUNE_SESSIONS[] = "DELETE FROM sessions WHERE expires_at 
 static const char SQL_PRUNE_JTI[] = "DELETE FROM used_jti WHERE expires_at <= ?1";
 static const char SQL_JTI[] = "INSERT INTO used_jti (jti, app_id, expires_at) VALUES (?1, ?2, ?3)";
 
-static int step_err(int rc)
-{
-    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-        return OG_ERR_BUSY;
-    return OG_ERR_DB;
-}
-
-/* Steps a statement that returns no rows and resets it. */
-static int exec_done(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? OG_OK : step_err(rc);
-}
-
 static void hash_cookie(const char *cookie, size_t n, uint8_t out[32])
 {
     unsigned int len = 32;
@@ -144,7 +129,7 @@ int sessions_create(struct store *s, struct session *in_out, int64_t now_ms, int
     bind_opt(st, 14, x->amr);
     bind_opt(st, 15, x->challenge_id);
     bind_opt(st, 16, x->pending_factor);
-    int rc = exec_done(st);
+    int rc = store_exec_done(st);
     if (rc == OG_OK) {
         memcpy(x->id_hash, id_hash, sizeof(id_hash));
         x->created_at = x->last_seen = now_ms;
@@ -214,7 +199,7 @@ int sessions_load(struct store *s, const char *cookie, int64_t now_ms, struct se
         out->stepup_at = sqlite3_column_int64(st, 11);
         rc = ok ? OG_OK : OG_ERR_INVALID;
     } else {
-        rc = src == SQLITE_DONE ? OG_ERR_NOT_FOUND : step_err(src);
+        rc = src == SQLITE_DONE ? OG_ERR_NOT_FOUND : store_step_err(src);
     }
     sqlite3_reset(st);
 
@@ -225,7 +210,7 @@ int sessions_load(struct store *s, const char *cookie, int64_t now_ms, struct se
         } else {
             sqlite3_bind_blob(st, 1, id_hash, sizeof(id_hash), SQLITE_STATIC);
             sqlite3_bind_int64(st, 2, now_ms);
-            rc = exec_done(st);
+            rc = store_exec_done(st);
         }
         if (rc == OG_OK)
             out->last_seen = now_ms;
@@ -253,7 +238,7 @@ int sessions_save(struct store *s, const struct session *sess)
     bind_opt(st, 7, sess->pending_factor);
     bind_opt(st, 8, sess->flow);
     sqlite3_bind_int64(st, 9, sess->expires_at);
-    int rc = exec_done(st);
+    int rc = store_exec_done(st);
     if (rc == OG_OK && sqlite3_changes(store_db(s)) == 0)
         rc = OG_ERR_NOT_FOUND;
     return rc;
@@ -271,7 +256,7 @@ int sessions_rotate(struct store *s, struct session *sess, char *cookie, size_t 
     if (st) {
         sqlite3_bind_blob(st, 1, sess->id_hash, sizeof(sess->id_hash), SQLITE_STATIC);
         sqlite3_bind_blob(st, 2, id_hash, sizeof(id_hash), SQLITE_STATIC);
-        rc = exec_done(st);
+        rc = store_exec_done(st);
         if (rc == OG_OK && sqlite3_changes(store_db(s)) == 0)
             rc = OG_ERR_NOT_FOUND;
     }
@@ -289,7 +274,7 @@ int sessions_delete(struct store *s, const struct session *sess)
     if (!st)
         return OG_ERR_DB;
     sqlite3_bind_blob(st, 1, sess->id_hash, sizeof(sess->id_hash), SQLITE_STATIC);
-    return exec_done(st);
+    return store_exec_done(st);
 }
 
 void sessions_free(struct session *sess)
@@ -310,7 +295,7 @@ int sessions_prune(struct store *s, int64_t now_ms)
         if (!st)
             return OG_ERR_DB;
         sqlite3_bind_int64(st, 1, now_ms);
-        int rc = exec_done(st);
+        int rc = store_exec_done(st);
         if (rc != OG_OK)
             return rc;
     }
@@ -334,7 +319,7 @@ int sessions_jti_use(struct store *s, const char *app_id, const char *jti, int64
         return OG_OK;
     if ((rc & 0xff) == SQLITE_CONSTRAINT)
         return OG_ERR_EXISTS;
-    return step_err(rc);
+    return store_step_err(rc);
 }
 
 /* The 43-char token into out[CSRF_CHARS + 1]. */

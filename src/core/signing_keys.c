@@ -29,13 +29,6 @@ static const char SQL_PUBLISHED[] = "SELECT public_jwk FROM signing_keys "
 static const char SQL_PRUNE[] = "DELETE FROM signing_keys WHERE retired_at IS NOT NULL "
                                 "AND (expires_at IS NULL OR expires_at <= ?1)";
 
-static int step_err(int rc)
-{
-    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-        return OG_ERR_BUSY;
-    return OG_ERR_DB;
-}
-
 static void make_aad(const char *kid, char aad[AAD_LEN])
 {
     snprintf(aad, AAD_LEN, "signing:%s", kid);
@@ -100,7 +93,7 @@ static int key_insert(struct store *s, const struct keyring *k, int64_t now_ms,
             sqlite3_bind_int64(st, 4, now_ms);
             int src = sqlite3_step(st);
             sqlite3_reset(st);
-            rc = src == SQLITE_DONE ? OG_OK : step_err(src);
+            rc = src == SQLITE_DONE ? OG_OK : store_step_err(src);
         }
     }
     free(sealed);
@@ -126,7 +119,7 @@ int signing_keys_ensure(struct store *s, const struct keyring *k, int64_t now_ms
             if (rc == OG_OK)
                 log_info("signing key created", "kid", kid);
         } else if (src != SQLITE_ROW) {
-            rc = step_err(src);
+            rc = store_step_err(src);
         }
     }
     return tx_end(s, own, rc);
@@ -158,7 +151,7 @@ EVP_PKEY *signing_keys_active(struct store *s, const struct keyring *k, char *ki
             found = true;
         }
     } else if (src != SQLITE_DONE) {
-        log_error("signing key: read failed", "error", og_strerror(step_err(src)));
+        log_error("signing key: read failed", "error", og_strerror(store_step_err(src)));
     }
     sqlite3_reset(st);
     if (!found)
@@ -204,7 +197,7 @@ int signing_keys_rotate(struct store *s, const struct keyring *k, int64_t now_ms
         sqlite3_bind_int64(st, 2, expires);
         int src = sqlite3_step(st);
         sqlite3_reset(st);
-        rc = src == SQLITE_DONE ? OG_OK : step_err(src);
+        rc = src == SQLITE_DONE ? OG_OK : store_step_err(src);
     }
     char kid[JWT_KID_LEN];
     if (rc == OG_OK)
@@ -269,5 +262,5 @@ int signing_keys_prune(struct store *s, int64_t now_ms)
     sqlite3_bind_int64(st, 1, now_ms);
     int src = sqlite3_step(st);
     sqlite3_reset(st);
-    return src == SQLITE_DONE ? OG_OK : step_err(src);
+    return src == SQLITE_DONE ? OG_OK : store_step_err(src);
 }

@@ -590,6 +590,20 @@ int store_checkpoint(struct store *s, int *wal_frames, int *copied_frames)
 
 /* ---- transactions and meta ---- */
 
+int store_step_err(int rc)
+{
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+        return OG_ERR_BUSY;
+    return OG_ERR_DB;
+}
+
+int store_exec_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? OG_OK : store_step_err(rc);
+}
+
 int store_run(struct store *s, const char *sql)
 {
     return stmt_run(s, sql);

@@ -81,6 +81,13 @@ int store_latest_version(void);
  * next use. */
 sqlite3_stmt *store_stmt(struct store *s, const char *sql);
 
+/* The og_err for a failed sqlite3_step: OG_ERR_BUSY when another
+ * connection holds a lock, else OG_ERR_DB. */
+int store_step_err(int rc);
+
+/* Steps st, which returns no rows, and resets it: OG_OK or store_step_err. */
+int store_exec_done(sqlite3_stmt *st);
+
 /* Runs sql (one statement that returns no rows, cached like store_stmt, so
  * pass a literal) and resets it: for SAVEPOINT, RELEASE and the like, which
  * sqlite3_exec would parse again on every call. Returns 0, OG_ERR_BUSY or

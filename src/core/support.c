@@ -31,13 +31,6 @@ static const char SQL_OUTBOX[] =
     "SELECT id, created_at, channel, destination, state, attempts, provider, answer, app_name, "
     "sent_at FROM outbox ORDER BY id DESC LIMIT ?1";
 
-static int step_err(int rc)
-{
-    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-        return OG_ERR_BUSY;
-    return OG_ERR_DB;
-}
-
 static void col_copy(sqlite3_stmt *st, int col, char *out, size_t outlen)
 {
     const unsigned char *t = sqlite3_column_text(st, col);
@@ -86,7 +79,7 @@ int support_user_find(struct store *s, const char *app_id, const char *sub,
     sqlite3_reset(st);
     if (rc == SQLITE_ROW)
         return OG_OK;
-    return rc == SQLITE_DONE ? OG_ERR_NOT_FOUND : step_err(rc);
+    return rc == SQLITE_DONE ? OG_ERR_NOT_FOUND : store_step_err(rc);
 }
 
 int support_user_factors(struct store *s, int64_t user_id,
@@ -110,7 +103,7 @@ int support_user_factors(struct store *s, int64_t user_id,
         fn(&f, arg);
     }
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? OG_OK : step_err(rc);
+    return rc == SQLITE_DONE ? OG_OK : store_step_err(rc);
 }
 
 static int exec_id(struct store *s, const char *sql, int64_t id, int *changes)
@@ -122,7 +115,7 @@ static int exec_id(struct store *s, const char *sql, int64_t id, int *changes)
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return step_err(rc);
+        return store_step_err(rc);
     if (changes)
         *changes = sqlite3_changes(store_db(s));
     return OG_OK;
@@ -152,7 +145,7 @@ static int audit(struct store *s, int64_t now_ms, const char *app_id, const char
     sqlite3_bind_text(st, 5, detail, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? OG_OK : step_err(rc);
+    return rc == SQLITE_DONE ? OG_OK : store_step_err(rc);
 }
 
 int support_user_unlock(struct store *s, int64_t user_id, const char *app_id, const char *sub,
@@ -168,7 +161,7 @@ int support_user_unlock(struct store *s, int64_t user_id, const char *app_id, co
     if (src == SQLITE_DONE)
         return OG_ERR_NOT_FOUND;
     if (src != SQLITE_ROW)
-        return step_err(src);
+        return store_step_err(src);
     int rc = exec_id(s, SQL_UNLOCK, user_id, NULL);
     if (rc == OG_OK) {
         char more[64], detail[320];
@@ -223,7 +216,7 @@ int support_audit_admin(struct store *s, int64_t now_ms, const char *event, cons
     sqlite3_bind_text(st, 4, detail, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? OG_OK : step_err(rc);
+    return rc == SQLITE_DONE ? OG_OK : store_step_err(rc);
 }
 
 int support_deliveries_each(struct store *s, int limit,
@@ -250,5 +243,5 @@ int support_deliveries_each(struct store *s, int limit,
         fn(&d, arg);
     }
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? OG_OK : step_err(rc);
+    return rc == SQLITE_DONE ? OG_OK : store_step_err(rc);
 }
