@@ -55,6 +55,12 @@ static void handle_readyz(struct http_request *req)
 static void handle_metrics(struct http_request *req)
 {
     struct server *s = req->srv;
+    if (s->batch.open) {
+        /* The outbox depth read now would count this batch's rows before
+         * they are saved: answer after its commit. */
+        batch_park(s, req);
+        return;
+    }
     struct buf out;
     buf_init(&out, 16u << 20);
     metrics_render(&s->metrics, &out);
