@@ -323,11 +323,15 @@ class Server:
                 self._cond.wait(remaining)
 
     def wait_exit(self, timeout=10.0):
-        """The exit code, or None if still running after timeout."""
+        """The exit code, or None if still running after timeout. Once the
+        process has exited, its last log lines have been read too (.stderr
+        and .logs are complete)."""
         try:
-            return self.proc.wait(timeout)
+            rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
+        self._join_reader()
+        return rc
 
     def send_signal(self, sig):
         """Sends sig (once the server has been told to stop, teardown only

@@ -179,8 +179,13 @@ class SmtpSink:
         os.replace(tmp, self.out + ".mode")
 
     def messages(self):
-        with open(self.out) as f:
-            return [json.loads(line) for line in f if line.strip()]
+        # Under the writer's lock (the sink thread may be appending a record
+        # of several pages right now), and only whole lines: a reader in
+        # another process can still catch the last line half written.
+        with self._lock:
+            with open(self.out) as f:
+                text = f.read()
+        return [json.loads(line) for line in text.split("\n")[:-1] if line.strip()]
 
     def _append(self, record):
         with self._lock:

@@ -297,7 +297,7 @@ def test_login_wrong_then_right_then_logout(gw):
     log = server.stderr
     for secret in (PASSWORD, "not the password", stored, stored.split("$")[-1], value):
         assert secret not in log, secret
-    assert any(o.get("msg") == "admin signed in to the console" for o in server.logs)
+    assert server.wait_log(lambda o: o.get("msg") == "admin signed in to the console")
 
 
 def test_login_refused_without_csrf_token(gw):
@@ -396,8 +396,11 @@ def test_healthz_answers_while_scrypt_runs(gw):
     assert result["reply"].status == 303, result["reply"]
     assert result["took"] >= 0.15, result
     answered_during = [lat for t0, lat in during if t0 < result["done"]]
+    # A blocked loop would answer the first probe only when the check ends
+    # and no other probe before it: at least three, each well under the
+    # check's own time (a loaded 2-core machine under ASan stretches both).
     assert len(answered_during) >= 3, (during, result)
-    assert max(answered_during) < 0.1, (answered_during, result["took"])
+    assert max(answered_during) < max(0.1, result["took"] / 2), (answered_during, result["took"])
 
 
 # ---- the pages --------------------------------------------------------------

@@ -90,6 +90,12 @@ def test_sigkill_mid_burst_loses_no_message(gw, smtp_sinks):
     gw.start(env=env)
     wait_until(lambda: metric(gw, "otpgate_outbox_depth") == 0, 60, interval=0.2,
                what="otpgate_outbox_depth 0 after the restart")
+    # The gauge is read on the server's own connection, inside the group
+    # commit still open: the last row's mark may not be committed (and
+    # visible here) yet when the scrape answers. Wait for the table too.
+    wait_until(lambda: all(r["state"] not in ("queued", "sending")
+                           for r in outbox_rows(gw.data_dir)), 10,
+               what="no row queued or sending in the table")
     rows = outbox_rows(gw.data_dir)
     by_dest = collections.defaultdict(list)
     for r in rows:

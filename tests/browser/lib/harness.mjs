@@ -174,7 +174,9 @@ function readJsonLines(file) {
   } catch {
     return [];
   }
-  return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+  // Whole lines only: the sink (another process) may be appending a record
+  // right now, and a read can catch its last line half written.
+  return text.split('\n').slice(0, -1).filter((l) => l.trim()).map((l) => JSON.parse(l));
 }
 
 // ---- child processes -------------------------------------------------------------

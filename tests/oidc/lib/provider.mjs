@@ -367,7 +367,10 @@ export class Provider {
     } catch {
       return [];
     }
-    return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l)).filter((m) => !to || m.rcpt_tos.includes(to));
+    // Whole lines only: the sink (another process) may be appending a
+    // record right now, and a read can catch its last line half written.
+    return text.split('\n').slice(0, -1).filter((l) => l.trim()).map((l) => JSON.parse(l))
+      .filter((m) => !to || m.rcpt_tos.includes(to));
   }
 
   /** The code in the newest e-mail to addr once more than `before` arrived. */

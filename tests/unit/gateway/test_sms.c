@@ -747,8 +747,10 @@ static void test_hang_times_out_and_loop_keeps_turning(void **state)
     assert_true(took >= 0.9 && took < 5);
     assert_true(strncmp(o.r.answer, "curl: ", 6) == 0);
     assert_non_null(strstr(o.r.answer, "imed out"));
-    /* About 20 ticks of 50 ms fit in the second the provider hung. */
-    if (ticks < 12)
+    /* About 20 ticks of 50 ms fit in the second the provider hung; a
+     * blocked loop would see one at most. The margin is for a loaded
+     * machine, where each tick (re-armed when it runs) comes late. */
+    if (ticks < 6)
         fail_msg("only %d timer ticks while the provider hung: the loop was blocked", ticks);
     json_t *rec = only_request(f);
     assert_string_equal(rec_str(rec, "mode"), "hang");
