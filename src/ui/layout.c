@@ -243,6 +243,11 @@ void ui_layout_begin(struct buf *out, const struct ui_ctx *c, const struct ui_la
     buf_append_str(out, " · ");
     ui_esc(out, brand);
     buf_append_str(out, "</title>\n<link rel=\"stylesheet\" href=\"/static/css/otpgate.css\">\n");
+    if (l->extra_css) {
+        buf_append_str(out, "<link rel=\"stylesheet\" href=\"/static/css/");
+        ui_esc(out, l->extra_css);
+        buf_append_str(out, "\">\n");
+    }
     /* The server serves the admin's accent colour as a stylesheet (see
      * ui_brand_css): an inline style would break the CSP. */
     buf_append_str(out, "<link rel=\"stylesheet\" href=\"/brand.css\">\n");

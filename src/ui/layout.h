@@ -16,6 +16,7 @@ struct ui_layout {
     const char *page;      /* body class, e.g. "page-recovery" */
     bool wide;             /* a wider card (account page, outbox) */
     bool no_lang;          /* never a language switch (codes shown once) */
+    const char *extra_css; /* a second stylesheet under /static/css/, or NULL */
 };
 
 /* Writes everything up to and including the h1 and the notice/error area;

@@ -52,7 +52,8 @@ static void nav_link(struct buf *out, const struct ui_admin_page *p, const char 
 static void begin(struct buf *out, const struct ui_ctx *c, const struct ui_admin_page *p,
                   const char *title_key)
 {
-    struct ui_layout l = {.title_key = title_key, .page = "page-admin", .wide = true};
+    struct ui_layout l = {
+        .title_key = title_key, .page = "page-admin", .wide = true, .extra_css = "admin.css"};
     ui_layout_begin(out, c, &l);
     if (p->admin) {
         buf_append_str(out, "<div class=\"admin-bar\">\n<nav class=\"admin-nav\" "
