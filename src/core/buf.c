@@ -63,6 +63,17 @@ int buf_append_span(struct buf *b, struct span s)
     return buf_append(b, s.p, s.len);
 }
 
+int buf_append_u64(struct buf *b, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[sizeof(tmp) - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return buf_append(b, tmp + sizeof(tmp) - n, n);
+}
+
 int buf_printf(struct buf *b, const char *fmt, ...)
 {
     va_list ap;

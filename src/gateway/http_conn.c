@@ -260,11 +260,24 @@ static void append_head(struct http_conn *c, int status, const char *content_typ
     char date[32];
     date_header(date);
     struct buf *o = &c->out;
-    buf_printf(o, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, http_status_text(status), date);
-    if (status != 204 && status != 304)
-        buf_printf(o, "Content-Length: %zu\r\n", len);
-    if (content_type)
-        buf_printf(o, "Content-Type: %s\r\n", content_type);
+    /* Appends, not printf: this runs for every answer. */
+    buf_append(o, "HTTP/1.1 ", 9);
+    buf_append_u64(o, (uint64_t)status);
+    buf_append(o, " ", 1);
+    buf_append_str(o, http_status_text(status));
+    buf_append(o, "\r\nDate: ", 8);
+    buf_append_str(o, date);
+    buf_append(o, "\r\n", 2);
+    if (status != 204 && status != 304) {
+        buf_append(o, "Content-Length: ", 16);
+        buf_append_u64(o, len);
+        buf_append(o, "\r\n", 2);
+    }
+    if (content_type) {
+        buf_append(o, "Content-Type: ", 14);
+        buf_append_str(o, content_type);
+        buf_append(o, "\r\n", 2);
+    }
     if (!keep_alive)
         buf_append_str(o, "Connection: close\r\n");
     else if (http10)

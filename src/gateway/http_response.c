@@ -31,41 +31,71 @@ void http_header_add(struct http_request *req, const char *name, const char *val
         log_error("response header dropped: CR or LF in it", "header", name);
         return;
     }
-    if (buf_printf(&req->resp_headers, "%s: %s\r\n", name, value) != OG_OK)
+    struct buf *h = &req->resp_headers;
+    if (buf_append_str(h, name) != OG_OK || buf_append(h, ": ", 2) != OG_OK ||
+        buf_append_str(h, value) != OG_OK || buf_append(h, "\r\n", 2) != OG_OK)
         log_error("response headers too large", "header", name);
 }
 
 const char *http_status_text(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 423: return "Locked";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 303:
+        return "See Other";
+    case 304:
+        return "Not Modified";
+    case 307:
+        return "Temporary Redirect";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 423:
+        return "Locked";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
     }
     return "Unknown";
 }
@@ -111,8 +141,7 @@ void http_respond_error_json(struct http_request *req, int status, const char *c
     json_decref(o);
 }
 
-void http_respond_error(struct http_request *req, int status, const char *code,
-                        const char *message)
+void http_respond_error(struct http_request *req, int status, const char *code, const char *message)
 {
     if (span_starts_with(req->path, "/api/"))
         http_respond_error_json(req, status, code, message);

@@ -34,6 +34,24 @@ static void test_buf_cap(void **state)
     buf_free(&b);
 }
 
+static void test_buf_append_u64(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b, 64);
+    assert_int_equal(buf_append_u64(&b, 0), OG_OK);
+    assert_int_equal(buf_append_str(&b, " "), OG_OK);
+    assert_int_equal(buf_append_u64(&b, 200), OG_OK);
+    assert_int_equal(buf_append_str(&b, " "), OG_OK);
+    assert_int_equal(buf_append_u64(&b, UINT64_MAX), OG_OK);
+    assert_string_equal(b.data, "0 200 18446744073709551615");
+    buf_free(&b);
+    buf_init(&b, 3);
+    assert_int_equal(buf_append_u64(&b, 1234), OG_ERR_TOO_BIG);
+    assert_int_equal(b.len, 0);
+    buf_free(&b);
+}
+
 static void test_arena(void **state)
 {
     (void)state;
@@ -80,9 +98,8 @@ static void test_span(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_buf_cap),
-        cmocka_unit_test(test_arena),
-        cmocka_unit_test(test_parse_int),
+        cmocka_unit_test(test_buf_cap), cmocka_unit_test(test_buf_append_u64),
+        cmocka_unit_test(test_arena),   cmocka_unit_test(test_parse_int),
         cmocka_unit_test(test_span),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
