@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define HTTP_MAX_HEADERS 64
-#define HTTP_MAX_PARAMS 4
+#define HTTP_MAX_PARAMS  4
 
 struct http_conn;
 struct server;
@@ -28,9 +28,9 @@ struct http_request {
     struct server *srv;
     struct arena arena;
 
-    int method;         /* llhttp_method_t */
-    bool head;          /* HEAD: answered like GET, without the body */
-    bool keep_alive;    /* the connection stays open after the answer */
+    int method;      /* llhttp_method_t */
+    bool head;       /* HEAD: answered like GET, without the body */
+    bool keep_alive; /* the connection stays open after the answer */
     bool expect_continue;
     struct span target; /* raw request target */
     struct span path;   /* raw path, still percent-encoded */
@@ -39,8 +39,8 @@ struct http_request {
     size_t header_count;
     struct buf body; /* decoded (chunked or not), capped at the body limit */
 
-    const struct route *route; /* NULL until routed */
-    int route_index;           /* index in the route table, -1 when unmatched */
+    const struct route *route;           /* NULL until routed */
+    int route_index;                     /* index in the route table, -1 when unmatched */
     struct span params[HTTP_MAX_PARAMS]; /* {name} segments, raw */
     size_t param_count;
 
@@ -61,8 +61,12 @@ void http_header_add(struct http_request *req, const char *name, const char *val
 
 /* Answers with status, content type and body (copied). For HEAD the body is
  * left out but Content-Length kept. Exactly one http_respond* per request. */
-void http_respond(struct http_request *req, int status, const char *content_type,
-                  const void *body, size_t len);
+void http_respond(struct http_request *req, int status, const char *content_type, const void *body,
+                  size_t len);
+/* As http_respond, but body is not copied: it is written from where it is,
+ * so it must outlive the connection (the static file cache does). */
+void http_respond_borrowed(struct http_request *req, int status, const char *content_type,
+                           const void *body, size_t len);
 void http_respond_text(struct http_request *req, int status, const char *text);
 /* Answers JSON {"error": code, "message": message}. */
 void http_respond_error_json(struct http_request *req, int status, const char *code,

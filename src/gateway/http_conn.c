@@ -178,6 +178,52 @@ static void conn_begin_close(struct http_conn *c)
         conn_close(c);
 }
 
+/* Writes what c->out holds and then body, which is not copied (it outlives
+ * the connection): at once as far as the socket takes it, the rest queued
+ * in order behind it. */
+static void conn_write_borrowed(struct http_conn *c, const char *body, size_t len)
+{
+    uv_stream_t *stream = (uv_stream_t *)&c->tcp;
+    size_t head = c->out.len, done = 0;
+    if (uv_stream_get_write_queue_size(stream) == 0) {
+        uv_buf_t b[2] = {uv_buf_init(c->out.data, (unsigned)head),
+                         uv_buf_init((char *)body, (unsigned)len)};
+        int n = head ? uv_try_write(stream, b, 2) : uv_try_write(stream, b + 1, 1);
+        if (n < 0 && n != UV_EAGAIN) {
+            conn_close(c);
+            return;
+        }
+        done = n > 0 ? (size_t)n : 0;
+    }
+    if (done >= head) {
+        buf_clear(&c->out);
+        size_t from = done - head;
+        if (from == len)
+            return;
+        body += from;
+        len -= from;
+        head = 0;
+    } else {
+        buf_consume(&c->out, done);
+        head = c->out.len;
+    }
+    struct write_req *wr = og_malloc(sizeof(*wr));
+    size_t hl = 0;
+    wr->data = head ? buf_detach(&c->out, &hl) : NULL;
+    wr->w.data = c;
+    uv_buf_t b[2] = {uv_buf_init(wr->data, (unsigned)hl), uv_buf_init((char *)body, (unsigned)len)};
+    if (uv_write(&wr->w, stream, hl ? b : b + 1, hl ? 2 : 1, on_write) != 0) {
+        free(wr->data);
+        free(wr);
+        conn_close(c);
+        return;
+    }
+    if (uv_stream_get_write_queue_size(stream) > WRITE_HIGH_WATER && c->reading) {
+        uv_read_stop(stream);
+        c->reading = false;
+    }
+}
+
 static void conn_flush(struct http_conn *c)
 {
     if (c->closing)
@@ -287,8 +333,23 @@ static void append_head(struct http_conn *c, int status, const char *content_typ
     buf_append(o, "\r\n", 2);
 }
 
+static void respond(struct http_request *req, int status, const char *content_type,
+                    const void *body, size_t len, bool borrowed);
+
 void http_respond(struct http_request *req, int status, const char *content_type, const void *body,
                   size_t len)
+{
+    respond(req, status, content_type, body, len, false);
+}
+
+void http_respond_borrowed(struct http_request *req, int status, const char *content_type,
+                           const void *body, size_t len)
+{
+    respond(req, status, content_type, body, len, true);
+}
+
+static void respond(struct http_request *req, int status, const char *content_type,
+                    const void *body, size_t len, bool borrowed)
 {
     struct http_conn *c = req->conn;
     struct server *s = c->srv;
@@ -303,9 +364,12 @@ void http_respond(struct http_request *req, int status, const char *content_type
     bool http10 = c->parser.http_major == 1 && c->parser.http_minor == 0;
     if (!c->closing) {
         append_head(c, status, content_type, len, req->keep_alive, http10, &req->resp_headers);
-        if (!req->head && len && status != 204 && status != 304)
-            if (buf_append(&c->out, body, len) != OG_OK)
+        if (!req->head && len && status != 204 && status != 304) {
+            if (borrowed)
+                conn_write_borrowed(c, body, len); /* the head, then the body */
+            else if (buf_append(&c->out, body, len) != OG_OK)
                 c->close_after = true;
+        }
     }
 
     double secs = (double)(uv_hrtime() - req->start_ns) / 1e9;

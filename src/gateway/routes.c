@@ -66,28 +66,28 @@ static void handle_metrics(struct http_request *req)
     metrics_render(&s->metrics, &out);
     uint64_t ckpt_bg, ckpt_loop;
     checkpointer_counts(s, &ckpt_bg, &ckpt_loop);
-    buf_printf(&out,
-               "# HELP otpgate_open_connections Client connections open now.\n"
-               "# TYPE otpgate_open_connections gauge\notpgate_open_connections %u\n"
-               "# HELP otpgate_uptime_seconds Seconds since the server started.\n"
-               "# TYPE otpgate_uptime_seconds gauge\notpgate_uptime_seconds %.3f\n"
-               "# HELP otpgate_outbox_depth Messages queued or being sent.\n"
-               "# TYPE otpgate_outbox_depth gauge\notpgate_outbox_depth %d\n"
-               "# HELP otpgate_group_commits_total Group commits, and requests they carried.\n"
-               "# TYPE otpgate_group_commits_total counter\notpgate_group_commits_total %llu\n"
-               "# HELP otpgate_group_commit_requests_total Answers that waited for a group commit.\n"
-               "# TYPE otpgate_group_commit_requests_total counter\n"
-               "otpgate_group_commit_requests_total %llu\n"
-               "# HELP otpgate_wal_checkpoints_total WAL checkpoints, by the thread that ran them.\n"
-               "# TYPE otpgate_wal_checkpoints_total counter\n"
-               "otpgate_wal_checkpoints_total{thread=\"background\"} %llu\n"
-               "otpgate_wal_checkpoints_total{thread=\"committer\"} %llu\n"
-               "# HELP otpgate_build_info Version of the running binary.\n"
-               "# TYPE otpgate_build_info gauge\notpgate_build_info{version=\"%s\"} 1\n",
-               s->conn_count, (double)(uv_now(s->loop) - s->started_ms) / 1000.0,
-               outbox_depth(s->store), (unsigned long long)s->batch.commits,
-               (unsigned long long)s->batch.grouped, (unsigned long long)ckpt_bg,
-               (unsigned long long)ckpt_loop, OTPGATE_VERSION);
+    buf_printf(
+        &out,
+        "# HELP otpgate_open_connections Client connections open now.\n"
+        "# TYPE otpgate_open_connections gauge\notpgate_open_connections %u\n"
+        "# HELP otpgate_uptime_seconds Seconds since the server started.\n"
+        "# TYPE otpgate_uptime_seconds gauge\notpgate_uptime_seconds %.3f\n"
+        "# HELP otpgate_outbox_depth Messages queued or being sent.\n"
+        "# TYPE otpgate_outbox_depth gauge\notpgate_outbox_depth %d\n"
+        "# HELP otpgate_group_commits_total Group commits, and requests they carried.\n"
+        "# TYPE otpgate_group_commits_total counter\notpgate_group_commits_total %llu\n"
+        "# HELP otpgate_group_commit_requests_total Answers that waited for a group commit.\n"
+        "# TYPE otpgate_group_commit_requests_total counter\n"
+        "otpgate_group_commit_requests_total %llu\n"
+        "# HELP otpgate_wal_checkpoints_total WAL checkpoints, by the thread that ran them.\n"
+        "# TYPE otpgate_wal_checkpoints_total counter\n"
+        "otpgate_wal_checkpoints_total{thread=\"background\"} %llu\n"
+        "otpgate_wal_checkpoints_total{thread=\"committer\"} %llu\n"
+        "# HELP otpgate_build_info Version of the running binary.\n"
+        "# TYPE otpgate_build_info gauge\notpgate_build_info{version=\"%s\"} 1\n",
+        s->conn_count, (double)(uv_now(s->loop) - s->started_ms) / 1000.0, outbox_depth(s->store),
+        (unsigned long long)s->batch.commits, (unsigned long long)s->batch.grouped,
+        (unsigned long long)ckpt_bg, (unsigned long long)ckpt_loop, OTPGATE_VERSION);
     http_header_add(req, "Cache-Control", "no-store");
     http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);
     buf_free(&out);
@@ -96,8 +96,7 @@ static void handle_metrics(struct http_request *req)
 static void handle_static(struct http_request *req)
 {
     char clean[1024];
-    if (req->param_count < 1 ||
-        static_path_clean(req->params[0], clean, sizeof(clean)) != OG_OK) {
+    if (req->param_count < 1 || static_path_clean(req->params[0], clean, sizeof(clean)) != OG_OK) {
         http_respond_text(req, 400, "bad static file path");
         return;
     }
@@ -123,10 +122,11 @@ static void handle_static(struct http_request *req)
     }
     if (gz) {
         http_header_add(req, "Content-Encoding", "gzip");
-        http_respond(req, 200, f->mime, f->gz, f->gz_len);
+        http_respond_borrowed(req, 200, f->mime, f->gz, f->gz_len);
         return;
     }
-    http_respond(req, 200, f->mime, f->data, f->len);
+    /* The cache lives as long as the server: no copy of the body. */
+    http_respond_borrowed(req, 200, f->mime, f->data, f->len);
 }
 
 struct outbox_ctx {
@@ -144,8 +144,7 @@ static void outbox_one(const struct delivery_message *m, void *arg)
                                         "subject", m->subject, "text", m->text));
         return;
     }
-    ui_dev_outbox_item(o->html, m->at_ms, factor_type_name(m->channel), m->to, m->subject,
-                       m->text);
+    ui_dev_outbox_item(o->html, m->at_ms, factor_type_name(m->channel), m->to, m->subject, m->text);
 }
 
 /* The development outbox (SPEC §3 OTPGATE_DEV): the last messages the dev
