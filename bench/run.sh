@@ -6,7 +6,8 @@
 # dies during the run, the verify targets' setup fails, or wrk produces no
 # result.
 #
-# Targets: the ceiling; healthz and a static file (target 0.8 of the
+# Targets: the ceiling; healthz and a static file, as it is and gzipped as
+# browsers ask for it (target 0.8 of the
 # ceiling); and the apps' code check, POST /api/v1/users/{sub}/verify, with
 # valid codes (unused recovery codes, answered 200) and invalid ones (wrong
 # TOTP codes, answered 422), target 0.3: every one of those answers waits for
@@ -83,6 +84,10 @@ run_targets() {
     bench_target ceiling "$CEILING_URL/"
     bench_target healthz "$OTPGATE_URL/healthz"
     bench_target static-css "$OTPGATE_URL/static/css/otpgate.css"
+    # The same stylesheet as browsers fetch it: they all send Accept-Encoding,
+    # and get the gzip bytes otpgate made at start.
+    bench_target static-css-gzip "$OTPGATE_URL/static/css/otpgate.css" "" \
+        "header=Accept-Encoding: gzip, deflate, br"
 
     # The apps' code check. The scripts set each request's path; every
     # answer must be the expected status.
@@ -535,12 +540,13 @@ R_GC=()      # group commits over the best run: "COMMITS ANSWERS PER_COMMIT"
 #   before=FUNC     a function of this script run (with the run's number)
 #                   before each run, outside the measured time
 #   commits=1       records otpgate's group commits over each run (/metrics)
+#   header=H        a request header for wrk -H, e.g. "Accept-Encoding: gzip"
 bench_target() {
     local name=$1 url=$2 script=${3:-}
     local raw="$OUT_DIR/wrk-$name.txt" args=() rps p99 note="" non2xx sockerr i run best=0
     local cpu="" cpu0 cpu1 t0 t1 opt expect="" target=$TARGET_RATIO duration=$DURATION
     local before="" commits=0 gc0 gc1 gc="" invalid=0 lower=0 lua unexpected exhausted
-    local rate need pool
+    local rate need pool header=""
     shift 2
     [ $# -eq 0 ] || shift
     for opt in "$@"; do
@@ -550,6 +556,7 @@ bench_target() {
         duration=*) duration=${opt#*=} ;;
         before=*) before=${opt#*=} ;;
         commits=*) commits=${opt#*=} ;;
+        header=*) header=${opt#*=} ;;
         *) die "target $name: unknown option '$opt'" ;;
         esac
     done
@@ -562,6 +569,9 @@ bench_target() {
         args=(-s "$script")
     elif [ -n "$expect" ]; then
         die "target $name: expect= needs a wrk script that counts the statuses"
+    fi
+    if [ -n "$header" ]; then
+        args+=(-H "$header")
     fi
     echo "bench: $name: wrk -t$THREADS -c$CONNECTIONS -d$duration --latency" \
         "${args[*]:+${args[*]} }$url${expect:+ (expecting $expect)} (best of $RUNS)" >&2

@@ -1,6 +1,7 @@
 /* Loads the static/ folder into memory once, at start-up, and answers
  * lookups from a hash table; also the pure header and path helpers for
- * serving it. Reads the disk only in static_cache_load(), which must never be
+ * serving it (text files also gzip-compressed once, by zlib, for clients
+ * that accept it). Reads the disk only in static_cache_load(), which must never be
  * called on the loop thread once it serves; never follows a symlink inside
  * the folder. */
 #include "gateway/static_files.h"
@@ -16,6 +17,10 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <zlib.h>
+
+/* Text files smaller than this are sent as they are. */
+#define STATIC_GZIP_MIN 256
 
 struct static_entry {
     struct static_file f; /* path, data and gz are owned heap memory */
@@ -296,8 +301,62 @@ static bool ends_with_gz(const char *s, size_t len)
     return len > 3 && memcmp(s + len - 3, ".gz", 3) == 0;
 }
 
-/* Folds each "x.gz" whose "x" exists into x, drops the folded entries, fills
- * in the validators and MIME types, and builds the final table. */
+/* Text worth compressing: what browsers ask for with Accept-Encoding. */
+static bool compressible(const char *mime)
+{
+    return strncmp(mime, "text/", 5) == 0 || strncmp(mime, "image/svg", 9) == 0 ||
+           strncmp(mime, "application/json", 16) == 0 ||
+           strncmp(mime, "application/manifest", 20) == 0;
+}
+
+/* gzip (RFC 1952) of data at level 9 with zlib; a zeroed header (no name,
+ * no time), so the same file gives the same bytes and ETag on every start.
+ * NULL when zlib fails. */
+static char *gzip_bytes(const char *data, size_t len, size_t *out_len)
+{
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+        return NULL;
+    uLong cap = deflateBound(&z, (uLong)len) + 32;
+    char *out = og_malloc(cap);
+    z.next_in = (Bytef *)(uintptr_t)data;
+    z.avail_in = (uInt)len;
+    z.next_out = (Bytef *)out;
+    z.avail_out = (uInt)cap;
+    int rc = deflate(&z, Z_FINISH);
+    *out_len = (size_t)z.total_out;
+    deflateEnd(&z);
+    if (rc != Z_STREAM_END) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* A gzip variant, made in memory, for each text file that has no "x.gz" on
+ * disk and shrinks by a tenth or more. */
+static void compress_text(struct static_cache *c)
+{
+    for (size_t i = 0; i < c->count; i++) {
+        struct static_file *f = &c->entries[i].f;
+        if (f->gz || f->len < STATIC_GZIP_MIN || f->len > UINT32_MAX ||
+            !compressible(static_mime_type(span_cstr(f->path))))
+            continue;
+        size_t n = 0;
+        char *gz = gzip_bytes(f->data, f->len, &n);
+        if (gz && n < f->len - f->len / 10) {
+            f->gz = gz;
+            f->gz_len = n;
+        } else {
+            free(gz);
+        }
+    }
+}
+
+/* Folds each "x.gz" whose "x" exists into x, drops the folded entries,
+ * compresses the text files that had no "x.gz", fills in the validators and
+ * MIME types, and builds the final table. */
 static int finish(struct static_cache *c)
 {
     table_build(c);
@@ -324,6 +383,7 @@ static int finish(struct static_cache *c)
         c->entries[kept++] = *e;
     }
     c->count = kept;
+    compress_text(c);
     for (size_t i = 0; i < c->count; i++) {
         struct static_file *f = &c->entries[i].f;
         if (etag_compute(f->data, f->len, f->etag) != OG_OK)

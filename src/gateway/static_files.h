@@ -18,7 +18,8 @@ struct static_file {
     const char *path; /* relative, e.g. "css/app.css"; NUL-terminated */
     const char *data;
     size_t len;
-    const char *gz; /* "<file>.gz" sibling if present, else NULL */
+    const char *gz; /* "<file>.gz" sibling if present, else made at load time
+                       for a compressible text file; NULL otherwise */
     size_t gz_len;
     const char *mime; /* e.g. "text/css; charset=utf-8"; static storage */
     /* Strong ETag, quoted: the first 16 bytes of SHA-256(data) in hex. */

@@ -121,6 +121,39 @@ class TestRepoStatic:
         assert r.body == b""
         assert r.header("Content-Length") == str(len(read(os.path.join(REPO_STATIC, "css/otpgate.css"))))
 
+    def test_text_files_gzipped_in_memory_for_browsers(self, make_server):
+        """No .gz files in the repository: the server compresses its text
+        files once at start and answers a browser's Accept-Encoding with the
+        gzip bytes, under an ETag of their own that survives a restart."""
+        css = read(os.path.join(REPO_STATIC, "css/otpgate.css"))
+        first = make_server()
+        plain = first.get("/static/css/otpgate.css")
+        r = first.get("/static/css/otpgate.css", headers={"Accept-Encoding": "gzip, deflate, br"})
+        assert r.status == 200
+        assert r.header("Content-Encoding") == "gzip"
+        assert r.header("Vary") == "Accept-Encoding"
+        assert gzip.decompress(r.body) == css
+        assert len(r.body) < len(css) // 2, len(r.body)
+        assert r.header("Content-Length") == str(len(r.body))
+        assert r.header("ETag") != plain.header("ETag")
+        assert plain.header("Vary") == "Accept-Encoding" and plain.header("Content-Encoding") is None
+        assert plain.body == css
+        # Conditional on the gzip ETag.
+        again = first.get("/static/css/otpgate.css",
+                          headers={"Accept-Encoding": "gzip", "If-None-Match": r.header("ETag")})
+        assert again.status == 304
+        # Refused coding: identity.
+        no = first.get("/static/css/otpgate.css", headers={"Accept-Encoding": "gzip;q=0"})
+        assert no.header("Content-Encoding") is None and no.body == css
+        # Too small to be worth it: as it is.
+        small = first.get("/static/robots.txt", headers={"Accept-Encoding": "gzip"})
+        if len(read(os.path.join(REPO_STATIC, "robots.txt"))) < 256:
+            assert small.header("Content-Encoding") is None
+        # The same bytes and ETag after a restart (no time in the header).
+        second = make_server()
+        r2 = second.get("/static/css/otpgate.css", headers={"Accept-Encoding": "gzip"})
+        assert r2.header("ETag") == r.header("ETag") and r2.body == r.body
+
 
 @pytest.fixture
 def static_tree(tmp_path):
