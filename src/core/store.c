@@ -551,11 +551,6 @@ int store_open_checkpointer(struct store *main, struct store **out, char *err, s
     return OG_OK;
 }
 
-struct wal_hook {
-    int (*fn)(void *arg, int frames);
-    void *arg;
-};
-
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
 {
     OG_UNUSED(db);

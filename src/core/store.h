@@ -1,7 +1,9 @@
 /* The SQLite database: opening with otpgate's pragmas, schema migrations,
  * a process-lifetime cache of prepared statements, transactions, the meta
  * table and online backups. No libuv and no HTTP here; every call runs
- * synchronously on the caller's thread. Only one thread may use a store. */
+ * synchronously on the caller's thread. One thread at a time may use a
+ * store (the gateway hands its COMMIT to a committer thread while the loop
+ * leaves the store alone: gateway/batch.c). */
 #ifndef OTPGATE_STORE_H
 #define OTPGATE_STORE_H
 
