@@ -1,9 +1,15 @@
 /* Writes log lines to stderr with one write(2) each so lines from the loop
- * and the thread pool never interleave. Never logs on its own initiative. */
+ * and the thread pool never interleave. Never logs on its own initiative.
+ * When stderr is a file (`otpgate serve 2>>/var/log/otpgate.log`),
+ * log_reopen opens that path again, for log rotation (SPEC §9: SIGHUP). */
 #include "core/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -128,4 +134,46 @@ void log_event(enum log_level level, const char *msg, ...)
             break;
         off += w;
     }
+}
+
+/* The file stderr was appended to at start, if it was a regular file. */
+static char target_path[PATH_MAX];
+static mode_t target_mode;
+
+void log_remember_target(void)
+{
+    target_path[0] = '\0';
+    struct stat st;
+    if (fstat(STDERR_FILENO, &st) != 0 || !S_ISREG(st.st_mode))
+        return;
+    char link[PATH_MAX];
+    ssize_t n = readlink("/proc/self/fd/2", link, sizeof(link) - 1);
+    if (n <= 0 || link[0] != '/')
+        return;
+    link[n] = '\0';
+    static const char deleted[] = " (deleted)";
+    size_t dl = sizeof(deleted) - 1;
+    if ((size_t)n > dl && strcmp(link + n - dl, deleted) == 0)
+        return; /* rotated away before we started: nothing sure to reopen */
+    memcpy(target_path, link, (size_t)n + 1);
+    target_mode = st.st_mode & 0777;
+}
+
+const char *log_target(void)
+{
+    return target_path[0] ? target_path : NULL;
+}
+
+int log_reopen(void)
+{
+    if (!target_path[0])
+        return OG_ERR_NOT_FOUND;
+    int fd = open(target_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, target_mode);
+    if (fd < 0)
+        return OG_ERR_IO;
+    int rc = dup2(fd, STDERR_FILENO) < 0 ? OG_ERR_IO : OG_OK;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
 }

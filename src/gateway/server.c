@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#define READ_BUF_SIZE 65536
+#define READ_BUF_SIZE  65536
 #define LISTEN_BACKLOG 1024
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -133,8 +133,15 @@ static void on_signal(uv_signal_t *h, int signum)
 {
     struct server *s = h->data;
     if (signum == SIGHUP) {
-        /* Logs go to stderr, which the supervisor owns: nothing to reopen. */
-        log_info("SIGHUP: logs are written to stderr; nothing to reopen");
+        /* Log rotation: stderr appended to a file gets that path again. */
+        int rc = log_reopen();
+        if (rc == OG_OK)
+            log_info("SIGHUP: log file reopened", "path", log_target());
+        else if (rc == OG_ERR_NOT_FOUND)
+            log_info("SIGHUP: logs go to a pipe or terminal, not a file: nothing to reopen");
+        else
+            log_error("SIGHUP: cannot reopen the log file", "path", log_target(), "error",
+                      strerror(errno));
         return;
     }
     server_shutdown(s);
@@ -164,9 +171,9 @@ static int bind_listener(struct server *s, char *err, size_t errlen)
     struct sockaddr_storage bound;
     int len = sizeof(bound);
     if (uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len) == 0)
-        s->bound_port = ntohs(bound.ss_family == AF_INET6
-                                  ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                                  : ((struct sockaddr_in *)&bound)->sin_port);
+        s->bound_port =
+            ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                              : ((struct sockaddr_in *)&bound)->sin_port);
     return OG_OK;
 }
 
@@ -200,6 +207,7 @@ int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg, cha
     memset(s, 0, sizeof(*s));
     s->loop = loop;
     s->cfg = cfg;
+    log_remember_target();
     metrics_init(&s->metrics, routes_table, routes_count);
 
     int rc = masterkey_load(cfg->data_dir, s->master_key, err, errlen);
@@ -270,9 +278,8 @@ int server_run(struct server *s)
 {
     char port[8];
     snprintf(port, sizeof(port), "%d", s->bound_port);
-    log_info("listening", "listen", s->cfg->listen, "port", port, "public_url",
-             s->cfg->public_url, "dev_delivery", s->cfg->dev_enabled ? "on" : "off", "version",
-             OTPGATE_VERSION);
+    log_info("listening", "listen", s->cfg->listen, "port", port, "public_url", s->cfg->public_url,
+             "dev_delivery", s->cfg->dev_enabled ? "on" : "off", "version", OTPGATE_VERSION);
     uv_run(s->loop, UV_RUN_DEFAULT);
     server_release(s);
     log_info("stopped");
