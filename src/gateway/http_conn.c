@@ -178,6 +178,35 @@ static void conn_begin_close(struct http_conn *c)
         conn_close(c);
 }
 
+/* Queues what c->out holds (taken from it) and then body (borrowed, may be
+ * NULL) behind the writes in flight; stops reading past the high-water
+ * mark. Closes the connection when libuv refuses. */
+static void conn_queue_write(struct http_conn *c, const char *body, size_t len)
+{
+    uv_stream_t *stream = (uv_stream_t *)&c->tcp;
+    struct write_req *wr = og_malloc(sizeof(*wr));
+    size_t hl = 0;
+    wr->data = c->out.len ? buf_detach(&c->out, &hl) : NULL;
+    wr->w.data = c;
+    uv_buf_t b[2];
+    unsigned n = 0;
+    if (hl)
+        b[n++] = uv_buf_init(wr->data, (unsigned)hl);
+    if (body && len)
+        b[n++] = uv_buf_init((char *)body, (unsigned)len);
+    if (n == 0 || uv_write(&wr->w, stream, b, n, on_write) != 0) {
+        free(wr->data);
+        free(wr);
+        if (n)
+            conn_close(c);
+        return;
+    }
+    if (uv_stream_get_write_queue_size(stream) > WRITE_HIGH_WATER && c->reading) {
+        uv_read_stop(stream);
+        c->reading = false;
+    }
+}
+
 /* Writes what c->out holds and then body, which is not copied (it outlives
  * the connection): at once as far as the socket takes it, the rest queued
  * in order behind it. */
@@ -202,26 +231,10 @@ static void conn_write_borrowed(struct http_conn *c, const char *body, size_t le
             return;
         body += from;
         len -= from;
-        head = 0;
     } else {
         buf_consume(&c->out, done);
-        head = c->out.len;
     }
-    struct write_req *wr = og_malloc(sizeof(*wr));
-    size_t hl = 0;
-    wr->data = head ? buf_detach(&c->out, &hl) : NULL;
-    wr->w.data = c;
-    uv_buf_t b[2] = {uv_buf_init(wr->data, (unsigned)hl), uv_buf_init((char *)body, (unsigned)len)};
-    if (uv_write(&wr->w, stream, hl ? b : b + 1, hl ? 2 : 1, on_write) != 0) {
-        free(wr->data);
-        free(wr);
-        conn_close(c);
-        return;
-    }
-    if (uv_stream_get_write_queue_size(stream) > WRITE_HIGH_WATER && c->reading) {
-        uv_read_stop(stream);
-        c->reading = false;
-    }
+    conn_queue_write(c, body, len);
 }
 
 static void conn_flush(struct http_conn *c)
@@ -243,21 +256,9 @@ static void conn_flush(struct http_conn *c)
             }
         }
         if (c->out.len > 0) {
-            struct write_req *wr = og_malloc(sizeof(*wr));
-            size_t len;
-            wr->data = buf_detach(&c->out, &len);
-            wr->w.data = c;
-            uv_buf_t b = uv_buf_init(wr->data, (unsigned)len);
-            if (uv_write(&wr->w, stream, &b, 1, on_write) != 0) {
-                free(wr->data);
-                free(wr);
-                conn_close(c);
+            conn_queue_write(c, NULL, 0);
+            if (c->closing)
                 return;
-            }
-            if (uv_stream_get_write_queue_size(stream) > WRITE_HIGH_WATER && c->reading) {
-                uv_read_stop(stream);
-                c->reading = false;
-            }
         }
     }
     if (c->close_after && c->state != CONN_HANDLING)
