@@ -16,7 +16,6 @@ import { spawn, execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -24,6 +23,12 @@ import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 import * as OTPAuth from 'otpauth';
+
+import {
+  freePort, killChild, mailCode, mimeParts, newUser, otpgateBin, sleep, spawnOtpgate, waitFor,
+} from '../../lib/common.mjs';
+
+export { freePort, mailCode, mimeParts, newUser, otpgateBin, sleep, waitFor };
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const BROWSER_DIR = path.resolve(HERE, '..');
@@ -36,38 +41,6 @@ export const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--d
 
 export const APP_NAME = 'Acme Shop';
 export const RECOVERY_RE = /^[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$/i;
-
-export function otpgateBin() {
-  const bin = process.env.OTPGATE_BIN;
-  if (!bin) throw new Error('OTPGATE_BIN is not set: point it at the otpgate binary (ctest sets it)');
-  fs.accessSync(bin, fs.constants.X_OK);
-  return bin;
-}
-
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Calls fn until it returns something truthy; returns that or throws. */
-export async function waitFor(fn, what, timeoutMs = 10000, intervalMs = 50) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(intervalMs);
-  }
-}
-
-/** A loopback port nobody listens on right now. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function b64url(buf) {
   return Buffer.from(buf).toString('base64').replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
@@ -120,53 +93,6 @@ export async function totpCode(secretText) {
 
 // ---- e-mail -------------------------------------------------------------------
 
-function parseHeaders(text) {
-  const headers = {};
-  const unfolded = text.replace(/\r?\n[ \t]+/g, ' ');
-  for (const line of unfolded.split(/\r?\n/)) {
-    const i = line.indexOf(':');
-    if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
-  }
-  return headers;
-}
-
-function decodeBody(body, cte) {
-  cte = (cte || '').toLowerCase();
-  if (cte === 'base64') return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
-  if (cte === 'quoted-printable') {
-    const bytes = body.replace(/=\r?\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
-    return Buffer.from(bytes, 'latin1').toString('utf8');
-  }
-  return body;
-}
-
-/** The leaf parts of a raw MIME message: [{type, text}]. */
-export function mimeParts(raw) {
-  const split = raw.search(/\r?\n\r?\n/);
-  const headers = parseHeaders(raw.slice(0, split));
-  const body = raw.slice(split).replace(/^\r?\n\r?\n/, '');
-  const ctype = headers['content-type'] || 'text/plain';
-  const m = /boundary="?([^";]+)"?/i.exec(ctype);
-  if (/^multipart\//i.test(ctype) && m) {
-    const out = [];
-    for (const chunk of body.split(`--${m[1]}`).slice(1)) {
-      if (chunk.startsWith('--')) break;
-      out.push(...mimeParts(chunk.replace(/^\r?\n/, '')));
-    }
-    return out;
-  }
-  return [{ type: ctype.split(';')[0].trim().toLowerCase(), text: decodeBody(body, headers['content-transfer-encoding']) }];
-}
-
-/** The one 6-digit code in a received message's text/plain part. */
-export function mailCode(record) {
-  const part = mimeParts(record.data).find((p) => p.type === 'text/plain');
-  if (!part) throw new Error('the message has no text/plain part');
-  const codes = [...new Set(part.text.match(/(?<!\d)\d{6}(?!\d)/g) || [])];
-  if (codes.length !== 1) throw new Error(`expected one code in the e-mail, found ${JSON.stringify(codes)}: ${part.text}`);
-  return codes[0];
-}
-
 function readJsonLines(file) {
   let text = '';
   try {
@@ -218,28 +144,6 @@ async function startSink(args, name) {
     });
   });
   return { child, port };
-}
-
-function killChild(child, signal = 'SIGTERM', waitMs = 5000) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      try {
-        child.kill('SIGKILL');
-      } catch {}
-      resolve();
-    }, waitMs);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    try {
-      child.kill(signal);
-    } catch {
-      clearTimeout(timer);
-      resolve();
-    }
-  });
 }
 
 // ---- the stack -------------------------------------------------------------------
@@ -338,27 +242,10 @@ export class Stack {
     this.browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
   }
 
-  _spawnServer(env) {
-    const child = track(spawn(this.bin, ['serve'], { env, cwd: this.tmp, stdio: ['ignore', 'ignore', 'pipe'] }));
-    this.server = child;
-    const rl = readline.createInterface({ input: child.stderr });
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), 10000);
-      rl.on('line', (line) => {
-        this.logLines.push(line);
-        if (this.logLines.length > 5000) this.logLines.shift();
-        try {
-          if (JSON.parse(line).msg === 'listening') {
-            clearTimeout(timer);
-            resolve(true);
-          }
-        } catch {}
-      });
-      child.once('exit', () => {
-        clearTimeout(timer);
-        resolve(false);
-      });
-    });
+  async _spawnServer(env) {
+    const { child, ready } = await spawnOtpgate(this.bin, env, this.tmp, this.logLines, 5000);
+    this.server = track(child);
+    return ready;
   }
 
   /** Runs an otpgate command on this stack's data directory. */
@@ -534,14 +421,6 @@ export class Stack {
   log() {
     return this.logLines.join('\n');
   }
-}
-
-/** A unique user id and e-mail address for one flow. */
-let userSeq = 0;
-export function newUser(prefix) {
-  userSeq++;
-  const tag = `${prefix}-${process.pid}-${userSeq}-${crypto.randomBytes(3).toString('hex')}`;
-  return { sub: `user-${tag}`, email: `${tag}@example.com` };
 }
 
 /** A UK mobile number (Ofcom's drama range) unique within a run. */
