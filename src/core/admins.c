@@ -8,6 +8,7 @@
 #include "core/jwt.h"
 #include "core/log.h"
 #include "core/secrets.h"
+#include "core/sessions.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -16,8 +17,6 @@
 
 #define SALT_BYTES       16
 #define DKEY_BYTES       32
-#define COOKIE_BYTES     32
-#define COOKIE_CHARS     43
 #define CSRF_CHARS       43
 #define KDF_MEM_MAX      (256ULL << 20) /* refuse stored parameters needing more */
 #define THROTTLE_IDLE_MS (24LL * 3600 * 1000)
@@ -316,29 +315,6 @@ int64_t admins_count(struct store *s)
 
 /* ---- sessions ---- */
 
-static void hash_cookie(const char *cookie, size_t n, uint8_t out[32])
-{
-    unsigned int len = 32;
-    if (EVP_Digest(cookie, n, out, &len, EVP_sha256(), NULL) != 1) {
-        log_error("SHA-256 failed");
-        abort();
-    }
-}
-
-static bool cookie_ok(const char *cookie, size_t len)
-{
-    if (!cookie || len != COOKIE_CHARS)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = cookie[i];
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                  c == '-' || c == '_';
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
 int admins_session_create(struct store *s, const char *name, const char *client_ip, int64_t now_ms,
                           int64_t ttl_ms, char *cookie, size_t cookielen, struct admin_session *out)
 {
@@ -350,8 +326,8 @@ int admins_session_create(struct store *s, const char *name, const char *client_
         return OG_ERR_INVALID;
     char value[ADMINS_COOKIE_LEN];
     uint8_t id_hash[32];
-    random_token(COOKIE_BYTES, value, sizeof(value));
-    hash_cookie(value, strlen(value), id_hash);
+    random_token(SESSIONS_COOKIE_BYTES, value, sizeof(value));
+    sessions_cookie_hash(value, strlen(value), id_hash);
 
     sqlite3_stmt *st = store_stmt(s, SQL_SESSION_INSERT);
     int rc = OG_ERR_DB;
@@ -381,10 +357,10 @@ int admins_session_load(struct store *s, const char *cookie, size_t len, int64_t
                         struct admin_session *out)
 {
     memset(out, 0, sizeof(*out));
-    if (!cookie_ok(cookie, len))
+    if (!sessions_cookie_ok(cookie, len))
         return OG_ERR_NOT_FOUND;
     uint8_t id_hash[32];
-    hash_cookie(cookie, len, id_hash);
+    sessions_cookie_hash(cookie, len, id_hash);
     sqlite3_stmt *st = store_stmt(s, SQL_SESSION_LOAD);
     if (!st)
         return OG_ERR_DB;

@@ -35,7 +35,7 @@ static const char SQL_PRUNE_SESSIONS[] = "DELETE FROM sessions WHERE expires_at 
 static const char SQL_PRUNE_JTI[] = "DELETE FROM used_jti WHERE expires_at <= ?1";
 static const char SQL_JTI[] = "INSERT INTO used_jti (jti, app_id, expires_at) VALUES (?1, ?2, ?3)";
 
-static void hash_cookie(const char *cookie, size_t n, uint8_t out[32])
+void sessions_cookie_hash(const char *cookie, size_t n, uint8_t out[32])
 {
     unsigned int len = 32;
     if (EVP_Digest(cookie, n, out, &len, EVP_sha256(), NULL) != 1) {
@@ -44,12 +44,11 @@ static void hash_cookie(const char *cookie, size_t n, uint8_t out[32])
     }
 }
 
-/* A well-formed cookie value: exactly COOKIE_CHARS base64url chars. */
-static bool cookie_ok(const char *cookie)
+bool sessions_cookie_ok(const char *cookie, size_t n)
 {
-    if (!cookie || strnlen(cookie, COOKIE_CHARS + 1) != COOKIE_CHARS)
+    if (!cookie || n != COOKIE_CHARS)
         return false;
-    for (size_t i = 0; i < COOKIE_CHARS; i++) {
+    for (size_t i = 0; i < n; i++) {
         char c = cookie[i];
         bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                   c == '-' || c == '_';
@@ -63,7 +62,7 @@ static bool cookie_ok(const char *cookie)
 static void cookie_new(char cookie[SESSIONS_COOKIE_LEN], uint8_t id_hash[32])
 {
     random_token(SESSIONS_COOKIE_BYTES, cookie, SESSIONS_COOKIE_LEN);
-    hash_cookie(cookie, strlen(cookie), id_hash);
+    sessions_cookie_hash(cookie, strlen(cookie), id_hash);
 }
 
 /* Whether a fixed-size field holds a NUL-terminated string. */
@@ -171,10 +170,10 @@ static char *col_dup(sqlite3_stmt *st, int i)
 int sessions_load(struct store *s, const char *cookie, int64_t now_ms, struct session *out)
 {
     memset(out, 0, sizeof(*out));
-    if (!cookie_ok(cookie))
+    if (!cookie || !sessions_cookie_ok(cookie, strnlen(cookie, COOKIE_CHARS + 1)))
         return OG_ERR_NOT_FOUND;
     uint8_t id_hash[32];
-    hash_cookie(cookie, COOKIE_CHARS, id_hash);
+    sessions_cookie_hash(cookie, COOKIE_CHARS, id_hash);
 
     sqlite3_stmt *st = store_stmt(s, SQL_LOAD);
     if (!st)

@@ -75,6 +75,11 @@ int sessions_prune(struct store *s, int64_t now_ms);
  * same value does not count), OG_ERR_INVALID or a store error. */
 int sessions_jti_use(struct store *s, const char *app_id, const char *jti, int64_t expires_at_ms);
 
+/* A session cookie value (the user pages' and the admin console's): 43
+ * base64url chars, kept in the store only as its SHA-256. */
+bool sessions_cookie_ok(const char *cookie, size_t n);
+void sessions_cookie_hash(const char *cookie, size_t n, uint8_t out[32]);
+
 /* The CSRF token of a session: base64url(HMAC-SHA256(key, id_hash)), 43
  * chars, into out (outlen >= SESSIONS_CSRF_LEN; a smaller buffer is a bug
  * and aborts). It changes when the session rotates. key is the keyring's
