@@ -258,9 +258,7 @@ enum mfa_result challenges_verify(const struct mfa_ctx *c, struct mfa_user *u,
         sqlite3_reset(st);
         ch->attempts_left--;
         o->attempts_left = ch->attempts_left;
-        users_record_failure(c, u, o);
-        audit_log(c, u->sub, "verify_failed", ch->factor_id, factor_type_name(ch->type));
-        return u->locked ? MFA_LOCKED : MFA_WRONG_CODE;
+        return users_fail(c, u, o, "verify_failed", ch->factor_id, factor_type_name(ch->type));
     }
     /* Single use: only the call that flips open to done succeeds. */
     if (!challenge_set_status(c, ch->id, "done"))

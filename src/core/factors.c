@@ -327,9 +327,7 @@ enum mfa_result factors_verify_totp_enrolment(const struct mfa_ctx *c, struct mf
     snprintf(o->factor_id, sizeof(o->factor_id), "%s", f->id);
     o->type = FACTOR_TOTP;
     if (chk != OTP_CHECK_OK) {
-        users_record_failure(c, u, o);
-        audit_log(c, u->sub, "enrolment_failed", f->id, "totp");
-        return u->locked ? MFA_LOCKED : MFA_WRONG_CODE;
+        return users_fail(c, u, o, "enrolment_failed", f->id, "totp");
     }
     mark_used(c, f->id, step);
     factors_activate(c, u, f);

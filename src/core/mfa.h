@@ -111,6 +111,11 @@ enum mfa_result users_gate(const struct mfa_ctx *c, const struct mfa_user *u,
                            struct mfa_outcome *o);
 /* Counts a failed check; may start a wait or lock the user. */
 void users_record_failure(const struct mfa_ctx *c, struct mfa_user *u, struct mfa_outcome *o);
+/* A wrong code: users_record_failure, then the audit row (event, factor_id,
+ * detail); MFA_LOCKED when that failure locked the user, else
+ * MFA_WRONG_CODE. */
+enum mfa_result users_fail(const struct mfa_ctx *c, struct mfa_user *u, struct mfa_outcome *o,
+                           const char *event, const char *factor_id, const char *detail);
 /* Records that the optional enrolment offer was shown (SPEC §5: once). */
 void users_mark_offered(const struct mfa_ctx *c, struct mfa_user *u);
 /* Counts a success: resets failures, records the last used factor. */

@@ -140,6 +140,14 @@ void users_record_failure(const struct mfa_ctx *c, struct mfa_user *u, struct mf
     users_save(c, u);
 }
 
+enum mfa_result users_fail(const struct mfa_ctx *c, struct mfa_user *u, struct mfa_outcome *o,
+                           const char *event, const char *factor_id, const char *detail)
+{
+    users_record_failure(c, u, o);
+    audit_log(c, u->sub, event, factor_id, detail);
+    return u->locked ? MFA_LOCKED : MFA_WRONG_CODE;
+}
+
 void users_mark_offered(const struct mfa_ctx *c, struct mfa_user *u)
 {
     sqlite3_stmt *st = store_stmt(c->store, "UPDATE users SET enrol_offered = 1 WHERE id = ?");

@@ -968,10 +968,7 @@ void api_user_verify(struct http_request *req)
         if (r == MFA_NOT_FOUND)
             r = MFA_WRONG_CODE;
         if (r == MFA_WRONG_CODE) {
-            users_record_failure(&a.ctx, &u, &o);
-            audit_log(&a.ctx, u.sub, "verify_failed", NULL, totp ? "totp" : "recovery_code");
-            if (u.locked)
-                r = MFA_LOCKED;
+            r = users_fail(&a.ctx, &u, &o, "verify_failed", NULL, totp ? "totp" : "recovery_code");
         } else if (r == MFA_OK) {
             users_record_success(&a.ctx, &u, totp ? o.factor_id : NULL);
             audit_log(&a.ctx, u.sub, "verify_ok", totp ? o.factor_id : NULL,

@@ -812,12 +812,8 @@ void page_challenge_verify(struct http_request *req)
         if (r == MFA_OK) {
             r = factors_check_totp(&p.ctx, &p.user, f.id, code, &o);
             if (r != MFA_OK) {
-                r = MFA_WRONG_CODE;
                 o.type = FACTOR_TOTP;
-                users_record_failure(&p.ctx, &p.user, &o);
-                audit_log(&p.ctx, p.user.sub, "verify_failed", f.id, "totp");
-                if (p.user.locked)
-                    r = MFA_LOCKED;
+                r = users_fail(&p.ctx, &p.user, &o, "verify_failed", f.id, "totp");
             } else {
                 audit_log(&p.ctx, p.user.sub, "verify_ok", f.id, "totp");
             }
@@ -869,10 +865,7 @@ void page_challenge_recovery(struct http_request *req)
         r = recovery_codes_consume(&p.ctx, &p.user, code, &o);
         if (r == MFA_WRONG_CODE) {
             o.recovery = true;
-            users_record_failure(&p.ctx, &p.user, &o);
-            audit_log(&p.ctx, p.user.sub, "verify_failed", NULL, "recovery_code");
-            if (p.user.locked)
-                r = MFA_LOCKED;
+            r = users_fail(&p.ctx, &p.user, &o, "verify_failed", NULL, "recovery_code");
         }
     }
     if (r != MFA_OK) {
