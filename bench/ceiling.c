@@ -1,6 +1,9 @@
 /* The benchmark ceiling: a bare libuv + llhttp HTTP/1.1 server that answers
  * every request with the same tiny 200 "ok\n". Nothing otpgate does can be
  * faster, so bench/run.sh reports otpgate's throughput as a ratio to this.
+ * Given a file, it answers with that file's bytes instead: the same-size
+ * reference for a static asset, whose pace is set as much by moving its
+ * bytes through the kernel and into wrk as by the server.
  * It must stay genuinely efficient: no allocation per request (one per
  * connection, plus a write request only when the socket is full), one shared
  * read buffer, pipelined answers written with one syscall per read. */
@@ -24,12 +27,16 @@
 /* Read size: one read of this many bytes is parsed whole before the next. */
 #define READ_BUF_SIZE 65536
 /* Copies of a response laid end to end, so a run of pipelined answers of
- * one kind goes out as a single buffer. */
+ * one kind goes out as a single buffer: up to this many, fewer when the
+ * answer is large (see BLOCK_BYTES). */
 #define BLOCK_COPIES 256
+#define BLOCK_BYTES  (512 * 1024)
 /* Stop reading from a client whose unsent answers exceed this many bytes;
  * resume when libuv has written them all. */
 #define MAX_QUEUED_BYTES (256 * 1024)
 #define LISTEN_BACKLOG   1024
+/* The largest body file the ceiling serves. */
+#define MAX_BODY_BYTES (1024 * 1024)
 
 /* Every answer is one of these; a kind fixes the exact bytes. */
 enum resp_kind {
@@ -43,24 +50,28 @@ enum resp_kind {
     RESP_KIND_COUNT
 };
 
-#define RESP_BODY        "ok\n"
-#define RESP_HEAD_COMMON "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
+/* The body of every 200: "ok\n", or the bytes of the file named on the
+ * command line (to measure what moving a body of that size costs). */
+static const char *resp_body = "ok\n";
+static size_t resp_body_len = 3;
 
-static const char *const resp_text[RESP_KIND_COUNT] = {
-    [RESP_KEEP11] = RESP_HEAD_COMMON "\r\n" RESP_BODY,
-    [RESP_KEEP10] = RESP_HEAD_COMMON "Connection: keep-alive\r\n\r\n" RESP_BODY,
-    [RESP_CLOSE] = RESP_HEAD_COMMON "Connection: close\r\n\r\n" RESP_BODY,
-    [RESP_KEEP11_HEAD] = RESP_HEAD_COMMON "\r\n",
-    [RESP_KEEP10_HEAD] = RESP_HEAD_COMMON "Connection: keep-alive\r\n\r\n",
-    [RESP_CLOSE_HEAD] = RESP_HEAD_COMMON "Connection: close\r\n\r\n",
-    [RESP_BAD] = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
-                 "Content-Length: 12\r\nConnection: close\r\n\r\nbad request\n",
+static const char *const resp_conn_header[RESP_KIND_COUNT] = {
+    [RESP_KEEP11] = "",
+    [RESP_KEEP10] = "Connection: keep-alive\r\n",
+    [RESP_CLOSE] = "Connection: close\r\n",
+    [RESP_KEEP11_HEAD] = "",
+    [RESP_KEEP10_HEAD] = "Connection: keep-alive\r\n",
+    [RESP_CLOSE_HEAD] = "Connection: close\r\n",
 };
 
-/* Built once at start: BLOCK_COPIES copies of each response, never freed. */
+static const char RESP_BAD_TEXT[] = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
+                                    "Content-Length: 12\r\nConnection: close\r\n\r\nbad request\n";
+
+/* Built once at start: copies of each response, never freed. */
 struct resp_block {
     char *bytes;
     size_t one_len; /* length of a single response */
+    size_t copies;  /* how many lie end to end in bytes */
 };
 static struct resp_block resp_blocks[RESP_KIND_COUNT];
 
@@ -101,15 +112,57 @@ static void *xmalloc(size_t n)
     return p;
 }
 
+/* Reads the body file whole into resp_body. */
+static int resp_body_load(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "ceiling: cannot open %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char *p = xmalloc(MAX_BODY_BYTES + 1);
+    size_t n = fread(p, 1, MAX_BODY_BYTES + 1, f);
+    int failed = ferror(f);
+    fclose(f);
+    if (failed || n > MAX_BODY_BYTES) {
+        fprintf(stderr, "ceiling: %s: %s\n", path,
+                failed ? "read error" : "larger than 1 MiB");
+        free(p);
+        return -1;
+    }
+    resp_body = p;
+    resp_body_len = n;
+    return 0;
+}
+
 static void resp_blocks_build(void)
 {
     for (int k = 0; k < RESP_KIND_COUNT; k++) {
-        size_t len = strlen(resp_text[k]);
-        char *p = xmalloc(len * BLOCK_COPIES);
-        for (size_t i = 0; i < BLOCK_COPIES; i++)
-            memcpy(p + i * len, resp_text[k], len);
+        char head[256];
+        const char *body = "";
+        size_t body_len = 0;
+        if (k == RESP_BAD) {
+            snprintf(head, sizeof(head), "%s", RESP_BAD_TEXT);
+        } else {
+            snprintf(head, sizeof(head),
+                     "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n%s\r\n",
+                     resp_body_len, resp_conn_header[k]);
+            if (k == RESP_KEEP11 || k == RESP_KEEP10 || k == RESP_CLOSE) {
+                body = resp_body;
+                body_len = resp_body_len;
+            }
+        }
+        size_t head_len = strlen(head), len = head_len + body_len;
+        size_t copies = BLOCK_BYTES / len;
+        copies = copies < 1 ? 1 : copies > BLOCK_COPIES ? BLOCK_COPIES : copies;
+        char *p = xmalloc(len * copies);
+        for (size_t i = 0; i < copies; i++) {
+            memcpy(p + i * len, head, head_len);
+            memcpy(p + i * len + head_len, body, body_len);
+        }
         resp_blocks[k].bytes = p;
         resp_blocks[k].one_len = len;
+        resp_blocks[k].copies = copies;
     }
 }
 
@@ -188,7 +241,7 @@ static int conn_flush(struct conn *c)
     const struct resp_block *b = &resp_blocks[c->run_kind];
 
     while (c->run_len > 0) {
-        size_t n = c->run_len < BLOCK_COPIES ? c->run_len : BLOCK_COPIES;
+        size_t n = c->run_len < b->copies ? c->run_len : b->copies;
         int r = conn_write_static(c, b->bytes, n * b->one_len);
         if (r != 0)
             return r;
@@ -318,11 +371,15 @@ int main(int argc, char **argv)
     int port;
     int r;
 
-    if (argc != 3 || parse_port(argv[2], &port) != 0) {
-        fprintf(stderr, "usage: %s HOST PORT   (for example: %s 127.0.0.1 8081)\n", argv[0],
-                argv[0]);
+    if ((argc != 3 && argc != 4) || parse_port(argv[2], &port) != 0) {
+        fprintf(stderr,
+                "usage: %s HOST PORT [BODY_FILE]   (for example: %s 127.0.0.1 8081)\n"
+                "Answers every request with 200 and the body \"ok\\n\", or BODY_FILE's bytes.\n",
+                argv[0], argv[0]);
         return 2;
     }
+    if (argc == 4 && resp_body_load(argv[3]) != 0)
+        return 2;
     if (strchr(argv[1], ':') != NULL)
         r = uv_ip6_addr(argv[1], port, (struct sockaddr_in6 *)&addr);
     else
