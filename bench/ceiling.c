@@ -125,8 +125,7 @@ static int resp_body_load(const char *path)
     int failed = ferror(f);
     fclose(f);
     if (failed || n > MAX_BODY_BYTES) {
-        fprintf(stderr, "ceiling: %s: %s\n", path,
-                failed ? "read error" : "larger than 1 MiB");
+        fprintf(stderr, "ceiling: %s: %s\n", path, failed ? "read error" : "larger than 1 MiB");
         free(p);
         return -1;
     }
