@@ -774,7 +774,7 @@ print_table() {
                 target="=same:$target"
             fi
             verdict=$(awk -v r="$judged" -v t="${R_TARGET[$i]}" \
-                'BEGIN { print (r != "n/a" && r + 0 >= t + 0) ? "PASS" : "BELOW" }')
+                'BEGIN { print (r == "n/a") ? "n/a" : (r + 0 >= t + 0) ? "PASS" : "BELOW" }')
             # A fast stream of wrong answers measures nothing worth passing;
             # a lower bound below the target measures nothing either.
             if [ "${R_INVALID[$i]}" = 1 ] || { [ "${R_LOWER[$i]}" = 1 ] && [ "$verdict" = BELOW ]; }; then
