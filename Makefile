@@ -3,9 +3,12 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps deps-test deps-bench build build-asan run demo test test-release test-asan bench format clean
+.PHONY: all deps deps-test deps-bench build build-asan run demo test test-release test-asan bench fuzz format clean
 
 all: build
 
@@ -70,8 +73,20 @@ test: deps-test
 bench: deps-bench build
 	bench/run.sh $(BUILD)
 
+# libFuzzer (clang) builds of tests/fuzz/fuzz_*.c, each run for FUZZ_SECONDS
+# over a scratch copy of its corpus; FUZZ_TARGETS="jwt contact" picks some.
+# Stops at the first finding and prints the input's path.
+$(FUZZ_BUILD)/CMakeCache.txt:
+	@command -v clang >/dev/null 2>&1 || { echo "make fuzz needs clang (libFuzzer): apt-get install clang" >&2; exit 1; }
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+		-DOTPGATE_FUZZ=ON -DOTPGATE_TESTS=OFF
+
+fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 format:
-	clang-format -i src/*/*.c src/*/*.h tests/unit/*/*.c bench/*.c
+	clang-format -i src/*/*.c src/*/*.h tests/unit/*/*.c tests/fuzz/*.c tests/fuzz/*.h bench/*.c
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
