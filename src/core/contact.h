@@ -13,8 +13,10 @@
 #define CONTACT_PHONE_SIZE 17
 #define CONTACT_EMAIL_MAX  254
 #define CONTACT_EMAIL_SIZE 255
-/* Enough for any mask these functions write. */
-#define CONTACT_MASK_SIZE 96
+/* Enough for any mask these functions write for a valid value. The longest
+ * is an email's: a first character (a 3-byte bullet at most), three bullets,
+ * '@', a domain of up to 252 bytes and the NUL. */
+#define CONTACT_MASK_SIZE 272
 
 /* Normalises a phone number to E.164: accepts "+44 20 7946 0958",
  * "+1 (415) 555-2671", "0044..." (00 -> +); strips spaces, dashes, dots and

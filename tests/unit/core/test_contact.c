@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/contact.h"
@@ -291,13 +292,33 @@ static void test_email_mask(void **state)
     assert_string_equal(small, "");
 }
 
+/* Found by fuzz_contact: CONTACT_MASK_SIZE was 96, so a valid address on a
+ * long domain was masked to "" (an empty destination on pages and in the
+ * API). Every valid address must fit, up to the 254-byte maximum. */
+static void test_email_mask_longest(void **state)
+{
+    (void)state;
+    char in[CONTACT_EMAIL_SIZE], email[CONTACT_EMAIL_SIZE], out[CONTACT_MASK_SIZE];
+    char label[64];
+    memset(label, 'a', 63);
+    label[63] = '\0';
+    /* "j@" + 63.63.63.60 = 254 bytes, the longest address accepted */
+    snprintf(in, sizeof(in), "j@%s.%s.%s.%.60s", label, label, label, label);
+    assert_int_equal(strlen(in), CONTACT_EMAIL_MAX);
+    assert_int_equal(contact_email_normalize(in, email, sizeof(email)), OG_OK);
+    contact_email_mask(email, out, sizeof(out));
+    assert_true(strlen(out) > 0);
+    assert_string_equal(strchr(out, '@'), strchr(email, '@'));
+    assert_memory_equal(out, "j" B B B, 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_phone_normalize), cmocka_unit_test(test_phone_refusals),
         cmocka_unit_test(test_phone_cc_len),    cmocka_unit_test(test_email_normalize),
         cmocka_unit_test(test_email_refusals),  cmocka_unit_test(test_phone_mask),
-        cmocka_unit_test(test_email_mask),
+        cmocka_unit_test(test_email_mask),      cmocka_unit_test(test_email_mask_longest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
