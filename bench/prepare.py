@@ -15,8 +15,8 @@ Writes into OUT_DIR:
   auth.txt     the Authorization header value ("Basic ...") of the app
   subs.txt     the users' subs, one a line
   valid.txt    "sub code" per unused recovery code, shuffled (users * 10 lines)
-  invalid.txt  "sub code" per user: six digits that are not the user's TOTP
-               code in any step from 2 minutes ago to 2 hours ahead (enrol only)
+  invalid.txt  "sub code" per user, shuffled: six digits that are not the user's
+               TOTP code in any step from 2 minutes ago to 2 hours ahead (enrol only)
 
 APP_JSON is the file holding `otpgate app add`'s answer
 ({"client_id","client_secret"}). Debian's python3, standard library only.
@@ -194,7 +194,12 @@ def main():
     write_lines(os.path.join(out, "valid.txt"), valid)
     if mode == "enrol":
         write_lines(os.path.join(out, "subs.txt"), [sub for sub, _, _ in results])
-        write_lines(os.path.join(out, "invalid.txt"), [f"{sub} {bad}" for sub, _, bad in results])
+        # Shuffled like valid.txt: wrong codes come from users in no order,
+        # and users made one after another share pages of the users table,
+        # so taking them in order would let a commit write far fewer pages.
+        invalid = [f"{sub} {bad}" for sub, _, bad in results]
+        random.shuffle(invalid)
+        write_lines(os.path.join(out, "invalid.txt"), invalid)
         write_lines(os.path.join(out, "auth.txt"), [auth])
     requests = len(subs) * (2 if mode == "enrol" else 1)
     print(f"prepare: {mode}: {len(subs)} users, {len(valid)} recovery codes, {requests} "
