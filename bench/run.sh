@@ -12,7 +12,9 @@
 # ceiling-css); and the apps' code check, POST /api/v1/users/{sub}/verify, with
 # valid codes (unused recovery codes, answered 200) and invalid ones (wrong
 # TOTP codes, answered 422), target 0.3: every one of those answers waits for
-# its durable group commit (SPEC §4, §6). Their users are made first by
+# its durable group commit (SPEC §4, §6); shown too against ceiling-durable,
+# a bare server that only makes one such durable write per request
+# (bench/durable.c). Their users are made first by
 # bench/prepare.py through the API; their group commit counts come from
 # otpgate's /metrics.
 #
@@ -38,6 +40,8 @@
 #                       delivery targets are named delivery and stall
 #   BENCH_PIN           0 to not pin servers to CPU 0 and wrk to CPU 1
 #   BENCH_CEILING_BIN   ceiling binary (default BUILD_DIR/bench/bench_ceiling)
+#   BENCH_DURABLE_BIN   the verify targets' same-work reference (default
+#                       BUILD_DIR/bench/bench_durable)
 #   BENCH_OTPGATE_BIN   otpgate binary (default BUILD_DIR/otpgate); a binary
 #                       named bench_ceiling is started like the ceiling, to
 #                       dry-run this script's plumbing without otpgate
@@ -105,11 +109,13 @@ run_targets() {
         return 0
     fi
     verify_setup
+    durable_ceiling
     bench_target verify-valid "$OTPGATE_URL/api/v1/users/-/verify" verify_valid.lua \
         expect=200 target="$VERIFY_TARGET" duration="$VERIFY_DURATION" \
-        before=verify_fresh_codes commits=1
+        before=verify_fresh_codes commits=1 ref=ceiling-durable
     bench_target verify-invalid "$OTPGATE_URL/api/v1/users/-/verify" verify_invalid.lua \
-        expect=422 target="$VERIFY_TARGET" duration="$VERIFY_DURATION" commits=1
+        expect=422 target="$VERIFY_TARGET" duration="$VERIFY_DURATION" commits=1 \
+        ref=ceiling-durable
 }
 
 # One app, a policy that never makes a user wait (failures are the point of
@@ -136,6 +142,24 @@ verify_setup() {
     BENCH_AUTH=$(cat "$WORK_DIR/auth.txt")
     export BENCH_AUTH BENCH_VALID_FILE="$WORK_DIR/valid.txt" \
         BENCH_INVALID_FILE="$WORK_DIR/invalid.txt" BENCH_WRK_THREADS="$THREADS"
+}
+
+# The verify targets' same-work reference, ceiling-durable: bench/durable.c,
+# a bare libuv + llhttp server that changes one random row of USERS * 10
+# (as many as the recovery codes) in a SQLite file beside otpgate's, with
+# synchronous=FULL and one COMMIT per loop iteration, before each answer.
+# Only the durable write, none of the checks: what that write alone costs a
+# straightforward server. Skipped when the build has no bench_durable.
+durable_ceiling() {
+    local bin=${BENCH_DURABLE_BIN:-$BUILD_DIR/bench/bench_durable}
+    if [ ! -x "$bin" ]; then
+        echo "bench: ceiling-durable: skipped (no $bin)" >&2
+        return 0
+    fi
+    start_server ceiling-durable / "$bin" "$HOST" @PORT@ "$DATA_DIR/durable.db" \
+        "$((USERS * 10))" || die "the durable ceiling failed to start"
+    REF_ROWS+=(ceiling-durable)
+    bench_target ceiling-durable "http://$HOST:$STARTED_PORT/" "" duration="$VERIFY_DURATION"
 }
 
 # verify-valid's hook before each run: a run uses the codes up, so every run
@@ -554,13 +578,15 @@ REF_ROWS=()  # names of the same-size ceilings: reference rows, not targets
 #                   answers the very bytes URL answers (with header=): the
 #                   same-size reference, so that the table also shows what
 #                   moving a body that large costs a bare server (vs_same)
+#   ref=NAME        the target NAME, measured before, is this one's same-work
+#                   reference (vs_same), as same= is without measuring it
 #   judge=same      PASS against vs_same instead of vs_ceiling
 bench_target() {
     local name=$1 url=$2 script=${3:-}
     local raw="$OUT_DIR/wrk-$name.txt" args=() rps p99 note="" non2xx sockerr i run best=0
     local cpu="" cpu0 cpu1 t0 t1 opt expect="" target=$TARGET_RATIO duration=$DURATION
     local before="" commits=0 gc0 gc1 gc="" invalid=0 lower=0 lua unexpected exhausted
-    local rate need pool header="" same="" judge=ceiling
+    local rate need pool header="" same="" ref=0 judge=ceiling
     shift 2
     [ $# -eq 0 ] || shift
     for opt in "$@"; do
@@ -572,6 +598,7 @@ bench_target() {
         commits=*) commits=${opt#*=} ;;
         header=*) header=${opt#*=} ;;
         same=*) same=${opt#*=} ;;
+        ref=*) same=${opt#*=} ref=1 ;;
         judge=same) judge=same ;;
         *) die "target $name: unknown option '$opt'" ;;
         esac
@@ -589,7 +616,7 @@ bench_target() {
     if [ -n "$header" ]; then
         args+=(-H "$header")
     fi
-    if [ -n "$same" ]; then
+    if [ -n "$same" ] && [ "$ref" = 0 ]; then
         same_size_ceiling "$same" "$url" "$header"
     fi
     echo "bench: $name: wrk -t$THREADS -c$CONNECTIONS -d$duration --latency" \
@@ -742,8 +769,9 @@ print_table() {
         echo "setup: ${SETUP_NOTES[$i]#prepare: }"
     done
     echo "srv_cpu%: the server's CPU use during the run, in % of one core; well below"
-    echo "100 means wrk, not the server, set the pace. vs_same: the ratio to a ceiling"
-    echo "answering the same body bytes (ceiling-*), the one judged where target is =same."
+    echo "100 means wrk, not the server, set the pace. vs_same: the ratio to a bare server"
+    echo "doing the same: answering the same body bytes (ceiling-css*), or one durable"
+    echo "row change per request (ceiling-durable); it is judged where target is =same."
     echo
     printf '%-16s %12s %10s %8s %11s %8s %10s  %-7s %s\n' target req/s p99_ms srv_cpu% vs_ceiling \
         vs_same target result notes
