@@ -86,7 +86,7 @@ fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
 	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 format:
-	clang-format -i src/*/*.c src/*/*.h tests/unit/*/*.c tests/fuzz/*.c tests/fuzz/*.h bench/*.c
+	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*/*.c tests/fuzz/*.c tests/fuzz/*.h bench/*.c
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -11,7 +11,6 @@
 
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,8 @@
 #include "core/jwt.h"
 #include "core/secrets.h"
 #include "core/store.h"
+
+#include "testutil.h"
 
 #define T0 1700000000000LL /* unix ms */
 
@@ -38,31 +39,11 @@ struct fixture {
     struct keyring k;
 };
 
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
-static long long query_int(struct store *s, const char *sql)
-{
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("prepare failed: %s", sql);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    long long n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
-}
-
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/og-admins-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    tu_tmpdir(f->dir, sizeof(f->dir), "admins");
     snprintf(f->db, sizeof(f->db), "%s/otpgate.db", f->dir);
     if (store_open(f->db, &f->s, f->err, sizeof(f->err)) != 0)
         fail_msg("store_open: %s", f->err);
@@ -79,7 +60,7 @@ static int teardown(void **state)
     struct fixture *f = *state;
     store_close(f->s);
     keyring_wipe(&f->k);
-    nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree(f->dir);
     free(f);
     return 0;
 }
@@ -269,8 +250,8 @@ static void test_put_and_replace(void **state)
     assert_string_equal(got, h2);
     assert_int_equal(admins_session_load(f->s, cookie, strlen(cookie), T0 + 6, &sess),
                      OG_ERR_NOT_FOUND);
-    assert_int_equal(query_int(f->s, "SELECT created_at FROM admins"), T0);
-    assert_int_equal(query_int(f->s, "SELECT updated_at FROM admins"), T0 + 5);
+    assert_int_equal(tu_query_int(f->s, "SELECT created_at FROM admins"), T0);
+    assert_int_equal(tu_query_int(f->s, "SELECT updated_at FROM admins"), T0 + 5);
 
     /* Refusals: a bad name, a string that is not a hash. */
     assert_int_equal(admins_put(f->s, "bad name", h1, T0, NULL), OG_ERR_INVALID);
@@ -279,7 +260,7 @@ static void test_put_and_replace(void **state)
     assert_int_equal(admins_count(f->s), 1);
 
     assert_int_equal(admins_touch_login(f->s, "root", T0 + 9), 0);
-    assert_int_equal(query_int(f->s, "SELECT last_login_at FROM admins"), T0 + 9);
+    assert_int_equal(tu_query_int(f->s, "SELECT last_login_at FROM admins"), T0 + 9);
 }
 
 /* ---- sessions ---- */
@@ -306,8 +287,8 @@ static void test_sessions(void **state)
     uint8_t h[32];
     SHA256((const uint8_t *)cookie, strlen(cookie), h);
     assert_memory_equal(got.id_hash, h, 32);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM admin_sessions WHERE "
-                                     "length(id_hash) = 32 AND typeof(id_hash) = 'blob'"),
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM admin_sessions WHERE "
+                                        "length(id_hash) = 32 AND typeof(id_hash) = 'blob'"),
                      2);
 
     /* Expired (absolute), malformed and unknown values find nothing. */
@@ -328,9 +309,9 @@ static void test_sessions(void **state)
     assert_int_equal(admins_session_load(f->s, other, strlen(other), T0 + 1, &got),
                      OG_ERR_NOT_FOUND);
     assert_int_equal(admins_session_delete(f->s, &b), 0); /* already gone: fine */
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM admin_sessions"), 1);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM admin_sessions"), 1);
     assert_int_equal(admins_prune(f->s, T0 + 2000), 0);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM admin_sessions"), 0);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM admin_sessions"), 0);
 
     /* A session for an unknown admin or a bad name is refused. */
     assert_int_not_equal(
@@ -394,8 +375,8 @@ static void test_throttle(void **state)
     now += 100000;
     assert_int_equal(admins_throttle_fail(f->s, k, &t, now), 0);
     assert_int_equal(admins_throttle_wait(f->s, k, now), 100);
-    assert_int_equal(query_int(f->s, "SELECT failures FROM admin_throttle WHERE key = 'user:root'"),
-                     8);
+    assert_int_equal(
+        tu_query_int(f->s, "SELECT failures FROM admin_throttle WHERE key = 'user:root'"), 8);
     /* Keys are independent. */
     assert_int_equal(admins_throttle_wait(f->s, ip, now), 0);
     /* A success clears the key. */
@@ -413,9 +394,9 @@ static void test_throttle(void **state)
 
     /* Pruning drops rows idle for a day without a pending wait. */
     assert_int_equal(admins_prune(f->s, now + 23LL * 3600 * 1000), 0);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM admin_throttle"), 2);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM admin_throttle"), 2);
     assert_int_equal(admins_prune(f->s, now + 25LL * 3600 * 1000), 0);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM admin_throttle"), 0);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM admin_throttle"), 0);
 }
 
 int main(void)

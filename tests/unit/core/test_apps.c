@@ -10,7 +10,6 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,8 @@
 #include "core/secrets.h"
 #include "core/store.h"
 
+#include "testutil.h"
+
 struct fixture {
     char dir[64];
     char db[200];
@@ -32,14 +33,6 @@ struct fixture {
     struct keyring k;
 };
 
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
 static void exec_sql(struct store *s, const char *sql)
 {
     char *msg = NULL;
@@ -47,23 +40,11 @@ static void exec_sql(struct store *s, const char *sql)
         fail_msg("sql failed: %s: %s", sql, msg ? msg : "?");
 }
 
-static long long query_int(struct store *s, const char *sql)
-{
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("prepare failed: %s", sql);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    long long n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
-}
-
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/og-apps-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    tu_tmpdir(f->dir, sizeof(f->dir), "apps");
     snprintf(f->db, sizeof(f->db), "%s/otpgate.db", f->dir);
     if (store_open(f->db, &f->s, f->err, sizeof(f->err)) != 0)
         fail_msg("store_open: %s", f->err);
@@ -80,7 +61,7 @@ static int teardown(void **state)
     struct fixture *f = *state;
     store_close(f->s);
     keyring_wipe(&f->k);
-    nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree(f->dir);
     free(f);
     return 0;
 }
@@ -150,7 +131,7 @@ static void test_add_policy_mode(void **state)
 
     char id2[APPS_ID_LEN];
     add_ok(f, "I", "https://i.example/cb", "inherit", id2, secret);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM policy"), 1);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM policy"), 1);
 
     /* A bad mode refuses the whole app. */
     const char *uris[] = {"https://x.example/cb"};
@@ -158,7 +139,7 @@ static void test_add_policy_mode(void **state)
                               sizeof(secret), f->err, sizeof(f->err)),
                      OG_ERR_INVALID);
     assert_non_null(strstr(f->err, "mode"));
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM apps"), 2);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM apps"), 2);
 }
 
 static void test_add_refusals(void **state)
@@ -196,7 +177,7 @@ static void test_add_refusals(void **state)
     assert_int_equal(apps_add(f->s, &f->k, "A", good, 1, NULL, id, 8, secret, sizeof(secret),
                               f->err, sizeof(f->err)),
                      OG_ERR_TOO_BIG);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM apps"), 0);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM apps"), 0);
 }
 
 static void test_redirect_uris(void **state)
@@ -387,7 +368,7 @@ static void test_rotate(void **state)
     assert_false(check(f, id, secret));
     assert_true(check(f, id, fresh));
     assert_int_equal(
-        query_int(f->s, "SELECT count(*) FROM apps WHERE secret_rotated_at IS NOT NULL"), 1);
+        tu_query_int(f->s, "SELECT count(*) FROM apps WHERE secret_rotated_at IS NOT NULL"), 1);
 
     assert_int_equal(apps_rotate_secret(f->s, &f->k, "app_nope", fresh, sizeof(fresh)),
                      OG_ERR_NOT_FOUND);
@@ -422,17 +403,17 @@ static void test_remove_cascade(void **state)
         exec_sql(f->s, sql);
     }
     assert_int_equal(apps_remove(f->s, a), 0);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM apps"), 1);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM users"), 1);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM factors"), 1);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM recovery_codes"), 1);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM challenges"), 1);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM challenge_codes"), 1);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM apps"), 1);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM users"), 1);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM factors"), 1);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM recovery_codes"), 1);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM challenges"), 1);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM challenge_codes"), 1);
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM policy WHERE scope = '%s'", a);
-    assert_int_equal(query_int(f->s, sql), 0);
+    assert_int_equal(tu_query_int(f->s, sql), 0);
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM policy WHERE scope = '%s'", b);
-    assert_int_equal(query_int(f->s, sql), 2);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM factors WHERE id = 'f_1'"), 1);
+    assert_int_equal(tu_query_int(f->s, sql), 2);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM factors WHERE id = 'f_1'"), 1);
 
     assert_int_equal(apps_remove(f->s, a), OG_ERR_NOT_FOUND);
     assert_int_equal(apps_remove(f->s, "app_nope"), OG_ERR_NOT_FOUND);

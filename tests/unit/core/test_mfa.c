@@ -15,7 +15,6 @@
 #include <cmocka.h>
 
 #include <ctype.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +30,8 @@
 #include "core/recovery.h"
 #include "core/secrets.h"
 #include "core/store.h"
+
+#include "testutil.h"
 
 /* 1700000010 is a multiple of 30: T0 is 15 s into a TOTP step. */
 #define T0   1700000025000LL
@@ -50,14 +51,6 @@ struct fixture {
     struct mfa_ctx ctx;
 };
 
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
 static void add_app(struct fixture *f, const char *name, char id[APPS_ID_LEN])
 {
     const char *uris[] = {"https://app.example/cb"};
@@ -71,8 +64,7 @@ static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/og-mfa-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    tu_tmpdir(f->dir, sizeof(f->dir), "mfa");
     snprintf(f->db, sizeof(f->db), "%s/otpgate.db", f->dir);
     log_set_level(OG_LOG_ERROR);
     if (store_open(f->db, &f->s, f->err, sizeof(f->err)) != 0)
@@ -101,7 +93,7 @@ static int teardown(void **state)
     struct fixture *f = *state;
     store_close(f->s);
     keyring_wipe(&f->k);
-    nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree(f->dir);
     free(f);
     return 0;
 }

@@ -9,7 +9,6 @@
 
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,8 @@
 #include "core/sessions.h"
 #include "core/store.h"
 
+#include "testutil.h"
+
 #define T0    1700000000000LL /* unix ms */
 #define TTL   (30 * 60 * 1000LL)
 #define APP_A "app_aaaaaaaaaaaaaaaaaaaa"
@@ -37,31 +38,11 @@ struct fixture {
     struct keyring k;
 };
 
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
-static long long query_int(struct store *s, const char *sql)
-{
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("prepare failed: %s", sql);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    long long n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
-}
-
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/og-sessions-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    tu_tmpdir(f->dir, sizeof(f->dir), "sessions");
     snprintf(f->db, sizeof(f->db), "%s/otpgate.db", f->dir);
     if (store_open(f->db, &f->s, f->err, sizeof(f->err)) != 0)
         fail_msg("store_open: %s", f->err);
@@ -77,7 +58,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     store_close(f->s);
-    nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree(f->dir);
     free(f);
     return 0;
 }
@@ -138,7 +119,7 @@ static void test_create_load(void **state)
     assert_int_equal(y.passed_at, 0);
     sessions_free(&y);
     assert_null(y.flow);
-    assert_int_equal(query_int(f->s, "SELECT last_seen FROM sessions"), T0 + 1000);
+    assert_int_equal(tu_query_int(f->s, "SELECT last_seen FROM sessions"), T0 + 1000);
 
     /* Optional fields left out come back NULL or empty. */
     struct session z;
@@ -180,7 +161,7 @@ static void test_create_refuses(void **state)
     memset(x.locale, 'x', sizeof(x.locale)); /* not NUL-terminated */
     assert_int_equal(sessions_create(f->s, &x, T0, TTL, cookie, sizeof(cookie)), OG_ERR_INVALID);
     assert_string_equal(cookie, "untouched");
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM sessions"), 0);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM sessions"), 0);
 }
 
 static void test_expiry_and_bad_cookies(void **state)
@@ -259,7 +240,7 @@ static void test_save(void **state)
     y.challenge_id[0] = '\0';
     assert_int_equal(sessions_save(f->s, &y), 0);
     sessions_free(&y);
-    assert_int_equal(query_int(f->s, "SELECT challenge_id IS NULL FROM sessions"), 1);
+    assert_int_equal(tu_query_int(f->s, "SELECT challenge_id IS NULL FROM sessions"), 1);
 
     assert_int_equal(sessions_delete(f->s, &x), 0);
     assert_int_equal(sessions_save(f->s, &x), OG_ERR_NOT_FOUND);
@@ -287,7 +268,7 @@ static void test_rotate(void **state)
     /* The CSRF token follows the session's new id. */
     assert_false(sessions_csrf_check(f->k.csrf, &y, csrf_old, strlen(csrf_old)));
     sessions_free(&y);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM sessions"), 1);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM sessions"), 1);
 
     /* A session that is gone cannot rotate, and its struct keeps its id. */
     assert_int_equal(sessions_delete(f->s, &x), 0);
@@ -319,17 +300,17 @@ static void test_delete_and_prune(void **state)
     assert_int_equal(sessions_jti_use(f->s, APP_A, "j-long", T0 + 5000), 0);
 
     assert_int_equal(sessions_prune(f->s, T0 + 999), 0);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM sessions"), 2);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM used_jti"), 2);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM sessions"), 2);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM used_jti"), 2);
     assert_int_equal(sessions_prune(f->s, T0 + 1000), 0);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM sessions"), 1);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM used_jti"), 1);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM sessions"), 1);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM used_jti"), 1);
     assert_int_equal(sessions_load(f->s, cb, T0 + 1000, &y), 0);
     assert_string_equal(y.sub, "u2");
     sessions_free(&y);
     assert_int_equal(sessions_prune(f->s, T0 + 5000), 0);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM sessions"), 0);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM used_jti"), 0);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM sessions"), 0);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM used_jti"), 0);
 }
 
 /* Whether needle occurs in any column of any row of table. */

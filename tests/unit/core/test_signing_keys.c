@@ -10,7 +10,6 @@
 
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +28,8 @@
 #include "core/signing_keys.h"
 #include "core/store.h"
 
+#include "testutil.h"
+
 #define T0   1700000000000LL /* unix ms */
 #define KEEP (24 * 3600 * 1000LL)
 
@@ -39,25 +40,6 @@ struct fixture {
     struct store *s;
     struct keyring k;
 };
-
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
-static long long query_int(struct store *s, const char *sql)
-{
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("prepare failed: %s", sql);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    long long n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
-}
 
 static void exec_sql(struct store *s, const char *sql)
 {
@@ -78,8 +60,7 @@ static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/og-sigkeys-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    tu_tmpdir(f->dir, sizeof(f->dir), "sigkeys");
     snprintf(f->db, sizeof(f->db), "%s/otpgate.db", f->dir);
     if (store_open(f->db, &f->s, f->err, sizeof(f->err)) != 0)
         fail_msg("store_open: %s", f->err);
@@ -92,7 +73,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     store_close(f->s);
-    nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree(f->dir);
     free(f);
     return 0;
 }
@@ -149,8 +130,8 @@ static void test_ensure_idempotent(void **state)
     assert_int_equal(signing_keys_ensure(f->s, &f->k, T0), 0);
     assert_int_equal(signing_keys_ensure(f->s, &f->k, T0 + 1000), 0);
     assert_int_equal(signing_keys_ensure(f->s, &f->k, T0 + 2000), 0);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM signing_keys"), 1);
-    assert_int_equal(query_int(f->s, "SELECT created_at FROM signing_keys"), T0);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM signing_keys"), 1);
+    assert_int_equal(tu_query_int(f->s, "SELECT created_at FROM signing_keys"), T0);
 
     EVP_PKEY *key = signing_keys_active(f->s, &f->k, kid, sizeof(kid));
     assert_non_null(key);
@@ -179,9 +160,9 @@ static void test_ensure_joins_transaction(void **state)
     struct fixture *f = *state;
     assert_int_equal(store_begin(f->s), 0);
     assert_int_equal(signing_keys_ensure(f->s, &f->k, T0), 0);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM signing_keys"), 1);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM signing_keys"), 1);
     assert_int_equal(store_rollback(f->s), 0);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM signing_keys"), 0);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM signing_keys"), 0);
 }
 
 static void test_rotate_and_prune(void **state)
@@ -198,18 +179,18 @@ static void test_rotate_and_prune(void **state)
     const int64_t t1 = T0 + 1000;
     assert_int_equal(signing_keys_rotate(f->s, &f->k, t1, -1, NULL, 0), OG_ERR_INVALID);
     assert_int_equal(signing_keys_rotate(f->s, &f->k, t1, KEEP, new_kid, 10), OG_ERR_TOO_BIG);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM signing_keys"), 1);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM signing_keys"), 1);
     assert_int_equal(signing_keys_rotate(f->s, &f->k, t1, KEEP, new_kid, sizeof(new_kid)), 0);
     assert_string_not_equal(old_kid, new_kid);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM signing_keys WHERE retired_at IS NULL"),
-                     1);
+    assert_int_equal(
+        tu_query_int(f->s, "SELECT count(*) FROM signing_keys WHERE retired_at IS NULL"), 1);
 
     /* The new key is the active one; ensure does not add a third. */
     EVP_PKEY *new_key = signing_keys_active(f->s, &f->k, kid, sizeof(kid));
     assert_non_null(new_key);
     assert_string_equal(kid, new_kid);
     assert_int_equal(signing_keys_ensure(f->s, &f->k, t1), 0);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM signing_keys"), 2);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM signing_keys"), 2);
 
     /* The JWKS has both, newest first. */
     json_t *doc = jwks(f, t1);
@@ -238,13 +219,13 @@ static void test_rotate_and_prune(void **state)
 
     /* Pruning before the keep period ends keeps it. */
     assert_int_equal(signing_keys_prune(f->s, t1 + KEEP - 1), 0);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM signing_keys"), 2);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM signing_keys"), 2);
     assert_int_equal(jwks_count(f, t1 + KEEP - 1), 2);
     /* Once it ends the old key is no longer published, then pruned. */
     assert_int_equal(jwks_count(f, t1 + KEEP), 1);
     assert_null(jwks_key(f, t1 + KEEP, old_kid));
     assert_int_equal(signing_keys_prune(f->s, t1 + KEEP), 0);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM signing_keys"), 1);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM signing_keys"), 1);
     doc = jwks(f, t1);
     assert_int_equal(json_array_size(json_object_get(doc, "keys")), 1);
     json_decref(doc);
@@ -274,7 +255,7 @@ static void test_rotate_without_key(void **state)
     assert_int_equal(signing_keys_rotate(f->s, &f->k, T0 + 1, 0, kid, sizeof(kid)), 0);
     assert_int_equal(jwks_count(f, T0 + 1), 1);
     assert_int_equal(signing_keys_prune(f->s, T0 + 1), 0);
-    assert_int_equal(query_int(f->s, "SELECT count(*) FROM signing_keys"), 1);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM signing_keys"), 1);
 }
 
 /* Whether the bytes occur in any column of signing_keys. */
@@ -348,8 +329,8 @@ static void test_private_key_sealed(void **state)
     }
     /* The stored blob is the sealed DER: one byte of version, a nonce, the
      * ciphertext and a tag. */
-    assert_int_equal(query_int(f->s, "SELECT length(private_sealed) FROM signing_keys "
-                                     "WHERE retired_at IS NULL"),
+    assert_int_equal(tu_query_int(f->s, "SELECT length(private_sealed) FROM signing_keys "
+                                        "WHERE retired_at IS NULL"),
                      (long long)(der_len + SEAL_OVERHEAD));
     OPENSSL_cleanse(der, der_len);
     free(der);

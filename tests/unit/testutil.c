@@ -1,0 +1,49 @@
+/* Helpers shared by the unit tests: see testutil.h. */
+#include "testutil.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "core/store.h"
+
+void tu_tmpdir(char *dir, size_t len, const char *tag)
+{
+    int n = snprintf(dir, len, "/tmp/og-%s-XXXXXX", tag);
+    assert_true(n > 0 && (size_t)n < len);
+    assert_non_null(mkdtemp(dir));
+}
+
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)type;
+    (void)ftw;
+    return remove(path);
+}
+
+void tu_rmtree(const char *dir)
+{
+    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+long long tu_query_int(struct store *s, const char *sql)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("prepare failed: %s", sql);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long long n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
