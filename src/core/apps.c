@@ -555,13 +555,10 @@ static int run_with_id(struct store *s, const char *sql, const char *id, int *ch
     if (!st)
         return OG_ERR_DB;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return store_step_err(rc);
-    if (changes)
+    int rc = store_exec_done(st);
+    if (rc == OG_OK && changes)
         *changes = sqlite3_changes(store_db(s));
-    return OG_OK;
+    return rc;
 }
 
 int apps_remove(struct store *s, const char *id)

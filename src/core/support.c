@@ -112,13 +112,10 @@ static int exec_id(struct store *s, const char *sql, int64_t id, int *changes)
     if (!st)
         return OG_ERR_DB;
     sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return store_step_err(rc);
-    if (changes)
+    int rc = store_exec_done(st);
+    if (rc == OG_OK && changes)
         *changes = sqlite3_changes(store_db(s));
-    return OG_OK;
+    return rc;
 }
 
 /* {"by":"…"[,"admin":"…"] followed by more (",\"k\":n…}") into out. */
