@@ -1,0 +1,147 @@
+/* The gate decision of SPEC §5 (see gate.h): one table of rules over the
+ * policy, the user's factors and the flow's state. Pure functions: the
+ * unit tests walk every combination of their inputs. */
+#include "core/gate.h"
+
+#include <string.h>
+
+const char *gate_amr(enum gate_method m)
+{
+    switch (m) {
+    case GATE_METHOD_SMS:
+        return "[\"otp\",\"sms\",\"mfa\"]";
+    case GATE_METHOD_EMAIL:
+        return "[\"otp\",\"mail\",\"mfa\"]";
+    case GATE_METHOD_TOTP:
+    case GATE_METHOD_RECOVERY:
+        return "[\"otp\",\"mfa\"]";
+    case GATE_METHOD_NONE:
+        break;
+    }
+    return "[]";
+}
+
+const char *gate_verdict_name(enum gate_verdict v)
+{
+    switch (v) {
+    case GATE_CONTINUE:
+        return "continue";
+    case GATE_CHALLENGE:
+        return "challenge";
+    case GATE_ENROL:
+        return "enrol";
+    case GATE_OFFER:
+        return "offer";
+    case GATE_REFUSE:
+        return "refuse";
+    }
+    return "refuse";
+}
+
+bool gate_reuse_prior(enum gate_entry entry, int64_t prior_passed_at, int64_t now_ms,
+                      int64_t stepup_window_ms)
+{
+    return entry == GATE_ENTRY_MANAGE && prior_passed_at > 0 && prior_passed_at <= now_ms &&
+           now_ms - prior_passed_at <= stepup_window_ms;
+}
+
+static void verdict(struct gate_decision *out, enum gate_verdict v, const char *reason)
+{
+    out->verdict = v;
+    out->reason = reason;
+}
+
+/* The account page: a user with a factor must have passed the second step
+ * in this flow; a change needs it fresh. */
+static void decide_account(const struct gate_input *in, struct gate_decision *out)
+{
+    if (in->active_factors <= 0) {
+        verdict(out, GATE_CONTINUE, "no_factor");
+        return;
+    }
+    if (in->passed_at <= 0) {
+        if (in->locked)
+            verdict(out, in->recovery_usable ? GATE_CHALLENGE : GATE_REFUSE, "locked");
+        else
+            verdict(out, GATE_CHALLENGE, "needs_step");
+        return;
+    }
+    if (in->action == GATE_CHANGE_ACCOUNT && (in->stepup_at <= 0 || in->stepup_at > in->now_ms ||
+                                              in->now_ms - in->stepup_at > in->stepup_window_ms)) {
+        out->stale = true;
+        verdict(out, GATE_CHALLENGE, "stepup_stale");
+        return;
+    }
+    verdict(out, GATE_CONTINUE, "passed");
+}
+
+/* Back to the app (or "Skip for now", which asks for the same). */
+static void decide_return(const struct gate_input *in, struct gate_decision *out)
+{
+    /* Under mandatory a user without a factor never returns without one,
+     * even after a step passed earlier in this flow (then removed). */
+    if (in->mode == POLICY_MANDATORY && in->active_factors <= 0) {
+        verdict(out, in->can_enrol ? GATE_ENROL : GATE_REFUSE,
+                in->can_enrol ? "must_enrol" : "cannot_enrol");
+        return;
+    }
+    if (in->passed_at > 0) {
+        out->mfa = true;
+        out->acr = GATE_ACR_MFA;
+        out->amr =
+            in->passed_amr && in->passed_amr[0] ? in->passed_amr : gate_amr(GATE_METHOD_TOTP);
+        out->auth_time_s = in->passed_at / 1000;
+        verdict(out, GATE_CONTINUE, "passed");
+        return;
+    }
+    if (in->mode == POLICY_OFF) {
+        verdict(out, GATE_CONTINUE, "policy_off");
+        return;
+    }
+    /* A user with an active factor never skips. Locked, only a recovery
+     * code (or an admin) opens the way. */
+    if (in->active_factors > 0) {
+        if (in->locked)
+            verdict(out, in->recovery_usable ? GATE_CHALLENGE : GATE_REFUSE, "locked");
+        else
+            verdict(out, GATE_CHALLENGE, "needs_step");
+        return;
+    }
+    /* Optional, no active factor: the offer once, else through. */
+    if (in->action == GATE_DECLINE || in->declined) {
+        verdict(out, GATE_CONTINUE, "declined");
+        return;
+    }
+    if (in->offered_before) {
+        verdict(out, GATE_CONTINUE, "offered_before");
+        return;
+    }
+    if (in->entry == GATE_ENTRY_MANAGE) {
+        verdict(out, GATE_CONTINUE, "manage_no_factor");
+        return;
+    }
+    if (!in->can_enrol) {
+        verdict(out, GATE_CONTINUE, "nothing_to_offer");
+        return;
+    }
+    verdict(out, GATE_OFFER, "offer");
+}
+
+void gate_decide(const struct gate_input *in, struct gate_decision *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->acr = GATE_ACR_NONE;
+    out->amr = gate_amr(GATE_METHOD_NONE);
+    out->auth_time_s = in->now_ms / 1000;
+    switch (in->action) {
+    case GATE_VIEW_ACCOUNT:
+    case GATE_CHANGE_ACCOUNT:
+        decide_account(in, out);
+        return;
+    case GATE_RETURN:
+    case GATE_DECLINE:
+        decide_return(in, out);
+        return;
+    }
+    verdict(out, GATE_REFUSE, "unknown_action");
+}
