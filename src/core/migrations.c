@@ -251,6 +251,14 @@ static const char *const migrations[] = {
      * checkpoint. Rows stay in time order (their id). */
     "DROP INDEX IF EXISTS audit_user;\n",
 
+    /* 10: the gate's facts about a flow (SPEC §5) kept with its session:
+     * flags (the enrolment offer shown in this flow, declined in it, the
+     * flow ended and the row kept only as a record of its second step) and
+     * reveal, a set of recovery codes sealed under the master key until the
+     * page that shows them once has been loaded. */
+    "ALTER TABLE sessions ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE sessions ADD COLUMN reveal BLOB;\n",
+
     /* Append new migrations here. */
 };
 

@@ -19,16 +19,18 @@
 
 static const char SQL_INSERT[] =
     "INSERT INTO sessions (id_hash, app_id, sub, purpose, return_to, state, flow, locale, "
-    "created_at, expires_at, last_seen, passed_at, stepup_at, amr, challenge_id, pending_factor) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+    "created_at, expires_at, last_seen, passed_at, stepup_at, amr, challenge_id, pending_factor, "
+    "flags) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
 static const char SQL_LOAD[] =
     "SELECT app_id, sub, purpose, return_to, state, flow, locale, created_at, expires_at, "
-    "last_seen, passed_at, stepup_at, amr, challenge_id, pending_factor FROM sessions "
+    "last_seen, passed_at, stepup_at, amr, challenge_id, pending_factor, flags, reveal "
+    "FROM sessions "
     "WHERE id_hash = ?1 AND expires_at > ?2";
 static const char SQL_TOUCH[] = "UPDATE sessions SET last_seen = ?2 WHERE id_hash = ?1";
 static const char SQL_SAVE[] =
     "UPDATE sessions SET locale = ?2, passed_at = ?3, stepup_at = ?4, amr = ?5, "
-    "challenge_id = ?6, pending_factor = ?7, flow = ?8, expires_at = ?9 WHERE id_hash = ?1";
+    "challenge_id = ?6, pending_factor = ?7, flow = ?8, expires_at = ?9, flags = ?10, "
+    "reveal = ?11 WHERE id_hash = ?1";
 static const char SQL_ROTATE[] = "UPDATE sessions SET id_hash = ?2 WHERE id_hash = ?1";
 static const char SQL_DELETE[] = "DELETE FROM sessions WHERE id_hash = ?1";
 static const char SQL_PRUNE_SESSIONS[] = "DELETE FROM sessions WHERE expires_at <= ?1";
@@ -128,6 +130,7 @@ int sessions_create(struct store *s, struct session *in_out, int64_t now_ms, int
     bind_opt(st, 14, x->amr);
     bind_opt(st, 15, x->challenge_id);
     bind_opt(st, 16, x->pending_factor);
+    sqlite3_bind_int64(st, 17, (sqlite3_int64)x->flags);
     int rc = store_exec_done(st);
     if (rc == OG_OK) {
         memcpy(x->id_hash, id_hash, sizeof(id_hash));
@@ -196,6 +199,14 @@ int sessions_load(struct store *s, const char *cookie, int64_t now_ms, struct se
         out->last_seen = sqlite3_column_int64(st, 9);
         out->passed_at = sqlite3_column_int64(st, 10);
         out->stepup_at = sqlite3_column_int64(st, 11);
+        out->flags = (unsigned)sqlite3_column_int64(st, 15);
+        int rn = sqlite3_column_bytes(st, 16);
+        const void *rb = sqlite3_column_blob(st, 16);
+        if (rb && rn > 0) {
+            out->reveal = og_malloc((size_t)rn);
+            memcpy(out->reveal, rb, (size_t)rn);
+            out->reveal_len = (size_t)rn;
+        }
         rc = ok ? OG_OK : OG_ERR_INVALID;
     } else {
         rc = src == SQLITE_DONE ? OG_ERR_NOT_FOUND : store_step_err(src);
@@ -237,6 +248,11 @@ int sessions_save(struct store *s, const struct session *sess)
     bind_opt(st, 7, sess->pending_factor);
     bind_opt(st, 8, sess->flow);
     sqlite3_bind_int64(st, 9, sess->expires_at);
+    sqlite3_bind_int64(st, 10, (sqlite3_int64)sess->flags);
+    if (sess->reveal && sess->reveal_len)
+        sqlite3_bind_blob(st, 11, sess->reveal, (int)sess->reveal_len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 11);
     int rc = store_exec_done(st);
     if (rc == OG_OK && sqlite3_changes(store_db(s)) == 0)
         rc = OG_ERR_NOT_FOUND;
@@ -284,6 +300,11 @@ void sessions_free(struct session *sess)
     free(sess->state);
     free(sess->flow);
     sess->return_to = sess->state = sess->flow = NULL;
+    if (sess->reveal)
+        OPENSSL_cleanse(sess->reveal, sess->reveal_len);
+    free(sess->reveal);
+    sess->reveal = NULL;
+    sess->reveal_len = 0;
 }
 
 int sessions_prune(struct store *s, int64_t now_ms)

@@ -14,6 +14,14 @@
 #define SESSIONS_CSRF_LEN     44  /* buffer for a CSRF token: 43 base64url chars + NUL */
 #define SESSIONS_JTI_MAX      256 /* bytes of a jti */
 
+/* session.flags */
+enum {
+    SESSION_OFFERED = 1,  /* the optional enrolment offer was shown in this flow */
+    SESSION_DECLINED = 2, /* the user chose "Skip for now" in this flow */
+    SESSION_ENDED = 4,    /* the flow went back to the app: the row only records its
+                             second step (for gate_reuse_prior) and opens no page */
+};
+
 struct session {
     uint8_t id_hash[32]; /* SHA-256 of the cookie value */
     char app_id[32];
@@ -27,11 +35,14 @@ struct session {
     char amr[128]; /* JSON array text, "" when none */
     char challenge_id[32];
     char pending_factor[32];
+    unsigned flags;  /* SESSION_* */
+    uint8_t *reveal; /* owned, may be NULL: sealed data a page shows once */
+    size_t reveal_len;
 };
 
 /* Creates a session from in_out's app_id, sub (both non-empty), purpose
  * ("login" or "manage"), return_to, state, flow, locale, passed_at,
- * stepup_at, amr, challenge_id and pending_factor; sets created_at and
+ * stepup_at, amr, challenge_id, pending_factor and flags; sets created_at and
  * last_seen to now_ms, expires_at to now_ms + ttl_ms (absolute, ttl_ms > 0)
  * and id_hash. Writes the new cookie value (base64url of 32 random bytes)
  * into cookie (cookielen >= SESSIONS_COOKIE_LEN). The strings stay the
@@ -46,7 +57,7 @@ int sessions_create(struct store *s, struct session *in_out, int64_t now_ms, int
 int sessions_load(struct store *s, const char *cookie, int64_t now_ms, struct session *out);
 
 /* Saves the mutable fields: locale, passed_at, stepup_at, amr, challenge_id,
- * pending_factor, flow and expires_at. Returns 0, OG_ERR_NOT_FOUND (the
+ * pending_factor, flow, flags, reveal and expires_at. Returns 0, OG_ERR_NOT_FOUND (the
  * session is gone), OG_ERR_INVALID or a store error. */
 int sessions_save(struct store *s, const struct session *sess);
 
@@ -61,7 +72,7 @@ int sessions_rotate(struct store *s, struct session *sess, char *cookie, size_t 
  * Returns 0 or a store error. */
 int sessions_delete(struct store *s, const struct session *sess);
 
-/* Frees return_to, state and flow and sets them to NULL; the struct stays
+/* Frees return_to, state, flow and reveal and sets them to NULL; the struct stays
  * the caller's. NULL is ignored. */
 void sessions_free(struct session *sess);
 

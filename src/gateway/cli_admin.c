@@ -871,9 +871,11 @@ static const char brand_help[] =
     "  name=TEXT     product name in the page header (1..64 characters; default otpgate)\n"
     "  accent=#RGB   accent colour, #rgb or #rrggbb (default #1d4ed8)\n"
     "  logo=PATH     logo image served by otpgate, a path such as /static/img/logo.svg\n"
+    "  support=TEXT  who users contact when locked out, e.g. help@example.com or a phone\n"
+    "                number (1..200 characters; default: \"your administrator\")\n"
     "An empty value (name=) goes back to the default.\n";
 
-static const char *const brand_keys[] = {"name", "accent", "logo"};
+static const char *const brand_keys[] = {"name", "accent", "logo", "support"};
 
 /* Checks one brand value; returns NULL or what is wrong. */
 static const char *brand_check(const char *key, const char *v)
@@ -881,9 +883,10 @@ static const char *brand_check(const char *key, const char *v)
     size_t n = strlen(v);
     if (n == 0)
         return NULL;
-    if (strcmp(key, "name") == 0) {
-        if (n > 64)
-            return "must be at most 64 characters";
+    if (strcmp(key, "name") == 0 || strcmp(key, "support") == 0) {
+        if (n > (strcmp(key, "name") == 0 ? 64u : 200u))
+            return strcmp(key, "name") == 0 ? "must be at most 64 characters"
+                                            : "must be at most 200 characters";
         for (const char *c = v; *c; c++)
             if ((unsigned char)*c < 0x20 || *c == 0x7f)
                 return "must not contain control characters";
@@ -924,7 +927,7 @@ static int run_brand(const struct opts *o)
             if (eq && strlen(brand_keys[k]) == klen && strncmp(o->pos[i], brand_keys[k], klen) == 0)
                 known = true;
         if (!known)
-            return usage("brand set", "expected name=, accent= or logo=, got", o->pos[i]);
+            return usage("brand set", "expected name=, accent=, logo= or support=, got", o->pos[i]);
         char key[16];
         snprintf(key, sizeof(key), "%.*s", (int)klen, o->pos[i]);
         const char *why = brand_check(key, eq + 1);
@@ -973,9 +976,9 @@ static int run_keys(const struct opts *o)
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     char kid[JWT_KID_LEN];
-    if (rc == 0 && (signing_keys_ensure(e.store, &e.keys, now) != OG_OK ||
-                    signing_keys_rotate(e.store, &e.keys, now, OIDC_KEY_KEEP_MS, kid,
-                                        sizeof(kid)) != OG_OK))
+    if (rc == 0 &&
+        (signing_keys_ensure(e.store, &e.keys, now) != OG_OK ||
+         signing_keys_rotate(e.store, &e.keys, now, OIDC_KEY_KEEP_MS, kid, sizeof(kid)) != OG_OK))
         rc = fail("could not rotate the signing key");
     if (rc == 0)
         printf("{\"kid\":\"%s\"}\n", kid);

@@ -9,6 +9,7 @@
 
 #include "core/apps.h"
 #include "core/authcodes.h"
+#include "core/gate.h"
 #include "core/jwt.h"
 #include "core/log.h"
 #include "core/mfa.h"
@@ -50,7 +51,7 @@ void oidc_discovery(struct http_request *req)
          *jwks = endpoint(s, "/jwks.json"), *userinfo = endpoint(s, "/userinfo");
     json_t *o = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:[s], s:[s], s:[s], s:[s], s:[s, s], s:[s], s:[s], s:b, "
-        "s:b, s:[s], s:[s, s, s, s, s, s, s, s, s], s:[s, s], s:b, s:[s], s:[s], s:b}",
+        "s:b, s:[s], s:[s, s, s, s, s, s, s, s, s], s:[s, s], s:b, s:[s], s:[s, s], s:b}",
         "issuer", s->cfg->public_url, "authorization_endpoint", auth, "token_endpoint", token,
         "jwks_uri", jwks, "userinfo_endpoint", userinfo, "response_types_supported", "code",
         "response_modes_supported", "query", "grant_types_supported", "authorization_code",
@@ -61,7 +62,8 @@ void oidc_discovery(struct http_request *req)
         "HS256", "claims_supported", "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce",
         "amr", "acr", "ui_locales_supported", "en", "zh-CN",
         "authorization_response_iss_parameter_supported", 1, "scopes_supported", "openid",
-        "acr_values_supported", OIDC_ACR_MFA, "require_request_uri_registration", 0);
+        "acr_values_supported", GATE_ACR_MFA, GATE_ACR_NONE, "require_request_uri_registration",
+        0);
     free(auth);
     free(token);
     free(jwks);

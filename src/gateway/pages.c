@@ -10,10 +10,12 @@
 #include "core/authcodes.h"
 #include "core/base32.h"
 #include "core/contact.h"
+#include "core/gate.h"
 #include "core/jwt.h"
 #include "core/log.h"
 #include "core/mfa.h"
 #include "core/recovery.h"
+#include "core/secrets.h"
 #include "core/sessions.h"
 #include "gateway/oidc.h"
 #include "gateway/server.h"
@@ -27,12 +29,14 @@
 #include <stdlib.h>
 #include <time.h>
 
-#define SESSION_COOKIE "otpgate_session"
-#define LANG_COOKIE "otpgate_lang"
-#define SESSION_TTL_MS (30LL * 60 * 1000)
+#define SESSION_COOKIE  "otpgate_session"
+#define LANG_COOKIE     "otpgate_lang"
+#define SESSION_TTL_MS  (30LL * 60 * 1000)
 #define STEPUP_FRESH_MS (5LL * 60 * 1000)
-#define LINK_MAX_AGE_S 300
-#define RESULT_TTL_S 120
+#define LINK_MAX_AGE_S  300
+#define RESULT_TTL_S    120
+#define LOCK_WARN_TRIES 10 /* say how many tries are left before the lock from here */
+#define WAIT_WARN_TRIES 2  /* ... and before the waits begin */
 
 struct page {
     struct http_request *req;
@@ -120,10 +124,14 @@ static void pick_locale(struct page *p)
 static void brand(struct page *p)
 {
     char v[128];
-    static char name[128], logo[256];
+    static char name[128], logo[256], support[256];
     p->ui.brand_name = "otpgate";
     p->ui.brand_logo = NULL;
     p->ui.brand_accent = NULL;
+    p->ui.brand_support = NULL;
+    if (store_meta_get(p->srv->store, "brand_support", support, sizeof(support)) == OG_OK &&
+        support[0])
+        p->ui.brand_support = support;
     if (store_meta_get(p->srv->store, "brand_name", v, sizeof(v)) == OG_OK && v[0]) {
         snprintf(name, sizeof(name), "%s", v);
         p->ui.brand_name = name;
@@ -142,6 +150,20 @@ static void ui_fill(struct page *p)
     p->ui.notice = msg_key(query_str(p, "n"), "notice.");
     p->ui.error = msg_key(query_str(p, "e"), "err.");
     p->ui.error_arg = msg_arg(query_str(p, "a"));
+    /* Waits travel as seconds and are said in human time. */
+    if (p->ui.error && p->ui.error_arg &&
+        (strcmp(p->ui.error, "err.wait") == 0 || strcmp(p->ui.error, "err.rate_limited") == 0 ||
+         strcmp(p->ui.error, "err.wrong_wait") == 0)) {
+        char *end = NULL;
+        long long secs = strtoll(p->ui.error_arg, &end, 10);
+        if (end && *end == '\0' && secs > 0) {
+            char *text = arena_alloc(&p->req->arena, 64);
+            ui_duration(p->locale, secs, text, 64);
+            p->ui.error_arg = text;
+        } else {
+            p->ui.error_arg = NULL;
+        }
+    }
 }
 
 /* Ends the request's part of the batch and queues the answer. */
@@ -185,13 +207,23 @@ static void redirect_msg(struct page *p, const char *path, const char *kind, con
     redirect(p, location);
 }
 
-static void message_page(struct page *p, int status, const char *title, const char *body)
+/* A message page; arg (may be NULL) fills the body's "%s". */
+static void message_page_arg(struct page *p, int status, const char *title, const char *body,
+                             const char *arg)
 {
     struct buf html;
     buf_init(&html, 1u << 20);
     ui_fill(p);
+    p->ui.error = NULL;
+    p->ui.notice = NULL;
+    p->ui.error_arg = arg;
     ui_page_message(&html, &p->ui, title, body);
     page_send(p, status, &html);
+}
+
+static void message_page(struct page *p, int status, const char *title, const char *body)
+{
+    message_page_arg(p, status, title, body, NULL);
 }
 
 /* Loads the session (and the app, policy, user) and, for POSTs, the form
@@ -207,8 +239,14 @@ static bool page_start(struct http_request *req, struct page *p, bool post)
     struct span cookies, value;
     if (http_header_get(req, "Cookie", &cookies) && cookie_get(cookies, SESSION_COOKIE, &value)) {
         char *cookie = arena_strndup(&req->arena, value.p, value.len);
-        if (sessions_load(s->store, cookie, now, &p->sess) == OG_OK)
+        if (sessions_load(s->store, cookie, now, &p->sess) == OG_OK) {
             p->have_sess = true;
+            /* A flow that went back to the app opens no page again. */
+            if (p->sess.flags & SESSION_ENDED) {
+                sessions_free(&p->sess);
+                p->have_sess = false;
+            }
+        }
     }
     if (!p->have_sess) {
         message_page(p, 401, "title.session_expired", "body.session_expired");
@@ -329,16 +367,150 @@ static int64_t active_count(struct page *p)
     return factors_count_active(&p->ctx, &p->user);
 }
 
+/* ---- the gate --------------------------------------------------------- */
+
+/* Whether the user could bind some factor here: allowed by the policy and,
+ * for codes, with a channel to send them. */
+static bool can_enrol(struct page *p)
+{
+    return ((p->pol.factors & FACTOR_BIT_SMS) && delivery_available(p->srv, FACTOR_SMS)) ||
+           ((p->pol.factors & FACTOR_BIT_EMAIL) && delivery_available(p->srv, FACTOR_EMAIL)) ||
+           (p->pol.factors & FACTOR_BIT_TOTP);
+}
+
+/* Asks the one gate decision (src/core/gate.c) about action, with the
+ * facts of this session, user and policy. */
+static void gate_ask(struct page *p, enum gate_action action, struct gate_decision *d)
+{
+    struct gate_input in = {
+        .mode = p->pol.mode,
+        .entry = strcmp(p->sess.purpose, "manage") == 0 ? GATE_ENTRY_MANAGE : GATE_ENTRY_LOGIN,
+        .action = action,
+        .active_factors = (int)active_count(p),
+        .can_enrol = can_enrol(p),
+        .locked = p->user.locked,
+        .offered_before = p->user.enrol_offered && !(p->sess.flags & SESSION_OFFERED),
+        .declined = (p->sess.flags & SESSION_DECLINED) != 0,
+        .passed_at = p->sess.passed_at,
+        .stepup_at = p->sess.stepup_at,
+        .passed_amr = p->sess.amr,
+        .now_ms = p->ctx.now_ms,
+        .stepup_window_ms = STEPUP_FRESH_MS,
+    };
+    if (in.locked)
+        in.recovery_usable = p->pol.recovery_codes && recovery_codes_left(&p->ctx, &p->user) > 0;
+    gate_decide(&in, d);
+}
+
+static void refused_page(struct page *p, const struct gate_decision *d)
+{
+    if (strcmp(d->reason, "locked") == 0) {
+        bool support = p->ui.brand_support && p->ui.brand_support[0];
+        message_page_arg(p, 423, "title.locked",
+                         support ? "body.locked_contact" : "body.locked_admin",
+                         support ? p->ui.brand_support : NULL);
+        return;
+    }
+    message_page(p, 403, "title.cannot_enrol", "body.cannot_enrol");
+}
+
+/* Sends the user where a verdict other than "continue" points. */
+static void gate_follow(struct page *p, const struct gate_decision *d)
+{
+    switch (d->verdict) {
+    case GATE_CHALLENGE:
+        redirect(p, d->stale ? "/challenge?stepup=1" : "/challenge");
+        return;
+    case GATE_ENROL:
+    case GATE_OFFER:
+        redirect(p, "/enrol");
+        return;
+    case GATE_REFUSE:
+        refused_page(p, d);
+        return;
+    case GATE_CONTINUE:
+        break;
+    }
+    message_page(p, 500, "title.error", "body.error");
+}
+
 /* ---- finishing a flow ------------------------------------------------- */
 
-/* Sends the user back to the app: with a signed result (HS256 with the
- * app's secret, like the link that brought them), or with error. */
-static void finish(struct page *p, const char *error)
+/* The flow is over: the row stays only as the record of its second step,
+ * which a "manage" flow started right after may reuse (gate_reuse_prior);
+ * without one it goes. */
+static void end_session(struct page *p)
+{
+    int64_t keep_until = p->sess.passed_at + STEPUP_FRESH_MS;
+    if (p->sess.passed_at > 0 && keep_until > p->ctx.now_ms) {
+        p->sess.flags |= SESSION_ENDED;
+        p->sess.expires_at = keep_until;
+        p->sess.challenge_id[0] = '\0';
+        p->sess.pending_factor[0] = '\0';
+        sessions_save(p->srv->store, &p->sess);
+    } else {
+        sessions_delete(p->srv->store, &p->sess);
+    }
+    p->sess_dirty = false;
+}
+
+/* The signed result of a /start flow: HS256 with the app's secret, like
+ * the link that brought the user; malloc'd, NULL on failure. */
+static char *result_token(struct page *p, const struct gate_decision *d)
+{
+    struct server *s = p->srv;
+    char *secret = NULL;
+    if (apps_secret(s->store, &s->keys, p->sess.app_id, &secret) != OG_OK)
+        return NULL;
+    json_error_t jerr;
+    json_t *amr = json_loads(d->amr, 0, &jerr);
+    char jti[40];
+    random_token(16, jti, sizeof(jti));
+    int64_t now_s = p->ctx.now_ms / 1000;
+    json_t *claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:o, s:b, s:s, s:I, s:s?}", "iss",
+                               s->cfg->public_url, "aud", p->sess.app_id, "sub", p->sess.sub, "iat",
+                               (json_int_t)now_s, "exp", (json_int_t)(now_s + RESULT_TTL_S), "jti",
+                               jti, "amr", amr ? amr : json_array(), "mfa", d->mfa, "acr", d->acr,
+                               "auth_time", (json_int_t)d->auth_time_s, "state", p->sess.state);
+    char *token = claims ? jwt_hs256_sign(claims, (const uint8_t *)secret, strlen(secret)) : NULL;
+    json_decref(claims);
+    OPENSSL_cleanse(secret, strlen(secret));
+    free(secret);
+    return token;
+}
+
+/* An OpenID Connect authorization code for the app's token request, with
+ * the decision's acr, amr and auth_time; 0 or an og_err. */
+static int oidc_code(struct page *p, const struct gate_decision *d, json_t *flow, char *code,
+                     size_t codelen)
+{
+    struct authcode c;
+    memset(&c, 0, sizeof(c));
+    snprintf(c.app_id, sizeof(c.app_id), "%s", p->sess.app_id);
+    snprintf(c.sub, sizeof(c.sub), "%s", p->sess.sub);
+    snprintf(c.redirect_uri, sizeof(c.redirect_uri), "%s", p->sess.return_to);
+    const char *v = json_string_value(json_object_get(flow, "nonce"));
+    snprintf(c.nonce, sizeof(c.nonce), "%s", v ? v : "");
+    v = json_string_value(json_object_get(flow, "code_challenge"));
+    snprintf(c.code_challenge, sizeof(c.code_challenge), "%s", v ? v : "");
+    v = json_string_value(json_object_get(flow, "scope"));
+    snprintf(c.scope, sizeof(c.scope), "%s", v ? v : "openid");
+    snprintf(c.amr, sizeof(c.amr), "%s", d->amr);
+    snprintf(c.acr, sizeof(c.acr), "%s", d->acr);
+    c.auth_time = d->auth_time_s;
+    return authcodes_create(p->srv->store, &c, p->ctx.now_ms, OIDC_CODE_TTL_MS, code, codelen);
+}
+
+/* Sends the user back to the app with a success. Only ever called with a
+ * GATE_CONTINUE decision of GATE_RETURN or GATE_DECLINE: the gate is the
+ * one place that says yes. */
+static void finish_success(struct page *p, const struct gate_decision *d)
 {
     struct server *s = p->srv;
     const char *ret = p->sess.return_to;
+    audit_log(&p->ctx, p->sess.sub, "login_returned", NULL, d->reason);
     if (!ret || !ret[0]) {
-        sessions_delete(s->store, &p->sess);
+        end_session(p);
         message_page(p, 200, "title.done", "body.done");
         return;
     }
@@ -348,51 +520,22 @@ static void finish(struct page *p, const char *error)
     json_error_t jerr;
     json_t *flow = p->sess.flow ? json_loads(p->sess.flow, 0, &jerr) : NULL;
     bool oidc = json_is_true(json_object_get(flow, "oidc"));
-    if (error) {
-        url_append_param(&loc, "error", error);
-    } else if (oidc) {
-        /* OpenID Connect: a one-use code for the app's token request. */
-        struct authcode c;
-        memset(&c, 0, sizeof(c));
-        snprintf(c.app_id, sizeof(c.app_id), "%s", p->sess.app_id);
-        snprintf(c.sub, sizeof(c.sub), "%s", p->sess.sub);
-        snprintf(c.redirect_uri, sizeof(c.redirect_uri), "%s", ret);
-        const char *v = json_string_value(json_object_get(flow, "nonce"));
-        snprintf(c.nonce, sizeof(c.nonce), "%s", v ? v : "");
-        v = json_string_value(json_object_get(flow, "code_challenge"));
-        snprintf(c.code_challenge, sizeof(c.code_challenge), "%s", v ? v : "");
-        v = json_string_value(json_object_get(flow, "scope"));
-        snprintf(c.scope, sizeof(c.scope), "%s", v ? v : "openid");
-        snprintf(c.amr, sizeof(c.amr), "%s", p->sess.amr[0] ? p->sess.amr : "[]");
-        snprintf(c.acr, sizeof(c.acr), "%s",
-                 p->sess.passed_at ? OIDC_ACR_MFA : OIDC_ACR_NONE);
-        c.auth_time = (p->sess.passed_at ? p->sess.passed_at : p->ctx.now_ms) / 1000;
+    if (oidc) {
         char code[64];
-        if (authcodes_create(s->store, &c, p->ctx.now_ms, OIDC_CODE_TTL_MS, code, sizeof(code)) !=
-            OG_OK) {
+        int rc = oidc_code(p, d, flow, code, sizeof(code));
+        if (rc == OG_OK)
+            url_append_param(&loc, "code", code);
+        OPENSSL_cleanse(code, sizeof(code));
+        if (rc != OG_OK) {
             json_decref(flow);
             buf_free(&loc);
             message_page(p, 500, "title.error", "body.error");
             return;
         }
-        url_append_param(&loc, "code", code);
-        OPENSSL_cleanse(code, sizeof(code));
     } else {
-        char *secret = NULL;
-        char *token = NULL;
-        if (apps_secret(s->store, &s->keys, p->sess.app_id, &secret) == OG_OK) {
-            json_t *amr = json_loads(p->sess.amr[0] ? p->sess.amr : "[]", 0, &jerr);
-            json_t *claims = json_pack(
-                "{s:s, s:s, s:s, s:I, s:I, s:o, s:b, s:s?}", "iss", s->cfg->public_url, "aud",
-                p->sess.app_id, "sub", p->sess.sub, "iat", (json_int_t)(p->ctx.now_ms / 1000),
-                "exp", (json_int_t)(p->ctx.now_ms / 1000 + RESULT_TTL_S), "amr",
-                amr ? amr : json_array(), "mfa", p->sess.passed_at > 0, "state", p->sess.state);
-            token = jwt_hs256_sign(claims, (const uint8_t *)secret, strlen(secret));
-            json_decref(claims);
-            OPENSSL_cleanse(secret, strlen(secret));
-            free(secret);
-        }
+        char *token = result_token(p, d);
         if (!token) {
+            json_decref(flow);
             buf_free(&loc);
             message_page(p, 500, "title.error", "body.error");
             return;
@@ -400,44 +543,72 @@ static void finish(struct page *p, const char *error)
         url_append_param(&loc, "otpgate_result", token);
         free(token);
     }
+    json_decref(flow);
     if (p->sess.state && p->sess.state[0])
         url_append_param(&loc, "state", p->sess.state);
     if (oidc) /* RFC 9207: the issuer, so the app can tell who answered */
         url_append_param(&loc, "iss", s->cfg->public_url);
-    json_decref(flow);
-    audit_log(&p->ctx, p->sess.sub, error ? "login_cancelled" : "login_returned", NULL, NULL);
-    sessions_delete(s->store, &p->sess);
-    p->sess_dirty = false;
+    end_session(p);
     char *location = arena_strndup(&p->req->arena, loc.data, loc.len);
     buf_free(&loc);
     redirect(p, location);
 }
 
-/* Where the user goes next in this session's flow (SPEC §5). */
+/* The user gives up: back to the app with error=access_denied (never a
+ * success, so no gate question). */
+static void finish_cancel(struct page *p)
+{
+    const char *ret = p->sess.return_to;
+    audit_log(&p->ctx, p->sess.sub, "login_cancelled", NULL, NULL);
+    sessions_delete(p->srv->store, &p->sess);
+    p->sess_dirty = false;
+    if (!ret || !ret[0]) {
+        message_page(p, 200, "title.done", "body.done");
+        return;
+    }
+    json_error_t jerr;
+    json_t *flow = p->sess.flow ? json_loads(p->sess.flow, 0, &jerr) : NULL;
+    bool oidc = json_is_true(json_object_get(flow, "oidc"));
+    json_decref(flow);
+    struct buf loc;
+    buf_init(&loc, 8192);
+    buf_append_str(&loc, ret);
+    url_append_param(&loc, "error", "access_denied");
+    if (p->sess.state && p->sess.state[0])
+        url_append_param(&loc, "state", p->sess.state);
+    if (oidc)
+        url_append_param(&loc, "iss", p->srv->cfg->public_url);
+    char *location = arena_strndup(&p->req->arena, loc.data, loc.len);
+    buf_free(&loc);
+    redirect(p, location);
+}
+
+/* Back to the app if the gate says so, else where it points. */
+static void try_return(struct page *p, enum gate_action action)
+{
+    struct gate_decision d;
+    gate_ask(p, action, &d);
+    if (d.verdict == GATE_CONTINUE)
+        finish_success(p, &d);
+    else
+        gate_follow(p, &d);
+}
+
+/* Where the user goes next in this session's flow (SPEC §5): a sign-in
+ * goes back to the app when the gate allows it; "manage" opens the account
+ * page when the gate allows that. */
 static void flow_next(struct page *p)
 {
-    int64_t active = active_count(p);
     if (strcmp(p->sess.purpose, "manage") == 0) {
-        redirect(p, active > 0 && !p->sess.passed_at ? "/challenge" : "/account");
+        struct gate_decision d;
+        gate_ask(p, GATE_VIEW_ACCOUNT, &d);
+        if (d.verdict == GATE_CONTINUE)
+            redirect(p, "/account");
+        else
+            gate_follow(p, &d);
         return;
     }
-    if (p->sess.passed_at) {
-        finish(p, NULL);
-        return;
-    }
-    if (active > 0 && p->pol.mode != POLICY_OFF) {
-        redirect(p, "/challenge");
-        return;
-    }
-    if (p->pol.mode == POLICY_MANDATORY) {
-        redirect(p, "/enrol");
-        return;
-    }
-    if (p->pol.mode == POLICY_OPTIONAL && !p->user.enrol_offered) {
-        redirect(p, "/enrol");
-        return;
-    }
-    finish(p, NULL);
+    try_return(p, GATE_RETURN);
 }
 
 /* ---- entry ------------------------------------------------------------ */
@@ -529,9 +700,9 @@ void page_start_link(struct http_request *req)
     json_decref(claims);
 }
 
-void pages_begin(struct http_request *req, const char *app_id, const char *sub,
-                 const char *purpose, const char *return_to, const char *state,
-                 const char *ui_locales, const char *flow_json)
+void pages_begin(struct http_request *req, const char *app_id, const char *sub, const char *purpose,
+                 const char *return_to, const char *state, const char *ui_locales,
+                 const char *flow_json)
 {
     struct page p;
     memset(&p, 0, sizeof(p));
@@ -549,9 +720,29 @@ void pages_begin(struct http_request *req, const char *app_id, const char *sub,
     char cookie[96];
     if (batch_request_begin(s) == OG_OK)
         p.in_batch = true;
-    if (!p.in_batch ||
-        sessions_create(s->store, &p.sess, server_now_ms(), SESSION_TTL_MS, cookie, sizeof(cookie)) !=
+    /* The browser's earlier flow is replaced by this one; a second step it
+     * passed for the same app and user may stand for this flow if the gate
+     * says so ("Manage" right after a sign-in does not ask again). */
+    int64_t now = server_now_ms();
+    struct span cookies, value;
+    struct session old;
+    if (p.in_batch && http_header_get(req, "Cookie", &cookies) &&
+        cookie_get(cookies, SESSION_COOKIE, &value) &&
+        sessions_load(s->store, arena_strndup(&req->arena, value.p, value.len), now, &old) ==
             OG_OK) {
+        enum gate_entry entry =
+            strcmp(purpose, "manage") == 0 ? GATE_ENTRY_MANAGE : GATE_ENTRY_LOGIN;
+        if (strcmp(old.app_id, app_id) == 0 && strcmp(old.sub, sub) == 0 &&
+            gate_reuse_prior(entry, old.passed_at, now, STEPUP_FRESH_MS)) {
+            p.sess.passed_at = old.passed_at;
+            p.sess.stepup_at = old.stepup_at;
+            snprintf(p.sess.amr, sizeof(p.sess.amr), "%s", old.amr);
+        }
+        sessions_delete(s->store, &old);
+        sessions_free(&old);
+    }
+    if (!p.in_batch ||
+        sessions_create(s->store, &p.sess, now, SESSION_TTL_MS, cookie, sizeof(cookie)) != OG_OK) {
         sessions_free(&p.sess);
         message_page(&p, 500, "title.error", "body.error");
         return;
@@ -572,8 +763,7 @@ void page_flow(struct http_request *req)
 
 /* ---- the challenge ---------------------------------------------------- */
 
-static bool pick_current(struct page *p, struct factor_list *l, const char *asked,
-                         size_t *index)
+static bool pick_current(struct page *p, struct factor_list *l, const char *asked, size_t *index)
 {
     const char *order[3] = {asked, p->user.last_used, p->user.preferred};
     for (int k = 0; k < 3; k++) {
@@ -604,6 +794,15 @@ void page_challenge(struct http_request *req)
         flow_next(&p);
         return;
     }
+    bool recovery_allowed = p.pol.recovery_codes && recovery_codes_left(&p.ctx, &p.user) > 0;
+    if (p.user.locked && !recovery_allowed) {
+        struct gate_decision d;
+        gate_ask(&p, GATE_RETURN, &d);
+        if (d.verdict == GATE_REFUSE) {
+            refused_page(&p, &d);
+            return;
+        }
+    }
     size_t cur = 0;
     const char *asked = query_str(&p, "factor");
     pick_current(&p, &l, asked, &cur);
@@ -616,11 +815,19 @@ void page_challenge(struct http_request *req)
         .current = &l.items[cur],
         .others = others,
         .other_count = n,
-        .recovery_allowed = p.pol.recovery_codes && recovery_codes_left(&p.ctx, &p.user) > 0,
+        .recovery_allowed = recovery_allowed,
         .stepup = query_str(&p, "stepup") != NULL || p.sess.passed_at > 0,
+        .locked = p.user.locked,
     };
     const char *method = query_str(&p, "method");
     v.recovery = method && strcmp(method, "recovery") == 0 && v.recovery_allowed;
+    if (v.locked) {
+        struct buf html;
+        buf_init(&html, 1u << 20);
+        ui_page_challenge(&html, &p.ui, &v);
+        page_send(&p, 200, &html);
+        return;
+    }
     /* A code already sent for this factor in this session shows the code
      * form; loading the page never sends one. */
     if (p.sess.challenge_id[0] && l.raw[cur].type != FACTOR_TOTP) {
@@ -646,31 +853,55 @@ static const char *fmt_int(struct page *p, int64_t v)
 }
 
 /* Maps a refused check or send to a message on the page at back. */
-static void refuse(struct page *p, const char *back, enum mfa_result r,
-                   const struct mfa_outcome *o)
+static void refuse(struct page *p, const char *back, enum mfa_result r, const struct mfa_outcome *o)
 {
     switch (r) {
-    case MFA_WRONG_CODE:
-        if (o->attempts_left >= 0 && o->type != FACTOR_TOTP)
+    case MFA_WRONG_CODE: {
+        /* Say what comes next: a wait that has begun, the lock when it is
+         * near, waits about to begin, else this code's tries left. */
+        int64_t lock_left = (int64_t)p->pol.lockout_hard - p->user.failures;
+        int64_t free_left = (int64_t)p->pol.lockout_free + 1 - p->user.failures;
+        if (o->retry_after > 0)
+            redirect_msg(p, back, "e", "err.wrong_wait", fmt_int(p, o->retry_after));
+        else if (lock_left > 0 && lock_left <= LOCK_WARN_TRIES)
+            redirect_msg(p, back, "e", "err.wrong_lock_soon", fmt_int(p, lock_left));
+        else if (free_left > 0 && free_left <= WAIT_WARN_TRIES && p->pol.lockout_wait > 0)
+            redirect_msg(p, back, "e", "err.wrong_wait_soon", fmt_int(p, free_left));
+        else if (o->attempts_left >= 0 && o->type != FACTOR_TOTP && !o->recovery)
             redirect_msg(p, back, "e", "err.wrong_code", fmt_int(p, o->attempts_left));
         else
-            redirect_msg(p, back, "e", o->recovery ? "err.recovery_wrong" : "err.wrong_code",
-                         NULL);
+            redirect_msg(p, back, "e", o->recovery ? "err.recovery_wrong" : "err.wrong_code", NULL);
         return;
-    case MFA_EXPIRED: redirect_msg(p, back, "e", "err.expired", NULL); return;
-    case MFA_NO_ATTEMPTS: redirect_msg(p, back, "e", "err.no_attempts", NULL); return;
-    case MFA_DONE: redirect_msg(p, back, "e", "err.expired", NULL); return;
+    }
+    case MFA_EXPIRED:
+        redirect_msg(p, back, "e", "err.expired", NULL);
+        return;
+    case MFA_NO_ATTEMPTS:
+        redirect_msg(p, back, "e", "err.no_attempts", NULL);
+        return;
+    case MFA_DONE:
+        redirect_msg(p, back, "e", "err.expired", NULL);
+        return;
     case MFA_WAIT:
         redirect_msg(p, back, "e", "err.wait", fmt_int(p, o->retry_after));
         return;
     case MFA_LIMITED:
         redirect_msg(p, back, "e", "err.rate_limited", fmt_int(p, o->retry_after));
         return;
-    case MFA_LOCKED: redirect_msg(p, back, "e", "err.locked", NULL); return;
-    case MFA_CONFLICT: redirect_msg(p, back, "e", "err.conflict", NULL); return;
-    case MFA_NOT_ALLOWED: redirect_msg(p, back, "e", "err.not_allowed", NULL); return;
-    case MFA_COUNTRY: redirect_msg(p, back, "e", "err.country", NULL); return;
-    default: break;
+    case MFA_LOCKED:
+        redirect_msg(p, back, "e", "err.locked", NULL);
+        return;
+    case MFA_CONFLICT:
+        redirect_msg(p, back, "e", "err.conflict", NULL);
+        return;
+    case MFA_NOT_ALLOWED:
+        redirect_msg(p, back, "e", "err.not_allowed", NULL);
+        return;
+    case MFA_COUNTRY:
+        redirect_msg(p, back, "e", "err.country", NULL);
+        return;
+    default:
+        break;
     }
     if (p->in_batch) {
         batch_request_end(p->srv, false);
@@ -738,8 +969,7 @@ void page_challenge_send(struct http_request *req)
     struct mfa_challenge ch;
     struct mfa_outcome o = {.attempts_left = -1};
     enum mfa_result r;
-    if (p.sess.challenge_id[0] &&
-        challenges_get(&p.ctx, p.sess.challenge_id, &u, &ch) == MFA_OK &&
+    if (p.sess.challenge_id[0] && challenges_get(&p.ctx, p.sess.challenge_id, &u, &ch) == MFA_OK &&
         strcmp(ch.factor_id, f.id) == 0 && ch.attempts_left > 0) {
         r = challenges_resend(&p.ctx, &p.user, &ch, &o);
         if (r == MFA_OK &&
@@ -767,11 +997,11 @@ static void passed(struct page *p, enum factor_type type, bool recovery, const c
 {
     struct server *s = p->srv;
     users_record_success(&p->ctx, &p->user, factor_id);
-    const char *amr = recovery                 ? "[\"otp\",\"mfa\"]"
-                      : type == FACTOR_SMS     ? "[\"otp\",\"sms\",\"mfa\"]"
-                      : type == FACTOR_EMAIL   ? "[\"otp\",\"mail\",\"mfa\"]"
-                                               : "[\"otp\",\"mfa\"]";
-    snprintf(p->sess.amr, sizeof(p->sess.amr), "%s", amr);
+    enum gate_method m = recovery               ? GATE_METHOD_RECOVERY
+                         : type == FACTOR_SMS   ? GATE_METHOD_SMS
+                         : type == FACTOR_EMAIL ? GATE_METHOD_EMAIL
+                                                : GATE_METHOD_TOTP;
+    snprintf(p->sess.amr, sizeof(p->sess.amr), "%s", gate_amr(m));
     p->sess.passed_at = p->ctx.now_ms;
     p->sess.stepup_at = p->ctx.now_ms;
     p->sess.challenge_id[0] = '\0';
@@ -893,27 +1123,22 @@ void page_challenge_cancel(struct http_request *req)
     struct page p;
     if (!page_start(req, &p, true))
         return;
-    finish(&p, "access_denied");
+    finish_cancel(&p);
 }
 
 /* ---- account ---------------------------------------------------------- */
 
-/* The account page and its changes need a passed second step when the user
- * has a factor; changes need a fresh one (step-up). On false an answer
+/* The account page and its changes: the gate decides (a passed second step
+ * when the user has a factor; a fresh one for changes). On false an answer
  * (a redirect to the challenge) has been sent. */
 static bool account_allowed(struct page *p, bool change)
 {
-    if (active_count(p) == 0)
+    struct gate_decision d;
+    gate_ask(p, change ? GATE_CHANGE_ACCOUNT : GATE_VIEW_ACCOUNT, &d);
+    if (d.verdict == GATE_CONTINUE)
         return true;
-    if (!p->sess.passed_at) {
-        redirect(p, "/challenge");
-        return false;
-    }
-    if (change && p->ctx.now_ms - p->sess.stepup_at > STEPUP_FRESH_MS) {
-        redirect(p, "/challenge?stepup=1");
-        return false;
-    }
-    return true;
+    gate_follow(p, &d);
+    return false;
 }
 
 void page_account(struct http_request *req)
@@ -925,17 +1150,20 @@ void page_account(struct http_request *req)
         return;
     struct factor_list l;
     list_factors(&p, &l, false);
+    int64_t active = active_count(&p);
     struct ui_account_view v = {
         .factors = l.items,
         .factor_count = l.count,
-        .recovery_left = p.pol.recovery_codes ? recovery_codes_left(&p.ctx, &p.user) : -1,
+        /* Recovery codes stand in for factors: without one there are none. */
+        .recovery_left =
+            p.pol.recovery_codes && active > 0 ? recovery_codes_left(&p.ctx, &p.user) : -1,
         .can_sms = (p.pol.factors & FACTOR_BIT_SMS) && delivery_available(p.srv, FACTOR_SMS),
-        .can_email =
-            (p.pol.factors & FACTOR_BIT_EMAIL) && delivery_available(p.srv, FACTOR_EMAIL),
+        .can_email = (p.pol.factors & FACTOR_BIT_EMAIL) && delivery_available(p.srv, FACTOR_EMAIL),
         .can_totp = (p.pol.factors & FACTOR_BIT_TOTP) != 0,
         .back_to_app = p.sess.return_to && p.sess.return_to[0],
+        .mandatory = p.pol.mode == POLICY_MANDATORY,
     };
-    if (!p.ui.notice && v.recovery_left >= 0 && v.recovery_left <= 3 && active_count(&p) > 0) {
+    if (!p.ui.notice && v.recovery_left >= 0 && v.recovery_left <= 3) {
         p.ui.notice = "notice.recovery_low";
         p.ui.error_arg = fmt_int(&p, v.recovery_left);
     }
@@ -1037,8 +1265,8 @@ void page_account_add_form(struct http_request *req)
     /* SPEC §6: the app's email / phone_number claims prefill enrolment. */
     json_error_t jerr;
     json_t *flow = p.sess.flow ? json_loads(p.sess.flow, 0, &jerr) : NULL;
-    const char *hint = json_string_value(
-        json_object_get(flow, t == FACTOR_SMS ? "phone_number" : "email"));
+    const char *hint =
+        json_string_value(json_object_get(flow, t == FACTOR_SMS ? "phone_number" : "email"));
     if (hint)
         v.value = arena_strndup(&req->arena, hint, strlen(hint));
     json_decref(flow);
@@ -1095,8 +1323,7 @@ void page_account_add(struct http_request *req)
             if (phone && phone[0] == '0' && phone[1] != '0' && country &&
                 strcmp(country, "39") != 0)
                 phone++;
-            snprintf(full, sizeof(full), "+%s %s", country ? country : "",
-                     phone ? phone : "");
+            snprintf(full, sizeof(full), "+%s %s", country ? country : "", phone ? phone : "");
         }
         rc = contact_phone_normalize(full, dest, sizeof(dest));
         if (rc == OG_OK && !sendlimits_country_allowed(&p.pol, dest)) {
@@ -1172,23 +1399,85 @@ void page_account_resend(struct http_request *req)
     redirect_msg(&p, back, "n", "notice.code_sent", NULL);
 }
 
-static void show_recovery_codes(struct page *p, const char *continue_action)
+#define REVEAL_AAD "reveal:recovery-codes"
+
+/* Makes a new set of recovery codes (voiding the old one), keeps it sealed
+ * in the session and redirects to the page that shows it once: a reload of
+ * that page, or of the POST before it, never makes another set. */
+static void issue_recovery_codes(struct page *p, const char *notice)
 {
     char codes[RECOVERY_COUNT][20];
     if (recovery_codes_new(&p->ctx, &p->user, codes) != MFA_OK) {
         refuse(p, "/account", MFA_ERROR, &(struct mfa_outcome){.attempts_left = -1});
         return;
     }
+    char joined[RECOVERY_COUNT * 20];
+    size_t n = 0;
+    for (int i = 0; i < RECOVERY_COUNT; i++) {
+        size_t len = strlen(codes[i]);
+        memcpy(joined + n, codes[i], len);
+        n += len;
+        joined[n++] = '\n';
+    }
+    OPENSSL_cleanse(codes, sizeof(codes));
+    uint8_t *sealed = NULL;
+    size_t sealed_len = 0;
+    int rc = secret_seal(p->srv->keys.seal, (const uint8_t *)joined, n, REVEAL_AAD, &sealed,
+                         &sealed_len);
+    OPENSSL_cleanse(joined, sizeof(joined));
+    if (rc != OG_OK) {
+        refuse(p, "/account", MFA_ERROR, &(struct mfa_outcome){.attempts_left = -1});
+        return;
+    }
+    free(p->sess.reveal);
+    p->sess.reveal = sealed;
+    p->sess.reveal_len = sealed_len;
+    p->sess_dirty = true;
+    redirect_msg(p, "/account/recovery-codes", "n", notice, NULL);
+}
+
+/* GET /account/recovery-codes: the set made just before, shown once. */
+void page_account_recovery_show(struct http_request *req)
+{
+    struct page p;
+    if (!page_start(req, &p, false))
+        return;
+    if (!account_allowed(&p, false))
+        return;
+    uint8_t *plain = NULL;
+    size_t n = 0;
+    if (!p.sess.reveal || secret_open(p.srv->keys.seal, p.sess.reveal, p.sess.reveal_len,
+                                      REVEAL_AAD, &plain, &n) != OG_OK) {
+        redirect_msg(&p, "/account", "e", "err.codes_shown_once", NULL);
+        return;
+    }
+    /* Shown once: the sealed copy goes with this answer's commit. */
+    OPENSSL_cleanse(p.sess.reveal, p.sess.reveal_len);
+    free(p.sess.reveal);
+    p.sess.reveal = NULL;
+    p.sess.reveal_len = 0;
+    p.sess_dirty = true;
     const char *list[RECOVERY_COUNT];
-    for (int i = 0; i < RECOVERY_COUNT; i++)
-        list[i] = codes[i];
+    size_t count = 0;
+    char *text = arena_strndup(&req->arena, (const char *)plain, n);
+    OPENSSL_cleanse(plain, n);
+    free(plain);
+    for (char *line = text; count < RECOVERY_COUNT && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        list[count++] = line;
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+    if (!p.ui.notice)
+        p.ui.notice = "notice.recovery_new";
     struct buf html;
     buf_init(&html, 1u << 20);
-    if (!p->ui.notice)
-        p->ui.notice = "notice.recovery_new";
-    ui_page_recovery_codes(&html, &p->ui, list, RECOVERY_COUNT, continue_action);
-    OPENSSL_cleanse(codes, sizeof(codes));
-    page_send(p, 200, &html);
+    ui_page_recovery_codes(&html, &p.ui, list, count, "/account/continue");
+    OPENSSL_cleanse(text, n);
+    page_send(&p, 200, &html);
 }
 
 void page_account_verify(struct http_request *req)
@@ -1232,8 +1521,8 @@ void page_account_verify(struct http_request *req)
     if (r != MFA_OK) {
         if (f.type == FACTOR_TOTP && r == MFA_WRONG_CODE) {
             /* Ask again for the same pending factor, with the same secret. */
-            redirect_msg(&p, arena_printf(&req->arena, "/account/add/totp?factor=%s", f.id),
-                         "e", "err.wrong_code", NULL);
+            redirect_msg(&p, arena_printf(&req->arena, "/account/add/totp?factor=%s", f.id), "e",
+                         "err.wrong_code", NULL);
             return;
         }
         refuse(&p, back, r, &o);
@@ -1243,8 +1532,7 @@ void page_account_verify(struct http_request *req)
     /* Proving the new factor is a second step passed. */
     passed(&p, f.type, false, f.id);
     if (before == 0 && p.pol.recovery_codes) {
-        p.ui.notice = "notice.factor_added";
-        show_recovery_codes(&p, "/account/continue");
+        issue_recovery_codes(&p, "notice.factor_added");
         return;
     }
     if (strcmp(p.sess.purpose, "login") == 0 && p.sess.return_to) {
@@ -1287,7 +1575,7 @@ static void confirm_page(struct page *p, const char *action, const struct ui_fac
 {
     struct buf html;
     buf_init(&html, 1u << 20);
-    ui_page_confirm(&html, &p->ui, action, f);
+    ui_page_confirm(&html, &p->ui, action, f, 0);
     page_send(p, 200, &html);
 }
 
@@ -1301,6 +1589,14 @@ void page_account_remove(struct http_request *req)
     const char *fid = form_str(&p, "factor_id");
     if (!factor_id_ok(fid)) {
         redirect_msg(&p, "/account", "e", "err.generic", NULL);
+        return;
+    }
+    /* Under mandatory the last active factor stays (SPEC §5: a user without
+     * one never returns without enrolling). */
+    struct mfa_factor target;
+    if (p.pol.mode == POLICY_MANDATORY && factors_get(&p.ctx, &p.user, fid, &target) == MFA_OK &&
+        target.active && active_count(&p) <= 1) {
+        redirect_msg(&p, "/account", "e", "err.last_factor", NULL);
         return;
     }
     const char *confirm = form_str(&p, "confirm");
@@ -1338,6 +1634,10 @@ void page_account_disable(struct http_request *req)
         return;
     if (!account_allowed(&p, true))
         return;
+    if (p.pol.mode == POLICY_MANDATORY) {
+        redirect_msg(&p, "/account", "e", "err.not_allowed", NULL);
+        return;
+    }
     if (!form_str(&p, "confirm")) {
         confirm_page(&p, "disable", NULL);
         return;
@@ -1362,7 +1662,16 @@ void page_account_recovery(struct http_request *req)
         redirect_msg(&p, "/account", "e", "err.not_allowed", NULL);
         return;
     }
-    show_recovery_codes(&p, "/account/continue");
+    /* A set still in use is voided only after a confirmation. */
+    int left = recovery_codes_left(&p.ctx, &p.user);
+    if (left > 0 && !form_str(&p, "confirm")) {
+        struct buf html;
+        buf_init(&html, 1u << 20);
+        ui_page_confirm(&html, &p.ui, "recovery-codes", NULL, left);
+        page_send(&p, 200, &html);
+        return;
+    }
+    issue_recovery_codes(&p, "notice.recovery_new");
 }
 
 void page_account_done(struct http_request *req)
@@ -1370,9 +1679,7 @@ void page_account_done(struct http_request *req)
     struct page p;
     if (!page_start(req, &p, true))
         return;
-    if (!account_allowed(&p, false))
-        return;
-    finish(&p, NULL);
+    try_return(&p, GATE_RETURN);
 }
 
 /* ---- enrolment offer -------------------------------------------------- */
@@ -1382,13 +1689,23 @@ void page_enrol(struct http_request *req)
     struct page p;
     if (!page_start(req, &p, false))
         return;
-    if (active_count(&p) > 0) {
-        flow_next(&p);
+    struct gate_decision d;
+    gate_ask(&p, GATE_RETURN, &d);
+    if (d.verdict == GATE_CONTINUE) {
+        finish_success(&p, &d);
         return;
     }
-    bool mandatory = p.pol.mode == POLICY_MANDATORY;
-    if (!mandatory)
+    if (d.verdict != GATE_ENROL && d.verdict != GATE_OFFER) {
+        gate_follow(&p, &d);
+        return;
+    }
+    bool mandatory = d.verdict == GATE_ENROL;
+    if (!mandatory) {
+        /* SPEC §5: the offer appears once per user; this flow showed it. */
         users_mark_offered(&p.ctx, &p.user);
+        p.sess.flags |= SESSION_OFFERED;
+        p.sess_dirty = true;
+    }
     struct buf html;
     buf_init(&html, 1u << 20);
     ui_page_enrol(&html, &p.ui, mandatory,
@@ -1398,21 +1715,56 @@ void page_enrol(struct http_request *req)
     page_send(&p, 200, &html);
 }
 
+/* "Skip for now": only a user with no active factor under optional may
+ * decline; anyone else is sent where the gate points. */
 void page_enrol_skip(struct http_request *req)
 {
     struct page p;
     if (!page_start(req, &p, true))
         return;
-    if (p.pol.mode == POLICY_MANDATORY && active_count(&p) == 0) {
-        redirect(&p, "/enrol");
+    struct gate_decision d;
+    gate_ask(&p, GATE_DECLINE, &d);
+    if (d.verdict != GATE_CONTINUE) {
+        log_warn("enrolment skip refused", "app", p.sess.app_id, "verdict",
+                 gate_verdict_name(d.verdict), "ip", req->client_ip);
+        gate_follow(&p, &d);
         return;
     }
-    users_mark_offered(&p.ctx, &p.user);
-    audit_log(&p.ctx, p.user.sub, "enrolment_skipped", NULL, NULL);
-    finish(&p, NULL);
+    if (!d.mfa) {
+        users_mark_offered(&p.ctx, &p.user);
+        p.sess.flags |= SESSION_DECLINED;
+        audit_log(&p.ctx, p.user.sub, "enrolment_skipped", NULL, NULL);
+    }
+    finish_success(&p, &d);
 }
 
 /* ---- language and brand ----------------------------------------------- */
+
+/* The pages a "back" parameter may name: one of these paths, optionally
+ * with a query of plain parameter characters. Nothing else, so no value
+ * can make a redirect leave this origin. */
+static const char *const back_paths[] = {
+    "/",      "/challenge",        "/account",           "/account/add/sms",
+    "/enrol", "/account/add/totp", "/account/add/email", "/dev/outbox",
+};
+
+bool pages_back_ok(const char *back)
+{
+    if (!back)
+        return false;
+    size_t path_len = strcspn(back, "?");
+    bool known = false;
+    for (size_t i = 0; i < ARRAY_SIZE(back_paths); i++)
+        if (strlen(back_paths[i]) == path_len && strncmp(back, back_paths[i], path_len) == 0)
+            known = true;
+    if (!known || strlen(back) > 200)
+        return false;
+    for (const char *c = back + path_len + (back[path_len] == '?'); *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '_' || *c == '-' || *c == '=' || *c == '&' || *c == '.'))
+            return false;
+    return true;
+}
 
 void page_lang(struct http_request *req)
 {
@@ -1422,8 +1774,8 @@ void page_lang(struct http_request *req)
     p.srv = req->srv;
     struct span ct;
     if (!http_header_get(req, "Content-Type", &ct) ||
-        form_parse(&req->arena, span_make(req->body.data ? req->body.data : "", req->body.len),
-                   16, &p.form) != OG_OK) {
+        form_parse(&req->arena, span_make(req->body.data ? req->body.data : "", req->body.len), 16,
+                   &p.form) != OG_OK) {
         message_page(&p, 400, "title.error", "body.error");
         return;
     }
@@ -1443,7 +1795,7 @@ void page_lang(struct http_request *req)
             sessions_free(&sess);
         }
     }
-    if (!back || back[0] != '/' || back[1] == '/' || back[1] == '\\' || strpbrk(back, "\r\n"))
+    if (!pages_back_ok(back))
         back = "/account";
     redirect(&p, back);
 }

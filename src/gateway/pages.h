@@ -29,6 +29,11 @@ void page_account_preferred(struct http_request *req);
 void page_account_remove(struct http_request *req);
 void page_account_disable(struct http_request *req);
 void page_account_recovery(struct http_request *req);
+void page_account_recovery_show(struct http_request *req);
+
+/* Whether back may follow POST /lang: a fixed set of this origin's page
+ * paths with an optional plain query ("/challenge?factor=f_1"). */
+bool pages_back_ok(const char *back);
 void page_account_done(struct http_request *req);
 void page_enrol(struct http_request *req);
 void page_enrol_skip(struct http_request *req);

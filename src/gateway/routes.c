@@ -209,6 +209,7 @@ const struct route routes_table[] = {
     {ROUTE_POST, "/account/preferred", page_account_preferred, ROUTE_CSRF},
     {ROUTE_POST, "/account/remove", page_account_remove, ROUTE_CSRF},
     {ROUTE_POST, "/account/disable", page_account_disable, ROUTE_CSRF},
+    {ROUTE_GET, "/account/recovery-codes", page_account_recovery_show, 0},
     {ROUTE_POST, "/account/recovery-codes", page_account_recovery, ROUTE_CSRF},
     {ROUTE_POST, "/account/done", page_account_done, ROUTE_CSRF},
     {ROUTE_GET, "/enrol", page_enrol, 0},

@@ -82,6 +82,16 @@ static const struct i18n_entry i18n_table[] = {
      "请输入您设置两步验证时保存的恢复码之一。每个恢复码只能使用一次。"},
     {"challenge.other", "Try another way", "换一种方式"},
     {"challenge.use_recovery", "Use a recovery code", "使用恢复码"},
+    {"challenge.locked",
+     "Your account is locked after too many wrong codes. Enter one of your recovery codes "
+     "to unlock it.",
+     "由于错误次数过多，您的账户已被锁定。请输入一个恢复码来解锁。"},
+    {"challenge.locked_admin",
+     "No recovery code? Contact your administrator to unlock your "
+     "account.",
+     "没有恢复码？请联系管理员解锁您的账户。"},
+    {"challenge.locked_contact", "No recovery code? Contact %s to unlock your account.",
+     "没有恢复码？请联系 %s 解锁您的账户。"},
     {"challenge.none_left",
      "None of your methods can be used right now. Use a recovery code "
      "instead.",
@@ -109,6 +119,10 @@ static const struct i18n_entry i18n_table[] = {
     {"account.new_codes_hint", "A new set makes your old codes stop working.",
      "生成新的恢复码后，旧的恢复码将失效。"},
     {"account.disable", "Turn off two-step verification", "关闭两步验证"},
+    {"account.keep_one",
+     "Your organisation requires two-step verification, so your last method cannot be "
+     "removed. Add another one first.",
+     "您所在组织要求使用两步验证，因此无法删除最后一个验证方式。请先添加其他方式。"},
     {"account.disable_hint", "Signing in will then need only your password.",
      "关闭后，登录时只需要密码。"},
 
@@ -179,6 +193,11 @@ static const struct i18n_entry i18n_table[] = {
     {"confirm.remove_body", "You will no longer be able to use it to confirm it's you.",
      "删除后，您将无法再用它确认身份。"},
     {"title.confirm_disable", "Turn off two-step verification?", "关闭两步验证？"},
+    {"title.confirm_recovery", "Make a new set of recovery codes?", "生成新的恢复码？"},
+    {"confirm.recovery_body",
+     "You have %s unused recovery codes. A new set replaces them: the old codes stop "
+     "working at once.",
+     "您还有 %s 个未使用的恢复码。新的一组会替换它们：旧的恢复码将立即失效。"},
     {"confirm.disable_body",
      "Your methods and recovery codes will be removed, and signing in "
      "will need only your password.",
@@ -197,6 +216,18 @@ static const struct i18n_entry i18n_table[] = {
      "为了您的安全，长时间未操作后会话已结束。请返回应用重新登录。"},
     {"title.done", "All done", "已完成"},
     {"body.done", "You can close this window now.", "您现在可以关闭此窗口。"},
+    {"title.locked", "Your account is locked", "您的账户已被锁定"},
+    {"body.locked_admin",
+     "Too many wrong codes were entered. Contact your administrator to unlock your "
+     "account.",
+     "输入错误的验证码次数过多。请联系管理员解锁您的账户。"},
+    {"body.locked_contact", "Too many wrong codes were entered. Contact %s to unlock your account.",
+     "输入错误的验证码次数过多。请联系 %s 解锁您的账户。"},
+    {"title.cannot_enrol", "Two-step verification cannot be set up", "无法设置两步验证"},
+    {"body.cannot_enrol",
+     "Your organisation requires two-step verification, but no method can be set up "
+     "here yet. Contact your administrator.",
+     "您所在组织要求使用两步验证，但目前无法在此设置任何验证方式。请联系管理员。"},
     {"title.error", "Something went wrong", "出错了"},
     {"body.error",
      "Please try again in a moment. If it keeps happening, contact your "
@@ -208,14 +239,25 @@ static const struct i18n_entry i18n_table[] = {
     {"err.expired", "This code has expired. Send a new one.", "验证码已过期，请重新发送。"},
     {"err.no_attempts", "Too many wrong tries for this code. Send a new one.",
      "该验证码错误次数过多，请重新发送。"},
-    {"err.wait", "Too many wrong codes. Try again in %s seconds.",
-     "错误次数过多，请在 %s 秒后重试。"},
+    {"err.wait", "Too many wrong codes. Try again in %s.", "错误次数过多，请在%s后重试。"},
     {"err.locked",
      "Your account is locked after too many wrong codes. Use a recovery code or "
      "contact your administrator.",
      "由于错误次数过多，您的账户已被锁定。请使用恢复码或联系管理员。"},
-    {"err.rate_limited", "Too many codes sent. Try again in %s seconds.",
-     "发送的验证码过多，请在 %s 秒后重试。"},
+    {"err.rate_limited", "Too many codes sent. Try again in %s, or try another way.",
+     "发送的验证码过多。请在%s后重试，或换一种方式。"},
+    {"err.wrong_wait", "That code is not right. Try again in %s.", "验证码不正确。请在%s后重试。"},
+    {"err.wrong_wait_soon", "That code is not right. Tries left before you have to wait: %s",
+     "验证码不正确。再错 %s 次后需要等待。"},
+    {"err.wrong_lock_soon", "That code is not right. Tries left before your account is locked: %s",
+     "验证码不正确。再错 %s 次后您的账户将被锁定。"},
+    {"err.codes_shown_once",
+     "Recovery codes are shown only once. If you did not save them, make a new set.",
+     "恢复码只显示一次。如果您没有保存，请生成新的一组。"},
+    {"err.last_factor",
+     "Your organisation requires two-step verification: add another method before you "
+     "remove this one.",
+     "您所在组织要求使用两步验证：请先添加其他验证方式，再删除此方式。"},
     {"err.invalid_phone", "Enter a valid phone number.", "请输入有效的手机号码。"},
     {"err.invalid_email", "Enter a valid email address.", "请输入有效的电子邮箱地址。"},
     {"err.country", "Text messages to this country or region are not available.",

@@ -47,7 +47,8 @@ static void badge(struct buf *out, const struct ui_ctx *c, const char *cls, cons
     buf_append_str(out, "</span>");
 }
 
-static void factor_item(struct buf *out, const struct ui_ctx *c, const struct ui_factor *f)
+static void factor_item(struct buf *out, const struct ui_ctx *c, const struct ui_factor *f,
+                        bool removable)
 {
     buf_append_str(out, "<li class=\"factor\">\n<div class=\"factor-main\">");
     ui_icon(out, f->type);
@@ -74,7 +75,8 @@ static void factor_item(struct buf *out, const struct ui_ctx *c, const struct ui
     buf_append_str(out, "</p>\n</div>\n</div>\n<div class=\"factor-actions\">\n");
     if (f->active && !f->preferred)
         factor_action(out, c, f, "/account/preferred", "secondary", "btn.make_preferred");
-    factor_action(out, c, f, "/account/remove", "danger-outline", "btn.remove");
+    if (removable)
+        factor_action(out, c, f, "/account/remove", "danger-outline", "btn.remove");
     buf_append_str(out, "</div>\n</li>\n");
 }
 
@@ -141,10 +143,21 @@ void ui_page_account(struct buf *out, const struct ui_ctx *c, const struct ui_ac
         ui_text(out, c, "account.none");
         buf_append_str(out, "</p>\n");
     } else {
+        /* Under a mandatory policy the last active factor stays: removing
+         * it would leave nothing to sign in with. */
+        size_t active = 0;
+        for (size_t i = 0; i < v->factor_count; i++)
+            active += v->factors[i].active;
         buf_append_str(out, "<ul class=\"factors\">\n");
         for (size_t i = 0; i < v->factor_count; i++)
-            factor_item(out, c, &v->factors[i]);
+            factor_item(out, c, &v->factors[i],
+                        !(v->mandatory && active == 1 && v->factors[i].active));
         buf_append_str(out, "</ul>\n");
+        if (v->mandatory && active == 1) {
+            buf_append_str(out, "<p class=\"muted\">");
+            ui_text(out, c, "account.keep_one");
+            buf_append_str(out, "</p>\n");
+        }
     }
     buf_append_str(out, "</section>\n");
 
@@ -164,7 +177,7 @@ void ui_page_account(struct buf *out, const struct ui_ctx *c, const struct ui_ac
     if (v->recovery_left >= 0)
         recovery_section(out, c, v->recovery_left);
 
-    if (v->factor_count > 0) {
+    if (v->factor_count > 0 && !v->mandatory) {
         buf_append_str(out, "<section aria-labelledby=\"h-disable\">\n<h2 id=\"h-disable\">");
         ui_text(out, c, "account.disable");
         buf_append_str(out, "</h2>\n<p class=\"muted\">");

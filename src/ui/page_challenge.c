@@ -115,7 +115,7 @@ void ui_page_challenge(struct buf *out, const struct ui_ctx *c, const struct ui_
     struct buf back;
     buf_init(&back, 1024);
     buf_append_str(&back, "/challenge");
-    if (v->recovery) {
+    if (v->recovery || v->locked) {
         buf_append_str(&back, "?method=recovery");
     } else if (v->current && v->current->id) {
         buf_append_str(&back, "?factor=");
@@ -138,7 +138,22 @@ void ui_page_challenge(struct buf *out, const struct ui_ctx *c, const struct ui_
         ui_text(out, c, "challenge.intro");
     buf_append_str(out, "</p>\n");
 
-    if (v->recovery) {
+    if (v->locked) {
+        /* Locked: nothing but the way out, and who can help. */
+        buf_append_str(out, "<div class=\"alert error\" role=\"alert\"><p>");
+        ui_text(out, c, "challenge.locked");
+        buf_append_str(out, "</p></div>\n");
+        if (v->recovery_allowed)
+            recovery_form(out, c);
+        buf_append_str(out, "<p>");
+        if (c->brand_support && c->brand_support[0])
+            ui_textf(out, c,
+                     v->recovery_allowed ? "challenge.locked_contact" : "body.locked_contact",
+                     c->brand_support);
+        else
+            ui_text(out, c, v->recovery_allowed ? "challenge.locked_admin" : "body.locked_admin");
+        buf_append_str(out, "</p>\n");
+    } else if (v->recovery) {
         recovery_form(out, c);
     } else if (v->current) {
         current_factor(out, c, v);
@@ -147,7 +162,8 @@ void ui_page_challenge(struct buf *out, const struct ui_ctx *c, const struct ui_
         ui_text(out, c, v->recovery_allowed ? "challenge.none_left" : "challenge.none_left_admin");
         buf_append_str(out, "</p>\n");
     }
-    other_ways(out, c, v);
+    if (!v->locked)
+        other_ways(out, c, v);
 
     buf_append_str(out, "<form class=\"cancel\" method=\"post\" action=\"/challenge/cancel\">\n");
     ui_csrf(out, c);

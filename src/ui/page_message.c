@@ -1,6 +1,7 @@
 /* A page with a title and one message: an expired link or session, an
  * error, "you can close this window". Both texts are i18n keys the handler
- * picks; no language switch unless the handler says where to come back. */
+ * picks (the body's "%s" gets ctx.error_arg when there is no ctx.error); no
+ * language switch unless the handler says where to come back. */
 #include "ui/layout.h"
 
 void ui_page_message(struct buf *out, const struct ui_ctx *c, const char *title_key,
@@ -12,7 +13,10 @@ void ui_page_message(struct buf *out, const struct ui_ctx *c, const char *title_
     };
     ui_layout_begin(out, c, &l);
     buf_append_str(out, "<p class=\"lead\">");
-    ui_text(out, c, body_key ? body_key : "body.error");
+    if (c->error_arg && !c->error)
+        ui_textf(out, c, body_key ? body_key : "body.error", c->error_arg);
+    else
+        ui_text(out, c, body_key ? body_key : "body.error");
     buf_append_str(out, "</p>\n");
     ui_layout_end(out, c);
 }

@@ -12,18 +12,20 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* What every page needs. */
 struct ui_ctx {
-    const char *locale;       /* "en" or "zh" */
-    const char *csrf;         /* hidden input "csrf" on every form */
-    const char *brand_name;   /* product name shown in the header, e.g. "otpgate" */
-    const char *brand_logo;   /* image URL (may be NULL: the built-in logo) */
-    const char *brand_accent; /* CSS colour "#2563eb" (validated by the caller) */
-    const char *app_name;     /* the app the user came from, or NULL */
-    const char *notice;       /* i18n key of a success message, or NULL */
-    const char *error;        /* i18n key of an error message, or NULL */
-    const char *error_arg;    /* text put into the error's "%s", or NULL */
+    const char *locale;        /* "en" or "zh" */
+    const char *csrf;          /* hidden input "csrf" on every form */
+    const char *brand_name;    /* product name shown in the header, e.g. "otpgate" */
+    const char *brand_logo;    /* image URL (may be NULL: the built-in logo) */
+    const char *brand_accent;  /* CSS colour "#2563eb" (validated by the caller) */
+    const char *brand_support; /* who to contact for help (text), or NULL */
+    const char *app_name;      /* the app the user came from, or NULL */
+    const char *notice;        /* i18n key of a success message, or NULL */
+    const char *error;         /* i18n key of an error message, or NULL */
+    const char *error_arg;     /* text put into the error's "%s", or NULL */
     /* Added: where the language switch (POST /lang, field "back") returns
      * to, the path and query of this page, e.g. "/challenge?factor=3". NULL:
      * the page's usual GET path; the message page and the recovery codes
@@ -49,13 +51,14 @@ struct ui_factor {
  * /challenge/cancel goes back to the app with access_denied. */
 struct ui_challenge_view {
     const struct ui_factor *current; /* NULL when the user has none left to try */
-    bool code_sent;       /* sms/email: a code is on its way; show the code form */
-    int resend_after;     /* seconds until "Send again" works (countdown), 0 = now */
-    bool recovery;        /* show the recovery-code form instead */
+    bool code_sent;                  /* sms/email: a code is on its way; show the code form */
+    int resend_after;                /* seconds until "Send again" works (countdown), 0 = now */
+    bool recovery;                   /* show the recovery-code form instead */
     const struct ui_factor *others;
     size_t other_count;
     bool recovery_allowed;
     bool stepup; /* "Confirm it's you" wording for step-up before a change */
+    bool locked; /* hard-locked: only the recovery-code form, and who to contact */
 };
 void ui_page_challenge(struct buf *out, const struct ui_ctx *c, const struct ui_challenge_view *v);
 
@@ -69,9 +72,11 @@ void ui_page_challenge(struct buf *out, const struct ui_ctx *c, const struct ui_
 struct ui_account_view {
     const struct ui_factor *factors;
     size_t factor_count;
-    int recovery_left; /* -1 when the policy offers none */
+    int recovery_left; /* -1 when the policy offers none or the user has no factor */
     bool can_sms, can_email, can_totp; /* allowed by the policy */
     bool back_to_app;
+    bool mandatory; /* the policy requires a factor: no "Turn off", and the last
+                       active factor cannot be removed */
 };
 void ui_page_account(struct buf *out, const struct ui_ctx *c, const struct ui_account_view *v);
 
@@ -96,9 +101,10 @@ void ui_page_bind(struct buf *out, const struct ui_ctx *c, const struct ui_bind_
 void ui_page_totp(struct buf *out, const struct ui_ctx *c, const char *qr_svg,
                   const char *secret_groups, const char *factor_id);
 
-/* Recovery codes, shown once: copy, download as .txt and print buttons
- * (script), the codes as a list readable and printable without script,
- * and a "I have saved them" form POST to continue_action. */
+/* Recovery codes, shown once (GET /account/recovery-codes after the POST
+ * that made them): copy, download as .txt and print buttons (script), the
+ * codes as a list readable and printable without script, and a "I have
+ * saved them" form POST to continue_action. */
 void ui_page_recovery_codes(struct buf *out, const struct ui_ctx *c, const char *const *codes,
                             size_t count, const char *continue_action);
 
@@ -108,16 +114,22 @@ void ui_page_recovery_codes(struct buf *out, const struct ui_ctx *c, const char 
 void ui_page_enrol(struct buf *out, const struct ui_ctx *c, bool mandatory, bool can_sms,
                    bool can_email, bool can_totp);
 
-/* Confirmation before removing a factor (action "remove", factor set) or
- * turning MFA off (action "disable"): POST /account/{action} with
- * "confirm=1". */
+/* Confirmation before removing a factor (action "remove", factor set),
+ * turning MFA off (action "disable") or replacing the recovery codes
+ * (action "recovery-codes", count = how many unused codes the new set
+ * voids): POST /account/{action} with "confirm=1". */
 void ui_page_confirm(struct buf *out, const struct ui_ctx *c, const char *action,
-                     const struct ui_factor *factor);
+                     const struct ui_factor *factor, int count);
 
 /* A page with a title and a message (errors such as an expired link, and
  * "You can close this window"). */
 void ui_page_message(struct buf *out, const struct ui_ctx *c, const char *title_key,
                      const char *body_key);
+
+/* A wait in human time in the locale: "30 seconds", "about 50 minutes",
+ * "about 2 hours", "about 1 day" ("约 50 分钟" in Chinese); seconds < 1
+ * counts as 1. Always NUL-terminates out. */
+void ui_duration(const char *locale, int64_t seconds, char *out, size_t outlen);
 
 /* The text of an i18n key in the locale (English when missing); the key
  * itself when unknown, so a missing string shows up in tests. */

@@ -143,10 +143,11 @@ test('12c. account, confirmation and step-up pages', async (t) => {
   await expectHeading(page, 'Remove this method?');
   await check(t, page, 'confirm-remove');
   await page.getByRole('link', { name: 'Cancel' }).click();
-  await page.getByRole('button', { name: 'Turn off' }).click();
-  await expectHeading(page, 'Turn off two-step verification?');
-  await check(t, page, 'confirm-disable');
-  await page.getByRole('link', { name: 'Cancel' }).click();
+  // Mandatory: no "Turn off" here (the optional app's page below has it).
+  assert.equal(await page.getByRole('button', { name: 'Turn off' }).count(), 0);
+  await page.getByRole('button', { name: 'Make a new set' }).click();
+  await expectHeading(page, 'Make a new set of recovery codes?');
+  await check(t, page, 'confirm-recovery');
   await page.getByRole('button', { name: 'Make a new set' }).click();
   await expectHeading(page, 'Save your recovery codes');
   await check(t, page, 'recovery-codes-new');
@@ -171,6 +172,31 @@ test('12c. account, confirmation and step-up pages', async (t) => {
   await zh.getByRole('button', { name: '验证' }).click();
   await expectHeading(zh, '两步验证');
   await check(t, zh, 'account-zh');
+});
+
+test('12e. turning off where the policy is optional, and the locked challenge', async (t) => {
+  const user = newUser('a11y-optional');
+  const totp = await stack.addFactor(user.sub, { totp: true }, stack.apps.optional);
+  const page = await newPage();
+  await page.goto(stack.link({ sub: user.sub, purpose: 'manage', app: stack.apps.optional }).url);
+  await expectHeading(page, "Verify it's you");
+  await page.getByLabel('Code', { exact: true }).fill(await totpCode(totp.secret));
+  await page.getByRole('button', { name: 'Verify' }).click();
+  await expectHeading(page, 'Two-step verification');
+  await page.getByRole('button', { name: 'Turn off' }).click();
+  await expectHeading(page, 'Turn off two-step verification?');
+  await check(t, page, 'confirm-disable');
+
+  // Locked after too many wrong codes: only the recovery-code form.
+  const locked = newUser('a11y-locked');
+  await stack.addFactor(locked.sub, { email: locked.email });
+  stack.lockUser(locked.sub);
+  const lp = await newPage();
+  await lp.goto(stack.link({ sub: locked.sub }).url);
+  await expectHeading(lp, "Verify it's you");
+  assert.match(await mainText(lp), /Your account is locked after too many wrong codes/);
+  assert.equal(await lp.getByRole('button', { name: 'Send code' }).count(), 0);
+  await check(t, lp, 'challenge-locked');
 });
 
 test('12d. message pages and the landing page', async (t) => {

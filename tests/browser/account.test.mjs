@@ -91,11 +91,10 @@ test('8. manage: second step, then remove a factor through its confirmation page
   await expectHeading(page, 'Two-step verification');
   assert.deepEqual((await factorsOnPage(page)).map((f) => f.split(' ')[0]), ['Authenticator']);
 
-  // Turning it all off asks first too; Cancel keeps everything.
-  await page.getByRole('button', { name: 'Turn off' }).click();
-  await expectHeading(page, 'Turn off two-step verification?');
-  await page.getByRole('link', { name: 'Cancel' }).click();
-  await expectHeading(page, 'Two-step verification');
+  // The policy is mandatory: the last method stays and nothing turns it off.
+  assert.equal(await page.getByRole('button', { name: 'Turn off' }).count(), 0);
+  assert.equal(await page.getByRole('button', { name: /^Remove – / }).count(), 0);
+  assert.match(await mainText(page), /your last method cannot be removed\. Add another one first\./);
 
   await page.getByRole('button', { name: 'Back to Acme Shop' }).click();
   const { claims } = await stack.backAtApp(page, { state, sub: user.sub });

@@ -417,6 +417,12 @@ export class Stack {
       `PRAGMA busy_timeout=5000; UPDATE sessions SET stepup_at = stepup_at - ${ageMs}, passed_at = passed_at - ${ageMs} WHERE sub = '${sub.replace(/'/g, "''")}' AND passed_at > 0;`]);
   }
 
+  /** Locks sub (of the main app) as a hundred wrong codes in a row would. */
+  lockUser(sub) {
+    execFileSync('sqlite3', [path.join(this.dataDir, 'otpgate.db'),
+      `PRAGMA busy_timeout=5000; UPDATE users SET failures = 100, locked_at = ${Date.now()} WHERE app_id = '${this.app.client_id}' AND sub = '${sub.replace(/'/g, "''")}';`]);
+  }
+
   /** The server's log so far (for failure messages). */
   log() {
     return this.logLines.join('\n');

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include <qrencode.h>
 
+#include "gateway/pages.h"
 #include "ui/i18n.h"
 #include "ui/pages.h"
 #include "ui/ui.h"
@@ -307,6 +308,14 @@ static void test_handler_keys(void **state)
     (void)state;
     static const char *const with_arg[] = {"err.wrong_code", "err.wait", "err.rate_limited",
                                            "notice.code_sent", "notice.recovery_low"};
+    static const char *const with_arg_only[] = {
+        "err.wrong_wait",      "err.wrong_wait_soon",      "err.wrong_lock_soon",
+        "body.locked_contact", "challenge.locked_contact", "confirm.recovery_body"};
+    for (size_t i = 0; i < sizeof(with_arg_only) / sizeof(with_arg_only[0]); i++) {
+        assert_true(ui_i18n_has("en", with_arg_only[i]) && ui_i18n_has("zh", with_arg_only[i]));
+        assert_int_equal(holes(ui_t("en", with_arg_only[i])), 1);
+        assert_int_equal(holes(ui_t("zh", with_arg_only[i])), 1);
+    }
     static const char *const plain[] = {
         "err.expired",
         "err.no_attempts",
@@ -321,6 +330,12 @@ static void test_handler_keys(void **state)
         "err.not_allowed",
         "err.generic",
         "err.recovery_wrong",
+        "err.codes_shown_once",
+        "err.last_factor",
+        "title.locked",
+        "body.locked_admin",
+        "title.cannot_enrol",
+        "body.cannot_enrol",
         "notice.factor_added",
         "notice.factor_removed",
         "notice.preferred_set",
@@ -353,9 +368,9 @@ static void test_handler_keys(void **state)
         assert_int_equal(holes(ui_t("en", plain[i])), 0);
     }
     assert_string_equal(ui_t("en", "err.wrong_code"), "That code is not right. Tries left: %s");
-    assert_string_equal(ui_t("en", "err.wait"), "Too many wrong codes. Try again in %s seconds.");
+    assert_string_equal(ui_t("en", "err.wait"), "Too many wrong codes. Try again in %s.");
     assert_string_equal(ui_t("en", "err.rate_limited"),
-                        "Too many codes sent. Try again in %s seconds.");
+                        "Too many codes sent. Try again in %s, or try another way.");
     assert_string_equal(ui_t("en", "notice.code_sent"), "We sent a code to %s.");
     assert_string_equal(ui_t("en", "notice.recovery_low"),
                         "Only %s recovery codes left. Make a new set.");
@@ -462,7 +477,7 @@ static void test_escaping(void **state)
             ui_page_enrol(&b, &c, true, true, true, true);
             break;
         case 7:
-            ui_page_confirm(&b, &c, "remove", &f);
+            ui_page_confirm(&b, &c, "remove", &f, 0);
             break;
         default:
             ui_page_message(&b, &c, "title.done", "body.done");
@@ -571,6 +586,27 @@ static void test_challenge(void **state)
         expect_has(b.data, "href=\"/challenge?method=recovery\"");
         expect_not(b.data, "one-time-code");
         buf_free(&b);
+        /* Locked: only the recovery-code form and who to contact; no other
+         * factor, no "send", no way around. */
+        struct ui_challenge_view lk = {.current = &factors[0],
+                                       .others = &factors[1],
+                                       .other_count = 2,
+                                       .recovery_allowed = true,
+                                       .locked = true};
+        RENDER(b, "challenge-locked", loc, true, ui_page_challenge(&b, &c, &lk));
+        expect_has(b.data, "action=\"/challenge/recovery\"");
+        expect_not(b.data, "action=\"/challenge/send\"");
+        expect_not(b.data, "action=\"/challenge/verify\"");
+        expect_not(b.data, "<details");
+        expect_has(b.data, i == 0 ? "Your account is locked" : "您的账户已被锁定");
+        expect_has(b.data, i == 0 ? "Contact your administrator" : "请联系管理员");
+        buf_free(&b);
+        c.brand_support = "help@acme.example";
+        RENDER(b, "challenge-locked-support", loc, true, ui_page_challenge(&b, &c, &lk));
+        expect_has(b.data,
+                   i == 0 ? "Contact help@acme.example to unlock" : "请联系 help@acme.example");
+        buf_free(&b);
+        c.brand_support = NULL;
         struct ui_challenge_view n2 = {0};
         RENDER(b, "challenge-nothing", loc, true, ui_page_challenge(&b, &c, &n2));
         expect_not(b.data, "<details");
@@ -649,7 +685,89 @@ static void test_account(void **state)
         expect_not(b.data, "<ul class=\"factors\">");
         expect_has(b.data, en ? "Back to the app" : "返回应用");
         buf_free(&b);
+
+        /* Mandatory: no "Turn off", and the one active factor stays. */
+        struct ui_account_view m = {
+            .factors = factors, .factor_count = 1, .recovery_left = 8, .mandatory = true};
+        RENDER(b, "account-mandatory", loc, true, ui_page_account(&b, &c, &m));
+        expect_not(b.data, "action=\"/account/disable\"");
+        expect_not(b.data, "action=\"/account/remove\"");
+        expect_has(b.data, en ? "your last method cannot be removed" : "无法删除最后一个验证方式");
+        buf_free(&b);
+        m.factor_count = 4; /* three of them active: each may go */
+        RENDER(b, "account-mandatory-many", loc, true, ui_page_account(&b, &c, &m));
+        expect_not(b.data, "action=\"/account/disable\"");
+        assert_int_equal(count_of(b.data, "action=\"/account/remove\""), 4);
+        buf_free(&b);
     }
+}
+
+/* POST /lang's "back": a fixed set of this origin's paths, nothing else. */
+static void test_back_paths(void **state)
+{
+    (void)state;
+    const char *good[] = {"/",
+                          "/challenge",
+                          "/challenge?factor=f_abc123",
+                          "/challenge?method=recovery",
+                          "/account",
+                          "/account/add/sms?step=2",
+                          "/account/add/totp?factor=f_1",
+                          "/enrol",
+                          "/dev/outbox"};
+    const char *bad[] = {NULL,
+                         "",
+                         "//evil.example",
+                         "/\t/evil.example",
+                         "/\\evil.example",
+                         "http://evil.example/",
+                         "/challenge/../admin",
+                         "/admin",
+                         "/account?x=<script>",
+                         "/challenge?next=//evil.example",
+                         "/account\r\nSet-Cookie: a=b",
+                         "/account%2F%2Fevil",
+                         "/challengex",
+                         "/challenge#frag",
+                         "/account?a=b c"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        if (!pages_back_ok(good[i]))
+            fail_msg("refused %s", good[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (pages_back_ok(bad[i]))
+            fail_msg("accepted %s", bad[i]);
+}
+
+static void test_duration(void **state)
+{
+    (void)state;
+    char t[64];
+    struct {
+        int64_t s;
+        const char *en, *zh;
+    } rows[] = {
+        {0, "1 second", "1 秒"},
+        {1, "1 second", "1 秒"},
+        {30, "30 seconds", "30 秒"},
+        {59, "59 seconds", "59 秒"},
+        {60, "about 1 minute", "约 1 分钟"},
+        {89, "about 1 minute", "约 1 分钟"},
+        {90, "about 2 minutes", "约 2 分钟"},
+        {3000, "about 50 minutes", "约 50 分钟"},
+        {3569, "about 59 minutes", "约 59 分钟"},
+        {3570, "about 1 hour", "约 1 小时"},
+        {5400, "about 2 hours", "约 2 小时"},
+        {86399, "about 1 day", "约 1 天"},
+        {3 * 86400, "about 3 days", "约 3 天"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        ui_duration("en", rows[i].s, t, sizeof(t));
+        assert_string_equal(t, rows[i].en);
+        ui_duration("zh-CN", rows[i].s, t, sizeof(t));
+        assert_string_equal(t, rows[i].zh);
+    }
+    ui_duration("en", 3000, t, 6);
+    assert_string_equal(t, "about");
 }
 
 /* ---- binding a phone or an e-mail ---- */
@@ -841,20 +959,29 @@ static void test_confirm(void **state)
         const char *loc = locales[i];
         struct ui_ctx c = ctx(loc);
         struct buf b;
-        RENDER(b, "confirm-remove", loc, true, ui_page_confirm(&b, &c, "remove", &factors[1]));
+        RENDER(b, "confirm-remove", loc, true, ui_page_confirm(&b, &c, "remove", &factors[1], 0));
         expect_has(b.data, "action=\"/account/remove\"");
         expect_has(b.data, "name=\"factor_id\" value=\"f2\"");
         expect_has(b.data, "name=\"confirm\" value=\"1\"");
         expect_has(b.data, "a•••@example.com");
         expect_has(b.data, "href=\"/account\"");
         buf_free(&b);
-        RENDER(b, "confirm-disable", loc, true, ui_page_confirm(&b, &c, "disable", NULL));
+        RENDER(b, "confirm-disable", loc, true, ui_page_confirm(&b, &c, "disable", NULL, 0));
         expect_has(b.data, "action=\"/account/disable\"");
         expect_has(b.data, "name=\"confirm\" value=\"1\"");
         expect_not(b.data, "name=\"factor_id\"");
         buf_free(&b);
+        /* Replacing recovery codes says how many unused ones it voids. */
+        RENDER(b, "confirm-recovery", loc, true,
+               ui_page_confirm(&b, &c, "recovery-codes", NULL, 7));
+        expect_has(b.data, "action=\"/account/recovery-codes\"");
+        expect_has(b.data, "name=\"confirm\" value=\"1\"");
+        expect_has(b.data,
+                   i == 0 ? "You have 7 unused recovery codes." : "您还有 7 个未使用的恢复码");
+        buf_free(&b);
         /* An unknown action never becomes a URL. */
-        RENDER(b, "confirm-bogus", loc, false, ui_page_confirm(&b, &c, "../../evil", &factors[0]));
+        RENDER(b, "confirm-bogus", loc, false,
+               ui_page_confirm(&b, &c, "../../evil", &factors[0], 3));
         expect_not(b.data, "evil");
         expect_not(b.data, "name=\"confirm\"");
         buf_free(&b);
@@ -1023,6 +1150,8 @@ int main(void)
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_challenge),
         cmocka_unit_test(test_account),
+        cmocka_unit_test(test_duration),
+        cmocka_unit_test(test_back_paths),
         cmocka_unit_test(test_bind),
         cmocka_unit_test(test_totp),
         cmocka_unit_test(test_recovery_codes),
