@@ -38,11 +38,19 @@ const char *gate_verdict_name(enum gate_verdict v)
     return "refuse";
 }
 
-bool gate_reuse_prior(enum gate_entry entry, int64_t prior_passed_at, int64_t now_ms,
-                      int64_t stepup_window_ms)
+/* Whether a step passed at at_ms is fresh enough for the app's max_age. */
+static bool fresh_enough(int64_t at_ms, int64_t now_ms, bool given, int64_t max_age_s)
 {
-    return entry == GATE_ENTRY_MANAGE && prior_passed_at > 0 && prior_passed_at <= now_ms &&
-           now_ms - prior_passed_at <= stepup_window_ms;
+    return !given || (max_age_s >= 0 && now_ms - at_ms <= max_age_s * 1000);
+}
+
+bool gate_reuse_prior(enum gate_entry entry, int64_t prior_passed_at, int64_t now_ms,
+                      int64_t stepup_window_ms, bool max_age_given, int64_t max_age_s,
+                      bool force_step)
+{
+    return entry == GATE_ENTRY_MANAGE && !force_step && prior_passed_at > 0 &&
+           prior_passed_at <= now_ms && now_ms - prior_passed_at <= stepup_window_ms &&
+           fresh_enough(prior_passed_at, now_ms, max_age_given, max_age_s);
 }
 
 static void verdict(struct gate_decision *out, enum gate_verdict v, const char *reason)
@@ -85,7 +93,8 @@ static void decide_return(const struct gate_input *in, struct gate_decision *out
                 in->can_enrol ? "must_enrol" : "cannot_enrol");
         return;
     }
-    if (in->passed_at > 0) {
+    if (in->passed_at > 0 &&
+        fresh_enough(in->passed_at, in->now_ms, in->max_age_given, in->max_age_s)) {
         out->mfa = true;
         out->acr = GATE_ACR_MFA;
         out->amr =
@@ -101,10 +110,24 @@ static void decide_return(const struct gate_input *in, struct gate_decision *out
     /* A user with an active factor never skips. Locked, only a recovery
      * code (or an admin) opens the way. */
     if (in->active_factors > 0) {
-        if (in->locked)
+        if (in->locked) {
             verdict(out, in->recovery_usable ? GATE_CHALLENGE : GATE_REFUSE, "locked");
-        else
-            verdict(out, GATE_CHALLENGE, "needs_step");
+            return;
+        }
+        /* A remembered device the policy allows stands for the step, with
+         * the time of the step that made it; never when a fresh one is
+         * asked for, nor past the app's max_age. */
+        if (in->remembered_at > 0 && in->remembered_at <= in->now_ms && !in->force_step &&
+            in->entry == GATE_ENTRY_LOGIN &&
+            fresh_enough(in->remembered_at, in->now_ms, in->max_age_given, in->max_age_s)) {
+            out->remembered = true;
+            out->acr = GATE_ACR_REMEMBERED;
+            out->amr = GATE_AMR_REMEMBERED;
+            out->auth_time_s = in->remembered_at / 1000;
+            verdict(out, GATE_CONTINUE, "remembered");
+            return;
+        }
+        verdict(out, GATE_CHALLENGE, in->passed_at > 0 ? "max_age" : "needs_step");
         return;
     }
     /* Optional, no active factor: the offer once, else through. */

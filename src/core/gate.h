@@ -10,8 +10,10 @@
 #include "core/common.h"
 #include "core/policy.h"
 
-#define GATE_ACR_MFA  "urn:otpgate:acr:mfa"
-#define GATE_ACR_NONE "urn:otpgate:acr:none"
+#define GATE_ACR_MFA        "urn:otpgate:acr:mfa"
+#define GATE_ACR_NONE       "urn:otpgate:acr:none"
+#define GATE_ACR_REMEMBERED "urn:otpgate:acr:remembered"
+#define GATE_AMR_REMEMBERED "[\"remembered\"]"
 
 /* How the flow began: a sign-in, or the app's "manage two-step
  * verification" (prompt=manage, purpose=manage). */
@@ -57,6 +59,13 @@ struct gate_input {
     int64_t passed_at;      /* second step passed in this flow */
     int64_t stepup_at;      /* the last fresh second step in this flow */
     const char *passed_amr; /* JSON array text of that step (gate_amr), or NULL */
+    int64_t remembered_at;  /* this browser is a remembered device of the user that the
+                               policy allows: when the second step that made it passed */
+    bool max_age_given;     /* the app asked for freshness (OIDC max_age) ... */
+    int64_t max_age_s;      /* ... then a step older than this many seconds does not
+                               count (0: only a step in this flow) */
+    bool force_step;        /* a second step in this flow is required (prompt=login):
+                               remembered devices do not count */
     int64_t now_ms;
     int64_t stepup_window_ms; /* how fresh a step must be for changes */
 };
@@ -64,7 +73,8 @@ struct gate_input {
 struct gate_decision {
     enum gate_verdict verdict;
     bool stale;          /* GATE_CHALLENGE: a step was passed but is too old (step-up) */
-    bool mfa;            /* a second step stands behind this success */
+    bool mfa;            /* a second step in this flow stands behind this success */
+    bool remembered;     /* let through as a remembered device */
     const char *acr;     /* GATE_ACR_MFA or GATE_ACR_NONE; on CONTINUE of RETURN/DECLINE */
     const char *amr;     /* JSON array text ("[]" without a second step) */
     int64_t auth_time_s; /* when the second step passed (or now without one), unix s */
@@ -73,18 +83,20 @@ struct gate_decision {
 
 /* Decides in->action for the facts in *in into *out (always filled; the
  * strings are static or in->passed_amr). Never lets a user with an active
- * factor through without a second step (unless the mode is off), never lets
- * a user without one through under mandatory, and lets a user without one
- * decline only under optional. */
+ * factor through without a second step in this flow (unless the mode is
+ * off, or a remembered device the policy allows stands for it, and no
+ * fresh step is forced), never lets a user without one through under
+ * mandatory, and lets a user without one decline only under optional. */
 void gate_decide(const struct gate_input *in, struct gate_decision *out);
 
 /* Whether a second step passed at prior_passed_at in an earlier flow of
  * the same browser, app and user stands for a new flow that begins at
  * now_ms: only for the manage entry ("Manage two-step verification" right
- * after a sign-in), and only inside the step-up window. A sign-in always
- * asks again. */
+ * after a sign-in), only inside the step-up window and the app's max_age
+ * (when given), never when force_step. A sign-in always asks again. */
 bool gate_reuse_prior(enum gate_entry entry, int64_t prior_passed_at, int64_t now_ms,
-                      int64_t stepup_window_ms);
+                      int64_t stepup_window_ms, bool max_age_given, int64_t max_age_s,
+                      bool force_step);
 
 /* The amr array (JSON text, static) of a method: ["otp","sms","mfa"],
  * ["otp","mail","mfa"], ["otp","mfa"] (authenticator app, recovery code);

@@ -259,6 +259,27 @@ static const char *const migrations[] = {
     "ALTER TABLE sessions ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;\n"
     "ALTER TABLE sessions ADD COLUMN reveal BLOB;\n",
 
+    /* 11: remembered devices (a browser may skip the second step for as many
+     * days as the app's policy allows). The browser's token is kept only as
+     * a keyed hash; one browser may be remembered for several users and
+     * apps, one row each. */
+    "CREATE TABLE devices (\n"
+    "  id TEXT PRIMARY KEY,\n"
+    "  token_hash BLOB NOT NULL,\n"
+    "  app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,\n"
+    "  sub TEXT NOT NULL,\n"
+    "  scope_all INTEGER NOT NULL DEFAULT 0,\n" /* remembered for every app of scope 'all' */
+    "  created_at INTEGER NOT NULL,\n"         /* unix ms, as every time below */
+    "  expires_at INTEGER NOT NULL,\n"
+    "  last_seen_at INTEGER NOT NULL,\n"
+    "  step_at INTEGER NOT NULL,\n"            /* the second step that made it */
+    "  user_agent TEXT NOT NULL,\n"            /* a summary: 'Firefox on Linux' */
+    "  ip TEXT,\n"                             /* at creation */
+    "  UNIQUE (token_hash, app_id, sub)\n"
+    ");\n"
+    "CREATE INDEX devices_user ON devices(sub, app_id);\n"
+    "CREATE INDEX devices_expiry ON devices(expires_at);\n",
+
     /* Append new migrations here. */
 };
 

@@ -733,7 +733,7 @@ void pages_begin(struct http_request *req, const char *app_id, const char *sub, 
         enum gate_entry entry =
             strcmp(purpose, "manage") == 0 ? GATE_ENTRY_MANAGE : GATE_ENTRY_LOGIN;
         if (strcmp(old.app_id, app_id) == 0 && strcmp(old.sub, sub) == 0 &&
-            gate_reuse_prior(entry, old.passed_at, now, STEPUP_FRESH_MS)) {
+            gate_reuse_prior(entry, old.passed_at, now, STEPUP_FRESH_MS, false, 0, false)) {
             p.sess.passed_at = old.passed_at;
             p.sess.stepup_at = old.stepup_at;
             snprintf(p.sess.amr, sizeof(p.sess.amr), "%s", old.amr);

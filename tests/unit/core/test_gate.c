@@ -203,12 +203,69 @@ static void test_account_needs_step_and_fresh_step_for_changes(void **state)
 static void test_prior_step_only_for_manage_inside_window(void **state)
 {
     (void)state;
-    assert_true(gate_reuse_prior(GATE_ENTRY_MANAGE, NOW - 1000, NOW, WINDOW));
-    assert_true(gate_reuse_prior(GATE_ENTRY_MANAGE, NOW - WINDOW, NOW, WINDOW));
-    assert_false(gate_reuse_prior(GATE_ENTRY_MANAGE, NOW - WINDOW - 1, NOW, WINDOW));
-    assert_false(gate_reuse_prior(GATE_ENTRY_MANAGE, 0, NOW, WINDOW));
-    assert_false(gate_reuse_prior(GATE_ENTRY_MANAGE, NOW + 5, NOW, WINDOW));
-    assert_false(gate_reuse_prior(GATE_ENTRY_LOGIN, NOW - 1000, NOW, WINDOW));
+    assert_true(gate_reuse_prior(GATE_ENTRY_MANAGE, NOW - 1000, NOW, WINDOW, false, 0, false));
+    assert_true(gate_reuse_prior(GATE_ENTRY_MANAGE, NOW - WINDOW, NOW, WINDOW, false, 0, false));
+    assert_false(
+        gate_reuse_prior(GATE_ENTRY_MANAGE, NOW - WINDOW - 1, NOW, WINDOW, false, 0, false));
+    assert_false(gate_reuse_prior(GATE_ENTRY_MANAGE, 0, NOW, WINDOW, false, 0, false));
+    assert_false(gate_reuse_prior(GATE_ENTRY_MANAGE, NOW + 5, NOW, WINDOW, false, 0, false));
+    assert_false(gate_reuse_prior(GATE_ENTRY_LOGIN, NOW - 1000, NOW, WINDOW, false, 0, false));
+    /* max_age and prompt=login win over the window */
+    assert_false(gate_reuse_prior(GATE_ENTRY_MANAGE, NOW - 61000, NOW, WINDOW, true, 60, false));
+    assert_true(gate_reuse_prior(GATE_ENTRY_MANAGE, NOW - 59000, NOW, WINDOW, true, 60, false));
+    assert_false(gate_reuse_prior(GATE_ENTRY_MANAGE, NOW - 1000, NOW, WINDOW, true, 0, false));
+    assert_false(gate_reuse_prior(GATE_ENTRY_MANAGE, NOW - 1000, NOW, WINDOW, false, 0, true));
+}
+
+static void test_remembered_device_stands_for_the_step_honestly(void **state)
+{
+    (void)state;
+    struct gate_input in = base(POLICY_MANDATORY, GATE_RETURN, 1);
+    in.remembered_at = NOW - 3 * 86400000LL;
+    struct gate_decision d = decide(&in);
+    assert_int_equal(d.verdict, GATE_CONTINUE);
+    assert_true(d.remembered);
+    assert_false(d.mfa);
+    assert_string_equal(d.acr, GATE_ACR_REMEMBERED);
+    assert_string_equal(d.amr, "[\"remembered\"]");
+    assert_int_equal(d.auth_time_s, (NOW - 3 * 86400000LL) / 1000);
+    /* prompt=login, max_age, a lock, the manage entry: it does not count */
+    in.force_step = true;
+    assert_int_equal(decide(&in).verdict, GATE_CHALLENGE);
+    in.force_step = false;
+    in.max_age_given = true;
+    in.max_age_s = 3600;
+    assert_int_equal(decide(&in).verdict, GATE_CHALLENGE);
+    in.max_age_s = 4 * 86400;
+    assert_int_equal(decide(&in).verdict, GATE_CONTINUE);
+    in.locked = true;
+    assert_int_equal(decide(&in).verdict, GATE_CHALLENGE);
+    in.locked = false;
+    in.entry = GATE_ENTRY_MANAGE;
+    assert_int_equal(decide(&in).verdict, GATE_CHALLENGE);
+    /* nor for the account page */
+    in.entry = GATE_ENTRY_LOGIN;
+    in.action = GATE_VIEW_ACCOUNT;
+    assert_int_equal(decide(&in).verdict, GATE_CHALLENGE);
+    /* a user without factors under mandatory still enrols */
+    struct gate_input none = base(POLICY_MANDATORY, GATE_RETURN, 0);
+    none.remembered_at = NOW - 1000;
+    assert_int_equal(decide(&none).verdict, GATE_ENROL);
+}
+
+static void test_max_age_asks_again_after_an_old_step(void **state)
+{
+    (void)state;
+    struct gate_input in = base(POLICY_OPTIONAL, GATE_RETURN, 1);
+    in.passed_at = in.stepup_at = NOW - 120000;
+    in.passed_amr = gate_amr(GATE_METHOD_TOTP);
+    in.max_age_given = true;
+    in.max_age_s = 60;
+    struct gate_decision d = decide(&in);
+    assert_int_equal(d.verdict, GATE_CHALLENGE);
+    assert_string_equal(d.reason, "max_age");
+    in.max_age_s = 120;
+    assert_int_equal(decide(&in).verdict, GATE_CONTINUE);
 }
 
 static void test_amr_values(void **state)
@@ -225,14 +282,18 @@ static void test_amr_values(void **state)
 /* ---- the whole table ----------------------------------------------------- */
 
 enum flow_state {
-    FLOW_FRESH,          /* nothing happened yet in this flow */
-    FLOW_PASSED,         /* a second step passed a minute ago */
-    FLOW_PASSED_STALE,   /* passed, but before the step-up window */
-    FLOW_DECLINED,       /* "Skip for now" chosen earlier in this flow */
-    FLOW_OFFERED_BEFORE, /* the optional offer was shown in an earlier flow */
-    FLOW_LOCKED,         /* hard-locked, with recovery codes */
-    FLOW_LOCKED_NO_RC,   /* hard-locked, no recovery code left */
-    FLOW_CANNOT_ENROL,   /* no factor type can be bound */
+    FLOW_FRESH,             /* nothing happened yet in this flow */
+    FLOW_PASSED,            /* a second step passed a minute ago */
+    FLOW_PASSED_STALE,      /* passed, but before the step-up window */
+    FLOW_DECLINED,          /* "Skip for now" chosen earlier in this flow */
+    FLOW_OFFERED_BEFORE,    /* the optional offer was shown in an earlier flow */
+    FLOW_LOCKED,            /* hard-locked, with recovery codes */
+    FLOW_LOCKED_NO_RC,      /* hard-locked, no recovery code left */
+    FLOW_CANNOT_ENROL,      /* no factor type can be bound */
+    FLOW_REMEMBERED,        /* a remembered device the policy allows, 2 days old */
+    FLOW_REMEMBERED_FORCED, /* ... but the app asked for prompt=login */
+    FLOW_REMEMBERED_OLD,    /* ... but older than the app's max_age */
+    FLOW_PASSED_MAX_AGE,    /* passed 2 minutes ago, max_age 60 s */
     FLOW_STATES
 };
 
@@ -265,6 +326,24 @@ static void apply_state(struct gate_input *in, enum flow_state st)
     case FLOW_CANNOT_ENROL:
         in->can_enrol = false;
         break;
+    case FLOW_REMEMBERED:
+        in->remembered_at = NOW - 2 * 86400000LL;
+        break;
+    case FLOW_REMEMBERED_FORCED:
+        in->remembered_at = NOW - 2 * 86400000LL;
+        in->force_step = true;
+        break;
+    case FLOW_REMEMBERED_OLD:
+        in->remembered_at = NOW - 2 * 86400000LL;
+        in->max_age_given = true;
+        in->max_age_s = 86400;
+        break;
+    case FLOW_PASSED_MAX_AGE:
+        in->passed_at = in->stepup_at = NOW - 120000;
+        in->passed_amr = gate_amr(GATE_METHOD_EMAIL);
+        in->max_age_given = true;
+        in->max_age_s = 60;
+        break;
     case FLOW_STATES:
         break;
     }
@@ -278,12 +357,16 @@ static void apply_state(struct gate_input *in, enum flow_state st)
  * returns. */
 static void check_invariant(const struct gate_input *in, const struct gate_decision *d)
 {
-    bool passed = in->passed_at > 0;
+    bool passed =
+        in->passed_at > 0 && (!in->max_age_given || NOW - in->passed_at <= in->max_age_s * 1000);
+    bool remembered = in->remembered_at > 0 && !in->force_step && !in->locked &&
+                      in->entry == GATE_ENTRY_LOGIN &&
+                      (!in->max_age_given || NOW - in->remembered_at <= in->max_age_s * 1000);
     bool success =
         d->verdict == GATE_CONTINUE && (in->action == GATE_RETURN || in->action == GATE_DECLINE);
     if (success) {
         bool a = in->mode == POLICY_OFF;
-        bool b = passed;
+        bool b = passed || (remembered && in->active_factors > 0);
         bool c = in->mode == POLICY_OPTIONAL && in->active_factors == 0 &&
                  (in->action == GATE_DECLINE || in->declined || in->offered_before ||
                   in->entry == GATE_ENTRY_MANAGE || !in->can_enrol);
@@ -298,6 +381,14 @@ static void check_invariant(const struct gate_input *in, const struct gate_decis
             assert_string_equal(d->acr, GATE_ACR_MFA);
             assert_string_equal(d->amr, in->passed_amr);
             assert_int_equal(d->auth_time_s, in->passed_at / 1000);
+        } else if (d->remembered) {
+            /* never says a factor was used now */
+            assert_true(remembered && in->mode != POLICY_OFF);
+            assert_false(d->mfa);
+            assert_string_equal(d->acr, GATE_ACR_REMEMBERED);
+            assert_null(strstr(d->amr, "otp"));
+            assert_null(strstr(d->amr, "mfa"));
+            assert_int_equal(d->auth_time_s, in->remembered_at / 1000);
         } else {
             assert_false(d->mfa);
             assert_string_equal(d->acr, GATE_ACR_NONE);
@@ -307,7 +398,7 @@ static void check_invariant(const struct gate_input *in, const struct gate_decis
         assert_false(d->mfa);
     }
     /* a user with an active factor never skips */
-    if (in->active_factors > 0 && in->mode != POLICY_OFF && !passed &&
+    if (in->active_factors > 0 && in->mode != POLICY_OFF && !passed && !remembered &&
         (in->action == GATE_RETURN || in->action == GATE_DECLINE))
         assert_true(d->verdict == GATE_CHALLENGE || d->verdict == GATE_REFUSE);
     /* the offer: optional, no factor, a sign-in, once, only what can be bound */
@@ -320,7 +411,7 @@ static void check_invariant(const struct gate_input *in, const struct gate_decis
     /* the account page: never without a step when there is a factor */
     if ((in->action == GATE_VIEW_ACCOUNT || in->action == GATE_CHANGE_ACCOUNT) &&
         d->verdict == GATE_CONTINUE && in->active_factors > 0) {
-        assert_true(passed);
+        assert_true(in->passed_at > 0); /* a remembered device never opens it */
         if (in->action == GATE_CHANGE_ACCOUNT)
             assert_true(NOW - in->stepup_at <= WINDOW);
     }
@@ -437,6 +528,8 @@ int main(void)
         cmocka_unit_test(test_account_needs_step_and_fresh_step_for_changes),
         cmocka_unit_test(test_prior_step_only_for_manage_inside_window),
         cmocka_unit_test(test_amr_values),
+        cmocka_unit_test(test_remembered_device_stands_for_the_step_honestly),
+        cmocka_unit_test(test_max_age_asks_again_after_an_old_step),
         cmocka_unit_test(test_every_combination_keeps_the_invariant),
         cmocka_unit_test(test_inherit_and_pending_only_through_the_store),
     };
