@@ -251,6 +251,10 @@ static const char *const migrations[] = {
      * checkpoint. Rows stay in time order (their id). */
     "DROP INDEX IF EXISTS audit_user;\n",
 
+    /* 10: the end user's browser in the audit trail, beside client_ip (the
+     * pages' User-Agent, or the user_agent an app passes to the API). */
+    "ALTER TABLE audit ADD COLUMN user_agent TEXT;\n",
+
     /* Append new migrations here. */
 };
 
