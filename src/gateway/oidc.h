@@ -13,6 +13,8 @@
  * lifetime of a token it signed, with room for clock skew. */
 #define OIDC_KEY_KEEP_MS ((OIDC_ID_TOKEN_TTL_S + 3600LL) * 1000)
 #define OIDC_REQUEST_MAX_AGE_S 300
+/* The longest a request object may live: exp - iat. */
+#define OIDC_REQUEST_MAX_LIFETIME_S 300
 #define OIDC_ACR_MFA "urn:otpgate:acr:mfa"
 #define OIDC_ACR_NONE "urn:otpgate:acr:none"
 
