@@ -1,15 +1,16 @@
 /* The audit trail: one row per enrolment, removal, success, failure,
- * lockout and recovery-code use. Callers pass names and ids only, never a
- * code, secret or destination in the clear. */
+ * lockout and recovery-code use, with the end user's IP and user agent
+ * when known. Callers pass names and ids only, never a code, secret or
+ * destination in the clear. */
 #include "core/log.h"
 #include "core/mfa.h"
 
 void audit_log(const struct mfa_ctx *c, const char *sub, const char *event,
                const char *factor_id, const char *detail)
 {
-    sqlite3_stmt *st = store_stmt(c->store,
-                                  "INSERT INTO audit (at, app_id, sub, event, factor_id, "
-                                  "client_ip, detail) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    sqlite3_stmt *st =
+        store_stmt(c->store, "INSERT INTO audit (at, app_id, sub, event, factor_id, "
+                             "client_ip, detail, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st)
         return;
     sqlite3_bind_int64(st, 1, c->now_ms);
@@ -19,6 +20,7 @@ void audit_log(const struct mfa_ctx *c, const char *sub, const char *event,
     sqlite3_bind_text(st, 5, factor_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, c->client_ip, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, detail, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, c->user_agent, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE)
         log_error("audit write failed", "event", event,
                   "error", sqlite3_errmsg(store_db(c->store)));

@@ -3,6 +3,8 @@
  * typing: everything is bounded and checked byte by byte. */
 #include "core/contact.h"
 
+#include <stdio.h>
+
 #define BULLET "\xe2\x80\xa2"
 
 /* Every assigned ITU-T E.164 country calling code (geographic and
@@ -362,6 +364,64 @@ int contact_email_normalize(const char *in, char *out, size_t outlen)
     if (labels < 2)
         return OG_ERR_INVALID;
     memcpy(out, tmp, len + 1);
+    return OG_OK;
+}
+
+static char lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Domains whose mailboxes ignore dots in the local part, and the domain
+ * they are read as. */
+static const struct {
+    const char *domain, *as;
+} dotless[] = {
+    {"gmail.com", "gmail.com"},
+    {"googlemail.com", "gmail.com"},
+};
+
+int contact_dest_key(enum contact_kind kind, const char *dest, char *out, size_t outlen)
+{
+    if (outlen < CONTACT_EMAIL_SIZE)
+        return OG_ERR_TOO_BIG;
+    if (kind == CONTACT_PHONE)
+        return contact_phone_normalize(dest, out, outlen);
+    char email[CONTACT_EMAIL_SIZE];
+    int rc = contact_email_normalize(dest, email, sizeof(email));
+    if (rc != OG_OK) {
+        out[0] = '\0';
+        return rc;
+    }
+    const char *at = strchr(email, '@');
+    const char *domain = at + 1; /* lower-cased by the normalisation */
+    size_t llen = (size_t)(at - email);
+    bool drop_dots = false;
+    for (size_t i = 0; i < ARRAY_SIZE(dotless); i++) {
+        if (strcmp(domain, dotless[i].domain) == 0) {
+            domain = dotless[i].as;
+            drop_dots = true;
+        }
+    }
+    /* The local part: lower-cased, without the +tag and (where ignored)
+     * the dots; as it is, lower-cased, if nothing would be left. */
+    char local[65];
+    size_t n = 0;
+    for (size_t i = 0; i < llen; i++) {
+        char c = lower(email[i]);
+        if (c == '+' && i > 0)
+            break;
+        if (c == '.' && drop_dots)
+            continue;
+        local[n++] = c;
+    }
+    if (n == 0) {
+        for (size_t i = 0; i < llen; i++)
+            local[i] = lower(email[i]);
+        n = llen;
+    }
+    local[n] = '\0';
+    snprintf(out, outlen, "%s@%s", local, domain);
     return OG_OK;
 }
 

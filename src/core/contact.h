@@ -38,6 +38,23 @@ int contact_phone_cc_len(const char *e164);
  * or OG_ERR_INVALID (out is then ""). */
 int contact_email_normalize(const char *in, char *out, size_t outlen);
 
+/* What a destination is, for contact_dest_key. */
+enum contact_kind { CONTACT_PHONE, CONTACT_EMAIL };
+
+/* The key under which sends to one mailbox or phone are counted (SPEC §4's
+ * per-destination caps), so that spellings of the same destination share
+ * one count. A phone number: its E.164 form (contact_phone_normalize). An
+ * e-mail address: contact_email_normalize'd, then the whole address
+ * lower-cased, a "+tag" sub-address dropped from the local part (from the
+ * first '+' that is not its first character: "Ann+x@Example.com" ->
+ * "ann@example.com"), and at gmail.com and googlemail.com, which ignore
+ * dots, the local part's dots dropped and the domain read as gmail.com. A
+ * local part these steps would leave empty is kept lower-cased as it is.
+ * out >= CONTACT_EMAIL_SIZE (OG_ERR_TOO_BIG when smaller). Returns 0 or
+ * OG_ERR_INVALID for a destination that does not normalise (out is then
+ * ""). */
+int contact_dest_key(enum contact_kind kind, const char *dest, char *out, size_t outlen);
+
 /* Masks for display, UTF-8, bullets U+2022. Phone: "+44 •••• ••12 34":
  * the country code, then the national digits in groups of four with all but
  * the last four replaced (an unknown code masks from the first digit).

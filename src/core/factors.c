@@ -3,6 +3,7 @@
  * AES-256-GCM bound to the factor id; the last accepted time step is kept
  * so a TOTP code never works twice. */
 #include "core/base32.h"
+#include "core/contact.h"
 #include "core/log.h"
 #include "core/mfa.h"
 #include "core/otp.h"
@@ -108,6 +109,35 @@ static enum mfa_result insert_factor(const struct mfa_ctx *c, const struct mfa_u
     return rc == SQLITE_DONE ? MFA_OK : MFA_ERROR;
 }
 
+/* MFA_CONFLICT when an active factor of the user reaches the same mailbox
+ * or number under another spelling (contact_dest_key), else MFA_OK. */
+static enum mfa_result same_destination_active(const struct mfa_ctx *c, const struct mfa_user *u,
+                                               enum factor_type type, const char *destination)
+{
+    enum contact_kind kind = type == FACTOR_SMS ? CONTACT_PHONE : CONTACT_EMAIL;
+    char want[CONTACT_EMAIL_SIZE], have[CONTACT_EMAIL_SIZE];
+    if (contact_dest_key(kind, destination, want, sizeof(want)) != OG_OK)
+        return MFA_OK;
+    sqlite3_stmt *st = store_stmt(c->store, "SELECT destination FROM factors WHERE user_id = ? "
+                                            "AND type = ? AND status = 'active'");
+    if (!st)
+        return MFA_ERROR;
+    sqlite3_bind_int64(st, 1, u->id);
+    sqlite3_bind_text(st, 2, factor_type_name(type), -1, SQLITE_STATIC);
+    enum mfa_result r = MFA_OK;
+    int rc = SQLITE_DONE;
+    while (r == MFA_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *d = sqlite3_column_text(st, 0);
+        if (d && contact_dest_key(kind, (const char *)d, have, sizeof(have)) == OG_OK &&
+            strcmp(have, want) == 0)
+            r = MFA_CONFLICT;
+    }
+    if (r == MFA_OK && rc != SQLITE_DONE)
+        r = MFA_ERROR;
+    sqlite3_reset(st);
+    return r;
+}
+
 enum mfa_result factors_add_contact(const struct mfa_ctx *c, struct mfa_user *u,
                                     enum factor_type type, const char *destination,
                                     struct mfa_factor *f)
@@ -133,6 +163,9 @@ enum mfa_result factors_add_contact(const struct mfa_ctx *c, struct mfa_user *u,
         return f->active ? MFA_CONFLICT : MFA_OK; /* a pending one is reused */
     if (rc != SQLITE_DONE)
         return MFA_ERROR;
+    enum mfa_result same = same_destination_active(c, u, type, destination);
+    if (same != MFA_OK)
+        return same;
 
     memset(f, 0, sizeof(*f));
     random_id("f_", f->id, sizeof(f->id));

@@ -27,7 +27,11 @@ struct mfa_ctx {
     const char *app_name;
     const char *issuer; /* shown in authenticator apps */
     int64_t now_ms;
+    /* The end user's address and browser, for the per-IP send cap and the
+     * audit; NULL when unknown (an API call whose app passed none: the app
+     * server's own address never counts as an end user's). */
     const char *client_ip;
+    const char *user_agent;
 };
 
 enum mfa_result {
@@ -109,7 +113,14 @@ enum mfa_result users_set_preferred(const struct mfa_ctx *c, struct mfa_user *u,
 /* The lockout gate before any check: MFA_OK, MFA_WAIT or MFA_LOCKED. */
 enum mfa_result users_gate(const struct mfa_ctx *c, const struct mfa_user *u,
                            struct mfa_outcome *o);
-/* Counts a failed check; may start a wait or lock the user. */
+/* The gate before a recovery code (the way out of a lock, SPEC §4): a
+ * lock does not stop it, a wait does. MFA_WAIT with o->retry_after while
+ * u->retry_at is in the future (locked or not), else MFA_OK. */
+enum mfa_result users_gate_recovery(const struct mfa_ctx *c, const struct mfa_user *u,
+                                    struct mfa_outcome *o);
+/* Counts a failed check: from the (lockout_free + 1)th failure in a row a
+ * wait that doubles each time (also once locked), and at lockout_hard the
+ * lock. */
 void users_record_failure(const struct mfa_ctx *c, struct mfa_user *u, struct mfa_outcome *o);
 /* A wrong code: users_record_failure, then the audit row (event, factor_id,
  * detail); MFA_LOCKED when that failure locked the user, else
@@ -123,8 +134,9 @@ void users_record_success(const struct mfa_ctx *c, struct mfa_user *u, const cha
 
 /* factors.c */
 /* Adds a pending sms/email factor; the destination must already be
- * normalised. An active factor with the same destination gives
- * MFA_CONFLICT; a pending one is reused. */
+ * normalised. An active factor with the same destination, or another
+ * spelling of it (contact_dest_key: case, +tag), gives MFA_CONFLICT; a
+ * pending one with the very same destination is reused. */
 enum mfa_result factors_add_contact(const struct mfa_ctx *c, struct mfa_user *u,
                                     enum factor_type type, const char *destination,
                                     struct mfa_factor *f);

@@ -280,6 +280,10 @@ static const char *const migrations[] = {
     "CREATE INDEX devices_user ON devices(sub, app_id);\n"
     "CREATE INDEX devices_expiry ON devices(expires_at);\n",
 
+    /* 12: the end user's browser in the audit trail, beside client_ip (the
+     * pages' User-Agent, or the user_agent an app passes to the API). */
+    "ALTER TABLE audit ADD COLUMN user_agent TEXT;\n",
+
     /* Append new migrations here. */
 };
 

@@ -1,7 +1,8 @@
 /* Send limits of SPEC §4 over a log of recent sends: per destination (hour
- * and day), per user and per client IP (hour). Windows slide; the answer
- * says how long until a slot frees. Destinations are logged only as keyed
- * hashes. */
+ * and day; every spelling of one mailbox or number is one destination), per
+ * user and per end-user IP (hour; not counted when the context has no IP).
+ * Windows slide; the answer says how long until a slot frees. Destinations
+ * are logged only as keyed hashes. */
 #include "core/contact.h"
 #include "core/log.h"
 #include "core/mfa.h"
@@ -11,10 +12,16 @@
 #define HOUR_MS (3600LL * 1000)
 #define DAY_MS (24 * HOUR_MS)
 
+/* The keyed hash of the destination's key (contact_dest_key): every
+ * spelling of one mailbox or number counts as one destination. */
 static void dest_hash(const struct mfa_ctx *c, enum factor_type channel, const char *dest,
                       uint8_t out[32])
 {
-    code_hash(c->keys->dest, factor_type_name(channel), dest, out);
+    char key[CONTACT_EMAIL_SIZE];
+    if (contact_dest_key(channel == FACTOR_SMS ? CONTACT_PHONE : CONTACT_EMAIL, dest, key,
+                         sizeof(key)) != OG_OK)
+        snprintf(key, sizeof(key), "%s", dest); /* never stored unnormalised; be safe */
+    code_hash(c->keys->dest, factor_type_name(channel), key, out);
 }
 
 /* The digits of the number's country calling code ("44" for +44...). */

@@ -1,7 +1,9 @@
 /* Users as an app names them (app_id, sub), their preferred and last used
  * factor, and the consecutive-failure lockout of SPEC §4: from the
  * (lockout_free + 1)th failure each try waits twice as long as the last, up
- * to lockout_max_wait; lockout_hard failures in a row lock the user. */
+ * to lockout_max_wait; lockout_hard failures in a row lock the user, and
+ * the waits go on while locked, so the recovery codes that lift a lock are
+ * guessed no faster than codes. */
 #include "core/log.h"
 #include "core/mfa.h"
 
@@ -104,12 +106,9 @@ enum mfa_result users_set_preferred(const struct mfa_ctx *c, struct mfa_user *u,
     return r;
 }
 
-enum mfa_result users_gate(const struct mfa_ctx *c, const struct mfa_user *u, struct mfa_outcome *o)
+enum mfa_result users_gate_recovery(const struct mfa_ctx *c, const struct mfa_user *u,
+                                    struct mfa_outcome *o)
 {
-    if (u->locked) {
-        o->locked_at = u->locked_at;
-        return MFA_LOCKED;
-    }
     if (c->now_ms < u->retry_at) {
         o->retry_after = (u->retry_at - c->now_ms + 999) / 1000;
         return MFA_WAIT;
@@ -117,10 +116,29 @@ enum mfa_result users_gate(const struct mfa_ctx *c, const struct mfa_user *u, st
     return MFA_OK;
 }
 
+enum mfa_result users_gate(const struct mfa_ctx *c, const struct mfa_user *u, struct mfa_outcome *o)
+{
+    if (u->locked) {
+        o->locked_at = u->locked_at;
+        return MFA_LOCKED;
+    }
+    return users_gate_recovery(c, u, o);
+}
+
 void users_record_failure(const struct mfa_ctx *c, struct mfa_user *u, struct mfa_outcome *o)
 {
     const struct policy *p = c->pol;
     u->failures++;
+    /* The wait doubles past the hard lock too: a locked user's recovery
+     * codes are guessed no faster than any other code. */
+    if ((uint64_t)u->failures > p->lockout_free && p->lockout_wait > 0) {
+        int64_t wait = u->last_wait ? u->last_wait * 2 : (int64_t)p->lockout_wait;
+        if (wait > (int64_t)p->lockout_max_wait)
+            wait = (int64_t)p->lockout_max_wait;
+        u->last_wait = wait;
+        u->retry_at = c->now_ms + wait * 1000;
+        o->retry_after = wait;
+    }
     if ((uint64_t)u->failures >= p->lockout_hard) {
         if (!u->locked) {
             u->locked = true;
@@ -129,13 +147,6 @@ void users_record_failure(const struct mfa_ctx *c, struct mfa_user *u, struct mf
             log_warn("user locked after consecutive failures", "app", c->app_id);
         }
         o->locked_at = u->locked_at;
-    } else if ((uint64_t)u->failures > p->lockout_free && p->lockout_wait > 0) {
-        int64_t wait = u->last_wait ? u->last_wait * 2 : (int64_t)p->lockout_wait;
-        if (wait > (int64_t)p->lockout_max_wait)
-            wait = (int64_t)p->lockout_max_wait;
-        u->last_wait = wait;
-        u->retry_at = c->now_ms + wait * 1000;
-        o->retry_after = wait;
     }
     users_save(c, u);
 }

@@ -6,9 +6,11 @@
 
 #include "core/apps.h"
 #include "core/contact.h"
+#include "core/jwt.h"
 #include "core/log.h"
 #include "core/mfa.h"
 #include "core/recovery.h"
+#include "core/sessions.h"
 #include "gateway/appcache.h"
 #include "gateway/server.h"
 #include "gateway/urlcodec.h"
@@ -20,6 +22,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+
+#include <arpa/inet.h>
+
+/* Bytes of a user_agent an app may pass. */
+#define API_USER_AGENT_MAX 512
 
 struct api {
     struct http_request *req;
@@ -324,9 +331,83 @@ static bool media_type_is_json(struct span ct)
     return span_eq_nocase(span_make(ct.p + start, n - start), SPAN_LIT("application/json"));
 }
 
-/* Authenticates the app, reads the JSON body and opens the request's part
- * of the group commit. On false an answer has been sent. */
-static bool api_start(struct http_request *req, struct api *a, bool with_body)
+/* The end user's address as the app saw it, in one canonical text form
+ * (an IPv4-mapped IPv6 address as IPv4), so that spellings of one address
+ * share one per-IP count. False for anything but an IPv4 or IPv6 address. */
+static bool client_ip_canonical(const char *in, size_t len, char *out, size_t outlen)
+{
+    unsigned char a[16];
+    if (len == 0 || len != strlen(in) || len >= INET6_ADDRSTRLEN)
+        return false;
+    if (inet_pton(AF_INET, in, a) == 1)
+        return inet_ntop(AF_INET, a, out, (socklen_t)outlen) != NULL;
+    if (inet_pton(AF_INET6, in, a) != 1)
+        return false;
+    static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(a, v4mapped, sizeof(v4mapped)) == 0)
+        return inet_ntop(AF_INET, a + 12, out, (socklen_t)outlen) != NULL;
+    return inet_ntop(AF_INET6, a, out, (socklen_t)outlen) != NULL;
+}
+
+/* A user agent to keep in the audit: 1..API_USER_AGENT_MAX bytes of UTF-8
+ * (jansson checked it) without control characters (C0, DEL, C1). */
+static bool user_agent_ok(const char *s, size_t len)
+{
+    if (len == 0 || len > API_USER_AGENT_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch < 0x20 || ch == 0x7f)
+            return false;
+        /* U+0080..U+009F are C2 80..C2 9F */
+        if (ch == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] < 0xa0)
+            return false;
+    }
+    return true;
+}
+
+/* The body's optional "client_ip" and "user_agent" (SPEC §6): the end
+ * user's, for the per-IP send cap and the audit. Without them the context
+ * has none: the calling app server's own address never stands in for its
+ * users'. On false a 400 has been sent. */
+static bool api_read_client(struct api *a)
+{
+    json_t *ip = json_object_get(a->body, "client_ip");
+    if (ip && !json_is_null(ip)) {
+        char text[INET6_ADDRSTRLEN];
+        if (!json_is_string(ip) ||
+            !client_ip_canonical(json_string_value(ip), json_string_length(ip), text,
+                                 sizeof(text))) {
+            api_error(a, 400, "invalid_client_ip",
+                      "client_ip must be the end user's IPv4 or IPv6 address");
+            return false;
+        }
+        a->ctx.client_ip = arena_strndup(&a->req->arena, text, strlen(text));
+    }
+    json_t *ua = json_object_get(a->body, "user_agent");
+    if (ua && !json_is_null(ua)) {
+        if (!json_is_string(ua) || !user_agent_ok(json_string_value(ua), json_string_length(ua))) {
+            api_error(a, 400, "invalid_user_agent",
+                      "user_agent must be printable text of at most 512 bytes");
+            return false;
+        }
+        a->ctx.user_agent =
+            arena_strndup(&a->req->arena, json_string_value(ua), json_string_length(ua));
+    }
+    return true;
+}
+
+/* What a handler takes as its body. */
+enum api_body {
+    BODY_NONE,     /* none is read */
+    BODY_JSON,     /* a JSON object is required */
+    BODY_OPTIONAL, /* a JSON object when there is a body at all */
+};
+
+/* Authenticates the app, reads the JSON body (with the end user's
+ * client_ip and user_agent) and opens the request's part of the group
+ * commit. On false an answer has been sent. */
+static bool api_start(struct http_request *req, struct api *a, enum api_body body)
 {
     memset(a, 0, sizeof(*a));
     a->req = req;
@@ -358,7 +439,7 @@ static bool api_start(struct http_request *req, struct api *a, bool with_body)
         apps_free(&app);
     }
 
-    if (with_body) {
+    if (body == BODY_JSON || (body == BODY_OPTIONAL && req->body.len > 0)) {
         struct span ct;
         if (!http_header_get(req, "Content-Type", &ct) || !media_type_is_json(ct)) {
             api_error(a, 415, "unsupported_media_type", "send the body as application/json");
@@ -371,6 +452,8 @@ static bool api_start(struct http_request *req, struct api *a, bool with_body)
             api_error(a, 400, "invalid_json", "the body must be a JSON object");
             return false;
         }
+        if (!api_read_client(a))
+            return false;
     }
     if (req->param_count > 0 && span_starts_with(req->path, "/api/v1/users/")) {
         struct span sub;
@@ -397,7 +480,6 @@ static bool api_start(struct http_request *req, struct api *a, bool with_body)
     a->ctx.app_name = a->app_name[0] ? a->app_name : a->app_id;
     a->ctx.issuer = a->ctx.app_name;
     a->ctx.now_ms = server_now_ms();
-    a->ctx.client_ip = req->client_ip;
     return true;
 }
 
@@ -501,7 +583,7 @@ static json_t *challenge_json(const struct mfa_challenge *ch, int64_t now_ms)
 void api_factor_add(struct http_request *req)
 {
     struct api a;
-    if (!api_start(req, &a, true))
+    if (!api_start(req, &a, BODY_JSON))
         return;
     const char *type_s = body_str(&a, "type");
     enum factor_type type;
@@ -607,7 +689,7 @@ static void path_id(const struct http_request *req, size_t i, char out[MFA_ID_LE
 void api_factor_verify(struct http_request *req)
 {
     struct api a;
-    if (!api_start(req, &a, true))
+    if (!api_start(req, &a, BODY_JSON))
         return;
     const char *code = body_str(&a, "code");
     if (!code) {
@@ -679,7 +761,7 @@ static json_t *json_id_or_null(const char *id)
 void api_factor_list(struct http_request *req)
 {
     struct api a;
-    if (!api_start(req, &a, false))
+    if (!api_start(req, &a, BODY_NONE))
         return;
     struct mfa_user u;
     enum mfa_result r = users_find(&a.ctx, a.sub, &u);
@@ -710,7 +792,7 @@ void api_factor_list(struct http_request *req)
 void api_factor_remove(struct http_request *req)
 {
     struct api a;
-    if (!api_start(req, &a, false))
+    if (!api_start(req, &a, BODY_NONE))
         return;
     char factor_id[MFA_ID_LEN];
     path_id(req, 1, factor_id);
@@ -728,7 +810,7 @@ void api_factor_remove(struct http_request *req)
 void api_preferred(struct http_request *req)
 {
     struct api a;
-    if (!api_start(req, &a, true))
+    if (!api_start(req, &a, BODY_JSON))
         return;
     const char *fid = body_str(&a, "factor_id");
     if (!fid) {
@@ -753,7 +835,7 @@ void api_preferred(struct http_request *req)
 void api_recovery_new(struct http_request *req)
 {
     struct api a;
-    if (!api_start(req, &a, false))
+    if (!api_start(req, &a, BODY_NONE))
         return;
     struct mfa_user u;
     enum mfa_result r = users_find(&a.ctx, a.sub, &u);
@@ -809,7 +891,7 @@ static enum mfa_result pick_factor(struct api *a, struct mfa_user *u, const char
 void api_challenge_create(struct http_request *req)
 {
     struct api a;
-    if (!api_start(req, &a, true))
+    if (!api_start(req, &a, BODY_JSON))
         return;
     const char *sub = body_str(&a, "sub");
     if (!sub || !sub_valid(span_cstr(sub))) {
@@ -859,7 +941,7 @@ void api_challenge_create(struct http_request *req)
 void api_challenge_resend(struct http_request *req)
 {
     struct api a;
-    if (!api_start(req, &a, false))
+    if (!api_start(req, &a, BODY_OPTIONAL))
         return;
     char id[MFA_ID_LEN];
     path_id(req, 0, id);
@@ -887,7 +969,7 @@ void api_challenge_resend(struct http_request *req)
 void api_challenge_verify(struct http_request *req)
 {
     struct api a;
-    if (!api_start(req, &a, true))
+    if (!api_start(req, &a, BODY_JSON))
         return;
     const char *code = body_str(&a, "code");
     if (!code) {
@@ -939,7 +1021,7 @@ static bool looks_like_totp(const char *code)
 void api_user_verify(struct http_request *req)
 {
     struct api a;
-    if (!api_start(req, &a, true))
+    if (!api_start(req, &a, BODY_JSON))
         return;
     const char *code = body_str(&a, "code");
     if (!code) {
@@ -958,10 +1040,8 @@ void api_user_verify(struct http_request *req)
         return;
     }
     bool totp = looks_like_totp(code);
-    r = users_gate(&a.ctx, &u, &o);
     /* A recovery code is the way out of a lock, so only waits stop it. */
-    if (r == MFA_LOCKED && !totp)
-        r = MFA_OK;
+    r = totp ? users_gate(&a.ctx, &u, &o) : users_gate_recovery(&a.ctx, &u, &o);
     if (r == MFA_OK) {
         r = totp ? factors_check_totp(&a.ctx, &u, NULL, code, &o)
                  : recovery_codes_consume(&a.ctx, &u, code, &o);
@@ -1003,5 +1083,101 @@ void api_user_verify(struct http_request *req)
                             totp ? "totp" : "recovery_code", "amr", amr_for(o.type, !totp));
     if (!totp)
         json_object_set_new(out, "recovery_codes_left", json_integer(o.recovery_left));
+    api_send(&a, 200, out);
+}
+
+/* ---- /start results --------------------------------------------------- */
+
+/* The otpgate_result of a /start flow (pages.c): HS256 with the app's
+ * secret, iss the public URL, aud the client_id, exp 120 s after iat, a
+ * jti. Its lifetime is otpgate's choice, so a longer one is not otpgate's. */
+#define API_RESULT_MAX_TTL_S 300
+#define API_RESULT_JTI_MAX   128
+
+/* Why a result is not a live one otpgate gave this app, or NULL; claims
+ * are the verified claims (NULL when the signature failed). */
+static const char *result_refusal(const struct api *a, const json_t *claims, int64_t now_s)
+{
+    if (!claims)
+        return "the result is not signed with this app's client secret";
+    const char *why = NULL;
+    if (jwt_check_times(claims, now_s, -1, 0, &why) != OG_OK)
+        return strcmp(why ? why : "", "expired") == 0 ? "the result has expired"
+                                                      : "the result's iat or exp is not valid";
+    /* iat <= now here, so iat + the bound cannot overflow. */
+    const json_t *iat = json_object_get(claims, "iat"), *exp = json_object_get(claims, "exp");
+    if (!json_is_integer(iat) || !json_is_integer(exp) ||
+        json_integer_value(exp) > json_integer_value(iat) + API_RESULT_MAX_TTL_S)
+        return "the result's iat or exp is not valid";
+    const char *iss = json_string_value(json_object_get(claims, "iss"));
+    const char *aud = json_string_value(json_object_get(claims, "aud"));
+    if (!iss || strcmp(iss, a->srv->cfg->public_url) != 0 || !aud || strcmp(aud, a->app_id) != 0)
+        return "the result was not issued to this app by this otpgate";
+    const char *sub = json_string_value(json_object_get(claims, "sub"));
+    if (!sub || !sub_valid(span_cstr(sub)))
+        return "the result names no user";
+    const char *jti = json_string_value(json_object_get(claims, "jti"));
+    if (!jti || !jti[0] || strlen(jti) > API_RESULT_JTI_MAX)
+        return "the result has no jti";
+    return NULL;
+}
+
+void api_result_redeem(struct http_request *req)
+{
+    struct api a;
+    if (!api_start(req, &a, BODY_JSON))
+        return;
+    const char *token = body_str(&a, "result");
+    if (!token || !token[0]) {
+        api_error(&a, 400, "invalid_request", "result is required");
+        return;
+    }
+    char *secret = NULL;
+    int rc = apps_secret(a.srv->store, &a.srv->keys, a.app_id, &secret);
+    if (rc != OG_OK) {
+        api_outcome(&a, MFA_ERROR, NULL);
+        return;
+    }
+    json_t *claims = NULL;
+    if (jwt_hs256_verify(token, (const uint8_t *)secret, strlen(secret), &claims) != OG_OK)
+        claims = NULL;
+    OPENSSL_cleanse(secret, strlen(secret));
+    free(secret);
+    const char *why = result_refusal(&a, claims, a.ctx.now_ms / 1000);
+    if (why) {
+        json_decref(claims);
+        log_info("result refused", "app", a.app_id, "reason", why);
+        api_error(&a, 422, "invalid_result", why);
+        return;
+    }
+    const char *sub = json_string_value(json_object_get(claims, "sub"));
+    const char *jti = json_string_value(json_object_get(claims, "jti"));
+    int64_t exp = (int64_t)json_integer_value(json_object_get(claims, "exp"));
+    /* Namespaced apart from the request objects' and links' jti values,
+     * which the app picks: remembered until the result expires. */
+    char key[sizeof("result:") + API_RESULT_JTI_MAX];
+    snprintf(key, sizeof(key), "result:%s", jti);
+    rc = sessions_jti_use(a.srv->store, a.app_id, key, exp * 1000 + 1000);
+    if (rc == OG_ERR_EXISTS) {
+        log_warn("result redeemed twice", "app", a.app_id);
+        audit_log(&a.ctx, sub, "result_reused", NULL, NULL);
+        json_decref(claims);
+        api_error(&a, 409, "already_redeemed", "this result was redeemed before");
+        return;
+    }
+    if (rc != OG_OK) {
+        json_decref(claims);
+        api_outcome(&a, MFA_ERROR, NULL);
+        return;
+    }
+    audit_log(&a.ctx, sub, "result_redeemed", NULL, NULL);
+    json_t *out = json_object();
+    static const char *const keep[] = {"sub", "amr", "mfa", "acr", "auth_time", "jti"};
+    for (size_t i = 0; i < ARRAY_SIZE(keep); i++) {
+        json_t *v = json_object_get(claims, keep[i]);
+        if (v)
+            json_object_set(out, keep[i], v);
+    }
+    json_decref(claims);
     api_send(&a, 200, out);
 }

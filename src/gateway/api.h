@@ -15,5 +15,10 @@ void api_user_verify(struct http_request *req);
 void api_challenge_create(struct http_request *req);
 void api_challenge_resend(struct http_request *req);
 void api_challenge_verify(struct http_request *req);
+/* POST /api/v1/results/redeem {"result"}: the otpgate_result of a /start
+ * flow, checked (signed with the calling app's secret, issued to it by this
+ * otpgate, not expired) and accepted once: 200 with its claims, 409
+ * already_redeemed the second time, 422 invalid_result otherwise. */
+void api_result_redeem(struct http_request *req);
 
 #endif

@@ -2,8 +2,9 @@
  * URI is an exact registered one (errors before that are a page, after it
  * go back per RFC 6749 §4.1.2.1), and names a user only through a request
  * object the app signed (RFC 9101, HS256 with its secret, 5 minutes, jti
- * once). /token consumes a code once (durably, in the group commit), checks
- * PKCE S256 and answers an ES256 id_token. Codes and tokens are stored only
+ * once), whose values alone count: the query's copies are never read.
+ * /token consumes a code once (durably, in the group commit), checks PKCE
+ * S256 and answers an ES256 id_token. Codes and tokens are stored only
  * as hashes; none is ever logged. */
 #include "gateway/oidc.h"
 
@@ -171,12 +172,40 @@ static bool aud_matches(const json_t *aud, const char *issuer)
     return false;
 }
 
-/* A parameter from the request object when it has one, else the query. */
-static const char *pick(struct http_request *req, const json_t *claims, const struct kv_list *q,
-                        const char *key)
+/* A string value of the verified request object, or NULL. RFC 9101 §6.3:
+ * only the object's values count; the query's copies are never read. */
+static const char *signed_value(struct http_request *req, const json_t *claims, const char *key)
 {
     const char *v = json_string_value(json_object_get(claims, key));
-    return v ? arena_strndup(&req->arena, v, strlen(v)) : param(req, q, key);
+    return v ? arena_strndup(&req->arena, v, strlen(v)) : NULL;
+}
+
+/* The values a request object must carry; "the request object must carry
+ * X" names the first one missing, or NULL. */
+static const char *missing_value(const json_t *claims)
+{
+    static const char *const required[][2] = {
+        {"client_id", "the request object must carry client_id"},
+        {"response_type", "the request object must carry response_type"},
+        {"redirect_uri", "the request object must carry redirect_uri"},
+        {"scope", "the request object must carry scope"},
+        {"code_challenge", "the request object must carry code_challenge"},
+        {"code_challenge_method", "the request object must carry code_challenge_method"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(required); i++)
+        if (!json_is_string(json_object_get(claims, required[i][0])))
+            return required[i][1];
+    return NULL;
+}
+
+/* exp at most OIDC_REQUEST_MAX_LIFETIME_S after iat (both present: checked
+ * by jwt_check_times before), with a little slack for libraries that read
+ * the clock once for iat and again for exp. */
+static bool lifetime_ok(const json_t *claims)
+{
+    double iat = json_number_value(json_object_get(claims, "iat"));
+    double exp = json_number_value(json_object_get(claims, "exp"));
+    return exp - iat <= (double)(OIDC_REQUEST_MAX_LIFETIME_S + 2);
 }
 
 void oidc_authorize(struct http_request *req)
@@ -232,23 +261,31 @@ void oidc_authorize(struct http_request *req)
         OPENSSL_cleanse(secret, strlen(secret));
         free(secret);
     }
+    /* From here on the object is the app's: the state echoed in errors is
+     * the signed one (before, the query's, RFC 6749 §4.1.2.1). */
+    if (!why)
+        state = signed_value(req, claims, "state");
     int64_t now = server_now_ms();
     const char *twhy = NULL;
     if (!why && jwt_check_times(claims, now / 1000, OIDC_REQUEST_MAX_AGE_S, 30, &twhy) != OG_OK)
         why = twhy ? twhy : "the request object has expired";
+    if (!why && !lifetime_ok(claims))
+        why = "the request object's exp is more than 5 minutes after its iat";
     const char *iss = json_string_value(json_object_get(claims, "iss"));
     if (!why && (!iss || strcmp(iss, client_id) != 0))
         why = "the request object's iss must be the client_id";
     if (!why && !aud_matches(json_object_get(claims, "aud"), s->cfg->public_url))
         why = "the request object's aud must be the issuer";
+    if (!why)
+        why = missing_value(claims);
     const char *cid = json_string_value(json_object_get(claims, "client_id"));
-    if (!why && cid && strcmp(cid, client_id) != 0)
+    if (!why && strcmp(cid, client_id) != 0)
         why = "client_id differs between the query and the request object";
     const char *rt = json_string_value(json_object_get(claims, "response_type"));
-    if (!why && rt && strcmp(rt, "code") != 0)
+    if (!why && strcmp(rt, "code") != 0)
         why = "response_type differs between the query and the request object";
     const char *ru = json_string_value(json_object_get(claims, "redirect_uri"));
-    if (!why && ru && strcmp(ru, redirect_uri) != 0)
+    if (!why && strcmp(ru, redirect_uri) != 0)
         why = "redirect_uri differs between the query and the request object";
     const char *jti = json_string_value(json_object_get(claims, "jti"));
     if (!why && (!jti || !jti[0] || strlen(jti) > 200))
@@ -261,14 +298,13 @@ void oidc_authorize(struct http_request *req)
         authorize_redirect_error(req, redirect_uri, "invalid_request_object", why, state);
         return;
     }
-    /* RFC 9101: the signed values win over the query's. */
-    state = pick(req, claims, &q, "state");
-    const char *scope = pick(req, claims, &q, "scope");
-    const char *nonce = pick(req, claims, &q, "nonce");
-    const char *challenge = pick(req, claims, &q, "code_challenge");
-    const char *method = pick(req, claims, &q, "code_challenge_method");
-    const char *prompt = pick(req, claims, &q, "prompt");
-    const char *ui_locales = pick(req, claims, &q, "ui_locales");
+    /* RFC 9101 §6.3: only the signed values count. */
+    const char *scope = signed_value(req, claims, "scope");
+    const char *nonce = signed_value(req, claims, "nonce");
+    const char *challenge = signed_value(req, claims, "code_challenge");
+    const char *method = signed_value(req, claims, "code_challenge_method");
+    const char *prompt = signed_value(req, claims, "prompt");
+    const char *ui_locales = signed_value(req, claims, "ui_locales");
     const char *user = json_string_value(json_object_get(claims, "login_hint"));
     if (!user)
         user = json_string_value(json_object_get(claims, "sub"));

@@ -13,6 +13,8 @@
  * lifetime of a token it signed, with room for clock skew. */
 #define OIDC_KEY_KEEP_MS ((OIDC_ID_TOKEN_TTL_S + 3600LL) * 1000)
 #define OIDC_REQUEST_MAX_AGE_S 300
+/* The longest a request object may live: exp - iat. */
+#define OIDC_REQUEST_MAX_LIFETIME_S 300
 
 void oidc_discovery(struct http_request *req);
 void oidc_jwks(struct http_request *req);

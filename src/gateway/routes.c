@@ -233,6 +233,7 @@ const struct route routes_table[] = {
     {ROUTE_POST, "/api/v1/challenges", api_challenge_create, ROUTE_CLIENT_AUTH},
     {ROUTE_POST, "/api/v1/challenges/{id}/resend", api_challenge_resend, ROUTE_CLIENT_AUTH},
     {ROUTE_POST, "/api/v1/challenges/{id}/verify", api_challenge_verify, ROUTE_CLIENT_AUTH},
+    {ROUTE_POST, "/api/v1/results/redeem", api_result_redeem, ROUTE_CLIENT_AUTH},
 };
 
 const size_t routes_count = ARRAY_SIZE(routes_table);

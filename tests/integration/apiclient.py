@@ -19,6 +19,7 @@ import http.client
 import json
 import re
 import signal
+import sqlite3
 import subprocess
 import time
 import urllib.parse
@@ -288,6 +289,18 @@ class Gateway:
         msgs = self.messages_to(to)
         assert len(msgs) > index, "no message #%d to %s in %r" % (index, to, self.outbox())
         return code_in(msgs[index])
+
+    def audit(self, event=None):
+        """Rows of the audit table (dicts, oldest first), of one event or
+        all; read-only, while the server runs (WAL)."""
+        con = sqlite3.connect("file:%s/otpgate.db?mode=ro" % self.data_dir, uri=True, timeout=5)
+        try:
+            con.row_factory = sqlite3.Row
+            where, args = ("WHERE event = ?", (event,)) if event else ("", ())
+            return [dict(r) for r in con.execute("SELECT * FROM audit %s ORDER BY id" % where,
+                                                 args)]
+        finally:
+            con.close()
 
     def metrics(self):
         a = http_call(self.server.port, "GET", "/metrics")

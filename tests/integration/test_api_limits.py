@@ -264,21 +264,103 @@ def test_sends_per_user_per_hour(gw):
 
 
 def test_sends_per_client_ip_per_hour(gw):
+    # The end user's address is the client_ip the app passes (see
+    # test_api_client_ip.py); the app server's own never counts.
     app = gw.add_app()
     gw.policy("sends_per_ip_hour=2")
-    gw.start(env={"OTPGATE_TRUSTED_PROXIES": "127.0.0.1/32"})
+    gw.start()
 
     def add(sub, ip):
-        hdrs = {"X-Forwarded-For": ip} if ip else {}
-        return app.call("POST", "/users/%s/factors" % sub,
-                        {"type": "email", "email": "%s@example.com" % sub}, headers=hdrs)
+        body = {"type": "email", "email": "%s@example.com" % sub}
+        if ip:
+            body["client_ip"] = ip
+        return app.post("/users/%s/factors" % sub, body)
 
     assert add("u1", "203.0.113.7").status == 201
-    assert add("u2", "198.51.100.1, 203.0.113.7").status == 201
+    assert add("u2", "203.0.113.7").status == 201
     assert_rate_limited(add("u3", "203.0.113.7"), 3600)
     assert add("u3", "203.0.113.8").status == 201
     assert add("u4", None).status == 201
-    assert len(gw.outbox()) == 4
+    assert add("u5", None).status == 201
+    assert len(gw.outbox()) == 5
+
+
+def test_sends_per_destination_count_the_mailbox_not_its_spelling(gw):
+    """The attack: Victim@, vIctim@, viCtim@ ... each got a fresh 5 an hour
+    (and 20 a day) to the same mailbox."""
+    app = gw.add_app()
+    gw.start()
+    spellings = ["Victim@example.com", "vIctim@example.com", "viCtim@Example.com",
+                 "vicTim+x@example.com", "VICTIM+y@EXAMPLE.COM"]
+    for i, addr in enumerate(spellings):
+        r = app.post("/users/u%d/factors" % i, {"type": "email", "email": addr})
+        assert r.status == 201, r
+    r = app.post("/users/u9/factors", {"type": "email", "email": "victiM@example.com"})
+    assert_rate_limited(r, 3600)
+    r = app.post("/users/u9/factors", {"type": "email", "email": "victim+z@example.com"})
+    assert_rate_limited(r, 3600)
+    m = gw.metrics()
+    assert metric_value(m, "otpgate_rate_limit_refusals_total", {"limit": "dest_hour"}) == 2, m
+    assert len(gw.outbox()) == 5
+    # Another mailbox is not held back.
+    assert app.post("/users/u9/factors", {"type": "email",
+                                          "email": "victim2@example.com"}).status == 201
+    # Gmail ignores dots: one mailbox.
+    for i in range(5):
+        addr = "pat.doe@gmail.com" if i % 2 else "p.a.t.d.o.e@gmail.com"
+        assert app.post("/users/g%d/factors" % i,
+                        {"type": "email", "email": addr}).status == 201
+    r = app.post("/users/g9/factors", {"type": "email", "email": "patdoe@googlemail.com"})
+    assert_rate_limited(r, 3600)
+
+
+def test_same_mailbox_under_another_spelling_is_a_conflict(gw):
+    app = gw.add_app()
+    gw.start()
+    app.enrol_email("alice", "alice@example.com")
+    for addr in ("alice@example.com", "Alice@Example.com", "ALICE+otp@example.com"):
+        r = app.post("/users/alice/factors", {"type": "email", "email": addr})
+        assert r.status == 409 and r.error == "conflict", (addr, r)
+    assert [f["status"] for f in app.factors("alice")["factors"]] == ["active"]
+    # A different mailbox is fine, and so is the same one for another user.
+    app.add_email("alice", "alice2@example.com")
+    app.add_email("bob", "Alice@example.com")
+
+
+def test_locked_users_recovery_guesses_wait_too(gw):
+    """The attack: once a user was hard-locked, recovery-code guesses ran
+    unthrottled (the lock let them through, and the lock stopped the
+    waits)."""
+    app = gw.add_app()
+    gw.policy("lockout_free=0", "lockout_wait=1", "lockout_max_wait=1", "lockout_hard=2")
+    gw.start()
+    app.enrol_email("alice", EMAIL)
+    codes = app.post("/users/alice/recovery-codes").json["codes"]
+    wrong = "aaaa-bbbb-cccc-dddd"
+    assert wrong not in codes
+    r = app.verify_user("alice", wrong)
+    assert r.status == 422 and r.json["retry_after"] == 1, r
+    time.sleep(1.1)
+    r = app.verify_user("alice", wrong)
+    assert r.status == 423 and r.error == "user_locked", r
+    # Locked: a burst of guesses gets 429 with Retry-After, each costs nothing.
+    for _ in range(20):
+        r = app.verify_user("alice", wrong)
+        assert r.status == 429 and r.error == "too_many_attempts", r
+        assert r.header("Retry-After") == "1", r.headers
+    assert len(gw.audit("verify_failed")) == 2
+    # Once the wait is over one guess is checked (still locked), then a wait.
+    time.sleep(1.1)
+    r = app.verify_user("alice", wrong)
+    assert r.status == 423, r
+    r = app.verify_user("alice", codes[0])
+    assert r.status == 429 and r.header("Retry-After"), r
+    assert app.factors("alice")["recovery_codes_left"] == 10
+    # After it, the right recovery code is the way out.
+    time.sleep(1.1)
+    r = app.verify_user("alice", codes[0])
+    assert r.status == 200 and r.json["recovery_codes_left"] == 9, r
+    assert app.factors("alice")["locked"] is False
 
 
 def test_metrics_count_codes_and_verifications(gw):

@@ -1,5 +1,6 @@
 // What otpgate refuses, seen by a relying party: /authorize without a valid
-// signed request object, with an unregistered redirect URI or without PKCE;
+// signed request object (only its values count, never the query's), with an
+// unregistered redirect URI or without PKCE;
 // /token with a wrong verifier, a reused code, another client's code or a
 // wrong client secret.
 import assert from 'node:assert/strict';
@@ -108,16 +109,81 @@ test('an unregistered redirect_uri gets a 400 page, never a redirect', async () 
   assert.equal(res2.location, null);
 });
 
-test('no PKCE code_challenge: error=invalid_request', async () => {
+test('no PKCE in the request object: invalid_request_object, even with PKCE in the query', async () => {
+  const verifier = client.randomPKCECodeVerifier();
+  const challenge = await client.calculatePKCECodeChallenge(verifier);
   let a = await op.authorization(config, op.apps.demo, newUser('nopkce'), {
     claims: { code_challenge: undefined, code_challenge_method: undefined },
+    query: { code_challenge: challenge, code_challenge_method: 'S256' },
   });
-  await expectErrorRedirect(a, ['invalid_request'], /PKCE/);
+  await expectErrorRedirect(a, ['invalid_request_object'], /must carry code_challenge/);
+  a = await op.authorization(config, op.apps.demo, newUser('nomethod'), {
+    claims: { code_challenge_method: undefined }, query: { code_challenge_method: 'S256' },
+  });
+  await expectErrorRedirect(a, ['invalid_request_object'], /must carry code_challenge_method/);
   // "plain" is not S256.
   a = await op.authorization(config, op.apps.demo, newUser('plain'), {
     claims: { code_challenge: 'x'.repeat(43), code_challenge_method: 'plain' },
   });
   await expectErrorRedirect(a, ['invalid_request'], /PKCE/);
+});
+
+// RFC 9101 §6.3: only the signed values count; the query's copies are
+// never read (before, a value missing from the object was taken from the
+// unsigned query).
+test('a request object without client_id, response_type, redirect_uri or scope is refused', async () => {
+  for (const name of ['client_id', 'response_type', 'redirect_uri', 'scope']) {
+    const a = await op.authorization(config, op.apps.demo, newUser('missing'), { claims: { [name]: undefined } });
+    await expectErrorRedirect(a, ['invalid_request_object'], new RegExp(`must carry ${name}`));
+  }
+});
+
+test("the query's prompt does not count: prompt=none outside the object is ignored", async () => {
+  // Inside the object it is refused...
+  let a = await op.authorization(config, op.apps.demo, newUser('prompt'), { claims: { prompt: 'none' } });
+  await expectErrorRedirect(a, ['interaction_required']);
+  // ...outside it the pages open as if it were not there.
+  a = await op.authorization(config, op.apps.demo, newUser('prompt'), { query: { prompt: 'none' } });
+  const res = await op.get(a.url);
+  assert.equal(res.status, 303, `/authorize answered ${res.status}: ${res.text}`);
+  assert.equal(res.location.origin, op.issuer, `went to ${res.location}`);
+  assert.equal(res.location.searchParams.get('error'), null);
+});
+
+test("the query's state does not count: errors after the object verified carry the signed state", async () => {
+  // The object leaves state out (and asks for a scope without openid); the
+  // query's state is not the app's word and is not echoed.
+  let a = await op.authorization(config, op.apps.demo, newUser('state'), {
+    claims: { state: undefined, scope: 'profile' }, query: { scope: 'openid' },
+  });
+  let res = await op.get(a.url);
+  assert.equal(res.status, 303, res.text);
+  assert.equal(res.location.origin + res.location.pathname, op.redirectUri);
+  assert.equal(res.location.searchParams.get('error'), 'invalid_scope');
+  assert.equal(res.location.searchParams.get('state'), null, `state echoed: ${res.location}`);
+  // A signed state other than the query's: the signed one comes back.
+  a = await op.authorization(config, op.apps.demo, newUser('state'), { claims: { state: 'signed-state', scope: 'profile' } });
+  res = await op.get(a.url);
+  assert.equal(res.location.searchParams.get('error'), 'invalid_scope');
+  assert.equal(res.location.searchParams.get('state'), 'signed-state');
+  // Before the object verifies, the query's state is all there is (RFC 6749).
+  a = await op.authorization(config, op.apps.demo, newUser('state'), { key: 'not-the-client-secret-at-all-0123456789' });
+  await expectErrorRedirect(a, OBJECT_ERRORS, /not signed/);
+});
+
+test('a request object living longer than 5 minutes, or without iat, is refused', async () => {
+  const now = Math.floor(Date.now() / 1000);
+  let a = await op.authorization(config, op.apps.demo, newUser('long'), { claims: { iat: now, exp: now + 3600 } });
+  await expectErrorRedirect(a, ['invalid_request_object'], /exp is more than 5 minutes after its iat/);
+  a = await op.authorization(config, op.apps.demo, newUser('long'), { claims: { iat: now - 10, exp: now + 301 } });
+  await expectErrorRedirect(a, ['invalid_request_object'], /exp is more than 5 minutes/);
+  a = await op.authorization(config, op.apps.demo, newUser('noiat'), { claims: { iat: undefined } });
+  await expectErrorRedirect(a, ['invalid_request_object'], /iat/);
+  // Exactly 5 minutes is fine.
+  a = await op.authorization(config, op.apps.demo, newUser('five'), { claims: { iat: now, exp: now + 300 } });
+  const res = await op.get(a.url);
+  assert.equal(res.status, 303, res.text);
+  assert.equal(res.location.origin, op.issuer, `went to ${res.location}`);
 });
 
 /** A code for the Demo app, from a real login in the browser. */

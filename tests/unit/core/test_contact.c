@@ -192,6 +192,83 @@ static void test_email_normalize(void **state)
     assert_int_equal(contact_email_normalize("a@b.c", small, sizeof(small)), OG_ERR_TOO_BIG);
 }
 
+/* The per-destination key: spellings of one mailbox or number share it,
+ * other mailboxes do not. */
+static void test_dest_key(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *key;
+    } email[] = {
+        {"victim@example.com", "victim@example.com"},
+        {"Victim@example.com", "victim@example.com"},
+        {"vIctim@EXAMPLE.com", "victim@example.com"},
+        {"  VICTIM@Example.Com\t", "victim@example.com"},
+        {"victim+a@example.com", "victim@example.com"},
+        {"Victim+Tag+More@example.com", "victim@example.com"},
+        {"victim+@example.com", "victim@example.com"},
+        {"v.ictim@example.com", "v.ictim@example.com"}, /* dots count elsewhere */
+        {"V.I.C.T.I.M@Gmail.com", "victim@gmail.com"},
+        {"victim+x@googlemail.com", "victim@gmail.com"},
+        {"vic.tim@googlemail.com", "victim@gmail.com"},
+        {"+tag@example.com", "+tag@example.com"}, /* a '+' first is the name */
+        {"+A+b@example.com", "+a@example.com"},
+        {"...@gmail.com", "...@gmail.com"}, /* nothing would be left */
+        {"o'Brien!#$%&*/=?^_`{|}~-@ex.org", "o'brien!#$%&*/=?^_`{|}~-@ex.org"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(email); i++) {
+        char out[CONTACT_EMAIL_SIZE];
+        assert_int_equal(contact_dest_key(CONTACT_EMAIL, email[i].in, out, sizeof(out)), 0);
+        assert_string_equal(out, email[i].key);
+        /* A key is its own key. */
+        char again[CONTACT_EMAIL_SIZE];
+        assert_int_equal(contact_dest_key(CONTACT_EMAIL, out, again, sizeof(again)), 0);
+        assert_string_equal(again, out);
+    }
+    static const struct {
+        const char *in, *key;
+    } phone[] = {
+        {"+442079460958", "+442079460958"},
+        {"+44 20 7946 0958", "+442079460958"},
+        {"0044 (20) 7946-0958", "+442079460958"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(phone); i++) {
+        char out[CONTACT_EMAIL_SIZE];
+        assert_int_equal(contact_dest_key(CONTACT_PHONE, phone[i].in, out, sizeof(out)), 0);
+        assert_string_equal(out, phone[i].key);
+    }
+    /* Different mailboxes stay apart. */
+    char a[CONTACT_EMAIL_SIZE], b[CONTACT_EMAIL_SIZE];
+    assert_int_equal(contact_dest_key(CONTACT_EMAIL, "victim@example.com", a, sizeof(a)), 0);
+    assert_int_equal(contact_dest_key(CONTACT_EMAIL, "victim@example.org", b, sizeof(b)), 0);
+    assert_string_not_equal(a, b);
+    assert_int_equal(contact_dest_key(CONTACT_EMAIL, "victim2@example.com", b, sizeof(b)), 0);
+    assert_string_not_equal(a, b);
+    /* The longest address keeps its length. */
+    char in[CONTACT_EMAIL_SIZE];
+    memset(in, 'L', 64);
+    in[64] = '@';
+    memset(in + 65, 'd', 60);
+    memcpy(in + 125, ".com", 5);
+    assert_int_equal(contact_dest_key(CONTACT_EMAIL, in, a, sizeof(a)), 0);
+    assert_int_equal(strlen(a), 129);
+    assert_int_equal(a[0], 'l');
+    /* What does not normalise has no key. */
+    static const char *bad[] = {"", "victim", "victim@localhost", "a b@example.com"};
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        snprintf(a, sizeof(a), "x");
+        assert_int_equal(contact_dest_key(CONTACT_EMAIL, bad[i], a, sizeof(a)), OG_ERR_INVALID);
+        assert_string_equal(a, "");
+    }
+    snprintf(a, sizeof(a), "x");
+    assert_int_equal(contact_dest_key(CONTACT_PHONE, "020 7946 0958", a, sizeof(a)),
+                     OG_ERR_INVALID);
+    assert_string_equal(a, "");
+    char small[CONTACT_EMAIL_SIZE - 1];
+    assert_int_equal(contact_dest_key(CONTACT_EMAIL, "a@b.c", small, sizeof(small)),
+                     OG_ERR_TOO_BIG);
+}
+
 static void test_email_refusals(void **state)
 {
     (void)state;
@@ -319,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_phone_cc_len),    cmocka_unit_test(test_email_normalize),
         cmocka_unit_test(test_email_refusals),  cmocka_unit_test(test_phone_mask),
         cmocka_unit_test(test_email_mask),      cmocka_unit_test(test_email_mask_longest),
+        cmocka_unit_test(test_dest_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -344,6 +344,19 @@ static void test_factors_contact(void **state)
     assert_int_equal(add_contact(f, &u, FACTOR_EMAIL, "alice@example.com", &fb), MFA_CONFLICT);
     assert_int_equal(find_user(f, "alice", &u), MFA_OK);
     assert_string_equal(u.preferred, fa.id);
+    /* ...and so is the same mailbox spelled otherwise: case, a +tag. */
+    assert_int_equal(add_contact(f, &u, FACTOR_EMAIL, "Alice@example.com", &fb), MFA_CONFLICT);
+    assert_int_equal(add_contact(f, &u, FACTOR_EMAIL, "aLiCe+2fa@example.com", &fb), MFA_CONFLICT);
+    assert_int_equal(query_int(f->s,
+                               "SELECT count(*) FROM factors WHERE type = 'email' AND user_id = "
+                               "(SELECT id FROM users WHERE sub = ?)",
+                               "alice"),
+                     1);
+    /* Another mailbox is not, nor the same one for another user. */
+    assert_int_equal(add_contact(f, &u, FACTOR_EMAIL, "alice2@example.com", &fb), MFA_OK);
+    struct mfa_user bob;
+    assert_int_equal(get_user(f, "bob", &bob), MFA_OK);
+    assert_int_equal(add_contact(f, &bob, FACTOR_EMAIL, "ALICE@example.com", &fb), MFA_OK);
 
     /* TOTP is not a contact factor. */
     assert_int_equal(add_contact(f, &u, FACTOR_TOTP, "x", &fb), MFA_INVALID);
@@ -989,6 +1002,85 @@ static void test_lockout_hard(void **state)
     assert_int_equal(query_int(f->s, "SELECT count(*) FROM audit WHERE event = 'locked'", NULL), 1);
 }
 
+static enum mfa_result gate_recovery(struct fixture *f, const struct mfa_user *u,
+                                     struct mfa_outcome *o)
+{
+    memset(o, 0, sizeof(*o));
+    begin(f);
+    enum mfa_result r = users_gate_recovery(&f->ctx, u, o);
+    commit(f);
+    return r;
+}
+
+/* A locked user's recovery codes (the way out of the lock) wait like any
+ * other code: the doubling wait goes on past the hard lock, and the
+ * recovery gate holds while it runs. */
+static void test_lockout_waits_go_on_when_locked(void **state)
+{
+    struct fixture *f = *state;
+    struct mfa_user u, v;
+    struct mfa_outcome o;
+    f->pol.lockout_free = 2;
+    f->pol.lockout_wait = 1;
+    f->pol.lockout_max_wait = 8;
+    f->pol.lockout_hard = 4;
+    assert_int_equal(get_user(f, "alice", &u), MFA_OK);
+    /* Not locked, no wait: both gates let the check through. */
+    assert_int_equal(gate_recovery(f, &u, &o), MFA_OK);
+    fail_once(f, &u, &o);
+    fail_once(f, &u, &o);
+    assert_int_equal(gate_recovery(f, &u, &o), MFA_OK);
+    fail_once(f, &u, &o); /* 3rd: 1 s */
+    assert_int_equal(o.retry_after, 1);
+    assert_int_equal(gate_recovery(f, &u, &o), MFA_WAIT);
+    assert_int_equal(o.retry_after, 1);
+    f->ctx.now_ms += 1 * SEC;
+    assert_int_equal(gate_recovery(f, &u, &o), MFA_OK);
+
+    /* The 4th failure locks and still waits (2 s). */
+    fail_once(f, &u, &o);
+    assert_true(u.locked);
+    assert_int_equal(o.retry_after, 2);
+    assert_int_equal(o.locked_at, f->ctx.now_ms);
+    assert_int_equal(find_user(f, "alice", &v), MFA_OK);
+    assert_true(v.locked);
+    assert_int_equal(v.retry_at, f->ctx.now_ms + 2 * SEC);
+    /* The lock answers first at the ordinary gate; the recovery gate
+     * ignores the lock but not the wait. */
+    assert_int_equal(gate(f, &v, &o), MFA_LOCKED);
+    assert_int_equal(gate_recovery(f, &v, &o), MFA_WAIT);
+    assert_int_equal(o.retry_after, 2);
+    f->ctx.now_ms += 2 * SEC - 1;
+    assert_int_equal(gate_recovery(f, &v, &o), MFA_WAIT);
+    assert_int_equal(o.retry_after, 1);
+    f->ctx.now_ms += 1;
+    assert_int_equal(gate_recovery(f, &v, &o), MFA_OK);
+    assert_int_equal(gate(f, &v, &o), MFA_LOCKED);
+
+    /* Wrong recovery codes while locked: 4 s, then 8 s, capped at 8. */
+    const int64_t waits[] = {4, 8, 8};
+    for (size_t i = 0; i < sizeof(waits) / sizeof(waits[0]); i++) {
+        fail_once(f, &v, &o);
+        assert_int_equal(o.retry_after, waits[i]);
+        assert_true(v.locked);
+        assert_int_equal(gate_recovery(f, &v, &o), MFA_WAIT);
+        assert_int_equal(o.retry_after, waits[i]);
+        f->ctx.now_ms += waits[i] * SEC;
+        assert_int_equal(gate_recovery(f, &v, &o), MFA_OK);
+    }
+    assert_int_equal(query_int(f->s, "SELECT count(*) FROM audit WHERE event = 'locked'", NULL), 1);
+
+    /* With lockout_wait=0 there are no waits, locked or not. */
+    f->pol.lockout_wait = 0;
+    assert_int_equal(get_user(f, "bob", &u), MFA_OK);
+    for (int i = 0; i < 6; i++) {
+        fail_once(f, &u, &o);
+        assert_int_equal(o.retry_after, 0);
+        assert_int_equal(gate_recovery(f, &u, &o), MFA_OK);
+    }
+    assert_true(u.locked);
+}
+
 static void test_lockout_through_challenge(void **state)
 {
     struct fixture *f = *state;
@@ -1267,6 +1359,13 @@ static void test_sendlimits_dest_hour(void **state)
     f->ctx.now_ms = T0 + 1200 * SEC;
     assert_int_equal(send_check(f, FACTOR_EMAIL, "a@example.com", 3, &o), MFA_LIMITED);
     assert_int_equal(o.retry_after, 3600 - 1200);
+    /* Other spellings of the same mailbox share the count. */
+    const char *same[] = {"A@example.com", "a@EXAMPLE.com", "a+tag@example.com",
+                          "A+Other@Example.COM"};
+    for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+        assert_int_equal(send_check(f, FACTOR_EMAIL, same[i], 3, &o), MFA_LIMITED);
+        assert_string_equal(o.limit, "dest_hour");
+    }
     /* Another destination, or the same address on another channel, is free. */
     assert_int_equal(send_check(f, FACTOR_EMAIL, "b@example.com", 3, &o), MFA_OK);
     assert_int_equal(send_check(f, FACTOR_SMS, "a@example.com", 3, &o), MFA_OK);
@@ -1522,6 +1621,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_factors_manage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lockout_waits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lockout_hard, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lockout_waits_go_on_when_locked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lockout_through_challenge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_codes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_codes_salt_per_code, setup, teardown),
