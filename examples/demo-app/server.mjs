@@ -187,8 +187,8 @@ function homePage(s) {
   const when = (t) => (t ? `${new Date(t * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}` : '—');
   return page('Signed in', `<h1>Signed in</h1>
 ${flash(s)}
-<p>You passed the password check here and the second step at otpgate.
-The app validated this id_token with openid-client:</p>
+<p>You passed the password check here; otpgate says what it vouches for in
+<code>acr</code>. The app validated this id_token with openid-client:</p>
 <dl>
 <dt>sub</dt><dd>${esc(r.sub)}</dd>
 <dt>amr</dt><dd>${esc((r.amr || []).join(', ') || '—')}</dd>
@@ -286,9 +286,15 @@ app.get('/callback', async (req, res) => {
     if (claims.sub !== s.user) throw new Error(`the id_token names ${claims.sub}, not ${s.user}`);
     const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
     s.result = { sub: claims.sub, amr: claims.amr, acr: claims.acr, auth_time: claims.auth_time, iss: claims.iss, userinfo_sub: info.sub };
+    // acr says what otpgate vouches for: a second step just now (mfa), a
+    // remembered device, or none (the policy let the user through).
+    const kind = claims.acr === 'urn:otpgate:acr:mfa' ? 'passed'
+      : claims.acr === 'urn:otpgate:acr:remembered' ? 'remembered' : 'none';
     s.flash = pending.purpose === 'manage'
       ? { kind: 'notice', text: 'Back from managing two-step verification.' }
-      : { kind: 'notice', text: 'Two-step verification passed.' };
+      : kind === 'passed' ? { kind: 'notice', text: 'Two-step verification passed.' }
+        : kind === 'remembered' ? { kind: 'notice', text: 'Signed in on a remembered device (no second step this time).' }
+          : { kind: 'notice', text: 'Signed in without a second step: your organisation\'s policy did not ask for one.' };
   } catch (e) {
     if (e instanceof client.AuthorizationResponseError && e.error === 'access_denied') {
       s.flash = { kind: 'error', text: 'The second step was cancelled.' };

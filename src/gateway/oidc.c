@@ -517,8 +517,8 @@ void oidc_token(struct http_request *req)
     free(id_token);
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    struct mfa_ctx actx = {.store = s->store, .app_id = client_id, .now_ms = now,
-                           .client_ip = req->client_ip};
+    /* The caller is the app's server: its address is not the user's. */
+    struct mfa_ctx actx = {.store = s->store, .app_id = client_id, .now_ms = now};
     audit_log(&actx, c.sub, "token_issued", NULL, NULL);
     http_header_add(req, "Cache-Control", "no-store");
     http_header_add(req, "Pragma", "no-cache");

@@ -295,6 +295,9 @@ static bool page_start(struct http_request *req, struct page *p, bool post)
     p->ctx.issuer = p->ctx.app_name;
     p->ctx.now_ms = now;
     p->ctx.client_ip = req->client_ip;
+    struct span ua;
+    if (http_header_get(req, "User-Agent", &ua) && ua.len > 0)
+        p->ctx.user_agent = arena_strndup(&req->arena, ua.p, ua.len < 512 ? ua.len : 512);
     if (users_get_or_create(&p->ctx, p->sess.sub, &p->user) != MFA_OK) {
         message_page(p, 500, "title.error", "body.error");
         return false;
@@ -653,6 +656,12 @@ void page_start_link(struct http_request *req)
         jwt_hs256_verify(token, (const uint8_t *)secret, strlen(secret), &claims) == OG_OK) {
         if (jwt_check_times(claims, now / 1000, LINK_MAX_AGE_S, 30, &why) == OG_OK)
             why = NULL;
+        /* A link lives at most 5 minutes (2 s of slack for libraries that
+         * read the clock once for iat and again for exp). */
+        double iat = json_number_value(json_object_get(claims, "iat"));
+        double exp = json_number_value(json_object_get(claims, "exp"));
+        if (!why && exp - iat > (double)(LINK_MAX_AGE_S + 2))
+            why = "exp more than 5 minutes after iat";
     } else {
         why = "bad signature or unknown app";
     }
@@ -1086,9 +1095,8 @@ void page_challenge_recovery(struct http_request *req)
     const char *code = form_str(&p, "code");
     const char *back = "/challenge?method=recovery";
     struct mfa_outcome o = {.attempts_left = -1, .recovery = true};
-    enum mfa_result r = users_gate(&p.ctx, &p.user, &o);
-    if (r == MFA_LOCKED)
-        r = MFA_OK; /* a recovery code is the way out of a lock */
+    /* A recovery code is the way out of a lock; waits still apply to it. */
+    enum mfa_result r = users_gate_recovery(&p.ctx, &p.user, &o);
     if (r == MFA_OK && (!code || !p.pol.recovery_codes))
         r = MFA_WRONG_CODE;
     if (r == MFA_OK) {

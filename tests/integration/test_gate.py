@@ -382,3 +382,56 @@ def test_manage_right_after_a_step_does_not_ask_again(gate):
                                   "code": gw.code_for("kim@example.com")}, follow=False)
     r = b2.get(link(app, "lee", "manage"))
     assert "/account/done" not in r.text and "/challenge/send" in r.text
+
+
+# ---- the signed link's result, end to end ---------------------------------
+
+
+def test_a_pages_result_is_redeemed_once(gate):
+    gw, app = gate
+    b = PageBrowser(gw.server)
+    r = b.get(link(app, "mona"))
+    r = b.post("/enrol/skip", {"csrf": csrf_of(r)}, follow=False)
+    q = urllib.parse.parse_qs(urllib.parse.urlparse(r.header("Location")).query)
+    result = q["otpgate_result"][0]
+    a = app.post("/results/redeem", {"result": result})
+    assert a.status == 200 and a.json["sub"] == "mona" and a.json["mfa"] is False, a
+    assert a.json["acr"] == "urn:otpgate:acr:none"
+    a = app.post("/results/redeem", {"result": result})
+    assert a.status == 409 and a.json["error"] == "already_redeemed", a
+    other = gw.add_app("Other app")
+    a = other.post("/results/redeem", {"result": result})
+    assert a.status == 422, a
+
+
+def test_a_link_may_live_at_most_five_minutes(gate):
+    gw, app = gate
+    import time as _t
+    now = int(_t.time())
+    b = PageBrowser(gw.server)
+    r = b.get(start_link(PUBLIC, app.client_id, app.secret, "nina", REDIRECT, iat=now,
+                         exp=now + 3600), follow=False)
+    assert r.status == 400
+    r = b.get(start_link(PUBLIC, app.client_id, app.secret, "nina", REDIRECT, iat=now,
+                         exp=now + 300), follow=False)
+    assert r.status == 303
+
+
+def test_recovery_guesses_of_a_locked_user_wait_on_the_pages(gate):
+    gw, app = gate
+    app.enrol_email("olga", "olga@example.com")
+    for _ in range(3):
+        app.verify_user("olga", "000000")
+    assert app.factors("olga")["locked"]
+    gw.cli("policy", "set", "--app", app.client_id, "lockout_free=1", "lockout_wait=60")
+    b = PageBrowser(gw.server)
+    r = b.get(link(app, "olga"))
+    waited = 0
+    for _ in range(6):
+        r = b.post("/challenge/recovery", {"csrf": csrf_of(r), "code": "aaaa-bbbb-cccc-dddd"},
+                   follow=False)
+        loc = r.header("Location")
+        if "err.wait" in loc or "err.wrong_wait" in loc:
+            waited += 1
+        r = b.get(loc)
+    assert waited >= 5, "a locked user's recovery guesses ran without waits"
