@@ -254,6 +254,8 @@ enum mfa_result factors_remove(const struct mfa_ctx *c, struct mfa_user *u, cons
     if (strcmp(u->last_used, id) == 0)
         u->last_used[0] = '\0';
     audit_log(c, u->sub, "factor_removed", id, factor_type_name(f.type));
+    if (f.active)
+        users_forget_devices(c, u->sub, "factor removed");
     if (strcmp(u->preferred, id) == 0) {
         u->preferred[0] = '\0';
         st = store_stmt(c->store, "UPDATE users SET preferred_factor = (SELECT id FROM factors "

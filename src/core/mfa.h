@@ -129,6 +129,11 @@ enum mfa_result users_fail(const struct mfa_ctx *c, struct mfa_user *u, struct m
                            const char *event, const char *factor_id, const char *detail);
 /* Records that the optional enrolment offer was shown (SPEC §5: once). */
 void users_mark_offered(const struct mfa_ctx *c, struct mfa_user *u);
+/* Ends every remembered device of sub (devices.h) and, when there were
+ * any, writes an audit row "devices_forgotten" with why (e.g. "factor
+ * removed"). For the events that must end them: a factor removed, a reset,
+ * a lock, a sign-in with a recovery code. */
+void users_forget_devices(const struct mfa_ctx *c, const char *sub, const char *why);
 /* Counts a success: resets failures, records the last used factor. */
 void users_record_success(const struct mfa_ctx *c, struct mfa_user *u, const char *factor_id);
 

@@ -15,7 +15,7 @@
 /* How much of a rejected value an error message quotes. */
 #define ECHO_MAX 40
 
-enum kind { KIND_MODE, KIND_FACTORS, KIND_BOOL, KIND_UINT, KIND_COUNTRIES };
+enum kind { KIND_MODE, KIND_FACTORS, KIND_BOOL, KIND_UINT, KIND_COUNTRIES, KIND_SCOPE };
 
 /* Which layer an effective value came from. */
 enum source { SRC_DEFAULT, SRC_GLOBAL, SRC_APP };
@@ -76,6 +76,10 @@ static const struct key_def keys[] = {
      "SMS per hour overall"},
     {"sms_fallback_email", KIND_BOOL, FIELD(sms_fallback_email), 0, 0, NULL, "off",
      "send a failed SMS code to the user's email instead"},
+    {"remember_device_days", KIND_UINT, FIELD(remember_device_days), 0, 365, "days", "0",
+     "days a browser may skip the second step after passing it (\"Don't ask again\"); 0 off"},
+    {"remember_device_scope", KIND_SCOPE, FIELD(remember_device_all), 0, 0, NULL, "app",
+     "a remembered browser skips the step for this app only, or for every app of scope all"},
 };
 
 #define KEY_COUNT ARRAY_SIZE(keys)
@@ -204,6 +208,18 @@ static int parse_value(const struct key_def *d, const char *value, bool app_scop
         set_err(err, errlen, "%s: '%s' is not one of on, off", d->name, shown);
         return OG_ERR_INVALID;
 
+    case KIND_SCOPE:
+        if (word_is(value, "app") || word_is(value, "all")) {
+            bool all = word_is(value, "all");
+            if (field)
+                *(bool *)(void *)field = all;
+            if (canon)
+                snprintf(canon, canonlen, "%s", all ? "all" : "app");
+            return OG_OK;
+        }
+        set_err(err, errlen, "%s: '%s' is not one of app, all", d->name, shown);
+        return OG_ERR_INVALID;
+
     case KIND_UINT: {
         long long v;
         if (og_parse_int(span_cstr(value), d->min, d->max, &v) != OG_OK) {
@@ -311,6 +327,9 @@ static void format_value(const struct key_def *d, const struct policy *p, char *
         return;
     case KIND_BOOL:
         snprintf(out, outlen, "%s", *(const bool *)(const void *)field ? "on" : "off");
+        return;
+    case KIND_SCOPE:
+        snprintf(out, outlen, "%s", *(const bool *)(const void *)field ? "all" : "app");
         return;
     case KIND_UINT:
         snprintf(out, outlen, "%u", *(const unsigned *)(const void *)field);
@@ -565,6 +584,7 @@ const char *policy_help_text(void)
             snprintf(range, sizeof(range), "%s",
                      d->kind == KIND_MODE      ? "off|optional|mandatory"
                      : d->kind == KIND_BOOL    ? "on|off"
+                     : d->kind == KIND_SCOPE   ? "app|all"
                      : d->kind == KIND_FACTORS ? "comma list of sms,email,totp,webauthn"
                                                : "comma list of calling codes, or empty");
         buf_printf(&b, "  %-20s %-15s %s\n      %s\n", d->name, d->def[0] ? d->def : "(empty)",

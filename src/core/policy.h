@@ -42,6 +42,8 @@ struct policy {
     unsigned sms_prefix_hour;     /* "sms_prefix_hour": SMS per hour to one calling code, 200 */
     unsigned sms_global_hour;     /* "sms_global_hour": SMS per hour overall, 1000 */
     bool sms_fallback_email;      /* "sms_fallback_email": on|off, default off */
+    unsigned remember_device_days; /* "remember_device_days": 0 (off) .. 365 */
+    bool remember_device_all;      /* "remember_device_scope": app (false, default) | all */
 };
 
 /* Fills p with the built-in defaults of SPEC §4/§5. */

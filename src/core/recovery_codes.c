@@ -113,5 +113,8 @@ enum mfa_result recovery_codes_consume(const struct mfa_ctx *c, struct mfa_user 
         audit_log(c, u->sub, "unlocked", NULL, "recovery code");
     }
     audit_log(c, u->sub, "recovery_code_used", NULL, NULL);
+    /* A recovery code is used when something went wrong: no browser keeps
+     * skipping the second step after it. */
+    users_forget_devices(c, u->sub, "recovery code used");
     return MFA_OK;
 }

@@ -3,6 +3,8 @@
  * masked; the outbox's sealed body is never selected. */
 #include "core/support.h"
 
+#include "core/devices.h"
+
 #include "core/log.h"
 
 #include <stdio.h>
@@ -175,7 +177,7 @@ int support_user_reset(struct store *s, int64_t user_id, const char *app_id, con
                        const char *by, const char *admin, int64_t now_ms,
                        struct support_reset_counts *counts)
 {
-    struct support_reset_counts c = {0, 0, 0};
+    struct support_reset_counts c = {0, 0, 0, 0};
     int rc = exec_id(s, SQL_DEL_CHALLENGES, user_id, &c.challenges);
     if (rc == OG_OK)
         rc = exec_id(s, SQL_DEL_RECOVERY, user_id, &c.recovery_codes);
@@ -183,15 +185,34 @@ int support_user_reset(struct store *s, int64_t user_id, const char *app_id, con
         rc = exec_id(s, SQL_DEL_FACTORS, user_id, &c.factors);
     if (rc == OG_OK)
         rc = exec_id(s, SQL_CLEAR_FACTOR_REFS, user_id, NULL);
+    if (rc == OG_OK)
+        rc = devices_forget_all(s, app_id, sub, &c.devices);
     if (rc == OG_OK) {
         char more[128], detail[384];
-        snprintf(more, sizeof(more), ",\"factors\":%d,\"recovery_codes\":%d,\"challenges\":%d}",
-                 c.factors, c.recovery_codes, c.challenges);
+        snprintf(more, sizeof(more),
+                 ",\"factors\":%d,\"recovery_codes\":%d,\"challenges\":%d,\"devices\":%d}",
+                 c.factors, c.recovery_codes, c.challenges, c.devices);
         detail_json(detail, sizeof(detail), by, admin, more);
         rc = audit(s, now_ms, app_id, sub, "admin_reset", detail);
     }
     if (rc == OG_OK && counts)
         *counts = c;
+    return rc;
+}
+
+int support_user_forget_devices(struct store *s, const char *app_id, const char *sub,
+                                const char *by, const char *admin, int64_t now_ms, int *count)
+{
+    int n = 0;
+    int rc = devices_forget_all(s, app_id, sub, &n);
+    if (rc == OG_OK) {
+        char more[64], detail[320];
+        snprintf(more, sizeof(more), ",\"devices\":%d}", n);
+        detail_json(detail, sizeof(detail), by, admin, more);
+        rc = audit(s, now_ms, app_id, sub, "admin_forget_devices", detail);
+    }
+    if (rc == OG_OK && count)
+        *count = n;
     return rc;
 }
 

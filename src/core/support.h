@@ -51,16 +51,23 @@ int support_user_unlock(struct store *s, int64_t user_id, const char *app_id, co
                         const char *by, const char *admin, int64_t now_ms, int64_t *had_failures);
 
 struct support_reset_counts {
-    int factors, recovery_codes, challenges;
+    int factors, recovery_codes, challenges, devices;
 };
 
-/* Removes every factor, recovery code and challenge of the user and clears
- * the preferred and last-used factor, then audits "admin_reset" with detail
- * {"by":by[,"admin":admin],"factors":n,"recovery_codes":n,"challenges":n}.
+/* Removes every factor, recovery code, challenge and remembered device of
+ * the user and clears the preferred and last-used factor, then audits
+ * "admin_reset" with detail {"by":by[,"admin":admin],"factors":n,
+ * "recovery_codes":n,"challenges":n,"devices":n}.
  * counts (may be NULL) gets what was removed. Returns 0 or a store error. */
 int support_user_reset(struct store *s, int64_t user_id, const char *app_id, const char *sub,
                        const char *by, const char *admin, int64_t now_ms,
                        struct support_reset_counts *counts);
+
+/* Forgets every remembered device of the user (devices_forget_all) and
+ * audits "admin_forget_devices" with detail {"by":by[,"admin":admin],
+ * "devices":n}; *count (may be NULL) gets n. Returns 0 or a store error. */
+int support_user_forget_devices(struct store *s, const char *app_id, const char *sub,
+                                const char *by, const char *admin, int64_t now_ms, int *count);
 
 /* Audits an event of the console itself ("admin_login",
  * "admin_login_failed", "admin_logout") with detail {"admin":admin} and the

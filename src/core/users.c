@@ -4,6 +4,7 @@
  * to lockout_max_wait; lockout_hard failures in a row lock the user, and
  * the waits go on while locked, so the recovery codes that lift a lock are
  * guessed no faster than codes. */
+#include "core/devices.h"
 #include "core/log.h"
 #include "core/mfa.h"
 
@@ -145,6 +146,7 @@ void users_record_failure(const struct mfa_ctx *c, struct mfa_user *u, struct mf
             u->locked_at = c->now_ms;
             audit_log(c, u->sub, "locked", NULL, "consecutive failures");
             log_warn("user locked after consecutive failures", "app", c->app_id);
+            users_forget_devices(c, u->sub, "locked");
         }
         o->locked_at = u->locked_at;
     }
@@ -183,4 +185,14 @@ void users_record_success(const struct mfa_ctx *c, struct mfa_user *u, const cha
         snprintf(u->last_used, sizeof(u->last_used), "%s", factor_id);
     if (!same && users_save(c, u) == MFA_OK)
         u->unsaved = false;
+}
+
+void users_forget_devices(const struct mfa_ctx *c, const char *sub, const char *why)
+{
+    int n = 0;
+    if (devices_forget_all(c->store, c->app_id, sub, &n) == OG_OK && n > 0) {
+        char detail[96];
+        snprintf(detail, sizeof(detail), "%d: %s", n, why);
+        audit_log(c, sub, "devices_forgotten", NULL, detail);
+    }
 }

@@ -6,6 +6,7 @@
 
 #include "core/apps.h"
 #include "core/contact.h"
+#include "core/devices.h"
 #include "core/jwt.h"
 #include "core/log.h"
 #include "core/mfa.h"
@@ -788,6 +789,45 @@ void api_factor_list(struct http_request *req)
     api_send(&a, 200, o);
 }
 
+
+/* ---- remembered devices ----------------------------------------------- */
+
+static void device_json(const struct device *d, void *arg)
+{
+    json_t *arr = arg;
+    json_array_append_new(
+        arr, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:o}", "id", d->id, "app_id",
+                       d->app_id, "scope", d->scope_all ? "all" : "app", "created_at",
+                       json_time(d->created_at), "expires_at", json_time(d->expires_at),
+                       "last_seen_at", json_time(d->last_seen_at), "auth_time",
+                       json_time(d->step_at), "user_agent", d->user_agent, "ip",
+                       d->ip[0] ? json_string(d->ip) : json_null()));
+}
+
+/* GET /api/v1/users/{sub}/devices: the browsers that skip the second step. */
+void api_devices_list(struct http_request *req)
+{
+    struct api a;
+    if (!api_start(req, &a, false))
+        return;
+    json_t *arr = json_array();
+    if (devices_each(a.ctx.store, a.app_id, a.sub, a.ctx.now_ms, device_json, arr) != OG_OK) {
+        json_decref(arr);
+        api_outcome(&a, MFA_ERROR, NULL);
+        return;
+    }
+    api_send(&a, 200, json_pack("{s:o}", "devices", arr));
+}
+
+/* DELETE /api/v1/users/{sub}/devices: forgets them all, at once. */
+void api_devices_forget(struct http_request *req)
+{
+    struct api a;
+    if (!api_start(req, &a, false))
+        return;
+    users_forget_devices(&a.ctx, a.sub, "forgotten by the app");
+    api_send(&a, 204, NULL);
+}
 
 void api_factor_remove(struct http_request *req)
 {

@@ -9,6 +9,8 @@ void api_factor_add(struct http_request *req);
 void api_factor_list(struct http_request *req);
 void api_factor_verify(struct http_request *req);
 void api_factor_remove(struct http_request *req);
+void api_devices_list(struct http_request *req);
+void api_devices_forget(struct http_request *req);
 void api_preferred(struct http_request *req);
 void api_recovery_new(struct http_request *req);
 void api_user_verify(struct http_request *req);

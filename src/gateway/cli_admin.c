@@ -144,8 +144,11 @@ static const char user_help[] =
     "  show SUB [--app ID]     print the user's factors, failures and lock state as JSON\n"
     "  reset SUB [--app ID]    remove all the user's factors, recovery codes and challenges\n"
     "  unlock SUB [--app ID]   clear the user's failure count, wait and lock\n"
+    "  forget-devices SUB [--app ID]\n"
+    "                          end every remembered device of the user (\"Don't ask\n"
+    "                          again on this device\")\n"
     "\n"
-    "Without --app, show covers every app that knows SUB; reset and unlock need --app\n"
+    "Without --app, show covers every app that knows SUB; the others need --app\n"
     "when more than one does.\n";
 
 static const char user_show_help[] =
@@ -160,6 +163,13 @@ static const char user_reset_help[] =
     "\n"
     "Removes every factor, recovery code and open challenge of user SUB, so the user\n"
     "enrols again at the next sign-in. Recorded in the audit trail as admin_reset.\n";
+
+static const char user_forget_help[] =
+    "Usage: otpgate user forget-devices SUB [--app ID]\n"
+    "\n"
+    "Ends every remembered device of user SUB (and the user's devices remembered for\n"
+    "every app), so each asks for the second step again at once. Recorded in the audit\n"
+    "trail as admin_forget_devices.\n";
 
 static const char user_unlock_help[] =
     "Usage: otpgate user unlock SUB [--app ID]\n"
@@ -782,9 +792,13 @@ static int cmd_user_show(struct admin_env *e, const char *sub, const char *app)
     return 0;
 }
 
-static int cmd_user_change(struct admin_env *e, const char *sub, const char *app, bool reset)
+enum user_change { USER_RESET, USER_UNLOCK, USER_FORGET_DEVICES };
+
+static int cmd_user_change(struct admin_env *e, const char *sub, const char *app,
+                           enum user_change what)
 {
-    const char *cmd = reset ? "reset" : "unlock";
+    bool reset = what == USER_RESET;
+    const char *cmd = reset ? "reset" : what == USER_UNLOCK ? "unlock" : "forget-devices";
     int rc = store_begin(e->store);
     if (rc != OG_OK)
         return fail("user %s: cannot start a transaction: %s", cmd, og_strerror(rc));
@@ -794,11 +808,15 @@ static int cmd_user_change(struct admin_env *e, const char *sub, const char *app
         store_rollback(e->store);
         return rc;
     }
-    struct support_reset_counts counts = {0, 0, 0};
+    struct support_reset_counts counts = {0, 0, 0, 0};
     int64_t failures = 0;
+    int devices = 0;
     if (reset)
         rc = support_user_reset(e->store, u.id, u.app_id, sub, "cli", NULL, server_now_ms(),
                                 &counts);
+    else if (what == USER_FORGET_DEVICES)
+        rc = support_user_forget_devices(e->store, u.app_id, sub, "cli", NULL, server_now_ms(),
+                                         &devices);
     else
         rc = support_user_unlock(e->store, u.id, u.app_id, sub, "cli", NULL, server_now_ms(),
                                  &failures);
@@ -809,9 +827,13 @@ static int cmd_user_change(struct admin_env *e, const char *sub, const char *app
         return fail("user %s: could not save: %s", cmd, og_strerror(rc));
     }
     if (reset)
-        printf("reset user %s under app %s: removed %d factors, %d recovery codes and %d "
-               "challenges\n",
-               sub, u.app_id, counts.factors, counts.recovery_codes, counts.challenges);
+        printf("reset user %s under app %s: removed %d factors, %d recovery codes, %d "
+               "challenges and %d remembered devices\n",
+               sub, u.app_id, counts.factors, counts.recovery_codes, counts.challenges,
+               counts.devices);
+    else if (what == USER_FORGET_DEVICES)
+        printf("forgot %d remembered devices of user %s under app %s\n", devices, sub,
+               u.app_id);
     else
         printf("unlocked user %s under app %s (had %lld consecutive failures)\n", sub, u.app_id,
                (long long)failures);
@@ -827,13 +849,16 @@ static int run_user(const struct opts *o)
             fputs(user_help, stdout);
             return 0;
         }
-        return usage("user", "user needs a command: show, reset or unlock", NULL);
+        return usage("user", "user needs a command: show, reset, unlock or forget-devices",
+                     NULL);
     } else if (strcmp(sub, "show") == 0) {
         help = user_show_help;
     } else if (strcmp(sub, "reset") == 0) {
         help = user_reset_help;
     } else if (strcmp(sub, "unlock") == 0) {
         help = user_unlock_help;
+    } else if (strcmp(sub, "forget-devices") == 0) {
+        help = user_forget_help;
     } else {
         return usage("user", "unknown user command", sub);
     }
@@ -857,7 +882,10 @@ static int run_user(const struct opts *o)
         if (help == user_show_help)
             rc = cmd_user_show(&e, o->pos[2], o->app);
         else
-            rc = cmd_user_change(&e, o->pos[2], o->app, help == user_reset_help);
+            rc = cmd_user_change(&e, o->pos[2], o->app,
+                                 help == user_reset_help    ? USER_RESET
+                                 : help == user_unlock_help ? USER_UNLOCK
+                                                            : USER_FORGET_DEVICES);
     }
     env_close(&e);
     return rc;

@@ -198,6 +198,21 @@ static const char *missing_value(const json_t *claims)
     return NULL;
 }
 
+/* Whether the space-separated prompt list holds word. */
+static bool prompt_has(const char *prompt, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = prompt; p && *p;) {
+        while (*p == ' ')
+            p++;
+        size_t len = strcspn(p, " ");
+        if (len == n && strncmp(p, word, n) == 0)
+            return true;
+        p += len;
+    }
+    return false;
+}
+
 /* exp at most OIDC_REQUEST_MAX_LIFETIME_S after iat (both present: checked
  * by jwt_check_times before), with a little slack for libraries that read
  * the clock once for iat and again for exp. */
@@ -308,6 +323,7 @@ void oidc_authorize(struct http_request *req)
     const char *user = json_string_value(json_object_get(claims, "login_hint"));
     if (!user)
         user = json_string_value(json_object_get(claims, "sub"));
+    json_t *max_age = json_object_get(claims, "max_age");
     const char *error = NULL, *desc = NULL;
     if (!scope_has_openid(scope)) {
         error = "invalid_scope";
@@ -319,9 +335,12 @@ void oidc_authorize(struct http_request *req)
     } else if (!user || !user[0] || strlen(user) > 255) {
         error = "invalid_request";
         desc = "the request object must name the user in login_hint or sub";
-    } else if (prompt && strcmp(prompt, "none") == 0) {
+    } else if (prompt_has(prompt, "none")) {
         error = "interaction_required";
         desc = "a second factor always needs the user";
+    } else if (max_age && (!json_is_integer(max_age) || json_integer_value(max_age) < 0)) {
+        error = "invalid_request";
+        desc = "max_age must be a whole number of seconds";
     } else if (nonce && strlen(nonce) > 255) {
         error = "invalid_request";
         desc = "nonce is too long";
@@ -333,6 +352,11 @@ void oidc_authorize(struct http_request *req)
     }
     json_t *flow = json_pack("{s:b, s:s, s:s, s:s?}", "oidc", 1, "code_challenge", challenge,
                              "scope", scope, "nonce", nonce);
+    /* OIDC Core §3.1.2.1: how fresh the second step must be. */
+    if (max_age)
+        json_object_set_new(flow, "max_age", json_integer(json_integer_value(max_age)));
+    if (prompt_has(prompt, "login"))
+        json_object_set_new(flow, "prompt_login", json_true());
     const char *prefill[] = {"email", "phone_number", "name"};
     for (size_t i = 0; i < ARRAY_SIZE(prefill); i++) {
         const char *v = json_string_value(json_object_get(claims, prefill[i]));
@@ -341,7 +365,7 @@ void oidc_authorize(struct http_request *req)
     }
     char *flow_text = json_dumps(flow, JSON_COMPACT);
     json_decref(flow);
-    bool manage = prompt && strcmp(prompt, "manage") == 0;
+    bool manage = prompt_has(prompt, "manage");
     char *user_copy = og_strdup(user);
     json_decref(claims);
     pages_begin(req, client_id, user_copy, manage ? "manage" : "login", redirect_uri, state,

@@ -10,6 +10,7 @@
 #include "core/authcodes.h"
 #include "core/base32.h"
 #include "core/contact.h"
+#include "core/devices.h"
 #include "core/gate.h"
 #include "core/jwt.h"
 #include "core/log.h"
@@ -31,6 +32,8 @@
 
 #define SESSION_COOKIE  "otpgate_session"
 #define LANG_COOKIE     "otpgate_lang"
+#define DEVICE_COOKIE   "otpgate_device"
+#define DAY_MS          (24LL * 3600 * 1000)
 #define SESSION_TTL_MS  (30LL * 60 * 1000)
 #define STEPUP_FRESH_MS (5LL * 60 * 1000)
 #define LINK_MAX_AGE_S  300
@@ -381,10 +384,63 @@ static bool can_enrol(struct page *p)
            (p->pol.factors & FACTOR_BIT_TOTP);
 }
 
+/* What the app asked of this flow's freshness: OIDC max_age (or the /start
+ * link's), and prompt=login (a second step now, whatever came before). */
+struct freshness {
+    bool max_age_given;
+    int64_t max_age_s;
+    bool force_step;
+};
+
+static void flow_freshness(const struct page *p, struct freshness *f)
+{
+    memset(f, 0, sizeof(*f));
+    json_error_t jerr;
+    json_t *flow = p->sess.flow ? json_loads(p->sess.flow, 0, &jerr) : NULL;
+    json_t *ma = json_object_get(flow, "max_age");
+    if (json_is_integer(ma) && json_integer_value(ma) >= 0) {
+        f->max_age_given = true;
+        f->max_age_s = json_integer_value(ma);
+    }
+    f->force_step = json_is_true(json_object_get(flow, "prompt_login"));
+    json_decref(flow);
+}
+
+/* The browser's remembered-device token (the cookie), or NULL. */
+static const char *device_token(struct page *p)
+{
+    struct span cookies, v;
+    if (!http_header_get(p->req, "Cookie", &cookies) || !cookie_get(cookies, DEVICE_COOKIE, &v) ||
+        !devices_token_ok(v.p, v.len))
+        return NULL;
+    return arena_strndup(&p->req->arena, v.p, v.len);
+}
+
+/* Whether the policy lets this flow remember the browser (the checkbox). */
+static bool remember_allowed(const struct page *p)
+{
+    return p->pol.remember_device_days > 0 && strcmp(p->sess.purpose, "login") == 0;
+}
+
+/* When the second step behind this browser's remembered device passed, if
+ * the policy allows one for this user now; else 0. */
+static int64_t remembered_at(struct page *p)
+{
+    const char *token = remember_allowed(p) ? device_token(p) : NULL;
+    struct device d;
+    if (!token || devices_find(p->srv->store, &p->srv->keys, token, p->sess.app_id, p->sess.sub,
+                               p->pol.remember_device_all, p->ctx.now_ms,
+                               (int64_t)p->pol.remember_device_days * DAY_MS, &d) != OG_OK)
+        return 0;
+    return d.step_at;
+}
+
 /* Asks the one gate decision (src/core/gate.c) about action, with the
  * facts of this session, user and policy. */
 static void gate_ask(struct page *p, enum gate_action action, struct gate_decision *d)
 {
+    struct freshness fr;
+    flow_freshness(p, &fr);
     struct gate_input in = {
         .mode = p->pol.mode,
         .entry = strcmp(p->sess.purpose, "manage") == 0 ? GATE_ENTRY_MANAGE : GATE_ENTRY_LOGIN,
@@ -397,11 +453,17 @@ static void gate_ask(struct page *p, enum gate_action action, struct gate_decisi
         .passed_at = p->sess.passed_at,
         .stepup_at = p->sess.stepup_at,
         .passed_amr = p->sess.amr,
+        .max_age_given = fr.max_age_given,
+        .max_age_s = fr.max_age_s,
+        .force_step = fr.force_step,
         .now_ms = p->ctx.now_ms,
         .stepup_window_ms = STEPUP_FRESH_MS,
     };
     if (in.locked)
         in.recovery_usable = p->pol.recovery_codes && recovery_codes_left(&p->ctx, &p->user) > 0;
+    if (action == GATE_RETURN && in.entry == GATE_ENTRY_LOGIN && in.active_factors > 0 &&
+        !in.passed_at && !in.locked && !in.force_step && p->pol.mode != POLICY_OFF)
+        in.remembered_at = remembered_at(p);
     gate_decide(&in, d);
 }
 
@@ -705,7 +767,24 @@ void page_start_link(struct http_request *req)
     }
     const char *state = json_string_value(json_object_get(claims, "state"));
     const char *locales = json_string_value(json_object_get(claims, "ui_locales"));
-    pages_begin(req, iss, sub, purpose ? purpose : "login", ret, state, locales, NULL);
+    /* The same freshness an OIDC request may ask for: max_age, prompt=login. */
+    json_t *max_age = json_object_get(claims, "max_age");
+    const char *prompt = json_string_value(json_object_get(claims, "prompt"));
+    if (max_age && (!json_is_integer(max_age) || json_integer_value(max_age) < 0)) {
+        log_info("signed link refused", "reason", "max_age", "app", iss, "ip", req->client_ip);
+        json_decref(claims);
+        message_page(&p, 400, "title.link_invalid", "body.link_invalid");
+        return;
+    }
+    json_t *flow = json_object();
+    if (max_age)
+        json_object_set_new(flow, "max_age", json_integer(json_integer_value(max_age)));
+    if (prompt && strcmp(prompt, "login") == 0)
+        json_object_set_new(flow, "prompt_login", json_true());
+    char *flow_text = json_object_size(flow) ? json_dumps(flow, JSON_COMPACT) : NULL;
+    json_decref(flow);
+    pages_begin(req, iss, sub, purpose ? purpose : "login", ret, state, locales, flow_text);
+    free(flow_text);
     json_decref(claims);
 }
 
@@ -741,8 +820,11 @@ void pages_begin(struct http_request *req, const char *app_id, const char *sub, 
             OG_OK) {
         enum gate_entry entry =
             strcmp(purpose, "manage") == 0 ? GATE_ENTRY_MANAGE : GATE_ENTRY_LOGIN;
+        struct freshness fr;
+        flow_freshness(&p, &fr);
         if (strcmp(old.app_id, app_id) == 0 && strcmp(old.sub, sub) == 0 &&
-            gate_reuse_prior(entry, old.passed_at, now, STEPUP_FRESH_MS, false, 0, false)) {
+            gate_reuse_prior(entry, old.passed_at, now, STEPUP_FRESH_MS, fr.max_age_given,
+                             fr.max_age_s, fr.force_step)) {
             p.sess.passed_at = old.passed_at;
             p.sess.stepup_at = old.stepup_at;
             snprintf(p.sess.amr, sizeof(p.sess.amr), "%s", old.amr);
@@ -828,6 +910,8 @@ void page_challenge(struct http_request *req)
         .stepup = query_str(&p, "stepup") != NULL || p.sess.passed_at > 0,
         .locked = p.user.locked,
     };
+    if (remember_allowed(&p) && !v.stepup)
+        v.remember_days = (int)p.pol.remember_device_days;
     const char *method = query_str(&p, "method");
     v.recovery = method && strcmp(method, "recovery") == 0 && v.recovery_allowed;
     if (v.locked) {
@@ -1025,6 +1109,30 @@ static void passed(struct page *p, enum factor_type type, bool recovery, const c
     p->sess_dirty = true;
 }
 
+/* "Don't ask again on this device": a row for this user and app (or every
+ * app of scope all) behind the browser's token, made now; the cookie lasts
+ * as long as the row. */
+static void remember_device(struct page *p)
+{
+    const char *token = device_token(p);
+    char fresh[DEVICES_TOKEN_LEN];
+    if (!token) {
+        devices_token_new(fresh);
+        token = fresh;
+    }
+    struct device d;
+    if (devices_remember(p->srv->store, &p->srv->keys, token, p->sess.app_id, p->sess.sub,
+                         p->pol.remember_device_all, p->ctx.now_ms, p->ctx.now_ms,
+                         p->pol.remember_device_days, p->ctx.user_agent, p->ctx.client_ip,
+                         &d) != OG_OK) {
+        OPENSSL_cleanse(fresh, sizeof(fresh));
+        return;
+    }
+    cookie_header(p, DEVICE_COOKIE, token, (int64_t)p->pol.remember_device_days * 86400);
+    OPENSSL_cleanse(fresh, sizeof(fresh));
+    audit_log(&p->ctx, p->sess.sub, "device_remembered", NULL, d.user_agent);
+}
+
 static bool stepup_pending(struct page *p)
 {
     return p->sess.passed_at > 0 && strcmp(p->sess.purpose, "manage") == 0;
@@ -1080,6 +1188,8 @@ void page_challenge_verify(struct http_request *req)
     }
     bool was_stepup = stepup_pending(&p) || p.sess.passed_at > 0;
     passed(&p, f.type, false, f.id);
+    if (!was_stepup && form_str(&p, "remember") && remember_allowed(&p))
+        remember_device(&p);
     if (was_stepup) {
         redirect(&p, "/account");
         return;
@@ -1149,6 +1259,67 @@ static bool account_allowed(struct page *p, bool change)
     return false;
 }
 
+/* ---- remembered devices ----------------------------------------------- */
+
+struct device_list {
+    struct page *p;
+    struct ui_device items[32];
+    size_t count;
+    const char *current; /* the id of this browser's device, or NULL */
+};
+
+static void collect_device(const struct device *d, void *arg)
+{
+    struct device_list *l = arg;
+    if (l->count >= ARRAY_SIZE(l->items))
+        return;
+    struct page *p = l->p;
+    struct ui_device *u = &l->items[l->count++];
+    u->id = arena_strndup(&p->req->arena, d->id, strlen(d->id));
+    u->summary = arena_strndup(&p->req->arena, d->user_agent, strlen(d->user_agent));
+    fmt_time(p, d->created_at, &u->created);
+    fmt_time(p, d->last_seen_at, &u->last_seen);
+    fmt_time(p, d->expires_at, &u->expires);
+    u->current = l->current && strcmp(l->current, d->id) == 0;
+}
+
+/* The user's remembered devices, this browser's marked. */
+static void list_devices(struct page *p, struct device_list *l)
+{
+    memset(l, 0, sizeof(*l));
+    l->p = p;
+    const char *token = device_token(p);
+    struct device mine;
+    if (token && devices_find(p->srv->store, &p->srv->keys, token, p->sess.app_id, p->sess.sub,
+                              true, p->ctx.now_ms, -1, &mine) == OG_OK)
+        l->current = arena_strndup(&p->req->arena, mine.id, strlen(mine.id));
+    devices_each(p->srv->store, p->sess.app_id, p->sess.sub, p->ctx.now_ms, collect_device, l);
+}
+
+/* POST /account/devices/forget: one device (device_id) or all (all=1);
+ * a change like any other, so it needs a fresh second step. */
+void page_account_devices_forget(struct http_request *req)
+{
+    struct page p;
+    if (!page_start(req, &p, true))
+        return;
+    if (!account_allowed(&p, true))
+        return;
+    const char *id = form_str(&p, "device_id");
+    if (form_str(&p, "all")) {
+        users_forget_devices(&p.ctx, p.sess.sub, "forgotten by the user");
+        redirect_msg(&p, "/account", "n", "notice.devices_forgotten", NULL);
+        return;
+    }
+    if (!id || strlen(id) >= DEVICES_ID_LEN ||
+        devices_forget(p.srv->store, p.sess.app_id, p.sess.sub, id) != OG_OK) {
+        redirect_msg(&p, "/account", "e", "err.generic", NULL);
+        return;
+    }
+    audit_log(&p.ctx, p.sess.sub, "device_forgotten", NULL, id);
+    redirect_msg(&p, "/account", "n", "notice.device_forgotten", NULL);
+}
+
 void page_account(struct http_request *req)
 {
     struct page p;
@@ -1171,6 +1342,11 @@ void page_account(struct http_request *req)
         .back_to_app = p.sess.return_to && p.sess.return_to[0],
         .mandatory = p.pol.mode == POLICY_MANDATORY,
     };
+    struct device_list dl;
+    list_devices(&p, &dl);
+    v.devices = dl.items;
+    v.device_count = dl.count;
+    v.show_devices = p.pol.remember_device_days > 0;
     if (!p.ui.notice && v.recovery_left >= 0 && v.recovery_left <= 3) {
         p.ui.notice = "notice.recovery_low";
         p.ui.error_arg = fmt_int(&p, v.recovery_left);

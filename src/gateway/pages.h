@@ -30,6 +30,7 @@ void page_account_remove(struct http_request *req);
 void page_account_disable(struct http_request *req);
 void page_account_recovery(struct http_request *req);
 void page_account_recovery_show(struct http_request *req);
+void page_account_devices_forget(struct http_request *req);
 
 /* Whether back may follow POST /lang: a fixed set of this origin's page
  * paths with an optional plain query ("/challenge?factor=f_1"). */

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/masterkey.h"
 #include "core/authcodes.h"
+#include "core/devices.h"
 #include "core/mfa.h"
 #include "core/sessions.h"
 #include "core/signing_keys.h"
@@ -56,6 +57,7 @@ static void on_housekeeping(uv_timer_t *t)
     int64_t now = server_now_ms();
     sendlimits_prune(s->store, now);
     sessions_prune(s->store, now);
+    devices_prune(s->store, now);
     authcodes_prune(s->store, now);
     signing_keys_prune(s->store, now);
     sqlite3_stmt *st = store_stmt(s->store, "DELETE FROM challenges WHERE expires_at < ?");

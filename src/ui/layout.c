@@ -94,6 +94,9 @@ void ui_icon(struct buf *out, const char *type)
     else if (type && strcmp(type, "totp") == 0)
         shape = "<path d=\"M12 2.5 4.5 5.5v6c0 4.6 3.2 8.6 7.5 10 4.3-1.4 7.5-5.4 "
                 "7.5-10v-6z\"/><path d=\"M12 8v4.5l3 1.5\"/>";
+    else if (type && strcmp(type, "device") == 0)
+        shape = "<rect x=\"2.5\" y=\"4\" width=\"19\" height=\"12.5\" rx=\"1.5\"/>"
+                "<path d=\"M8 20h8\"/><path d=\"M12 16.5V20\"/>";
     else if (type && strcmp(type, "recovery") == 0)
         shape = "<circle cx=\"8\" cy=\"15.5\" r=\"4.5\"/><path d=\"m11.3 12.2 8.7-8.7\"/>"
                 "<path d=\"m16.5 7 3 3\"/><path d=\"m14 9.5 2.5 2.5\"/>";

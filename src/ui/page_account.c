@@ -122,6 +122,61 @@ static void recovery_section(struct buf *out, const struct ui_ctx *c, int left)
     buf_append_str(out, "</p>\n</form>\n</section>\n");
 }
 
+static void forget_form(struct buf *out, const struct ui_ctx *c, const struct ui_device *d)
+{
+    buf_append_str(out, "<form method=\"post\" action=\"/account/devices/forget\">\n");
+    ui_csrf(out, c);
+    if (d)
+        ui_hidden(out, "device_id", d->id);
+    else
+        ui_hidden(out, "all", "1");
+    buf_append_str(out, d ? "<button type=\"submit\" class=\"button small danger-outline\">"
+                          : "<button type=\"submit\" class=\"button secondary\">");
+    ui_text(out, c, d ? "btn.forget" : "btn.forget_all");
+    if (d) {
+        buf_append_str(out, "<span class=\"visually-hidden\"> – ");
+        ui_esc(out, d->summary);
+        buf_append_str(out, "</span>");
+    }
+    buf_append_str(out, "</button>\n</form>\n");
+}
+
+static void devices_section(struct buf *out, const struct ui_ctx *c,
+                            const struct ui_account_view *v)
+{
+    buf_append_str(out, "<section aria-labelledby=\"h-devices\">\n<h2 id=\"h-devices\">");
+    ui_text(out, c, "account.devices");
+    buf_append_str(out, "</h2>\n<p class=\"muted\">");
+    ui_text(out, c, v->device_count ? "account.devices_hint" : "account.devices_none");
+    buf_append_str(out, "</p>\n");
+    if (v->device_count) {
+        buf_append_str(out, "<ul class=\"factors\">\n");
+        for (size_t i = 0; i < v->device_count; i++) {
+            const struct ui_device *d = &v->devices[i];
+            buf_append_str(out, "<li class=\"factor\">\n<div class=\"factor-main\">");
+            ui_icon(out, "device");
+            buf_append_str(out, "<div class=\"factor-text\">\n<p class=\"factor-name\"><span>");
+            ui_esc(out, d->summary);
+            buf_append_str(out, "</span>");
+            if (d->current) {
+                buf_append_str(out, " <span class=\"badge badge-accent\">");
+                ui_text(out, c, "badge.this_device");
+                buf_append_str(out, "</span>");
+            }
+            buf_append_str(out, "</p>\n<p class=\"factor-meta\">");
+            ui_textf(out, c, "account.device_last_seen", d->last_seen);
+            buf_append_str(out, "</p>\n<p class=\"factor-meta\">");
+            ui_textf(out, c, "account.device_until", d->expires);
+            buf_append_str(out, "</p>\n</div>\n</div>\n<div class=\"factor-actions\">\n");
+            forget_form(out, c, d);
+            buf_append_str(out, "</div>\n</li>\n");
+        }
+        buf_append_str(out, "</ul>\n");
+        forget_form(out, c, NULL);
+    }
+    buf_append_str(out, "</section>\n");
+}
+
 void ui_page_account(struct buf *out, const struct ui_ctx *c, const struct ui_account_view *v)
 {
     struct ui_layout l = {
@@ -176,6 +231,9 @@ void ui_page_account(struct buf *out, const struct ui_ctx *c, const struct ui_ac
 
     if (v->recovery_left >= 0)
         recovery_section(out, c, v->recovery_left);
+
+    if (v->show_devices || v->device_count)
+        devices_section(out, c, v);
 
     if (v->factor_count > 0 && !v->mandatory) {
         buf_append_str(out, "<section aria-labelledby=\"h-disable\">\n<h2 id=\"h-disable\">");

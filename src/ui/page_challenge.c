@@ -4,6 +4,7 @@
  * handler decides which factor is current and whether a code is out. */
 #include "ui/layout.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static bool is_sent_type(const char *type)
@@ -49,12 +50,21 @@ static void other_ways(struct buf *out, const struct ui_ctx *c, const struct ui_
     buf_append_str(out, "</ul>\n</details>\n");
 }
 
-static void verify_form(struct buf *out, const struct ui_ctx *c, const struct ui_factor *f)
+static void verify_form(struct buf *out, const struct ui_ctx *c, const struct ui_factor *f,
+                        int remember_days)
 {
     buf_append_str(out, "<form class=\"stack\" method=\"post\" action=\"/challenge/verify\">\n");
     ui_csrf(out, c);
     ui_hidden(out, "factor_id", f->id);
     ui_code_field(out, c, true);
+    if (remember_days > 0) {
+        char n[16];
+        snprintf(n, sizeof(n), "%d", remember_days);
+        buf_append_str(out, "<div class=\"check\"><input type=\"checkbox\" id=\"remember\" "
+                            "name=\"remember\" value=\"1\"><label for=\"remember\">");
+        ui_textf(out, c, remember_days == 1 ? "challenge.remember_one" : "challenge.remember", n);
+        buf_append_str(out, "</label></div>\n");
+    }
     buf_append_str(out, "<button type=\"submit\">");
     ui_text(out, c, "btn.verify");
     buf_append_str(out, "</button>\n</form>\n");
@@ -88,7 +98,7 @@ static void current_factor(struct buf *out, const struct ui_ctx *c,
         buf_append_str(out, "</button>\n</form>\n");
         return;
     }
-    verify_form(out, c, f);
+    verify_form(out, c, f, v->remember_days);
     if (sent_type) {
         ui_resend_form(out, c, "/challenge/send", f->id, v->resend_after);
         buf_append_str(out, "<p class=\"hint\">");

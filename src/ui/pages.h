@@ -59,6 +59,8 @@ struct ui_challenge_view {
     bool recovery_allowed;
     bool stepup; /* "Confirm it's you" wording for step-up before a change */
     bool locked; /* hard-locked: only the recovery-code form, and who to contact */
+    int remember_days; /* > 0: a "Don't ask again on this device for N days" checkbox
+                          (field "remember") on the code form */
 };
 void ui_page_challenge(struct buf *out, const struct ui_ctx *c, const struct ui_challenge_view *v);
 
@@ -69,6 +71,16 @@ void ui_page_challenge(struct buf *out, const struct ui_ctx *c, const struct ui_
  * /account/disable (turn MFA off), links GET /account/add/sms,
  * /account/add/email, /account/add/totp; and "Back to APP" (POST
  * /account/done) when the user came from an app. */
+/* A remembered device on the account page. */
+struct ui_device {
+    const char *id;
+    const char *summary;   /* "Chrome on Linux" */
+    const char *created;   /* when remembered, formatted */
+    const char *last_seen; /* formatted */
+    const char *expires;   /* formatted */
+    bool current;          /* this browser */
+};
+
 struct ui_account_view {
     const struct ui_factor *factors;
     size_t factor_count;
@@ -77,6 +89,11 @@ struct ui_account_view {
     bool back_to_app;
     bool mandatory; /* the policy requires a factor: no "Turn off", and the last
                        active factor cannot be removed */
+    const struct ui_device *devices; /* "Devices that skip the second step": each with a
+                                        "Forget" form (POST /account/devices/forget,
+                                        device_id), and "Forget all" (all=1) */
+    size_t device_count;
+    bool show_devices; /* the section, even empty (the policy remembers devices) */
 };
 void ui_page_account(struct buf *out, const struct ui_ctx *c, const struct ui_account_view *v);
 

@@ -199,6 +199,26 @@ test('12e. turning off where the policy is optional, and the locked challenge', 
   await check(t, lp, 'challenge-locked');
 });
 
+test('12f. the "Do not ask again" checkbox and the remembered devices list', async (t) => {
+  stack.cli(['policy', 'set', '--app', stack.apps.optional.client_id, 'remember_device_days=30']);
+  const user = newUser('a11y-devices');
+  const totp = await stack.addFactor(user.sub, { totp: true }, stack.apps.optional);
+  const page = await newPage();
+  const link = stack.link({ sub: user.sub, app: stack.apps.optional });
+  await page.goto(link.url);
+  await expectHeading(page, "Verify it's you");
+  await check(t, page, 'challenge-remember');
+  await page.getByLabel('Code', { exact: true }).fill(await totpCode(totp.secret));
+  await page.getByRole('checkbox', { name: /Don't ask again on this device/ }).check();
+  await page.getByRole('button', { name: 'Verify' }).click();
+  await stack.backAtApp(page, { state: link.state, sub: user.sub, app: stack.apps.optional });
+  await page.goto(stack.link({ sub: user.sub, purpose: 'manage', app: stack.apps.optional }).url);
+  await expectHeading(page, 'Two-step verification');
+  assert.match(await mainText(page), /Devices that skip the second step/);
+  await check(t, page, 'account-devices');
+  stack.cli(['policy', 'set', '--app', stack.apps.optional.client_id, 'remember_device_days=inherit']);
+});
+
 test('12d. message pages and the landing page', async (t) => {
   const page = await newPage();
   const res = await page.goto(`${stack.url}/start?token=not-a-token`);

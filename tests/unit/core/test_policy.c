@@ -121,6 +121,8 @@ static void test_defaults(void **state)
     assert_int_equal(p.sms_prefix_hour, 200);
     assert_int_equal(p.sms_global_hour, 1000);
     assert_false(p.sms_fallback_email);
+    assert_int_equal(p.remember_device_days, 0);
+    assert_false(p.remember_device_all);
 
     /* An empty table loads as the defaults, globally and for an app. */
     struct policy q;
@@ -139,6 +141,8 @@ static void test_global_and_app_layers(void **state)
     set_ok(f, "", "code_ttl", "120");
     set_ok(f, "", "mode", "mandatory");
     set_ok(f, "", "sms_fallback_email", "on");
+    set_ok(f, "", "remember_device_days", "30");
+    set_ok(f, "app_a", "remember_device_scope", "all");
     set_ok(f, "app_a", "code_ttl", "60");
     set_ok(f, "app_a", "factors", "totp");
     set_ok(f, "app_b", "mode", "off");
@@ -155,6 +159,9 @@ static void test_global_and_app_layers(void **state)
     assert_int_equal(a.mode, POLICY_MANDATORY); /* from the global layer */
     assert_int_equal(a.factors, FACTOR_BIT_TOTP);
     assert_true(a.sms_fallback_email);
+    assert_int_equal(a.remember_device_days, 30);
+    assert_true(a.remember_device_all);
+    assert_false(g.remember_device_all);
 
     assert_int_equal(policy_load(f->s, "app_b", &b), 0);
     assert_int_equal(b.code_ttl, 120);
@@ -298,6 +305,9 @@ static void test_refusals_name_the_key(void **state)
         {"sms_prefix_hour", "0", "from 1 to"},
         {"sms_global_hour", "x", "from 1 to"},
         {"sms_fallback_email", "maybe", "on, off"},
+        {"remember_device_days", "366", "from 0 to 365"},
+        {"remember_device_days", "-1", "from 0 to 365"},
+        {"remember_device_scope", "everywhere", "app, all"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         for (int app = 0; app < 2; app++) {
@@ -376,11 +386,13 @@ static void test_show(void **state)
     assert_non_null(strstr(b.data, "code_ttl = 120  (global)\n"));
     assert_non_null(strstr(b.data, "factors = sms,email,totp  (default)\n"));
     assert_non_null(strstr(b.data, "sms_countries =   (default)\n"));
-    /* One line per key, 20 keys. */
+    assert_non_null(strstr(b.data, "remember_device_days = 0  (default)\n"));
+    assert_non_null(strstr(b.data, "remember_device_scope = app  (default)\n"));
+    /* One line per key, 22 keys. */
     size_t lines = 0;
     for (size_t i = 0; i < b.len; i++)
         lines += b.data[i] == '\n';
-    assert_int_equal(lines, 20);
+    assert_int_equal(lines, 22);
 
     buf_clear(&b);
     assert_int_equal(policy_show(f->s, "app_a", &b), 0);
@@ -419,6 +431,8 @@ static void test_help_text(void **state)
         "sms_prefix_hour",
         "sms_global_hour",
         "sms_fallback_email",
+        "remember_device_days",
+        "remember_device_scope",
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (!strstr(h, names[i]))
