@@ -25,11 +25,17 @@
 /* After a closing answer, how long unread input is drained before close. */
 #define DRAIN_MS 2000
 /* Pipelined requests one connection may have handled in one turn (loop
- * iteration); the rest of its input waits for the next turn, so a client
- * that pipelines thousands cannot hold the loop while others wait. Small
- * enough that 200 such clients make a turn of a few milliseconds, large
- * enough that the per-turn cost (a read, a write) is shared by several. */
-#define FAIR_SHARE 16
+ * iteration), and the answer bytes after which its turn ends sooner; the
+ * rest of its input waits for the next turn, so a client that pipelines
+ * thousands cannot hold the loop while others wait. Small enough that 200
+ * such clients make a turn of a few milliseconds, large enough that the
+ * per-turn cost (a read, a write) is shared by several answers. */
+#define FAIR_SHARE       16
+#define FAIR_SHARE_BYTES (32u << 10)
+/* A borrowed body (a static file) up to this size, answering the second or
+ * a later request of a turn's burst, is copied with the burst's other
+ * answers rather than written on its own: one system call per burst. */
+#define BURST_COPY_MAX (16u << 10)
 
 enum conn_state {
     CONN_WAIT,     /* between requests (or none yet): no byte of the next one */
@@ -76,6 +82,7 @@ struct http_conn {
      * list (queued in ready_turn) while input waits for a later turn. */
     uint64_t turn;
     unsigned served;
+    size_t served_bytes; /* answer bodies in that turn */
     bool ready;
     uint64_t ready_turn;
     struct http_conn *ready_prev, *ready_next;
@@ -155,8 +162,9 @@ static bool conn_has_share(struct http_conn *c)
     if (c->turn != c->srv->turn) {
         c->turn = c->srv->turn;
         c->served = 0;
+        c->served_bytes = 0;
     }
-    return c->served < FAIR_SHARE;
+    return c->served < FAIR_SHARE && c->served_bytes < FAIR_SHARE_BYTES;
 }
 
 static bool conn_output_full(struct http_conn *c)
@@ -474,10 +482,16 @@ static void respond(struct http_request *req, int status, const char *content_ty
         req->keep_alive = false;
 
     bool http10 = c->parser.http_major == 1 && c->parser.http_minor == 0;
+    if (c->turn == s->turn)
+        c->served_bytes += len;
     if (!c->closing) {
         append_head(c, status, content_type, len, req->keep_alive, http10, &req->resp_headers);
         if (!req->head && len && status != 204 && status != 304) {
-            if (borrowed)
+            /* A body that outlives the connection is written from where it
+             * is, but a small one in the middle of a pipelined burst is
+             * copied, so that the burst's answers go out in one write. */
+            bool burst = c->in_feed && c->served > 1 && len <= BURST_COPY_MAX;
+            if (borrowed && !burst)
                 conn_write_borrowed(c, body, len); /* the head, then the body */
             else if (buf_append(&c->out, body, len) != OG_OK)
                 c->close_after = true;

@@ -7,8 +7,11 @@ turn; a connection whose answers pile up unread stops being read.
 
 The load runs in child processes (tests/integration/pipeload.py), the probe
 here: sequential GET /healthz on one keep-alive connection. The bound is
-generous (an ASan build on a busy 2-core machine); bench/run.sh reports the
-real figure (target p99 < 50 ms)."""
+generous: on the busy 2-core machine, the ASan build shares its core with
+the two load processes and other builds, and CPU contention alone gave a
+p99 up to ~600 ms (with the server at a quarter of a core); the stall it
+catches was 8 to 25 s. bench/run.sh reports the real figure (target p99 <
+50 ms)."""
 
 import json
 import os
@@ -22,7 +25,7 @@ import pytest
 import pipeload
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-P99_BOUND = 0.5  # seconds; the stall this catches was 10 to 25 s
+P99_BOUND = 1.0  # seconds
 
 
 def start_load(port, conns, seconds, paths, sources=1):
