@@ -45,6 +45,9 @@
 #   BENCH_OTPGATE_BIN   otpgate binary (default BUILD_DIR/otpgate); a binary
 #                       named bench_ceiling is started like the ceiling, to
 #                       dry-run this script's plumbing without otpgate
+#   BENCH_PIPELINE_CONNECTIONS, BENCH_PIPELINE_DEPTH, BENCH_PIPELINE_DURATION
+#                       healthz-pipelined's clients (default 200), the
+#                       requests each sends at once (128) and its seconds (10)
 #   BENCH_DELIVERY_PER_CHANNEL, BENCH_DELIVERY_CONNECTIONS, BENCH_STALL_SENDS,
 #   BENCH_STALL_DURATION, BENCH_STALL_CONNECTIONS and the rest: see
 #                       bench/delivery.py
@@ -52,7 +55,10 @@
 # Results: the table goes to stdout and bench/out/results.txt; raw wrk output
 # to bench/out/wrk-NAME.txt; server logs to bench/out/NAME.log.
 #
-# After the table: the delivery targets (run_delivery below), code messages
+# After the table: healthz-pipelined (run_pipelined below), /healthz's
+# latency from one connection while BENCH_PIPELINE_CONNECTIONS clients
+# (default 200) pipeline as fast as they can (target p99 < 50 ms); then the
+# delivery targets (run_delivery below), code messages
 # through a second otpgate to the test SMTP and SMS sinks
 # (tests/integration/, which need python3-aiosmtpd; without it they are
 # skipped) and /healthz's latency while the SMTP server stalls; their block
@@ -177,6 +183,77 @@ verify_fresh_codes() {
         return 1
     }
     printf '%s\n' "$out" >&2
+}
+
+# ---------------------------------------------------------------- pipelining
+
+# healthz-pipelined: BENCH_PIPELINE_CONNECTIONS wrk connections each send
+# BENCH_PIPELINE_DEPTH pipelined GET /healthz at once and the next batch as
+# soon as those are answered (bench/pipeline.lua), for
+# BENCH_PIPELINE_DURATION seconds; from its second second on, a second wrk
+# measures /healthz on one more connection (-c1 --latency), one request at a
+# time. Before issue #10's fair share, one loop iteration handled all that a
+# connection had sent and that one connection waited seconds. Reports the
+# probe's p50, p99 (target < 50 ms) and max, and the pipelining clients'
+# req/s, in PIPELINED_RESULTS (printed after the table); wrk's output goes to
+# bench/out/wrk-pipelined-{load,probe}.txt.
+PIPELINE_TARGET_MS=50
+PIPELINED_RESULTS=""
+
+run_pipelined() {
+    local conns=${BENCH_PIPELINE_CONNECTIONS:-200} depth=${BENCH_PIPELINE_DEPTH:-1000}
+    local secs=${BENCH_PIPELINE_DURATION:-10} load probe cpu0 cpu1 t0 t1 cpu p50 p99 max
+    local probe_rps load_rps verdict v probe_pin=${BENCH_PIPELINE_PROBE_CPU:-0}
+    local PROBE_PIN=()
+    if [ ${#WRK_PIN[@]} -gt 0 ] && [ "$probe_pin" != none ]; then
+        PROBE_PIN=(taskset -c "$probe_pin")
+    fi
+    local load_raw="$OUT_DIR/wrk-pipelined-load.txt" probe_raw="$OUT_DIR/wrk-pipelined-probe.txt"
+    wants_target healthz-pipelined || return 0
+    if [ -n "$DRY_RUN" ]; then
+        echo "bench: dry run: healthz-pipelined needs otpgate; skipped" >&2
+        return 0
+    fi
+    for v in "$conns" "$depth" "$secs"; do
+        [[ $v =~ ^[1-9][0-9]*$ ]] || die "BENCH_PIPELINE_*: '$v' is not a positive number"
+    done
+    [ "$secs" -ge 4 ] || die "BENCH_PIPELINE_DURATION must be at least 4 (seconds)"
+    echo "bench: healthz-pipelined: $conns clients pipelining $depth GET /healthz at a time" \
+        "for ${secs}s; /healthz from one more connection meanwhile" >&2
+    BENCH_PIPELINE_DEPTH=$depth "${WRK_PIN[@]}" wrk -t1 -c"$conns" -d"${secs}s" \
+        -s "$BENCH_DIR/pipeline.lua" "$OTPGATE_URL/healthz" >"$load_raw" 2>&1 &
+    load=$!
+    WRK_PID=$load
+    sleep 1
+    cpu0=$(servers_cpu_ticks)
+    t0=$EPOCHREALTIME
+    "${PROBE_PIN[@]}" wrk -t1 -c1 -d"$((secs - 2))s" --latency "$OTPGATE_URL/healthz" \
+        >"$probe_raw" 2>&1 &
+    probe=$!
+    wait "$probe" || true
+    cpu1=$(servers_cpu_ticks)
+    t1=$EPOCHREALTIME
+    wait "$load" || true
+    WRK_PID=""
+    cpu=$(awk -v c="$((cpu1 - cpu0))" -v hz="$CLK_TCK" -v a="$t0" -v b="$t1" \
+        'BEGIN { if (b > a) printf "%.0f", 100 * c / hz / (b - a) }')
+    p50=$(awk '$1 == "50%" { print $2; exit }' "$probe_raw")
+    p99=$(awk '$1 == "99%" { print $2; exit }' "$probe_raw")
+    max=$(awk '$1 == "Latency" { print $4; exit }' "$probe_raw")
+    probe_rps=$(awk '/^Requests\/sec:/ { print $2 }' "$probe_raw")
+    load_rps=$(awk '/^Requests\/sec:/ { print $2 }' "$load_raw")
+    if [ -z "$p99" ] || [ -z "$load_rps" ]; then
+        PIPELINED_RESULTS="healthz-pipelined: no result (see $probe_raw and $load_raw)"
+        FAILED=1
+        return 0
+    fi
+    p50=$(to_ms "$p50") p99=$(to_ms "$p99") max=$(to_ms "$max")
+    verdict=$(awk -v p="$p99" -v t="$PIPELINE_TARGET_MS" 'BEGIN { print (p + 0 < t + 0) ? "PASS" : "BELOW" }')
+    PIPELINED_RESULTS="healthz-pipelined: /healthz on one connection while $conns clients pipeline"
+    PIPELINED_RESULTS+=" $depth-deep (wrk, ${secs}s):"$'\n'"  p50 ${p50} ms, p99 ${p99} ms"
+    PIPELINED_RESULTS+=" (target < ${PIPELINE_TARGET_MS} ms: $verdict), max ${max} ms; the probe"
+    PIPELINED_RESULTS+=" ${probe_rps} req/s; the pipelining clients ${load_rps} req/s;"
+    PIPELINED_RESULTS+=" otpgate CPU ${cpu:-n/a}%"
 }
 
 # ---------------------------------------------------------------- delivery
@@ -873,12 +950,16 @@ OTPGATE_URL="http://$HOST:$STARTED_PORT"
 OTPGATE_ENV=("${OTPGATE_ENV[@]//@PORT@/$STARTED_PORT}")
 
 run_targets
+run_pipelined
 if [ -z "$DRY_RUN" ]; then
     GC_TOTAL=$(group_commit_counters)
     [ "$GC_TOTAL" != "- -" ] || GC_TOTAL=""
 fi
 run_delivery
 print_table | sed 's/ *$//' | tee "$OUT_DIR/results.txt"
+if [ -n "$PIPELINED_RESULTS" ]; then
+    printf '\n%s\n' "$PIPELINED_RESULTS" | sed 's/ *$//' | tee -a "$OUT_DIR/results.txt"
+fi
 if [ -n "$DELIVERY_RESULTS" ]; then
     printf '\n%s\n' "$DELIVERY_RESULTS" | sed 's/ *$//' | tee -a "$OUT_DIR/results.txt"
 fi

@@ -65,9 +65,11 @@ enum key {
     K_CA_FILE,
     K_DEV,
     K_TRUSTED_PROXIES,
+    K_METRICS_ALLOW,
     K_LOG,
     K_STATIC_DIR,
     K_MAX_CONNECTIONS,
+    K_MAX_CONNECTIONS_PER_IP,
     K_REQUEST_TIMEOUT,
     K_IDLE_TIMEOUT,
     K_SHUTDOWN_TIMEOUT,
@@ -107,9 +109,11 @@ static const struct {
     [K_CA_FILE] = {"OTPGATE_CA_FILE", NULL},
     [K_DEV] = {"OTPGATE_DEV", "auto"},
     [K_TRUSTED_PROXIES] = {"OTPGATE_TRUSTED_PROXIES", NULL},
+    [K_METRICS_ALLOW] = {"OTPGATE_METRICS_ALLOW", "127.0.0.0/8,::1"},
     [K_LOG] = {"OTPGATE_LOG", "info"},
     [K_STATIC_DIR] = {"OTPGATE_STATIC_DIR", OTPGATE_DEFAULT_STATIC_DIR},
     [K_MAX_CONNECTIONS] = {"OTPGATE_MAX_CONNECTIONS", "10000"},
+    [K_MAX_CONNECTIONS_PER_IP] = {"OTPGATE_MAX_CONNECTIONS_PER_IP", "256"},
     [K_REQUEST_TIMEOUT] = {"OTPGATE_REQUEST_TIMEOUT", "10"},
     [K_IDLE_TIMEOUT] = {"OTPGATE_IDLE_TIMEOUT", "60"},
     [K_SHUTDOWN_TIMEOUT] = {"OTPGATE_SHUTDOWN_TIMEOUT", "10"},
@@ -607,6 +611,7 @@ static bool listen_host_set(struct config *c, struct span host, bool bracketed)
 {
     if (!bracketed && span_eq_nocase(host, SPAN_LIT("localhost"))) {
         memcpy(c->listen_host, "127.0.0.1", sizeof "127.0.0.1");
+        c->listen_loopback = true;
         return true;
     }
     char tmp[64];
@@ -616,8 +621,13 @@ static bool listen_host_set(struct config *c, struct span host, bool bracketed)
         return false;
     memcpy(tmp, host.p, host.len);
     tmp[host.len] = '\0';
-    return inet_pton(family, tmp, addr) == 1 &&
-           inet_ntop(family, addr, c->listen_host, sizeof c->listen_host) != NULL;
+    if (inet_pton(family, tmp, addr) != 1 ||
+        inet_ntop(family, addr, c->listen_host, sizeof c->listen_host) == NULL)
+        return false;
+    /* 0.0.0.0 and :: are every interface: not loopback. */
+    c->listen_loopback =
+        family == AF_INET ? addr[0] == 127 : ip6_is_loopback((const struct in6_addr *)addr);
+    return true;
 }
 
 static int parse_listen(struct config *c, const char *v, char *err, size_t errlen)
@@ -863,15 +873,24 @@ static int parse_dev(struct config *c, const char *v, char *err, size_t errlen)
     if (!matched)
         return fail(err, errlen, "%s: '%s' is not one of auto, 1, 0 (or on, off, true, false)",
                     keys[K_DEV].name, echo(q, v));
-    /* The outbox page shows live codes to anyone: only a loopback-only
-     * deployment may have it. */
+    /* The outbox page shows live codes to whoever can reach it: only a
+     * deployment that is loopback on both ends may have it. */
+    if (c->dev_mode == CONFIG_DEV_ON && !c->listen_loopback) {
+        char q2[ECHO_BUF];
+        return fail(err, errlen,
+                    "%s: '%s' shows live codes on /dev/outbox, so OTPGATE_LISTEN must be "
+                    "loopback, not '%s'; listen on 127.0.0.1 or [::1], or set %s=0",
+                    keys[K_DEV].name, echo(q, v), echo(q2, c->listen), keys[K_DEV].name);
+    }
     if (c->dev_mode == CONFIG_DEV_ON && !c->public_loopback) {
         char q2[ECHO_BUF];
-        return fail(err, errlen, "%s: '%s' needs a loopback OTPGATE_PUBLIC_URL, not '%s'",
-                    keys[K_DEV].name, echo(q, v), echo(q2, c->public_url));
+        return fail(err, errlen,
+                    "%s: '%s' shows live codes on /dev/outbox, so OTPGATE_PUBLIC_URL must be "
+                    "loopback, not '%s'; use http://127.0.0.1:PORT, or set %s=0",
+                    keys[K_DEV].name, echo(q, v), echo(q2, c->public_url), keys[K_DEV].name);
     }
-    c->dev_enabled =
-        c->dev_mode == CONFIG_DEV_ON || (c->dev_mode == CONFIG_DEV_AUTO && c->public_loopback);
+    c->dev_enabled = c->dev_mode == CONFIG_DEV_ON ||
+                     (c->dev_mode == CONFIG_DEV_AUTO && c->public_loopback && c->listen_loopback);
     return OG_OK;
 }
 
@@ -912,24 +931,28 @@ static bool parse_cidr(struct span tok, struct config_cidr *out)
     return true;
 }
 
-static int parse_proxies(struct config *c, const char *v, char *err, size_t errlen)
+/* A comma- or space-separated list of CIDRs for setting k into list (at
+ * most CONFIG_MAX_CIDRS), counted in *count. */
+static int parse_cidr_list(int k, const char *v, struct config_cidr *list, size_t *count, char *err,
+                           size_t errlen)
 {
-    const char *key = keys[K_TRUSTED_PROXIES].name;
+    const char *key = keys[k].name;
     char q[ECHO_BUF];
     const char *p = v;
+    *count = 0;
     for (;;) {
         p += strspn(p, ", \t\r\n");
         if (*p == '\0')
             break;
         struct span tok = span_make(p, strcspn(p, ", \t\r\n"));
         p += tok.len;
-        if (c->trusted_proxy_count == CONFIG_MAX_PROXIES)
-            return fail(err, errlen, "%s: more than %d CIDRs", key, CONFIG_MAX_PROXIES);
-        if (!parse_cidr(tok, &c->trusted_proxies[c->trusted_proxy_count]))
+        if (*count == CONFIG_MAX_CIDRS)
+            return fail(err, errlen, "%s: more than %d CIDRs", key, CONFIG_MAX_CIDRS);
+        if (!parse_cidr(tok, &list[*count]))
             return fail(err, errlen,
                         "%s: '%s' is not a CIDR such as 10.0.0.0/8, 192.168.1.5 or fd00::/8", key,
                         echo_span(q, tok));
-        c->trusted_proxy_count++;
+        (*count)++;
     }
     return OG_OK;
 }
@@ -974,6 +997,10 @@ static int parse_limits(struct config *c, const struct raw *raw, char *err, size
                           errlen)) != OG_OK)
         return rc;
     c->max_connections = (unsigned)n;
+    if ((rc = parse_count(K_MAX_CONNECTIONS_PER_IP, raw_get(raw, K_MAX_CONNECTIONS_PER_IP), 1,
+                          1000000, &n, err, errlen)) != OG_OK)
+        return rc;
+    c->max_connections_per_ip = (unsigned)n;
     if ((rc = parse_timeout(K_REQUEST_TIMEOUT, raw_get(raw, K_REQUEST_TIMEOUT), HOUR_MS,
                             &c->request_timeout_ms, err, errlen)) != OG_OK ||
         (rc = parse_timeout(K_IDLE_TIMEOUT, raw_get(raw, K_IDLE_TIMEOUT), HOUR_MS,
@@ -1421,7 +1448,11 @@ static int config_apply(struct config *c, const struct raw *raw, char *err, size
         (rc = parse_dev(c, raw_get(raw, K_DEV), err, errlen)) != OG_OK)
         return rc;
     const char *proxies = raw_get(raw, K_TRUSTED_PROXIES);
-    if (proxies && (rc = parse_proxies(c, proxies, err, errlen)) != OG_OK)
+    if (proxies && (rc = parse_cidr_list(K_TRUSTED_PROXIES, proxies, c->trusted_proxies,
+                                         &c->trusted_proxy_count, err, errlen)) != OG_OK)
+        return rc;
+    if ((rc = parse_cidr_list(K_METRICS_ALLOW, raw_get(raw, K_METRICS_ALLOW), c->metrics_allow,
+                              &c->metrics_allow_count, err, errlen)) != OG_OK)
         return rc;
     if ((rc = parse_log(c, raw_get(raw, K_LOG), err, errlen)) != OG_OK ||
         (rc = parse_dir(&c->static_dir, raw_get(raw, K_STATIC_DIR))) != OG_OK)
@@ -1489,9 +1520,10 @@ static bool cidr_contains(const struct config_cidr *r, const uint8_t *a)
     return (a[full] & mask) == r->addr[full];
 }
 
-bool config_proxy_trusted(const struct config *c, int family, const void *addr)
+bool config_cidrs_contain(const struct config_cidr *list, size_t count, int family,
+                          const void *addr)
 {
-    if (!c || !addr)
+    if (!list || !addr)
         return false;
     const uint8_t *a;
     const uint8_t *mapped = NULL;
@@ -1507,14 +1539,19 @@ bool config_proxy_trusted(const struct config *c, int family, const void *addr)
     } else {
         return false;
     }
-    for (size_t i = 0; i < c->trusted_proxy_count; i++) {
-        const struct config_cidr *r = &c->trusted_proxies[i];
+    for (size_t i = 0; i < count; i++) {
+        const struct config_cidr *r = &list[i];
         if (r->family == family && cidr_contains(r, a))
             return true;
         if (mapped && r->family == AF_INET && cidr_contains(r, mapped))
             return true;
     }
     return false;
+}
+
+bool config_proxy_trusted(const struct config *c, int family, const void *addr)
+{
+    return c && config_cidrs_contain(c->trusted_proxies, c->trusted_proxy_count, family, addr);
 }
 
 const char *config_help_text(void)
@@ -1576,17 +1613,24 @@ const char *config_help_text(void)
            "      PEM file of CA certificates for HTTPS and SMTP.\n"
            "  OTPGATE_DEV               default auto\n"
            "      Dev delivery: codes without a provider go to the log and /dev/outbox.\n"
-           "      auto: on only when OTPGATE_PUBLIC_URL is loopback; 1 (on, true): on,\n"
-           "      refused when the public URL is not loopback; 0 (off, false): off.\n"
+           "      auto: on only when both OTPGATE_PUBLIC_URL and OTPGATE_LISTEN are\n"
+           "      loopback; 1 (on, true): on, refused at start when either is not;\n"
+           "      0 (off, false): off.\n"
            "  OTPGATE_TRUSTED_PROXIES   default unset\n"
-           "      Comma- or space-separated CIDRs (IPv4 or IPv6, at most 16) whose\n"
-           "      X-Forwarded-For and X-Forwarded-Proto are believed.\n"
+           "      Comma- or space-separated CIDRs (IPv4 or IPv6, at most 16) of reverse\n"
+           "      proxies whose X-Forwarded-For (or, without it, Forwarded) is believed:\n"
+           "      every line is read, from the right, past the trusted addresses.\n"
+           "  OTPGATE_METRICS_ALLOW     default 127.0.0.0/8,::1\n"
+           "      CIDRs (at most 16) of the clients that may read /metrics; others get 403.\n"
            "  OTPGATE_LOG               default info\n"
            "      debug, info, warn or error; JSON lines on stderr.\n"
            "  OTPGATE_STATIC_DIR        default " OTPGATE_DEFAULT_STATIC_DIR "\n"
            "      Folder of the static assets (CSS, scripts, images).\n"
            "  OTPGATE_MAX_CONNECTIONS   default 10000\n"
            "      Connections beyond this are refused early (1..1000000).\n"
+           "  OTPGATE_MAX_CONNECTIONS_PER_IP  default 256\n"
+           "      Open connections from one address (an IPv6 /64), beyond which it gets\n"
+           "      503 at once; trusted proxies are exempt (1..1000000).\n"
            "  OTPGATE_REQUEST_TIMEOUT   default 10\n"
            "      Seconds a client has to send a complete request (0.05..3600).\n"
            "  OTPGATE_IDLE_TIMEOUT      default 60\n"

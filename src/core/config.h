@@ -14,9 +14,11 @@
 enum config_dev { CONFIG_DEV_AUTO = 0, CONFIG_DEV_ON, CONFIG_DEV_OFF };
 enum config_starttls { CONFIG_STARTTLS_REQUIRED = 0, CONFIG_STARTTLS_OPTIONAL, CONFIG_STARTTLS_OFF };
 
-#define CONFIG_MAX_PROXIES 16
+/* CIDRs in one list setting (OTPGATE_TRUSTED_PROXIES, OTPGATE_METRICS_ALLOW). */
+#define CONFIG_MAX_CIDRS   16
+#define CONFIG_MAX_PROXIES CONFIG_MAX_CIDRS
 
-/* One CIDR of OTPGATE_TRUSTED_PROXIES. */
+/* One CIDR of OTPGATE_TRUSTED_PROXIES or OTPGATE_METRICS_ALLOW. */
 struct config_cidr {
     int family;        /* AF_INET or AF_INET6 */
     uint8_t addr[16];  /* network address, first 4 bytes for IPv4 */
@@ -28,6 +30,7 @@ struct config {
     char *listen;
     char listen_host[64]; /* numeric address, without brackets */
     int listen_port;      /* 0..65535; 0 picks a free port */
+    bool listen_loopback; /* 127.0.0.0/8 or ::1 (not 0.0.0.0 or ::) */
 
     /* OTPGATE_PUBLIC_URL: http(s)://host[:port][/path], kept without a trailing slash */
     char *public_url;
@@ -65,21 +68,25 @@ struct config {
     char *ca_file;                 /* OTPGATE_CA_FILE: extra CA bundle for SMTP and HTTPS */
 
     enum config_dev dev_mode; /* OTPGATE_DEV as written */
-    bool dev_enabled;         /* resolved: auto means on when public_loopback */
+    bool dev_enabled;         /* resolved: auto means on when public_loopback and listen_loopback */
 
-    struct config_cidr trusted_proxies[CONFIG_MAX_PROXIES];
+    struct config_cidr trusted_proxies[CONFIG_MAX_CIDRS];
     size_t trusted_proxy_count;
+    /* OTPGATE_METRICS_ALLOW: who may read /metrics (default 127.0.0.0/8, ::1) */
+    struct config_cidr metrics_allow[CONFIG_MAX_CIDRS];
+    size_t metrics_allow_count;
 
     enum log_level log_level; /* OTPGATE_LOG */
 
     /* Beyond SPEC §3: limits of SPEC §10, made settings so tests can shorten them. */
-    char *static_dir;            /* OTPGATE_STATIC_DIR */
-    unsigned max_connections;    /* OTPGATE_MAX_CONNECTIONS, default 10000 */
-    unsigned request_timeout_ms; /* OTPGATE_REQUEST_TIMEOUT seconds (default 10) */
-    unsigned idle_timeout_ms;    /* OTPGATE_IDLE_TIMEOUT seconds (default 60) */
-    unsigned shutdown_timeout_ms;/* OTPGATE_SHUTDOWN_TIMEOUT seconds (default 10) */
-    size_t max_header_bytes;     /* OTPGATE_MAX_HEADER_BYTES, default 8192 */
-    size_t max_body_bytes;       /* OTPGATE_MAX_BODY_BYTES, default 65536 */
+    char *static_dir;                /* OTPGATE_STATIC_DIR */
+    unsigned max_connections;        /* OTPGATE_MAX_CONNECTIONS, default 10000 */
+    unsigned max_connections_per_ip; /* OTPGATE_MAX_CONNECTIONS_PER_IP, default 256 */
+    unsigned request_timeout_ms;     /* OTPGATE_REQUEST_TIMEOUT seconds (default 10) */
+    unsigned idle_timeout_ms;        /* OTPGATE_IDLE_TIMEOUT seconds (default 60) */
+    unsigned shutdown_timeout_ms;    /* OTPGATE_SHUTDOWN_TIMEOUT seconds (default 10) */
+    size_t max_header_bytes;         /* OTPGATE_MAX_HEADER_BYTES, default 8192 */
+    size_t max_body_bytes;           /* OTPGATE_MAX_BODY_BYTES, default 65536 */
 };
 
 /* c need not be initialised: it is overwritten (not freed) first. Fills c
@@ -92,7 +99,11 @@ int config_load(struct config *c, const char *file, char *const *envp, char *err
 void config_free(struct config *c);
 
 /* True when addr (a struct in_addr or in6_addr by family) lies in one of
- * the trusted proxy CIDRs. */
+ * the count CIDRs of list; an IPv4-mapped IPv6 address also matches the
+ * IPv4 CIDRs. */
+bool config_cidrs_contain(const struct config_cidr *list, size_t count, int family,
+                          const void *addr);
+/* True when addr lies in one of the trusted proxy CIDRs. */
 bool config_proxy_trusted(const struct config *c, int family, const void *addr);
 
 /* The setting names, defaults and meanings for `serve --help` (static). */

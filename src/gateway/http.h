@@ -45,7 +45,11 @@ struct http_request {
     size_t param_count;
 
     uint64_t start_ns; /* uv_hrtime() when the request was complete */
+    /* The client: the peer, or what trusted proxies say (forwarded.h). */
     char client_ip[46];
+    /* X-Forwarded-For or Forwarded came from a peer that is not a trusted
+     * proxy, and was not believed. */
+    bool forwarded_ignored;
 
     /* answer being built */
     struct buf resp_headers; /* extra header lines, each ending in CRLF */

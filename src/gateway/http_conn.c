@@ -1,12 +1,16 @@
 /* Connection lifecycle and HTTP/1.1 framing on the loop thread. Owns the
- * parser, the per-connection buffers and the request being handled; never
- * blocks and never reads a byte past what llhttp has been given. A request's
- * arena, body and header copy live until its answer is queued. */
+ * parser, the per-connection buffers and the request being handled, the
+ * connection caps (in all and per address) and each connection's fair share
+ * of the loop; never blocks and never reads a byte past what llhttp has been
+ * given. A request's arena, body and header copy live until its answer is
+ * queued. */
 #include "gateway/http_conn.h"
 
 #include "core/log.h"
 #include "gateway/batch.h"
+#include "gateway/forwarded.h"
 #include "gateway/http.h"
+#include "gateway/peers.h"
 #include "gateway/routes.h"
 
 #include <arpa/inet.h>
@@ -20,6 +24,18 @@
 #define OUT_CAP (64u << 20)
 /* After a closing answer, how long unread input is drained before close. */
 #define DRAIN_MS 2000
+/* Pipelined requests one connection may have handled in one turn (loop
+ * iteration), and the answer bytes after which its turn ends sooner; the
+ * rest of its input waits for the next turn, so a client that pipelines
+ * thousands cannot hold the loop while others wait. Small enough that 200
+ * such clients make a turn of a few milliseconds, large enough that the
+ * per-turn cost (a read, a write) is shared by several answers. */
+#define FAIR_SHARE       16
+#define FAIR_SHARE_BYTES (32u << 10)
+/* A borrowed body (a static file) up to this size, answering the second or
+ * a later request of a turn's burst, is copied with the burst's other
+ * answers rather than written on its own: one system call per burst. */
+#define BURST_COPY_MAX (16u << 10)
 
 enum conn_state {
     CONN_WAIT,     /* between requests (or none yet): no byte of the next one */
@@ -50,14 +66,26 @@ struct http_conn {
     int reject_status; /* why a parser callback stopped: 413, 414, 431 */
 
     struct buf out;     /* answers not yet handed to the kernel */
-    struct buf pending; /* input held back while a request is handled */
-    bool in_feed;       /* inside conn_feed: answers are batched */
+    struct buf pending; /* input read but not parsed yet (held back) */
+    size_t pending_off; /* how much of pending has been parsed */
+    bool in_feed;       /* inside conn_parse: answers are batched */
     bool close_after;   /* close once the current answer is out */
     bool closing;       /* uv_close called */
     bool shut;          /* uv_shutdown called */
     bool reading;
-    bool counted; /* counts toward the connection cap */
-    char peer_ip[46];
+    bool counted; /* counts toward OTPGATE_MAX_CONNECTIONS */
+    bool per_ip;  /* counts toward OTPGATE_MAX_CONNECTIONS_PER_IP (peer_key) */
+    struct peer_key peer_key;
+    char peer_ip[46]; /* canonical; an IPv4-mapped peer as IPv4 */
+
+    /* Fair share: requests dispatched in turn `turn`; on the server's ready
+     * list (queued in ready_turn) while input waits for a later turn. */
+    uint64_t turn;
+    unsigned served;
+    size_t served_bytes; /* answer bodies in that turn */
+    bool ready;
+    uint64_t ready_turn;
+    struct http_conn *ready_prev, *ready_next;
 };
 
 struct write_req {
@@ -70,7 +98,8 @@ static bool parser_settings_ready;
 
 static void conn_close(struct http_conn *c);
 static void conn_flush(struct http_conn *c);
-static void conn_feed(struct http_conn *c, const char *data, size_t len);
+static size_t conn_parse(struct http_conn *c, const char *data, size_t len);
+static void conn_resume(struct http_conn *c);
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 
@@ -86,6 +115,92 @@ static void conn_link(struct server *s, struct http_conn *c)
     s->conn_count++;
 }
 
+/* ---- fair shares ------------------------------------------------------ */
+
+static void ready_remove(struct server *s, struct http_conn *c)
+{
+    if (!c->ready)
+        return;
+    if (c->ready_prev)
+        c->ready_prev->ready_next = c->ready_next;
+    else
+        s->ready_head = c->ready_next;
+    if (c->ready_next)
+        c->ready_next->ready_prev = c->ready_prev;
+    else
+        s->ready_tail = c->ready_prev;
+    c->ready = false;
+    c->ready_prev = c->ready_next = NULL;
+}
+
+static void on_turn_idle(uv_idle_t *h)
+{
+    OG_UNUSED(h); /* only there so that the poll does not block */
+}
+
+/* Input waits and this turn's share is spent: go on next turn. */
+static void ready_add(struct http_conn *c)
+{
+    struct server *s = c->srv;
+    if (c->ready || c->closing)
+        return;
+    c->ready = true;
+    c->ready_turn = s->turn;
+    c->ready_next = NULL;
+    c->ready_prev = s->ready_tail;
+    if (s->ready_tail)
+        s->ready_tail->ready_next = c;
+    else
+        s->ready_head = c;
+    s->ready_tail = c;
+    uv_idle_start(&s->turn_idle, on_turn_idle);
+}
+
+/* True while c may still dispatch a request this turn. */
+static bool conn_has_share(struct http_conn *c)
+{
+    if (c->turn != c->srv->turn) {
+        c->turn = c->srv->turn;
+        c->served = 0;
+        c->served_bytes = 0;
+    }
+    return c->served < FAIR_SHARE && c->served_bytes < FAIR_SHARE_BYTES;
+}
+
+static bool conn_output_full(struct http_conn *c)
+{
+    return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > WRITE_HIGH_WATER;
+}
+
+/* A new turn: the connections that waited since an earlier one go on. */
+static void on_turn(uv_prepare_t *h)
+{
+    struct server *s = container_of(h, struct server, turn_prepare);
+    s->turn++;
+    while (s->ready_head && s->ready_head->ready_turn < s->turn) {
+        struct http_conn *c = s->ready_head;
+        ready_remove(s, c);
+        conn_resume(c);
+    }
+    if (!s->ready_head)
+        uv_idle_stop(&s->turn_idle);
+}
+
+void http_conn_init(struct server *s)
+{
+    s->peers = peers_new();
+    uv_prepare_init(s->loop, &s->turn_prepare);
+    uv_prepare_start(&s->turn_prepare, on_turn);
+    uv_unref((uv_handle_t *)&s->turn_prepare);
+    uv_idle_init(s->loop, &s->turn_idle);
+}
+
+void http_conn_release(struct server *s)
+{
+    peers_free(s->peers);
+    s->peers = NULL;
+}
+
 static void conn_unlink(struct server *s, struct http_conn *c)
 {
     if (c->prev)
@@ -95,6 +210,13 @@ static void conn_unlink(struct server *s, struct http_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     s->conn_count--;
+    if (c->counted)
+        s->counted_conns--;
+    c->counted = false;
+    if (c->per_ip)
+        peers_remove(s->peers, &c->peer_key);
+    c->per_ip = false;
+    ready_remove(s, c);
 }
 
 static void on_close(uv_handle_t *h)
@@ -146,12 +268,9 @@ static void on_write(uv_write_t *w, int status)
         conn_close(c);
         return;
     }
-    /* Resume reading once a slow reader has caught up. */
-    if (!c->reading && !c->closing && !c->shut && c->state != CONN_HANDLING &&
-        c->pending.len == 0 && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
-        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
-            c->reading = true;
-    }
+    /* Once a slow reader has caught up, go on with its input. */
+    if (!c->closing && !c->shut && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0)
+        conn_resume(c);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -363,10 +482,16 @@ static void respond(struct http_request *req, int status, const char *content_ty
         req->keep_alive = false;
 
     bool http10 = c->parser.http_major == 1 && c->parser.http_minor == 0;
+    if (c->turn == s->turn)
+        c->served_bytes += len;
     if (!c->closing) {
         append_head(c, status, content_type, len, req->keep_alive, http10, &req->resp_headers);
         if (!req->head && len && status != 204 && status != 304) {
-            if (borrowed)
+            /* A body that outlives the connection is written from where it
+             * is, but a small one in the middle of a pipelined burst is
+             * copied, so that the burst's answers go out in one write. */
+            bool burst = c->in_feed && c->served > 1 && len <= BURST_COPY_MAX;
+            if (borrowed && !burst)
                 conn_write_borrowed(c, body, len); /* the head, then the body */
             else if (buf_append(&c->out, body, len) != OG_OK)
                 c->close_after = true;
@@ -392,21 +517,11 @@ static void respond(struct http_request *req, int status, const char *content_ty
     c->deadline_ms = now_ms(c) + s->cfg->idle_timeout_ms;
 
     if (c->in_feed)
-        return; /* conn_feed goes on with pipelined input and flushes */
+        return; /* conn_parse goes on with pipelined input; its caller flushes */
     conn_flush(c);
     if (c->closing || c->shut)
         return;
-    if (c->pending.len) {
-        struct buf held = c->pending;
-        buf_init(&c->pending, held.cap);
-        conn_feed(c, held.data, held.len);
-        buf_free(&held);
-    }
-    if (!c->closing && !c->shut && c->state != CONN_HANDLING && !c->reading &&
-        uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) <= WRITE_HIGH_WATER) {
-        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
-            c->reading = true;
-    }
+    conn_resume(c);
 }
 
 /* Answers a request the parser refused, then closes: the stream can no
@@ -422,6 +537,7 @@ static void conn_reject(struct http_conn *c, int status, const char *message)
     r->route_index = -1;
     r->start_ns = uv_hrtime();
     snprintf(r->client_ip, sizeof(r->client_ip), "%s", c->peer_ip);
+    r->forwarded_ignored = false;
     c->state = CONN_READING; /* so http_respond's bookkeeping applies */
     if (api) {
         http_respond_error_json(r, status,
@@ -586,51 +702,28 @@ static void settings_init(void)
 
 /* ---- dispatch --------------------------------------------------------- */
 
-/* The client address: the peer, or with a trusted proxy in front, the
- * right-most X-Forwarded-For entry that is not itself a trusted proxy. */
+/* The client address: the peer, or with trusted proxies in front, what
+ * they say (forwarded.h walks every X-Forwarded-For line, or Forwarded,
+ * from the right). */
 static void resolve_client_ip(struct http_conn *c)
 {
     struct http_request *r = &c->req;
     const struct config *cfg = c->srv->cfg;
-    snprintf(r->client_ip, sizeof(r->client_ip), "%s", c->peer_ip);
-    if (cfg->trusted_proxy_count == 0)
-        return;
-    struct span xff;
-    if (!http_header_get(r, "X-Forwarded-For", &xff))
-        return;
-    char cur[46];
-    snprintf(cur, sizeof(cur), "%s", c->peer_ip);
-    size_t end = xff.len;
-    for (;;) {
-        unsigned char a[16];
-        int fam = strchr(cur, ':') ? AF_INET6 : AF_INET;
-        if (inet_pton(fam, cur, a) != 1 || !config_proxy_trusted(cfg, fam, a))
-            break;
-        /* cur is a trusted proxy: believe the entry before it */
-        while (end > 0 && (xff.p[end - 1] == ' ' || xff.p[end - 1] == ','))
-            end--;
-        if (end == 0)
-            break;
-        size_t start = end;
-        while (start > 0 && xff.p[start - 1] != ',')
-            start--;
-        size_t s = start;
-        while (s < end && xff.p[s] == ' ')
-            s++;
-        size_t n = end - s;
-        if (n == 0 || n >= sizeof(cur))
-            break;
-        char next[46];
-        memcpy(next, xff.p + s, n);
-        next[n] = '\0';
-        unsigned char tmp[16];
-        int nfam = strchr(next, ':') ? AF_INET6 : AF_INET;
-        if (inet_pton(nfam, next, tmp) != 1)
-            break;
-        memcpy(cur, next, n + 1);
-        snprintf(r->client_ip, sizeof(r->client_ip), "%s", cur);
-        end = start;
+    struct span xff[HTTP_MAX_HEADERS], fwd[HTTP_MAX_HEADERS], xfp[HTTP_MAX_HEADERS];
+    struct forwarded_headers h = {xff, 0, fwd, 0, xfp, 0};
+    for (size_t i = 0; i < r->header_count; i++) {
+        struct span name = r->headers[i].name;
+        if (span_eq_nocase(name, SPAN_LIT("X-Forwarded-For")))
+            xff[h.xff_count++] = r->headers[i].value;
+        else if (span_eq_nocase(name, SPAN_LIT("Forwarded")))
+            fwd[h.forwarded_count++] = r->headers[i].value;
+        else if (span_eq_nocase(name, SPAN_LIT("X-Forwarded-Proto")))
+            xfp[h.proto_count++] = r->headers[i].value;
     }
+    struct forwarded_client fc;
+    forwarded_resolve(c->peer_ip, &h, cfg->trusted_proxies, cfg->trusted_proxy_count, &fc);
+    memcpy(r->client_ip, fc.ip, sizeof r->client_ip);
+    r->forwarded_ignored = fc.ignored;
 }
 
 static void conn_dispatch(struct http_conn *c)
@@ -666,28 +759,27 @@ static void conn_dispatch(struct http_conn *c)
     r->route->handler(r);
 }
 
-static void conn_feed(struct http_conn *c, const char *data, size_t len)
+/* Parses data and dispatches the requests in it, one at a time, until it is
+ * used up, a request is with its handler, the connection has spent its
+ * share of this turn, or it is to close. Returns the bytes used (all of
+ * them once the connection is to close: the rest is never parsed). Answers
+ * given meanwhile are gathered in c->out; the caller flushes. */
+static size_t conn_parse(struct http_conn *c, const char *data, size_t len)
 {
+    size_t used = 0;
     c->in_feed = true;
-    while (len > 0 && !c->closing && !c->close_after) {
-        if (c->state == CONN_HANDLING) {
-            /* An earlier request is still with its handler: keep the rest. */
-            if (buf_append(&c->pending, data, len) != OG_OK)
-                c->close_after = true;
-            if (c->reading) {
-                uv_read_stop((uv_stream_t *)&c->tcp);
-                c->reading = false;
-            }
+    while (used < len && !c->closing && !c->close_after && c->state != CONN_HANDLING &&
+           conn_has_share(c)) {
+        const char *at = data + used;
+        llhttp_errno_t e = llhttp_execute(&c->parser, at, len - used);
+        if (e == HPE_OK) {
+            used = len;
             break;
         }
-        llhttp_errno_t e = llhttp_execute(&c->parser, data, len);
-        if (e == HPE_OK)
-            break;
         if (e == HPE_PAUSED) {
-            size_t used = (size_t)(llhttp_get_error_pos(&c->parser) - data);
-            data += used;
-            len -= used;
+            used += (size_t)(llhttp_get_error_pos(&c->parser) - at);
             llhttp_resume(&c->parser);
+            c->served++;
             conn_dispatch(c);
             continue;
         }
@@ -703,7 +795,60 @@ static void conn_feed(struct http_conn *c, const char *data, size_t len)
         break;
     }
     c->in_feed = false;
-    conn_flush(c);
+    if (c->close_after || c->closing)
+        used = len;
+    return used;
+}
+
+/* Keeps input that cannot be parsed now (a request is with its handler, or
+ * the turn's share is spent) and stops reading until it has been. */
+static void conn_hold(struct http_conn *c, const char *data, size_t len)
+{
+    if (c->pending_off > 0) {
+        buf_consume(&c->pending, c->pending_off);
+        c->pending_off = 0;
+    }
+    if (buf_append(&c->pending, data, len) != OG_OK)
+        c->close_after = true; /* over the cap of one request and a read */
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+    if (c->state != CONN_HANDLING)
+        ready_add(c); /* otherwise its answer resumes it */
+}
+
+/* Goes on with held-back input within this turn's share, then reads again.
+ * Called when an answer is out, when a slow reader has caught up and at a
+ * new turn; never from inside conn_parse. */
+static void conn_resume(struct http_conn *c)
+{
+    if (c->closing || c->shut || c->state == CONN_HANDLING || conn_output_full(c))
+        return; /* its answer, or on_write once the output drains, comes back */
+    if (c->pending_off < c->pending.len) {
+        if (!conn_has_share(c)) {
+            ready_add(c);
+            return;
+        }
+        c->pending_off +=
+            conn_parse(c, c->pending.data + c->pending_off, c->pending.len - c->pending_off);
+        conn_flush(c);
+        if (c->closing || c->shut)
+            return;
+        if (c->pending_off < c->pending.len) {
+            if (c->state != CONN_HANDLING)
+                ready_add(c);
+            return;
+        }
+    }
+    if (c->pending.alloc > 65536)
+        buf_free(&c->pending);
+    else
+        buf_clear(&c->pending);
+    c->pending_off = 0;
+    if (!c->reading && !c->close_after && c->state != CONN_HANDLING && !conn_output_full(c) &&
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        c->reading = true;
 }
 
 /* ---- reading ---------------------------------------------------------- */
@@ -730,22 +875,62 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         c->state = CONN_READING;
         c->deadline_ms = now_ms(c) + c->srv->cfg->request_timeout_ms;
     }
-    conn_feed(c, buf->base, (size_t)nread);
+    size_t len = (size_t)nread, used = 0;
+    /* Input already held back goes first (reading stops while there is). */
+    if (c->pending_off == c->pending.len)
+        used = conn_parse(c, buf->base, len);
+    if (used < len)
+        conn_hold(c, buf->base + used, len - used);
+    conn_flush(c);
 }
 
 /* ---- accepting -------------------------------------------------------- */
 
-static void peer_address(struct http_conn *c)
+/* The peer's address, as text and as bytes (family 0 when unknown). */
+static int peer_address(struct http_conn *c, uint8_t addr[16])
 {
     struct sockaddr_storage ss;
     int len = sizeof(ss);
     c->peer_ip[0] = '\0';
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
-        return;
-    if (ss.ss_family == AF_INET)
-        uv_ip4_name((struct sockaddr_in *)&ss, c->peer_ip, sizeof(c->peer_ip));
-    else if (ss.ss_family == AF_INET6)
-        uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer_ip, sizeof(c->peer_ip));
+        return 0;
+    int family = ss.ss_family;
+    if (family == AF_INET) {
+        memcpy(addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+    } else if (family == AF_INET6) {
+        const struct in6_addr *a6 = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+        /* A dual-stack socket's IPv4 peer is written and counted as IPv4. */
+        if (IN6_IS_ADDR_V4MAPPED(a6)) {
+            family = AF_INET;
+            memcpy(addr, a6->s6_addr + 12, 4);
+        } else {
+            memcpy(addr, a6->s6_addr, 16);
+        }
+    } else {
+        return 0;
+    }
+    if (!inet_ntop(family, addr, c->peer_ip, sizeof(c->peer_ip)))
+        c->peer_ip[0] = '\0';
+    return family;
+}
+
+/* Answers 503 at once and closes, without reading a request, so the cost
+ * of a refused client stays tiny. */
+static void conn_refuse(struct http_conn *c, const char *reason)
+{
+    struct server *s = c->srv;
+    static const char body[] = "server busy: too many connections\n";
+    buf_printf(&c->out,
+               "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; "
+               "charset=utf-8\r\nRetry-After: 5\r\nConnection: close\r\n"
+               "Content-Length: %zu\r\n\r\n%s",
+               sizeof(body) - 1, body);
+    metrics_observe(&s->metrics, -1, 503, 0);
+    if (reason)
+        metrics_count(&s->metrics, "otpgate_connections_refused_total",
+                      "Connections answered 503 at once, by the cap they met.", reason, 1);
+    c->close_after = true;
+    conn_flush(c);
 }
 
 void http_conn_accept(struct server *s)
@@ -773,27 +958,34 @@ void http_conn_accept(struct server *s)
     c->state = CONN_WAIT;
     c->deadline_ms = uv_now(s->loop) + s->cfg->request_timeout_ms;
     uv_tcp_nodelay(&c->tcp, 1);
-    peer_address(c);
+    uint8_t addr[16];
+    int family = peer_address(c, addr);
+    /* A trusted proxy carries many users: only the total cap applies. */
+    bool per_ip = family != 0 && !config_proxy_trusted(s->cfg, family, addr);
+    if (per_ip)
+        peer_key_make(&c->peer_key, family, addr);
 
-    unsigned active = 0;
-    for (struct http_conn *o = s->conns; o && active < s->cfg->max_connections; o = o->next)
-        active += o->counted;
     conn_link(s, c);
-    if (s->shutting_down || active >= s->cfg->max_connections) {
-        /* Over the cap: answer 503 at once and close, without reading a
-         * request, so the cost of a refused client stays tiny. */
-        static const char body[] = "server busy: too many connections\n";
-        buf_printf(&c->out,
-                   "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; "
-                   "charset=utf-8\r\nRetry-After: 5\r\nConnection: close\r\n"
-                   "Content-Length: %zu\r\n\r\n%s",
-                   sizeof(body) - 1, body);
-        metrics_observe(&s->metrics, -1, 503, 0);
-        c->close_after = true;
-        conn_flush(c);
+    if (s->shutting_down) {
+        conn_refuse(c, NULL);
+        return;
+    }
+    if (s->counted_conns >= s->cfg->max_connections) {
+        conn_refuse(c, "reason=\"total\"");
+        return;
+    }
+    if (per_ip && peers_count(s->peers, &c->peer_key) >= s->cfg->max_connections_per_ip) {
+        if (log_enabled(OG_LOG_DEBUG))
+            log_debug("connection refused: too many from one address", "ip", c->peer_ip);
+        conn_refuse(c, "reason=\"per_ip\"");
         return;
     }
     c->counted = true;
+    s->counted_conns++;
+    if (per_ip) {
+        peers_add(s->peers, &c->peer_key);
+        c->per_ip = true;
+    }
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
         c->reading = true;
     else

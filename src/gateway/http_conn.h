@@ -6,6 +6,12 @@
 
 #include "gateway/server.h"
 
+/* Sets up what connections share on the server (the per-address counts,
+ * the turn handles); call once the loop exists, before accepting. The
+ * handles are closed by server.c when it finishes; http_conn_release frees
+ * the rest after the loop has ended. */
+void http_conn_init(struct server *s);
+void http_conn_release(struct server *s);
 /* Accepts one pending connection on the server's listener. */
 void http_conn_accept(struct server *s);
 /* Cuts connections past their deadline: slow requests get 408, idle

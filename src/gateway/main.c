@@ -153,8 +153,12 @@ static int cmd_serve(const struct cli *cli)
         return rc;
     }
     if (cfg.dev_enabled)
-        log_warn("development delivery is on: codes go to the log and /dev/outbox",
-                 "public_url", cfg.public_url);
+        log_warn("development delivery is on: codes go to the log and /dev/outbox", "public_url",
+                 cfg.public_url);
+    else if (cfg.dev_mode == CONFIG_DEV_AUTO && cfg.public_loopback && !cfg.listen_loopback)
+        log_warn("development delivery is off: OTPGATE_LISTEN is not loopback, and /dev/outbox "
+                 "would show live codes to the network",
+                 "listen", cfg.listen);
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct server srv;

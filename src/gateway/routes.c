@@ -12,6 +12,7 @@
 #include "gateway/static_files.h"
 #include "ui/ui.h"
 
+#include <arpa/inet.h>
 #include <jansson.h>
 
 #include <stdio.h>
@@ -52,9 +53,35 @@ static void handle_readyz(struct http_request *req)
     http_respond(req, 200, "text/plain; charset=utf-8", "ready\n", 6);
 }
 
+/* /metrics is for the operator's scraper (SPEC §3 OTPGATE_METRICS_ALLOW):
+ * the client, after the trusted-proxy walk, must be in the allowed CIDRs,
+ * and a request whose X-Forwarded-For or Forwarded was not believed is
+ * refused too, so that a local reverse proxy otpgate does not trust cannot
+ * turn every request it forwards into a loopback scrape. */
+static bool metrics_allowed(const struct http_request *req)
+{
+    const struct config *cfg = req->srv->cfg;
+    if (req->forwarded_ignored)
+        return false;
+    union {
+        struct in_addr v4;
+        struct in6_addr v6;
+    } a;
+    int family = strchr(req->client_ip, ':') ? AF_INET6 : AF_INET;
+    if (inet_pton(family, req->client_ip, &a) != 1)
+        return false;
+    return config_cidrs_contain(cfg->metrics_allow, cfg->metrics_allow_count, family, &a);
+}
+
 static void handle_metrics(struct http_request *req)
 {
     struct server *s = req->srv;
+    if (!metrics_allowed(req)) {
+        http_header_add(req, "Cache-Control", "no-store");
+        http_respond_text(req, 403,
+                          "metrics are not served to this address (OTPGATE_METRICS_ALLOW)");
+        return;
+    }
     if (s->batch.open) {
         /* The outbox depth read now would count this batch's rows before
          * they are saved: answer after its commit. */

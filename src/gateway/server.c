@@ -86,6 +86,8 @@ static void maybe_finish(struct server *s)
     close_handle((uv_handle_t *)&s->sweep_timer);
     close_handle((uv_handle_t *)&s->shutdown_timer);
     close_handle((uv_handle_t *)&s->housekeeping);
+    close_handle((uv_handle_t *)&s->turn_prepare);
+    close_handle((uv_handle_t *)&s->turn_idle);
     batch_close(s);
     delivery_close(s);
     /* An e-mail send stuck on a silent server cannot be interrupted on the
@@ -197,6 +199,7 @@ static void server_release(struct server *s)
         static_cache_free(s->statics);
     s->statics = NULL;
     metrics_free(&s->metrics);
+    http_conn_release(s);
     free(s->read_buf);
     s->read_buf = NULL;
     OPENSSL_cleanse(s->master_key, sizeof(s->master_key));
@@ -264,6 +267,7 @@ int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg, cha
         server_release(s);
         return rc;
     }
+    http_conn_init(s);
     uv_timer_init(loop, &s->sweep_timer);
     uv_timer_init(loop, &s->shutdown_timer);
     unsigned every = sweep_interval_ms(cfg);

@@ -15,6 +15,7 @@
 #include <uv.h>
 
 struct http_conn;
+struct peers;
 
 struct server {
     uv_loop_t *loop;
@@ -40,6 +41,15 @@ struct server {
 
     struct http_conn *conns; /* intrusive list of open connections */
     unsigned conn_count;
+    unsigned counted_conns; /* those counted toward OTPGATE_MAX_CONNECTIONS */
+    struct peers *peers;    /* connections per client address (peers.h) */
+    /* Fair shares of the loop (http_conn.c): each iteration is a turn, in
+     * which one connection handles at most a few pipelined requests; those
+     * with input left wait in the ready list for the next turn. */
+    uv_prepare_t turn_prepare; /* starts each turn: serves the ready list */
+    uv_idle_t turn_idle;       /* keeps the poll from blocking while some wait */
+    uint64_t turn;
+    struct http_conn *ready_head, *ready_tail;
     bool shutting_down;
     int bound_port; /* the port actually bound (OTPGATE_LISTEN may say 0) */
     uint64_t started_ms;

@@ -126,7 +126,17 @@ static void check_defaults(const struct config *c)
     assert_null(c->ca_file);
     assert_int_equal(c->dev_mode, CONFIG_DEV_AUTO);
     assert_true(c->dev_enabled);
+    assert_true(c->listen_loopback);
     assert_int_equal(c->trusted_proxy_count, 0);
+    /* /metrics: loopback only. */
+    assert_int_equal(c->metrics_allow_count, 2);
+    assert_int_equal(c->metrics_allow[0].family, AF_INET);
+    assert_int_equal(c->metrics_allow[0].prefix, 8);
+    assert_int_equal(c->metrics_allow[0].addr[0], 127);
+    assert_int_equal(c->metrics_allow[1].family, AF_INET6);
+    assert_int_equal(c->metrics_allow[1].prefix, 128);
+    assert_int_equal(c->metrics_allow[1].addr[15], 1);
+    assert_int_equal(c->max_connections_per_ip, 256);
     assert_int_equal(c->log_level, OG_LOG_INFO);
     assert_non_null(c->static_dir);
     assert_true(c->static_dir[0] != '\0');
@@ -367,21 +377,35 @@ static void test_listen_forms(void **state)
     assert_string_equal(f->c.listen, "[::1]:8443");
     assert_string_equal(f->c.listen_host, "::1");
     assert_int_equal(f->c.listen_port, 8443);
+    assert_true(f->c.listen_loopback);
 
     assert_int_equal(LOAD(f, "OTPGATE_LISTEN=[::]:0"), OG_OK);
     assert_string_equal(f->c.listen_host, "::");
     assert_int_equal(f->c.listen_port, 0);
+    assert_false(f->c.listen_loopback);
 
     assert_int_equal(LOAD(f, "OTPGATE_LISTEN=[2001:DB8:0:0::1]:65535"), OG_OK);
     assert_string_equal(f->c.listen_host, "2001:db8::1");
     assert_int_equal(f->c.listen_port, 65535);
+    assert_false(f->c.listen_loopback);
 
     assert_int_equal(LOAD(f, "OTPGATE_LISTEN=localhost:3000"), OG_OK);
     assert_string_equal(f->c.listen_host, "127.0.0.1");
     assert_int_equal(f->c.listen_port, 3000);
+    assert_true(f->c.listen_loopback);
 
     assert_int_equal(LOAD(f, "OTPGATE_LISTEN=0.0.0.0:8080"), OG_OK);
     assert_string_equal(f->c.listen_host, "0.0.0.0");
+    assert_false(f->c.listen_loopback);
+
+    assert_int_equal(LOAD(f, "OTPGATE_LISTEN=127.8.9.10:80"), OG_OK);
+    assert_true(f->c.listen_loopback);
+    assert_int_equal(LOAD(f, "OTPGATE_LISTEN=[::ffff:127.0.0.1]:80"), OG_OK);
+    assert_true(f->c.listen_loopback);
+    assert_int_equal(LOAD(f, "OTPGATE_LISTEN=192.168.1.10:80"), OG_OK);
+    assert_false(f->c.listen_loopback);
+    assert_int_equal(LOAD(f, "OTPGATE_LISTEN=[::ffff:10.0.0.1]:80"), OG_OK);
+    assert_false(f->c.listen_loopback);
 }
 
 static void test_listen_errors(void **state)
@@ -1069,24 +1093,46 @@ static void test_dev_resolution(void **state)
 {
     struct fixture *f = *state;
     static const struct {
-        const char *dev, *url;
+        const char *dev, *url, *listen;
         enum config_dev mode;
         bool enabled;
     } cases[] = {
-        {"OTPGATE_DEV=auto", "OTPGATE_PUBLIC_URL=http://127.0.0.1:8080", CONFIG_DEV_AUTO, true},
-        {"OTPGATE_DEV=AUTO", "OTPGATE_PUBLIC_URL=http://localhost", CONFIG_DEV_AUTO, true},
-        {"OTPGATE_DEV=auto", "OTPGATE_PUBLIC_URL=https://mfa.example.com", CONFIG_DEV_AUTO, false},
-        {"OTPGATE_DEV=1", "OTPGATE_PUBLIC_URL=http://[::1]:8080", CONFIG_DEV_ON, true},
-        {"OTPGATE_DEV=on", "OTPGATE_PUBLIC_URL=http://localhost", CONFIG_DEV_ON, true},
-        {"OTPGATE_DEV=true", "OTPGATE_PUBLIC_URL=http://127.0.0.2", CONFIG_DEV_ON, true},
-        {"OTPGATE_DEV=0", "OTPGATE_PUBLIC_URL=http://127.0.0.1:8080", CONFIG_DEV_OFF, false},
-        {"OTPGATE_DEV=off", "OTPGATE_PUBLIC_URL=https://mfa.example.com", CONFIG_DEV_OFF, false},
-        {"OTPGATE_DEV=False", "OTPGATE_PUBLIC_URL=http://localhost", CONFIG_DEV_OFF, false},
+        {"OTPGATE_DEV=auto", "OTPGATE_PUBLIC_URL=http://127.0.0.1:8080",
+         "OTPGATE_LISTEN=127.0.0.1:8080", CONFIG_DEV_AUTO, true},
+        {"OTPGATE_DEV=AUTO", "OTPGATE_PUBLIC_URL=http://localhost", "OTPGATE_LISTEN=localhost:80",
+         CONFIG_DEV_AUTO, true},
+        {"OTPGATE_DEV=auto", "OTPGATE_PUBLIC_URL=http://[::1]:8080", "OTPGATE_LISTEN=[::1]:8080",
+         CONFIG_DEV_AUTO, true},
+        {"OTPGATE_DEV=auto", "OTPGATE_PUBLIC_URL=https://mfa.example.com",
+         "OTPGATE_LISTEN=127.0.0.1:8080", CONFIG_DEV_AUTO, false},
+        /* The Docker image: every interface, the default loopback URL. */
+        {"OTPGATE_DEV=auto", "OTPGATE_PUBLIC_URL=http://127.0.0.1:8080",
+         "OTPGATE_LISTEN=0.0.0.0:8080", CONFIG_DEV_AUTO, false},
+        {"OTPGATE_DEV=auto", "OTPGATE_PUBLIC_URL=http://localhost:8080", "OTPGATE_LISTEN=[::]:8080",
+         CONFIG_DEV_AUTO, false},
+        {"OTPGATE_DEV=auto", "OTPGATE_PUBLIC_URL=http://127.0.0.1:8080",
+         "OTPGATE_LISTEN=10.1.2.3:8080", CONFIG_DEV_AUTO, false},
+        {"OTPGATE_DEV=1", "OTPGATE_PUBLIC_URL=http://[::1]:8080", "OTPGATE_LISTEN=[::1]:8080",
+         CONFIG_DEV_ON, true},
+        {"OTPGATE_DEV=on", "OTPGATE_PUBLIC_URL=http://localhost", "OTPGATE_LISTEN=127.0.0.1:1",
+         CONFIG_DEV_ON, true},
+        {"OTPGATE_DEV=true", "OTPGATE_PUBLIC_URL=http://127.0.0.2", "OTPGATE_LISTEN=127.0.0.2:0",
+         CONFIG_DEV_ON, true},
+        {"OTPGATE_DEV=0", "OTPGATE_PUBLIC_URL=http://127.0.0.1:8080",
+         "OTPGATE_LISTEN=127.0.0.1:8080", CONFIG_DEV_OFF, false},
+        {"OTPGATE_DEV=off", "OTPGATE_PUBLIC_URL=https://mfa.example.com",
+         "OTPGATE_LISTEN=0.0.0.0:8080", CONFIG_DEV_OFF, false},
+        {"OTPGATE_DEV=False", "OTPGATE_PUBLIC_URL=http://localhost", "OTPGATE_LISTEN=[::]:8080",
+         CONFIG_DEV_OFF, false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        assert_int_equal(LOAD(f, (char *)cases[i].dev, (char *)cases[i].url), OG_OK);
+        assert_int_equal(
+            LOAD(f, (char *)cases[i].dev, (char *)cases[i].url, (char *)cases[i].listen), OG_OK);
         assert_int_equal(f->c.dev_mode, cases[i].mode);
-        assert_int_equal(f->c.dev_enabled, cases[i].enabled);
+        if (f->c.dev_enabled != cases[i].enabled) {
+            print_error("case %zu: %s %s %s\n", i, cases[i].dev, cases[i].url, cases[i].listen);
+            fail();
+        }
     }
 }
 
@@ -1095,10 +1141,23 @@ static void test_dev_refused_off_loopback(void **state)
     struct fixture *f = *state;
     assert_error(f, LOAD(f, "OTPGATE_DEV=1", "OTPGATE_PUBLIC_URL=https://mfa.example.com/"),
                  "OTPGATE_DEV", NULL);
-    assert_string_equal(f->err, "OTPGATE_DEV: '1' needs a loopback OTPGATE_PUBLIC_URL, not "
-                                "'https://mfa.example.com'");
+    assert_string_equal(f->err, "OTPGATE_DEV: '1' shows live codes on /dev/outbox, so "
+                                "OTPGATE_PUBLIC_URL must be loopback, not "
+                                "'https://mfa.example.com'; use http://127.0.0.1:PORT, or set "
+                                "OTPGATE_DEV=0");
     assert_error(f, LOAD(f, "OTPGATE_DEV=on", "OTPGATE_PUBLIC_URL=http://10.0.0.1"), "OTPGATE_DEV",
-                 "needs a loopback OTPGATE_PUBLIC_URL");
+                 "OTPGATE_PUBLIC_URL must be loopback");
+    /* The listen address counts too, whatever the URL says. */
+    assert_error(f, LOAD(f, "OTPGATE_DEV=1", "OTPGATE_LISTEN=0.0.0.0:8080"), "OTPGATE_DEV", NULL);
+    assert_string_equal(f->err, "OTPGATE_DEV: '1' shows live codes on /dev/outbox, so "
+                                "OTPGATE_LISTEN must be loopback, not '0.0.0.0:8080'; listen on "
+                                "127.0.0.1 or [::1], or set OTPGATE_DEV=0");
+    assert_error(f, LOAD(f, "OTPGATE_DEV=true", "OTPGATE_LISTEN=[::]:0"), "OTPGATE_DEV",
+                 "OTPGATE_LISTEN must be loopback, not '[::]:0'");
+    assert_error(f,
+                 LOAD(f, "OTPGATE_DEV=on", "OTPGATE_LISTEN=192.168.0.2:80",
+                      "OTPGATE_PUBLIC_URL=http://127.0.0.1"),
+                 "OTPGATE_DEV", "OTPGATE_LISTEN must be loopback");
     assert_error(f, LOAD(f, "OTPGATE_DEV=yes"), "OTPGATE_DEV", "'yes' is not one of auto, 1, 0");
 }
 
@@ -1194,6 +1253,69 @@ static void test_proxies_none(void **state)
     assert_false(trusted4(&f->c, "127.0.0.1"));
     assert_false(config_proxy_trusted(&f->c, AF_UNIX, "x"));
     assert_false(config_proxy_trusted(NULL, AF_INET, "xxxx"));
+}
+
+/* ---- METRICS_ALLOW ---- */
+
+static bool metrics4(const struct config *c, const char *ip)
+{
+    struct in_addr a;
+    assert_int_equal(inet_pton(AF_INET, ip, &a), 1);
+    return config_cidrs_contain(c->metrics_allow, c->metrics_allow_count, AF_INET, &a);
+}
+
+static bool metrics6(const struct config *c, const char *ip)
+{
+    struct in6_addr a;
+    assert_int_equal(inet_pton(AF_INET6, ip, &a), 1);
+    return config_cidrs_contain(c->metrics_allow, c->metrics_allow_count, AF_INET6, &a);
+}
+
+static void test_metrics_allow(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(LOAD(f, "PATH=/bin"), OG_OK);
+    assert_true(metrics4(&f->c, "127.0.0.1"));
+    assert_true(metrics4(&f->c, "127.200.1.1"));
+    assert_true(metrics6(&f->c, "::1"));
+    assert_true(metrics6(&f->c, "::ffff:127.0.0.1"));
+    assert_false(metrics4(&f->c, "10.0.0.1"));
+    assert_false(metrics6(&f->c, "::2"));
+    assert_false(metrics6(&f->c, "2001:db8::1"));
+
+    assert_int_equal(LOAD(f, "OTPGATE_METRICS_ALLOW=10.20.0.0/16 fd00::/8"), OG_OK);
+    assert_int_equal(f->c.metrics_allow_count, 2);
+    assert_true(metrics4(&f->c, "10.20.3.4"));
+    assert_false(metrics4(&f->c, "10.21.3.4"));
+    assert_true(metrics6(&f->c, "fd12::9"));
+    /* The list replaces the default: loopback is no longer in it. */
+    assert_false(metrics4(&f->c, "127.0.0.1"));
+    assert_false(metrics6(&f->c, "::1"));
+    /* The trusted proxies are a list of their own. */
+    assert_int_equal(f->c.trusted_proxy_count, 0);
+
+    assert_error(f, LOAD(f, "OTPGATE_METRICS_ALLOW=10.0.0.0/8,prometheus"), "OTPGATE_METRICS_ALLOW",
+                 "'prometheus' is not a CIDR");
+    assert_error(f, LOAD(f, "OTPGATE_METRICS_ALLOW=::1/200"), "OTPGATE_METRICS_ALLOW",
+                 "is not a CIDR");
+    char many[512];
+    size_t n = (size_t)snprintf(many, sizeof many, "OTPGATE_METRICS_ALLOW=");
+    for (int i = 0; i <= CONFIG_MAX_CIDRS; i++)
+        n += (size_t)snprintf(many + n, sizeof many - n, "10.1.%d.0/24 ", i);
+    assert_error(f, LOAD(f, many), "OTPGATE_METRICS_ALLOW", "more than 16 CIDRs");
+}
+
+static void test_max_connections_per_ip(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(LOAD(f, "OTPGATE_MAX_CONNECTIONS_PER_IP=1"), OG_OK);
+    assert_int_equal(f->c.max_connections_per_ip, 1);
+    assert_int_equal(LOAD(f, "OTPGATE_MAX_CONNECTIONS_PER_IP=1000000"), OG_OK);
+    assert_int_equal(f->c.max_connections_per_ip, 1000000);
+    assert_error(f, LOAD(f, "OTPGATE_MAX_CONNECTIONS_PER_IP=0"), "OTPGATE_MAX_CONNECTIONS_PER_IP",
+                 "'0' must be a whole number from 1 to 1000000");
+    assert_error(f, LOAD(f, "OTPGATE_MAX_CONNECTIONS_PER_IP=lots"),
+                 "OTPGATE_MAX_CONNECTIONS_PER_IP", "from 1 to 1000000");
 }
 
 static void test_proxies_errors(void **state)
@@ -1396,23 +1518,41 @@ static void test_help_text(void **state)
 {
     (void)state;
     static const char *const names[] = {
-        "OTPGATE_LISTEN",           "OTPGATE_PUBLIC_URL",
-        "OTPGATE_DATA_DIR",         "OTPGATE_SMTP_URL",
-        "OTPGATE_SMTP_FROM",        "OTPGATE_SMS_PROVIDER",
-        "OTPGATE_SMS_URL",          "OTPGATE_SMS_AUTH",
-        "OTPGATE_SMS_BODY",         "OTPGATE_DEV",
-        "OTPGATE_TRUSTED_PROXIES",  "OTPGATE_LOG",
-        "OTPGATE_STATIC_DIR",       "OTPGATE_MAX_CONNECTIONS",
-        "OTPGATE_REQUEST_TIMEOUT",  "OTPGATE_IDLE_TIMEOUT",
-        "OTPGATE_SHUTDOWN_TIMEOUT", "OTPGATE_MAX_HEADER_BYTES",
-        "OTPGATE_MAX_BODY_BYTES",   "OTPGATE_SMS_FROM",
-        "OTPGATE_SMS_METHOD",       "OTPGATE_SMS_CONTENT_TYPE",
-        "OTPGATE_SMS_HEADERS",      "OTPGATE_SMS_SUCCESS",
-        "OTPGATE_SMS2_PROVIDER",    "OTPGATE_SMS2_URL",
-        "OTPGATE_SMS2_AUTH",        "OTPGATE_SMS2_BODY",
-        "OTPGATE_SMS2_FROM",        "OTPGATE_DELIVERY_TIMEOUT",
-        "OTPGATE_DELIVERY_RETRIES", "OTPGATE_DELIVERY_BACKOFF",
+        "OTPGATE_LISTEN",
+        "OTPGATE_PUBLIC_URL",
+        "OTPGATE_DATA_DIR",
+        "OTPGATE_SMTP_URL",
+        "OTPGATE_SMTP_FROM",
+        "OTPGATE_SMS_PROVIDER",
+        "OTPGATE_SMS_URL",
+        "OTPGATE_SMS_AUTH",
+        "OTPGATE_SMS_BODY",
+        "OTPGATE_DEV",
+        "OTPGATE_TRUSTED_PROXIES",
+        "OTPGATE_LOG",
+        "OTPGATE_STATIC_DIR",
+        "OTPGATE_MAX_CONNECTIONS",
+        "OTPGATE_REQUEST_TIMEOUT",
+        "OTPGATE_IDLE_TIMEOUT",
+        "OTPGATE_SHUTDOWN_TIMEOUT",
+        "OTPGATE_MAX_HEADER_BYTES",
+        "OTPGATE_MAX_BODY_BYTES",
+        "OTPGATE_SMS_FROM",
+        "OTPGATE_SMS_METHOD",
+        "OTPGATE_SMS_CONTENT_TYPE",
+        "OTPGATE_SMS_HEADERS",
+        "OTPGATE_SMS_SUCCESS",
+        "OTPGATE_SMS2_PROVIDER",
+        "OTPGATE_SMS2_URL",
+        "OTPGATE_SMS2_AUTH",
+        "OTPGATE_SMS2_BODY",
+        "OTPGATE_SMS2_FROM",
+        "OTPGATE_DELIVERY_TIMEOUT",
+        "OTPGATE_DELIVERY_RETRIES",
+        "OTPGATE_DELIVERY_BACKOFF",
         "OTPGATE_CA_FILE",
+        "OTPGATE_METRICS_ALLOW",
+        "OTPGATE_MAX_CONNECTIONS_PER_IP",
     };
     const char *help = config_help_text();
     assert_non_null(help);
@@ -1424,10 +1564,16 @@ static void test_help_text(void **state)
             fail();
         }
     }
-    static const char *const defaults[] = {"127.0.0.1:8080", "http://127.0.0.1:8080",
-                                           "./var",          "otpgate@localhost",
-                                           "auto",           "10000",
-                                           "8192",           "65536"};
+    static const char *const defaults[] = {"127.0.0.1:8080",
+                                           "http://127.0.0.1:8080",
+                                           "./var",
+                                           "otpgate@localhost",
+                                           "auto",
+                                           "10000",
+                                           "8192",
+                                           "65536",
+                                           "127.0.0.0/8,::1",
+                                           "256"};
     for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
         assert_non_null(strstr(help, defaults[i]));
 }
@@ -1486,6 +1632,8 @@ int main(void)
         T(test_proxies_match_v6),
         T(test_proxies_none),
         T(test_proxies_errors),
+        T(test_metrics_allow),
+        T(test_max_connections_per_ip),
         T(test_log_levels),
         T(test_timeouts_to_ms),
         T(test_integer_limits),
