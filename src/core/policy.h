@@ -8,6 +8,7 @@
 #include "core/buf.h"
 #include "core/common.h"
 #include "core/store.h"
+#include "core/webauthn.h"
 
 enum policy_mode { POLICY_OFF, POLICY_OPTIONAL, POLICY_MANDATORY };
 enum { FACTOR_BIT_SMS = 1, FACTOR_BIT_EMAIL = 2, FACTOR_BIT_TOTP = 4, FACTOR_BIT_WEBAUTHN = 8 };
@@ -42,6 +43,10 @@ struct policy {
     unsigned sms_prefix_hour;     /* "sms_prefix_hour": SMS per hour to one calling code, 200 */
     unsigned sms_global_hour;     /* "sms_global_hour": SMS per hour overall, 1000 */
     bool sms_fallback_email;      /* "sms_fallback_email": on|off, default off */
+    enum webauthn_uv webauthn_uv; /* "webauthn_user_verification":
+                                     required|preferred|discouraged, default preferred */
+    bool require_phishing_resistant; /* "require_phishing_resistant": on|off, default off;
+                                        on: only passkeys pass the second step */
 };
 
 /* Fills p with the built-in defaults of SPEC §4/§5. */

@@ -154,7 +154,9 @@ def test_policy_show_defaults(cli):
     assert pol["code_ttl"] == ("300", "default")
     assert pol["factors"] == ("sms,email,totp", "default")
     assert pol["sms_countries"] == ("", "default")
-    assert len(pol) == 20
+    assert pol["webauthn_user_verification"] == ("preferred", "default")
+    assert pol["require_phishing_resistant"] == ("off", "default")
+    assert len(pol) == 22
 
 
 def test_policy_set_show_round_trip(cli):

@@ -121,6 +121,8 @@ static void test_defaults(void **state)
     assert_int_equal(p.sms_prefix_hour, 200);
     assert_int_equal(p.sms_global_hour, 1000);
     assert_false(p.sms_fallback_email);
+    assert_int_equal(p.webauthn_uv, WEBAUTHN_UV_PREFERRED);
+    assert_false(p.require_phishing_resistant);
 
     /* An empty table loads as the defaults, globally and for an app. */
     struct policy q;
@@ -234,12 +236,27 @@ static void test_canonical_spellings(void **state)
     set_ok(f, "", "recovery_codes", "OFF");
     stored(f->s, "", "recovery_codes", v, sizeof(v));
     assert_string_equal(v, "off");
+    set_ok(f, "", "webauthn_user_verification", "Required");
+    stored(f->s, "", "webauthn_user_verification", v, sizeof(v));
+    assert_string_equal(v, "required");
+    set_ok(f, "", "require_phishing_resistant", "On");
+    stored(f->s, "", "require_phishing_resistant", v, sizeof(v));
+    assert_string_equal(v, "on");
 
     struct policy p;
     assert_int_equal(policy_load(f->s, NULL, &p), 0);
     assert_int_equal(p.factors, FACTOR_BIT_SMS | FACTOR_BIT_TOTP | FACTOR_BIT_WEBAUTHN);
     assert_string_equal(p.sms_countries, "44,1,86");
     assert_false(p.recovery_codes);
+    assert_int_equal(p.webauthn_uv, WEBAUTHN_UV_REQUIRED);
+    assert_true(p.require_phishing_resistant);
+    /* Each value of webauthn_user_verification, and an app's own. */
+    set_ok(f, "", "webauthn_user_verification", "discouraged");
+    set_ok(f, "app_a", "webauthn_user_verification", "preferred");
+    assert_int_equal(policy_load(f->s, NULL, &p), 0);
+    assert_int_equal(p.webauthn_uv, WEBAUTHN_UV_DISCOURAGED);
+    assert_int_equal(policy_load(f->s, "app_a", &p), 0);
+    assert_int_equal(p.webauthn_uv, WEBAUTHN_UV_PREFERRED);
 
     /* Empty sms_countries means every country. */
     set_ok(f, "", "sms_countries", "");
@@ -298,6 +315,9 @@ static void test_refusals_name_the_key(void **state)
         {"sms_prefix_hour", "0", "from 1 to"},
         {"sms_global_hour", "x", "from 1 to"},
         {"sms_fallback_email", "maybe", "on, off"},
+        {"webauthn_user_verification", "always", "required, preferred, discouraged"},
+        {"webauthn_user_verification", "", "required, preferred, discouraged"},
+        {"require_phishing_resistant", "yes", "on, off"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         for (int app = 0; app < 2; app++) {
@@ -376,11 +396,13 @@ static void test_show(void **state)
     assert_non_null(strstr(b.data, "code_ttl = 120  (global)\n"));
     assert_non_null(strstr(b.data, "factors = sms,email,totp  (default)\n"));
     assert_non_null(strstr(b.data, "sms_countries =   (default)\n"));
-    /* One line per key, 20 keys. */
+    assert_non_null(strstr(b.data, "webauthn_user_verification = preferred  (default)\n"));
+    assert_non_null(strstr(b.data, "require_phishing_resistant = off  (default)\n"));
+    /* One line per key, 22 keys. */
     size_t lines = 0;
     for (size_t i = 0; i < b.len; i++)
         lines += b.data[i] == '\n';
-    assert_int_equal(lines, 20);
+    assert_int_equal(lines, 22);
 
     buf_clear(&b);
     assert_int_equal(policy_show(f->s, "app_a", &b), 0);
@@ -419,11 +441,14 @@ static void test_help_text(void **state)
         "sms_prefix_hour",
         "sms_global_hour",
         "sms_fallback_email",
+        "webauthn_user_verification",
+        "require_phishing_resistant",
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (!strstr(h, names[i]))
             fail_msg("help text lacks %s", names[i]);
     assert_non_null(strstr(h, "1 to 86400 seconds"));
+    assert_non_null(strstr(h, "required|preferred|discouraged"));
     assert_non_null(strstr(h, "inherit"));
     assert_ptr_equal(h, policy_help_text());
 }
