@@ -20,8 +20,10 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #define AUTH_DATA_FIXED  37 /* rpIdHash, flags, signCount */
 #define CBOR_ITEMS_MAX   64 /* entries of any CBOR array or map we accept */
@@ -234,8 +236,6 @@ int webauthn_rp_from_url(const char *public_url, const char *rp_id_setting,
         return OG_ERR_INVALID;
     }
     lower_copy(host, u, hlen);
-    if (hlen > 1 && host[hlen - 1] == '.')
-        host[--hlen] = '\0'; /* "example.com." is example.com */
     if (looks_ipv4(host)) {
         set_why(why, whylen,
                 "passkeys are off: OTPGATE_PUBLIC_URL names an IP address, which cannot be a "
