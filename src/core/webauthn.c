@@ -564,7 +564,12 @@ static bool key_fits_alg(EVP_PKEY *key, int64_t alg)
     }
 }
 
-static EVP_PKEY *key_from_params(const char *type, OSSL_PARAM *params)
+/* A public key from OpenSSL parameters. check runs OpenSSL's public key
+ * check too: for P-256 (a point on the curve, which fromdata has already
+ * refused otherwise), not for RSA, where SP 800-56B's check tests the
+ * modulus for primality and costs milliseconds on the loop, while a bad
+ * modulus could only make its own owner's signatures fail. */
+static EVP_PKEY *key_from_params(const char *type, OSSL_PARAM *params, bool check)
 {
     EVP_PKEY *key = NULL;
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
@@ -572,11 +577,11 @@ static EVP_PKEY *key_from_params(const char *type, OSSL_PARAM *params)
         EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) != 1)
         key = NULL;
     EVP_PKEY_CTX_free(ctx);
-    if (!key)
-        return NULL;
-    EVP_PKEY_CTX *check = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
-    bool ok = check && EVP_PKEY_public_check(check) == 1;
-    EVP_PKEY_CTX_free(check);
+    if (!key || !check)
+        return key;
+    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+    bool ok = pc && EVP_PKEY_public_check(pc) == 1;
+    EVP_PKEY_CTX_free(pc);
     if (!ok) {
         EVP_PKEY_free(key);
         return NULL;
@@ -604,7 +609,7 @@ static EVP_PKEY *key_ec2(const cbor_item_t *map, bool *dup)
         OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0);
     params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point));
     params[2] = OSSL_PARAM_construct_end();
-    return key_from_params("EC", params);
+    return key_from_params("EC", params, true);
 }
 
 static EVP_PKEY *key_rsa(const cbor_item_t *map, bool *dup)
@@ -617,16 +622,16 @@ static EVP_PKEY *key_rsa(const cbor_item_t *map, bool *dup)
     BIGNUM *bn = BN_bin2bn(cbor_bytestring_handle(n), (int)cbor_bytestring_length(n), NULL);
     BIGNUM *be = BN_bin2bn(cbor_bytestring_handle(e), (int)cbor_bytestring_length(e), NULL);
     EVP_PKEY *key = NULL;
-    /* A public exponent of 1 or an even one is no RSA key. */
-    if (bn && be && BN_is_odd(be) && !BN_is_one(be) && BN_num_bits(bn) >= WEBAUTHN_RSA_MIN_BITS &&
-        BN_num_bits(bn) <= WEBAUTHN_RSA_MAX_BITS) {
+    /* An even modulus, or a public exponent of 1 or an even one, is no RSA key. */
+    if (bn && be && BN_is_odd(bn) && BN_is_odd(be) && !BN_is_one(be) &&
+        BN_num_bits(bn) >= WEBAUTHN_RSA_MIN_BITS && BN_num_bits(bn) <= WEBAUTHN_RSA_MAX_BITS) {
         OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
         OSSL_PARAM *params = NULL;
         if (bld && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) == 1 &&
             OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) == 1)
             params = OSSL_PARAM_BLD_to_param(bld);
         if (params)
-            key = key_from_params("RSA", params);
+            key = key_from_params("RSA", params, false);
         OSSL_PARAM_free(params);
         OSSL_PARAM_BLD_free(bld);
     }

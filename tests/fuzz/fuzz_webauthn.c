@@ -33,9 +33,9 @@ static const struct webauthn_expect expect = {RP_ID, ORIGIN, challenge, sizeof(c
 
 /* The recorded ES256 passkey of chromium-ctap2-es256-none. */
 static const char stored_key_b64[] =
-    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEyYWcWxRSnUblLFIsj4-wo3uia4kYq-TtptGzIZxxVMfyPvuXbz4_"
-    "vIe3VqOP2RB4hTmUMlK7BcT64aQQqfjwfA";
-static const char stored_id_b64[] = "JRKxCrZnHxSypdyT3xff1hrHidfoeKPwJbhHHLYJ5oU";
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEUisgZQpBBRexAAX5UJY5KKkXxqZv_VRGlR5CWOAdnNzElhcH4ssPol"
+    "zX2zGbTKGRboJTB3M0JLbVMhuUMrcf5A";
+static const char stored_id_b64[] = "z0X66CbixLOAHvisuk_tFj9e-ZiS0IemNlPjyW8eqEs";
 
 static const struct webauthn_credential *stored(void)
 {

@@ -148,33 +148,24 @@ export class SoftAuthenticator {
    * coseOverride (a CborMap used as the credential public key).
    */
   register(opts) {
-    const { rpId, origin, challenge, fmt = 'none', counter = 0 } = opts;
+    const { fmt = 'none', counter = 0 } = opts;
     this.counter = counter;
-    const clientData = Buffer.from(JSON.stringify({ type: 'webauthn.create', challenge: b64u(challenge), origin, crossOrigin: false }));
-    let authData = this.authData(rpId, { ...opts, counter, attested: true });
-    if (opts.trailing) authData = Buffer.concat([authData, opts.trailing]);
+    const { clientData, authData } = this.ceremony('webauthn.create', { ...opts, attested: true });
     let attStmt = new CborMap([]);
     if (fmt === 'packed') {
-      let sig = sign(this.alg, this.keys.privateKey, Buffer.concat([authData, sha256(clientData)]));
-      if (opts.badAttSig) { sig = Buffer.from(sig); sig[sig.length - 1] ^= 1; }
+      let sig = this.sign(authData, clientData);
+      if (opts.badAttSig) sig[sig.length - 1] ^= 1;
       attStmt = new CborMap([['alg', opts.attAlg ?? this.coseAlg], ['sig', sig]]);
     }
     const attestationObject = cborEncode(new CborMap([['fmt', fmt], ['attStmt', attStmt], ['authData', authData]]));
-    return {
-      id: b64u(this.credentialId),
-      rawId: b64u(this.credentialId),
-      type: 'public-key',
-      authenticatorAttachment: 'cross-platform',
-      clientExtensionResults: {},
-      response: {
-        clientDataJSON: b64u(clientData),
-        attestationObject: b64u(attestationObject),
-        transports: ['usb'],
-        authenticatorData: b64u(authData),
-        publicKey: b64u(this.spki()),
-        publicKeyAlgorithm: this.coseAlg,
-      },
-    };
+    return this.credentialJSON({
+      clientDataJSON: b64u(clientData),
+      attestationObject: b64u(attestationObject),
+      transports: ['usb'],
+      authenticatorData: b64u(authData),
+      publicKey: b64u(this.spki()),
+      publicKeyAlgorithm: this.coseAlg,
+    });
   }
 
   /**
@@ -183,24 +174,33 @@ export class SoftAuthenticator {
    * be, bs, extensions, trailing.
    */
   assert(opts) {
-    const { rpId, origin, challenge } = opts;
     this.counter = opts.counter ?? this.counter + 1;
-    const clientData = Buffer.from(JSON.stringify({ type: 'webauthn.get', challenge: b64u(challenge), origin, crossOrigin: false }));
+    const { clientData, authData } = this.ceremony('webauthn.get', opts);
+    return this.credentialJSON({
+      clientDataJSON: b64u(clientData),
+      authenticatorData: b64u(authData),
+      signature: b64u(this.sign(authData, clientData)),
+      userHandle: opts.userHandle ? b64u(opts.userHandle) : null,
+    });
+  }
+
+  /** clientDataJSON as a browser writes it, and the authenticator data
+   * (with opts.trailing appended) at the current counter. */
+  ceremony(type, opts) {
+    const { rpId, origin, challenge } = opts;
+    const clientData = Buffer.from(JSON.stringify({ type, challenge: b64u(challenge), origin, crossOrigin: false }));
     let authData = this.authData(rpId, { ...opts, counter: this.counter });
     if (opts.trailing) authData = Buffer.concat([authData, opts.trailing]);
-    const signature = sign(this.alg, this.keys.privateKey, Buffer.concat([authData, sha256(clientData)]));
-    return {
-      id: b64u(this.credentialId),
-      rawId: b64u(this.credentialId),
-      type: 'public-key',
-      authenticatorAttachment: 'cross-platform',
-      clientExtensionResults: {},
-      response: {
-        clientDataJSON: b64u(clientData),
-        authenticatorData: b64u(authData),
-        signature: b64u(signature),
-        userHandle: opts.userHandle ? b64u(opts.userHandle) : null,
-      },
-    };
+    return { clientData, authData };
+  }
+
+  /** The signature over authenticatorData || SHA-256(clientDataJSON). */
+  sign(authData, clientData) {
+    return Buffer.from(sign(this.alg, this.keys.privateKey, Buffer.concat([authData, sha256(clientData)])));
+  }
+
+  credentialJSON(response) {
+    const id = b64u(this.credentialId);
+    return { id, rawId: id, type: 'public-key', authenticatorAttachment: 'cross-platform', clientExtensionResults: {}, response };
   }
 }
