@@ -20,10 +20,8 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <strings.h>
 
 #define AUTH_DATA_FIXED  37 /* rpIdHash, flags, signCount */
 #define CBOR_ITEMS_MAX   64 /* entries of any CBOR array or map we accept */
@@ -133,160 +131,6 @@ unsigned webauthn_transports_parse(const char *list)
         p = end ? end + 1 : NULL;
     }
     return bits;
-}
-
-/* ---- the relying party from the public URL ---- */
-
-__attribute__((format(printf, 3, 4))) static void set_why(char *why, size_t whylen, const char *fmt,
-                                                          ...)
-{
-    if (!why || whylen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, whylen, fmt, ap);
-    va_end(ap);
-}
-
-/* A DNS host name in lower case: labels of [a-z0-9-] of 1 to 63 chars. */
-static bool dns_name_ok(const char *h)
-{
-    size_t len = strlen(h), label = 0;
-    if (len == 0 || len > WEBAUTHN_RP_ID_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = h[i];
-        if (c == '.') {
-            if (label == 0)
-                return false;
-            label = 0;
-            continue;
-        }
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') || ++label > 63)
-            return false;
-    }
-    return label > 0;
-}
-
-/* Digits and dots only: what URL parsers read as an IPv4 address. */
-static bool looks_ipv4(const char *h)
-{
-    for (; *h; h++)
-        if (!(*h == '.' || (*h >= '0' && *h <= '9')))
-            return false;
-    return true;
-}
-
-static void lower_copy(char *dst, const char *src, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        char c = src[i];
-        dst[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-    }
-    dst[n] = '\0';
-}
-
-int webauthn_rp_from_url(const char *public_url, const char *rp_id_setting,
-                         char rp_id[WEBAUTHN_RP_ID_MAX + 1], char origin[WEBAUTHN_ORIGIN_MAX + 1],
-                         char *why, size_t whylen)
-{
-    rp_id[0] = origin[0] = '\0';
-    const char *u = public_url ? public_url : "";
-    bool https;
-    if (strncasecmp(u, "https://", 8) == 0) {
-        https = true;
-        u += 8;
-    } else if (strncasecmp(u, "http://", 7) == 0) {
-        https = false;
-        u += 7;
-    } else {
-        set_why(why, whylen, "passkeys are off: OTPGATE_PUBLIC_URL is not an http(s) URL");
-        return OG_ERR_INVALID;
-    }
-    size_t alen = strcspn(u, "/?#");
-    const char *colon = NULL;
-    for (size_t i = 0; i < alen; i++) {
-        if (u[i] == '@') {
-            set_why(why, whylen, "passkeys are off: OTPGATE_PUBLIC_URL has user information");
-            return OG_ERR_INVALID;
-        }
-        if (u[i] == ':')
-            colon = u + i;
-    }
-    if (alen > 0 && u[0] == '[') {
-        set_why(why, whylen,
-                "passkeys are off: OTPGATE_PUBLIC_URL names an IP address, which cannot be a "
-                "WebAuthn relying-party id; use a host name (https) or http://localhost");
-        return OG_ERR_INVALID;
-    }
-    size_t hlen = colon ? (size_t)(colon - u) : alen;
-    long port = 0;
-    if (colon) {
-        struct span ps = span_make(colon + 1, alen - hlen - 1);
-        long long v;
-        if (og_parse_int(ps, 1, 65535, &v) != OG_OK) {
-            set_why(why, whylen, "passkeys are off: OTPGATE_PUBLIC_URL has a bad port");
-            return OG_ERR_INVALID;
-        }
-        port = (long)v;
-    }
-    char host[WEBAUTHN_RP_ID_MAX + 1];
-    if (hlen == 0 || hlen > WEBAUTHN_RP_ID_MAX) {
-        set_why(why, whylen, "passkeys are off: OTPGATE_PUBLIC_URL has no usable host");
-        return OG_ERR_INVALID;
-    }
-    lower_copy(host, u, hlen);
-    if (looks_ipv4(host)) {
-        set_why(why, whylen,
-                "passkeys are off: OTPGATE_PUBLIC_URL names an IP address, which cannot be a "
-                "WebAuthn relying-party id; use a host name (https) or http://localhost");
-        return OG_ERR_INVALID;
-    }
-    if (!dns_name_ok(host)) {
-        set_why(why, whylen, "passkeys are off: OTPGATE_PUBLIC_URL's host is not a DNS name");
-        return OG_ERR_INVALID;
-    }
-    if (!https && strcmp(host, "localhost") != 0) {
-        set_why(why, whylen,
-                "passkeys are off: WebAuthn needs a secure context, so OTPGATE_PUBLIC_URL must "
-                "be https (or http://localhost for development)");
-        return OG_ERR_INVALID;
-    }
-    bool default_port = port == 0 || port == (https ? 443 : 80);
-    if (default_port)
-        snprintf(origin, WEBAUTHN_ORIGIN_MAX + 1, "%s://%s", https ? "https" : "http", host);
-    else
-        snprintf(origin, WEBAUTHN_ORIGIN_MAX + 1, "%s://%s:%ld", https ? "https" : "http", host,
-                 port);
-
-    if (!rp_id_setting || !*rp_id_setting) {
-        memcpy(rp_id, host, hlen + 1);
-        return OG_OK;
-    }
-    size_t rlen = strlen(rp_id_setting);
-    char rp[WEBAUTHN_RP_ID_MAX + 1];
-    if (rlen > WEBAUTHN_RP_ID_MAX) {
-        set_why(why, whylen, "OTPGATE_WEBAUTHN_RP_ID: not a DNS name");
-        origin[0] = '\0';
-        return OG_ERR_INVALID;
-    }
-    lower_copy(rp, rp_id_setting, rlen);
-    if (looks_ipv4(rp) || !dns_name_ok(rp)) {
-        set_why(why, whylen, "OTPGATE_WEBAUTHN_RP_ID: an RP ID is a DNS name, not an IP address");
-        origin[0] = '\0';
-        return OG_ERR_INVALID;
-    }
-    bool suffix =
-        rlen < hlen && host[hlen - rlen - 1] == '.' && memcmp(host + hlen - rlen, rp, rlen) == 0;
-    if (strcmp(rp, host) != 0 && !suffix) {
-        set_why(why, whylen,
-                "OTPGATE_WEBAUTHN_RP_ID: must be the public URL's host %s or a parent domain of it",
-                host);
-        origin[0] = '\0';
-        return OG_ERR_INVALID;
-    }
-    memcpy(rp_id, rp, rlen + 1);
-    return OG_OK;
 }
 
 /* ---- CBOR: bounded first, then decoded by libcbor ---- */
@@ -686,21 +530,28 @@ static enum webauthn_result cose_key_load(const uint8_t *p, size_t len, int *alg
     return r;
 }
 
+/* key as DER SubjectPublicKeyInfo into spki (WEBAUTHN_PUBLIC_KEY_MAX bytes). */
+static enum webauthn_result spki_encode(EVP_PKEY *key, uint8_t *spki, size_t *spki_len)
+{
+    int n = i2d_PUBKEY(key, NULL);
+    if (n <= 0)
+        return WEBAUTHN_ERR_INTERNAL;
+    if ((size_t)n > WEBAUTHN_PUBLIC_KEY_MAX)
+        return WEBAUTHN_ERR_ALGORITHM;
+    unsigned char *q = spki;
+    if (i2d_PUBKEY(key, &q) != n)
+        return WEBAUTHN_ERR_INTERNAL;
+    *spki_len = (size_t)n;
+    return WEBAUTHN_OK;
+}
+
 enum webauthn_result webauthn_cose_key_parse(const uint8_t *p, size_t len, int *alg, uint8_t *spki,
                                              size_t *spki_len)
 {
     EVP_PKEY *key;
     enum webauthn_result r = cose_key_load(p, len, alg, &key);
-    if (r != WEBAUTHN_OK)
-        return r;
-    int n = i2d_PUBKEY(key, NULL);
-    if (n <= 0 || (size_t)n > WEBAUTHN_PUBLIC_KEY_MAX) {
-        r = n <= 0 ? WEBAUTHN_ERR_INTERNAL : WEBAUTHN_ERR_ALGORITHM;
-    } else {
-        unsigned char *q = spki;
-        i2d_PUBKEY(key, &q);
-        *spki_len = (size_t)n;
-    }
+    if (r == WEBAUTHN_OK)
+        r = spki_encode(key, spki, spki_len);
     EVP_PKEY_free(key);
     return r;
 }
@@ -869,8 +720,8 @@ static enum webauthn_result statement_verify(const struct webauthn_attestation *
                                              const uint8_t cd_hash[32], EVP_PKEY *cred_key,
                                              int cred_alg)
 {
-    const uint8_t *parts[5] = {a->auth_data, cd_hash};
-    size_t lens[5] = {a->auth_data_len, 32};
+    const uint8_t *parts[2] = {a->auth_data, cd_hash};
+    size_t lens[2] = {a->auth_data_len, 32};
 
     if (strcmp(a->fmt, "none") == 0)
         return stmt_members(a) == 0 ? WEBAUTHN_OK : WEBAUTHN_ERR_ATTESTATION;
@@ -970,16 +821,8 @@ enum webauthn_result webauthn_registration_verify(const struct webauthn_expect *
         SHA256(r->client_data_json.p, r->client_data_json.len, cd_hash);
         res = statement_verify(&att, &ad, cd_hash, key, out->alg);
     }
-    if (res == WEBAUTHN_OK) {
-        int n = i2d_PUBKEY(key, NULL);
-        if (n <= 0 || (size_t)n > sizeof(out->public_key)) {
-            res = n <= 0 ? WEBAUTHN_ERR_INTERNAL : WEBAUTHN_ERR_ALGORITHM;
-        } else {
-            unsigned char *q = out->public_key;
-            i2d_PUBKEY(key, &q);
-            out->public_key_len = (size_t)n;
-        }
-    }
+    if (res == WEBAUTHN_OK)
+        res = spki_encode(key, out->public_key, &out->public_key_len);
     if (res == WEBAUTHN_OK) {
         memcpy(out->id, ad.cred_id, ad.cred_id_len);
         out->id_len = ad.cred_id_len;
