@@ -35,7 +35,8 @@ enum mfa_result challenges_create(const struct mfa_ctx *c, struct mfa_user *u,
         o->locked_at = u->locked_at;
         return MFA_LOCKED;
     }
-    bool sends = f->type != FACTOR_TOTP;
+    /* TOTP and passkey challenges send nothing. */
+    bool sends = f->type == FACTOR_SMS || f->type == FACTOR_EMAIL;
     if (sends) {
         enum mfa_result r = sendlimits_check(c, f->type, f->destination, u->id, o);
         if (r != MFA_OK) {

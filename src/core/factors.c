@@ -142,7 +142,7 @@ enum mfa_result factors_add_contact(const struct mfa_ctx *c, struct mfa_user *u,
                                     enum factor_type type, const char *destination,
                                     struct mfa_factor *f)
 {
-    if (type == FACTOR_TOTP)
+    if (type != FACTOR_SMS && type != FACTOR_EMAIL)
         return MFA_INVALID;
     if (!(c->pol->factors & factor_type_bit(type)))
         return MFA_NOT_ALLOWED;

@@ -51,7 +51,9 @@ enum mfa_result {
     MFA_ERROR,        /* 500: store or crypto failure */
 };
 
-enum factor_type { FACTOR_SMS = 0, FACTOR_EMAIL, FACTOR_TOTP };
+/* FACTOR_WEBAUTHN is a passkey: no destination and no code; its credential
+ * lives in webauthn_credentials (webauthn_store.c). */
+enum factor_type { FACTOR_SMS = 0, FACTOR_EMAIL, FACTOR_TOTP, FACTOR_WEBAUTHN };
 
 struct mfa_user {
     int64_t id;

@@ -2,7 +2,7 @@
  * codes answers carry. */
 #include "core/mfa.h"
 
-static const char *const type_names[] = {"sms", "email", "totp"};
+static const char *const type_names[] = {"sms", "email", "totp", "webauthn"};
 
 const char *factor_type_name(enum factor_type t)
 {
@@ -26,6 +26,7 @@ unsigned factor_type_bit(enum factor_type t)
     case FACTOR_SMS: return FACTOR_BIT_SMS;
     case FACTOR_EMAIL: return FACTOR_BIT_EMAIL;
     case FACTOR_TOTP: return FACTOR_BIT_TOTP;
+    case FACTOR_WEBAUTHN: return FACTOR_BIT_WEBAUTHN;
     }
     return 0;
 }

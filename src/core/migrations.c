@@ -284,6 +284,63 @@ static const char *const migrations[] = {
      * pages' User-Agent, or the user_agent an app passes to the API). */
     "ALTER TABLE audit ADD COLUMN user_agent TEXT;\n",
 
+    /* 13: passkeys (WebAuthn) as factors of type 'webauthn'. The factors
+     * table is rebuilt to widen its type CHECK. Migrations run with
+     * foreign_keys=ON inside a transaction, where it cannot be turned off,
+     * so dropping the old table deletes its challenges (ON DELETE
+     * CASCADE): they are copied aside first and put back. A credential row
+     * belongs to its factor row (removing the factor removes it) and keeps
+     * only public data: the credential id (unique per RP ID), the public
+     * key (DER SubjectPublicKeyInfo), its COSE alg, the signature counter,
+     * the AAGUID, the flags (uv and be as at registration, bs as last
+     * seen), the transports the browser reported, the attestation format
+     * and a name; when it was made and last used are the factor row's.
+     * users.webauthn_handle is the random user handle (user.id) of the
+     * user's passkeys, made on first use. */
+    "CREATE TABLE factors_v10 (\n"
+    "  id TEXT PRIMARY KEY,\n"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n"
+    "  type TEXT NOT NULL CHECK (type IN ('sms', 'email', 'totp', 'webauthn')),\n"
+    "  status TEXT NOT NULL CHECK (status IN ('pending', 'active')),\n"
+    "  destination TEXT,\n"                    /* E.164 or e-mail; NULL for totp, webauthn */
+    "  secret_sealed BLOB,\n"                  /* totp only */
+    "  last_step INTEGER NOT NULL DEFAULT -1,\n" /* last accepted TOTP step */
+    "  created_at INTEGER NOT NULL,\n"
+    "  verified_at INTEGER,\n"
+    "  last_used_at INTEGER\n"
+    ");\n"
+    "INSERT INTO factors_v10 (id, user_id, type, status, destination, secret_sealed, last_step,\n"
+    "  created_at, verified_at, last_used_at)\n"
+    "  SELECT id, user_id, type, status, destination, secret_sealed, last_step, created_at,\n"
+    "  verified_at, last_used_at FROM factors;\n"
+    "CREATE TEMP TABLE challenges_v10 AS SELECT * FROM challenges;\n"
+    "CREATE TEMP TABLE challenge_codes_v10 AS SELECT * FROM challenge_codes;\n"
+    "DROP TABLE factors;\n"
+    "ALTER TABLE factors_v10 RENAME TO factors;\n"
+    "CREATE INDEX factors_user ON factors(user_id);\n"
+    "INSERT INTO challenges SELECT * FROM temp.challenges_v10;\n"
+    "INSERT INTO challenge_codes SELECT * FROM temp.challenge_codes_v10;\n"
+    "DROP TABLE temp.challenges_v10;\n"
+    "DROP TABLE temp.challenge_codes_v10;\n"
+    "CREATE TABLE webauthn_credentials (\n"
+    "  factor_id TEXT PRIMARY KEY REFERENCES factors(id) ON DELETE CASCADE,\n"
+    "  rp_id TEXT NOT NULL,\n"
+    "  credential_id BLOB NOT NULL,\n"
+    "  public_key BLOB NOT NULL,\n"            /* DER SubjectPublicKeyInfo */
+    "  alg INTEGER NOT NULL,\n"                /* COSE: -7 ES256, -257 RS256, -8 EdDSA */
+    "  sign_count INTEGER NOT NULL DEFAULT 0,\n"
+    "  aaguid BLOB NOT NULL,\n"                /* 16 bytes */
+    "  uv INTEGER NOT NULL,\n"                 /* user verified at registration */
+    "  be INTEGER NOT NULL,\n"                 /* backup eligible (synced); never changes */
+    "  bs INTEGER NOT NULL,\n"                 /* backed up, as last seen */
+    "  transports TEXT NOT NULL DEFAULT '',\n" /* comma list: usb,internal, ... */
+    "  fmt TEXT NOT NULL,\n"                   /* attestation statement format */
+    "  name TEXT NOT NULL,\n"                  /* created and last used: the factor's */
+    "  UNIQUE (rp_id, credential_id)\n"
+    ");\n"
+    "ALTER TABLE users ADD COLUMN webauthn_handle BLOB;\n"
+    "CREATE UNIQUE INDEX users_webauthn_handle ON users(webauthn_handle);\n",
+
     /* Append new migrations here. */
 };
 

@@ -15,7 +15,7 @@
 /* How much of a rejected value an error message quotes. */
 #define ECHO_MAX 40
 
-enum kind { KIND_MODE, KIND_FACTORS, KIND_BOOL, KIND_UINT, KIND_COUNTRIES, KIND_SCOPE };
+enum kind { KIND_MODE, KIND_FACTORS, KIND_BOOL, KIND_UINT, KIND_COUNTRIES, KIND_SCOPE, KIND_UV };
 
 /* Which layer an effective value came from. */
 enum source { SRC_DEFAULT, SRC_GLOBAL, SRC_APP };
@@ -80,6 +80,10 @@ static const struct key_def keys[] = {
      "days a browser may skip the second step after passing it (\"Don't ask again\"); 0 off"},
     {"remember_device_scope", KIND_SCOPE, FIELD(remember_device_all), 0, 0, NULL, "app",
      "a remembered browser skips the step for this app only, or for every app of scope all"},
+    {"webauthn_user_verification", KIND_UV, FIELD(webauthn_uv), 0, 0, NULL, "preferred",
+     "whether a passkey must also verify its user (PIN, fingerprint, face)"},
+    {"require_phishing_resistant", KIND_BOOL, FIELD(require_phishing_resistant), 0, 0, NULL, "off",
+     "only passkeys pass the second step"},
 };
 
 #define KEY_COUNT ARRAY_SIZE(keys)
@@ -274,6 +278,23 @@ static int parse_value(const struct key_def *d, const char *value, bool app_scop
         return OG_OK;
     }
 
+    case KIND_UV: {
+        enum webauthn_uv uv;
+        for (int i = WEBAUTHN_UV_REQUIRED; i <= WEBAUTHN_UV_DISCOURAGED; i++) {
+            if (word_is(value, webauthn_uv_name((enum webauthn_uv)i))) {
+                uv = (enum webauthn_uv)i;
+                if (field)
+                    *(enum webauthn_uv *)(void *)field = uv;
+                if (canon)
+                    snprintf(canon, canonlen, "%s", webauthn_uv_name(uv));
+                return OG_OK;
+            }
+        }
+        set_err(err, errlen, "%s: '%s' is not one of required, preferred, discouraged", d->name,
+                shown);
+        return OG_ERR_INVALID;
+    }
+
     case KIND_COUNTRIES: {
         size_t n = 0;
         tmp[0] = '\0';
@@ -350,6 +371,10 @@ static void format_value(const struct key_def *d, const struct policy *p, char *
     }
     case KIND_COUNTRIES:
         snprintf(out, outlen, "%s", field);
+        return;
+    case KIND_UV:
+        snprintf(out, outlen, "%s",
+                 webauthn_uv_name(*(const enum webauthn_uv *)(const void *)field));
         return;
     }
     out[0] = '\0';
@@ -586,6 +611,7 @@ const char *policy_help_text(void)
                      : d->kind == KIND_BOOL    ? "on|off"
                      : d->kind == KIND_SCOPE   ? "app|all"
                      : d->kind == KIND_FACTORS ? "comma list of sms,email,totp,webauthn"
+                     : d->kind == KIND_UV      ? "required|preferred|discouraged"
                                                : "comma list of calling codes, or empty");
         buf_printf(&b, "  %-20s %-15s %s\n      %s\n", d->name, d->def[0] ? d->def : "(empty)",
                    range, d->help);

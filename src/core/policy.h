@@ -8,6 +8,7 @@
 #include "core/buf.h"
 #include "core/common.h"
 #include "core/store.h"
+#include "core/webauthn.h"
 
 enum policy_mode { POLICY_OFF, POLICY_OPTIONAL, POLICY_MANDATORY };
 enum { FACTOR_BIT_SMS = 1, FACTOR_BIT_EMAIL = 2, FACTOR_BIT_TOTP = 4, FACTOR_BIT_WEBAUTHN = 8 };
@@ -44,6 +45,10 @@ struct policy {
     bool sms_fallback_email;      /* "sms_fallback_email": on|off, default off */
     unsigned remember_device_days; /* "remember_device_days": 0 (off) .. 365 */
     bool remember_device_all;      /* "remember_device_scope": app (false, default) | all */
+    enum webauthn_uv webauthn_uv; /* "webauthn_user_verification":
+                                     required|preferred|discouraged, default preferred */
+    bool require_phishing_resistant; /* "require_phishing_resistant": on|off, default off;
+                                        on: only passkeys pass the second step */
 };
 
 /* Fills p with the built-in defaults of SPEC §4/§5. */

@@ -527,6 +527,7 @@ static json_t *amr_for(enum factor_type t, bool recovery)
     case FACTOR_SMS: return json_pack("[s, s, s]", "otp", "sms", "mfa");
     case FACTOR_EMAIL: return json_pack("[s, s, s]", "otp", "mail", "mfa");
     case FACTOR_TOTP: return json_pack("[s, s]", "otp", "mfa");
+    case FACTOR_WEBAUTHN: break; /* hwk/swk and user come with the passkey gate (#12) */
     }
     return json_array();
 }

@@ -156,7 +156,9 @@ def test_policy_show_defaults(cli):
     assert pol["sms_countries"] == ("", "default")
     assert pol["remember_device_days"] == ("0", "default")
     assert pol["remember_device_scope"] == ("app", "default")
-    assert len(pol) == 22
+    assert pol["webauthn_user_verification"] == ("preferred", "default")
+    assert pol["require_phishing_resistant"] == ("off", "default")
+    assert len(pol) == 24
 
 
 def test_policy_set_show_round_trip(cli):

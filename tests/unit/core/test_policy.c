@@ -123,6 +123,8 @@ static void test_defaults(void **state)
     assert_false(p.sms_fallback_email);
     assert_int_equal(p.remember_device_days, 0);
     assert_false(p.remember_device_all);
+    assert_int_equal(p.webauthn_uv, WEBAUTHN_UV_PREFERRED);
+    assert_false(p.require_phishing_resistant);
 
     /* An empty table loads as the defaults, globally and for an app. */
     struct policy q;
@@ -241,12 +243,27 @@ static void test_canonical_spellings(void **state)
     set_ok(f, "", "recovery_codes", "OFF");
     stored(f->s, "", "recovery_codes", v, sizeof(v));
     assert_string_equal(v, "off");
+    set_ok(f, "", "webauthn_user_verification", "Required");
+    stored(f->s, "", "webauthn_user_verification", v, sizeof(v));
+    assert_string_equal(v, "required");
+    set_ok(f, "", "require_phishing_resistant", "On");
+    stored(f->s, "", "require_phishing_resistant", v, sizeof(v));
+    assert_string_equal(v, "on");
 
     struct policy p;
     assert_int_equal(policy_load(f->s, NULL, &p), 0);
     assert_int_equal(p.factors, FACTOR_BIT_SMS | FACTOR_BIT_TOTP | FACTOR_BIT_WEBAUTHN);
     assert_string_equal(p.sms_countries, "44,1,86");
     assert_false(p.recovery_codes);
+    assert_int_equal(p.webauthn_uv, WEBAUTHN_UV_REQUIRED);
+    assert_true(p.require_phishing_resistant);
+    /* Each value of webauthn_user_verification, and an app's own. */
+    set_ok(f, "", "webauthn_user_verification", "discouraged");
+    set_ok(f, "app_a", "webauthn_user_verification", "preferred");
+    assert_int_equal(policy_load(f->s, NULL, &p), 0);
+    assert_int_equal(p.webauthn_uv, WEBAUTHN_UV_DISCOURAGED);
+    assert_int_equal(policy_load(f->s, "app_a", &p), 0);
+    assert_int_equal(p.webauthn_uv, WEBAUTHN_UV_PREFERRED);
 
     /* Empty sms_countries means every country. */
     set_ok(f, "", "sms_countries", "");
@@ -308,6 +325,9 @@ static void test_refusals_name_the_key(void **state)
         {"remember_device_days", "366", "from 0 to 365"},
         {"remember_device_days", "-1", "from 0 to 365"},
         {"remember_device_scope", "everywhere", "app, all"},
+        {"webauthn_user_verification", "always", "required, preferred, discouraged"},
+        {"webauthn_user_verification", "", "required, preferred, discouraged"},
+        {"require_phishing_resistant", "yes", "on, off"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         for (int app = 0; app < 2; app++) {
@@ -388,11 +408,13 @@ static void test_show(void **state)
     assert_non_null(strstr(b.data, "sms_countries =   (default)\n"));
     assert_non_null(strstr(b.data, "remember_device_days = 0  (default)\n"));
     assert_non_null(strstr(b.data, "remember_device_scope = app  (default)\n"));
-    /* One line per key, 22 keys. */
+    assert_non_null(strstr(b.data, "webauthn_user_verification = preferred  (default)\n"));
+    assert_non_null(strstr(b.data, "require_phishing_resistant = off  (default)\n"));
+    /* One line per key, 24 keys. */
     size_t lines = 0;
     for (size_t i = 0; i < b.len; i++)
         lines += b.data[i] == '\n';
-    assert_int_equal(lines, 22);
+    assert_int_equal(lines, 24);
 
     buf_clear(&b);
     assert_int_equal(policy_show(f->s, "app_a", &b), 0);
@@ -433,11 +455,14 @@ static void test_help_text(void **state)
         "sms_fallback_email",
         "remember_device_days",
         "remember_device_scope",
+        "webauthn_user_verification",
+        "require_phishing_resistant",
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (!strstr(h, names[i]))
             fail_msg("help text lacks %s", names[i]);
     assert_non_null(strstr(h, "1 to 86400 seconds"));
+    assert_non_null(strstr(h, "required|preferred|discouraged"));
     assert_non_null(strstr(h, "inherit"));
     assert_ptr_equal(h, policy_help_text());
 }
