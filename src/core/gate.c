@@ -21,6 +21,13 @@ const char *gate_amr(enum gate_method m)
     return "[]";
 }
 
+const char *gate_amr_passkey(bool synced, bool user_verified)
+{
+    if (synced)
+        return user_verified ? "[\"swk\",\"user\",\"mfa\"]" : "[\"swk\",\"mfa\"]";
+    return user_verified ? "[\"hwk\",\"user\",\"mfa\"]" : "[\"hwk\",\"mfa\"]";
+}
+
 const char *gate_verdict_name(enum gate_verdict v)
 {
     switch (v) {
@@ -84,8 +91,41 @@ static void decide_account(const struct gate_input *in, struct gate_decision *ou
 }
 
 /* Back to the app (or "Skip for now", which asks for the same). */
+/* Only a passkey will do (acr_values=phr or require_phishing_resistant):
+ * whatever the mode, a passkey step in this flow, else one asked for or
+ * added. A remembered device never stands for it. */
+static void decide_phr(const struct gate_input *in, struct gate_decision *out)
+{
+    bool fresh = in->passed_at > 0 &&
+                 fresh_enough(in->passed_at, in->now_ms, in->max_age_given, in->max_age_s);
+    if (fresh && in->passed_phr) {
+        out->mfa = true;
+        out->acr = GATE_ACR_PHR;
+        out->amr =
+            in->passed_amr && in->passed_amr[0] ? in->passed_amr : gate_amr_passkey(false, false);
+        out->auth_time_s = in->passed_at / 1000;
+        verdict(out, GATE_CONTINUE, "passed_phr");
+        return;
+    }
+    if (in->locked && in->active_factors > 0) {
+        verdict(out, in->recovery_usable ? GATE_CHALLENGE : GATE_REFUSE, "locked");
+        return;
+    }
+    out->phr = true;
+    if (in->phr_factors > 0) {
+        verdict(out, GATE_CHALLENGE, "phr_needed");
+        return;
+    }
+    verdict(out, in->can_enrol_phr ? GATE_ENROL : GATE_REFUSE,
+            in->can_enrol_phr ? "phr_enrol" : "cannot_enrol_phr");
+}
+
 static void decide_return(const struct gate_input *in, struct gate_decision *out)
 {
+    if (in->phr_required) {
+        decide_phr(in, out);
+        return;
+    }
     /* Under mandatory a user without a factor never returns without one,
      * even after a step passed earlier in this flow (then removed). */
     if (in->mode == POLICY_MANDATORY && in->active_factors <= 0) {
@@ -96,7 +136,7 @@ static void decide_return(const struct gate_input *in, struct gate_decision *out
     if (in->passed_at > 0 &&
         fresh_enough(in->passed_at, in->now_ms, in->max_age_given, in->max_age_s)) {
         out->mfa = true;
-        out->acr = GATE_ACR_MFA;
+        out->acr = in->passed_phr ? GATE_ACR_PHR : GATE_ACR_MFA;
         out->amr =
             in->passed_amr && in->passed_amr[0] ? in->passed_amr : gate_amr(GATE_METHOD_TOTP);
         out->auth_time_s = in->passed_at / 1000;

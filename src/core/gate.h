@@ -13,6 +13,7 @@
 #define GATE_ACR_MFA        "urn:otpgate:acr:mfa"
 #define GATE_ACR_NONE       "urn:otpgate:acr:none"
 #define GATE_ACR_REMEMBERED "urn:otpgate:acr:remembered"
+#define GATE_ACR_PHR        "phr" /* OpenID EAP ACR: phishing-resistant (a passkey) */
 #define GATE_AMR_REMEMBERED "[\"remembered\"]"
 
 /* How the flow began: a sign-in, or the app's "manage two-step
@@ -66,6 +67,11 @@ struct gate_input {
                                count (0: only a step in this flow) */
     bool force_step;        /* a second step in this flow is required (prompt=login):
                                remembered devices do not count */
+    bool phr_required;      /* only a passkey passes (acr_values=phr, or the policy's
+                               require_phishing_resistant) */
+    bool passed_phr;        /* the step passed in this flow was a passkey */
+    int phr_factors;        /* the user's active passkeys */
+    bool can_enrol_phr;     /* the policy allows passkeys and this origin can use them */
     int64_t now_ms;
     int64_t stepup_window_ms; /* how fresh a step must be for changes */
 };
@@ -75,6 +81,7 @@ struct gate_decision {
     bool stale;          /* GATE_CHALLENGE: a step was passed but is too old (step-up) */
     bool mfa;            /* a second step in this flow stands behind this success */
     bool remembered;     /* let through as a remembered device */
+    bool phr;            /* CHALLENGE/ENROL: only a passkey will do */
     const char *acr;     /* GATE_ACR_MFA or GATE_ACR_NONE; on CONTINUE of RETURN/DECLINE */
     const char *amr;     /* JSON array text ("[]" without a second step) */
     int64_t auth_time_s; /* when the second step passed (or now without one), unix s */
@@ -102,6 +109,11 @@ bool gate_reuse_prior(enum gate_entry entry, int64_t prior_passed_at, int64_t no
  * ["otp","mail","mfa"], ["otp","mfa"] (authenticator app, recovery code);
  * "[]" for GATE_METHOD_NONE. */
 const char *gate_amr(enum gate_method m);
+
+/* The amr array (JSON text, static) of a passkey: "hwk" (device-bound,
+ * BE=0) or "swk" (synced, BE=1), "user" when it verified its user, and
+ * "mfa". */
+const char *gate_amr_passkey(bool synced, bool user_verified);
 
 /* A short name of a verdict ("continue", "challenge", ...), for logs. */
 const char *gate_verdict_name(enum gate_verdict v);

@@ -253,6 +253,55 @@ static void test_remembered_device_stands_for_the_step_honestly(void **state)
     assert_int_equal(decide(&none).verdict, GATE_ENROL);
 }
 
+static void test_phishing_resistant_only_a_passkey_passes(void **state)
+{
+    (void)state;
+    enum policy_mode modes[] = {POLICY_OFF, POLICY_OPTIONAL, POLICY_MANDATORY};
+    for (size_t i = 0; i < 3; i++) {
+        struct gate_input in = base(modes[i], GATE_RETURN, 1);
+        in.phr_required = true;
+        in.can_enrol_phr = true;
+        /* an e-mail code passed: not enough; no passkey yet: add one */
+        in.passed_at = in.stepup_at = NOW - 1000;
+        in.passed_amr = gate_amr(GATE_METHOD_EMAIL);
+        struct gate_decision d = decide(&in);
+        assert_int_equal(d.verdict, GATE_ENROL);
+        assert_true(d.phr);
+        /* with a passkey: asked for it */
+        in.phr_factors = 1;
+        in.active_factors = 2;
+        d = decide(&in);
+        assert_int_equal(d.verdict, GATE_CHALLENGE);
+        assert_true(d.phr);
+        /* a remembered device does not stand for it */
+        in.passed_at = 0;
+        in.remembered_at = NOW - 1000;
+        assert_int_equal(decide(&in).verdict, GATE_CHALLENGE);
+        /* a passkey step: through, with acr phr */
+        in.passed_at = in.stepup_at = NOW - 1000;
+        in.passed_phr = true;
+        in.passed_amr = gate_amr_passkey(true, true);
+        d = decide(&in);
+        assert_int_equal(d.verdict, GATE_CONTINUE);
+        assert_string_equal(d.acr, GATE_ACR_PHR);
+        assert_string_equal(d.amr, "[\"swk\",\"user\",\"mfa\"]");
+        /* no passkey allowed or possible here: refused, not let through */
+        struct gate_input none = base(modes[i], GATE_DECLINE, 0);
+        none.phr_required = true;
+        assert_int_equal(decide(&none).verdict, GATE_REFUSE);
+    }
+    /* without the requirement a passkey step still says phr */
+    struct gate_input in = base(POLICY_OPTIONAL, GATE_RETURN, 1);
+    in.passed_at = in.stepup_at = NOW - 1000;
+    in.passed_phr = true;
+    in.passed_amr = gate_amr_passkey(false, true);
+    struct gate_decision d = decide(&in);
+    assert_string_equal(d.acr, GATE_ACR_PHR);
+    assert_string_equal(d.amr, "[\"hwk\",\"user\",\"mfa\"]");
+    assert_string_equal(gate_amr_passkey(false, false), "[\"hwk\",\"mfa\"]");
+    assert_string_equal(gate_amr_passkey(true, false), "[\"swk\",\"mfa\"]");
+}
+
 static void test_max_age_asks_again_after_an_old_step(void **state)
 {
     (void)state;
@@ -294,6 +343,9 @@ enum flow_state {
     FLOW_REMEMBERED_FORCED, /* ... but the app asked for prompt=login */
     FLOW_REMEMBERED_OLD,    /* ... but older than the app's max_age */
     FLOW_PASSED_MAX_AGE,    /* passed 2 minutes ago, max_age 60 s */
+    FLOW_PHR_PASSED_OTP,    /* only a passkey will do; an e-mail code passed */
+    FLOW_PHR_PASSED,        /* only a passkey will do; a passkey passed */
+    FLOW_PHR_HAS_KEY,       /* only a passkey will do; the user has one, nothing passed */
     FLOW_STATES
 };
 
@@ -344,6 +396,24 @@ static void apply_state(struct gate_input *in, enum flow_state st)
         in->max_age_given = true;
         in->max_age_s = 60;
         break;
+    case FLOW_PHR_PASSED_OTP:
+        in->phr_required = true;
+        in->can_enrol_phr = true;
+        in->passed_at = in->stepup_at = NOW - 1000;
+        in->passed_amr = gate_amr(GATE_METHOD_EMAIL);
+        break;
+    case FLOW_PHR_PASSED:
+        in->phr_required = true;
+        in->phr_factors = 1;
+        in->passed_at = in->stepup_at = NOW - 1000;
+        in->passed_phr = true;
+        in->passed_amr = gate_amr_passkey(false, true);
+        break;
+    case FLOW_PHR_HAS_KEY:
+        in->phr_required = true;
+        in->phr_factors = 1;
+        in->remembered_at = NOW - 1000;
+        break;
     case FLOW_STATES:
         break;
     }
@@ -364,6 +434,12 @@ static void check_invariant(const struct gate_input *in, const struct gate_decis
                       (!in->max_age_given || NOW - in->remembered_at <= in->max_age_s * 1000);
     bool success =
         d->verdict == GATE_CONTINUE && (in->action == GATE_RETURN || in->action == GATE_DECLINE);
+    if (success && in->phr_required) {
+        /* only a passkey step in this flow */
+        assert_true(passed && in->passed_phr);
+        assert_string_equal(d->acr, GATE_ACR_PHR);
+        return;
+    }
     if (success) {
         bool a = in->mode == POLICY_OFF;
         bool b = passed || (remembered && in->active_factors > 0);
@@ -378,7 +454,7 @@ static void check_invariant(const struct gate_input *in, const struct gate_decis
         /* acr/amr say the truth */
         if (passed) {
             assert_true(d->mfa);
-            assert_string_equal(d->acr, GATE_ACR_MFA);
+            assert_string_equal(d->acr, in->passed_phr ? GATE_ACR_PHR : GATE_ACR_MFA);
             assert_string_equal(d->amr, in->passed_amr);
             assert_int_equal(d->auth_time_s, in->passed_at / 1000);
         } else if (d->remembered) {
@@ -406,8 +482,11 @@ static void check_invariant(const struct gate_input *in, const struct gate_decis
         assert_true(in->mode == POLICY_OPTIONAL && in->active_factors == 0 &&
                     in->entry == GATE_ENTRY_LOGIN && !in->declined && !in->offered_before &&
                     in->can_enrol && in->action == GATE_RETURN);
-    if (d->verdict == GATE_ENROL)
+    if (d->verdict == GATE_ENROL && !d->phr)
         assert_true(in->mode == POLICY_MANDATORY && in->active_factors == 0 && in->can_enrol);
+    if (d->phr && d->verdict != GATE_REFUSE) /* a passkey asked for or added: only when required */
+        assert_true(in->phr_required &&
+                    (d->verdict == GATE_CHALLENGE ? in->phr_factors > 0 : in->can_enrol_phr));
     /* the account page: never without a step when there is a factor */
     if ((in->action == GATE_VIEW_ACCOUNT || in->action == GATE_CHANGE_ACCOUNT) &&
         d->verdict == GATE_CONTINUE && in->active_factors > 0) {
@@ -530,6 +609,7 @@ int main(void)
         cmocka_unit_test(test_amr_values),
         cmocka_unit_test(test_remembered_device_stands_for_the_step_honestly),
         cmocka_unit_test(test_max_age_asks_again_after_an_old_step),
+        cmocka_unit_test(test_phishing_resistant_only_a_passkey_passes),
         cmocka_unit_test(test_every_combination_keeps_the_invariant),
         cmocka_unit_test(test_inherit_and_pending_only_through_the_store),
     };
