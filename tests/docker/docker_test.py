@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CACHE = os.path.join(ROOT, "build-docker")
@@ -721,11 +722,12 @@ def main():
     run = Run()
     engine = Engine(run.work)
     try:
-        try:
-            engine.prepare()
-        except Skip as e:
-            print("docker-test: skipped: %s" % e)
-            return 0
+        engine.prepare()
+    except Skip as e:
+        shutil.rmtree(run.work, ignore_errors=True)
+        print("docker-test: skipped: %s" % e)
+        return 0
+    try:
         steps = (run.build, run.image_defaults, run.first_run, run.recreate,
                  run.bind_mounts_and_secrets, run.compose_checks)
         for step in steps:
@@ -734,6 +736,10 @@ def main():
             except Failed as e:
                 run.failures.append(step.__name__)
                 print("FAIL  %s: %s" % (step.__name__, e), flush=True)
+                break
+            except Exception:  # a broken step: say where, and clean up all the same
+                run.failures.append(step.__name__)
+                print("FAIL  %s:\n%s" % (step.__name__, traceback.format_exc()), flush=True)
                 break
     finally:
         run.cleanup()
