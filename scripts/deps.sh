@@ -10,7 +10,7 @@ test_pkgs="libcmocka-dev python3 python3-pytest python3-aiosmtpd oathtool curl s
 chromium nodejs npm"
 bench_pkgs="wrk curl"
 # make docker-test's own tools; it installs the engine (docker.io) itself.
-docker_pkgs="python3 python3-aiosmtpd oathtool curl"
+docker_pkgs="python3 python3-aiosmtpd oathtool curl sqlite3"
 
 want="$run_pkgs"
 for purpose in "$@"; do
