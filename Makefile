@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps deps-test deps-bench build build-asan run demo test test-release test-asan bench fuzz format clean
+.PHONY: all deps deps-test deps-bench build build-asan run demo test test-release test-asan docker-test bench fuzz format clean
 
 all: build
 
@@ -65,10 +65,19 @@ test-release: deps-test build
 test-asan: build-asan
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# Sanitizer build first, so ctest's closing summary is the release build's.
+# The image of docker/Dockerfile built and run by a real engine
+# (tests/docker/docker_test.py): installs docker.io when missing and starts
+# dockerd when none runs; one "skipped" line when no engine can run here.
+docker-test:
+	@scripts/deps.sh docker
+	/usr/bin/python3 tests/docker/docker_test.py
+
+# Sanitizer build first, so ctest's closing summary is the release build's;
+# then the Docker image.
 test: deps-test
 	$(MAKE) test-asan
 	$(MAKE) test-release
+	$(MAKE) docker-test
 
 bench: deps-bench build
 	bench/run.sh $(BUILD)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages otpgate needs for a purpose: run, test or bench.
+# Installs the Debian packages otpgate needs for a purpose: run, test, bench or docker.
 # As root it runs apt-get; otherwise it prints the exact apt-get line and stops.
 set -euo pipefail
 
@@ -9,6 +9,8 @@ libcbor-dev ca-certificates"
 test_pkgs="libcmocka-dev python3 python3-pytest python3-aiosmtpd oathtool curl sqlite3 \
 chromium nodejs npm"
 bench_pkgs="wrk curl"
+# make docker-test's own tools; it installs the engine (docker.io) itself.
+docker_pkgs="python3 python3-aiosmtpd oathtool curl sqlite3"
 
 want="$run_pkgs"
 for purpose in "$@"; do
@@ -16,7 +18,8 @@ for purpose in "$@"; do
     run) ;;
     test) want="$want $test_pkgs" ;;
     bench) want="$want $bench_pkgs" ;;
-    *) echo "deps.sh: unknown purpose '$purpose' (use run, test or bench)" >&2; exit 2 ;;
+    docker) want="$want $docker_pkgs" ;;
+    *) echo "deps.sh: unknown purpose '$purpose' (use run, test, bench or docker)" >&2; exit 2 ;;
     esac
 done
 

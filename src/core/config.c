@@ -265,7 +265,13 @@ static int file_slurp(const char *path, char **out, size_t *outlen, char *err, s
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        fail(err, errlen, "%s: cannot open: %s", path, strerror(e));
+        /* In a container the file is often mounted from the host with the
+         * host's owner: say whose permission it needs. */
+        if (e == EACCES)
+            fail(err, errlen, "%s: cannot open: %s (otpgate runs as uid %u)", path, strerror(e),
+                 (unsigned)geteuid());
+        else
+            fail(err, errlen, "%s: cannot open: %s", path, strerror(e));
         return OG_ERR_IO;
     }
     size_t cap = 4096, len = 0;
@@ -369,9 +375,10 @@ static int file_load(struct raw *raw, const char *path, char *err, size_t errlen
 
 /* ---- the environment layer ---- */
 
-/* Takes the known OTPGATE_ names from envp. Unknown OTPGATE_ names are left
- * alone: the test harness and wrappers set their own (OTPGATE_BIN, ...). */
-static void env_load(struct raw *raw, char *const *envp)
+/* Takes the known OTPGATE_ names from envp and marks them in from_env.
+ * Unknown OTPGATE_ names are left alone: the test harness and wrappers set
+ * their own (OTPGATE_BIN, ...). */
+static void env_load(struct raw *raw, char *const *envp, bool from_env[K_COUNT])
 {
     if (!envp)
         return;
@@ -383,9 +390,60 @@ static void env_load(struct raw *raw, char *const *envp)
         if (!eq)
             continue;
         int k = key_lookup(span_make(e, (size_t)(eq - e)));
-        if (k >= 0)
+        if (k >= 0) {
             raw_set(raw, k, span_cstr(eq + 1));
+            from_env[k] = eq[1] != '\0';
+        }
     }
+}
+
+/* NAME_FILE=path in the environment, for every setting NAME: the value is
+ * the file's content less its trailing line ends, so secrets can come from
+ * Docker or Kubernetes secret files instead of the environment. It is part
+ * of the environment layer (wins over --config); NAME set as well is
+ * refused, as one of the two would be ignored unseen. Errors quote the
+ * path, never the content. */
+static int env_load_files(struct raw *raw, char *const *envp, const bool from_env[K_COUNT],
+                          char *err, size_t errlen)
+{
+    static const char suffix[] = "_FILE";
+    const size_t slen = sizeof suffix - 1;
+    for (; envp && *envp; envp++) {
+        const char *e = *envp;
+        const char *eq = strchr(e, '=');
+        if (strncmp(e, "OTPGATE_", 8) != 0 || !eq || eq[1] == '\0')
+            continue;
+        struct span name = span_make(e, (size_t)(eq - e));
+        if (key_lookup(name) >= 0 || name.len <= slen ||
+            memcmp(name.p + name.len - slen, suffix, slen) != 0)
+            continue;
+        int k = key_lookup(span_make(name.p, name.len - slen));
+        if (k < 0)
+            continue;
+        if (from_env[k])
+            return fail(err, errlen, "%s: set either %s or %s_FILE, not both", keys[k].name,
+                        keys[k].name, keys[k].name);
+        char *buf = NULL;
+        size_t len = 0;
+        char why[512];
+        int rc = file_slurp(eq + 1, &buf, &len, why, sizeof why);
+        if (rc != OG_OK) {
+            fail(err, errlen, "%s_FILE: %s", keys[k].name, why);
+            return rc;
+        }
+        while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+            len--;
+        rc = memchr(buf, '\0', len)
+                 ? fail(err, errlen, "%s_FILE: %s contains a NUL byte", keys[k].name, eq + 1)
+                 : OG_OK;
+        if (rc == OG_OK)
+            raw_set(raw, k, span_make(buf, len));
+        explicit_bzero(buf, len);
+        free(buf);
+        if (rc != OG_OK)
+            return rc;
+    }
+    return OG_OK;
 }
 
 /* ---- shared value parsers ---- */
@@ -1469,10 +1527,13 @@ int config_load(struct config *c, const char *file, char *const *envp, char *err
     int rc = OG_OK;
     if (file)
         rc = file_load(&raw, file, err, errlen);
+    bool from_env[K_COUNT] = {false};
     if (rc == OG_OK) {
-        env_load(&raw, envp);
-        rc = config_apply(c, &raw, err, errlen);
+        env_load(&raw, envp, from_env);
+        rc = env_load_files(&raw, envp, from_env, err, errlen);
     }
+    if (rc == OG_OK)
+        rc = config_apply(c, &raw, err, errlen);
     raw_free(&raw);
     return rc;
 }
@@ -1559,7 +1620,8 @@ const char *config_help_text(void)
     return "Settings come from the environment, or from KEY=value lines in the file\n"
            "given with --config FILE (the environment wins). In the file, blank lines\n"
            "and lines starting with # are ignored and a value may be quoted. An empty\n"
-           "value means the default.\n"
+           "value means the default. Any setting NAME can instead be NAME_FILE=path in\n"
+           "the environment: the file's content is the value (for Docker secrets).\n"
            "\n"
            "  OTPGATE_LISTEN            default 127.0.0.1:8080\n"
            "      Address and port to listen on: a.b.c.d:port, [IPv6]:port or\n"

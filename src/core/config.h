@@ -91,7 +91,8 @@ struct config {
 
 /* c need not be initialised: it is overwritten (not freed) first. Fills c
  * from the defaults, then the file (if not NULL), then envp (an
- * environ-style array; NULL means no environment). On failure returns
+ * environ-style array; NULL means no environment), where NAME_FILE=path
+ * stands for NAME set to that file's content. On failure returns
  * OG_ERR_INVALID (or OG_ERR_IO for an unreadable file) and writes one line
  * into err, e.g. "OTPGATE_LOG: 'loud' is not one of debug, info, warn, error".
  * The caller owns c and frees it with config_free() in every case. */

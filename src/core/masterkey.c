@@ -97,6 +97,16 @@ static int dir_ensure(const char *dir, char *err, size_t errlen)
         set_err(err, errlen, "data directory %s is not a directory", dir);
         return OG_ERR_INVALID;
     }
+    /* A folder mounted into a container keeps its owner on the host: name
+     * the uid that needs it rather than fail later on one of its files. */
+    if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) != 0 && errno == EACCES) {
+        set_err(err, errlen,
+                "data directory %s is not writable by uid %u (it belongs to uid %u, mode %04o): "
+                "give it to that uid (chown %u:%u) or use another directory",
+                dir, (unsigned)geteuid(), (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+                (unsigned)geteuid(), (unsigned)getegid());
+        return OG_ERR_IO;
+    }
     return OG_OK;
 }
 

@@ -120,13 +120,9 @@ static void handle_metrics(struct http_request *req)
     buf_free(&out);
 }
 
-static void handle_static(struct http_request *req)
+/* Answers with the static file at path (already clean), or 404. */
+static void static_reply(struct http_request *req, const char *clean)
 {
-    char clean[1024];
-    if (req->param_count < 1 || static_path_clean(req->params[0], clean, sizeof(clean)) != OG_OK) {
-        http_respond_text(req, 400, "bad static file path");
-        return;
-    }
     const struct static_file *f = static_cache_find(req->srv->statics, span_cstr(clean));
     if (!f) {
         http_respond_text(req, 404, "no such file");
@@ -154,6 +150,23 @@ static void handle_static(struct http_request *req)
     }
     /* The cache lives as long as the server: no copy of the body. */
     http_respond_borrowed(req, 200, f->mime, f->data, f->len);
+}
+
+static void handle_static(struct http_request *req)
+{
+    char clean[1024];
+    if (req->param_count < 1 || static_path_clean(req->params[0], clean, sizeof(clean)) != OG_OK) {
+        http_respond_text(req, 400, "bad static file path");
+        return;
+    }
+    static_reply(req, clean);
+}
+
+/* Crawlers ask only at the root: static/robots.txt keeps them off the
+ * sign-in pages. */
+static void handle_robots(struct http_request *req)
+{
+    static_reply(req, "robots.txt");
 }
 
 struct outbox_ctx {
@@ -213,6 +226,7 @@ const struct route routes_table[] = {
     {ROUTE_GET, "/readyz", handle_readyz, 0},
     {ROUTE_GET, "/metrics", handle_metrics, 0},
     {ROUTE_GET, "/static/*", handle_static, ROUTE_NO_STORE},
+    {ROUTE_GET, "/robots.txt", handle_robots, ROUTE_NO_STORE},
     {ROUTE_GET, "/dev/outbox", handle_dev_outbox, 0},
     {ROUTE_GET, "/brand.css", page_brand_css, 0},
     {ROUTE_GET, "/start", page_start_link, 0},

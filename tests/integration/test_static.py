@@ -110,6 +110,16 @@ class TestRepoStatic:
             assert r.status == 200, "If-None-Match: %s" % inm
             assert r.body == read(os.path.join(REPO_STATIC, "css/otpgate.css"))
 
+    def test_robots_txt_at_the_root(self, server):
+        """Crawlers only ask for /robots.txt; it is the static file, with
+        the same validators."""
+        r = server.get("/robots.txt")
+        assert r.status == 200
+        assert r.body == read(os.path.join(REPO_STATIC, "robots.txt"))
+        assert b"Disallow: /" in r.body
+        assert r.header("Content-Type") == "text/plain; charset=utf-8"
+        assert r.header("ETag") == server.get("/static/robots.txt").header("ETag")
+
     def test_unknown_file_404(self, server):
         r = server.get("/static/css/nope.css")
         assert r.status == 404

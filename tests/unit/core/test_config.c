@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct fixture {
@@ -366,6 +367,114 @@ static void test_env_is_not_trimmed_or_unquoted(void **state)
     struct fixture *f = *state;
     assert_int_equal(LOAD(f, "OTPGATE_DATA_DIR=\" /x \""), OG_OK);
     assert_string_equal(f->c.data_dir, "\" /x \"");
+}
+
+/* ---- NAME_FILE: settings from secret files ---- */
+
+/* Writes text to dir/name and returns "ENV=that path" in out. */
+static const char *secret_env(struct fixture *f, const char *env, const char *name,
+                              const char *text, char *out, size_t outlen)
+{
+    char path[192];
+    snprintf(path, sizeof path, "%s/%s", f->dir, name);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    assert_int_equal(fputs(text, fp) >= 0, 1);
+    assert_int_equal(fclose(fp), 0);
+    snprintf(out, outlen, "%s=%s", env, path);
+    return out;
+}
+
+static void unlink_in(struct fixture *f, const char *name)
+{
+    char path[192];
+    snprintf(path, sizeof path, "%s/%s", f->dir, name);
+    unlink(path);
+}
+
+static void test_file_variant_reads_value(void **state)
+{
+    struct fixture *f = *state;
+    char e1[256], e2[256], e3[256];
+    /* A secret file as `echo` or an editor writes it: the line end goes. */
+    secret_env(f, "OTPGATE_SMTP_URL_FILE", "smtp", "smtp://u:p%40ss@mail.example.com:587\r\n", e1,
+               sizeof e1);
+    secret_env(f, "OTPGATE_SMS_AUTH_FILE", "auth", "Bearer t0ken\n", e2, sizeof e2);
+    /* Any setting, not only secrets; a value keeps its inner spaces. */
+    secret_env(f, "OTPGATE_LOG_FILE", "log", "warn", e3, sizeof e3);
+    assert_int_equal(LOAD(f, e1, e2, e3, "OTPGATE_SMS_PROVIDER=webhook",
+                          "OTPGATE_SMS_URL=https://sms.example.com/send"),
+                     OG_OK);
+    assert_string_equal(f->c.smtp_host, "mail.example.com");
+    assert_string_equal(f->c.smtp_user, "u");
+    assert_string_equal(f->c.smtp_pass, "p@ss");
+    assert_string_equal(f->c.sms_auth, "Bearer t0ken");
+    assert_int_equal(f->c.log_level, OG_LOG_WARN);
+    unlink_in(f, "smtp");
+    unlink_in(f, "auth");
+    unlink_in(f, "log");
+}
+
+static void test_file_variant_layers(void **state)
+{
+    struct fixture *f = *state;
+    char e[256];
+    /* Part of the environment layer: it wins over --config. */
+    secret_env(f, "OTPGATE_DATA_DIR_FILE", "dir", "/from/secret\n", e, sizeof e);
+    const char *file = write_file(f, "OTPGATE_DATA_DIR=/from/file\n");
+    assert_int_equal(load(f, file, e, (char *)NULL), OG_OK);
+    assert_string_equal(f->c.data_dir, "/from/secret");
+    /* An empty file, or an empty NAME_FILE, means the default. */
+    secret_env(f, "OTPGATE_DATA_DIR_FILE", "dir", "\n", e, sizeof e);
+    assert_int_equal(LOAD(f, e), OG_OK);
+    assert_string_equal(f->c.data_dir, "./var");
+    assert_int_equal(LOAD(f, "OTPGATE_DATA_DIR_FILE="), OG_OK);
+    assert_string_equal(f->c.data_dir, "./var");
+    /* OTPGATE_CA_FILE is a setting of its own, not CA given by a file. */
+    assert_int_equal(LOAD(f, "OTPGATE_CA_FILE="), OG_OK);
+    assert_null(f->c.ca_file);
+    /* Unknown names stay ignored, as other unknown OTPGATE_ names are. */
+    assert_int_equal(LOAD(f, "OTPGATE_NOPE_FILE=/nonexistent"), OG_OK);
+    unlink_in(f, "dir");
+}
+
+static void test_file_variant_errors(void **state)
+{
+    struct fixture *f = *state;
+    char e[256], path[192];
+    secret_env(f, "OTPGATE_SMTP_URL_FILE", "smtp", "smtp://u:hunter2@mail.example.com\n", e,
+               sizeof e);
+    /* Both forms at once: one would be ignored unseen. */
+    assert_error(f, LOAD(f, e, "OTPGATE_SMTP_URL=smtp://mail.example.com"), "OTPGATE_SMTP_URL",
+                 "set either OTPGATE_SMTP_URL or OTPGATE_SMTP_URL_FILE, not both");
+    /* A bad value is named by its setting, and the secret is not shown. */
+    secret_env(f, "OTPGATE_SMTP_URL_FILE", "smtp", "smtp://u:hunter2@mail.example.com:99999\n", e,
+               sizeof e);
+    assert_error(f, LOAD(f, e), "OTPGATE_SMTP_URL", NULL);
+    assert_null(strstr(f->err, "hunter2"));
+    /* A missing file names the variable and the path. */
+    snprintf(path, sizeof path, "OTPGATE_SMS_AUTH_FILE=%s/missing", f->dir);
+    assert_int_equal(LOAD(f, path), OG_ERR_IO);
+    assert_non_null(strstr(f->err, "OTPGATE_SMS_AUTH_FILE: "));
+    assert_non_null(strstr(f->err, "/missing: cannot open: No such file or directory"));
+    /* A NUL inside the value. */
+    FILE *fp = fopen(f->path, "w");
+    assert_non_null(fp);
+    fwrite("Bearer a\0b\n", 1, 11, fp);
+    fclose(fp);
+    snprintf(path, sizeof path, "OTPGATE_SMS_AUTH_FILE=%s", f->path);
+    assert_error(f, LOAD(f, path), "OTPGATE_SMS_AUTH_FILE", "contains a NUL byte");
+    /* A file the process may not read says as whom it tried (a container
+     * user other than the file's owner); root reads everything. */
+    if (geteuid() != 0) {
+        secret_env(f, "OTPGATE_SMS_AUTH_FILE", "auth", "Bearer x\n", e, sizeof e);
+        snprintf(path, sizeof path, "%s/auth", f->dir);
+        assert_int_equal(chmod(path, 0), 0);
+        assert_int_equal(LOAD(f, e), OG_ERR_IO);
+        assert_non_null(strstr(f->err, "Permission denied (otpgate runs as uid "));
+        unlink_in(f, "auth");
+    }
+    unlink_in(f, "smtp");
 }
 
 /* ---- LISTEN ---- */
@@ -1602,6 +1711,9 @@ int main(void)
         T(test_file_too_big),
         T(test_env_overrides_file),
         T(test_env_is_not_trimmed_or_unquoted),
+        T(test_file_variant_reads_value),
+        T(test_file_variant_layers),
+        T(test_file_variant_errors),
         T(test_listen_forms),
         T(test_listen_errors),
         T(test_public_url_forms),
