@@ -9,17 +9,28 @@
 const char *og_strerror(int err)
 {
     switch (err) {
-    case OG_OK: return "ok";
-    case OG_ERR_NOMEM: return "out of memory";
-    case OG_ERR_INVALID: return "invalid input";
-    case OG_ERR_TOO_BIG: return "too large";
-    case OG_ERR_NOT_FOUND: return "not found";
-    case OG_ERR_IO: return "I/O error";
-    case OG_ERR_DB: return "database error";
-    case OG_ERR_CRYPTO: return "cryptography error";
-    case OG_ERR_PERM: return "refused";
-    case OG_ERR_EXISTS: return "already exists";
-    case OG_ERR_BUSY: return "busy";
+    case OG_OK:
+        return "ok";
+    case OG_ERR_NOMEM:
+        return "out of memory";
+    case OG_ERR_INVALID:
+        return "invalid input";
+    case OG_ERR_TOO_BIG:
+        return "too large";
+    case OG_ERR_NOT_FOUND:
+        return "not found";
+    case OG_ERR_IO:
+        return "I/O error";
+    case OG_ERR_DB:
+        return "database error";
+    case OG_ERR_CRYPTO:
+        return "cryptography error";
+    case OG_ERR_PERM:
+        return "refused";
+    case OG_ERR_EXISTS:
+        return "already exists";
+    case OG_ERR_BUSY:
+        return "busy";
     }
     return "unknown error";
 }
@@ -80,6 +91,17 @@ bool span_eq_nocase(struct span a, struct span b)
         if (lower((unsigned char)a.p[i]) != lower((unsigned char)b.p[i]))
             return false;
     return true;
+}
+
+struct span span_trim_ows(struct span s)
+{
+    while (s.len && (s.p[0] == ' ' || s.p[0] == '\t')) {
+        s.p++;
+        s.len--;
+    }
+    while (s.len && (s.p[s.len - 1] == ' ' || s.p[s.len - 1] == '\t'))
+        s.len--;
+    return s;
 }
 
 bool span_starts_with(struct span s, const char *prefix)

@@ -60,6 +60,8 @@ static inline bool span_eq_cstr(struct span a, const char *s)
 /* ASCII case-insensitive comparison, as HTTP header names need. */
 bool span_eq_nocase(struct span a, struct span b);
 bool span_starts_with(struct span s, const char *prefix);
+/* s without leading and trailing spaces and tabs (HTTP's OWS). */
+struct span span_trim_ows(struct span s);
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))

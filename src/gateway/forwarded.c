@@ -21,25 +21,9 @@ struct entries {
     size_t n; /* entries seen in all; only the last FORWARDED_MAX_HOPS are kept */
 };
 
-static bool is_ows(char ch)
-{
-    return ch == ' ' || ch == '\t';
-}
-
-static struct span trim(struct span s)
-{
-    while (s.len && is_ows(s.p[0])) {
-        s.p++;
-        s.len--;
-    }
-    while (s.len && is_ows(s.p[s.len - 1]))
-        s.len--;
-    return s;
-}
-
 static void entries_push(struct entries *l, struct span s)
 {
-    s = trim(s);
+    s = span_trim_ows(s);
     if (s.len == 0)
         return; /* RFC 9110 §5.6.1: empty list elements do not count */
     l->e[l->n % FORWARDED_MAX_HOPS] = s;
@@ -99,7 +83,7 @@ static bool port_valid(struct span p)
 
 bool forwarded_addr_parse(struct span s, int *family, uint8_t addr[16])
 {
-    s = trim(s);
+    s = span_trim_ows(s);
     struct span host = s;
     bool v6;
     if (s.len && s.p[0] == '[') {
@@ -151,7 +135,7 @@ bool forwarded_addr_parse(struct span s, int *family, uint8_t addr[16])
 
 static bool proto_set(struct span v, char out[6])
 {
-    v = trim(v);
+    v = span_trim_ows(v);
     if (span_eq_nocase(v, SPAN_LIT("http")))
         memcpy(out, "http", 5);
     else if (span_eq_nocase(v, SPAN_LIT("https")))
@@ -219,15 +203,15 @@ static bool element_parse(struct span el, int *family, uint8_t addr[16], char pr
             if (ch != ';')
                 continue;
         }
-        struct span pair = trim(span_make(el.p + start, i - start));
+        struct span pair = span_trim_ows(span_make(el.p + start, i - start));
         start = i + 1;
         if (pair.len == 0)
             continue;
         const char *eq = memchr(pair.p, '=', pair.len);
         if (!eq)
             return false;
-        struct span name = trim(span_make(pair.p, (size_t)(eq - pair.p)));
-        struct span raw = trim(span_make(eq + 1, pair.len - (size_t)(eq + 1 - pair.p)));
+        struct span name = span_trim_ows(span_make(pair.p, (size_t)(eq - pair.p)));
+        struct span raw = span_trim_ows(span_make(eq + 1, pair.len - (size_t)(eq + 1 - pair.p)));
         char buf[64];
         struct span value;
         if (!param_value(raw, buf, sizeof buf, &value))

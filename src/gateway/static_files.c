@@ -566,20 +566,9 @@ static bool is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
-static struct span trim_ows(struct span s)
-{
-    while (s.len && is_ows(s.p[0])) {
-        s.p++;
-        s.len--;
-    }
-    while (s.len && is_ows(s.p[s.len - 1]))
-        s.len--;
-    return s;
-}
-
 bool static_etag_matches(struct span if_none_match, const char *etag)
 {
-    struct span v = trim_ows(if_none_match);
+    struct span v = span_trim_ows(if_none_match);
     if (v.len == 1 && v.p[0] == '*')
         return true;
     if (!etag)
@@ -632,14 +621,14 @@ static int coding_weight(struct span params)
     while (i < params.len) {
         const char *semi = memchr(params.p + i, ';', params.len - i);
         size_t n = semi ? (size_t)(semi - (params.p + i)) : params.len - i;
-        struct span param = trim_ows(span_make(params.p + i, n));
+        struct span param = span_trim_ows(span_make(params.p + i, n));
         i += n + 1;
         if (param.len < 2 || (param.p[0] != 'q' && param.p[0] != 'Q'))
             continue;
-        struct span rest = trim_ows(span_make(param.p + 1, param.len - 1));
+        struct span rest = span_trim_ows(span_make(param.p + 1, param.len - 1));
         if (rest.len == 0 || rest.p[0] != '=')
             continue;
-        struct span q = trim_ows(span_make(rest.p + 1, rest.len - 1));
+        struct span q = span_trim_ows(span_make(rest.p + 1, rest.len - 1));
         /* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ) */
         if (q.len == 0 || q.len > 5 || (q.p[0] != '0' && q.p[0] != '1'))
             return -1;
@@ -678,7 +667,7 @@ bool static_accepts_gzip(struct span accept_encoding)
         struct span coding = span_make(elem.p, semi ? (size_t)(semi - elem.p) : elem.len);
         struct span params =
             semi ? span_make(semi + 1, elem.len - coding.len - 1) : span_make(elem.p, 0);
-        coding = trim_ows(coding);
+        coding = span_trim_ows(coding);
         int *slot = NULL;
         if (span_eq_nocase(coding, SPAN_LIT("gzip")) || span_eq_nocase(coding, SPAN_LIT("x-gzip")))
             slot = &gzip;

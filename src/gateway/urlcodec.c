@@ -115,22 +115,6 @@ void url_split(struct span target, struct span *path, struct span *query)
     *query = span_make(q + 1, target.len - path->len - 1);
 }
 
-static bool is_ows(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-static struct span trim_ows(struct span s)
-{
-    while (s.len && is_ows(s.p[0])) {
-        s.p++;
-        s.len--;
-    }
-    while (s.len && is_ows(s.p[s.len - 1]))
-        s.len--;
-    return s;
-}
-
 bool cookie_get(struct span header, const char *name, struct span *value)
 {
     struct span want = span_cstr(name);
@@ -146,10 +130,10 @@ bool cookie_get(struct span header, const char *name, struct span *value)
         const char *eq = memchr(p, '=', n);
         if (!eq)
             continue;
-        struct span k = trim_ows(span_make(p, (size_t)(eq - p)));
+        struct span k = span_trim_ows(span_make(p, (size_t)(eq - p)));
         if (!span_eq(k, want))
             continue;
-        struct span v = trim_ows(span_make(eq + 1, n - (size_t)(eq - p) - 1));
+        struct span v = span_trim_ows(span_make(eq + 1, n - (size_t)(eq - p) - 1));
         if (v.len >= 2 && v.p[0] == '"' && v.p[v.len - 1] == '"') {
             v.p++;
             v.len -= 2;

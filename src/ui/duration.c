@@ -4,41 +4,37 @@
 #include "ui/i18n.h"
 #include "ui/pages.h"
 
+#include "core/common.h"
+
+#include <stdint.h>
 #include <stdio.h>
+
+/* The units, largest last; a value is rounded to the nearest unit. */
+static const struct {
+    int64_t seconds; /* one unit */
+    int64_t below;   /* used for waits shorter than this */
+    const char *en;  /* "minute" */
+    const char *zh;  /* "分钟" */
+    bool about;      /* rounded: "about" */
+} units[] = {
+    {1, 60, "second", "秒", false},
+    {60, 3600 - 30, "minute", "分钟", true},
+    {3600, 86400 - 1800, "hour", "小时", true},
+    {86400, INT64_MAX, "day", "天", true},
+};
 
 void ui_duration(const char *locale, int64_t seconds, char *out, size_t outlen)
 {
     bool zh = ui_locale_is_zh(locale);
     if (seconds < 1)
         seconds = 1;
-    long long n;
-    if (seconds < 60) {
-        n = seconds;
-        if (zh)
-            snprintf(out, outlen, "%lld 秒", n);
-        else
-            snprintf(out, outlen, "%lld second%s", n, n == 1 ? "" : "s");
-        return;
-    }
-    if (seconds < 3600 - 30) {
-        n = (seconds + 30) / 60; /* to the nearest minute */
-        if (zh)
-            snprintf(out, outlen, "约 %lld 分钟", n);
-        else
-            snprintf(out, outlen, "about %lld minute%s", n, n == 1 ? "" : "s");
-        return;
-    }
-    if (seconds < 86400 - 1800) {
-        n = (seconds + 1800) / 3600; /* to the nearest hour */
-        if (zh)
-            snprintf(out, outlen, "约 %lld 小时", n);
-        else
-            snprintf(out, outlen, "about %lld hour%s", n, n == 1 ? "" : "s");
-        return;
-    }
-    n = (seconds + 43200) / 86400;
+    size_t i = 0;
+    while (i + 1 < ARRAY_SIZE(units) && seconds >= units[i].below)
+        i++;
+    long long n = (long long)((seconds + units[i].seconds / 2) / units[i].seconds);
     if (zh)
-        snprintf(out, outlen, "约 %lld 天", n);
+        snprintf(out, outlen, "%s%lld %s", units[i].about ? "约 " : "", n, units[i].zh);
     else
-        snprintf(out, outlen, "about %lld day%s", n, n == 1 ? "" : "s");
+        snprintf(out, outlen, "%s%lld %s%s", units[i].about ? "about " : "", n, units[i].en,
+                 n == 1 ? "" : "s");
 }
