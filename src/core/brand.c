@@ -70,8 +70,11 @@ const char *brand_check(const char *key, const char *v)
                 return "must be a colour like #1d4ed8";
         return NULL;
     }
-    /* logo: same-origin only, as the pages' Content-Security-Policy wants */
-    if (v[0] != '/' || v[1] == '/' || v[1] == '\\' || n > LOGO_URL_MAX ||
+    /* logo: same-origin only, as the pages' Content-Security-Policy wants,
+     * and a path otpgate serves itself (a static file or the upload), so a
+     * mistyped file name is not taken for one. */
+    char version[BRAND_VERSION_LEN];
+    if ((strncmp(v, "/static/", 8) != 0 && !brand_logo_version(v, version)) || n > LOGO_URL_MAX ||
         strpbrk(v, "\"'<>\\ \t\r\n"))
         return "must be a path on this server, such as /static/img/logo.svg";
     for (const char *c = v; *c; c++)

@@ -27,9 +27,10 @@ bool brand_key_known(const char *key);
 /* Checks value for key: NULL when acceptable (the empty value, which goes
  * back to the default, always is), else a static phrase saying what is
  * wrong ("must be a colour like #1d4ed8"). name: 1..64 bytes, support:
- * 1..200, no control characters; accent: #rgb or #rrggbb; logo: a path on
- * this server ("/static/img/logo.svg", "/brand/logo?v=…"), never another
- * origin, at most 200 bytes, no quotes, angle brackets or blanks. */
+ * 1..200, no control characters; accent: #rgb or #rrggbb; logo: a path
+ * otpgate serves, under /static/ ("/static/img/logo.svg") or an uploaded
+ * logo's "/brand/logo?v=<16 hex>", never another origin, at most 200
+ * bytes, no quotes, angle brackets or blanks. */
 const char *brand_check(const char *key, const char *value);
 
 /* Reads brand value key into out (outlen >= BRAND_VALUE_LEN): "" when unset.
