@@ -441,7 +441,34 @@ void console_event_view(struct console *c, const struct support_event *e,
     const char *app = e->app_name[0] ? e->app_name : e->app_id;
     out->app = arena_strndup(a, app, strlen(app));
     out->ip = arena_strndup(a, e->client_ip, strlen(e->client_ip));
-    out->detail = arena_strndup(a, e->detail, strlen(e->detail));
+    /* The admin apart; the rest of a JSON detail as "key: value" pairs. */
+    out->who = "";
+    json_t *d = e->detail[0] == '{' ? json_loads(e->detail, 0, NULL) : NULL;
+    if (!json_is_object(d)) {
+        json_decref(d);
+        out->detail = arena_strndup(a, e->detail, strlen(e->detail));
+        return;
+    }
+    const char *admin = json_string_value(json_object_get(d, "admin"));
+    if (admin)
+        out->who = arena_strndup(a, admin, strlen(admin));
+    struct buf b;
+    buf_init(&b, 4096);
+    const char *key;
+    json_t *v;
+    json_object_foreach(d, key, v)
+    {
+        if (strcmp(key, "admin") == 0 || strcmp(key, "by") == 0)
+            continue;
+        char *text = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        buf_printf(&b, "%s%s: %s", b.len ? ", " : "", key, text ? text : json_string_value(v));
+        free(text);
+    }
+    if (json_is_string(json_object_get(d, "by")) && !admin)
+        buf_printf(&b, "%sby: %s", b.len ? ", " : "", json_string_value(json_object_get(d, "by")));
+    out->detail = arena_strndup(a, b.data ? b.data : "", b.len);
+    buf_free(&b);
+    json_decref(d);
 }
 
 /* ---- passwords on the thread pool ---------------------------------------- */

@@ -110,7 +110,7 @@ void admin_cell_open(struct buf *out, const char *label)
 {
     buf_append_str(out, "<td data-label=\"");
     ui_esc(out, label);
-    buf_append_str(out, "\">");
+    buf_append_str(out, "\"><div class=\"cell\">");
 }
 
 void admin_row_head_open(struct buf *out, const char *label)
@@ -124,7 +124,7 @@ void admin_cell(struct buf *out, const char *label, const char *text)
 {
     admin_cell_open(out, label);
     ui_esc(out, text && text[0] ? text : "—");
-    buf_append_str(out, "</td>");
+    buf_append_str(out, "</div></td>");
 }
 
 void admin_code_cell(struct buf *out, const char *label, const char *text)
@@ -137,7 +137,7 @@ void admin_code_cell(struct buf *out, const char *label, const char *text)
     } else {
         buf_append_str(out, "—");
     }
-    buf_append_str(out, "</td>");
+    buf_append_str(out, "</div></td>");
 }
 
 void admin_input(struct buf *out, const char *id, const char *label, const char *type,
@@ -383,12 +383,12 @@ static void bar_row(struct buf *out, const char *name, long long value, long lon
     buf_append_str(out, "</th>");
     admin_cell_open(out, "");
     admin_bar(out, value, max, cls);
-    buf_append_str(out, "</td>");
+    buf_append_str(out, "</div></td>");
     admin_cell_open(out, "");
     buf_printf(out, "%lld", value);
     if (suffix)
         ui_esc(out, suffix);
-    buf_append_str(out, "</td></tr>\n");
+    buf_append_str(out, "</div></td></tr>\n");
 }
 
 static void chart_begin(struct buf *out, const char *id, const char *title, const char *what)
@@ -473,7 +473,7 @@ void ui_admin_overview(struct buf *out, const struct ui_admin_page *p,
         admin_cell_open(out, heads[1]);
         buf_append_str(out, "<span class=\"bar-cell\">");
         admin_bar(out, a->with_factor, a->users, NULL);
-        buf_printf(out, "<span>%lld of %lld</span></span></td>", a->with_factor, a->users);
+        buf_printf(out, "<span>%lld of %lld</span></span></div></td>", a->with_factor, a->users);
         char n[32];
         snprintf(n, sizeof(n), "%lld", a->sms);
         admin_cell(out, heads[2], n);
@@ -489,7 +489,7 @@ void ui_admin_overview(struct buf *out, const struct ui_admin_page *p,
         } else {
             buf_append_str(out, "0");
         }
-        buf_append_str(out, "</td></tr>\n");
+        buf_append_str(out, "</div></td></tr>\n");
     }
     admin_table_end(out);
     buf_append_str(out, "</section>\n");

@@ -176,7 +176,9 @@ struct ui_admin_factor {
 };
 
 struct ui_admin_event {
-    const char *time, *event, *what, *app, *ip, *detail;
+    const char *time, *event, *what, *app, *ip;
+    const char *who;    /* the admin who did it, or "" */
+    const char *detail; /* the rest of the detail, "key: value, ..." */
 };
 
 /* The user's page, GET /admin/user?app=ID&sub=SUB: the lock banner, facts,

@@ -60,17 +60,17 @@ void ui_admin_apps(struct buf *out, const struct ui_admin_page *p, const struct 
             ui_esc(out, a->uris[u]);
             buf_append_str(out, "</code></li>");
         }
-        buf_append_str(out, "</ul></td>");
+        buf_append_str(out, "</ul></div></td>");
         admin_cell_open(out, heads[3]);
         policy_mode_text(out, a->policy, global_mode);
-        buf_append_str(out, "</td>");
+        buf_append_str(out, "</div></td>");
         admin_cell_open(out, heads[4]);
         if (a->users >= 0) {
             buf_append_str(out, "<a href=\"/admin/users?app=");
             ui_url_param(out, a->id);
             buf_printf(out, "\">%lld</a>", a->users);
         }
-        buf_append_str(out, "</td></tr>\n");
+        buf_append_str(out, "</div></td></tr>\n");
     }
     admin_table_end(out);
     admin_end(out, &c);

@@ -68,9 +68,9 @@ void ui_admin_deliveries(struct buf *out, const struct ui_admin_page *p,
             admin_cell(out, heads[3], d->masked);
             admin_cell_open(out, heads[4]);
             admin_badge(out, state_badge(d->state), d->state);
-            buf_append_str(out, "</td>");
+            buf_append_str(out, "</div></td>");
             admin_cell_open(out, heads[5]);
-            buf_printf(out, "%lld</td>", d->attempts);
+            buf_printf(out, "%lld</div></td>", d->attempts);
             admin_cell(out, heads[6], d->provider);
             admin_code_cell(out, heads[7], d->answer);
             buf_append_str(out, "</tr>\n");
@@ -134,22 +134,22 @@ void ui_admin_delivery(struct buf *out, const struct ui_admin_page *p,
         ui_esc(out, v->fallback_href);
         buf_append_str(out, "\">the text message</a>.</p>\n");
     }
-    buf_append_str(out, "<section aria-labelledby=\"request-h\">\n<h2 id=\"request-h\">Request"
-                        "</h2>\n");
+    buf_append_str(out, "<section>\n<h2 id=\"request-h\">Request</h2>\n");
     if (v->request_note) {
         buf_append_str(out, "<p class=\"hint\">");
         ui_esc(out, v->request_note);
         buf_append_str(out, "</p>\n");
     }
     if (v->request) {
-        buf_append_str(out, "<pre class=\"admin-pre\" tabindex=\"0\" aria-label=\"Request\">");
+        buf_append_str(out, "<pre class=\"admin-pre\" tabindex=\"0\" role=\"region\" "
+                            "aria-labelledby=\"request-h\">");
         ui_esc(out, v->request);
         buf_append_str(out, "</pre>\n");
     }
-    buf_append_str(out, "</section>\n<section aria-labelledby=\"answer-h\">\n<h2 id=\"answer-h\">"
-                        "Answer</h2>\n");
+    buf_append_str(out, "</section>\n<section>\n<h2 id=\"answer-h\">Answer</h2>\n");
     if (v->answer && v->answer[0]) {
-        buf_append_str(out, "<pre class=\"admin-pre\" tabindex=\"0\" aria-label=\"Answer\">");
+        buf_append_str(out, "<pre class=\"admin-pre\" tabindex=\"0\" role=\"region\" "
+                            "aria-labelledby=\"answer-h\">");
         ui_esc(out, v->answer);
         buf_append_str(out, "</pre>\n");
     } else {
@@ -217,7 +217,8 @@ void ui_admin_brand(struct buf *out, const struct ui_admin_page *p,
 
 static void events_table(struct buf *out, const struct ui_admin_event *events, size_t n)
 {
-    static const char *const heads[] = {"When", "What", "Application", "IP address", "Details"};
+    static const char *const heads[] = {"When",       "What",  "Application",
+                                        "IP address", "Admin", "Details"};
     admin_table_begin(out, "Console activity", heads, ARRAY_SIZE(heads));
     for (size_t i = 0; i < n; i++) {
         const struct ui_admin_event *e = &events[i];
@@ -227,10 +228,11 @@ static void events_table(struct buf *out, const struct ui_admin_event *events, s
         ui_esc(out, e->what);
         buf_append_str(out, " <code class=\"muted\">");
         ui_esc(out, e->event);
-        buf_append_str(out, "</code></td>");
+        buf_append_str(out, "</code></div></td>");
         admin_cell(out, heads[2], e->app);
         admin_cell(out, heads[3], e->ip);
-        admin_code_cell(out, heads[4], e->detail);
+        admin_cell(out, heads[4], e->who);
+        admin_cell(out, heads[5], e->detail);
         buf_append_str(out, "</tr>\n");
     }
     admin_table_end(out);
@@ -264,7 +266,7 @@ void ui_admin_admins(struct buf *out, const struct ui_admin_page *p,
         admin_cell(out, heads[2], a->last_login ? a->last_login : "never");
         admin_cell(out, heads[3], a->password_changed);
         admin_cell_open(out, heads[4]);
-        buf_printf(out, "%lld</td>", a->sessions);
+        buf_printf(out, "%lld</div></td>", a->sessions);
         admin_cell_open(out, "Action");
         if (a->self) {
             buf_append_str(out, "<a href=\"/admin/account\">Change your password</a>");
@@ -275,7 +277,7 @@ void ui_admin_admins(struct buf *out, const struct ui_admin_page *p,
             ui_esc(out, a->username);
             buf_append_str(out, "</span></a>");
         }
-        buf_append_str(out, "</td></tr>\n");
+        buf_append_str(out, "</div></td></tr>\n");
     }
     admin_table_end(out);
 

@@ -25,7 +25,9 @@ void admin_table_end(struct buf *out);
 void admin_cell(struct buf *out, const char *label, const char *text);
 /* The same with the text in <code>. */
 void admin_code_cell(struct buf *out, const char *label, const char *text);
-/* Opens <td data-label="label"> for a cell the caller fills; close with "</td>". */
+/* Opens <td data-label="label"><div class="cell"> for a cell the caller
+ * fills; close with "</div></td>" (the div keeps the value one grid item
+ * when the row is stacked into a card). */
 void admin_cell_open(struct buf *out, const char *label);
 /* <th scope="row" data-label="label">, for the row's name. */
 void admin_row_head_open(struct buf *out, const char *label);

@@ -65,9 +65,9 @@ void ui_admin_users(struct buf *out, const struct ui_admin_page *p,
             admin_cell(out, heads[1], r->app_name);
             admin_cell_open(out, heads[2]);
             admin_factor_names(out, &c, r->factors);
-            buf_append_str(out, "</td>");
+            buf_append_str(out, "</div></td>");
             admin_cell_open(out, heads[3]);
-            buf_printf(out, "%lld left</td>", r->recovery_left);
+            buf_printf(out, "%lld left</div></td>", r->recovery_left);
             admin_cell_open(out, heads[4]);
             if (r->state && strcmp(r->state, "locked") == 0)
                 admin_badge(out, "badge-danger", "Locked");
@@ -77,7 +77,7 @@ void ui_admin_users(struct buf *out, const struct ui_admin_page *p,
                 buf_printf(out, "%lld failure%s", r->failures, r->failures == 1 ? "" : "s");
             else
                 buf_append_str(out, "—");
-            buf_append_str(out, "</td>");
+            buf_append_str(out, "</div></td>");
             admin_cell(out, heads[5], r->created);
             buf_append_str(out, "</tr>\n");
         }
@@ -161,7 +161,7 @@ void ui_admin_user(struct buf *out, const struct ui_admin_page *p,
     ui_esc(out, v->created ? v->created : "—");
     buf_append_str(out, "</dd>\n</dl>\n");
 
-    buf_append_str(out, "<section aria-labelledby=\"factors-h\">\n<h2 id=\"factors-h\">Factors"
+    buf_append_str(out, "<section>\n<h2 id=\"factors-h\">Factors"
                         "</h2>\n");
     if (v->factor_count == 0) {
         buf_append_str(out, "<p>No factors.</p>\n");
@@ -190,7 +190,7 @@ void ui_admin_user(struct buf *out, const struct ui_admin_page *p,
                 buf_append_str(out, " ");
                 ui_esc(out, f->masked);
             }
-            buf_append_str(out, "</span></a></td></tr>\n");
+            buf_append_str(out, "</span></a></div></td></tr>\n");
         }
         admin_table_end(out);
     }
@@ -201,7 +201,7 @@ void ui_admin_user(struct buf *out, const struct ui_admin_page *p,
                         "id=\"devices-h\">Remembered devices</h2>\n<p class=\"muted\">None: this "
                         "otpgate does not remember devices yet.</p>\n</section>\n");
 
-    buf_append_str(out, "<section aria-labelledby=\"history-h\">\n<h2 id=\"history-h\">Recent "
+    buf_append_str(out, "<section>\n<h2 id=\"history-h\">Recent "
                         "activity</h2>\n");
     if (v->event_count == 0) {
         buf_printf(out,
@@ -209,7 +209,8 @@ void ui_admin_user(struct buf *out, const struct ui_admin_page *p,
                    "trail.</p>\n",
                    v->history_scan);
     } else {
-        static const char *const heads[] = {"When", "What", "Application", "IP address", "Details"};
+        static const char *const heads[] = {"When",       "What",  "Application",
+                                            "IP address", "Admin", "Details"};
         admin_table_begin(out, "Recent activity", heads, ARRAY_SIZE(heads));
         for (size_t i = 0; i < v->event_count; i++) {
             const struct ui_admin_event *e = &v->events[i];
@@ -219,10 +220,11 @@ void ui_admin_user(struct buf *out, const struct ui_admin_page *p,
             ui_esc(out, e->what);
             buf_append_str(out, " <code class=\"muted\">");
             ui_esc(out, e->event);
-            buf_append_str(out, "</code></td>");
+            buf_append_str(out, "</code></div></td>");
             admin_cell(out, heads[2], e->app);
             admin_cell(out, heads[3], e->ip);
-            admin_code_cell(out, heads[4], e->detail);
+            admin_cell(out, heads[4], e->who);
+            admin_cell(out, heads[5], e->detail);
             buf_append_str(out, "</tr>\n");
         }
         admin_table_end(out);

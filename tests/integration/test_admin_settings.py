@@ -250,7 +250,8 @@ def test_admins_add_remove_and_their_sessions(gw):
     page = c.get("/admin/admins").text
     activity = page[page.index('id="activity-h"'):]
     assert "Admin account removed" in activity and "Admin account added" in activity
-    assert "&quot;admin&quot;:&quot;root&quot;" in activity
+    assert ('data-label="Admin"><div class="cell">root</div></td><td data-label="Details">'
+            '<div class="cell">account: alice</div></td>') in activity
 
 
 def test_change_own_password(gw):
