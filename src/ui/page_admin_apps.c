@@ -146,7 +146,11 @@ static void policy_form(struct buf *out, const struct ui_ctx *c,
         buf_append_str(out, "</code></label>\n<p class=\"hint\" id=\"pk-");
         ui_esc(out, k->key);
         buf_append_str(out, "-hint\">");
-        ui_esc(out, k->help);
+        /* The help is a phrase (as --help prints it): a sentence here. */
+        char first[2] = {
+            k->help[0] >= 'a' && k->help[0] <= 'z' ? (char)(k->help[0] - 32) : k->help[0], '\0'};
+        ui_esc(out, first);
+        ui_esc(out, k->help[0] ? k->help + 1 : "");
         buf_append_str(out, ". Allowed: ");
         ui_esc(out, k->allowed);
         buf_append_str(out, ". Now <strong>");

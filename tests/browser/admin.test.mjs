@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 
-import { PASSWORD, check, nav, rowsOf, signIn } from './lib/admin.mjs';
+import { PASSWORD, check, docsShot, nav, rowsOf, signIn } from './lib/admin.mjs';
 import { APP_NAME, Stack, newPhone, newUser } from './lib/harness.mjs';
 import { alertText, expectHeading, mainText, statusText } from './lib/ui.mjs';
 
@@ -76,6 +76,7 @@ test('14. an admin signs in, reads the overview, finds and helps a user, reads t
   // Search by prefix in one app, with a filter; then the user's page.
   await nav(page, 'Users');
   await expectHeading(page, 'Users');
+  await docsShot(page, 'users');
   await page.getByLabel('Application').selectOption({ label: APP_NAME });
   await page.getByLabel('User id starts with').fill(alice.sub.slice(0, 18));
   await page.getByLabel('Factors').selectOption({ label: 'Has text message' });
@@ -84,7 +85,7 @@ test('14. an admin signs in, reads the overview, finds and helps a user, reads t
   assert.deepEqual(rows.map((r) => r[0]), [alice.sub]);
   assert.match(rows[0][2], /Email/);
   assert.match(rows[0][2], /Text message/);
-  await check(t, page, 'admin-users', 'users');
+  await check(t, page, 'admin-users');
   await page.getByRole('link', { name: alice.sub }).click();
   await expectHeading(page, `User ${alice.sub}`);
   const factors = await rowsOf(page, 'Factors');

@@ -11,22 +11,27 @@ import { SOURCE_DIR } from './harness.mjs';
 
 export const PASSWORD = 'a long console passphrase';
 
-/** axe at every width, then (with OTPGATE_DOCS_SCREENSHOTS=1) the README's
- * picture of this page, when docs names one. */
+/** The README's pictures of this page (docs/screenshots/admin-NAME-WIDTH.png,
+ * viewport only) when OTPGATE_DOCS_SCREENSHOTS=1. */
+export async function docsShot(page, name) {
+  if (process.env.OTPGATE_DOCS_SCREENSHOTS !== '1') return;
+  const dir = path.join(SOURCE_DIR, 'docs', 'screenshots');
+  fs.mkdirSync(dir, { recursive: true });
+  for (const width of [1280, 360]) {
+    await page.setViewportSize({ width, height: width === 1280 ? 860 : 780 });
+    await page.screenshot({ path: path.join(dir, `admin-${name}-${width}.png`) });
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+}
+
+/** axe at every width, then the README's picture of this page when docs
+ * names one. */
 export async function check(t, page, name, docs) {
   await t.test(`axe: ${name}`, async () => {
     const violations = await audit(page, name);
     assert.equal(violations.length, 0, formatViolations(name, page.url(), violations));
   });
-  if (docs && process.env.OTPGATE_DOCS_SCREENSHOTS === '1') {
-    const dir = path.join(SOURCE_DIR, 'docs', 'screenshots');
-    fs.mkdirSync(dir, { recursive: true });
-    for (const width of [1280, 360]) {
-      await page.setViewportSize({ width, height: width === 1280 ? 860 : 780 });
-      await page.screenshot({ path: path.join(dir, `admin-${docs}-${width}.png`) });
-    }
-    await page.setViewportSize({ width: 1280, height: 800 });
-  }
+  if (docs) await docsShot(page, docs);
 }
 
 export async function signIn(page, { username = 'root', password = PASSWORD } = {}) {
