@@ -54,6 +54,13 @@ static bool load_app(struct console *c, struct app *a)
     return false;
 }
 
+/* console_start and load_app together: on false an answer has been
+ * sent and a needs no freeing. */
+static bool app_start(struct http_request *req, struct console *c, bool post, struct app *a)
+{
+    return console_start(req, c, post, "apps", false) && load_app(c, a);
+}
+
 /* The app as a view in request memory. */
 static struct ui_admin_app app_view(struct console *c, const struct app *a)
 {
@@ -311,10 +318,8 @@ static void app_page(struct console *c, int status, const struct app *a,
 void admin_console_app(struct http_request *req)
 {
     struct console c;
-    if (!console_start(req, &c, false, "apps", false))
-        return;
     struct app a;
-    if (!load_app(&c, &a))
+    if (!app_start(req, &c, false, &a))
         return;
     console_alerts_from_query(&c);
     struct policy_keys *keys = arena_alloc(&req->arena, sizeof(*keys));
@@ -330,10 +335,8 @@ void admin_console_app(struct http_request *req)
 void admin_console_app_save(struct http_request *req)
 {
     struct console c;
-    if (!console_start(req, &c, true, "apps", false))
-        return;
     struct app a;
-    if (!load_app(&c, &a))
+    if (!app_start(req, &c, true, &a))
         return;
     struct ui_admin_app_form f = {console_form(&c, "name"), console_form(&c, "redirect_uris"),
                                   NULL};
@@ -375,10 +378,8 @@ void admin_console_app_save(struct http_request *req)
 void admin_console_app_policy(struct http_request *req)
 {
     struct console c;
-    if (!console_start(req, &c, true, "apps", false))
-        return;
     struct app a;
-    if (!load_app(&c, &a))
+    if (!app_start(req, &c, true, &a))
         return;
     struct policy_keys *keys = arena_alloc(&req->arena, sizeof(*keys));
     char err[600] = "";
@@ -486,10 +487,8 @@ void admin_console_policy_save(struct http_request *req)
 void admin_console_app_secret(struct http_request *req)
 {
     struct console c;
-    if (!console_start(req, &c, false, "apps", false))
-        return;
     struct app a;
-    if (!load_app(&c, &a))
+    if (!app_start(req, &c, false, &a))
         return;
     /* Taking the secret clears it from the session: it shows once. */
     char secret[APPS_SECRET_LEN];
@@ -518,10 +517,8 @@ void admin_console_app_secret(struct http_request *req)
 void admin_console_app_rotate_form(struct http_request *req)
 {
     struct console c;
-    if (!console_start(req, &c, false, "apps", false))
-        return;
     struct app a;
-    if (!load_app(&c, &a))
+    if (!app_start(req, &c, false, &a))
         return;
     const char *lines[] = {
         "The current secret stops working at once: the app cannot send users here or call the "
@@ -536,24 +533,17 @@ void admin_console_app_rotate_form(struct http_request *req)
         .button = "Rotate the secret",
         .cancel_href = app_path(&c, a.id, NULL),
     };
-    struct buf html;
-    buf_init(&html, 1u << 20);
-    ui_admin_confirm(&html, &c.ui, &v);
-    console_send(&c, 200, &html);
+    console_confirm(&c, &v);
     apps_free(&a);
 }
 
 void admin_console_app_rotate(struct http_request *req)
 {
     struct console c;
-    if (!console_start(req, &c, true, "apps", false))
-        return;
     struct app a;
-    if (!load_app(&c, &a))
+    if (!app_start(req, &c, true, &a))
         return;
-    const char *confirm = console_form(&c, "confirm");
-    if (!confirm || strcmp(confirm, "1") != 0) {
-        console_redirect(&c, app_path(&c, a.id, "/rotate"));
+    if (!console_confirmed(&c, app_path(&c, a.id, "/rotate"))) {
         apps_free(&a);
         return;
     }
@@ -585,10 +575,8 @@ void admin_console_app_rotate(struct http_request *req)
 void admin_console_app_remove_form(struct http_request *req)
 {
     struct console c;
-    if (!console_start(req, &c, false, "apps", false))
-        return;
     struct app a;
-    if (!load_app(&c, &a))
+    if (!app_start(req, &c, false, &a))
         return;
     struct overview_app n;
     if (overview_app_get(c.srv->store, a.id, server_now_ms(), &n) != OG_OK)
@@ -613,24 +601,17 @@ void admin_console_app_remove_form(struct http_request *req)
         .button = arena_printf(ar, "Remove %s", a.name),
         .cancel_href = app_path(&c, a.id, NULL),
     };
-    struct buf html;
-    buf_init(&html, 1u << 20);
-    ui_admin_confirm(&html, &c.ui, &v);
-    console_send(&c, 200, &html);
+    console_confirm(&c, &v);
     apps_free(&a);
 }
 
 void admin_console_app_remove(struct http_request *req)
 {
     struct console c;
-    if (!console_start(req, &c, true, "apps", false))
-        return;
     struct app a;
-    if (!load_app(&c, &a))
+    if (!app_start(req, &c, true, &a))
         return;
-    const char *confirm = console_form(&c, "confirm");
-    if (!confirm || strcmp(confirm, "1") != 0) {
-        console_redirect(&c, app_path(&c, a.id, "/remove"));
+    if (!console_confirmed(&c, app_path(&c, a.id, "/remove"))) {
         apps_free(&a);
         return;
     }

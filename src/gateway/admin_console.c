@@ -183,6 +183,23 @@ void console_message(struct console *c, int status, const char *title, const cha
     console_send(c, status, &html);
 }
 
+void console_confirm(struct console *c, const struct ui_admin_confirm *v)
+{
+    struct buf html;
+    buf_init(&html, 1u << 20);
+    ui_admin_confirm(&html, &c->ui, v);
+    console_send(c, 200, &html);
+}
+
+bool console_confirmed(struct console *c, const char *page)
+{
+    const char *confirm = console_form(c, "confirm");
+    if (confirm && strcmp(confirm, "1") == 0)
+        return true;
+    console_redirect(c, page);
+    return false;
+}
+
 /* A multipart form: its text parts become c->form (files stay in
  * c->parts). */
 static bool parse_multipart(struct console *c, struct span ct)

@@ -48,6 +48,14 @@ void console_error(struct console *c, int status, const char *body_key);
 void console_message(struct console *c, int status, const char *title, const char *text,
                      const char *href, const char *label);
 
+/* A confirmation page (ui_admin_confirm), 200. */
+void console_confirm(struct console *c, const struct ui_admin_confirm *v);
+
+/* Whether the posted form carries confirm=1 (only a confirmation page's
+ * does); when not, sends the browser to page (that confirmation page) and
+ * returns false. */
+bool console_confirmed(struct console *c, const char *page);
+
 /* A form value as a NUL-terminated arena string, or NULL. */
 const char *console_form(struct console *c, const char *key);
 /* A query value as a NUL-terminated arena string, or NULL. */

@@ -652,10 +652,7 @@ void admin_console_admin_remove_form(struct http_request *req)
         .button = arena_printf(&req->arena, "Remove %s", name),
         .cancel_href = "/admin/admins",
     };
-    struct buf html;
-    buf_init(&html, 1u << 20);
-    ui_admin_confirm(&html, &c.ui, &v);
-    console_send(&c, 200, &html);
+    console_confirm(&c, &v);
 }
 
 void admin_console_admin_remove(struct http_request *req)
@@ -663,16 +660,14 @@ void admin_console_admin_remove(struct http_request *req)
     struct console c;
     if (!console_start(req, &c, true, "admins", false))
         return;
-    const char *name = console_form(&c, "name"), *confirm = console_form(&c, "confirm");
+    const char *name = console_form(&c, "name");
     if (!name || !*name) {
         console_error(&c, 400, "body.error");
         return;
     }
-    if (!confirm || strcmp(confirm, "1") != 0) {
-        const char *params[] = {"name", name};
-        console_redirect(&c, console_url(&c, "/admin/admins/remove", params, 1));
+    const char *params[] = {"name", name};
+    if (!console_confirmed(&c, console_url(&c, "/admin/admins/remove", params, 1)))
         return;
-    }
     int rc = console_write_begin(&c);
     if (rc == OG_OK) {
         rc = admins_remove(c.srv->store, name, c.sess.username);

@@ -231,6 +231,17 @@ static bool load_user(struct console *c, const char *app, const char *sub, struc
     return true;
 }
 
+/* console_start (a GET) and load_user of the query's app and sub; on false
+ * an answer has been sent. */
+static bool user_start(struct http_request *req, struct console *c, struct support_user *u,
+                       struct factor_views **fv)
+{
+    if (!console_start(req, c, false, "users", false))
+        return false;
+    *fv = arena_alloc(&req->arena, sizeof(**fv));
+    return load_user(c, console_query(c, "app"), console_query(c, "sub"), u, *fv);
+}
+
 struct events_ctx {
     struct console *c;
     struct ui_admin_event *items;
@@ -246,12 +257,9 @@ static void collect_event(const struct support_event *e, void *arg)
 void admin_console_user(struct http_request *req)
 {
     struct console c;
-    if (!console_start(req, &c, false, "users", false))
-        return;
-    const char *app = console_query(&c, "app"), *sub = console_query(&c, "sub");
     struct support_user u;
-    struct factor_views *fv = arena_alloc(&req->arena, sizeof(*fv));
-    if (!load_user(&c, app, sub, &u, fv))
+    struct factor_views *fv;
+    if (!user_start(req, &c, &u, &fv))
         return;
     console_alerts_from_query(&c);
     struct events_ctx ev = {&c, arena_alloc(&req->arena, HISTORY_ROWS * sizeof(*ev.items)), 0};
@@ -297,7 +305,9 @@ void admin_console_user(struct http_request *req)
 
 /* ---- unlock, reset, remove one factor ------------------------------------ */
 
-void admin_console_unlock(struct http_request *req)
+/* POST /admin/users/unlock and /admin/users/reset (the latter only from
+ * its confirmation page). */
+static void user_change(struct http_request *req, bool reset)
 {
     struct console c;
     if (!console_start(req, &c, true, "users", false))
@@ -307,12 +317,18 @@ void admin_console_unlock(struct http_request *req)
         console_error(&c, 400, "body.error");
         return;
     }
+    const char *params[] = {"app", app, "sub", sub};
+    if (reset && !console_confirmed(&c, console_url(&c, "/admin/users/reset", params, 2)))
+        return;
     struct server *s = c.srv;
     int rc = console_write_begin(&c);
     if (rc == OG_OK) {
         struct support_user u;
         rc = support_user_find(s->store, app, sub, &u);
-        if (rc == OG_OK)
+        if (rc == OG_OK && reset)
+            rc = support_user_reset(s->store, u.id, app, sub, "console", c.sess.username,
+                                    server_now_ms(), NULL);
+        else if (rc == OG_OK)
             rc = support_user_unlock(s->store, u.id, app, sub, "console", c.sess.username,
                                      server_now_ms(), NULL);
         console_write_end(&c, rc);
@@ -325,19 +341,22 @@ void admin_console_unlock(struct http_request *req)
         console_error(&c, 500, "body.error");
         return;
     }
-    log_info("admin console: user unlocked", "admin", c.sess.username, "app", app);
-    console_redirect(&c, user_url(&c, app, sub, "n", "unlocked"));
+    log_info(reset ? "admin console: user reset" : "admin console: user unlocked", "admin",
+             c.sess.username, "app", app);
+    console_redirect(&c, user_url(&c, app, sub, "n", reset ? "reset" : "unlocked"));
+}
+
+void admin_console_unlock(struct http_request *req)
+{
+    user_change(req, false);
 }
 
 void admin_console_reset_form(struct http_request *req)
 {
     struct console c;
-    if (!console_start(req, &c, false, "users", false))
-        return;
-    const char *app = console_query(&c, "app"), *sub = console_query(&c, "sub");
     struct support_user u;
-    struct factor_views *fv = arena_alloc(&req->arena, sizeof(*fv));
-    if (!load_user(&c, app, sub, &u, fv))
+    struct factor_views *fv;
+    if (!user_start(req, &c, &u, &fv))
         return;
     struct arena *a = &req->arena;
     const char *lines[] = {
@@ -361,61 +380,22 @@ void admin_console_reset_form(struct http_request *req)
         .button = "Reset: remove all factors",
         .cancel_href = user_url(&c, u.app_id, u.sub, NULL, NULL),
     };
-    struct buf html;
-    buf_init(&html, 1u << 20);
-    ui_admin_confirm(&html, &c.ui, &v);
-    console_send(&c, 200, &html);
+    console_confirm(&c, &v);
 }
 
 void admin_console_reset(struct http_request *req)
 {
-    struct console c;
-    if (!console_start(req, &c, true, "users", false))
-        return;
-    const char *app = console_form(&c, "app"), *sub = console_form(&c, "sub");
-    if (!app || !*app || !sub || !*sub) {
-        console_error(&c, 400, "body.error");
-        return;
-    }
-    const char *confirm = console_form(&c, "confirm");
-    if (!confirm || strcmp(confirm, "1") != 0) { /* only the confirmation page resets */
-        const char *params[] = {"app", app, "sub", sub};
-        console_redirect(&c, console_url(&c, "/admin/users/reset", params, 2));
-        return;
-    }
-    struct server *s = c.srv;
-    int rc = console_write_begin(&c);
-    if (rc == OG_OK) {
-        struct support_user u;
-        rc = support_user_find(s->store, app, sub, &u);
-        if (rc == OG_OK)
-            rc = support_user_reset(s->store, u.id, app, sub, "console", c.sess.username,
-                                    server_now_ms(), NULL);
-        console_write_end(&c, rc);
-    }
-    if (rc == OG_ERR_NOT_FOUND) {
-        console_redirect(&c, user_url(&c, app, sub, "e", "not_found"));
-        return;
-    }
-    if (rc != OG_OK) {
-        console_error(&c, 500, "body.error");
-        return;
-    }
-    log_info("admin console: user reset", "admin", c.sess.username, "app", app);
-    console_redirect(&c, user_url(&c, app, sub, "n", "reset"));
+    user_change(req, true);
 }
 
 void admin_console_factor_form(struct http_request *req)
 {
     struct console c;
-    if (!console_start(req, &c, false, "users", false))
-        return;
-    const char *app = console_query(&c, "app"), *sub = console_query(&c, "sub");
-    const char *fid = console_query(&c, "factor");
     struct support_user u;
-    struct factor_views *fv = arena_alloc(&req->arena, sizeof(*fv));
-    if (!load_user(&c, app, sub, &u, fv))
+    struct factor_views *fv;
+    if (!user_start(req, &c, &u, &fv))
         return;
+    const char *fid = console_query(&c, "factor");
     const struct ui_admin_factor *f = NULL;
     for (size_t i = 0; fid && i < fv->count; i++)
         if (strcmp(fv->items[i].id, fid) == 0)
@@ -449,10 +429,7 @@ void admin_console_factor_form(struct http_request *req)
         .button = "Remove the factor",
         .cancel_href = user_url(&c, u.app_id, u.sub, NULL, NULL),
     };
-    struct buf html;
-    buf_init(&html, 1u << 20);
-    ui_admin_confirm(&html, &c.ui, &v);
-    console_send(&c, 200, &html);
+    console_confirm(&c, &v);
 }
 
 void admin_console_factor_remove(struct http_request *req)
@@ -462,16 +439,13 @@ void admin_console_factor_remove(struct http_request *req)
         return;
     const char *app = console_form(&c, "app"), *sub = console_form(&c, "sub");
     const char *fid = console_form(&c, "factor");
-    const char *confirm = console_form(&c, "confirm");
     if (!app || !*app || !sub || !*sub || !fid || !*fid) {
         console_error(&c, 400, "body.error");
         return;
     }
-    if (!confirm || strcmp(confirm, "1") != 0) {
-        const char *params[] = {"app", app, "sub", sub, "factor", fid};
-        console_redirect(&c, console_url(&c, "/admin/users/factor", params, 3));
+    const char *params[] = {"app", app, "sub", sub, "factor", fid};
+    if (!console_confirmed(&c, console_url(&c, "/admin/users/factor", params, 3)))
         return;
-    }
     struct server *s = c.srv;
     int rc = console_write_begin(&c);
     if (rc == OG_OK) {

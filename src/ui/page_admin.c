@@ -140,8 +140,8 @@ void admin_code_cell(struct buf *out, const char *label, const char *text)
     buf_append_str(out, "</div></td>");
 }
 
-void admin_input(struct buf *out, const char *id, const char *label, const char *type,
-                 const char *value, const char *hint, bool invalid, const char *attrs)
+/* A field's opening, label and hint (id "<id>-hint"). */
+static void field_begin(struct buf *out, const char *id, const char *label, const char *hint)
 {
     buf_append_str(out, "<div class=\"field\">\n<label for=\"");
     ui_esc(out, id);
@@ -155,6 +155,12 @@ void admin_input(struct buf *out, const char *id, const char *label, const char 
         ui_esc(out, hint);
         buf_append_str(out, "</p>\n");
     }
+}
+
+void admin_input(struct buf *out, const char *id, const char *label, const char *type,
+                 const char *value, const char *hint, bool invalid, const char *attrs)
+{
+    field_begin(out, id, label, hint);
     buf_append_str(out, "<input id=\"");
     ui_esc(out, id);
     buf_append_str(out, "\" name=\"");
@@ -189,18 +195,7 @@ void admin_input(struct buf *out, const char *id, const char *label, const char 
 void admin_select(struct buf *out, const char *id, const char *label, const char *const *options,
                   size_t count, const char *selected, const char *hint)
 {
-    buf_append_str(out, "<div class=\"field\">\n<label for=\"");
-    ui_esc(out, id);
-    buf_append_str(out, "\">");
-    ui_esc(out, label);
-    buf_append_str(out, "</label>\n");
-    if (hint) {
-        buf_append_str(out, "<p class=\"hint\" id=\"");
-        ui_esc(out, id);
-        buf_append_str(out, "-hint\">");
-        ui_esc(out, hint);
-        buf_append_str(out, "</p>\n");
-    }
+    field_begin(out, id, label, hint);
     buf_append_str(out, "<select id=\"");
     ui_esc(out, id);
     buf_append_str(out, "\" name=\"");
@@ -271,6 +266,58 @@ void admin_factor_names(struct buf *out, const struct ui_ctx *c, const char *lis
         first = false;
         p += n + (comma ? 1 : 0);
     }
+}
+
+void admin_pager(struct buf *out, const char *label, const char *back_href, const char *back_label,
+                 const char *back_rel, const char *on_href, const char *on_label)
+{
+    if (!back_href && !on_href)
+        return;
+    buf_append_str(out, "<nav class=\"pager\" aria-label=\"");
+    ui_esc(out, label);
+    buf_append_str(out, "\">\n");
+    const char *hrefs[] = {back_href, on_href}, *labels[] = {back_label, on_label};
+    const char *rels[] = {back_rel, "next"};
+    for (int i = 0; i < 2; i++) {
+        if (!hrefs[i])
+            continue;
+        buf_append_str(out, "<a ");
+        if (rels[i]) {
+            buf_append_str(out, "rel=\"");
+            buf_append_str(out, rels[i]);
+            buf_append_str(out, "\" ");
+        }
+        buf_append_str(out, "href=\"");
+        ui_esc(out, hrefs[i]);
+        buf_append_str(out, "\">");
+        ui_esc(out, labels[i]);
+        buf_append_str(out, "</a>\n");
+    }
+    buf_append_str(out, "</nav>\n");
+}
+
+void admin_events_table(struct buf *out, const char *label, const struct ui_admin_event *events,
+                        size_t n)
+{
+    static const char *const heads[] = {"When",       "What",  "Application",
+                                        "IP address", "Admin", "Details"};
+    admin_table_begin(out, label, heads, ARRAY_SIZE(heads));
+    for (size_t i = 0; i < n; i++) {
+        const struct ui_admin_event *e = &events[i];
+        buf_append_str(out, "<tr>");
+        admin_cell(out, heads[0], e->time);
+        admin_cell_open(out, heads[1]);
+        ui_esc(out, e->what);
+        buf_append_str(out, " <code class=\"muted\">");
+        ui_esc(out, e->event);
+        buf_append_str(out, "</code></div></td>");
+        admin_cell(out, heads[2], e->app);
+        admin_cell(out, heads[3], e->ip);
+        admin_cell(out, heads[4], e->who);
+        admin_cell(out, heads[5], e->detail);
+        buf_append_str(out, "</tr>\n");
+    }
+    admin_table_end(out);
 }
 
 /* ---- pages of their own ---- */

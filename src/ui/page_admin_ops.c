@@ -77,20 +77,8 @@ void ui_admin_deliveries(struct buf *out, const struct ui_admin_page *p,
         }
         admin_table_end(out);
     }
-    if (v->newer_href || v->older_href) {
-        buf_append_str(out, "<nav class=\"pager\" aria-label=\"Pages of messages\">\n");
-        if (v->newer_href) {
-            buf_append_str(out, "<a href=\"");
-            ui_esc(out, v->newer_href);
-            buf_append_str(out, "\">Newest messages</a>\n");
-        }
-        if (v->older_href) {
-            buf_append_str(out, "<a rel=\"next\" href=\"");
-            ui_esc(out, v->older_href);
-            buf_append_str(out, "\">Older messages</a>\n");
-        }
-        buf_append_str(out, "</nav>\n");
-    }
+    admin_pager(out, "Pages of messages", v->newer_href, "Newest messages", NULL, v->older_href,
+                "Older messages");
     admin_end(out, &c);
 }
 
@@ -215,29 +203,6 @@ void ui_admin_brand(struct buf *out, const struct ui_admin_page *p,
     admin_end(out, &c);
 }
 
-static void events_table(struct buf *out, const struct ui_admin_event *events, size_t n)
-{
-    static const char *const heads[] = {"When",       "What",  "Application",
-                                        "IP address", "Admin", "Details"};
-    admin_table_begin(out, "Console activity", heads, ARRAY_SIZE(heads));
-    for (size_t i = 0; i < n; i++) {
-        const struct ui_admin_event *e = &events[i];
-        buf_append_str(out, "<tr>");
-        admin_cell(out, heads[0], e->time);
-        admin_cell_open(out, heads[1]);
-        ui_esc(out, e->what);
-        buf_append_str(out, " <code class=\"muted\">");
-        ui_esc(out, e->event);
-        buf_append_str(out, "</code></div></td>");
-        admin_cell(out, heads[2], e->app);
-        admin_cell(out, heads[3], e->ip);
-        admin_cell(out, heads[4], e->who);
-        admin_cell(out, heads[5], e->detail);
-        buf_append_str(out, "</tr>\n");
-    }
-    admin_table_end(out);
-}
-
 static void password_fields(struct buf *out, bool invalid, const char *label)
 {
     admin_input(out, "password", label, "password", NULL, "At least 12 characters.", invalid,
@@ -300,7 +265,7 @@ void ui_admin_admins(struct buf *out, const struct ui_admin_page *p,
     if (v->event_count == 0)
         buf_append_str(out, "<p class=\"muted\">Nothing yet.</p>\n");
     else
-        events_table(out, v->events, v->event_count);
+        admin_events_table(out, "Console activity", v->events, v->event_count);
     buf_append_str(out, "</section>\n");
     admin_end(out, &c);
 }

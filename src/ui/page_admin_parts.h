@@ -47,6 +47,17 @@ void admin_bar(struct buf *out, long long value, long long max, const char *cls)
 /* The badge of a delivery state or user state. */
 void admin_badge(struct buf *out, const char *cls, const char *text);
 
+/* A pager (nav named label) with up to two links: back (rel=prev unless
+ * back_rel is NULL) and on (rel=next); a NULL href leaves its link out,
+ * both NULL the pager. */
+void admin_pager(struct buf *out, const char *label, const char *back_href, const char *back_label,
+                 const char *back_rel, const char *on_href, const char *on_label);
+
+/* A table of audit rows (when, what, application, IP address, admin,
+ * details) in a region named label. */
+void admin_events_table(struct buf *out, const char *label, const struct ui_admin_event *events,
+                        size_t n);
+
 /* "a, b and c" of the factor type names in list ("email,sms"), or "none". */
 void admin_factor_names(struct buf *out, const struct ui_ctx *c, const char *list);
 

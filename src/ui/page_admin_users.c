@@ -83,20 +83,8 @@ void ui_admin_users(struct buf *out, const struct ui_admin_page *p,
         }
         admin_table_end(out);
     }
-    if (v->prev_href || v->next_href) {
-        buf_append_str(out, "<nav class=\"pager\" aria-label=\"Pages of users\">\n");
-        if (v->prev_href) {
-            buf_append_str(out, "<a rel=\"prev\" href=\"");
-            ui_esc(out, v->prev_href);
-            buf_append_str(out, "\">Previous page</a>\n");
-        }
-        if (v->next_href) {
-            buf_append_str(out, "<a rel=\"next\" href=\"");
-            ui_esc(out, v->next_href);
-            buf_append_str(out, "\">Next page</a>\n");
-        }
-        buf_append_str(out, "</nav>\n");
-    }
+    admin_pager(out, "Pages of users", v->prev_href, "Previous page", "prev", v->next_href,
+                "Next page");
     admin_end(out, &c);
 }
 
@@ -209,25 +197,7 @@ void ui_admin_user(struct buf *out, const struct ui_admin_page *p,
                    "trail.</p>\n",
                    v->history_scan);
     } else {
-        static const char *const heads[] = {"When",       "What",  "Application",
-                                            "IP address", "Admin", "Details"};
-        admin_table_begin(out, "Recent activity", heads, ARRAY_SIZE(heads));
-        for (size_t i = 0; i < v->event_count; i++) {
-            const struct ui_admin_event *e = &v->events[i];
-            buf_append_str(out, "<tr>");
-            admin_cell(out, heads[0], e->time);
-            admin_cell_open(out, heads[1]);
-            ui_esc(out, e->what);
-            buf_append_str(out, " <code class=\"muted\">");
-            ui_esc(out, e->event);
-            buf_append_str(out, "</code></div></td>");
-            admin_cell(out, heads[2], e->app);
-            admin_cell(out, heads[3], e->ip);
-            admin_cell(out, heads[4], e->who);
-            admin_cell(out, heads[5], e->detail);
-            buf_append_str(out, "</tr>\n");
-        }
-        admin_table_end(out);
+        admin_events_table(out, "Recent activity", v->events, v->event_count);
         buf_printf(out,
                    "<p class=\"hint\">The newest %zu of this user's events among the newest %d "
                    "of the audit trail.</p>\n",
