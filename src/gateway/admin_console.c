@@ -488,6 +488,12 @@ void console_event_view(struct console *c, const struct support_event *e,
     json_decref(d);
 }
 
+void console_event_collect(const struct support_event *e, void *arg)
+{
+    struct console_events *x = arg;
+    console_event_view(x->c, e, &x->items[x->count++]);
+}
+
 /* ---- passwords on the thread pool ---------------------------------------- */
 
 static void job_unlink(struct pw_job *j)

@@ -101,6 +101,15 @@ struct support_event;
 void console_event_view(struct console *c, const struct support_event *e,
                         struct ui_admin_event *out);
 
+/* Audit rows gathered as views: pass console_event_collect and a
+ * console_events with room for the limit asked of support_*_history. */
+struct console_events {
+    struct console *c;
+    struct ui_admin_event *items;
+    size_t count;
+};
+void console_event_collect(const struct support_event *e, void *arg);
+
 /* Tells the API's app cache that apps or policies changed in this
  * connection. */
 void console_apps_changed(struct console *c);

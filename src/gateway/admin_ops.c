@@ -494,24 +494,13 @@ static void collect_account(const struct admin_account *a, void *arg)
     v->remove_href = v->self ? NULL : console_url(x->c, "/admin/admins/remove", params, 1);
 }
 
-struct events_ctx {
-    struct console *c;
-    struct ui_admin_event *items;
-    size_t count;
-};
-
-static void collect_event(const struct support_event *e, void *arg)
-{
-    struct events_ctx *x = arg;
-    console_event_view(x->c, e, &x->items[x->count++]);
-}
-
 static void admins_page(struct console *c, int status, const char *username, const char *invalid)
 {
     struct accounts_ctx x = {c, arena_alloc(&c->req->arena, ACCOUNTS_MAX * sizeof(*x.items)), 0};
-    struct events_ctx ev = {c, arena_alloc(&c->req->arena, EVENTS_SHOWN * sizeof(*ev.items)), 0};
+    struct console_events ev = {c, arena_alloc(&c->req->arena, EVENTS_SHOWN * sizeof(*ev.items)),
+                                0};
     if (admins_each(c->srv->store, server_now_ms(), collect_account, &x) != OG_OK ||
-        support_console_history(c->srv->store, EVENTS_SHOWN, collect_event, &ev) != OG_OK) {
+        support_console_history(c->srv->store, EVENTS_SHOWN, console_event_collect, &ev) != OG_OK) {
         console_error(c, 500, "body.error");
         return;
     }

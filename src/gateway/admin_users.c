@@ -242,18 +242,6 @@ static bool user_start(struct http_request *req, struct console *c, struct suppo
     return load_user(c, console_query(c, "app"), console_query(c, "sub"), u, *fv);
 }
 
-struct events_ctx {
-    struct console *c;
-    struct ui_admin_event *items;
-    size_t count;
-};
-
-static void collect_event(const struct support_event *e, void *arg)
-{
-    struct events_ctx *x = arg;
-    console_event_view(x->c, e, &x->items[x->count++]);
-}
-
 void admin_console_user(struct http_request *req)
 {
     struct console c;
@@ -262,9 +250,9 @@ void admin_console_user(struct http_request *req)
     if (!user_start(req, &c, &u, &fv))
         return;
     console_alerts_from_query(&c);
-    struct events_ctx ev = {&c, arena_alloc(&req->arena, HISTORY_ROWS * sizeof(*ev.items)), 0};
-    if (support_user_history(c.srv->store, u.app_id, u.sub, HISTORY_ROWS, collect_event, &ev) !=
-        OG_OK) {
+    struct console_events ev = {&c, arena_alloc(&req->arena, HISTORY_ROWS * sizeof(*ev.items)), 0};
+    if (support_user_history(c.srv->store, u.app_id, u.sub, HISTORY_ROWS, console_event_collect,
+                             &ev) != OG_OK) {
         console_error(&c, 500, "body.error");
         return;
     }

@@ -220,6 +220,24 @@ void admin_select(struct buf *out, const char *id, const char *label, const char
     buf_append_str(out, "</select>\n</div>\n");
 }
 
+void admin_app_select(struct buf *out, const struct ui_admin_app *apps, size_t count,
+                      const char *selected)
+{
+    buf_append_str(out, "<div class=\"field\">\n<label for=\"app\">Application</label>\n<select "
+                        "id=\"app\" name=\"app\">\n<option value=\"\">All applications</option>\n");
+    for (size_t i = 0; i < count; i++) {
+        buf_append_str(out, "<option value=\"");
+        ui_esc(out, apps[i].id);
+        buf_append_str(out, "\"");
+        if (selected && strcmp(selected, apps[i].id) == 0)
+            buf_append_str(out, " selected");
+        buf_append_str(out, ">");
+        ui_esc(out, apps[i].name);
+        buf_append_str(out, "</option>\n");
+    }
+    buf_append_str(out, "</select>\n</div>\n");
+}
+
 void admin_bar(struct buf *out, long long value, long long max, const char *cls)
 {
     /* Whole percents; a non-zero value always shows a sliver. */

@@ -30,26 +30,16 @@ void ui_admin_deliveries(struct buf *out, const struct ui_admin_page *p,
                  v->channel, NULL);
     admin_select(out, "state", "State", dstate_options, ARRAY_SIZE(dstate_options) / 2, v->state,
                  NULL);
-    buf_append_str(out, "<div class=\"field\">\n<label for=\"app\">Application</label>\n<select "
-                        "id=\"app\" name=\"app\">\n<option value=\"\">All applications</option>\n");
-    for (size_t i = 0; i < v->app_count; i++) {
-        buf_append_str(out, "<option value=\"");
-        ui_esc(out, v->apps[i].id);
-        buf_append_str(out, "\"");
-        if (v->app_id && strcmp(v->app_id, v->apps[i].id) == 0)
-            buf_append_str(out, " selected");
-        buf_append_str(out, ">");
-        ui_esc(out, v->apps[i].name);
-        buf_append_str(out, "</option>\n");
-    }
-    buf_append_str(out, "</select>\n</div>\n<div class=\"filter-go\"><button type=\"submit\" "
-                        "class=\"button\">Filter</button></div>\n</form>\n");
+    admin_app_select(out, v->apps, v->app_count, v->app_id);
+    buf_append_str(out, "<div class=\"filter-go\"><button type=\"submit\" class=\"button\">Filter"
+                        "</button></div>\n</form>\n");
     if (v->count == 0) {
         buf_append_str(out, "<p>No messages.</p>\n");
     } else {
         buf_printf(out,
-                   "<p class=\"lead\">%zu message%s, newest first. Codes are never shown: answers "
-                   "have them blanked. Open a row for the provider's request and answer.</p>\n",
+                   "<p class=\"lead\">%zu message%s, newest first. Codes are never shown: "
+                   "answers have them blanked. Open a row for the provider's request and "
+                   "answer.</p>\n",
                    v->count, v->count == 1 ? "" : "s");
         static const char *const heads[] = {"Time",  "Application", "Channel",  "To",
                                             "State", "Attempts",    "Provider", "Provider answer"};

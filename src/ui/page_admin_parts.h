@@ -41,6 +41,11 @@ void admin_input(struct buf *out, const char *id, const char *label, const char 
 void admin_select(struct buf *out, const char *id, const char *label, const char *const *options,
                   size_t count, const char *selected, const char *hint);
 
+/* The "app" select of a filter form: All applications, then each app by
+ * name. */
+void admin_app_select(struct buf *out, const struct ui_admin_app *apps, size_t count,
+                      const char *selected);
+
 /* A horizontal bar, value out of max, as inline SVG (aria-hidden). */
 void admin_bar(struct buf *out, long long value, long long max, const char *cls);
 

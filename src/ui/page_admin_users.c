@@ -23,20 +23,8 @@ void ui_admin_users(struct buf *out, const struct ui_admin_page *p,
         return;
     }
     buf_append_str(out, "<form class=\"admin-filters\" method=\"get\" action=\"/admin/users\" "
-                        "role=\"search\" aria-label=\"Find users\">\n<div class=\"field\">\n"
-                        "<label for=\"app\">Application</label>\n<select id=\"app\" name=\"app\">"
-                        "\n<option value=\"\">All applications</option>\n");
-    for (size_t i = 0; i < v->app_count; i++) {
-        buf_append_str(out, "<option value=\"");
-        ui_esc(out, v->apps[i].id);
-        buf_append_str(out, "\"");
-        if (v->app_id && strcmp(v->app_id, v->apps[i].id) == 0)
-            buf_append_str(out, " selected");
-        buf_append_str(out, ">");
-        ui_esc(out, v->apps[i].name);
-        buf_append_str(out, "</option>\n");
-    }
-    buf_append_str(out, "</select>\n</div>\n");
+                        "role=\"search\" aria-label=\"Find users\">\n");
+    admin_app_select(out, v->apps, v->app_count, v->app_id);
     admin_input(out, "q", "User id starts with", "search", v->q, NULL, false,
                 "autocapitalize=\"none\" spellcheck=\"false\" maxlength=\"255\"");
     admin_select(out, "state", "State", state_options, ARRAY_SIZE(state_options) / 2, v->state,
