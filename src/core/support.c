@@ -42,9 +42,9 @@ static const char SQL_OUTBOX_ONE[] =
     "WHERE id = ?1";
 
 /* The user list: one statement per shape, so each keeps its index (a
- * "?1 IS NULL OR" would hide the app's). ?2..?3 bound the sub prefix, ?4
- * and ?5 the paging key, ?6 the state, ?7 the factor type, ?8 now, ?9 the
- * limit. */
+ * "?1 IS NULL OR" would hide the app's). ?1 is the app (left out across
+ * apps), ?2..?3 bound the sub prefix, ?4 and ?5 the paging key, ?6 the
+ * state, ?7 the factor type, ?8 now, ?9 the limit. */
 #define USERS_SELECT                                                                               \
     "SELECT u.id, u.app_id, a.name, u.sub, u.failures, u.retry_at, u.locked_at, u.created_at, "    \
     "(SELECT group_concat(t, ',') FROM (SELECT DISTINCT f.type AS t FROM factors f "               \
@@ -64,11 +64,9 @@ static const char SQL_USERS_APP_BACK[] =
     USERS_SELECT "u.app_id = ?1 AND" USERS_FILTER
                  "AND (u.sub, u.app_id) < (?4, ?5) ORDER BY u.sub DESC, u.app_id DESC LIMIT ?9";
 static const char SQL_USERS_ALL_FWD[] =
-    USERS_SELECT "(?1 IS NULL OR 1) AND" USERS_FILTER
-                 "AND (u.sub, u.app_id) > (?4, ?5) ORDER BY u.sub, u.app_id LIMIT ?9";
-static const char SQL_USERS_ALL_BACK[] =
-    USERS_SELECT "(?1 IS NULL OR 1) AND" USERS_FILTER
-                 "AND (u.sub, u.app_id) < (?4, ?5) ORDER BY u.sub DESC, u.app_id DESC LIMIT ?9";
+    USERS_SELECT USERS_FILTER "AND (u.sub, u.app_id) > (?4, ?5) ORDER BY u.sub, u.app_id LIMIT ?9";
+static const char SQL_USERS_ALL_BACK[] = USERS_SELECT USERS_FILTER
+    "AND (u.sub, u.app_id) < (?4, ?5) ORDER BY u.sub DESC, u.app_id DESC LIMIT ?9";
 
 /* Audit history: back from the newest row by id, never past the scan
  * bound. */
@@ -79,8 +77,7 @@ static const char SQL_USERS_ALL_BACK[] =
 static const char SQL_HISTORY_USER[] =
     HISTORY_SELECT "e.app_id = ?1 AND e.sub = ?2 ORDER BY e.id DESC LIMIT ?4";
 static const char SQL_HISTORY_CONSOLE[] =
-    HISTORY_SELECT "(?1 IS NULL OR 1) AND (?2 IS NULL OR 1) AND e.event >= 'admin_' AND "
-                   "e.event < 'admin`' ORDER BY e.id DESC LIMIT ?4";
+    HISTORY_SELECT "e.event >= 'admin_' AND e.event < 'admin`' ORDER BY e.id DESC LIMIT ?4";
 
 /* Above every valid UTF-8 string that starts with a given prefix when
  * appended to it: U+10FFFF. */

@@ -509,8 +509,7 @@ void admin_console_app_secret(struct http_request *req)
     ui_admin_app_secret(&html, &c.ui, &view, rc == OG_OK ? secret : NULL,
                         is_new && strcmp(is_new, "1") == 0);
     OPENSSL_cleanse(secret, sizeof(secret));
-    http_header_add(req, "Cache-Control", "no-store");
-    console_send(&c, 200, &html);
+    console_send(&c, 200, &html); /* no-store, as every console page */
     apps_free(&a);
 }
 
