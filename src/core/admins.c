@@ -49,6 +49,18 @@ static const char SQL_THROTTLE_PUT[] =
     "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (key) DO UPDATE SET failures = ?2, "
     "retry_at = ?3, last_wait = ?4, updated_at = ?5";
 static const char SQL_THROTTLE_CLEAR[] = "DELETE FROM admin_throttle WHERE key = ?1";
+static const char SQL_REVEAL_PUT[] = "UPDATE admin_sessions SET reveal = ?2 WHERE id_hash = ?1";
+static const char SQL_REVEAL_GET[] = "SELECT reveal FROM admin_sessions WHERE id_hash = ?1";
+static const char SQL_EACH[] =
+    "SELECT a.username, a.created_at, a.updated_at, a.last_login_at, (SELECT count(*) FROM "
+    "admin_sessions s WHERE s.username = a.username AND s.expires_at > ?1) FROM admins a "
+    "ORDER BY a.username";
+static const char SQL_ADD[] =
+    "INSERT INTO admins (username, password_hash, created_at, updated_at) VALUES (?1, ?2, ?3, ?3) "
+    "ON CONFLICT (username) DO NOTHING";
+static const char SQL_REMOVE[] = "DELETE FROM admins WHERE username = ?1";
+static const char SQL_END_OTHER_SESSIONS[] =
+    "DELETE FROM admin_sessions WHERE username = ?1 AND id_hash IS NOT ?2";
 
 /* ---- names and passwords ---- */
 
@@ -313,6 +325,121 @@ int64_t admins_count(struct store *s)
     return n;
 }
 
+int admins_each(struct store *s, int64_t now_ms,
+                void (*fn)(const struct admin_account *a, void *arg), void *arg)
+{
+    sqlite3_stmt *st = store_stmt(s, SQL_EACH);
+    if (!st)
+        return OG_ERR_DB;
+    sqlite3_bind_int64(st, 1, now_ms);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct admin_account a;
+        memset(&a, 0, sizeof(a));
+        const unsigned char *u = sqlite3_column_text(st, 0);
+        snprintf(a.username, sizeof(a.username), "%s", u ? (const char *)u : "");
+        a.created_at = sqlite3_column_int64(st, 1);
+        a.updated_at = sqlite3_column_int64(st, 2);
+        a.last_login_at = sqlite3_column_int64(st, 3);
+        a.sessions = sqlite3_column_int64(st, 4);
+        fn(&a, arg);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? OG_OK : store_step_err(rc);
+}
+
+/* Whether stored is a hash admins_password_hash could have written. */
+static bool hash_ok(const char *stored)
+{
+    struct admins_kdf k;
+    uint8_t *salt, *dkey;
+    size_t saltlen, dkeylen;
+    if (strlen(stored ? stored : "") >= ADMINS_HASH_LEN ||
+        !parse_hash(stored, &k, &salt, &saltlen, &dkey, &dkeylen))
+        return false;
+    free(salt);
+    free(dkey);
+    return true;
+}
+
+int admins_add(struct store *s, const char *name, const char *stored, int64_t now_ms)
+{
+    if (!admins_name_ok(name) || !hash_ok(stored))
+        return OG_ERR_INVALID;
+    sqlite3_stmt *st = store_stmt(s, SQL_ADD);
+    if (!st)
+        return OG_ERR_DB;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, stored, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now_ms);
+    int rc = store_exec_done(st);
+    if (rc == OG_OK && sqlite3_changes(store_db(s)) == 0)
+        rc = OG_ERR_EXISTS;
+    return rc;
+}
+
+int admins_remove(struct store *s, const char *name, const char *self)
+{
+    if (!admins_name_ok(name))
+        return OG_ERR_NOT_FOUND;
+    if (self && strcmp(name, self) == 0)
+        return OG_ERR_PERM;
+    sqlite3_stmt *st = store_stmt(s, SQL_PUT_EXISTS);
+    if (!st)
+        return OG_ERR_DB;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (src == SQLITE_DONE)
+        return OG_ERR_NOT_FOUND;
+    if (src != SQLITE_ROW)
+        return store_step_err(src);
+    int64_t n = admins_count(s);
+    if (n < 0)
+        return (int)n;
+    if (n <= 1)
+        return OG_ERR_PERM;
+    st = store_stmt(s, SQL_END_SESSIONS);
+    if (!st)
+        return OG_ERR_DB;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int rc = store_exec_done(st);
+    if (rc != OG_OK)
+        return rc;
+    st = store_stmt(s, SQL_REMOVE);
+    if (!st)
+        return OG_ERR_DB;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    return store_exec_done(st);
+}
+
+int admins_password_set(struct store *s, const char *name, const char *stored, int64_t now_ms,
+                        const struct admin_session *keep)
+{
+    if (!admins_name_ok(name) || !hash_ok(stored))
+        return OG_ERR_INVALID;
+    sqlite3_stmt *st = store_stmt(s, SQL_PUT_UPDATE);
+    if (!st)
+        return OG_ERR_DB;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, stored, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now_ms);
+    int rc = store_exec_done(st);
+    if (rc == OG_OK && sqlite3_changes(store_db(s)) == 0)
+        rc = OG_ERR_NOT_FOUND;
+    if (rc != OG_OK)
+        return rc;
+    st = store_stmt(s, SQL_END_OTHER_SESSIONS);
+    if (!st)
+        return OG_ERR_DB;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (keep)
+        sqlite3_bind_blob(st, 2, keep->id_hash, sizeof(keep->id_hash), SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 2);
+    return store_exec_done(st);
+}
+
 /* ---- sessions ---- */
 
 int admins_session_create(struct store *s, const char *name, const char *client_ip, int64_t now_ms,
@@ -397,6 +524,84 @@ int admins_session_delete(struct store *s, const struct admin_session *sess)
         return OG_ERR_DB;
     sqlite3_bind_blob(st, 1, sess->id_hash, sizeof(sess->id_hash), SQLITE_STATIC);
     return store_exec_done(st);
+}
+
+static void reveal_aad(const char *label, char *aad, size_t n)
+{
+    snprintf(aad, n, "admin-reveal:%s", label ? label : "");
+}
+
+/* Stores blob (NULL: clears) as the session's reveal column. */
+static int reveal_store(struct store *s, const struct admin_session *sess, const uint8_t *blob,
+                        size_t n)
+{
+    sqlite3_stmt *st = store_stmt(s, SQL_REVEAL_PUT);
+    if (!st)
+        return OG_ERR_DB;
+    sqlite3_bind_blob(st, 1, sess->id_hash, sizeof(sess->id_hash), SQLITE_STATIC);
+    if (blob)
+        sqlite3_bind_blob(st, 2, blob, (int)n, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 2);
+    return store_exec_done(st);
+}
+
+int admins_reveal_put(struct store *s, const struct keyring *k, const struct admin_session *sess,
+                      const char *label, const char *secret)
+{
+    char aad[96];
+    reveal_aad(label, aad, sizeof(aad));
+    uint8_t *sealed = NULL;
+    size_t n = 0;
+    int rc = secret_seal(k->seal, (const uint8_t *)secret, strlen(secret), aad, &sealed, &n);
+    if (rc == OG_OK)
+        rc = reveal_store(s, sess, sealed, n);
+    free(sealed);
+    return rc;
+}
+
+int admins_reveal_take(struct store *s, const struct keyring *k, const struct admin_session *sess,
+                       const char *label, char *out, size_t outlen)
+{
+    if (outlen)
+        out[0] = '\0';
+    sqlite3_stmt *st = store_stmt(s, SQL_REVEAL_GET);
+    if (!st)
+        return OG_ERR_DB;
+    sqlite3_bind_blob(st, 1, sess->id_hash, sizeof(sess->id_hash), SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    uint8_t *blob = NULL;
+    size_t n = 0;
+    if (src == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_BLOB) {
+        n = (size_t)sqlite3_column_bytes(st, 0);
+        blob = og_malloc(n ? n : 1);
+        memcpy(blob, sqlite3_column_blob(st, 0), n);
+    }
+    sqlite3_reset(st);
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        return store_step_err(src);
+    if (!blob)
+        return OG_ERR_NOT_FOUND;
+    char aad[96];
+    reveal_aad(label, aad, sizeof(aad));
+    uint8_t *plain = NULL;
+    size_t plen = 0;
+    int rc = secret_open(k->seal, blob, n, aad, &plain, &plen);
+    free(blob);
+    if (rc != OG_OK)
+        return OG_ERR_NOT_FOUND;
+    if (plen >= outlen) {
+        rc = OG_ERR_TOO_BIG;
+    } else {
+        memcpy(out, plain, plen);
+        out[plen] = '\0';
+        rc = reveal_store(s, sess, NULL, 0);
+        if (rc != OG_OK)
+            OPENSSL_cleanse(out, outlen);
+    }
+    OPENSSL_cleanse(plain, plen);
+    free(plain);
+    return rc;
 }
 
 static void csrf_compute(const uint8_t key[32], const uint8_t id_hash[32], char out[CSRF_CHARS + 1])

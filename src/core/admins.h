@@ -75,6 +75,39 @@ int admins_touch_login(struct store *s, const char *name, int64_t now_ms);
 /* Number of admin accounts, or a negative store error. */
 int64_t admins_count(struct store *s);
 
+/* One admin account as admins_each reports it. */
+struct admin_account {
+    char username[ADMINS_NAME_MAX + 1];
+    int64_t created_at, updated_at; /* unix ms; updated_at: the password's last change */
+    int64_t last_login_at;          /* unix ms, 0 never */
+    int64_t sessions;               /* console sessions open now */
+};
+
+/* Calls fn for every admin account, by username. fn must not use the
+ * store. Returns 0 or a store error. */
+int admins_each(struct store *s, int64_t now_ms,
+                void (*fn)(const struct admin_account *a, void *arg), void *arg);
+
+/* Creates admin name with password hash stored, refusing a name that
+ * exists (OG_ERR_EXISTS): unlike admins_put it never replaces another
+ * admin's password. Returns 0, OG_ERR_INVALID, OG_ERR_EXISTS or a store
+ * error. */
+int admins_add(struct store *s, const char *name, const char *stored, int64_t now_ms);
+
+/* Removes admin name with its sessions. Refuses removing self (the admin
+ * doing it: OG_ERR_PERM) and the last account (OG_ERR_PERM), so the console
+ * can never lock everyone out. Returns 0, OG_ERR_NOT_FOUND, OG_ERR_PERM or a
+ * store error. Run it inside a transaction so the count cannot change
+ * under it. */
+int admins_remove(struct store *s, const char *name, const char *self);
+
+/* Replaces admin name's password hash and ends every session of that
+ * admin but keep (may be NULL: all of them). Returns 0, OG_ERR_INVALID,
+ * OG_ERR_NOT_FOUND or a store error. */
+struct admin_session;
+int admins_password_set(struct store *s, const char *name, const char *stored, int64_t now_ms,
+                        const struct admin_session *keep);
+
 /* ---- sessions ---- */
 
 struct admin_session {
@@ -100,6 +133,21 @@ int admins_session_load(struct store *s, const char *cookie, size_t len, int64_t
 /* Ends a session; an unknown one is not an error. Returns 0 or a store
  * error. */
 int admins_session_delete(struct store *s, const struct admin_session *sess);
+
+/* Keeps secret (a client secret the console shows once) in the session's
+ * row, sealed under k's seal key with aad "admin-reveal:" label (the app's
+ * client_id), replacing what was there. Returns 0 or a store/crypto
+ * error. */
+struct keyring;
+int admins_reveal_put(struct store *s, const struct keyring *k, const struct admin_session *sess,
+                      const char *label, const char *secret);
+
+/* Takes the secret kept for label out of the session's row: copies it into
+ * out (outlen bytes) and clears the row, so it shows once. Returns 0,
+ * OG_ERR_NOT_FOUND (nothing kept, or kept for another label: then it
+ * stays), OG_ERR_TOO_BIG or a store error. */
+int admins_reveal_take(struct store *s, const struct keyring *k, const struct admin_session *sess,
+                       const char *label, char *out, size_t outlen);
 
 /* The CSRF token of a session: base64url(HMAC-SHA256(key, "admin-csrf" ||
  * id_hash)), 43 chars, into out (outlen >= ADMINS_CSRF_LEN; smaller aborts).

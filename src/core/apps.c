@@ -27,6 +27,8 @@ static const char SQL_SEALED[] = "SELECT secret_sealed FROM apps WHERE id = ?1";
 static const char SQL_ALL_SEALED[] = "SELECT id, secret_sealed FROM apps ORDER BY rowid";
 static const char SQL_ROTATE[] = "UPDATE apps SET secret_sealed = ?2, secret_rotated_at = ?3 "
                                  "WHERE id = ?1";
+static const char SQL_SET_NAME[] = "UPDATE apps SET name = ?2 WHERE id = ?1";
+static const char SQL_SET_URIS[] = "UPDATE apps SET redirect_uris = ?2 WHERE id = ?1";
 static const char SQL_DELETE_APP[] = "DELETE FROM apps WHERE id = ?1";
 static const char SQL_DELETE_POLICY[] = "DELETE FROM policy WHERE scope = ?1";
 static const char SQL_LIST[] = "SELECT a.id, a.name, a.redirect_uris, a.created_at, p.value "
@@ -558,6 +560,59 @@ static int run_with_id(struct store *s, const char *sql, const char *id, int *ch
     int rc = store_exec_done(st);
     if (rc == OG_OK && changes)
         *changes = sqlite3_changes(store_db(s));
+    return rc;
+}
+
+/* Runs an UPDATE binding id as ?1 and text as ?2; OG_ERR_NOT_FOUND when no
+ * row changed. */
+static int update_text(struct store *s, const char *sql, const char *id, const char *text)
+{
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (!st)
+        return OG_ERR_DB;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+    int rc = store_exec_done(st);
+    if (rc == OG_OK && sqlite3_changes(store_db(s)) == 0)
+        rc = OG_ERR_NOT_FOUND;
+    return rc;
+}
+
+int apps_update(struct store *s, const char *id, const char *name, const char *const *uris,
+                size_t n, char *err, size_t errlen)
+{
+    if (!id || strlen(id) >= APPS_ID_LEN) {
+        set_err(err, errlen, "no such app");
+        return OG_ERR_NOT_FOUND;
+    }
+    int rc = name ? check_name(name, err, errlen) : OG_OK;
+    if (rc != OG_OK)
+        return rc;
+    char *uris_text = NULL;
+    if (uris) {
+        uris_text = uris_json(uris, n, err, errlen);
+        if (!uris_text)
+            return OG_ERR_INVALID;
+    }
+    bool own;
+    rc = tx_begin(s, &own);
+    if (rc == OG_OK && name)
+        rc = update_text(s, SQL_SET_NAME, id, name);
+    if (rc == OG_OK && uris_text)
+        rc = update_text(s, SQL_SET_URIS, id, uris_text);
+    if (rc == OG_OK && !name && !uris_text) {
+        struct app a;
+        rc = apps_get(s, id, &a);
+        apps_free(&a);
+        if (rc == OG_ERR_INVALID)
+            rc = OG_OK;
+    }
+    rc = tx_end(s, own, rc);
+    free(uris_text);
+    if (rc == OG_ERR_NOT_FOUND)
+        set_err(err, errlen, "no such app");
+    else if (rc != OG_OK)
+        set_err(err, errlen, "could not save the app: %s", og_strerror(rc));
     return rc;
 }
 

@@ -86,6 +86,14 @@ int apps_secret(struct store *s, const struct keyring *k, const char *id, char *
 int apps_rotate_secret(struct store *s, const struct keyring *k, const char *id, char *secret,
                        size_t secretlen);
 
+/* Changes an app's name (NULL keeps it) and its redirect URIs (uris NULL
+ * keeps them; else 1..APPS_MAX_URIS of them, each checked as apps_add
+ * does, duplicates dropped). Joins the caller's transaction if one is open.
+ * Returns 0, OG_ERR_INVALID (err says why), OG_ERR_NOT_FOUND or a store
+ * error. */
+int apps_update(struct store *s, const char *id, const char *name, const char *const *uris,
+                size_t n, char *err, size_t errlen);
+
 /* Deletes the app, its users with their factors, challenges and recovery
  * codes (ON DELETE CASCADE), and its policy rows, in one transaction.
  * Returns 0, OG_ERR_NOT_FOUND or a store error. */

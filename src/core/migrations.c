@@ -341,6 +341,15 @@ static const char *const migrations[] = {
     "ALTER TABLE users ADD COLUMN webauthn_handle BLOB;\n"
     "CREATE UNIQUE INDEX users_webauthn_handle ON users(webauthn_handle);\n",
 
+    /* 14: the admin console's user list across apps, ordered and paged by
+     * (sub, app_id) and searched by sub prefix: an index for it (users rows
+     * are written once per user and their sub never changes, so the verify
+     * path pays nothing). reveal holds a client secret sealed under the
+     * master key between the form that made it and the one page that shows
+     * it once (POST-redirect-GET). */
+    "CREATE INDEX users_sub ON users(sub, app_id);\n"
+    "ALTER TABLE admin_sessions ADD COLUMN reveal BLOB;\n",
+
     /* Append new migrations here. */
 };
 

@@ -563,8 +563,29 @@ int policy_set(struct store *s, const char *scope, const char *key, const char *
     return rc;
 }
 
-int policy_show(struct store *s, const char *scope, struct buf *out)
+/* The allowed values of d as one phrase, into out. */
+static void allowed_text(const struct key_def *d, char *out, size_t outlen)
 {
+    if (d->kind == KIND_UINT)
+        snprintf(out, outlen, "%u to %u%s%s", d->min, d->max, d->unit ? " " : "",
+                 d->unit ? d->unit : "");
+    else
+        snprintf(out, outlen, "%s",
+                 d->kind == KIND_MODE      ? "off|optional|mandatory"
+                 : d->kind == KIND_BOOL    ? "on|off"
+                 : d->kind == KIND_SCOPE   ? "app|all"
+                 : d->kind == KIND_FACTORS ? "comma list of sms,email,totp,webauthn"
+                 : d->kind == KIND_UV      ? "required|preferred|discouraged"
+                                           : "comma list of calling codes, or empty");
+}
+
+int policy_each(struct store *s, const char *scope,
+                void (*fn)(const struct policy_entry *e, void *arg), void *arg)
+{
+    static const char *const mode_choices[] = {"off", "optional", "mandatory", NULL};
+    static const char *const bool_choices[] = {"on", "off", NULL};
+    static const char *const scope_choices[] = {"app", "all", NULL};
+    static const char *const uv_choices[] = {"required", "preferred", "discouraged", NULL};
     if (!scope)
         scope = "";
     int rc;
@@ -579,13 +600,44 @@ int policy_show(struct store *s, const char *scope, struct buf *out)
     if (rc != OG_OK)
         return rc;
     for (size_t i = 0; i < KEY_COUNT; i++) {
-        char value[POLICY_VALUE_MAX + 1];
+        char value[POLICY_VALUE_MAX + 1], allowed[64];
         format_value(&keys[i], &p, value, sizeof(value));
-        rc = buf_printf(out, "%s = %s  (%s)\n", keys[i].name, value, source_names[sources[i]]);
-        if (rc != OG_OK)
-            return rc;
+        allowed_text(&keys[i], allowed, sizeof(allowed));
+        struct policy_entry e = {
+            .key = keys[i].name,
+            .value = value,
+            .source = source_names[sources[i]],
+            .def = keys[i].def,
+            .allowed = allowed,
+            .help = keys[i].help,
+            .choices = keys[i].kind == KIND_MODE    ? mode_choices
+                       : keys[i].kind == KIND_BOOL  ? bool_choices
+                       : keys[i].kind == KIND_SCOPE ? scope_choices
+                       : keys[i].kind == KIND_UV    ? uv_choices
+                                                    : NULL,
+        };
+        fn(&e, arg);
     }
     return OG_OK;
+}
+
+struct show_ctx {
+    struct buf *out;
+    int rc;
+};
+
+static void show_one(const struct policy_entry *e, void *arg)
+{
+    struct show_ctx *c = arg;
+    if (c->rc == OG_OK)
+        c->rc = buf_printf(c->out, "%s = %s  (%s)\n", e->key, e->value, e->source);
+}
+
+int policy_show(struct store *s, const char *scope, struct buf *out)
+{
+    struct show_ctx c = {out, OG_OK};
+    int rc = policy_each(s, scope, show_one, &c);
+    return rc != OG_OK ? rc : c.rc;
 }
 
 /* Built on first use from the key table, which never changes at run time.
@@ -602,17 +654,7 @@ const char *policy_help_text(void)
     for (size_t i = 0; i < KEY_COUNT; i++) {
         const struct key_def *d = &keys[i];
         char range[64];
-        if (d->kind == KIND_UINT)
-            snprintf(range, sizeof(range), "%u to %u%s%s", d->min, d->max, d->unit ? " " : "",
-                     d->unit ? d->unit : "");
-        else
-            snprintf(range, sizeof(range), "%s",
-                     d->kind == KIND_MODE      ? "off|optional|mandatory"
-                     : d->kind == KIND_BOOL    ? "on|off"
-                     : d->kind == KIND_SCOPE   ? "app|all"
-                     : d->kind == KIND_FACTORS ? "comma list of sms,email,totp,webauthn"
-                     : d->kind == KIND_UV      ? "required|preferred|discouraged"
-                                               : "comma list of calling codes, or empty");
+        allowed_text(d, range, sizeof(range));
         buf_printf(&b, "  %-20s %-15s %s\n      %s\n", d->name, d->def[0] ? d->def : "(empty)",
                    range, d->help);
     }

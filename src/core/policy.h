@@ -90,6 +90,26 @@ int policy_set(struct store *s, const char *scope, const char *key, const char *
  * which layer the value comes from. Returns 0 or an og_err. */
 int policy_show(struct store *s, const char *scope, struct buf *out);
 
+/* One key of a scope's effective policy, as policy_each reports it. Every
+ * string is static or lives until the callback returns. */
+struct policy_entry {
+    const char *key;            /* "code_ttl" */
+    const char *value;          /* the effective value, canonical spelling */
+    const char *source;         /* "default", "global" or "app": the layer it comes from */
+    const char *def;            /* the built-in default ("" for sms_countries) */
+    const char *allowed;        /* "1 to 86400 seconds", "off|optional|mandatory", ... */
+    const char *help;           /* what the key means, one sentence */
+    const char *const *choices; /* the closed set of values (NULL-terminated), or NULL
+                                   when the value is free text (numbers, lists) */
+};
+
+/* Calls fn once per key, in the fixed order of policy_show, with the
+ * effective value of scope ("" or NULL: global; else an app's client_id,
+ * which must exist: OG_ERR_NOT_FOUND) and where it comes from. policy_show
+ * is this as text. fn must not use the store. Returns 0 or an og_err. */
+int policy_each(struct store *s, const char *scope,
+                void (*fn)(const struct policy_entry *e, void *arg), void *arg);
+
 /* Every key with its default, allowed values and meaning, for --help. The
  * text is static. */
 const char *policy_help_text(void);

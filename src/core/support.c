@@ -6,8 +6,11 @@
 #include "core/devices.h"
 
 #include "core/log.h"
+#include "core/mfa.h"
+#include "core/policy.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 static const char SQL_FIND[] =
     "SELECT u.id, u.app_id, a.name, u.sub, u.preferred_factor, u.last_used_factor, u.failures, "
@@ -29,9 +32,58 @@ static const char SQL_AUDIT[] = "INSERT INTO audit (at, app_id, sub, event, deta
                                 "VALUES (?1, ?2, ?3, ?4, ?5)";
 static const char SQL_AUDIT_ADMIN[] = "INSERT INTO audit (at, event, client_ip, detail) "
                                       "VALUES (?1, ?2, ?3, ?4)";
+static const char SQL_AUDIT_CONSOLE[] =
+    "INSERT INTO audit (at, app_id, sub, event, client_ip, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 static const char SQL_OUTBOX[] =
     "SELECT id, created_at, channel, destination, state, attempts, provider, answer, app_name, "
-    "sent_at FROM outbox ORDER BY id DESC LIMIT ?1";
+    "sent_at FROM outbox WHERE id < ?1 AND (?2 = '' OR channel = ?2) AND (?3 = '' OR state = ?3) "
+    "AND (?4 = '' OR app_id = ?4) ORDER BY id DESC LIMIT ?5";
+static const char SQL_OUTBOX_ONE[] =
+    "SELECT id, created_at, channel, destination, state, attempts, provider, answer, app_name, "
+    "sent_at, app_id, provider_id, msg_id, locale, next_at, ttl, fallback_of FROM outbox "
+    "WHERE id = ?1";
+
+/* The user list: one statement per shape, so each keeps its index (a
+ * "?1 IS NULL OR" would hide the app's). ?1 is the app (left out across
+ * apps), ?2..?3 bound the sub prefix, ?4 and ?5 the paging key, ?6 the
+ * state, ?7 the factor type, ?8 now, ?9 the limit. */
+#define USERS_SELECT                                                                               \
+    "SELECT u.id, u.app_id, a.name, u.sub, u.failures, u.retry_at, u.locked_at, u.created_at, "    \
+    "(SELECT group_concat(t, ',') FROM (SELECT DISTINCT f.type AS t FROM factors f "               \
+    "WHERE f.user_id = u.id AND f.status = 'active' ORDER BY f.type)), "                           \
+    "(SELECT count(*) FROM recovery_codes r WHERE r.user_id = u.id AND r.used_at IS NULL) "        \
+    "FROM users u JOIN apps a ON a.id = u.app_id WHERE "
+#define USERS_FILTER                                                                               \
+    " u.sub >= ?2 AND u.sub < ?3 AND (?6 = 0 OR (?6 = 1 AND u.locked_at IS NOT NULL) OR "          \
+    "(?6 = 2 AND u.locked_at IS NULL AND u.retry_at > ?8) OR (?6 = 3 AND u.locked_at IS NULL "     \
+    "AND u.retry_at <= ?8)) AND (?7 = '' OR (?7 = 'none' AND NOT EXISTS (SELECT 1 FROM "           \
+    "factors f WHERE f.user_id = u.id AND f.status = 'active')) OR EXISTS (SELECT 1 FROM "         \
+    "factors f WHERE f.user_id = u.id AND f.status = 'active' AND f.type = ?7)) "
+static const char SQL_USERS_APP_FWD[] =
+    USERS_SELECT "u.app_id = ?1 AND" USERS_FILTER
+                 "AND (u.sub, u.app_id) > (?4, ?5) ORDER BY u.sub, u.app_id LIMIT ?9";
+static const char SQL_USERS_APP_BACK[] =
+    USERS_SELECT "u.app_id = ?1 AND" USERS_FILTER
+                 "AND (u.sub, u.app_id) < (?4, ?5) ORDER BY u.sub DESC, u.app_id DESC LIMIT ?9";
+static const char SQL_USERS_ALL_FWD[] =
+    USERS_SELECT USERS_FILTER "AND (u.sub, u.app_id) > (?4, ?5) ORDER BY u.sub, u.app_id LIMIT ?9";
+static const char SQL_USERS_ALL_BACK[] = USERS_SELECT USERS_FILTER
+    "AND (u.sub, u.app_id) < (?4, ?5) ORDER BY u.sub DESC, u.app_id DESC LIMIT ?9";
+
+/* Audit history: back from the newest row by id, never past the scan
+ * bound. */
+#define HISTORY_SELECT                                                                             \
+    "SELECT e.id, e.at, e.event, e.app_id, a.name, e.sub, e.factor_id, e.client_ip, e.detail "     \
+    "FROM audit e LEFT JOIN apps a ON a.id = e.app_id WHERE e.id > (SELECT coalesce(max(id), "     \
+    "0) FROM audit) - ?3 AND "
+static const char SQL_HISTORY_USER[] =
+    HISTORY_SELECT "e.app_id = ?1 AND e.sub = ?2 ORDER BY e.id DESC LIMIT ?4";
+static const char SQL_HISTORY_CONSOLE[] =
+    HISTORY_SELECT "e.event >= 'admin_' AND e.event < 'admin`' ORDER BY e.id DESC LIMIT ?4";
+
+/* Above every valid UTF-8 string that starts with a given prefix when
+ * appended to it: U+10FFFF. */
+#define PREFIX_END "\xF4\x8F\xBF\xBF"
 
 static void col_copy(sqlite3_stmt *st, int col, char *out, size_t outlen)
 {
@@ -237,29 +289,309 @@ int support_audit_admin(struct store *s, int64_t now_ms, const char *event, cons
     return rc == SQLITE_DONE ? OG_OK : store_step_err(rc);
 }
 
-int support_deliveries_each(struct store *s, int limit,
-                            void (*fn)(const struct support_delivery *d, void *arg), void *arg)
+/* Copies answer into out with every occurrence of dest (and, for a phone
+ * number, of its digits alone, as URL and form encodings leave them)
+ * replaced by masked: providers often echo the number back. */
+static void mask_answer(const char *answer, const char *channel, const char *dest,
+                        const char *masked, char *out, size_t outlen)
 {
+    const char *digits = strcmp(channel, "sms") == 0 && dest[0] == '+' ? dest + 1 : NULL;
+    size_t n = 0, dl = strlen(dest), gl = digits ? strlen(digits) : 0, ml = strlen(masked);
+    for (const char *p = answer; *p && n + 1 < outlen;) {
+        size_t hit = dl && strncmp(p, dest, dl) == 0     ? dl
+                     : gl && strncmp(p, digits, gl) == 0 ? gl
+                                                         : 0;
+        if (hit) {
+            size_t w = ml < outlen - 1 - n ? ml : outlen - 1 - n;
+            memcpy(out + n, masked, w);
+            n += w;
+            p += hit;
+        } else {
+            out[n++] = *p++;
+        }
+    }
+    out[n] = '\0';
+}
+
+/* The common columns of an outbox row (SQL_OUTBOX's first ten) into d;
+ * its strings point into st's current row or d itself. */
+static void delivery_row(sqlite3_stmt *st, struct support_delivery *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->id = sqlite3_column_int64(st, 0);
+    d->created_at = sqlite3_column_int64(st, 1);
+    d->channel = col_str(st, 2);
+    mask(d->channel, col_str(st, 3), d->masked, sizeof(d->masked));
+    d->state = col_str(st, 4);
+    d->attempts = sqlite3_column_int64(st, 5);
+    d->provider = col_str(st, 6);
+    mask_answer(col_str(st, 7), d->channel, col_str(st, 3), d->masked, d->answer_buf,
+                sizeof(d->answer_buf));
+    d->answer = d->answer_buf;
+    d->app_name = col_str(st, 8);
+    d->sent_at = sqlite3_column_int64(st, 9);
+}
+
+int support_deliveries_each(struct store *s, const struct support_delivery_query *q,
+                            void (*fn)(const struct support_delivery *d, void *arg), void *arg,
+                            bool *more)
+{
+    if (more)
+        *more = false;
+    if (q->limit < 1 || q->limit > SUPPORT_PAGE_MAX)
+        return OG_ERR_INVALID;
     sqlite3_stmt *st = store_stmt(s, SQL_OUTBOX);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_int(st, 1, limit);
-    int rc;
+    sqlite3_bind_int64(st, 1, q->before_id > 0 ? q->before_id : INT64_MAX);
+    sqlite3_bind_text(st, 2, q->channel ? q->channel : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, q->state ? q->state : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, q->app_id ? q->app_id : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, q->limit + 1);
+    int rc, n = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n++ == q->limit) {
+            if (more)
+                *more = true;
+            continue;
+        }
         struct support_delivery d;
-        memset(&d, 0, sizeof(d));
-        d.id = sqlite3_column_int64(st, 0);
-        d.created_at = sqlite3_column_int64(st, 1);
-        d.channel = col_str(st, 2);
-        mask(d.channel, col_str(st, 3), d.masked, sizeof(d.masked));
-        d.state = col_str(st, 4);
-        d.attempts = sqlite3_column_int64(st, 5);
-        d.provider = col_str(st, 6);
-        d.answer = col_str(st, 7);
-        d.app_name = col_str(st, 8);
-        d.sent_at = sqlite3_column_int64(st, 9);
+        delivery_row(st, &d);
         fn(&d, arg);
     }
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? OG_OK : store_step_err(rc);
+}
+
+int support_delivery_get(struct store *s, int64_t id, struct support_delivery_detail *out)
+{
+    memset(out, 0, sizeof(*out));
+    sqlite3_stmt *st = store_stmt(s, SQL_OUTBOX_ONE);
+    if (!st)
+        return OG_ERR_DB;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        delivery_row(st, &out->d);
+        col_copy(st, 2, out->channel, sizeof(out->channel));
+        col_copy(st, 4, out->state, sizeof(out->state));
+        col_copy(st, 6, out->provider, sizeof(out->provider));
+        col_copy(st, 8, out->app_name, sizeof(out->app_name));
+        col_copy(st, 10, out->app_id, sizeof(out->app_id));
+        col_copy(st, 11, out->provider_id, sizeof(out->provider_id));
+        col_copy(st, 12, out->msg_id, sizeof(out->msg_id));
+        col_copy(st, 13, out->locale, sizeof(out->locale));
+        out->next_at = sqlite3_column_int64(st, 14);
+        out->ttl = sqlite3_column_int64(st, 15);
+        out->fallback_of = sqlite3_column_int64(st, 16);
+        out->d.channel = out->channel;
+        out->d.state = out->state;
+        out->d.provider = out->provider;
+        out->d.app_name = out->app_name;
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return OG_OK;
+    return rc == SQLITE_DONE ? OG_ERR_NOT_FOUND : store_step_err(rc);
+}
+
+int support_audit_console(struct store *s, int64_t now_ms, const char *event, const char *admin,
+                          const char *client_ip, const char *app_id, const char *sub,
+                          const char *more)
+{
+    char detail[2560];
+    detail_json(detail, sizeof(detail), "console", admin, "");
+    size_t n = strlen(detail);
+    snprintf(detail + n, sizeof(detail) - n, "%s}", more ? more : "");
+    sqlite3_stmt *st = store_stmt(s, SQL_AUDIT_CONSOLE);
+    if (!st)
+        return OG_ERR_DB;
+    sqlite3_bind_int64(st, 1, now_ms);
+    if (app_id && *app_id)
+        sqlite3_bind_text(st, 2, app_id, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 2);
+    if (sub)
+        sqlite3_bind_text(st, 3, sub, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 3);
+    sqlite3_bind_text(st, 4, event, -1, SQLITE_STATIC);
+    if (client_ip && *client_ip)
+        sqlite3_bind_text(st, 5, client_ip, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 5);
+    sqlite3_bind_text(st, 6, detail, -1, SQLITE_STATIC);
+    return store_exec_done(st);
+}
+
+int support_factor_remove(struct store *s, const struct keyring *k, const char *app_id,
+                          const char *sub, const char *factor_id, const char *by, const char *admin,
+                          const char *client_ip, int64_t now_ms, char *type)
+{
+    struct support_user su;
+    int rc = support_user_find(s, app_id, sub, &su);
+    if (rc != OG_OK)
+        return rc;
+    struct policy pol;
+    rc = policy_load(s, app_id, &pol);
+    if (rc != OG_OK)
+        return rc;
+    struct mfa_ctx c = {
+        .store = s,
+        .keys = k,
+        .pol = &pol,
+        .app_id = su.app_id,
+        .app_name = su.app_name,
+        .now_ms = now_ms,
+        .client_ip = client_ip,
+    };
+    struct mfa_user u;
+    struct mfa_factor f;
+    enum mfa_result r = users_find(&c, sub, &u);
+    if (r == MFA_OK)
+        r = factors_get(&c, &u, factor_id, &f);
+    if (r == MFA_OK)
+        r = factors_remove(&c, &u, factor_id);
+    if (r == MFA_NOT_FOUND)
+        return OG_ERR_NOT_FOUND;
+    if (r != MFA_OK)
+        return OG_ERR_DB;
+    char more[64], detail[320];
+    snprintf(more, sizeof(more), ",\"factor\":\"%s\"}", factor_type_name(f.type));
+    detail_json(detail, sizeof(detail), by, admin, more);
+    rc = audit(s, now_ms, su.app_id, sub, "admin_factor_remove", detail);
+    if (rc == OG_OK && type)
+        snprintf(type, 8, "%s", factor_type_name(f.type));
+    return rc;
+}
+
+/* ---- the user list ---- */
+
+struct user_copy {
+    struct support_user_row r;
+    char *app_id, *app_name, *sub, *factors;
+};
+
+static char *dup_col(sqlite3_stmt *st, int col)
+{
+    return og_strdup(col_str(st, col));
+}
+
+int support_users_each(struct store *s, const struct support_user_query *q,
+                       void (*fn)(const struct support_user_row *r, void *arg), void *arg,
+                       bool *more)
+{
+    if (more)
+        *more = false;
+    if (q->limit < 1 || q->limit > SUPPORT_PAGE_MAX || !q->after_sub != !q->after_app ||
+        (q->backward && !q->after_sub))
+        return OG_ERR_INVALID;
+    bool one_app = q->app_id && *q->app_id;
+    const char *sql = one_app ? (q->backward ? SQL_USERS_APP_BACK : SQL_USERS_APP_FWD)
+                              : (q->backward ? SQL_USERS_ALL_BACK : SQL_USERS_ALL_FWD);
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (!st)
+        return OG_ERR_DB;
+    static const char *const has_types[] = {"", "none", "sms", "email", "totp"};
+    const char *prefix = q->prefix ? q->prefix : "";
+    size_t plen = strlen(prefix);
+    char *end = og_malloc(plen + sizeof(PREFIX_END));
+    memcpy(end, prefix, plen);
+    memcpy(end + plen, PREFIX_END, sizeof(PREFIX_END));
+    if (one_app)
+        sqlite3_bind_text(st, 1, q->app_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, prefix, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, end, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, q->after_sub ? q->after_sub : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, q->after_app ? q->after_app : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 6, (int)q->state);
+    sqlite3_bind_text(st, 7, (unsigned)q->has < ARRAY_SIZE(has_types) ? has_types[q->has] : "", -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, q->now_ms);
+    sqlite3_bind_int(st, 9, q->limit + 1);
+    /* Rows are copied first: a backward page is read in reverse. */
+    struct user_copy *rows = og_calloc((size_t)q->limit, sizeof(*rows));
+    int rc, n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == q->limit) {
+            if (more)
+                *more = true;
+            continue;
+        }
+        struct user_copy *c = &rows[n++];
+        c->app_id = dup_col(st, 1);
+        c->app_name = dup_col(st, 2);
+        c->sub = dup_col(st, 3);
+        c->factors = dup_col(st, 8);
+        c->r.id = sqlite3_column_int64(st, 0);
+        c->r.failures = sqlite3_column_int64(st, 4);
+        c->r.retry_at = sqlite3_column_int64(st, 5);
+        c->r.locked = sqlite3_column_type(st, 6) != SQLITE_NULL;
+        c->r.locked_at = sqlite3_column_int64(st, 6);
+        c->r.created_at = sqlite3_column_int64(st, 7);
+        c->r.recovery_left = sqlite3_column_int64(st, 9);
+    }
+    sqlite3_reset(st);
+    free(end);
+    for (int i = 0; i < n; i++) {
+        struct user_copy *c = &rows[q->backward ? n - 1 - i : i];
+        if (rc == SQLITE_DONE) {
+            c->r.app_id = c->app_id;
+            c->r.app_name = c->app_name;
+            c->r.sub = c->sub;
+            c->r.factors = c->factors;
+            fn(&c->r, arg);
+        }
+        free(c->app_id);
+        free(c->app_name);
+        free(c->sub);
+        free(c->factors);
+    }
+    free(rows);
+    return rc == SQLITE_DONE ? OG_OK : store_step_err(rc);
+}
+
+/* ---- audit history ---- */
+
+static int history(struct store *s, const char *sql, const char *app_id, const char *sub, int limit,
+                   void (*fn)(const struct support_event *e, void *arg), void *arg)
+{
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (!st)
+        return OG_ERR_DB;
+    if (app_id)
+        sqlite3_bind_text(st, 1, app_id, -1, SQLITE_STATIC);
+    if (sub)
+        sqlite3_bind_text(st, 2, sub, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, SUPPORT_HISTORY_SCAN);
+    sqlite3_bind_int(st, 4, limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct support_event e = {
+            .id = sqlite3_column_int64(st, 0),
+            .at = sqlite3_column_int64(st, 1),
+            .event = col_str(st, 2),
+            .app_id = col_str(st, 3),
+            .app_name = col_str(st, 4),
+            .sub = col_str(st, 5),
+            .factor_id = col_str(st, 6),
+            .client_ip = col_str(st, 7),
+            .detail = col_str(st, 8),
+        };
+        fn(&e, arg);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? OG_OK : store_step_err(rc);
+}
+
+int support_user_history(struct store *s, const char *app_id, const char *sub, int limit,
+                         void (*fn)(const struct support_event *e, void *arg), void *arg)
+{
+    return history(s, SQL_HISTORY_USER, app_id, sub, limit, fn, arg);
+}
+
+int support_console_history(struct store *s, int limit,
+                            void (*fn)(const struct support_event *e, void *arg), void *arg)
+{
+    return history(s, SQL_HISTORY_CONSOLE, NULL, NULL, limit, fn, arg);
 }

@@ -1,7 +1,9 @@
 /* The support tasks that `otpgate user ...` and the admin console share
  * (SPEC §2, §7): finding a user of an app with their factors (destinations
- * masked) and lock state, lifting a lockout, removing every factor, and
- * reading the delivery log. The changes write an audit row and join the
+ * masked) and lock state, listing users with a sub prefix and filters,
+ * a user's recent audit history, lifting a lockout, removing one factor or
+ * every factor, reading the delivery log, and the audit rows of console
+ * actions. The changes write an audit row and join the
  * caller's transaction (the CLI opens one, the gateway's group commit holds
  * one). No libuv, no HTTP; never reads a sealed secret or body. */
 #ifndef OTPGATE_SUPPORT_H
@@ -9,6 +11,7 @@
 
 #include "core/common.h"
 #include "core/contact.h"
+#include "core/secrets.h"
 #include "core/store.h"
 
 struct support_user {
@@ -75,6 +78,104 @@ int support_user_forget_devices(struct store *s, const char *app_id, const char 
 int support_audit_admin(struct store *s, int64_t now_ms, const char *event, const char *admin,
                         const char *client_ip);
 
+/* Audits a console action: event ("admin_app_add", "admin_policy_set",
+ * ...), app_id and sub (either may be NULL), the client's address, and
+ * detail {"by":"console","admin":admin} followed by more (NULL, or
+ * ",\"key\":value..." already in JSON; at most 2 KiB). Returns 0 or a store
+ * error. */
+int support_audit_console(struct store *s, int64_t now_ms, const char *event, const char *admin,
+                          const char *client_ip, const char *app_id, const char *sub,
+                          const char *more);
+
+/* Removes factor factor_id of user sub of app app_id with factors_remove
+ * (so the preferred factor and recovery codes follow its rules and it is
+ * audited as factor_removed), then audits "admin_factor_remove" with detail
+ * {"by":by[,"admin":admin],"factor":"<type>"}. type (may be NULL, 8 bytes)
+ * gets the removed factor's type. Returns 0, OG_ERR_NOT_FOUND (no such user
+ * or factor) or a store error. */
+int support_factor_remove(struct store *s, const struct keyring *k, const char *app_id,
+                          const char *sub, const char *factor_id, const char *by, const char *admin,
+                          const char *client_ip, int64_t now_ms, char *type);
+
+/* ---- the user list ---- */
+
+enum support_state {
+    SUPPORT_STATE_ANY,
+    SUPPORT_STATE_LOCKED,  /* locked until an admin or a recovery code unlocks */
+    SUPPORT_STATE_WAITING, /* not locked, but a wait after failures runs now */
+    SUPPORT_STATE_CLEAR,   /* neither */
+};
+
+enum support_has {
+    SUPPORT_HAS_ANY,
+    SUPPORT_HAS_NONE, /* no active factor */
+    SUPPORT_HAS_SMS,  /* an active factor of this type */
+    SUPPORT_HAS_EMAIL,
+    SUPPORT_HAS_TOTP,
+};
+
+#define SUPPORT_PAGE_MAX 200
+
+/* Which users support_users_each lists: those of app_id (NULL or "" for
+ * every app) whose sub starts with prefix (NULL or "" for all), in the
+ * state and with the factors asked for, in order of (sub, app_id), limit
+ * (1..SUPPORT_PAGE_MAX) at a time. Paging is by key: after_sub/after_app
+ * (both NULL or both set) give the row the page starts after; with
+ * backward, the page is the rows before it, still listed in forward order. */
+struct support_user_query {
+    const char *app_id;
+    const char *prefix;
+    enum support_state state;
+    enum support_has has;
+    const char *after_sub, *after_app;
+    bool backward;
+    int limit;
+    int64_t now_ms; /* for "waiting" */
+};
+
+/* One user of the list; the strings live until fn returns. */
+struct support_user_row {
+    int64_t id;
+    const char *app_id, *app_name, *sub;
+    const char *factors; /* the active factor types, "email,sms,totp" order, "" for none */
+    int64_t failures, retry_at, created_at, recovery_left;
+    bool locked;
+    int64_t locked_at; /* unix ms, when locked */
+};
+
+/* Calls fn for the users q asks for (at most q->limit), in order. *more
+ * (may be NULL) tells whether more rows lie beyond them in the direction
+ * of travel. fn must not use the store. Returns 0, OG_ERR_INVALID (a bad
+ * limit or half a paging key) or a store error. */
+int support_users_each(struct store *s, const struct support_user_query *q,
+                       void (*fn)(const struct support_user_row *r, void *arg), void *arg,
+                       bool *more);
+
+/* ---- audit history ---- */
+
+/* How many of the newest audit rows a history looks through: the audit
+ * table has no index by user (migration 9 dropped it so the verify path
+ * writes fewer pages), so a history reads back from the newest row and
+ * stops here, whatever it found. */
+#define SUPPORT_HISTORY_SCAN 20000
+
+/* One audit row; the strings live until fn returns, each may be "". */
+struct support_event {
+    int64_t id, at; /* at: unix ms */
+    const char *event, *app_id, *app_name, *sub, *factor_id, *client_ip, *detail;
+};
+
+/* Calls fn for the newest limit audit rows of user sub of app app_id found
+ * among the newest SUPPORT_HISTORY_SCAN rows, newest first. fn must not
+ * use the store. Returns 0 or a store error. */
+int support_user_history(struct store *s, const char *app_id, const char *sub, int limit,
+                         void (*fn)(const struct support_event *e, void *arg), void *arg);
+
+/* The same for the console's own events (event "admin_..."), of every
+ * admin. */
+int support_console_history(struct store *s, int limit,
+                            void (*fn)(const struct support_event *e, void *arg), void *arg);
+
 /* One row of the delivery log; the strings live until fn returns. */
 struct support_delivery {
     int64_t id;
@@ -83,15 +184,43 @@ struct support_delivery {
     char masked[CONTACT_MASK_SIZE];
     const char *state; /* queued, sending, sent, failed */
     int64_t attempts;
-    const char *provider; /* may be "" */
-    const char *answer;   /* the provider's last answer, code blanked; may be "" */
-    const char *app_name; /* may be "" */
-    int64_t sent_at;      /* 0 when not sent */
+    const char *provider;  /* may be "" */
+    const char *answer;    /* the provider's last answer, code blanked and the destination
+                              masked wherever it appears; may be "" */
+    const char *app_name;  /* may be "" */
+    int64_t sent_at;       /* 0 when not sent */
+    char answer_buf[2048]; /* what answer points to (longer answers are cut) */
 };
 
-/* Calls fn for the newest limit outbox rows, newest first. Never reads the
- * sealed body. fn must not use the store. Returns 0 or a store error. */
-int support_deliveries_each(struct store *s, int limit,
-                            void (*fn)(const struct support_delivery *d, void *arg), void *arg);
+/* Which outbox rows support_deliveries_each lists: channel ("sms",
+ * "email"), state ("queued", "sending", "sent", "failed") and app_id, each
+ * NULL or "" for any; rows older than before_id (0: from the newest);
+ * limit (1..SUPPORT_PAGE_MAX) of them. */
+struct support_delivery_query {
+    const char *channel, *state, *app_id;
+    int64_t before_id;
+    int limit;
+};
+
+/* Calls fn for the rows q asks for, newest first; *more (may be NULL) tells
+ * whether older ones match too. Never reads the sealed body. fn must not
+ * use the store. Returns 0, OG_ERR_INVALID (a bad limit) or a store
+ * error. */
+int support_deliveries_each(struct store *s, const struct support_delivery_query *q,
+                            void (*fn)(const struct support_delivery *d, void *arg), void *arg,
+                            bool *more);
+
+/* One outbox row in full, for its own page: what support_delivery has, and
+ * what the message was (never the code: the sealed body is not read). */
+struct support_delivery_detail {
+    struct support_delivery d; /* its strings point into the buffers below */
+    char channel[8], state[8], provider[32], app_name[128], app_id[32];
+    char provider_id[128], msg_id[32], locale[8];
+    int64_t next_at, ttl, fallback_of;
+};
+
+/* Reads outbox row id into out. Returns 0, OG_ERR_NOT_FOUND or a store
+ * error. */
+int support_delivery_get(struct store *s, int64_t id, struct support_delivery_detail *out);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "core/admins.h"
 #include "core/apps.h"
+#include "core/brand.h"
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -20,9 +21,11 @@
 
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -895,44 +898,49 @@ static const char brand_help[] =
     "Usage: otpgate brand show\n"
     "       otpgate brand set KEY=VALUE...\n"
     "\n"
-    "The look of the end-user pages:\n"
+    "The look of the end-user pages (also on the admin console's Branding page):\n"
     "  name=TEXT     product name in the page header (1..64 characters; default otpgate)\n"
     "  accent=#RGB   accent colour, #rgb or #rrggbb (default #1d4ed8)\n"
-    "  logo=PATH     logo image served by otpgate, a path such as /static/img/logo.svg\n"
+    "  logo=FILE     a PNG, JPEG, WebP or SVG file (at most 256 KiB; an SVG without\n"
+    "                scripts), copied into the data directory and served at /brand/logo\n"
+    "  logo=PATH     or an image otpgate serves from its static files, such as\n"
+    "                /static/img/logo.svg\n"
+    "                (a value that names an existing file is always taken as FILE)\n"
     "  support=TEXT  who users contact when locked out, e.g. help@example.com or a phone\n"
     "                number (1..200 characters; default: \"your administrator\")\n"
     "An empty value (name=) goes back to the default.\n";
 
-static const char *const brand_keys[] = {"name", "accent", "logo", "support"};
+/* A logo=FILE value read into memory before anything is written. */
+struct brand_file {
+    uint8_t *data;
+    size_t len;
+    const char *mime;
+};
 
-/* Checks one brand value; returns NULL or what is wrong. */
-static const char *brand_check(const char *key, const char *v)
+/* Whether v names a regular file (then it is read and checked into f), or
+ * returns an exit code after one line on stderr. *is_file tells which. */
+static int brand_read_file(const char *v, bool *is_file, struct brand_file *f)
 {
-    size_t n = strlen(v);
-    if (n == 0)
-        return NULL;
-    if (strcmp(key, "name") == 0 || strcmp(key, "support") == 0) {
-        if (n > (strcmp(key, "name") == 0 ? 64u : 200u))
-            return strcmp(key, "name") == 0 ? "must be at most 64 characters"
-                                            : "must be at most 200 characters";
-        for (const char *c = v; *c; c++)
-            if ((unsigned char)*c < 0x20 || *c == 0x7f)
-                return "must not contain control characters";
-        return NULL;
-    }
-    if (strcmp(key, "accent") == 0) {
-        if (!(v[0] == '#' && (n == 4 || n == 7)))
-            return "must be a colour like #1d4ed8";
-        for (size_t i = 1; i < n; i++)
-            if (!((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f') ||
-                  (v[i] >= 'A' && v[i] <= 'F')))
-                return "must be a colour like #1d4ed8";
-        return NULL;
-    }
-    /* logo: same-origin only, as the pages' Content-Security-Policy wants */
-    if (v[0] != '/' || v[1] == '/' || n > 200 || strpbrk(v, "\"'<> \t\r\n"))
-        return "must be a path on this server, such as /static/img/logo.svg";
-    return NULL;
+    struct stat st;
+    *is_file = v[0] && stat(v, &st) == 0 && S_ISREG(st.st_mode);
+    if (!*is_file)
+        return 0;
+    if (st.st_size > BRAND_LOGO_MAX)
+        return fail("brand logo: '%s' has %lld bytes; at most %d KiB are allowed", v,
+                    (long long)st.st_size, BRAND_LOGO_MAX / 1024);
+    FILE *in = fopen(v, "rb");
+    if (!in)
+        return fail("brand logo: cannot read '%s': %s", v, strerror(errno));
+    f->data = og_malloc(BRAND_LOGO_MAX + 1);
+    f->len = fread(f->data, 1, BRAND_LOGO_MAX + 1, in);
+    bool bad = ferror(in) != 0;
+    fclose(in);
+    if (bad)
+        return fail("brand logo: cannot read '%s'", v);
+    char err[256];
+    if (brand_logo_check(f->data, f->len, &f->mime, err, sizeof(err)) != OG_OK)
+        return fail("brand %s ('%s')", err, v);
+    return 0;
 }
 
 static int run_brand(const struct opts *o)
@@ -947,34 +955,69 @@ static int run_brand(const struct opts *o)
         return usage("brand", "unknown brand command", sub);
     if (!show && o->npos < 3)
         return usage("brand set", "brand set needs at least one KEY=VALUE", NULL);
-    for (size_t i = 2; !show && i < o->npos; i++) {
+    struct brand_file file = {NULL, 0, NULL};
+    const char *file_name = NULL;
+    bool seen_logo = false;
+    int rc = 0;
+    /* Every pair is checked (and a logo file read) before anything is written. */
+    for (size_t i = 2; !show && i < o->npos && rc == 0; i++) {
         const char *eq = strchr(o->pos[i], '=');
-        size_t klen = eq ? (size_t)(eq - o->pos[i]) : 0;
-        bool known = false;
-        for (size_t k = 0; k < ARRAY_SIZE(brand_keys); k++)
-            if (eq && strlen(brand_keys[k]) == klen && strncmp(o->pos[i], brand_keys[k], klen) == 0)
-                known = true;
-        if (!known)
-            return usage("brand set", "expected name=, accent=, logo= or support=, got", o->pos[i]);
         char key[16];
-        snprintf(key, sizeof(key), "%.*s", (int)klen, o->pos[i]);
-        const char *why = brand_check(key, eq + 1);
-        if (why)
-            return fail("brand %s: '%s' %s", key, eq + 1, why);
+        size_t klen = eq ? (size_t)(eq - o->pos[i]) : 0;
+        snprintf(key, sizeof(key), "%.*s", (int)(klen < sizeof(key) ? klen : 0), o->pos[i]);
+        if (!eq || !brand_key_known(key)) {
+            rc = usage("brand set", "expected name=, accent=, logo= or support=, got", o->pos[i]);
+            break;
+        }
+        bool is_file = false;
+        if (strcmp(key, "logo") == 0) {
+            if (seen_logo) {
+                rc = usage("brand set", "give logo= once, got another", o->pos[i]);
+                break;
+            }
+            seen_logo = true;
+            rc = brand_read_file(eq + 1, &is_file, &file);
+            if (is_file)
+                file_name = eq + 1;
+        }
+        const char *why = is_file ? NULL : brand_check(key, eq + 1);
+        if (rc == 0 && why)
+            rc = strcmp(key, "logo") == 0
+                     ? fail("brand logo: '%s' is neither a file here nor a path on this server "
+                            "such as /static/img/logo.svg",
+                            eq + 1)
+                     : fail("brand %s: '%s' %s", key, eq + 1, why);
     }
     struct admin_env e;
-    int rc = env_open(o, &e, false);
+    if (rc == 0)
+        rc = env_open(o, &e, false);
+    else {
+        free(file.data);
+        return rc;
+    }
     for (size_t i = 2; rc == 0 && !show && i < o->npos; i++) {
         const char *eq = strchr(o->pos[i], '=');
-        char key[32];
-        snprintf(key, sizeof(key), "brand_%.*s", (int)(eq - o->pos[i]), o->pos[i]);
-        if (store_meta_set(e.store, key, eq + 1) != OG_OK)
-            rc = fail("could not save %s", key);
+        char key[16], url[64];
+        snprintf(key, sizeof(key), "%.*s", (int)(eq - o->pos[i]), o->pos[i]);
+        const char *value = eq + 1;
+        if (strcmp(key, "logo") == 0 && file_name) {
+            char current[BRAND_VALUE_LEN], err[512];
+            if (brand_get(e.store, "logo", current, sizeof(current)) != OG_OK)
+                current[0] = '\0';
+            if (brand_logo_save(e.cfg.data_dir, file.data, file.len, current, url, sizeof(url), err,
+                                sizeof(err)) != OG_OK) {
+                rc = fail("brand %s", err);
+                break;
+            }
+            value = url;
+        }
+        if (brand_set(e.store, key, value) != OG_OK)
+            rc = fail("could not save brand %s", key);
     }
+    free(file.data);
     for (size_t k = 0; rc == 0 && k < ARRAY_SIZE(brand_keys); k++) {
-        char key[32], v[256];
-        snprintf(key, sizeof(key), "brand_%s", brand_keys[k]);
-        if (store_meta_get(e.store, key, v, sizeof(v)) != OG_OK)
+        char v[BRAND_VALUE_LEN];
+        if (brand_get(e.store, brand_keys[k], v, sizeof(v)) != OG_OK)
             v[0] = '\0';
         printf("%s = %s\n", brand_keys[k], v[0] ? v : "(default)");
     }

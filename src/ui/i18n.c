@@ -343,6 +343,7 @@ static const struct i18n_entry i18n_table[] = {
     {"admin.title.apps", "Applications", "应用"},
     {"admin.title.users", "Users", "用户"},
     {"admin.title.deliveries", "Delivery log", "发送记录"},
+    {"admin.title.page", "%s", "%s"}, /* the console's other pages: English titles */
 
     /* Countries and regions of the calling-code picker. */
     {"country.ae", "United Arab Emirates", "阿联酋"},

@@ -1,16 +1,14 @@
-/* The admin console's pages in the shared document (layout.c): navigation
- * and sign-out, the sign-in form, the applications, the user lookup and the
- * delivery log. Tables sit in labelled, focusable scroll regions so the
- * pages stay usable at 360 px. Every value is escaped; no inline script or
- * style. */
-#include "ui/page_admin.h"
-
-#include "ui/layout.h"
+/* The admin console's frame in the shared document (layout.c): navigation
+ * and sign-out, alerts, tables that stack into cards on a phone, form
+ * fields, SVG bars; and the pages that belong to no section: the sign-in
+ * form, the overview, message and confirmation pages. Every value is
+ * escaped; no inline script or style. */
+#include "ui/page_admin_parts.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static struct ui_ctx ctx_of(const struct ui_admin_page *p)
+struct ui_ctx admin_ctx(const struct ui_admin_page *p)
 {
     struct ui_ctx c;
     memset(&c, 0, sizeof(c));
@@ -48,32 +46,45 @@ static void nav_link(struct buf *out, const struct ui_admin_page *p, const char 
     buf_append_str(out, "</a></li>\n");
 }
 
-/* The document up to the alerts; the navigation and sign-out once signed in. */
-static void begin(struct buf *out, const struct ui_ctx *c, const struct ui_admin_page *p,
-                  const char *title_key)
+void admin_begin(struct buf *out, const struct ui_ctx *c, const struct ui_admin_page *p,
+                 const char *title)
 {
-    struct ui_layout l = {
-        .title_key = title_key, .page = "page-admin", .wide = true, .extra_css = "admin.css"};
+    struct ui_layout l = {.title_key = "admin.title.page",
+                          .title_arg = title,
+                          .page = "page-admin",
+                          .wide = true,
+                          .extra_css = "admin.css"};
     ui_layout_begin(out, c, &l);
     if (p->admin) {
         buf_append_str(out, "<div class=\"admin-bar\">\n<nav class=\"admin-nav\" "
                             "aria-label=\"Console\">\n<ul>\n");
-        nav_link(out, p, "apps", "/admin", "Applications");
+        nav_link(out, p, "overview", "/admin", "Overview");
+        nav_link(out, p, "apps", "/admin/apps", "Applications");
         nav_link(out, p, "users", "/admin/users", "Users");
         nav_link(out, p, "deliveries", "/admin/deliveries", "Delivery log");
+        nav_link(out, p, "policy", "/admin/policy", "Policy");
+        nav_link(out, p, "brand", "/admin/brand", "Branding");
+        nav_link(out, p, "admins", "/admin/admins", "Admins");
         buf_append_str(out, "</ul>\n</nav>\n<form class=\"admin-logout\" method=\"post\" "
                             "action=\"/admin/logout\">\n");
         ui_csrf(out, c);
-        buf_append_str(out, "<span class=\"muted\">");
+        buf_append_str(out, "<a href=\"/admin/account\" title=\"Your account\"");
+        if (p->section && strcmp(p->section, "account") == 0)
+            buf_append_str(out, " aria-current=\"page\"");
+        buf_append_str(out, "><span class=\"visually-hidden\">Your account: </span>");
         ui_esc(out, p->admin);
-        buf_append_str(out, "</span>\n<button type=\"submit\" class=\"button small secondary\">"
+        buf_append_str(out, "</a>\n<button type=\"submit\" class=\"button small secondary\">"
                             "Sign out</button>\n</form>\n</div>\n");
     }
     alerts(out, p);
 }
 
-/* A scroll region for a wide table, named for screen readers. */
-static void table_begin(struct buf *out, const char *label, const char *const *heads, size_t n)
+void admin_end(struct buf *out, const struct ui_ctx *c)
+{
+    ui_layout_end(out, c);
+}
+
+void admin_table_begin(struct buf *out, const char *label, const char *const *heads, size_t n)
 {
     buf_append_str(out, "<div class=\"table-wrap\" role=\"region\" tabindex=\"0\" "
                         "aria-label=\"");
@@ -81,39 +92,268 @@ static void table_begin(struct buf *out, const char *label, const char *const *h
     buf_append_str(out, "\">\n<table class=\"admin-table\">\n<thead><tr>");
     for (size_t i = 0; i < n; i++) {
         buf_append_str(out, "<th scope=\"col\">");
-        ui_esc(out, heads[i]);
+        if (heads[i][0])
+            ui_esc(out, heads[i]);
+        else
+            buf_append_str(out, "<span class=\"visually-hidden\">Actions</span>");
         buf_append_str(out, "</th>");
     }
     buf_append_str(out, "</tr></thead>\n<tbody>\n");
 }
 
-static void table_end(struct buf *out)
+void admin_table_end(struct buf *out)
 {
     buf_append_str(out, "</tbody>\n</table>\n</div>\n");
 }
 
-static void cell(struct buf *out, const char *s)
+void admin_cell_open(struct buf *out, const char *label)
 {
-    buf_append_str(out, "<td>");
-    ui_esc(out, s);
-    buf_append_str(out, "</td>");
+    buf_append_str(out, "<td data-label=\"");
+    ui_esc(out, label);
+    buf_append_str(out, "\"><div class=\"cell\">");
 }
 
-static void code_cell(struct buf *out, const char *s)
+void admin_row_head_open(struct buf *out, const char *label)
 {
-    buf_append_str(out, "<td><code>");
-    ui_esc(out, s);
-    buf_append_str(out, "</code></td>");
+    buf_append_str(out, "<th scope=\"row\" data-label=\"");
+    ui_esc(out, label);
+    buf_append_str(out, "\">");
 }
+
+void admin_cell(struct buf *out, const char *label, const char *text)
+{
+    admin_cell_open(out, label);
+    ui_esc(out, text && text[0] ? text : "—");
+    buf_append_str(out, "</div></td>");
+}
+
+void admin_code_cell(struct buf *out, const char *label, const char *text)
+{
+    admin_cell_open(out, label);
+    if (text && text[0]) {
+        buf_append_str(out, "<code>");
+        ui_esc(out, text);
+        buf_append_str(out, "</code>");
+    } else {
+        buf_append_str(out, "—");
+    }
+    buf_append_str(out, "</div></td>");
+}
+
+/* A field's opening, label and hint (id "<id>-hint"). */
+static void field_begin(struct buf *out, const char *id, const char *label, const char *hint)
+{
+    buf_append_str(out, "<div class=\"field\">\n<label for=\"");
+    ui_esc(out, id);
+    buf_append_str(out, "\">");
+    ui_esc(out, label);
+    buf_append_str(out, "</label>\n");
+    if (hint) {
+        buf_append_str(out, "<p class=\"hint\" id=\"");
+        ui_esc(out, id);
+        buf_append_str(out, "-hint\">");
+        ui_esc(out, hint);
+        buf_append_str(out, "</p>\n");
+    }
+}
+
+void admin_input(struct buf *out, const char *id, const char *label, const char *type,
+                 const char *value, const char *hint, bool invalid, const char *attrs)
+{
+    field_begin(out, id, label, hint);
+    buf_append_str(out, "<input id=\"");
+    ui_esc(out, id);
+    buf_append_str(out, "\" name=\"");
+    ui_esc(out, id);
+    buf_append_str(out, "\" type=\"");
+    ui_esc(out, type);
+    buf_append_str(out, "\"");
+    if (hint || invalid) {
+        buf_append_str(out, " aria-describedby=\"");
+        if (hint) {
+            ui_esc(out, id);
+            buf_append_str(out, "-hint");
+        }
+        if (invalid)
+            buf_append_str(out, hint ? " form-error" : "form-error");
+        buf_append_str(out, "\"");
+    }
+    if (invalid)
+        buf_append_str(out, " aria-invalid=\"true\"");
+    if (attrs) {
+        buf_append_str(out, " ");
+        buf_append_str(out, attrs);
+    }
+    if (value) {
+        buf_append_str(out, " value=\"");
+        ui_esc(out, value);
+        buf_append_str(out, "\"");
+    }
+    buf_append_str(out, ">\n</div>\n");
+}
+
+void admin_select(struct buf *out, const char *id, const char *label, const char *const *options,
+                  size_t count, const char *selected, const char *hint)
+{
+    field_begin(out, id, label, hint);
+    buf_append_str(out, "<select id=\"");
+    ui_esc(out, id);
+    buf_append_str(out, "\" name=\"");
+    ui_esc(out, id);
+    buf_append_str(out, "\"");
+    if (hint) {
+        buf_append_str(out, " aria-describedby=\"");
+        ui_esc(out, id);
+        buf_append_str(out, "-hint\"");
+    }
+    buf_append_str(out, ">\n");
+    for (size_t i = 0; i < count; i++) {
+        buf_append_str(out, "<option value=\"");
+        ui_esc(out, options[2 * i]);
+        buf_append_str(out, "\"");
+        if (selected && strcmp(selected, options[2 * i]) == 0)
+            buf_append_str(out, " selected");
+        buf_append_str(out, ">");
+        ui_esc(out, options[2 * i + 1]);
+        buf_append_str(out, "</option>\n");
+    }
+    buf_append_str(out, "</select>\n</div>\n");
+}
+
+void admin_app_select(struct buf *out, const struct ui_admin_app *apps, size_t count,
+                      const char *selected)
+{
+    buf_append_str(out, "<div class=\"field\">\n<label for=\"app\">Application</label>\n<select "
+                        "id=\"app\" name=\"app\">\n<option value=\"\">All applications</option>\n");
+    for (size_t i = 0; i < count; i++) {
+        buf_append_str(out, "<option value=\"");
+        ui_esc(out, apps[i].id);
+        buf_append_str(out, "\"");
+        if (selected && strcmp(selected, apps[i].id) == 0)
+            buf_append_str(out, " selected");
+        buf_append_str(out, ">");
+        ui_esc(out, apps[i].name);
+        buf_append_str(out, "</option>\n");
+    }
+    buf_append_str(out, "</select>\n</div>\n");
+}
+
+void admin_bar(struct buf *out, long long value, long long max, const char *cls)
+{
+    /* Whole percents; a non-zero value always shows a sliver. */
+    long long w = max > 0 ? value * 100 / max : 0;
+    if (value > 0 && w < 1)
+        w = 1;
+    if (w > 100)
+        w = 100;
+    buf_printf(out,
+               "<svg class=\"bar\" viewBox=\"0 0 100 10\" preserveAspectRatio=\"none\" "
+               "aria-hidden=\"true\" focusable=\"false\"><rect class=\"bar-track\" width=\"100\" "
+               "height=\"10\"></rect><rect class=\"bar-fill %s\" width=\"%lld\" height=\"10\">"
+               "</rect></svg>",
+               cls ? cls : "", w);
+}
+
+void admin_badge(struct buf *out, const char *cls, const char *text)
+{
+    buf_append_str(out, "<span class=\"badge ");
+    buf_append_str(out, cls);
+    buf_append_str(out, "\">");
+    ui_esc(out, text);
+    buf_append_str(out, "</span>");
+}
+
+void admin_factor_names(struct buf *out, const struct ui_ctx *c, const char *list)
+{
+    if (!list || !list[0]) {
+        buf_append_str(out, "<span class=\"muted\">none</span>");
+        return;
+    }
+    const char *p = list;
+    bool first = true;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        char type[16];
+        snprintf(type, sizeof(type), "%.*s", (int)(n < sizeof(type) ? n : 0), p);
+        if (!first)
+            buf_append_str(out, " ");
+        buf_append_str(out, "<span class=\"badge badge-plain\">");
+        ui_text(out, c, ui_factor_key(type));
+        buf_append_str(out, "</span>");
+        first = false;
+        p += n + (comma ? 1 : 0);
+    }
+}
+
+void admin_pager(struct buf *out, const char *label, const char *back_href, const char *back_label,
+                 const char *back_rel, const char *on_href, const char *on_label)
+{
+    if (!back_href && !on_href)
+        return;
+    buf_append_str(out, "<nav class=\"pager\" aria-label=\"");
+    ui_esc(out, label);
+    buf_append_str(out, "\">\n");
+    const char *hrefs[] = {back_href, on_href}, *labels[] = {back_label, on_label};
+    const char *rels[] = {back_rel, "next"};
+    for (int i = 0; i < 2; i++) {
+        if (!hrefs[i])
+            continue;
+        buf_append_str(out, "<a ");
+        if (rels[i]) {
+            buf_append_str(out, "rel=\"");
+            buf_append_str(out, rels[i]);
+            buf_append_str(out, "\" ");
+        }
+        buf_append_str(out, "href=\"");
+        ui_esc(out, hrefs[i]);
+        buf_append_str(out, "\">");
+        ui_esc(out, labels[i]);
+        buf_append_str(out, "</a>\n");
+    }
+    buf_append_str(out, "</nav>\n");
+}
+
+void admin_events_table(struct buf *out, const char *label, const struct ui_admin_event *events,
+                        size_t n)
+{
+    static const char *const heads[] = {"When",       "What",  "Application",
+                                        "IP address", "Admin", "Details"};
+    admin_table_begin(out, label, heads, ARRAY_SIZE(heads));
+    for (size_t i = 0; i < n; i++) {
+        const struct ui_admin_event *e = &events[i];
+        buf_append_str(out, "<tr>");
+        admin_cell(out, heads[0], e->time);
+        admin_cell_open(out, heads[1]);
+        ui_esc(out, e->what);
+        buf_append_str(out, " <code class=\"muted\">");
+        ui_esc(out, e->event);
+        buf_append_str(out, "</code></div></td>");
+        admin_cell(out, heads[2], e->app);
+        admin_cell(out, heads[3], e->ip);
+        admin_cell(out, heads[4], e->who);
+        admin_cell(out, heads[5], e->detail);
+        buf_append_str(out, "</tr>\n");
+    }
+    admin_table_end(out);
+}
+
+/* ---- pages of their own ---- */
 
 void ui_admin_login(struct buf *out, const struct ui_admin_page *p, const char *username)
 {
-    struct ui_ctx c = ctx_of(p);
-    begin(out, &c, p, "admin.title.login");
-    buf_append_str(out, "<p class=\"lead\">The console of this otpgate: applications, users' "
-                        "factors and the delivery log. Accounts are made with "
+    struct ui_ctx c = admin_ctx(p);
+    struct ui_layout l = {.title_key = "admin.title.login",
+                          .page = "page-admin",
+                          .wide = true,
+                          .extra_css = "admin.css"};
+    ui_layout_begin(out, &c, &l);
+    alerts(out, p);
+    buf_append_str(out, "<p class=\"lead\">The console of this otpgate: applications, users, "
+                        "policy, branding and the delivery log. The first account is made with "
                         "<code>otpgate admin add</code>.</p>\n"
-                        "<form class=\"stack\" method=\"post\" action=\"/admin/login\">\n");
+                        "<form class=\"stack admin-narrow\" method=\"post\" "
+                        "action=\"/admin/login\">\n");
     ui_csrf(out, &c);
     buf_append_str(out, "<div class=\"field\">\n<label for=\"username\">Username</label>\n"
                         "<input id=\"username\" name=\"username\" type=\"text\" "
@@ -135,186 +375,214 @@ void ui_admin_login(struct buf *out, const struct ui_admin_page *p, const char *
     ui_layout_end(out, &c);
 }
 
-void ui_admin_apps(struct buf *out, const struct ui_admin_page *p, const struct ui_admin_app *apps,
-                   size_t count, const char *global_mode)
+void ui_admin_message(struct buf *out, const struct ui_admin_page *p, const char *title,
+                      const char *text, const char *href, const char *label)
 {
-    struct ui_ctx c = ctx_of(p);
-    begin(out, &c, p, "admin.title.apps");
-    if (count == 0) {
-        buf_append_str(out, "<p>No applications yet. Register one with <code>otpgate app add "
-                            "--name NAME --redirect-uri URI</code>.</p>\n");
-        ui_layout_end(out, &c);
-        return;
-    }
-    buf_printf(out, "<p class=\"lead\">%zu application%s. The global policy's mode is ", count,
-               count == 1 ? "" : "s");
-    ui_esc(out, global_mode);
-    buf_append_str(out, ".</p>\n");
-    static const char *const heads[] = {"Name", "Client id", "Redirect URIs", "Policy", ""};
-    table_begin(out, "Applications", heads, ARRAY_SIZE(heads) - 1);
-    for (size_t i = 0; i < count; i++) {
-        const struct ui_admin_app *a = &apps[i];
-        buf_append_str(out, "<tr><th scope=\"row\">");
-        ui_esc(out, a->name);
-        buf_append_str(out, "</th>");
-        code_cell(out, a->id);
-        buf_append_str(out, "<td><ul class=\"plain\">");
-        for (size_t u = 0; u < a->uri_count; u++) {
-            buf_append_str(out, "<li><code>");
-            ui_esc(out, a->uris[u]);
-            buf_append_str(out, "</code></li>");
-        }
-        buf_append_str(out, "</ul></td><td>");
-        ui_esc(out, a->policy);
-        if (a->policy && strcmp(a->policy, "inherit") == 0) {
-            buf_append_str(out, " <span class=\"muted\">(");
-            ui_esc(out, global_mode);
-            buf_append_str(out, ")</span>");
-        }
-        buf_append_str(out, "</td></tr>\n");
-    }
-    table_end(out);
-    ui_layout_end(out, &c);
-}
-
-/* A small POST form about the looked-up user. */
-static void user_form(struct buf *out, const struct ui_ctx *c, const struct ui_admin_user_view *v,
-                      const char *action, const char *cls, const char *label, bool confirm)
-{
-    buf_append_str(out, "<form class=\"admin-action\" method=\"post\" action=\"");
-    buf_append_str(out, action);
-    buf_append_str(out, "\">\n");
-    ui_csrf(out, c);
-    ui_hidden(out, "app", v->app_id);
-    ui_hidden(out, "sub", v->sub);
-    if (confirm)
-        buf_append_str(out, "<div class=\"check\"><input type=\"checkbox\" id=\"confirm\" "
-                            "name=\"confirm\" value=\"1\" required>\n<label for=\"confirm\">"
-                            "Yes, remove every factor and recovery code of this user</label>"
-                            "</div>\n");
-    buf_append_str(out, "<button type=\"submit\" class=\"button small ");
-    buf_append_str(out, cls);
-    buf_append_str(out, "\">");
-    buf_append_str(out, label);
-    buf_append_str(out, "</button>\n</form>\n");
-}
-
-void ui_admin_user(struct buf *out, const struct ui_admin_page *p,
-                   const struct ui_admin_user_view *v)
-{
-    struct ui_ctx c = ctx_of(p);
-    begin(out, &c, p, "admin.title.users");
-    if (v->app_count == 0) {
-        buf_append_str(out, "<p>No applications yet, so no users either.</p>\n");
-        ui_layout_end(out, &c);
-        return;
-    }
-    buf_append_str(out, "<form class=\"stack admin-search\" method=\"get\" action=\"/admin/users\">"
-                        "\n<div class=\"field\">\n<label for=\"app\">Application</label>\n"
-                        "<select id=\"app\" name=\"app\">\n");
-    for (size_t i = 0; i < v->app_count; i++) {
-        buf_append_str(out, "<option value=\"");
-        ui_esc(out, v->apps[i].id);
-        buf_append_str(out, "\"");
-        if (v->app_id && strcmp(v->app_id, v->apps[i].id) == 0)
-            buf_append_str(out, " selected");
-        buf_append_str(out, ">");
-        ui_esc(out, v->apps[i].name);
-        buf_append_str(out, " (");
-        ui_esc(out, v->apps[i].id);
-        buf_append_str(out, ")</option>\n");
-    }
-    buf_append_str(out, "</select>\n</div>\n<div class=\"field\">\n<label for=\"sub\">User id "
-                        "(sub)</label>\n<p class=\"hint\" id=\"sub-hint\">The app's own id for "
-                        "the user.</p>\n<input id=\"sub\" name=\"sub\" type=\"text\" required "
-                        "autocapitalize=\"none\" spellcheck=\"false\" maxlength=\"255\" "
-                        "aria-describedby=\"sub-hint\" value=\"");
-    ui_esc(out, v->sub);
-    buf_append_str(out, "\">\n</div>\n<button type=\"submit\" class=\"button\">Look up</button>"
-                        "\n</form>\n");
-    if (!v->found) {
-        ui_layout_end(out, &c);
-        return;
-    }
-
-    buf_append_str(out, "<section aria-labelledby=\"user-h\">\n<h2 id=\"user-h\">");
-    ui_esc(out, v->sub);
-    buf_append_str(out, " <span class=\"muted\">at ");
-    ui_esc(out, v->app_name);
-    buf_append_str(out, "</span></h2>\n<dl class=\"admin-facts\">\n<dt>Sign-in state</dt><dd>");
-    ui_esc(out, v->lock_state);
-    buf_printf(out,
-               "</dd>\n<dt>Consecutive failures</dt><dd>%lld</dd>\n"
-               "<dt>Recovery codes left</dt><dd>%lld</dd>\n</dl>\n",
-               v->failures, v->recovery_left);
-    if (v->factor_count == 0) {
-        buf_append_str(out, "<p>No factors.</p>\n");
-    } else {
-        static const char *const heads[] = {"Factor", "Destination", "Status", "Added",
-                                            "Last used"};
-        table_begin(out, "Factors", heads, ARRAY_SIZE(heads));
-        for (size_t i = 0; i < v->factor_count; i++) {
-            const struct ui_admin_factor *f = &v->factors[i];
-            buf_append_str(out, "<tr><th scope=\"row\">");
-            ui_text(out, &c, ui_factor_key(f->type));
-            if (f->preferred)
-                buf_append_str(out, " <span class=\"badge badge-accent\">Preferred</span>");
-            buf_append_str(out, "</th>");
-            cell(out, f->masked && f->masked[0] ? f->masked : "—");
-            cell(out, f->status);
-            cell(out, f->added);
-            cell(out, f->last_used ? f->last_used : "never");
-            buf_append_str(out, "</tr>\n");
-        }
-        table_end(out);
-    }
-    buf_append_str(out, "<div class=\"admin-actions\">\n");
-    if (v->locked_or_waiting || v->failures > 0)
-        user_form(out, &c, v, "/admin/users/unlock", "secondary", "Unlock", false);
-    if (v->factor_count > 0 || v->recovery_left > 0)
-        user_form(out, &c, v, "/admin/users/reset", "danger", "Reset: remove all factors", true);
-    buf_append_str(out, "</div>\n</section>\n");
-    ui_layout_end(out, &c);
-}
-
-void ui_admin_deliveries(struct buf *out, const struct ui_admin_page *p,
-                         const struct ui_admin_delivery *rows, size_t count)
-{
-    struct ui_ctx c = ctx_of(p);
-    begin(out, &c, p, "admin.title.deliveries");
-    if (count == 0) {
-        buf_append_str(out, "<p>No messages yet.</p>\n");
-        ui_layout_end(out, &c);
-        return;
-    }
-    buf_printf(out,
-               "<p class=\"lead\">The newest %zu message%s, newest first. Codes are never "
-               "shown: answers have them blanked.</p>\n",
-               count, count == 1 ? "" : "s");
-    static const char *const heads[] = {"Time",  "App",      "Channel",  "To",
-                                        "State", "Attempts", "Provider", "Provider answer"};
-    table_begin(out, "Delivery log", heads, ARRAY_SIZE(heads));
-    for (size_t i = 0; i < count; i++) {
-        const struct ui_admin_delivery *d = &rows[i];
-        buf_append_str(out, "<tr>");
-        cell(out, d->time);
-        cell(out, d->app);
-        cell(out, d->channel);
-        cell(out, d->masked);
-        buf_append_str(out, "<td><span class=\"badge ");
-        buf_append_str(out, strcmp(d->state, "failed") == 0 ? "badge-warn"
-                            : strcmp(d->state, "sent") == 0 ? "badge-accent"
-                                                            : "badge-plain");
+    struct ui_ctx c = admin_ctx(p);
+    admin_begin(out, &c, p, title);
+    buf_append_str(out, "<p>");
+    ui_esc(out, text);
+    buf_append_str(out, "</p>\n");
+    if (href) {
+        buf_append_str(out, "<p><a href=\"");
+        ui_esc(out, href);
         buf_append_str(out, "\">");
-        ui_esc(out, d->state);
-        buf_printf(out, "</span></td><td>%lld</td>", d->attempts);
-        cell(out, d->provider);
-        if (d->answer && d->answer[0])
-            code_cell(out, d->answer);
-        else
-            cell(out, "");
-        buf_append_str(out, "</tr>\n");
+        ui_esc(out, label);
+        buf_append_str(out, "</a></p>\n");
     }
-    table_end(out);
-    ui_layout_end(out, &c);
+    admin_end(out, &c);
+}
+
+void ui_admin_confirm(struct buf *out, const struct ui_admin_page *p,
+                      const struct ui_admin_confirm *v)
+{
+    struct ui_ctx c = admin_ctx(p);
+    admin_begin(out, &c, p, v->title);
+    if (v->lead) {
+        buf_append_str(out, "<p class=\"lead\">");
+        ui_esc(out, v->lead);
+        buf_append_str(out, "</p>\n");
+    }
+    if (v->line_count) {
+        buf_append_str(out, "<ul class=\"admin-loss\">\n");
+        for (size_t i = 0; i < v->line_count; i++) {
+            buf_append_str(out, "<li>");
+            ui_esc(out, v->lines[i]);
+            buf_append_str(out, "</li>\n");
+        }
+        buf_append_str(out, "</ul>\n");
+    }
+    buf_append_str(out, "<form method=\"post\" class=\"admin-confirm\" action=\"");
+    ui_esc(out, v->action);
+    buf_append_str(out, "\">\n");
+    ui_csrf(out, &c);
+    for (size_t i = 0; i < v->hidden_count; i++)
+        ui_hidden(out, v->hidden[2 * i], v->hidden[2 * i + 1]);
+    ui_hidden(out, "confirm", "1");
+    buf_append_str(out, "<p class=\"actions\"><button type=\"submit\" class=\"button danger\">");
+    ui_esc(out, v->button);
+    buf_append_str(out, "</button>\n<a class=\"button secondary\" href=\"");
+    ui_esc(out, v->cancel_href);
+    buf_append_str(out, "\">Cancel</a></p>\n</form>\n");
+    admin_end(out, &c);
+}
+
+/* ---- overview ---- */
+
+static long long max_of(const long long *v, size_t n)
+{
+    long long m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] > m)
+            m = v[i];
+    return m;
+}
+
+/* A row of a bar chart table: name, bar, number. */
+static void bar_row(struct buf *out, const char *name, long long value, long long max,
+                    const char *cls, const char *suffix)
+{
+    buf_append_str(out, "<tr>");
+    admin_row_head_open(out, "");
+    ui_esc(out, name);
+    buf_append_str(out, "</th>");
+    admin_cell_open(out, "");
+    admin_bar(out, value, max, cls);
+    buf_append_str(out, "</div></td>");
+    admin_cell_open(out, "");
+    buf_printf(out, "%lld", value);
+    if (suffix)
+        ui_esc(out, suffix);
+    buf_append_str(out, "</div></td></tr>\n");
+}
+
+static void chart_begin(struct buf *out, const char *id, const char *title, const char *what)
+{
+    buf_printf(out, "<section aria-labelledby=\"%s\">\n<h2 id=\"%s\">", id, id);
+    ui_esc(out, title);
+    buf_append_str(out, "</h2>\n<table class=\"admin-chart\">\n<thead><tr><th scope=\"col\">");
+    ui_esc(out, what);
+    buf_append_str(out, "</th><th scope=\"col\"><span class=\"visually-hidden\">Bar</span></th>"
+                        "<th scope=\"col\">Count</th></tr></thead>\n<tbody>\n");
+}
+
+static void chart_end(struct buf *out)
+{
+    buf_append_str(out, "</tbody>\n</table>\n</section>\n");
+}
+
+void ui_admin_overview(struct buf *out, const struct ui_admin_page *p,
+                       const struct ui_admin_overview *v)
+{
+    struct ui_ctx c = admin_ctx(p);
+    admin_begin(out, &c, p, "Overview");
+    long long users = 0, with = 0, sms = 0, email = 0, totp = 0, locked = 0, waiting = 0;
+    for (size_t i = 0; i < v->app_count; i++) {
+        users += v->apps[i].users;
+        with += v->apps[i].with_factor;
+        sms += v->apps[i].sms;
+        email += v->apps[i].email;
+        totp += v->apps[i].totp;
+        locked += v->apps[i].locked;
+        waiting += v->apps[i].waiting;
+    }
+    long long sent = v->sent[0] + v->sent[1], failed = v->failed[0] + v->failed[1];
+    buf_append_str(out, "<ul class=\"admin-stats\">\n");
+    buf_printf(out,
+               "<li><span class=\"stat-value\">%lld</span> <span class=\"stat-label\">of %lld "
+               "users have a second factor</span></li>\n",
+               with, users);
+    buf_printf(out,
+               "<li><a href=\"/admin/users?state=locked\"><span class=\"stat-value\">%lld</span> "
+               "<span class=\"stat-label\">locked user%s</span></a></li>\n",
+               locked, locked == 1 ? "" : "s");
+    buf_printf(out,
+               "<li><a href=\"/admin/deliveries\"><span class=\"stat-value\">%lld</span> "
+               "<span class=\"stat-label\">message%s sent in the last 24 hours</span></a></li>\n",
+               sent, sent == 1 ? "" : "s");
+    buf_printf(out,
+               "<li><a href=\"/admin/deliveries?state=failed\"><span class=\"stat-value\">%lld"
+               "</span> <span class=\"stat-label\">failed in the last 24 hours</span></a></li>\n",
+               failed);
+    buf_append_str(out, "</ul>\n");
+    if (waiting > 0)
+        buf_printf(out,
+                   "<p><a href=\"/admin/users?state=waiting\">%lld user%s</a> must wait before "
+                   "trying again after wrong codes.</p>\n",
+                   waiting, waiting == 1 ? "" : "s");
+    buf_append_str(out, "<p class=\"muted\">The global policy's mode is ");
+    ui_esc(out, v->global_mode);
+    buf_append_str(out, ".</p>\n");
+
+    if (v->app_count == 0) {
+        buf_append_str(out, "<p>No applications yet. <a href=\"/admin/apps/new\">Register the "
+                            "first one</a>.</p>\n");
+        admin_end(out, &c);
+        return;
+    }
+    /* Users with a second factor, per app. */
+    buf_append_str(out, "<section aria-labelledby=\"per-app\">\n<h2 id=\"per-app\">Users with a "
+                        "second factor, per application</h2>\n");
+    static const char *const heads[] = {"Application", "With a second factor", "Text message",
+                                        "Email",       "Authenticator app",    "Locked"};
+    admin_table_begin(out, "Users per application", heads, ARRAY_SIZE(heads));
+    for (size_t i = 0; i < v->app_count; i++) {
+        const struct ui_admin_app_counts *a = &v->apps[i];
+        buf_append_str(out, "<tr>");
+        admin_row_head_open(out, heads[0]);
+        buf_append_str(out, "<a href=\"/admin/apps/");
+        ui_url_param(out, a->id);
+        buf_append_str(out, "\">");
+        ui_esc(out, a->name);
+        buf_append_str(out, "</a></th>");
+        admin_cell_open(out, heads[1]);
+        buf_append_str(out, "<span class=\"bar-cell\">");
+        admin_bar(out, a->with_factor, a->users, NULL);
+        buf_printf(out, "<span>%lld of %lld</span></span></div></td>", a->with_factor, a->users);
+        char n[32];
+        snprintf(n, sizeof(n), "%lld", a->sms);
+        admin_cell(out, heads[2], n);
+        snprintf(n, sizeof(n), "%lld", a->email);
+        admin_cell(out, heads[3], n);
+        snprintf(n, sizeof(n), "%lld", a->totp);
+        admin_cell(out, heads[4], n);
+        admin_cell_open(out, heads[5]);
+        if (a->locked > 0) {
+            buf_append_str(out, "<a href=\"/admin/users?state=locked&amp;app=");
+            ui_url_param(out, a->id);
+            buf_printf(out, "\">%lld</a>", a->locked);
+        } else {
+            buf_append_str(out, "0");
+        }
+        buf_append_str(out, "</div></td></tr>\n");
+    }
+    admin_table_end(out);
+    buf_append_str(out, "</section>\n");
+
+    /* Per factor type, over every app. */
+    long long types[] = {sms, email, totp};
+    long long tmax = max_of(types, 3);
+    chart_begin(out, "per-type", "Users per factor type, all applications", "Factor");
+    bar_row(out, "Text message", sms, tmax, NULL, NULL);
+    bar_row(out, "Email", email, tmax, NULL, NULL);
+    bar_row(out, "Authenticator app", totp, tmax, NULL, NULL);
+    bar_row(out, "No second factor", users - with, users, "bar-muted", NULL);
+    chart_end(out);
+
+    /* Messages of the last 24 hours. */
+    long long all[] = {v->sent[0],   v->sent[1],    v->failed[0],
+                       v->failed[1], v->pending[0], v->pending[1]};
+    long long mmax = max_of(all, ARRAY_SIZE(all));
+    chart_begin(out, "sends", "Messages in the last 24 hours", "Channel and outcome");
+    bar_row(out, "Text messages sent", v->sent[0], mmax, NULL, NULL);
+    bar_row(out, "Text messages failed", v->failed[0], mmax, "bar-bad", NULL);
+    bar_row(out, "Emails sent", v->sent[1], mmax, NULL, NULL);
+    bar_row(out, "Emails failed", v->failed[1], mmax, "bar-bad", NULL);
+    if (v->pending[0] + v->pending[1] > 0)
+        bar_row(out, "Waiting to be sent", v->pending[0] + v->pending[1], mmax, "bar-muted", NULL);
+    chart_end(out);
+    if (v->retried[0] + v->retried[1] > 0)
+        buf_printf(out, "<p class=\"muted\">%lld of them needed more than one try.</p>\n",
+                   v->retried[0] + v->retried[1]);
+    admin_end(out, &c);
 }

@@ -6,155 +6,14 @@ show up in a page, the database or the log (SPEC §2, §4, §7, §8)."""
 
 import base64
 import hashlib
-import http.client
 import os
 import re
-import sqlite3
-import subprocess
 import threading
 import time
 import urllib.parse
 
-import pytest
-
+from adminclient import PASSWORD, Console, admin_add, audit_rows, b64url, db, one_line_error, started
 from apiclient import BULLET, gw, metric_value  # noqa: F401
-from conftest import base_env, otpgate_bin, sanitizer_report
-
-PASSWORD = "correct horse battery staple"
-CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-# ---- helpers --------------------------------------------------------------
-
-
-def admin_add(data_dir, name, password, env=None):
-    """otpgate admin add NAME with password (str, or None for no input) on
-    stdin; returns CompletedProcess (text)."""
-    e = {"OTPGATE_DATA_DIR": str(data_dir)}
-    e.update(env or {})
-    p = subprocess.run([otpgate_bin(), "admin", "add", name],
-                       input=(password + "\n").encode("utf-8") if password is not None else b"",
-                       env=base_env(e), capture_output=True, timeout=30)
-    p.stdout = p.stdout.decode("utf-8", "replace")
-    p.stderr = p.stderr.decode("utf-8", "replace")
-    report = sanitizer_report(p.stderr)
-    if report:
-        pytest.fail("sanitizer report from otpgate admin add:\n" + report)
-    return p
-
-
-def one_line_error(p):
-    assert p.returncode == 1, (p.returncode, p.stdout, p.stderr)
-    lines = [l for l in p.stderr.splitlines() if l.strip() and not l.startswith("{")]
-    assert len(lines) == 1, p.stderr
-    return lines[0]
-
-
-class Reply:
-    def __init__(self, status, headers, body):
-        self.status = status
-        self.headers = headers  # list of (name, value)
-        self.body = body
-        self.text = body.decode("utf-8", "replace")
-
-    def header(self, name):
-        for k, v in self.headers:
-            if k.lower() == name.lower():
-                return v
-        return None
-
-    def cookies(self):
-        """Set-Cookie lines by cookie name."""
-        out = {}
-        for k, v in self.headers:
-            if k.lower() == "set-cookie":
-                out[v.split("=", 1)[0]] = v
-        return out
-
-    def __repr__(self):
-        return "<Reply %d %r %r>" % (self.status, self.headers, self.text[:300])
-
-
-class Console:
-    """A browser's view of /admin: a cookie jar, the page's CSRF token."""
-
-    def __init__(self, server):
-        self.server = server
-        self.jar = {}
-        self.csrf = None
-
-    def request(self, method, path, form=None, timeout=10.0):
-        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=timeout)
-        headers = {}
-        if self.jar:
-            headers["Cookie"] = "; ".join("%s=%s" % kv for kv in self.jar.items())
-        body = None
-        if form is not None:
-            body = urllib.parse.urlencode(form).encode("utf-8")
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        try:
-            conn.request(method, path, body=body, headers=headers)
-            r = conn.getresponse()
-            reply = Reply(r.status, r.getheaders(), r.read())
-        finally:
-            conn.close()
-        for name, line in reply.cookies().items():
-            value = line.split(";", 1)[0].split("=", 1)[1]
-            if "Max-Age=0" in line or not value:
-                self.jar.pop(name, None)
-            else:
-                self.jar[name] = value
-        m = CSRF_RE.search(reply.text)
-        if m:
-            self.csrf = m.group(1)
-        return reply
-
-    def get(self, path):
-        return self.request("GET", path)
-
-    def post(self, path, form, csrf=True):
-        form = dict(form)
-        if csrf is True:
-            form["csrf"] = self.csrf
-        elif csrf:
-            form["csrf"] = csrf
-        return self.request("POST", path, form)
-
-    def login(self, username="root", password=PASSWORD, expect=303):
-        r = self.get("/admin/login")
-        assert r.status == 200, r
-        r = self.post("/admin/login", {"username": username, "password": password})
-        assert r.status == expect, r
-        if expect == 303:
-            assert r.header("Location") == "/admin"
-            r = self.get("/admin")
-            assert r.status == 200, r
-        return r
-
-
-def db(data_dir):
-    con = sqlite3.connect(os.path.join(str(data_dir), "otpgate.db"), timeout=10)
-    con.row_factory = sqlite3.Row
-    return con
-
-
-def audit_rows(data_dir, event):
-    con = db(data_dir)
-    try:
-        return [dict(r) for r in con.execute(
-            "SELECT * FROM audit WHERE event = ? ORDER BY id", (event,))]
-    finally:
-        con.close()
-
-
-def started(gw, admin="root", password=PASSWORD, env=None):
-    p = admin_add(gw.data_dir, admin, password)
-    assert p.returncode == 0, p.stderr
-    return gw.start(env=env)
-
-
-def b64url(raw):
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
 # ---- otpgate admin add ------------------------------------------------------
@@ -263,10 +122,13 @@ def test_login_wrong_then_right_then_logout(gw):
 
     r = c.get("/admin")
     assert r.status == 200, r
+    assert "<h1>Overview</h1>" in r.text
     assert "Shop" in r.text and app.client_id in r.text
+    assert "Sign out" in r.text
+    r = c.get("/admin/apps")
+    assert r.status == 200, r
     assert "http://127.0.0.1:3000/cb" in r.text and "inherit" in r.text
     assert app.secret not in r.text
-    assert "Sign out" in r.text
 
     # Only the cookie's hash is stored.
     con = db(gw.data_dir)
@@ -442,10 +304,13 @@ def test_user_lookup_unlock_and_reset(gw):
     r = c.get("/admin/users")
     assert r.status == 200
     assert "Shop" in r.text and "Blog" in r.text
+    # The older lookup's links lead to the user's page.
     r = c.get("/admin/users?" + urllib.parse.urlencode({"app": other.client_id, "sub": "alice"}))
+    assert r.status == 303, r
+    r = c.follow(r)
     assert r.status == 404 and "No such user" in r.text
 
-    url = "/admin/users?" + urllib.parse.urlencode({"app": app.client_id, "sub": "alice"})
+    url = "/admin/user?" + urllib.parse.urlencode({"app": app.client_id, "sub": "alice"})
     r = c.get(url)
     assert r.status == 200, r
     assert "a%s%s%s@example.com" % (BULLET, BULLET, BULLET) in r.text
@@ -453,6 +318,7 @@ def test_user_lookup_unlock_and_reset(gw):
     assert "900123" not in r.text  # the phone is masked too
     assert "Locked since 2023-11-14" in r.text
     assert ">100<" in r.text
+    assert 'class="alert error admin-banner"' in r.text  # the highlighted lock banner
     assert "Unlock" in r.text and "Reset: remove all factors" in r.text
 
     r = c.post("/admin/users/unlock", {"app": app.client_id, "sub": "alice"})
@@ -460,6 +326,7 @@ def test_user_lookup_unlock_and_reset(gw):
     assert "n=unlocked" in r.header("Location")
     r = c.get(r.header("Location"))
     assert "Unlocked" in r.text and "Not locked" in r.text
+    assert "admin-banner" not in r.text
     con = db(gw.data_dir)
     u = dict(con.execute("SELECT failures, locked_at FROM users WHERE sub = 'alice' AND "
                          "app_id = ?", (app.client_id,)).fetchone())
@@ -469,10 +336,13 @@ def test_user_lookup_unlock_and_reset(gw):
     assert len(unlock) == 1 and unlock[0]["app_id"] == app.client_id and unlock[0]["sub"] == "alice"
     assert unlock[0]["detail"] == '{"by":"console","admin":"root","failures":100}'
 
-    # Reset needs the confirmation box.
+    # Reset goes through its confirmation page, which names what is lost.
     r = c.post("/admin/users/reset", {"app": app.client_id, "sub": "alice"})
-    assert r.status == 303 and "e=confirm" in r.header("Location")
-    assert "Tick the box" in c.get(r.header("Location")).text
+    assert r.status == 303 and r.header("Location").startswith("/admin/users/reset?"), r
+    page = c.follow(r)
+    assert page.status == 200 and "Reset alice?" in page.text
+    assert "2 factors (2 confirmed)." in page.text
+    assert 'name="confirm" value="1"' in page.text
     assert len(app.factors("alice")["factors"]) == 2
     r = c.post("/admin/users/reset", {"app": app.client_id, "sub": "alice", "confirm": "1"})
     assert r.status == 303 and "n=reset" in r.header("Location")
@@ -512,7 +382,7 @@ def test_delivery_log_shows_rows_without_codes(gw):
     r = c.get("/admin/deliveries")
     assert r.status == 200, r
     body = r.text
-    assert "The newest 2 messages" in body
+    assert "2 messages, newest first" in body
     assert "b%s%s%s@example.com" % (BULLET, BULLET, BULLET) in body
     assert "bob@example.com" not in body and "900456" not in body
     assert "email" in body and "sms" in body and "sent" in body

@@ -1,8 +1,11 @@
 /* Unit tests of src/core/admins.c: usernames and password rules, scrypt
  * hashing (RFC 7914 vector, parameters read back from the stored string,
- * malformed strings refused), accounts (create, replace ends sessions),
- * console sessions (the cookie value never stored, expiry, deletion,
- * pruning), CSRF tokens and the doubling login throttle. Each test owns a
+ * malformed strings refused), accounts (create, replace ends sessions;
+ * the console's add that never replaces, remove that refuses oneself and
+ * the last account, a new password that keeps only the current session,
+ * the listing), console sessions (the cookie value never stored, expiry,
+ * deletion, pruning, a secret kept sealed for one showing), CSRF tokens and
+ * the doubling login throttle. Each test owns a
  * fresh mkdtemp directory. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -265,6 +268,119 @@ static void test_put_and_replace(void **state)
 
 /* ---- sessions ---- */
 
+struct listed {
+    char names[8][ADMINS_NAME_MAX + 1];
+    int64_t sessions[8], last_login[8];
+    size_t n;
+};
+
+static void collect(const struct admin_account *a, void *arg)
+{
+    struct listed *l = arg;
+    snprintf(l->names[l->n], sizeof(l->names[0]), "%s", a->username);
+    l->sessions[l->n] = a->sessions;
+    l->last_login[l->n] = a->last_login_at;
+    l->n++;
+}
+
+static int64_t session_count(struct fixture *f)
+{
+    return tu_query_int(f->s, "SELECT count(*) FROM admin_sessions");
+}
+
+static void test_console_accounts(void **state)
+{
+    struct fixture *f = *state;
+    char hash[ADMINS_HASH_LEN], cookie[ADMINS_COOKIE_LEN];
+    struct admin_session root1, root2, bob;
+    add_admin(f, "root", "root's long password");
+    assert_int_equal(admins_password_hash("bob's long password", 19, &fast, hash, sizeof(hash)), 0);
+    /* add never replaces an existing account. */
+    assert_int_equal(admins_add(f->s, "root", hash, T0), OG_ERR_EXISTS);
+    assert_int_equal(admins_add(f->s, "bad name", hash, T0), OG_ERR_INVALID);
+    assert_int_equal(admins_add(f->s, "carol", "$scrypt$nonsense", T0), OG_ERR_INVALID);
+    assert_int_equal(admins_add(f->s, "bob", hash, T0 + 1), 0);
+    char stored[ADMINS_HASH_LEN];
+    assert_int_equal(admins_get_hash(f->s, "bob", stored, sizeof(stored)), 0);
+    assert_string_equal(stored, hash);
+
+    assert_int_equal(
+        admins_session_create(f->s, "root", NULL, T0, 1000, cookie, sizeof(cookie), &root1), 0);
+    assert_int_equal(
+        admins_session_create(f->s, "root", NULL, T0, 1000, cookie, sizeof(cookie), &root2), 0);
+    assert_int_equal(
+        admins_session_create(f->s, "bob", NULL, T0, 1000, cookie, sizeof(cookie), &bob), 0);
+    assert_int_equal(admins_touch_login(f->s, "bob", T0 + 5), 0);
+    struct listed l = {0};
+    assert_int_equal(admins_each(f->s, T0 + 10, collect, &l), 0);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.names[0], "bob");
+    assert_string_equal(l.names[1], "root");
+    assert_int_equal(l.sessions[0], 1);
+    assert_int_equal(l.sessions[1], 2);
+    assert_int_equal(l.last_login[0], T0 + 5);
+    assert_int_equal(l.last_login[1], 0);
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(admins_each(f->s, T0 + 2000, collect, &l), 0); /* expired: not counted */
+    assert_int_equal(l.sessions[1], 0);
+
+    /* A new password ends the admin's other sessions, never this one. */
+    assert_int_equal(admins_password_set(f->s, "root", hash, T0 + 20, &root1), 0);
+    assert_int_equal(session_count(f), 2);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM admin_sessions WHERE username = "
+                                        "'root'"),
+                     1);
+    assert_int_equal(admins_password_set(f->s, "nobody", hash, T0, NULL), OG_ERR_NOT_FOUND);
+    assert_int_equal(admins_password_set(f->s, "root", "x", T0, NULL), OG_ERR_INVALID);
+    assert_int_equal(admins_password_set(f->s, "bob", hash, T0 + 30, NULL), 0);
+    assert_int_equal(session_count(f), 1);
+
+    /* Remove: never oneself, never the last one; the sessions go too. */
+    assert_int_equal(admins_remove(f->s, "root", "root"), OG_ERR_PERM);
+    assert_int_equal(admins_remove(f->s, "nobody", "root"), OG_ERR_NOT_FOUND);
+    assert_int_equal(
+        admins_session_create(f->s, "bob", NULL, T0, 1000, cookie, sizeof(cookie), &bob), 0);
+    assert_int_equal(admins_remove(f->s, "bob", "root"), 0);
+    assert_int_equal(admins_count(f->s), 1);
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM admin_sessions WHERE username = "
+                                        "'bob'"),
+                     0);
+    assert_int_equal(admins_remove(f->s, "root", "someone-else"), OG_ERR_PERM);
+    assert_int_equal(admins_remove(f->s, "root", NULL), OG_ERR_PERM);
+    assert_int_equal(admins_count(f->s), 1);
+}
+
+static void test_reveal(void **state)
+{
+    struct fixture *f = *state;
+    char cookie[ADMINS_COOKIE_LEN], out[64];
+    struct admin_session a, b;
+    add_admin(f, "root", "root's long password");
+    assert_int_equal(
+        admins_session_create(f->s, "root", NULL, T0, 1000, cookie, sizeof(cookie), &a), 0);
+    assert_int_equal(
+        admins_session_create(f->s, "root", NULL, T0, 1000, cookie, sizeof(cookie), &b), 0);
+    assert_int_equal(admins_reveal_take(f->s, &f->k, &a, "app_x", out, sizeof(out)),
+                     OG_ERR_NOT_FOUND);
+    const char *secret = "s3cr3t-value-shown-once";
+    assert_int_equal(admins_reveal_put(f->s, &f->k, &a, "app_x", secret), 0);
+    /* Sealed: not in the row in the clear. */
+    assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM admin_sessions WHERE instr(reveal, "
+                                        "'s3cr3t') > 0"),
+                     0);
+    /* Another session or another app's page gets nothing, and the secret stays. */
+    assert_int_equal(admins_reveal_take(f->s, &f->k, &b, "app_x", out, sizeof(out)),
+                     OG_ERR_NOT_FOUND);
+    assert_int_equal(admins_reveal_take(f->s, &f->k, &a, "app_y", out, sizeof(out)),
+                     OG_ERR_NOT_FOUND);
+    assert_int_equal(admins_reveal_take(f->s, &f->k, &a, "app_x", out, 8), OG_ERR_TOO_BIG);
+    assert_int_equal(admins_reveal_take(f->s, &f->k, &a, "app_x", out, sizeof(out)), 0);
+    assert_string_equal(out, secret);
+    /* Once. */
+    assert_int_equal(admins_reveal_take(f->s, &f->k, &a, "app_x", out, sizeof(out)),
+                     OG_ERR_NOT_FOUND);
+}
+
 static void test_sessions(void **state)
 {
     struct fixture *f = *state;
@@ -410,6 +526,8 @@ int main(void)
         cmocka_unit_test(test_malformed_hashes),
         cmocka_unit_test_setup_teardown(test_put_and_replace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_console_accounts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reveal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_csrf, setup, teardown),
         cmocka_unit_test_setup_teardown(test_throttle, setup, teardown),
     };

@@ -1,7 +1,8 @@
 /* Unit tests of src/core/apps.c: registration, redirect URI rules, sealed
  * secrets (never in the clear in the database), constant-time checks for
- * right, wrong and unknown ids, rotation, removal with its cascade, and the
- * listing without secrets. Each test owns a fresh mkdtemp directory. */
+ * right, wrong and unknown ids, rotation, changes of name and redirect
+ * URIs, removal with its cascade, and the listing without secrets. Each test owns a fresh mkdtemp
+ * directory. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -458,11 +459,60 @@ static void test_list_json(void **state)
     json_decref(arr);
 }
 
+static void test_update(void **state)
+{
+    struct fixture *f = *state;
+    char id[APPS_ID_LEN], secret[APPS_SECRET_LEN];
+    add_ok(f, "Shop", "https://shop.example/cb", NULL, id, secret);
+    const char *uris[] = {"https://shop2.example/cb", "http://127.0.0.1:8000/cb",
+                          "https://shop2.example/cb"};
+    assert_int_equal(apps_update(f->s, id, "Shop 2", uris, 3, f->err, sizeof(f->err)), 0);
+    struct app a;
+    assert_int_equal(apps_get(f->s, id, &a), 0);
+    assert_string_equal(a.name, "Shop 2");
+    assert_int_equal(a.redirect_count, 2); /* the duplicate dropped */
+    assert_string_equal(a.redirect_uris[1], "http://127.0.0.1:8000/cb");
+    apps_free(&a);
+    /* NULL keeps a part; the secret is untouched. */
+    assert_int_equal(apps_update(f->s, id, NULL, uris, 1, f->err, sizeof(f->err)), 0);
+    assert_int_equal(apps_update(f->s, id, "Shop 3", NULL, 0, f->err, sizeof(f->err)), 0);
+    assert_int_equal(apps_update(f->s, id, NULL, NULL, 0, f->err, sizeof(f->err)), 0);
+    assert_int_equal(apps_get(f->s, id, &a), 0);
+    assert_string_equal(a.name, "Shop 3");
+    assert_int_equal(a.redirect_count, 1);
+    apps_free(&a);
+    assert_true(check(f, id, secret));
+    /* Refusals change nothing and say why, as apps_add does. */
+    const char *bad_uri[] = {"http://shop.example/cb"};
+    assert_int_equal(apps_update(f->s, id, "Shop 4", bad_uri, 1, f->err, sizeof(f->err)),
+                     OG_ERR_INVALID);
+    assert_non_null(strstr(f->err, "http:// is allowed only for localhost"));
+    assert_int_equal(apps_update(f->s, id, "", NULL, 0, f->err, sizeof(f->err)), OG_ERR_INVALID);
+    assert_int_equal(apps_update(f->s, id, "bad\x01name", NULL, 0, f->err, sizeof(f->err)),
+                     OG_ERR_INVALID);
+    assert_int_equal(apps_update(f->s, id, NULL, uris, 0, f->err, sizeof(f->err)), OG_ERR_INVALID);
+    assert_int_equal(apps_get(f->s, id, &a), 0);
+    assert_string_equal(a.name, "Shop 3");
+    apps_free(&a);
+    assert_int_equal(apps_update(f->s, "app_nope", "X", NULL, 0, f->err, sizeof(f->err)),
+                     OG_ERR_NOT_FOUND);
+    assert_int_equal(apps_update(f->s, "app_nope", NULL, NULL, 0, f->err, sizeof(f->err)),
+                     OG_ERR_NOT_FOUND);
+    /* Inside the caller's transaction: rolled back with it. */
+    assert_int_equal(store_begin(f->s), 0);
+    assert_int_equal(apps_update(f->s, id, "Rolled back", NULL, 0, f->err, sizeof(f->err)), 0);
+    assert_int_equal(store_rollback(f->s), 0);
+    assert_int_equal(apps_get(f->s, id, &a), 0);
+    assert_string_equal(a.name, "Shop 3");
+    apps_free(&a);
+}
+
 int main(void)
 {
     log_set_level(OG_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_add_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_update, setup, teardown),
         cmocka_unit_test_setup_teardown(test_add_policy_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_add_refusals, setup, teardown),
         cmocka_unit_test(test_redirect_uris),

@@ -428,6 +428,56 @@ static void test_show(void **state)
     buf_free(&b);
 }
 
+struct entries {
+    char keys[32][32], values[32][64], sources[32][16], allowed[32][64];
+    bool choices[32];
+    size_t n;
+};
+
+static void collect_entry(const struct policy_entry *e, void *arg)
+{
+    struct entries *x = arg;
+    snprintf(x->keys[x->n], sizeof(x->keys[0]), "%s", e->key);
+    snprintf(x->values[x->n], sizeof(x->values[0]), "%s", e->value);
+    snprintf(x->sources[x->n], sizeof(x->sources[0]), "%s", e->source);
+    snprintf(x->allowed[x->n], sizeof(x->allowed[0]), "%s", e->allowed);
+    x->choices[x->n] = e->choices != NULL;
+    assert_non_null(e->help);
+    assert_non_null(e->def);
+    x->n++;
+}
+
+/* policy_each gives what policy_show prints, one key at a time, with the
+ * allowed values and closed choices the console's form needs. */
+static void test_each(void **state)
+{
+    struct fixture *f = *state;
+    set_ok(f, "", "code_ttl", "120");
+    set_ok(f, "app_a", "recovery_codes", "off");
+    struct entries e = {0};
+    assert_int_equal(policy_each(f->s, "app_a", collect_entry, &e), 0);
+    assert_int_equal(e.n, 24);
+    struct buf b;
+    buf_init(&b, 65536);
+    assert_int_equal(policy_show(f->s, "app_a", &b), 0);
+    for (size_t i = 0; i < e.n; i++) {
+        char line[200];
+        snprintf(line, sizeof(line), "%s = %s  (%s)\n", e.keys[i], e.values[i], e.sources[i]);
+        assert_non_null(strstr(b.data, line));
+    }
+    buf_free(&b);
+    assert_string_equal(e.keys[0], "mode");
+    assert_true(e.choices[0]);
+    assert_string_equal(e.keys[2], "recovery_codes");
+    assert_string_equal(e.sources[2], "app");
+    assert_true(e.choices[2]);
+    assert_string_equal(e.keys[4], "code_ttl");
+    assert_string_equal(e.sources[4], "global");
+    assert_string_equal(e.allowed[4], "1 to 86400 seconds");
+    assert_false(e.choices[4]);
+    assert_int_equal(policy_each(f->s, "app_zz", collect_entry, &e), OG_ERR_NOT_FOUND);
+}
+
 static void test_help_text(void **state)
 {
     (void)state;
@@ -480,6 +530,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_joins_caller_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_stored_rows_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_show, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_each, setup, teardown),
         cmocka_unit_test(test_help_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

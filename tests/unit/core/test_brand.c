@@ -1,0 +1,268 @@
+/* Unit tests of src/core/brand.c: each brand value's check (the one the
+ * CLI and the console share), storage in meta, the logo's type from its
+ * first bytes, every active SVG construct refused, the size cap, and the
+ * copy in the data directory (versioned name, old files pruned but the one
+ * in use, read back and re-checked). Each test owns a fresh mkdtemp
+ * directory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/brand.h"
+#include "core/store.h"
+
+#include "testutil.h"
+
+static const uint8_t PNG[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13};
+static const uint8_t JPEG[] = {0xFF, 0xD8, 0xFF, 0xE0, 0, 16, 'J', 'F', 'I', 'F'};
+static const uint8_t WEBP[] = {'R', 'I', 'F', 'F', 4, 0, 0, 0, 'W', 'E', 'B', 'P', 'V', 'P'};
+
+static int check(const char *text, const char **mime, char *err)
+{
+    return brand_logo_check((const uint8_t *)text, strlen(text), mime, err, 256);
+}
+
+static void test_values(void **state)
+{
+    (void)state;
+    assert_null(brand_check("name", "Acme ID"));
+    assert_null(brand_check("name", ""));
+    assert_non_null(brand_check("name", "tab\there"));
+    char long_name[80];
+    memset(long_name, 'x', 65);
+    long_name[65] = '\0';
+    assert_string_equal(brand_check("name", long_name), "must be at most 64 characters");
+    long_name[64] = '\0';
+    assert_null(brand_check("name", long_name));
+    assert_null(brand_check("support", "help@acme.example, +44 20 7946 0958"));
+    assert_null(brand_check("accent", "#0a7f5a"));
+    assert_null(brand_check("accent", "#ABC"));
+    const char *bad_accents[] = {"blue", "#12345", "#1234567", "#ggg", "0a7f5a", "#0a7f5a "};
+    for (size_t i = 0; i < sizeof(bad_accents) / sizeof(bad_accents[0]); i++)
+        assert_string_equal(brand_check("accent", bad_accents[i]), "must be a colour like #1d4ed8");
+    assert_null(brand_check("logo", "/static/img/logo.svg"));
+    assert_null(brand_check("logo", "/brand/logo?v=0123456789abcdef"));
+    const char *bad_logos[] = {"https://evil.example/x.png",
+                               "//evil.example/x.png",
+                               "/etc/passwd",
+                               "/home/me/logo.png",
+                               "/static/a\"b.svg",
+                               "/static/a b.svg",
+                               "/brand/logo?v=xyz",
+                               "/brand/logo",
+                               "/static/\xc3\xa9.svg",
+                               "relative.png"};
+    for (size_t i = 0; i < sizeof(bad_logos) / sizeof(bad_logos[0]); i++)
+        assert_non_null(brand_check("logo", bad_logos[i]));
+    assert_non_null(brand_check("colour", "x"));
+    assert_true(brand_key_known("support"));
+    assert_false(brand_key_known("brand_name"));
+    assert_false(brand_key_known(NULL));
+}
+
+static void test_types(void **state)
+{
+    (void)state;
+    const char *mime;
+    char err[256];
+    assert_int_equal(brand_logo_check(PNG, sizeof(PNG), &mime, err, sizeof(err)), OG_OK);
+    assert_string_equal(mime, "image/png");
+    assert_int_equal(brand_logo_check(JPEG, sizeof(JPEG), &mime, err, sizeof(err)), OG_OK);
+    assert_string_equal(mime, "image/jpeg");
+    assert_int_equal(brand_logo_check(WEBP, sizeof(WEBP), &mime, err, sizeof(err)), OG_OK);
+    assert_string_equal(mime, "image/webp");
+    const char *svgs[] = {
+        "<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+        "\xEF\xBB\xBF  <?xml version=\"1.0\"?><svg viewBox=\"0 0 1 1\"><path d=\"M0 0\"/></svg>",
+        "<!-- made by hand --><svg>\n<title>Logo, on the button</title></svg>",
+        "<!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" \"x.dtd\"><svg></svg>",
+        "<svg><text>ontology=x</text><g opacity=\".5\" offset=\"1\"/></svg>",
+    };
+    for (size_t i = 0; i < sizeof(svgs) / sizeof(svgs[0]); i++) {
+        assert_int_equal(check(svgs[i], &mime, err), OG_OK);
+        assert_string_equal(mime, "image/svg+xml");
+    }
+    const char *not_images[] = {"GIF89a",        "<html><body>x</body></html>",    "hello",
+                                "<svgx></svgx>", "<?xml version=\"1.0\"?><html/>", "RIFF1234WAVE"};
+    for (size_t i = 0; i < sizeof(not_images) / sizeof(not_images[0]); i++) {
+        assert_int_equal(check(not_images[i], &mime, err), OG_ERR_INVALID);
+        assert_non_null(strstr(err, "not a PNG, JPEG, WebP or SVG image"));
+        assert_null(mime);
+    }
+    /* NUL inside text is not SVG. */
+    static const uint8_t nul_svg[] = "<svg>\0</svg>";
+    assert_int_equal(brand_logo_check(nul_svg, sizeof(nul_svg) - 1, &mime, err, sizeof(err)),
+                     OG_ERR_INVALID);
+}
+
+static void test_active_svg_refused(void **state)
+{
+    (void)state;
+    const struct {
+        const char *svg, *what;
+    } cases[] = {
+        {"<svg><script>alert(1)</script></svg>", "a script"},
+        {"<svg><SCRIPT href=\"x.js\"/></svg>", "a script"},
+        {"<svg onload=\"alert(1)\"/>", "an event handler"},
+        {"<svg><rect\nONCLICK = 'x'/></svg>", "an event handler"},
+        {"<svg><rect/onmouseover=x></svg>", "an event handler"},
+        {"<svg><foreignObject><p/></foreignObject></svg>", "a foreignObject"},
+        {"<svg><a href=\"JavaScript:alert(1)\"><rect/></a></svg>", "a javascript: URL"},
+        {"<svg><iframe src=\"x\"/></svg>", "an iframe"},
+        {"<svg><embed src=\"x\"/></svg>", "an embed"},
+        {"<svg><object data=\"x\"/></svg>", "an object"},
+        {"<?xml version=\"1.0\"?><!DOCTYPE svg [<!ENTITY lol \"lol\">]><svg>&lol;</svg>",
+         "an entity declaration"},
+        {"<?xml version=\"1.0\"?><?xml-stylesheet href=\"x.css\"?><svg/>", "an XML stylesheet"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *mime = "unset";
+        char err[256];
+        assert_int_equal(check(cases[i].svg, &mime, err), OG_ERR_INVALID);
+        if (!strstr(err, cases[i].what))
+            fail_msg("case %zu: '%s' does not name %s", i, err, cases[i].what);
+        assert_null(mime);
+    }
+}
+
+static void test_size(void **state)
+{
+    (void)state;
+    const char *mime;
+    char err[256];
+    size_t n = BRAND_LOGO_MAX + 1;
+    uint8_t *big = calloc(1, n);
+    assert_non_null(big);
+    memcpy(big, PNG, sizeof(PNG));
+    assert_int_equal(brand_logo_check(big, n, &mime, err, sizeof(err)), OG_ERR_TOO_BIG);
+    assert_non_null(strstr(err, "at most 256 KiB"));
+    assert_int_equal(brand_logo_check(big, n - 1, &mime, err, sizeof(err)), OG_OK);
+    free(big);
+    assert_int_equal(brand_logo_check(PNG, 0, &mime, err, sizeof(err)), OG_ERR_TOO_BIG);
+}
+
+static size_t count_logo_files(const char *dir)
+{
+    size_t n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        n += strncmp(e->d_name, "brand-logo-", 11) == 0;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static void test_save_and_read(void **state)
+{
+    (void)state;
+    char dir[64], err[256], url1[64], url2[64], url3[64], v[BRAND_VERSION_LEN];
+    tu_tmpdir(dir, sizeof(dir), "brand");
+    assert_int_equal(
+        brand_logo_save(dir, PNG, sizeof(PNG), NULL, url1, sizeof(url1), err, sizeof(err)), OG_OK);
+    assert_true(brand_logo_version(url1, v));
+    assert_int_equal(strlen(url1), strlen("/brand/logo?v=") + 16);
+    /* The same bytes give the same name. */
+    assert_int_equal(
+        brand_logo_save(dir, PNG, sizeof(PNG), url1, url2, sizeof(url2), err, sizeof(err)), OG_OK);
+    assert_string_equal(url1, url2);
+    assert_int_equal(count_logo_files(dir), 1);
+    char path[200];
+    snprintf(path, sizeof(path), "%s/brand-logo-%s", dir, v);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+
+    uint8_t *data;
+    size_t len;
+    const char *mime;
+    assert_int_equal(brand_logo_read(dir, v, &data, &len, &mime), OG_OK);
+    assert_int_equal(len, sizeof(PNG));
+    assert_memory_equal(data, PNG, len);
+    assert_string_equal(mime, "image/png");
+    free(data);
+
+    /* A second logo keeps the one in use; a third prunes the first. */
+    assert_int_equal(
+        brand_logo_save(dir, JPEG, sizeof(JPEG), url1, url2, sizeof(url2), err, sizeof(err)),
+        OG_OK);
+    assert_int_equal(count_logo_files(dir), 2);
+    assert_int_equal(
+        brand_logo_save(dir, WEBP, sizeof(WEBP), url2, url3, sizeof(url3), err, sizeof(err)),
+        OG_OK);
+    assert_int_equal(count_logo_files(dir), 2);
+    assert_int_equal(brand_logo_read(dir, v, &data, &len, &mime), OG_ERR_NOT_FOUND);
+
+    /* Refused input writes nothing; malformed versions read nothing. */
+    static const char evil[] = "<svg onload=\"x\"/>";
+    assert_int_equal(brand_logo_save(dir, (const uint8_t *)evil, sizeof(evil) - 1, NULL, url1,
+                                     sizeof(url1), err, sizeof(err)),
+                     OG_ERR_INVALID);
+    assert_int_equal(count_logo_files(dir), 2);
+    assert_int_equal(brand_logo_read(dir, "../../etc/passwd", &data, &len, &mime),
+                     OG_ERR_NOT_FOUND);
+    assert_int_equal(brand_logo_read(dir, "0123456789ABCDEF", &data, &len, &mime),
+                     OG_ERR_NOT_FOUND);
+    assert_false(brand_logo_version("/brand/logo?v=0123456789abcdef0", v));
+    assert_false(brand_logo_version("/static/img/logo.svg", v));
+    /* A file changed behind otpgate's back no longer passes. */
+    assert_true(brand_logo_version(url3, v));
+    snprintf(path, sizeof(path), "%s/brand-logo-%s", dir, v);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs("<html><script>x</script></html>", f);
+    fclose(f);
+    assert_int_equal(brand_logo_read(dir, v, &data, &len, &mime), OG_ERR_INVALID);
+    /* No directory to write into. */
+    assert_int_equal(brand_logo_save("/nonexistent/dir", PNG, sizeof(PNG), NULL, url1, sizeof(url1),
+                                     err, sizeof(err)),
+                     OG_ERR_IO);
+    assert_non_null(strstr(err, "cannot write"));
+    tu_rmtree(dir);
+}
+
+static void test_store(void **state)
+{
+    (void)state;
+    char dir[64], db[200], err[256], v[BRAND_VALUE_LEN];
+    tu_tmpdir(dir, sizeof(dir), "brandstore");
+    snprintf(db, sizeof(db), "%s/otpgate.db", dir);
+    struct store *s;
+    assert_int_equal(store_open(db, &s, err, sizeof(err)), OG_OK);
+    assert_int_equal(brand_get(s, "name", v, sizeof(v)), OG_OK);
+    assert_string_equal(v, "");
+    assert_int_equal(brand_set(s, "name", "Acme ID"), OG_OK);
+    assert_int_equal(brand_get(s, "name", v, sizeof(v)), OG_OK);
+    assert_string_equal(v, "Acme ID");
+    assert_int_equal(brand_set(s, "accent", "blue"), OG_ERR_INVALID);
+    assert_int_equal(brand_set(s, "nope", "x"), OG_ERR_INVALID);
+    assert_int_equal(brand_get(s, "nope", v, sizeof(v)), OG_ERR_INVALID);
+    assert_int_equal(brand_set(s, "name", ""), OG_OK);
+    assert_int_equal(brand_get(s, "name", v, sizeof(v)), OG_OK);
+    assert_string_equal(v, "");
+    store_close(s);
+    tu_rmtree(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_values),
+        cmocka_unit_test(test_types),
+        cmocka_unit_test(test_active_svg_refused),
+        cmocka_unit_test(test_size),
+        cmocka_unit_test(test_save_and_read),
+        cmocka_unit_test(test_store),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
