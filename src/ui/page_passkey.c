@@ -31,12 +31,12 @@ void ui_page_passkey(struct buf *out, const struct ui_ctx *c, const struct ui_pa
     ui_hidden(out, "credential", "");
     buf_append_str(out, "<div class=\"field\">\n<label for=\"passkey-name\">");
     ui_text(out, c, "passkey.name");
-    buf_append_str(out, "</label>\n<input id=\"passkey-name\" name=\"name\" type=\"text\" "
-                        "maxlength=\"64\" autocomplete=\"off\" "
-                        "aria-describedby=\"passkey-name-hint\">\n<p class=\"hint\" "
-                        "id=\"passkey-name-hint\">");
+    buf_append_str(out, "</label>\n<p class=\"hint\" id=\"passkey-name-hint\">");
     ui_text(out, c, "passkey.name_hint");
-    buf_append_str(out, "</p>\n</div>\n<button type=\"submit\" data-passkey-button hidden>");
+    buf_append_str(out, "</p>\n<input id=\"passkey-name\" name=\"name\" type=\"text\" "
+                        "maxlength=\"64\" autocomplete=\"off\" "
+                        "aria-describedby=\"passkey-name-hint\">\n</div>\n"
+                        "<button type=\"submit\" data-passkey-button hidden>");
     ui_text(out, c, "btn.create_passkey");
     buf_append_str(out, "</button>\n<div class=\"passkey-status\" role=\"alert\"></div>\n"
                         "</form>\n<p class=\"actions\"><a class=\"button link\" href=\"");

@@ -20,7 +20,7 @@ import pytest
 
 from apiclient import REDIRECT, gw, q, totp, settle_totp_step  # noqa: F401
 from conftest import SOURCE_DIR
-from pagewalk import PageBrowser, is_success, jwt_claims, start_link
+from pagewalk import PageBrowser, authorize_url, is_success, jwt_claims, start_link, walk
 
 PUBLIC = "http://localhost:8443"  # a secure context: RP ID "localhost"
 NODE = shutil.which("node") or shutil.which("nodejs")
@@ -482,3 +482,74 @@ def test_discovery_names_phr(pk):
     r = gw.server.get("/.well-known/openid-configuration")
     acr = r.json()["acr_values_supported"]
     assert acr[0] == "phr" and "urn:otpgate:acr:mfa" in acr and "urn:otpgate:acr:remembered" in acr
+
+
+def oidc_url(app, sub, **over):
+    return authorize_url(PUBLIC, app.client_id, app.secret, sub, REDIRECT, **over)
+
+
+# Forms a page may not offer but an attacker can still post.
+PHR_ENDINGS = [("/enrol/skip", []), ("/account/done", []), ("/account/continue", []),
+               ("/challenge/passkey", [("challenge_id", "wch_x"), ("credential", "{}")]),
+               ("/account/add/webauthn", [("challenge_id", "wch_x"), ("credential", "{}")]),
+               ("/challenge/recovery", [("code", "aaaa-bbbb-cccc-dddd")])]
+
+
+@pytest.mark.parametrize("mode,kind,how", [
+    ("optional", "totp", "start"), ("mandatory", "none", "oidc"), ("off", "totp", "policy"),
+    ("optional", "none", "start"), ("mandatory", "passkey", "oidc")])
+def test_walk_phr_pages_without_a_passkey_answer(pk, soft, mode, kind, how):
+    """Where only a passkey passes, no page, link or form reached without
+    a passkey answer sends the app a success: not "Skip for now", not a
+    code, not the account page's way back."""
+    gw, app = pk
+    gw.policy("mode=" + mode, "lockout_free=1000", "lockout_wait=0", app=app)
+    if how == "policy":
+        gw.policy("require_phishing_resistant=on", app=app)
+    time.sleep(0.3)
+    sub = "walk-%s-%s-%s" % (mode, kind, how)
+    if kind == "totp":
+        app.enrol_totp(sub)
+    elif kind == "passkey":
+        app.enrol_email(sub, sub + "@example.com")
+        passkey(app, soft, sub)
+    b = PageBrowser(gw.server)
+    url = oidc_url(app, sub, acr_values="phr") if how == "oidc" else \
+        link(app, sub, **({"acr_values": "phr"} if how == "start" else {}))
+    first = b.get(url)
+    assert first.status == 200, first
+    successes, seen = walk(b, first, REDIRECT, extra_posts=PHR_ENDINGS)
+    assert len(seen) >= 3, seen
+    assert successes == [], "the app got a success without a passkey: %r" % successes[:3]
+
+
+def test_a_right_code_never_passes_phr(pk, soft):
+    """A user with an e-mail factor and a passkey, asked for phr: the right
+    e-mail code, posted although the page does not offer it, is not
+    enough."""
+    gw, app = pk
+    fid, _ = app.enrol_email("una", "una@example.com")
+    passkey(app, soft, "una")
+    b = PageBrowser(gw.server)
+    r = b.get(link(app, "una", acr_values="phr"))
+    assert "Use your passkey" in r.text and "We will email" not in r.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
+    r = b.post("/challenge/send", {"csrf": csrf, "factor_id": fid})
+    csrf = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
+    r = b.post("/challenge/verify", {"csrf": csrf, "factor_id": fid, "code": gw.code_for("una@example.com")},
+               follow=False)
+    assert r.status == 303 and not is_success(r.header("Location"), REDIRECT), r
+    r = b.get(r.header("Location"))
+    assert "Use your passkey" in r.text
+    # acr_values that also name the code's acr do take the code.
+    b2 = PageBrowser(gw.server)
+    r = b2.get(link(app, "una", acr_values="phr urn:otpgate:acr:mfa"))
+    r = b2.get("/challenge?factor=" + fid)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
+    r = b2.post("/challenge/send", {"csrf": csrf, "factor_id": fid})
+    csrf = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
+    r = b2.post("/challenge/verify", {"csrf": csrf, "factor_id": fid,
+                                      "code": gw.code_for("una@example.com")}, follow=False)
+    assert is_success(r.header("Location"), REDIRECT), r
+    res = jwt_claims(urllib.parse.parse_qs(urllib.parse.urlparse(r.header("Location")).query)["otpgate_result"][0])
+    assert res["acr"] == "urn:otpgate:acr:mfa"
