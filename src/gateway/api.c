@@ -950,6 +950,17 @@ static bool api_party(struct api *a, struct webauthn_party *rp)
     return true;
 }
 
+/* require_phishing_resistant: only a passkey passes the second step, so
+ * no code is sent or checked for one (403 passkey_required). */
+static bool phr_refused(struct api *a)
+{
+    if (!a->pol.require_phishing_resistant)
+        return false;
+    api_error(a, 403, "passkey_required",
+              "the policy accepts only a passkey (require_phishing_resistant)");
+    return true;
+}
+
 static void passkeys_off(struct api *a)
 {
     api_error(a, 503, "passkeys_unavailable",
@@ -1217,7 +1228,8 @@ void api_challenge_create(struct http_request *req)
     struct mfa_user u;
     struct mfa_factor f;
     enum mfa_result r = users_find(&a.ctx, sub, &u);
-    if (r == MFA_OK && type && !asked) {
+    /* Where only a passkey passes, the default is one too. */
+    if (r == MFA_OK && (type || a.pol.require_phishing_resistant) && !asked) {
         api_passkey_challenge(&a, &u);
         return;
     }
@@ -1243,6 +1255,8 @@ void api_challenge_create(struct http_request *req)
         api_passkey_challenge(&a, &u);
         return;
     }
+    if (phr_refused(&a))
+        return;
     if (f.type != FACTOR_TOTP && !delivery_available(a.srv, f.type)) {
         api_error(&a, 503, "channel_unavailable", "no provider is configured for this channel");
         return;
@@ -1308,6 +1322,8 @@ void api_challenge_verify(struct http_request *req)
         api_passkey_verify(&a, wid);
         return;
     }
+    if (phr_refused(&a))
+        return;
     const char *code = body_str(&a, "code");
     if (!code) {
         api_error(&a, 400, "invalid_request", "code is required");
@@ -1365,6 +1381,8 @@ void api_user_verify(struct http_request *req)
         api_error(&a, 400, "invalid_request", "code is required");
         return;
     }
+    if (phr_refused(&a))
+        return;
     struct mfa_user u;
     struct mfa_outcome o = {.attempts_left = -1};
     enum mfa_result r = users_find(&a.ctx, a.sub, &u);

@@ -316,6 +316,26 @@ def test_no_passkey_answer_that_should_fail_passes_the_api(pk, soft):
     assert [a["detail"] for a in gw.audit("verify_failed")].count("webauthn wrong_credential") == 1
 
 
+def test_require_phishing_resistant_in_the_api(pk, soft):
+    """The policy's word holds for apps that draw their own screens: no code
+    is sent or checked, and a challenge is a passkey's."""
+    gw, app = pk
+    fid, _ = app.enrol_email("vic", "vic@example.com")
+    pending = app.challenge("vic", fid).json
+    auth, _ = passkey(app, soft, "vic")
+    gw.policy("require_phishing_resistant=on", app=app)
+    time.sleep(0.3)
+    c = app.post("/challenges", {"sub": "vic"})
+    assert c.status == 201 and c.json["type"] == "webauthn", c
+    r = app.post("/challenges", {"sub": "vic", "factor_id": fid})
+    assert r.status == 403 and r.json["error"] == "passkey_required", r
+    r = app.verify_challenge(pending["id"], gw.code_for("vic@example.com"))
+    assert r.status == 403 and r.json["error"] == "passkey_required", r
+    r = app.verify_user("vic", "123456")
+    assert r.status == 403 and r.json["error"] == "passkey_required", r
+    assert verify(app, c.json, soft.sign(auth, c.json["options"])).status == 200
+
+
 def test_an_apps_own_origin(gw, soft):
     """An app that draws its own screens runs the ceremony on its pages: the
     origins of its redirect URIs within the RP ID are taken, no others."""
