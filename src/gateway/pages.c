@@ -1424,7 +1424,7 @@ void page_challenge_passkey(struct http_request *req)
     struct webauthn_party rp;
     passkey_party(&p, &rp);
     json_t *cred = form_json(&p, "credential");
-    struct webauthn_done done;
+    struct webauthn_done done = {.why = WEBAUTHN_OK};
     struct mfa_outcome o = {.attempts_left = -1, .type = FACTOR_WEBAUTHN};
     enum mfa_result r =
         rp.rp_id[0] ? webauthn_signin_finish(&p.ctx, &p.user, &rp, form_str(&p, "challenge_id"),
@@ -1652,7 +1652,7 @@ static void passkey_register(struct page *p)
     json_t *cred = form_json(p, "credential");
     int64_t before = active_count(p);
     struct mfa_factor f;
-    struct webauthn_done done;
+    struct webauthn_done done = {.why = WEBAUTHN_OK};
     enum mfa_result r =
         webauthn_register_finish(&p->ctx, &p->user, &rp, form_str(p, "challenge_id"),
                                  p->sess.id_hash, cred, form_str(p, "name"), hint, &f, &done);
