@@ -66,6 +66,7 @@ enum key {
     K_DEV,
     K_TRUSTED_PROXIES,
     K_METRICS_ALLOW,
+    K_WEBAUTHN_RP_ID,
     K_LOG,
     K_STATIC_DIR,
     K_MAX_CONNECTIONS,
@@ -110,6 +111,7 @@ static const struct {
     [K_DEV] = {"OTPGATE_DEV", "auto"},
     [K_TRUSTED_PROXIES] = {"OTPGATE_TRUSTED_PROXIES", NULL},
     [K_METRICS_ALLOW] = {"OTPGATE_METRICS_ALLOW", "127.0.0.0/8,::1"},
+    [K_WEBAUTHN_RP_ID] = {"OTPGATE_WEBAUTHN_RP_ID", NULL},
     [K_LOG] = {"OTPGATE_LOG", "info"},
     [K_STATIC_DIR] = {"OTPGATE_STATIC_DIR", OTPGATE_DEFAULT_STATIC_DIR},
     [K_MAX_CONNECTIONS] = {"OTPGATE_MAX_CONNECTIONS", "10000"},
@@ -1451,6 +1453,45 @@ static int parse_sms(struct config *c, const struct raw *raw, char *err, size_t 
     return OG_OK;
 }
 
+/* ---- passkeys ---- */
+
+/* OTPGATE_WEBAUTHN_RP_ID and what the public URL makes of it: the relying
+ * party of every passkey (webauthn_rp_from_url). A public URL no browser
+ * would use passkeys on (not https, not http://localhost, an IP address)
+ * turns passkeys off, which is not an error: c->webauthn_off says why, for
+ * the one log line at start. An RP ID that is not a DNS name, or not the
+ * URL's host or a parent domain of it, stops start-up. */
+static int parse_webauthn(struct config *c, const char *v, char *err, size_t errlen)
+{
+    const char *key = keys[K_WEBAUTHN_RP_ID].name;
+    char q[ECHO_BUF], why[256];
+    if (v) {
+        /* A DNS name: what an https URL with it as the host would take. */
+        char url[WEBAUTHN_RP_ID_MAX + 16];
+        snprintf(url, sizeof(url), "https://%s", v);
+        if (has_space_or_ctl(v) || strlen(v) > WEBAUTHN_RP_ID_MAX || strpbrk(v, "/:@?#[]") ||
+            webauthn_rp_from_url(url, NULL, c->webauthn_rp_id, c->webauthn_origin, why,
+                                 sizeof(why)) != OG_OK)
+            return fail(err, errlen,
+                        "%s: '%s' is not a DNS name like example.com (an IP address cannot be a "
+                        "relying-party id)",
+                        key, echo(q, v));
+    }
+    if (webauthn_rp_from_url(c->public_url, NULL, c->webauthn_rp_id, c->webauthn_origin, why,
+                             sizeof(why)) != OG_OK) {
+        snprintf(c->webauthn_off, sizeof(c->webauthn_off), "%s", why);
+        c->webauthn_rp_id[0] = c->webauthn_origin[0] = '\0';
+        return OG_OK;
+    }
+    if (v && webauthn_rp_from_url(c->public_url, v, c->webauthn_rp_id, c->webauthn_origin, why,
+                                  sizeof(why)) != OG_OK) {
+        const char *tail = strncmp(why, key, strlen(key)) == 0 ? why + strlen(key) + 2 : why;
+        return fail(err, errlen, "%s: '%s' does not fit OTPGATE_PUBLIC_URL: %s", key, echo(q, v),
+                    tail);
+    }
+    return OG_OK;
+}
+
 /* ---- delivery ---- */
 
 static int parse_delivery(struct config *c, const struct raw *raw, char *err, size_t errlen)
@@ -1511,6 +1552,8 @@ static int config_apply(struct config *c, const struct raw *raw, char *err, size
         return rc;
     if ((rc = parse_cidr_list(K_METRICS_ALLOW, raw_get(raw, K_METRICS_ALLOW), c->metrics_allow,
                               &c->metrics_allow_count, err, errlen)) != OG_OK)
+        return rc;
+    if ((rc = parse_webauthn(c, raw_get(raw, K_WEBAUTHN_RP_ID), err, errlen)) != OG_OK)
         return rc;
     if ((rc = parse_log(c, raw_get(raw, K_LOG), err, errlen)) != OG_OK ||
         (rc = parse_dir(&c->static_dir, raw_get(raw, K_STATIC_DIR))) != OG_OK)
@@ -1684,6 +1727,11 @@ const char *config_help_text(void)
            "      every line is read, from the right, past the trusted addresses.\n"
            "  OTPGATE_METRICS_ALLOW     default 127.0.0.0/8,::1\n"
            "      CIDRs (at most 16) of the clients that may read /metrics; others get 403.\n"
+           "  OTPGATE_WEBAUTHN_RP_ID    default the host of OTPGATE_PUBLIC_URL\n"
+           "      The passkeys' relying-party id: that host or a parent domain of it.\n"
+           "      Passkeys are bound to it, so changing it later means every user adds\n"
+           "      their passkeys again. Passkeys need an https public URL (or\n"
+           "      http://localhost); with any other they are off.\n"
            "  OTPGATE_LOG               default info\n"
            "      debug, info, warn or error; JSON lines on stderr.\n"
            "  OTPGATE_STATIC_DIR        default " OTPGATE_DEFAULT_STATIC_DIR "\n"

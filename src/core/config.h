@@ -7,6 +7,7 @@
 
 #include "core/common.h"
 #include "core/log.h"
+#include "core/webauthn.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -75,6 +76,13 @@ struct config {
     /* OTPGATE_METRICS_ALLOW: who may read /metrics (default 127.0.0.0/8, ::1) */
     struct config_cidr metrics_allow[CONFIG_MAX_CIDRS];
     size_t metrics_allow_count;
+
+    /* OTPGATE_WEBAUTHN_RP_ID and the public URL: the passkeys' relying party.
+     * webauthn_rp_id "" means passkeys are off here, webauthn_off says why
+     * (one line for the log). */
+    char webauthn_rp_id[WEBAUTHN_RP_ID_MAX + 1];   /* the setting, else the URL's host */
+    char webauthn_origin[WEBAUTHN_ORIGIN_MAX + 1]; /* scheme://host[:port] of the URL */
+    char webauthn_off[256];
 
     enum log_level log_level; /* OTPGATE_LOG */
 

@@ -350,6 +350,29 @@ static const char *const migrations[] = {
     "CREATE INDEX users_sub ON users(sub, app_id);\n"
     "ALTER TABLE admin_sessions ADD COLUMN reveal BLOB;\n",
 
+    /* 15: passkey ceremonies (WebAuthn challenges), apart from the code
+     * challenges: a sign-in may be answered by any of the user's passkeys,
+     * so it belongs to no one factor (challenges.factor_id is NOT NULL and
+     * joined to its factor), and a registration has no factor yet. The
+     * 32 random bytes are no secret (the browser gets them and signs over
+     * them); what matters is that each is taken once, by the page session
+     * (binding: the SHA-256 of its cookie value, the sessions row's own
+     * key) or the API call (binding NULL) it was made for, before
+     * expires_at. */
+    "CREATE TABLE webauthn_challenges (\n"
+    "  id TEXT PRIMARY KEY,\n"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n"
+    "  kind TEXT NOT NULL CHECK (kind IN ('register', 'signin')),\n"
+    "  challenge BLOB NOT NULL,\n"
+    "  binding BLOB,\n"
+    "  status TEXT NOT NULL CHECK (status IN ('open', 'done')),\n"
+    "  expires_at INTEGER NOT NULL,\n"         /* unix ms, as every time below */
+    "  created_at INTEGER NOT NULL,\n"
+    "  client_ip TEXT\n"
+    ");\n"
+    "CREATE INDEX webauthn_challenges_user ON webauthn_challenges(user_id);\n"
+    "CREATE INDEX webauthn_challenges_expiry ON webauthn_challenges(expires_at);\n",
+
     /* Append new migrations here. */
 };
 

@@ -20,6 +20,8 @@ enum {
     SESSION_DECLINED = 2, /* the user chose "Skip for now" in this flow */
     SESSION_ENDED = 4,    /* the flow went back to the app: the row only records its
                              second step (for gate_reuse_prior) and opens no page */
+    SESSION_PHR = 8,      /* the second step passed in this flow was a passkey (a
+                             sign-in, or a registration inside the flow) */
 };
 
 struct session {

@@ -34,6 +34,8 @@ static const char SQL_COUNTER[] =
     "UPDATE webauthn_credentials SET sign_count = ?, bs = ? WHERE factor_id = ? AND "
     "sign_count = ?";
 static const char SQL_LAST_USED[] = "UPDATE factors SET last_used_at = ? WHERE id = ?";
+static const char SQL_NAME[] = "SELECT name FROM webauthn_credentials WHERE factor_id = ?";
+static const char SQL_RENAME[] = "UPDATE webauthn_credentials SET name = ? WHERE factor_id = ?";
 
 enum mfa_result webauthn_user_handle(const struct mfa_ctx *c, const struct mfa_user *u, bool create,
                                      uint8_t out[WEBAUTHN_USER_HANDLE_LEN])
@@ -268,6 +270,43 @@ enum mfa_result webauthn_credential_used(const struct mfa_ctx *c, const struct w
     sqlite3_bind_int64(st, 1, c->now_ms);
     sqlite3_bind_text(st, 2, s->factor_id, -1, SQLITE_STATIC);
     return step_done(st);
+}
+
+enum mfa_result webauthn_credential_name(const struct mfa_ctx *c, const char *factor_id,
+                                         char out[WEBAUTHN_NAME_MAX + 1])
+{
+    out[0] = '\0';
+    sqlite3_stmt *st = store_stmt(c->store, SQL_NAME);
+    if (!st)
+        return MFA_ERROR;
+    sqlite3_bind_text(st, 1, factor_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        text_copy(st, 0, out, WEBAUTHN_NAME_MAX + 1);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? MFA_OK : rc == SQLITE_DONE ? MFA_NOT_FOUND : MFA_ERROR;
+}
+
+enum mfa_result webauthn_credential_rename(const struct mfa_ctx *c, const struct mfa_user *u,
+                                           const char *factor_id, const char *name)
+{
+    struct mfa_factor f;
+    enum mfa_result r = factors_get(c, u, factor_id, &f);
+    if (r != MFA_OK)
+        return r;
+    if (f.type != FACTOR_WEBAUTHN)
+        return MFA_NOT_FOUND;
+    char clean[WEBAUTHN_NAME_MAX + 1];
+    name_clean(name, clean);
+    sqlite3_stmt *st = store_stmt(c->store, SQL_RENAME);
+    if (!st)
+        return MFA_ERROR;
+    sqlite3_bind_text(st, 1, clean, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, f.id, -1, SQLITE_STATIC);
+    if (step_done(st) != MFA_OK)
+        return MFA_ERROR;
+    audit_log(c, u->sub, "factor_renamed", f.id, "webauthn");
+    return MFA_OK;
 }
 
 enum mfa_result webauthn_credential_remove(const struct mfa_ctx *c, struct mfa_user *u,

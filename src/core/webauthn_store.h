@@ -64,6 +64,16 @@ enum mfa_result webauthn_credential_find(const struct mfa_ctx *c, const char *rp
 enum mfa_result webauthn_credential_used(const struct mfa_ctx *c, const struct webauthn_stored *s,
                                          const struct webauthn_assertion *a);
 
+/* The name of passkey factor_id into out ("" when there is none). */
+enum mfa_result webauthn_credential_name(const struct mfa_ctx *c, const char *factor_id,
+                                         char out[WEBAUTHN_NAME_MAX + 1]);
+
+/* Gives u's passkey factor_id a new name, made fit to show as
+ * webauthn_credential_add does (blank gives "Passkey"); audited as
+ * factor_renamed. MFA_NOT_FOUND when u has no passkey of that id. */
+enum mfa_result webauthn_credential_rename(const struct mfa_ctx *c, const struct mfa_user *u,
+                                           const char *factor_id, const char *name);
+
 /* Removes u's passkey factor_id through factors_remove (its credential row
  * goes with the factor). MFA_NOT_FOUND when u has no passkey of that id. */
 enum mfa_result webauthn_credential_remove(const struct mfa_ctx *c, struct mfa_user *u,

@@ -7,11 +7,13 @@
 #include "core/apps.h"
 #include "core/contact.h"
 #include "core/devices.h"
+#include "core/gate.h"
 #include "core/jwt.h"
 #include "core/log.h"
 #include "core/mfa.h"
 #include "core/recovery.h"
 #include "core/sessions.h"
+#include "core/webauthn_ceremony.h"
 #include "gateway/appcache.h"
 #include "gateway/server.h"
 #include "gateway/urlcodec.h"
@@ -510,7 +512,7 @@ static void mask(const struct mfa_factor *f, char *out, size_t outlen)
 
 static json_t *json_masked(enum factor_type type, const char *dest)
 {
-    if (type == FACTOR_TOTP)
+    if (type == FACTOR_TOTP || type == FACTOR_WEBAUTHN)
         return json_null();
     struct mfa_factor f = {.type = type};
     snprintf(f.destination, sizeof(f.destination), "%s", dest);
@@ -591,6 +593,12 @@ void api_factor_add(struct http_request *req)
     enum factor_type type;
     if (!type_s || factor_type_parse(type_s, &type) != OG_OK) {
         api_error(&a, 400, "invalid_type", "type must be sms, email or totp");
+        return;
+    }
+    if (type == FACTOR_WEBAUTHN) {
+        api_error(&a, 400, "invalid_type",
+                  "a passkey is added with POST /api/v1/users/{sub}/passkeys/register/begin "
+                  "and /finish");
         return;
     }
     if (!(a.pol.factors & factor_type_bit(type))) {
@@ -742,6 +750,7 @@ void api_factor_verify(struct http_request *req)
 struct list_ctx {
     json_t *arr;
     const struct mfa_user *u;
+    const struct mfa_ctx *ctx;
 };
 
 static void list_one(const struct mfa_factor *f, void *arg)
@@ -752,6 +761,11 @@ static void list_one(const struct mfa_factor *f, void *arg)
                           "destination", json_masked(f->type, f->destination), "created_at",
                           json_time(f->created_at), "last_used_at", json_time(f->last_used_at),
                           "preferred", strcmp(l->u->preferred, f->id) == 0);
+    if (f->type == FACTOR_WEBAUTHN) {
+        char name[WEBAUTHN_NAME_MAX + 1];
+        webauthn_credential_name(l->ctx, f->id, name);
+        json_object_set_new(o, "name", json_string(name));
+    }
     json_array_append_new(l->arr, o);
 }
 
@@ -770,7 +784,7 @@ void api_factor_list(struct http_request *req)
     json_t *arr = json_array();
     int left = 0;
     if (r == MFA_OK) {
-        struct list_ctx l = {arr, &u};
+        struct list_ctx l = {arr, &u, &a.ctx};
         r = factors_each(&a.ctx, &u, list_one, &l);
         left = recovery_codes_left(&a.ctx, &u);
     } else if (r == MFA_NOT_FOUND) {
@@ -902,6 +916,270 @@ void api_recovery_new(struct http_request *req)
     api_send(&a, 201, json_pack("{s:o}", "codes", arr));
 }
 
+/* ---- passkeys ---------------------------------------------------------- */
+
+/* The relying party of an API ceremony: the public URL's RP ID, and as
+ * origins the public URL's and those of the app's redirect URIs that can
+ * carry passkeys of that RP ID (https or http://localhost, a host within
+ * it): an app that draws its own screens runs the ceremony on its own
+ * pages. False when passkeys are off (the public URL cannot carry them). */
+static bool api_party(struct api *a, struct webauthn_party *rp)
+{
+    const struct config *cfg = a->srv->cfg;
+    memset(rp, 0, sizeof(*rp));
+    if (!cfg->webauthn_rp_id[0])
+        return false;
+    rp->rp_id = cfg->webauthn_rp_id;
+    rp->rp_name = a->ctx.app_name;
+    rp->origins[rp->origin_count++] = cfg->webauthn_origin;
+    struct app app;
+    if (apps_get(a->srv->store, a->app_id, &app) != OG_OK)
+        return true;
+    for (size_t i = 0; i < app.redirect_count && rp->origin_count < WEBAUTHN_ORIGINS_MAX; i++) {
+        char rp_id[WEBAUTHN_RP_ID_MAX + 1], origin[WEBAUTHN_ORIGIN_MAX + 1];
+        if (webauthn_rp_from_url(app.redirect_uris[i], cfg->webauthn_rp_id, rp_id, origin, NULL,
+                                 0) != OG_OK)
+            continue;
+        bool seen = false;
+        for (size_t j = 0; j < rp->origin_count; j++)
+            seen = seen || strcmp(rp->origins[j], origin) == 0;
+        if (!seen)
+            rp->origins[rp->origin_count++] = arena_strndup(&a->req->arena, origin, strlen(origin));
+    }
+    apps_free(&app);
+    return true;
+}
+
+/* require_phishing_resistant: only a passkey passes the second step, so
+ * no code is sent or checked for one (403 passkey_required). */
+static bool phr_refused(struct api *a)
+{
+    if (!a->pol.require_phishing_resistant)
+        return false;
+    api_error(a, 403, "passkey_required",
+              "the policy accepts only a passkey (require_phishing_resistant)");
+    return true;
+}
+
+static void passkeys_off(struct api *a)
+{
+    api_error(a, 503, "passkeys_unavailable",
+              "passkeys are off here: OTPGATE_PUBLIC_URL must be https (or http://localhost)");
+}
+
+/* A ceremony that cannot go on: the answers a code challenge would give,
+ * in a passkey's words. */
+static void passkey_outcome(struct api *a, enum mfa_result r, const struct mfa_outcome *o,
+                            enum webauthn_result why)
+{
+    switch (r) {
+    case MFA_WRONG_CODE:
+    case MFA_INVALID: {
+        log_info("passkey refused", "app", a->app_id, "reason", webauthn_result_code(why));
+        json_t *extra = json_pack("{s:s}", "reason", webauthn_result_code(why));
+        if (o && o->retry_after > 0)
+            json_object_set_new(extra, "retry_after", json_integer(o->retry_after));
+        api_error_extra(a, 422, "passkey_refused",
+                        "the passkey's answer does not verify; begin a new ceremony", extra);
+        return;
+    }
+    case MFA_NOT_FOUND:
+        api_error(a, 404, "not_found", "no such passkey ceremony for this user");
+        return;
+    case MFA_DONE:
+        api_error(a, 410, "already_used", "this ceremony was used already; begin a new one");
+        return;
+    case MFA_EXPIRED:
+        api_error(a, 410, "expired", "this ceremony has expired; begin a new one");
+        return;
+    case MFA_CONFLICT:
+        api_error(a, 409, "already_registered", "this passkey is registered already");
+        return;
+    default:
+        api_outcome(a, r, o);
+    }
+}
+
+static json_t *begun_json(const struct webauthn_begun *b, const char *id_key)
+{
+    return json_pack("{s:s, s:o, s:o}", id_key, b->id, "expires_at", json_time(b->expires_at),
+                     "options", b->options);
+}
+
+/* POST /api/v1/users/{sub}/passkeys/register/begin: creation options for
+ * the app's page (optional user_name, display_name for the authenticator). */
+void api_passkey_register_begin(struct http_request *req)
+{
+    struct api a;
+    if (!api_start(req, &a, BODY_OPTIONAL))
+        return;
+    struct webauthn_party rp;
+    if (!api_party(&a, &rp)) {
+        passkeys_off(&a);
+        return;
+    }
+    const char *user_name = body_str(&a, "user_name");
+    const char *display_name = body_str(&a, "display_name");
+    if ((user_name && strlen(user_name) > 256) || (display_name && strlen(display_name) > 256)) {
+        api_error(&a, 400, "invalid_request", "user_name and display_name: at most 256 bytes");
+        return;
+    }
+    struct mfa_user u;
+    enum mfa_result r = users_get_or_create(&a.ctx, a.sub, &u);
+    struct webauthn_begun b;
+    if (r == MFA_OK)
+        r = webauthn_register_begin(&a.ctx, &u, &rp, NULL, user_name, display_name, &b);
+    if (r != MFA_OK) {
+        api_outcome(&a, r, &(struct mfa_outcome){.locked_at = u.locked_at});
+        return;
+    }
+    api_send(&a, 201, begun_json(&b, "challenge_id"));
+}
+
+/* POST /api/v1/users/{sub}/passkeys/register/finish: {challenge_id,
+ * credential (the PublicKeyCredential's toJSON()), name?}. */
+void api_passkey_register_finish(struct http_request *req)
+{
+    struct api a;
+    if (!api_start(req, &a, BODY_JSON))
+        return;
+    const char *id = body_str(&a, "challenge_id");
+    json_t *cred = json_object_get(a.body, "credential");
+    json_t *name = json_object_get(a.body, "name");
+    if (!id || !json_is_object(cred) || (name && !json_is_null(name) && !json_is_string(name))) {
+        api_error(&a, 400, "invalid_request",
+                  "challenge_id and credential (the PublicKeyCredential's toJSON()) are required");
+        return;
+    }
+    struct webauthn_party rp;
+    if (!api_party(&a, &rp)) {
+        passkeys_off(&a);
+        return;
+    }
+    char hint[DEVICES_UA_LEN] = "";
+    if (a.ctx.user_agent)
+        devices_ua_summary(a.ctx.user_agent, hint, sizeof(hint));
+    struct mfa_user u;
+    struct mfa_factor f;
+    struct webauthn_done done = {.why = WEBAUTHN_OK};
+    enum mfa_result r = users_find(&a.ctx, a.sub, &u);
+    if (r == MFA_OK)
+        r = webauthn_register_finish(&a.ctx, &u, &rp, id, NULL, cred, json_string_value(name), hint,
+                                     &f, &done);
+    if (r != MFA_OK) {
+        passkey_outcome(&a, r, &(struct mfa_outcome){.locked_at = u.locked_at}, done.why);
+        return;
+    }
+    json_t *out = json_pack("{s:s, s:s, s:s, s:s}", "id", f.id, "type", "webauthn", "status",
+                            "active", "name", done.name);
+    maybe_first_recovery_codes(&a, &u, out);
+    api_send(&a, 201, out);
+}
+
+static void passkey_json(const struct webauthn_stored *s, void *arg)
+{
+    json_t *arr = arg;
+    char aaguid[40];
+    const uint8_t *g = s->cred.aaguid;
+    snprintf(aaguid, sizeof(aaguid),
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", g[0], g[1],
+             g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], g[12], g[13], g[14],
+             g[15]);
+    char transports[96];
+    json_t *t = json_array();
+    if (webauthn_transports_format(s->cred.transports, transports, sizeof(transports)) > 0)
+        for (char *p = transports; p;) {
+            char *end = strchr(p, ',');
+            json_array_append_new(t, json_stringn(p, end ? (size_t)(end - p) : strlen(p)));
+            p = end ? end + 1 : NULL;
+        }
+    json_array_append_new(
+        arr, json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:b, s:b, s:b, s:o}", "id", s->factor_id,
+                       "name", s->name, "aaguid", aaguid, "created_at", json_time(s->created_at),
+                       "last_used_at", json_time(s->last_used_at), "sign_count",
+                       (json_int_t)s->cred.sign_count, "synced", s->cred.be, "backed_up",
+                       s->cred.bs, "user_verified", s->cred.uv, "transports", t));
+}
+
+/* GET /api/v1/users/{sub}/passkeys: the user's passkeys on this RP ID. */
+void api_passkeys_list(struct http_request *req)
+{
+    struct api a;
+    if (!api_start(req, &a, BODY_NONE))
+        return;
+    json_t *arr = json_array();
+    struct mfa_user u;
+    enum mfa_result r = users_find(&a.ctx, a.sub, &u);
+    if (r == MFA_OK && a.srv->cfg->webauthn_rp_id[0])
+        r = webauthn_credential_each(&a.ctx, &u, a.srv->cfg->webauthn_rp_id, passkey_json, arr);
+    if (r != MFA_OK && r != MFA_NOT_FOUND) {
+        json_decref(arr);
+        api_outcome(&a, r, NULL);
+        return;
+    }
+    api_send(&a, 200, json_pack("{s:o}", "passkeys", arr));
+}
+
+/* POST /api/v1/challenges on a passkey: a sign-in any of the user's
+ * passkeys may answer. */
+static void api_passkey_challenge(struct api *a, const struct mfa_user *u)
+{
+    struct webauthn_party rp;
+    if (!api_party(a, &rp)) {
+        passkeys_off(a);
+        return;
+    }
+    struct webauthn_begun b;
+    enum mfa_result r = webauthn_signin_begin(&a->ctx, u, &rp, NULL, &b);
+    if (r == MFA_NOT_FOUND) {
+        api_error(a, 409, "no_passkey", "the user has no passkey that works here");
+        return;
+    }
+    if (r != MFA_OK) {
+        api_outcome(a, r, &(struct mfa_outcome){.locked_at = u->locked_at});
+        return;
+    }
+    json_t *out = begun_json(&b, "id");
+    json_object_set_new(out, "type", json_string("webauthn"));
+    json_object_set_new(out, "destination", json_null());
+    json_object_set_new(out, "resend_after", json_null());
+    api_send(a, 201, out);
+}
+
+/* POST /api/v1/challenges/{id}/verify of a passkey ceremony:
+ * {"credential": the PublicKeyCredential's toJSON()}. */
+static void api_passkey_verify(struct api *a, const char *id)
+{
+    json_t *cred = json_object_get(a->body, "credential");
+    if (!json_is_object(cred)) {
+        api_error(a, 400, "invalid_request",
+                  "credential (the PublicKeyCredential's toJSON()) is required");
+        return;
+    }
+    struct webauthn_party rp;
+    if (!api_party(a, &rp)) {
+        passkeys_off(a);
+        return;
+    }
+    struct mfa_user u;
+    struct webauthn_done done = {.why = WEBAUTHN_OK};
+    struct mfa_outcome o = {.attempts_left = -1};
+    enum mfa_result r = webauthn_challenge_user(&a->ctx, id, &u);
+    if (r == MFA_OK)
+        r = webauthn_signin_finish(&a->ctx, &u, &rp, id, NULL, cred, &done, &o);
+    count_verification(a, r);
+    if (r != MFA_OK) {
+        passkey_outcome(a, r, &o, done.why);
+        return;
+    }
+    json_error_t jerr;
+    json_t *amr = json_loads(done.amr, 0, &jerr);
+    api_send(a, 200,
+             json_pack("{s:b, s:s, s:s, s:s, s:o, s:s}", "ok", 1, "factor_id", done.factor_id,
+                       "type", "webauthn", "name", done.name, "amr", amr ? amr : json_array(),
+                       "acr", GATE_ACR_PHR));
+}
+
 /* The factor a challenge opens on: the one asked for, else the last used,
  * else the preferred, else the oldest active one. */
 static enum mfa_result pick_factor(struct api *a, struct mfa_user *u, const char *asked,
@@ -940,9 +1218,21 @@ void api_challenge_create(struct http_request *req)
         return;
     }
     const char *asked = body_str(&a, "factor_id");
+    const char *type = body_str(&a, "type");
+    if (type && strcmp(type, "webauthn") != 0) {
+        api_error(&a, 400, "invalid_type",
+                  "type is webauthn or absent (then factor_id or the "
+                  "last used factor decides)");
+        return;
+    }
     struct mfa_user u;
     struct mfa_factor f;
     enum mfa_result r = users_find(&a.ctx, sub, &u);
+    /* Where only a passkey passes, the default is one too. */
+    if (r == MFA_OK && (type || a.pol.require_phishing_resistant) && !asked) {
+        api_passkey_challenge(&a, &u);
+        return;
+    }
     if (r == MFA_OK)
         r = pick_factor(&a, &u, asked, &f);
     if (r == MFA_NOT_FOUND && !asked) {
@@ -957,6 +1247,16 @@ void api_challenge_create(struct http_request *req)
         api_outcome(&a, r, NULL);
         return;
     }
+    if (f.type == FACTOR_WEBAUTHN || (type && f.type != FACTOR_WEBAUTHN)) {
+        if (f.type != FACTOR_WEBAUTHN) {
+            api_error(&a, 409, "factor_not_passkey", "factor_id is not a passkey");
+            return;
+        }
+        api_passkey_challenge(&a, &u);
+        return;
+    }
+    if (phr_refused(&a))
+        return;
     if (f.type != FACTOR_TOTP && !delivery_available(a.srv, f.type)) {
         api_error(&a, 503, "channel_unavailable", "no provider is configured for this channel");
         return;
@@ -986,6 +1286,10 @@ void api_challenge_resend(struct http_request *req)
         return;
     char id[MFA_ID_LEN];
     path_id(req, 0, id);
+    if (webauthn_challenge_id_is(id)) {
+        api_error(&a, 409, "nothing_to_resend", "a passkey challenge sends nothing");
+        return;
+    }
     struct mfa_user u;
     struct mfa_challenge ch;
     struct mfa_outcome o = {0};
@@ -1011,6 +1315,14 @@ void api_challenge_verify(struct http_request *req)
 {
     struct api a;
     if (!api_start(req, &a, BODY_JSON))
+        return;
+    char wid[MFA_ID_LEN];
+    path_id(req, 0, wid);
+    if (webauthn_challenge_id_is(wid)) {
+        api_passkey_verify(&a, wid);
+        return;
+    }
+    if (phr_refused(&a))
         return;
     const char *code = body_str(&a, "code");
     if (!code) {
@@ -1069,6 +1381,8 @@ void api_user_verify(struct http_request *req)
         api_error(&a, 400, "invalid_request", "code is required");
         return;
     }
+    if (phr_refused(&a))
+        return;
     struct mfa_user u;
     struct mfa_outcome o = {.attempts_left = -1};
     enum mfa_result r = users_find(&a.ctx, a.sub, &u);

@@ -158,8 +158,10 @@ static const char user_show_help[] =
     "Usage: otpgate user show SUB [--app ID]\n"
     "\n"
     "Prints, as JSON, for each app that knows user SUB (or only app ID): the user's\n"
-    "factors (id, type, status, destination, times), consecutive failures, wait and\n"
-    "lock state, and how many recovery codes are left. Times are unix milliseconds.\n";
+    "factors (id, type, status, destination, times), passkeys (name, AAGUID,\n"
+    "created, last used, signature counter, synced, backed up), consecutive failures,\n"
+    "wait and lock state, and how many recovery codes are left. Times are unix\n"
+    "milliseconds.\n";
 
 static const char user_reset_help[] =
     "Usage: otpgate user reset SUB [--app ID]\n"
@@ -630,6 +632,10 @@ static const char SQL_USERS[] =
 static const char SQL_FACTORS[] =
     "SELECT id, type, status, destination, created_at, verified_at, last_used_at "
     "FROM factors WHERE user_id = ?1 ORDER BY created_at, id";
+static const char SQL_PASSKEYS[] =
+    "SELECT w.factor_id, w.name, w.aaguid, f.created_at, f.last_used_at, w.sign_count, w.be, "
+    "w.bs, w.uv, w.transports, w.rp_id FROM webauthn_credentials w JOIN factors f ON "
+    "f.id = w.factor_id WHERE f.user_id = ?1 ORDER BY f.created_at, f.id";
 static const char SQL_RECOVERY_LEFT[] =
     "SELECT count(*) FROM recovery_codes WHERE user_id = ?1 AND used_at IS NULL";
 
@@ -688,6 +694,43 @@ static json_t *user_factors(struct store *s, int64_t user_id)
     return arr;
 }
 
+/* The user's passkeys: name, AAGUID, created, last used, signature
+ * counter, synced (BE), backed up (BS), user verified at registration,
+ * transports and RP ID. Nothing secret: the public key and credential id
+ * stay in the database. */
+static json_t *user_passkeys(struct store *s, int64_t user_id)
+{
+    json_t *arr = json_array();
+    sqlite3_stmt *st = store_stmt(s, SQL_PASSKEYS);
+    if (!st)
+        return arr;
+    sqlite3_bind_int64(st, 1, user_id);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char aaguid[40] = "";
+        const uint8_t *g = sqlite3_column_blob(st, 2);
+        if (g && sqlite3_column_bytes(st, 2) == 16)
+            snprintf(aaguid, sizeof(aaguid),
+                     "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", g[0],
+                     g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], g[12],
+                     g[13], g[14], g[15]);
+        json_t *k = json_object();
+        json_object_set_new(k, "id", col_text_or_null(st, 0));
+        json_object_set_new(k, "name", col_text_or_null(st, 1));
+        json_object_set_new(k, "aaguid", json_string(aaguid));
+        json_object_set_new(k, "created_at", col_int_or_null(st, 3));
+        json_object_set_new(k, "last_used_at", col_int_or_null(st, 4));
+        json_object_set_new(k, "sign_count", col_int_or_null(st, 5));
+        json_object_set_new(k, "synced", json_boolean(sqlite3_column_int(st, 6) != 0));
+        json_object_set_new(k, "backed_up", json_boolean(sqlite3_column_int(st, 7) != 0));
+        json_object_set_new(k, "user_verified", json_boolean(sqlite3_column_int(st, 8) != 0));
+        json_object_set_new(k, "transports", col_text_or_null(st, 9));
+        json_object_set_new(k, "rp_id", col_text_or_null(st, 10));
+        json_array_append_new(arr, k);
+    }
+    sqlite3_reset(st);
+    return arr;
+}
+
 /* Finds SUB's users (under app, when not NULL) into refs; with out not
  * NULL also builds their JSON. Returns the count, or -1 on a store error. */
 static int find_users(struct store *s, const char *sub, const char *app, struct user_ref *refs,
@@ -738,6 +781,7 @@ static int find_users(struct store *s, const char *sub, const char *app, struct 
             int64_t id = (int64_t)json_integer_value(json_object_get(u, "_id"));
             json_object_del(u, "_id");
             json_object_set_new(u, "factors", user_factors(s, id));
+            json_object_set_new(u, "passkeys", user_passkeys(s, id));
             int64_t left = scalar_int(s, SQL_RECOVERY_LEFT, id);
             json_object_set_new(u, "recovery_codes_left", json_integer(left < 0 ? 0 : left));
             json_array_append(out, u);

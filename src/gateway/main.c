@@ -159,6 +159,10 @@ static int cmd_serve(const struct cli *cli)
         log_warn("development delivery is off: OTPGATE_LISTEN is not loopback, and /dev/outbox "
                  "would show live codes to the network",
                  "listen", cfg.listen);
+    if (cfg.webauthn_off[0])
+        log_warn(cfg.webauthn_off, "public_url", cfg.public_url);
+    else
+        log_info("passkeys on", "rp_id", cfg.webauthn_rp_id, "origin", cfg.webauthn_origin);
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct server srv;

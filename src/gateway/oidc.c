@@ -52,7 +52,7 @@ void oidc_discovery(struct http_request *req)
          *jwks = endpoint(s, "/jwks.json"), *userinfo = endpoint(s, "/userinfo");
     json_t *o = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:[s], s:[s], s:[s], s:[s], s:[s, s], s:[s], s:[s], s:b, "
-        "s:b, s:[s], s:[s, s, s, s, s, s, s, s, s], s:[s, s], s:b, s:[s], s:[s, s], s:b}",
+        "s:b, s:[s], s:[s, s, s, s, s, s, s, s, s], s:[s, s], s:b, s:[s], s:[s, s, s, s], s:b}",
         "issuer", s->cfg->public_url, "authorization_endpoint", auth, "token_endpoint", token,
         "jwks_uri", jwks, "userinfo_endpoint", userinfo, "response_types_supported", "code",
         "response_modes_supported", "query", "grant_types_supported", "authorization_code",
@@ -63,8 +63,8 @@ void oidc_discovery(struct http_request *req)
         "HS256", "claims_supported", "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce",
         "amr", "acr", "ui_locales_supported", "en", "zh-CN",
         "authorization_response_iss_parameter_supported", 1, "scopes_supported", "openid",
-        "acr_values_supported", GATE_ACR_MFA, GATE_ACR_NONE, "require_request_uri_registration",
-        0);
+        "acr_values_supported", GATE_ACR_PHR, GATE_ACR_MFA, GATE_ACR_REMEMBERED, GATE_ACR_NONE,
+        "require_request_uri_registration", 0);
     free(auth);
     free(token);
     free(jwks);
@@ -213,6 +213,14 @@ static bool prompt_has(const char *prompt, const char *word)
     return false;
 }
 
+bool oidc_acr_values_phr(const char *acr_values)
+{
+    /* A weaker value the app also accepts (in order of preference, OIDC
+     * Core §3.1.2.1) leaves the passkey a preference, not a requirement. */
+    return prompt_has(acr_values, GATE_ACR_PHR) && !prompt_has(acr_values, GATE_ACR_MFA) &&
+           !prompt_has(acr_values, GATE_ACR_NONE) && !prompt_has(acr_values, GATE_ACR_REMEMBERED);
+}
+
 /* exp at most OIDC_REQUEST_MAX_LIFETIME_S after iat (both present: checked
  * by jwt_check_times before), with a little slack for libraries that read
  * the clock once for iat and again for exp. */
@@ -320,6 +328,7 @@ void oidc_authorize(struct http_request *req)
     const char *method = signed_value(req, claims, "code_challenge_method");
     const char *prompt = signed_value(req, claims, "prompt");
     const char *ui_locales = signed_value(req, claims, "ui_locales");
+    const char *acr_values = signed_value(req, claims, "acr_values");
     const char *user = json_string_value(json_object_get(claims, "login_hint"));
     if (!user)
         user = json_string_value(json_object_get(claims, "sub"));
@@ -357,6 +366,9 @@ void oidc_authorize(struct http_request *req)
         json_object_set_new(flow, "max_age", json_integer(json_integer_value(max_age)));
     if (prompt_has(prompt, "login"))
         json_object_set_new(flow, "prompt_login", json_true());
+    /* acr_values=phr: only a passkey passes the second step. */
+    if (oidc_acr_values_phr(acr_values))
+        json_object_set_new(flow, "acr_values_phr", json_true());
     const char *prefill[] = {"email", "phone_number", "name"};
     for (size_t i = 0; i < ARRAY_SIZE(prefill); i++) {
         const char *v = json_string_value(json_object_get(claims, prefill[i]));

@@ -22,4 +22,9 @@ void oidc_authorize(struct http_request *req);
 void oidc_token(struct http_request *req);
 void oidc_userinfo(struct http_request *req);
 
+/* Whether an acr_values list (space-separated, may be NULL) asks for a
+ * passkey: it names "phr" and none of the weaker values otpgate gives
+ * (urn:otpgate:acr:mfa, :remembered, :none). */
+bool oidc_acr_values_phr(const char *acr_values);
+
 #endif

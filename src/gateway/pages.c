@@ -18,6 +18,7 @@
 #include "core/recovery.h"
 #include "core/secrets.h"
 #include "core/sessions.h"
+#include "core/webauthn_ceremony.h"
 #include "gateway/oidc.h"
 #include "gateway/server.h"
 #include "gateway/urlcodec.h"
@@ -156,7 +157,8 @@ static void ui_fill(struct page *p)
     /* Waits travel as seconds and are said in human time. */
     if (p->ui.error && p->ui.error_arg &&
         (strcmp(p->ui.error, "err.wait") == 0 || strcmp(p->ui.error, "err.rate_limited") == 0 ||
-         strcmp(p->ui.error, "err.wrong_wait") == 0)) {
+         strcmp(p->ui.error, "err.wrong_wait") == 0 ||
+         strcmp(p->ui.error, "err.passkey_wait") == 0)) {
         char *end = NULL;
         long long secs = strtoll(p->ui.error_arg, &end, 10);
         if (end && *end == '\0' && secs > 0) {
@@ -345,7 +347,12 @@ static void collect(const struct mfa_factor *f, void *arg)
     memset(u, 0, sizeof(*u));
     u->id = r->id;
     u->type = factor_type_name(r->type);
-    if (r->type != FACTOR_TOTP) {
+    if (r->type == FACTOR_WEBAUTHN) {
+        char *name = arena_alloc(&p->req->arena, WEBAUTHN_NAME_MAX + 1);
+        webauthn_credential_name(&p->ctx, r->id, name);
+        u->masked = name;
+        fmt_time(p, r->created_at, &u->created_at);
+    } else if (r->type != FACTOR_TOTP) {
         char *m = arena_alloc(&p->req->arena, CONTACT_MASK_SIZE);
         if (r->type == FACTOR_SMS)
             contact_phone_mask(r->destination, m, CONTACT_MASK_SIZE);
@@ -375,13 +382,35 @@ static int64_t active_count(struct page *p)
 
 /* ---- the gate --------------------------------------------------------- */
 
+/* Whether passkeys can be added here: the policy allows them and the
+ * public URL can carry them (https or http://localhost; config.c). */
+static bool can_passkey(const struct page *p)
+{
+    return (p->pol.factors & FACTOR_BIT_WEBAUTHN) && p->srv->cfg->webauthn_rp_id[0];
+}
+
+static void count_passkey(const struct webauthn_stored *s, void *arg)
+{
+    (void)s;
+    (*(int *)arg)++;
+}
+
+/* The user's active passkeys that work here (of this RP ID). */
+static int passkey_count(struct page *p)
+{
+    int n = 0;
+    if (p->srv->cfg->webauthn_rp_id[0])
+        webauthn_credential_each(&p->ctx, &p->user, p->srv->cfg->webauthn_rp_id, count_passkey, &n);
+    return n;
+}
+
 /* Whether the user could bind some factor here: allowed by the policy and,
  * for codes, with a channel to send them. */
 static bool can_enrol(struct page *p)
 {
     return ((p->pol.factors & FACTOR_BIT_SMS) && delivery_available(p->srv, FACTOR_SMS)) ||
            ((p->pol.factors & FACTOR_BIT_EMAIL) && delivery_available(p->srv, FACTOR_EMAIL)) ||
-           (p->pol.factors & FACTOR_BIT_TOTP);
+           (p->pol.factors & FACTOR_BIT_TOTP) || can_passkey(p);
 }
 
 /* What the app asked of this flow's freshness: OIDC max_age (or the /start
@@ -390,6 +419,7 @@ struct freshness {
     bool max_age_given;
     int64_t max_age_s;
     bool force_step;
+    bool phr; /* acr_values=phr: only a passkey will do */
 };
 
 static void flow_freshness(const struct page *p, struct freshness *f)
@@ -403,7 +433,17 @@ static void flow_freshness(const struct page *p, struct freshness *f)
         f->max_age_s = json_integer_value(ma);
     }
     f->force_step = json_is_true(json_object_get(flow, "prompt_login"));
+    f->phr = json_is_true(json_object_get(flow, "acr_values_phr"));
     json_decref(flow);
+}
+
+/* Whether only a passkey passes this flow's second step: the app asked
+ * (acr_values=phr) or the policy requires it. */
+static bool phr_required(const struct page *p)
+{
+    struct freshness fr;
+    flow_freshness(p, &fr);
+    return fr.phr || p->pol.require_phishing_resistant;
 }
 
 /* The browser's remembered-device token (the cookie), or NULL. */
@@ -416,10 +456,12 @@ static const char *device_token(struct page *p)
     return arena_strndup(&p->req->arena, v.p, v.len);
 }
 
-/* Whether the policy lets this flow remember the browser (the checkbox). */
+/* Whether the policy lets this flow remember the browser (the checkbox):
+ * never where only a passkey passes, which a remembered browser is not. */
 static bool remember_allowed(const struct page *p)
 {
-    return p->pol.remember_device_days > 0 && strcmp(p->sess.purpose, "login") == 0;
+    return p->pol.remember_device_days > 0 && strcmp(p->sess.purpose, "login") == 0 &&
+           !phr_required(p);
 }
 
 /* When the second step behind this browser's remembered device passed, if
@@ -456,9 +498,14 @@ static void gate_ask(struct page *p, enum gate_action action, struct gate_decisi
         .max_age_given = fr.max_age_given,
         .max_age_s = fr.max_age_s,
         .force_step = fr.force_step,
+        .phr_required = fr.phr || p->pol.require_phishing_resistant,
+        .passed_phr = (p->sess.flags & SESSION_PHR) != 0,
+        .can_enrol_phr = can_passkey(p),
         .now_ms = p->ctx.now_ms,
         .stepup_window_ms = STEPUP_FRESH_MS,
     };
+    if (in.phr_required)
+        in.phr_factors = passkey_count(p);
     if (in.locked)
         in.recovery_usable = p->pol.recovery_codes && recovery_codes_left(&p->ctx, &p->user) > 0;
     if (action == GATE_RETURN && in.entry == GATE_ENTRY_LOGIN && in.active_factors > 0 &&
@@ -476,7 +523,9 @@ static void refused_page(struct page *p, const struct gate_decision *d)
                          support ? p->ui.brand_support : NULL);
         return;
     }
-    message_page(p, 403, "title.cannot_enrol", "body.cannot_enrol");
+    message_page(p, 403, "title.cannot_enrol",
+                 strcmp(d->reason, "cannot_enrol_phr") == 0 ? "body.cannot_enrol_phr"
+                                                            : "body.cannot_enrol");
 }
 
 /* Sends the user where a verdict other than "continue" points. */
@@ -781,6 +830,8 @@ void page_start_link(struct http_request *req)
         json_object_set_new(flow, "max_age", json_integer(json_integer_value(max_age)));
     if (prompt && strcmp(prompt, "login") == 0)
         json_object_set_new(flow, "prompt_login", json_true());
+    if (oidc_acr_values_phr(json_string_value(json_object_get(claims, "acr_values"))))
+        json_object_set_new(flow, "acr_values_phr", json_true());
     char *flow_text = json_object_size(flow) ? json_dumps(flow, JSON_COMPACT) : NULL;
     json_decref(flow);
     pages_begin(req, iss, sub, purpose ? purpose : "login", ret, state, locales, flow_text);
@@ -827,6 +878,7 @@ void pages_begin(struct http_request *req, const char *app_id, const char *sub, 
                              fr.max_age_s, fr.force_step)) {
             p.sess.passed_at = old.passed_at;
             p.sess.stepup_at = old.stepup_at;
+            p.sess.flags |= old.flags & SESSION_PHR;
             snprintf(p.sess.amr, sizeof(p.sess.amr), "%s", old.amr);
         }
         sessions_delete(s->store, &old);
@@ -850,6 +902,79 @@ void page_flow(struct http_request *req)
     if (!page_start(req, &p, false))
         return;
     flow_next(&p);
+}
+
+/* ---- passkeys: the relying party and the sign-in on /challenge --------- */
+
+/* The relying party of the pages: the public URL's origin (and RP ID), the
+ * app's name for authenticators to show. */
+static void passkey_party(const struct page *p, struct webauthn_party *rp)
+{
+    memset(rp, 0, sizeof(*rp));
+    rp->rp_id = p->srv->cfg->webauthn_rp_id;
+    rp->rp_name = p->ctx.app_name;
+    rp->origins[0] = p->srv->cfg->webauthn_origin;
+    rp->origin_count = 1;
+}
+
+/* A form field holding JSON (the PublicKeyCredential passkey.js posts),
+ * parsed; NULL when absent, too long or not JSON. */
+static json_t *form_json(struct page *p, const char *key)
+{
+    struct span v;
+    if (!kv_get(&p->form, key, &v) || v.len == 0 || v.len > WEBAUTHN_JSON_MAX)
+        return NULL;
+    json_error_t jerr;
+    return json_loadb(v.p, v.len, JSON_REJECT_DUPLICATES, &jerr);
+}
+
+/* The challenge page shows the user's passkeys as one way ("Passkey or
+ * security key": any of them may answer the sign-in), standing where the
+ * last used or preferred one would; none when they cannot work here; and
+ * when only a passkey passes (phr), nothing else. */
+static void passkeys_one_way(struct page *p, struct factor_list *l, bool phr)
+{
+    int usable = (p->pol.factors & FACTOR_BIT_WEBAUTHN) ? passkey_count(p) : 0;
+    size_t keep = l->count;
+    const char *prefer[2] = {p->user.last_used, p->user.preferred};
+    for (int k = 0; k < 2 && keep == l->count; k++)
+        for (size_t i = 0; i < l->count; i++)
+            if (l->raw[i].type == FACTOR_WEBAUTHN && strcmp(l->raw[i].id, prefer[k]) == 0)
+                keep = i;
+    for (size_t i = 0; i < l->count && keep == l->count; i++)
+        if (l->raw[i].type == FACTOR_WEBAUTHN)
+            keep = i;
+    size_t n = 0;
+    for (size_t i = 0; i < l->count; i++) {
+        bool pk = l->raw[i].type == FACTOR_WEBAUTHN;
+        if (pk ? (usable == 0 || i != keep) : (phr && usable > 0))
+            continue;
+        l->items[n] = l->items[i];
+        l->raw[n] = l->raw[i];
+        if (pk)
+            l->items[n].masked = NULL;
+        n++;
+    }
+    l->count = n;
+}
+
+/* Opens a sign-in ceremony bound to this session for the challenge page.
+ * False when none can begin. */
+static bool passkey_signin_view(struct page *p, struct ui_challenge_view *v)
+{
+    struct webauthn_party rp;
+    passkey_party(p, &rp);
+    struct webauthn_begun b;
+    if (webauthn_signin_begin(&p->ctx, &p->user, &rp, p->sess.id_hash, &b) != MFA_OK)
+        return false;
+    char *text = json_dumps(b.options, JSON_COMPACT);
+    json_decref(b.options);
+    if (!text)
+        return false;
+    v->passkey_options = arena_strndup(&p->req->arena, text, strlen(text));
+    free(text);
+    v->passkey_id = arena_strndup(&p->req->arena, b.id, strlen(b.id));
+    return true;
 }
 
 /* ---- the challenge ---------------------------------------------------- */
@@ -881,7 +1006,10 @@ void page_challenge(struct http_request *req)
         return;
     struct factor_list l;
     list_factors(&p, &l, true);
-    if (l.count == 0) {
+    bool phr = phr_required(&p);
+    passkeys_one_way(&p, &l, phr);
+    bool phr_view = phr && l.count > 0 && l.raw[0].type == FACTOR_WEBAUTHN && l.count == 1;
+    if (l.count == 0 && active_count(&p) == 0) {
         flow_next(&p);
         return;
     }
@@ -896,24 +1024,29 @@ void page_challenge(struct http_request *req)
     }
     size_t cur = 0;
     const char *asked = query_str(&p, "factor");
-    pick_current(&p, &l, asked, &cur);
+    bool have_current = pick_current(&p, &l, asked, &cur);
     struct ui_factor others[32];
     size_t n = 0;
     for (size_t i = 0; i < l.count; i++)
         if (i != cur)
             others[n++] = l.items[i];
     struct ui_challenge_view v = {
-        .current = &l.items[cur],
+        .current = have_current ? &l.items[cur] : NULL,
         .others = others,
         .other_count = n,
-        .recovery_allowed = recovery_allowed,
+        /* Under phr a recovery code is the way out of a lock only. */
+        .recovery_allowed = recovery_allowed && (!phr_view || p.user.locked),
         .stepup = query_str(&p, "stepup") != NULL || p.sess.passed_at > 0,
         .locked = p.user.locked,
+        .phr = phr_view,
     };
     if (remember_allowed(&p) && !v.stepup)
         v.remember_days = (int)p.pol.remember_device_days;
     const char *method = query_str(&p, "method");
     v.recovery = method && strcmp(method, "recovery") == 0 && v.recovery_allowed;
+    if (have_current && l.raw[cur].type == FACTOR_WEBAUTHN && !v.locked && !v.recovery &&
+        !passkey_signin_view(&p, &v))
+        p.ui.error = "err.generic";
     if (v.locked) {
         struct buf html;
         buf_init(&html, 1u << 20);
@@ -923,7 +1056,8 @@ void page_challenge(struct http_request *req)
     }
     /* A code already sent for this factor in this session shows the code
      * form; loading the page never sends one. */
-    if (p.sess.challenge_id[0] && l.raw[cur].type != FACTOR_TOTP) {
+    if (have_current && p.sess.challenge_id[0] && l.raw[cur].type != FACTOR_TOTP &&
+        l.raw[cur].type != FACTOR_WEBAUTHN) {
         struct mfa_user u;
         struct mfa_challenge ch;
         if (challenges_get(&p.ctx, p.sess.challenge_id, &u, &ch) == MFA_OK &&
@@ -1085,16 +1219,17 @@ void page_challenge_send(struct http_request *req)
     redirect_msg(&p, back, "n", "notice.code_sent", masked);
 }
 
-/* The user proved a factor: the session id changes, the flow goes on. */
-static void passed(struct page *p, enum factor_type type, bool recovery, const char *factor_id)
+/* A second step passed with amr (a passkey's when phr): the session id
+ * changes, the flow goes on. */
+static void passed_amr(struct page *p, const char *factor_id, const char *amr, bool phr)
 {
     struct server *s = p->srv;
     users_record_success(&p->ctx, &p->user, factor_id);
-    enum gate_method m = recovery               ? GATE_METHOD_RECOVERY
-                         : type == FACTOR_SMS   ? GATE_METHOD_SMS
-                         : type == FACTOR_EMAIL ? GATE_METHOD_EMAIL
-                                                : GATE_METHOD_TOTP;
-    snprintf(p->sess.amr, sizeof(p->sess.amr), "%s", gate_amr(m));
+    snprintf(p->sess.amr, sizeof(p->sess.amr), "%s", amr);
+    if (phr)
+        p->sess.flags |= SESSION_PHR;
+    else
+        p->sess.flags &= ~(unsigned)SESSION_PHR;
     p->sess.passed_at = p->ctx.now_ms;
     p->sess.stepup_at = p->ctx.now_ms;
     p->sess.challenge_id[0] = '\0';
@@ -1107,6 +1242,16 @@ static void passed(struct page *p, enum factor_type type, bool recovery, const c
     }
     OPENSSL_cleanse(cookie, sizeof(cookie));
     p->sess_dirty = true;
+}
+
+/* The user proved a factor with a code. */
+static void passed(struct page *p, enum factor_type type, bool recovery, const char *factor_id)
+{
+    enum gate_method m = recovery               ? GATE_METHOD_RECOVERY
+                         : type == FACTOR_SMS   ? GATE_METHOD_SMS
+                         : type == FACTOR_EMAIL ? GATE_METHOD_EMAIL
+                                                : GATE_METHOD_TOTP;
+    passed_amr(p, factor_id, gate_amr(m), false);
 }
 
 /* "Don't ask again on this device": a row for this user and app (or every
@@ -1236,6 +1381,71 @@ void page_challenge_recovery(struct http_request *req)
     flow_next(&p);
 }
 
+/* Maps a refused passkey ceremony to a message on the page at back. */
+static void passkey_refuse(struct page *p, const char *back, enum mfa_result r,
+                           const struct mfa_outcome *o, enum webauthn_result why)
+{
+    if (r == MFA_WRONG_CODE || r == MFA_INVALID)
+        log_info("passkey refused", "reason", webauthn_result_code(why), "app", p->sess.app_id,
+                 "ip", p->req->client_ip);
+    switch (r) {
+    case MFA_WRONG_CODE:
+        if (o->retry_after > 0)
+            redirect_msg(p, back, "e", "err.passkey_wait", fmt_int(p, o->retry_after));
+        else
+            redirect_msg(p, back, "e", "err.passkey_refused", NULL);
+        return;
+    case MFA_INVALID:
+        redirect_msg(p, back, "e", "err.passkey_refused", NULL);
+        return;
+    case MFA_NOT_FOUND:
+    case MFA_EXPIRED:
+    case MFA_DONE:
+        redirect_msg(p, back, "e", "err.passkey_expired", NULL);
+        return;
+    case MFA_CONFLICT:
+        redirect_msg(p, back, "e", "err.passkey_exists", NULL);
+        return;
+    default:
+        refuse(p, back, r, o);
+    }
+}
+
+/* POST /challenge/passkey: the answer of "Use your passkey" (challenge_id,
+ * credential, factor_id for the way back, remember). Passing it is the
+ * second step, phishing-resistant (acr phr). */
+void page_challenge_passkey(struct http_request *req)
+{
+    struct page p;
+    if (!page_start(req, &p, true))
+        return;
+    const char *fid = form_str(&p, "factor_id");
+    const char *back = factor_id_ok(fid) && fid[0] ? challenge_url(&p, fid) : "/challenge";
+    struct webauthn_party rp;
+    passkey_party(&p, &rp);
+    json_t *cred = form_json(&p, "credential");
+    struct webauthn_done done = {.why = WEBAUTHN_OK};
+    struct mfa_outcome o = {.attempts_left = -1, .type = FACTOR_WEBAUTHN};
+    enum mfa_result r =
+        rp.rp_id[0] ? webauthn_signin_finish(&p.ctx, &p.user, &rp, form_str(&p, "challenge_id"),
+                                             p.sess.id_hash, cred, &done, &o)
+                    : MFA_NOT_ALLOWED;
+    json_decref(cred);
+    if (r != MFA_OK) {
+        passkey_refuse(&p, back, r, &o, done.why);
+        return;
+    }
+    bool was_stepup = stepup_pending(&p) || p.sess.passed_at > 0;
+    passed_amr(&p, done.factor_id, done.amr, true);
+    if (!was_stepup && form_str(&p, "remember") && remember_allowed(&p))
+        remember_device(&p);
+    if (was_stepup) {
+        redirect(&p, "/account");
+        return;
+    }
+    flow_next(&p);
+}
+
 void page_challenge_cancel(struct http_request *req)
 {
     struct page p;
@@ -1339,6 +1549,7 @@ void page_account(struct http_request *req)
         .can_sms = (p.pol.factors & FACTOR_BIT_SMS) && delivery_available(p.srv, FACTOR_SMS),
         .can_email = (p.pol.factors & FACTOR_BIT_EMAIL) && delivery_available(p.srv, FACTOR_EMAIL),
         .can_totp = (p.pol.factors & FACTOR_BIT_TOTP) != 0,
+        .can_passkey = can_passkey(&p),
         .back_to_app = p.sess.return_to && p.sess.return_to[0],
         .mandatory = p.pol.mode == POLICY_MANDATORY,
     };
@@ -1363,7 +1574,7 @@ static bool type_from_path(struct page *p, enum factor_type *t)
     if (p->req->param_count < 1)
         return false;
     struct span s = p->req->params[0];
-    char name[8];
+    char name[16];
     if (s.len >= sizeof(name))
         return false;
     memcpy(name, s.p, s.len);
@@ -1377,6 +1588,109 @@ static void render_bind(struct page *p, const struct ui_bind_view *v, int status
     buf_init(&html, 1u << 20);
     ui_page_bind(&html, &p->ui, v);
     page_send(p, status, &html);
+}
+
+/* ---- passkeys: adding and renaming ------------------------------------ */
+
+static void issue_recovery_codes(struct page *p, const char *notice);
+
+/* GET /account/add/webauthn: opens a registration bound to this session
+ * (excluding the user's passkeys) and shows "Create a passkey". */
+static void render_passkey(struct page *p)
+{
+    if (!can_passkey(p)) {
+        redirect_msg(p, "/account", "e", "err.not_allowed", NULL);
+        return;
+    }
+    struct webauthn_party rp;
+    passkey_party(p, &rp);
+    /* What the authenticator shows: the app's e-mail and name claims. */
+    json_error_t jerr;
+    json_t *flow = p->sess.flow ? json_loads(p->sess.flow, 0, &jerr) : NULL;
+    struct webauthn_begun b;
+    enum mfa_result r = webauthn_register_begin(
+        &p->ctx, &p->user, &rp, p->sess.id_hash, json_string_value(json_object_get(flow, "email")),
+        json_string_value(json_object_get(flow, "name")), &b);
+    json_decref(flow);
+    if (r != MFA_OK) {
+        refuse(p, "/account", r, &(struct mfa_outcome){.attempts_left = -1});
+        return;
+    }
+    char *text = json_dumps(b.options, JSON_COMPACT);
+    json_decref(b.options);
+    bool phr = phr_required(p);
+    struct ui_passkey_view v = {
+        .challenge_id = b.id,
+        .options = text ? text : "{}",
+        .cancel = strcmp(p->sess.purpose, "login") == 0 && (phr || active_count(p) == 0)
+                      ? "/enrol"
+                      : "/account",
+        .phr = phr,
+    };
+    struct buf html;
+    buf_init(&html, 1u << 20);
+    ui_page_passkey(&html, &p->ui, &v);
+    free(text);
+    page_send(p, 200, &html);
+}
+
+/* POST /account/add/webauthn: the answer of "Create a passkey"
+ * (challenge_id, credential, name). Adding a passkey is a second step
+ * passed with it, as confirming an authenticator app is; the first factor
+ * brings recovery codes. */
+static void passkey_register(struct page *p)
+{
+    const char *back = "/account/add/webauthn";
+    if (!can_passkey(p)) {
+        redirect_msg(p, "/account", "e", "err.not_allowed", NULL);
+        return;
+    }
+    struct webauthn_party rp;
+    passkey_party(p, &rp);
+    char hint[DEVICES_UA_LEN];
+    devices_ua_summary(p->ctx.user_agent ? p->ctx.user_agent : "", hint, sizeof(hint));
+    json_t *cred = form_json(p, "credential");
+    int64_t before = active_count(p);
+    struct mfa_factor f;
+    struct webauthn_done done = {.why = WEBAUTHN_OK};
+    enum mfa_result r =
+        webauthn_register_finish(&p->ctx, &p->user, &rp, form_str(p, "challenge_id"),
+                                 p->sess.id_hash, cred, form_str(p, "name"), hint, &f, &done);
+    json_decref(cred);
+    if (r != MFA_OK) {
+        passkey_refuse(p, back, r, &(struct mfa_outcome){.attempts_left = -1}, done.why);
+        return;
+    }
+    passed_amr(p, f.id, done.amr, true);
+    if (before == 0 && p->pol.recovery_codes) {
+        issue_recovery_codes(p, "notice.passkey_added");
+        return;
+    }
+    if (strcmp(p->sess.purpose, "login") == 0 && p->sess.return_to) {
+        flow_next(p);
+        return;
+    }
+    redirect_msg(p, "/account", "n", "notice.passkey_added", NULL);
+}
+
+/* POST /account/rename: a passkey's new name (factor_id, name). */
+void page_account_rename(struct http_request *req)
+{
+    struct page p;
+    if (!page_start(req, &p, true))
+        return;
+    if (!account_allowed(&p, true))
+        return;
+    const char *fid = form_str(&p, "factor_id");
+    const char *name = form_str(&p, "name");
+    enum mfa_result r = factor_id_ok(fid) && name
+                            ? webauthn_credential_rename(&p.ctx, &p.user, fid, name)
+                            : MFA_NOT_FOUND;
+    if (r != MFA_OK) {
+        refuse(&p, "/account", r, &(struct mfa_outcome){.attempts_left = -1});
+        return;
+    }
+    redirect_msg(&p, "/account", "n", "notice.passkey_renamed", NULL);
 }
 
 static void render_totp(struct page *p)
@@ -1443,6 +1757,10 @@ void page_account_add_form(struct http_request *req)
         render_totp(&p);
         return;
     }
+    if (t == FACTOR_WEBAUTHN) {
+        render_passkey(&p);
+        return;
+    }
     const char *step = query_str(&p, "step");
     struct ui_bind_view v = {.type = factor_type_name(t), .step = 1};
     v.country = strcmp(p.locale, "zh") == 0 ? "86" : "44";
@@ -1490,6 +1808,10 @@ void page_account_add(struct http_request *req)
     }
     if (!account_allowed(&p, true))
         return;
+    if (t == FACTOR_WEBAUTHN) {
+        passkey_register(&p);
+        return;
+    }
     const char *back = t == FACTOR_SMS ? "/account/add/sms" : "/account/add/email";
     char dest[MFA_DEST_LEN];
     int rc;
@@ -1895,7 +2217,7 @@ void page_enrol(struct http_request *req)
     ui_page_enrol(&html, &p.ui, mandatory,
                   (p.pol.factors & FACTOR_BIT_SMS) && delivery_available(p.srv, FACTOR_SMS),
                   (p.pol.factors & FACTOR_BIT_EMAIL) && delivery_available(p.srv, FACTOR_EMAIL),
-                  (p.pol.factors & FACTOR_BIT_TOTP) != 0);
+                  (p.pol.factors & FACTOR_BIT_TOTP) != 0, can_passkey(&p), d.phr);
     page_send(&p, 200, &html);
 }
 
@@ -1928,8 +2250,15 @@ void page_enrol_skip(struct http_request *req)
  * with a query of plain parameter characters. Nothing else, so no value
  * can make a redirect leave this origin. */
 static const char *const back_paths[] = {
-    "/",      "/challenge",        "/account",           "/account/add/sms",
-    "/enrol", "/account/add/totp", "/account/add/email", "/dev/outbox",
+    "/",
+    "/challenge",
+    "/account",
+    "/account/add/sms",
+    "/enrol",
+    "/account/add/totp",
+    "/account/add/email",
+    "/dev/outbox",
+    "/account/add/webauthn",
 };
 
 bool pages_back_ok(const char *back)

@@ -19,6 +19,10 @@ void page_challenge_send(struct http_request *req);
 void page_challenge_verify(struct http_request *req);
 void page_challenge_recovery(struct http_request *req);
 void page_challenge_cancel(struct http_request *req);
+/* POST /challenge/passkey: a passkey answers the second step. */
+void page_challenge_passkey(struct http_request *req);
+/* POST /account/rename: a passkey's new name. */
+void page_account_rename(struct http_request *req);
 void page_account(struct http_request *req);
 void page_account_add_form(struct http_request *req);
 void page_account_add(struct http_request *req);

@@ -4,6 +4,7 @@
 #include "gateway/server.h"
 
 #include "core/log.h"
+#include "core/webauthn_ceremony.h"
 #include "core/masterkey.h"
 #include "core/authcodes.h"
 #include "core/devices.h"
@@ -60,6 +61,7 @@ static void on_housekeeping(uv_timer_t *t)
     devices_prune(s->store, now);
     authcodes_prune(s->store, now);
     signing_keys_prune(s->store, now);
+    webauthn_challenges_prune(s->store, now);
     sqlite3_stmt *st = store_stmt(s->store, "DELETE FROM challenges WHERE expires_at < ?");
     if (st) {
         sqlite3_bind_int64(st, 1, now - 24LL * 3600 * 1000);

@@ -79,6 +79,8 @@ const char *ui_factor_key(const char *type)
         return "factor.email";
     if (type && strcmp(type, "totp") == 0)
         return "factor.totp";
+    if (type && strcmp(type, "webauthn") == 0)
+        return "factor.webauthn";
     return "factor.other";
 }
 
@@ -94,6 +96,10 @@ void ui_icon(struct buf *out, const char *type)
     else if (type && strcmp(type, "totp") == 0)
         shape = "<path d=\"M12 2.5 4.5 5.5v6c0 4.6 3.2 8.6 7.5 10 4.3-1.4 7.5-5.4 "
                 "7.5-10v-6z\"/><path d=\"M12 8v4.5l3 1.5\"/>";
+    else if (type && strcmp(type, "webauthn") == 0)
+        /* a key */
+        shape = "<circle cx=\"7.5\" cy=\"12\" r=\"4.5\"/><path d=\"M12 12h9.5\"/>"
+                "<path d=\"M18.5 12v3.5\"/><path d=\"M15.5 12v2.5\"/>";
     else if (type && strcmp(type, "device") == 0)
         shape = "<rect x=\"2.5\" y=\"4\" width=\"19\" height=\"12.5\" rx=\"1.5\"/>"
                 "<path d=\"M8 20h8\"/><path d=\"M12 16.5V20\"/>";
@@ -180,6 +186,33 @@ void ui_resend_form(struct buf *out, const struct ui_ctx *c, const char *action,
     buf_append_str(out, "</button>\n</form>\n");
 }
 
+void ui_passkey_notes(struct buf *out, const struct ui_ctx *c, const char *nojs,
+                      const char *unsupported)
+{
+    buf_append_str(out, "<noscript><div class=\"alert warn\"><p>");
+    ui_text(out, c, nojs);
+    buf_append_str(out, "</p></div></noscript>\n<div class=\"alert warn\" "
+                        "data-passkey-unsupported hidden><p>");
+    ui_text(out, c, unsupported);
+    buf_append_str(out, "</p></div>\n");
+}
+
+void ui_passkey_messages(struct buf *out, const struct ui_ctx *c)
+{
+    static const char *const msgs[][2] = {
+        {"cancelled", "passkey.cancelled"},
+        {"exists", "passkey.exists"},
+        {"failed", "passkey.failed"},
+    };
+    for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+        buf_append_str(out, " data-msg-");
+        buf_append_str(out, msgs[i][0]);
+        buf_append_str(out, "=\"");
+        ui_text(out, c, msgs[i][1]);
+        buf_append_str(out, "\"");
+    }
+}
+
 /* The language switch: a form with one button per language; the handler
  * of POST /lang sets the cookie and redirects to "back". */
 static void lang_switch(struct buf *out, const struct ui_ctx *c, const char *back)
@@ -256,8 +289,13 @@ void ui_layout_begin(struct buf *out, const struct ui_ctx *c, const struct ui_la
     buf_append_str(out, "<link rel=\"stylesheet\" href=\"/brand.css\">\n");
     buf_append_str(out, "<link rel=\"icon\" href=\"");
     ui_esc(out, logo);
-    buf_append_str(out, "\">\n<script src=\"/static/js/otpgate.js\" defer></script>\n"
-                        "</head>\n<body class=\"");
+    buf_append_str(out, "\">\n<script src=\"/static/js/otpgate.js\" defer></script>\n");
+    if (l->extra_js) {
+        buf_append_str(out, "<script src=\"/static/js/");
+        ui_esc(out, l->extra_js);
+        buf_append_str(out, "\" defer></script>\n");
+    }
+    buf_append_str(out, "</head>\n<body class=\"");
     ui_esc(out, l->page ? l->page : "page");
     if (l->wide)
         buf_append_str(out, " wide");

@@ -17,6 +17,7 @@ struct ui_layout {
     bool wide;             /* a wider card (account page, outbox) */
     bool no_lang;          /* never a language switch (codes shown once) */
     const char *extra_css; /* a second stylesheet under /static/css/, or NULL */
+    const char *extra_js;  /* a second script under /static/js/ (deferred), or NULL */
 };
 
 /* Writes everything up to and including the h1 and the notice/error area;
@@ -61,5 +62,13 @@ void ui_code_field(struct buf *out, const struct ui_ctx *c, bool numeric);
  * data-resend-after (seconds) that otpgate.js turns into a countdown. */
 void ui_resend_form(struct buf *out, const struct ui_ctx *c, const char *action,
                     const char *factor_id, int resend_after);
+
+/* For the passkey forms (passkey.js): a <noscript> note (key nojs) and a
+ * hidden one the script shows when the browser has no WebAuthn (key
+ * unsupported); and the data-msg-* attributes of the texts it says when a
+ * ceremony is cancelled, refused as already there, or fails. */
+void ui_passkey_notes(struct buf *out, const struct ui_ctx *c, const char *nojs,
+                      const char *unsupported);
+void ui_passkey_messages(struct buf *out, const struct ui_ctx *c);
 
 #endif

@@ -1,11 +1,13 @@
 /* The account page (/account): the user's factors with their badges and
- * actions, adding a factor, recovery codes, turning two-step verification
+ * actions (a passkey also with its name, when it was added, and a rename
+ * form), adding a factor, recovery codes, turning two-step verification
  * off and going back to the app. Every action is a small POST form, so the
  * page works without script; removing and turning off go through a
  * confirmation page the handler shows. */
 #include "ui/layout.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #define RECOVERY_LOW 3 /* SPEC §4: at 3 or fewer unused, prompt a new set */
 
@@ -47,9 +49,35 @@ static void badge(struct buf *out, const struct ui_ctx *c, const char *cls, cons
     buf_append_str(out, "</span>");
 }
 
+/* A passkey's "Rename": a disclosure with the name field, so it works
+ * without script and takes no room until asked for. */
+static void rename_form(struct buf *out, const struct ui_ctx *c, const struct ui_factor *f)
+{
+    buf_append_str(out, "<details class=\"rename\">\n<summary class=\"button small secondary\">");
+    ui_text(out, c, "btn.rename");
+    button_target(out, c, f);
+    buf_append_str(out, "</summary>\n<form class=\"rename-form\" method=\"post\" "
+                        "action=\"/account/rename\">\n");
+    ui_csrf(out, c);
+    ui_hidden(out, "factor_id", f->id);
+    buf_append_str(out, "<div class=\"field\">\n<label for=\"name-");
+    ui_esc(out, f->id);
+    buf_append_str(out, "\">");
+    ui_text(out, c, "field.passkey_name");
+    buf_append_str(out, "</label>\n<input id=\"name-");
+    ui_esc(out, f->id);
+    buf_append_str(out, "\" name=\"name\" type=\"text\" maxlength=\"64\" required "
+                        "autocomplete=\"off\" value=\"");
+    ui_esc(out, f->masked);
+    buf_append_str(out, "\">\n</div>\n<button type=\"submit\" class=\"button small\">");
+    ui_text(out, c, "btn.save");
+    buf_append_str(out, "</button>\n</form>\n</details>\n");
+}
+
 static void factor_item(struct buf *out, const struct ui_ctx *c, const struct ui_factor *f,
                         bool removable)
 {
+    bool passkey = f->type && strcmp(f->type, "webauthn") == 0;
     buf_append_str(out, "<li class=\"factor\">\n<div class=\"factor-main\">");
     ui_icon(out, f->type);
     buf_append_str(out, "<div class=\"factor-text\">\n<p class=\"factor-name\"><span>");
@@ -67,6 +95,11 @@ static void factor_item(struct buf *out, const struct ui_ctx *c, const struct ui
         ui_esc(out, f->masked);
         buf_append_str(out, "</p>\n");
     }
+    if (passkey && f->created_at && f->created_at[0]) {
+        buf_append_str(out, "<p class=\"factor-meta\">");
+        ui_textf(out, c, "account.added_at", f->created_at);
+        buf_append_str(out, "</p>\n");
+    }
     buf_append_str(out, "<p class=\"factor-meta\">");
     if (f->last_used_at && f->last_used_at[0])
         ui_textf(out, c, "account.last_used_at", f->last_used_at);
@@ -75,6 +108,8 @@ static void factor_item(struct buf *out, const struct ui_ctx *c, const struct ui
     buf_append_str(out, "</p>\n</div>\n</div>\n<div class=\"factor-actions\">\n");
     if (f->active && !f->preferred)
         factor_action(out, c, f, "/account/preferred", "secondary", "btn.make_preferred");
+    if (passkey)
+        rename_form(out, c, f);
     if (removable)
         factor_action(out, c, f, "/account/remove", "danger-outline", "btn.remove");
     buf_append_str(out, "</div>\n</li>\n");
@@ -216,10 +251,12 @@ void ui_page_account(struct buf *out, const struct ui_ctx *c, const struct ui_ac
     }
     buf_append_str(out, "</section>\n");
 
-    if (v->can_sms || v->can_email || v->can_totp) {
+    if (v->can_sms || v->can_email || v->can_totp || v->can_passkey) {
         buf_append_str(out, "<section aria-labelledby=\"h-add\">\n<h2 id=\"h-add\">");
         ui_text(out, c, "account.add");
         buf_append_str(out, "</h2>\n<ul class=\"methods\">\n");
+        if (v->can_passkey)
+            add_link(out, c, "webauthn");
         if (v->can_sms)
             add_link(out, c, "sms");
         if (v->can_email)

@@ -1,7 +1,8 @@
 /* The second step (/challenge): opens on the factor the handler chose,
- * sends a code only on an explicit "Send code", takes the code, and offers
- * the other factors, a recovery code and cancelling. Renders only; the
- * handler decides which factor is current and whether a code is out. */
+ * sends a code only on an explicit "Send code", takes the code (or runs a
+ * passkey through passkey.js), and offers the other factors, a recovery
+ * code and cancelling. Renders only; the handler decides which factor is
+ * current and whether a code is out. */
 #include "ui/layout.h"
 
 #include <stdio.h>
@@ -50,13 +51,8 @@ static void other_ways(struct buf *out, const struct ui_ctx *c, const struct ui_
     buf_append_str(out, "</ul>\n</details>\n");
 }
 
-static void verify_form(struct buf *out, const struct ui_ctx *c, const struct ui_factor *f,
-                        int remember_days)
+static void remember_box(struct buf *out, const struct ui_ctx *c, int remember_days)
 {
-    buf_append_str(out, "<form class=\"stack\" method=\"post\" action=\"/challenge/verify\">\n");
-    ui_csrf(out, c);
-    ui_hidden(out, "factor_id", f->id);
-    ui_code_field(out, c, true);
     if (remember_days > 0) {
         char n[16];
         snprintf(n, sizeof(n), "%d", remember_days);
@@ -65,9 +61,45 @@ static void verify_form(struct buf *out, const struct ui_ctx *c, const struct ui
         ui_textf(out, c, remember_days == 1 ? "challenge.remember_one" : "challenge.remember", n);
         buf_append_str(out, "</label></div>\n");
     }
+}
+
+static void verify_form(struct buf *out, const struct ui_ctx *c, const struct ui_factor *f,
+                        int remember_days)
+{
+    buf_append_str(out, "<form class=\"stack\" method=\"post\" action=\"/challenge/verify\">\n");
+    ui_csrf(out, c);
+    ui_hidden(out, "factor_id", f->id);
+    ui_code_field(out, c, true);
+    remember_box(out, c, remember_days);
     buf_append_str(out, "<button type=\"submit\">");
     ui_text(out, c, "btn.verify");
     buf_append_str(out, "</button>\n</form>\n");
+}
+
+/* "Use your passkey": passkey.js runs navigator.credentials.get with the
+ * options and posts the answer; without script or WebAuthn the page says
+ * so, and "Try another way" below stays. */
+static void passkey_form(struct buf *out, const struct ui_ctx *c, const struct ui_challenge_view *v)
+{
+    buf_append_str(out, "<p>");
+    ui_text(out, c, "challenge.passkey");
+    buf_append_str(out, "</p>\n");
+    ui_passkey_notes(out, c, "passkey.needs_js", "passkey.unsupported");
+    buf_append_str(out, "<form class=\"stack\" method=\"post\" action=\"/challenge/passkey\" "
+                        "data-passkey=\"get\" data-options=\"");
+    ui_esc(out, v->passkey_options);
+    buf_append_str(out, "\"");
+    ui_passkey_messages(out, c);
+    buf_append_str(out, ">\n");
+    ui_csrf(out, c);
+    ui_hidden(out, "challenge_id", v->passkey_id);
+    ui_hidden(out, "factor_id", v->current->id);
+    ui_hidden(out, "credential", "");
+    remember_box(out, c, v->remember_days);
+    buf_append_str(out, "<button type=\"submit\" data-passkey-button hidden>");
+    ui_text(out, c, "btn.use_passkey");
+    buf_append_str(out,
+                   "</button>\n<div class=\"passkey-status\" role=\"alert\"></div>\n</form>\n");
 }
 
 static void current_factor(struct buf *out, const struct ui_ctx *c,
@@ -78,7 +110,12 @@ static void current_factor(struct buf *out, const struct ui_ctx *c,
     buf_append_str(out, "<div class=\"method current\">");
     ui_icon(out, f->type);
     ui_factor_label(out, c, f);
-    buf_append_str(out, "</div>\n<p>");
+    buf_append_str(out, "</div>\n");
+    if (strcmp(f->type, "webauthn") == 0 && v->passkey_id && v->passkey_options) {
+        passkey_form(out, c, v);
+        return;
+    }
+    buf_append_str(out, "<p>");
     if (!sent_type)
         ui_text(out, c, "challenge.totp");
     else if (v->code_sent)
@@ -135,6 +172,7 @@ void ui_page_challenge(struct buf *out, const struct ui_ctx *c, const struct ui_
         .title_key = v->stepup ? "title.stepup" : "title.challenge",
         .back = back.data,
         .page = "page-challenge",
+        .extra_js = v->passkey_id ? "passkey.js" : NULL,
     };
     ui_layout_begin(out, c, &l);
     buf_free(&back);
@@ -147,6 +185,14 @@ void ui_page_challenge(struct buf *out, const struct ui_ctx *c, const struct ui_
     else
         ui_text(out, c, "challenge.intro");
     buf_append_str(out, "</p>\n");
+    if (v->phr && !v->locked) {
+        buf_append_str(out, "<p>");
+        if (c->app_name && c->app_name[0])
+            ui_textf(out, c, "challenge.phr_app", c->app_name);
+        else
+            ui_text(out, c, "challenge.phr");
+        buf_append_str(out, "</p>\n");
+    }
 
     if (v->locked) {
         /* Locked: nothing but the way out, and who can help. */

@@ -1,6 +1,7 @@
 /* The enrolment offer inside a login (SPEC §5): the factor types the policy
- * allows, as links to the binding pages, and "Skip for now" when the
- * policy is optional. Renders only; the handler tracks the offer. */
+ * allows, as links to the binding pages (only a passkey when the app asks
+ * for one), and "Skip for now" when the policy is optional. Renders only; the handler tracks the
+ * offer. */
 #include "ui/layout.h"
 
 static void choice(struct buf *out, const struct ui_ctx *c, const char *type, const char *name_key,
@@ -18,8 +19,13 @@ static void choice(struct buf *out, const struct ui_ctx *c, const char *type, co
 }
 
 void ui_page_enrol(struct buf *out, const struct ui_ctx *c, bool mandatory, bool can_sms,
-                   bool can_email, bool can_totp)
+                   bool can_email, bool can_totp, bool can_passkey, bool phr)
 {
+    /* Only a passkey passes this sign-in: nothing else is offered. */
+    if (phr) {
+        can_sms = can_email = can_totp = false;
+        mandatory = true;
+    }
     struct ui_layout l = {
         .title_key = mandatory ? "title.enrol_required" : "title.enrol",
         .back = "/enrol",
@@ -27,17 +33,23 @@ void ui_page_enrol(struct buf *out, const struct ui_ctx *c, bool mandatory, bool
     };
     ui_layout_begin(out, c, &l);
     buf_append_str(out, "<p class=\"lead\">");
-    if (!mandatory)
+    if (phr && c->app_name && c->app_name[0])
+        ui_textf(out, c, "enrol.phr_app", c->app_name);
+    else if (phr)
+        ui_text(out, c, "enrol.phr");
+    else if (!mandatory)
         ui_text(out, c, "enrol.intro");
     else if (c->app_name && c->app_name[0])
         ui_textf(out, c, "enrol.required_app", c->app_name);
     else
         ui_text(out, c, "enrol.required");
     buf_append_str(out, "</p>\n");
-    if (can_sms || can_email || can_totp) {
+    if (can_sms || can_email || can_totp || can_passkey) {
         buf_append_str(out, "<h2>");
         ui_text(out, c, "enrol.choose");
         buf_append_str(out, "</h2>\n<ul class=\"methods\">\n");
+        if (can_passkey)
+            choice(out, c, "webauthn", "add.webauthn", "add.webauthn_desc");
         if (can_totp)
             choice(out, c, "totp", "add.totp", "add.totp_desc");
         if (can_sms)

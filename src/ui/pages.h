@@ -3,8 +3,10 @@
  * enrolment offer, in English and Simplified Chinese. Each renderer takes a
  * view (what the handler decided) and appends a whole HTML document to out.
  * Pages work without JavaScript; /static/js/otpgate.js only adds the resend
- * countdown, copy, download and print. No inline script or style (the CSP
- * forbids them); every value is escaped. */
+ * countdown, copy, download and print. Passkeys are the exception: WebAuthn
+ * is a JavaScript API, so /static/js/passkey.js runs the ceremony and the
+ * pages say so and offer the other ways when it cannot. No inline script
+ * or style (the CSP forbids them); every value is escaped. */
 #ifndef OTPGATE_UI_PAGES_H
 #define OTPGATE_UI_PAGES_H
 
@@ -35,12 +37,14 @@ struct ui_ctx {
 
 struct ui_factor {
     const char *id;
-    const char *type;   /* "sms", "email", "totp" */
-    const char *masked; /* "+44 •••• ••12 34", "a•••@example.com", NULL for totp */
+    const char *type;   /* "sms", "email", "totp", "webauthn" */
+    const char *masked; /* "+44 •••• ••12 34", "a•••@example.com", a passkey's name,
+                           NULL for totp */
     bool active;
     bool preferred;
     bool last_used;
     const char *last_used_at; /* "2026-11-24 10:00 UTC" or NULL */
+    const char *created_at;   /* passkeys: when added, formatted */
 };
 
 /* The second step. Forms: POST /challenge/send (factor_id) sends a code;
@@ -61,6 +65,13 @@ struct ui_challenge_view {
     bool locked; /* hard-locked: only the recovery-code form, and who to contact */
     int remember_days; /* > 0: a "Don't ask again on this device for N days" checkbox
                           (field "remember") on the code form */
+    /* A passkey as the current factor ("webauthn"): "Use your passkey" runs
+     * the sign-in ceremony (passkey.js) and posts /challenge/passkey with
+     * challenge_id, factor_id, credential (the PublicKeyCredential JSON)
+     * and remember. */
+    const char *passkey_id;      /* the ceremony's id */
+    const char *passkey_options; /* its PublicKeyCredentialRequestOptionsJSON */
+    bool phr;                    /* the app asks for a passkey: only passkeys are offered */
 };
 void ui_page_challenge(struct buf *out, const struct ui_ctx *c, const struct ui_challenge_view *v);
 
@@ -86,6 +97,10 @@ struct ui_account_view {
     size_t factor_count;
     int recovery_left; /* -1 when the policy offers none or the user has no factor */
     bool can_sms, can_email, can_totp; /* allowed by the policy */
+    bool can_passkey;                  /* allowed, and this origin can use passkeys; passkeys
+                                          are listed with their name, when added and last used,
+                                          and a "Rename" form (POST /account/rename, factor_id,
+                                          name) */
     bool back_to_app;
     bool mandatory; /* the policy requires a factor: no "Turn off", and the last
                        active factor cannot be removed */
@@ -118,6 +133,19 @@ void ui_page_bind(struct buf *out, const struct ui_ctx *c, const struct ui_bind_
 void ui_page_totp(struct buf *out, const struct ui_ctx *c, const char *qr_svg,
                   const char *secret_groups, const char *factor_id);
 
+/* Adding a passkey or security key (/account/add/webauthn): what it is, an
+ * optional name, and "Create a passkey", which runs the registration
+ * (passkey.js) and posts /account/add/webauthn with challenge_id,
+ * credential and name. Without JavaScript or WebAuthn the page says so and
+ * points back to the other methods. */
+struct ui_passkey_view {
+    const char *challenge_id; /* the ceremony's id */
+    const char *options;      /* its PublicKeyCredentialCreationOptionsJSON */
+    const char *cancel;       /* where "Cancel" goes: /account or /enrol */
+    bool phr;                 /* the app asks for a passkey */
+};
+void ui_page_passkey(struct buf *out, const struct ui_ctx *c, const struct ui_passkey_view *v);
+
 /* Recovery codes, shown once (GET /account/recovery-codes after the POST
  * that made them): copy, download as .txt and print buttons (script), the
  * codes as a list readable and printable without script, and a "I have
@@ -127,9 +155,10 @@ void ui_page_recovery_codes(struct buf *out, const struct ui_ctx *c, const char 
 
 /* The enrolment offer inside a login (SPEC §5): pick what to add (links to
  * /account/add/...); with mandatory false a "Skip for now" form (POST
- * /enrol/skip). */
+ * /enrol/skip). phr: the app asks for a passkey, so only a passkey is
+ * offered, and nothing can be skipped. */
 void ui_page_enrol(struct buf *out, const struct ui_ctx *c, bool mandatory, bool can_sms,
-                   bool can_email, bool can_totp);
+                   bool can_email, bool can_totp, bool can_passkey, bool phr);
 
 /* Confirmation before removing a factor (action "remove", factor set),
  * turning MFA off (action "disable") or replacing the recovery codes

@@ -6,10 +6,11 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import { audit, formatViolations } from './lib/audit.mjs';
-import { Stack, newPhone, newUser, totpCode } from './lib/harness.mjs';
+import { Stack, newPhone, newUser, totpCode, virtualAuthenticator } from './lib/harness.mjs';
 import { expectHeading, mainText, otherWay } from './lib/ui.mjs';
 
 let stack;
+let pkStack; // passkeys need the public URL http://localhost:PORT
 before(async () => {
   stack = await Stack.start({
     name: 'a11y',
@@ -19,6 +20,7 @@ before(async () => {
 });
 after(async () => {
   if (stack) await stack.stop();
+  if (pkStack) await pkStack.stop();
 });
 
 const newPage = (opts = {}) => stack.newPage({ bypassCSP: true, ...opts });
@@ -234,4 +236,56 @@ test('12d. message pages and the landing page', async (t) => {
 
   await fresh.goto(`${stack.url}/`);
   await check(t, fresh, 'home');
+});
+
+test('12g. passkey pages: adding one, the challenge, phr, the account list', async (t) => {
+  pkStack = await Stack.start({ name: 'a11y-passkeys', policy: 'mandatory', localhost: true });
+  pkStack.cli(['policy', 'set', 'factors=sms,email,totp,webauthn']);
+  const pkPage = async (opts = {}) => {
+    const p = await pkStack.newPage({ bypassCSP: true, ...opts });
+    if (opts.javaScriptEnabled !== false) await virtualAuthenticator(p);
+    return p;
+  };
+  const user = newUser('a11y-pk');
+  const page = await pkPage();
+  const link = pkStack.link({ sub: user.sub });
+  await page.goto(link.url);
+  await expectHeading(page, 'Set up two-step verification');
+  await check(t, page, 'enrol-passkey');
+  await page.getByRole('link', { name: /Add a passkey or security key/ }).click();
+  await expectHeading(page, 'Add a passkey or security key');
+  await check(t, page, 'passkey-add');
+  await page.getByRole('button', { name: 'Create a passkey' }).click();
+  await expectHeading(page, 'Save your recovery codes');
+  await page.getByRole('button', { name: 'I have saved them' }).click();
+  await pkStack.backAtApp(page, { state: link.state, sub: user.sub });
+  await pkStack.addFactor(user.sub, { email: user.email });
+
+  // The account page with the passkey, its rename form open.
+  await page.goto(pkStack.link({ sub: user.sub, purpose: 'manage' }).url);
+  await expectHeading(page, 'Two-step verification');
+  await page.getByText(/^Rename/).click();
+  await check(t, page, 'account-passkey');
+  // The same authenticator again: the page says it is there already.
+  await page.getByRole('link', { name: /Add a passkey or security key/ }).click();
+  await page.getByRole('button', { name: 'Create a passkey' }).click();
+  await page.getByText('This passkey or security key is added already.').waitFor();
+  await check(t, page, 'passkey-add-exists');
+
+  const signIn = await pkPage();
+  await signIn.goto(pkStack.link({ sub: user.sub }).url);
+  await expectHeading(signIn, "Verify it's you");
+  await (await otherWay(signIn, /Passkey or security key/)).click();
+  await signIn.getByRole('button', { name: 'Use your passkey' }).waitFor();
+  await check(t, signIn, 'challenge-passkey');
+  await signIn.goto(pkStack.link({ sub: user.sub, extra: { acr_values: 'phr' } }).url);
+  await signIn.getByText('Acme Shop asks for a passkey for this sign-in.').waitFor();
+  await check(t, signIn, 'challenge-phr');
+
+  const phrUser = newUser('a11y-pk-phr');
+  await pkStack.addFactor(phrUser.sub, { email: phrUser.email });
+  const phr = await pkPage();
+  await phr.goto(pkStack.link({ sub: phrUser.sub, extra: { acr_values: 'phr' } }).url);
+  await expectHeading(phr, 'Set up two-step verification');
+  await check(t, phr, 'enrol-phr');
 });

@@ -147,3 +147,36 @@ export function newUser(prefix) {
   const tag = `${prefix}-${process.pid}-${userSeq}-${crypto.randomBytes(3).toString('hex')}`;
   return { sub: `user-${tag}`, email: `${tag}@example.com` };
 }
+
+// ---- passkeys ---------------------------------------------------------------
+
+/** A fresh DevTools virtual authenticator in page's browser context (one
+ * per test: a ctap2 one holds 3 discoverable credentials). opts go to
+ * WebAuthn.addVirtualAuthenticator (default: a platform passkey, ctap2 over
+ * "internal" with resident keys and user verification, the user verified
+ * and present). Returns {cdp, id, credentials(), remove(),
+ * setUserVerified(bool)}. The page must be at a secure origin
+ * (http://localhost) for the pages to use it. */
+export async function virtualAuthenticator(page, opts = {}) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable', { enableUI: false });
+  const options = {
+    protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true,
+    isUserVerified: true, automaticPresenceSimulation: true, ...opts,
+  };
+  const { authenticatorId: id } = await cdp.send('WebAuthn.addVirtualAuthenticator', { options });
+  return {
+    cdp,
+    id,
+    options,
+    async credentials() {
+      return (await cdp.send('WebAuthn.getCredentials', { authenticatorId: id })).credentials;
+    },
+    async remove() {
+      await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: id });
+    },
+    async setUserVerified(isUserVerified) {
+      await cdp.send('WebAuthn.setUserVerified', { authenticatorId: id, isUserVerified });
+    },
+  };
+}

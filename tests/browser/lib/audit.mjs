@@ -18,7 +18,8 @@ export const WIDTHS = [360, 1280];
 const HEIGHT = { 360: 740, 1280: 800 };
 // page name -> docs/screenshots/ file name (without -WIDTH.png)
 export const DOCS_PAGES = new Map([['challenge-email', 'challenge'], ['account', 'account'],
-  ['recovery-codes', 'recovery-codes'], ['totp', 'totp']]);
+  ['recovery-codes', 'recovery-codes'], ['totp', 'totp'], ['passkey-add', 'passkey-add'],
+  ['challenge-passkey', 'challenge-passkey'], ['account-passkey', 'account-passkey']]);
 
 fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
 

@@ -25,10 +25,11 @@ import { chromium } from 'playwright-core';
 import * as OTPAuth from 'otpauth';
 
 import {
-  freePort, killChild, mailCode, mimeParts, newUser, otpgateBin, sleep, spawnOtpgate, waitFor,
+  freePort, killChild, mailCode, mimeParts, newUser, otpgateBin, sleep, spawnOtpgate, virtualAuthenticator,
+  waitFor,
 } from '../../lib/common.mjs';
 
-export { freePort, mailCode, mimeParts, newUser, otpgateBin, sleep, waitFor };
+export { freePort, mailCode, mimeParts, newUser, otpgateBin, sleep, virtualAuthenticator, waitFor };
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const BROWSER_DIR = path.resolve(HERE, '..');
@@ -157,10 +158,13 @@ export class Stack {
   }
 
   /** policy: the global mode; apps: extra apps [{key, name, policy}] beside
-   * the default one (key 'main', "Acme Shop", policy inherit). */
-  static async start({ name = 'stack', policy = 'mandatory', apps = [], env = {} } = {}) {
+   * the default one (key 'main', "Acme Shop", policy inherit). localhost:
+   * the public URL is http://localhost:PORT (a secure context whose host can
+   * be a WebAuthn RP ID, so passkeys work), not http://127.0.0.1:PORT. */
+  static async start({ name = 'stack', policy = 'mandatory', apps = [], env = {}, localhost = false } = {}) {
     const s = new Stack();
     s.name = name;
+    s.host = localhost ? 'localhost' : '127.0.0.1';
     try {
       await s._start(policy, apps, env);
     } catch (e) {
@@ -218,7 +222,7 @@ export class Stack {
 
     for (let attempt = 0; ; attempt++) {
       this.port = await freePort();
-      this.url = `http://127.0.0.1:${this.port}`;
+      this.url = `http://${this.host}:${this.port}`;
       const env = {
         ...baseEnv,
         OTPGATE_LISTEN: `127.0.0.1:${this.port}`,

@@ -32,10 +32,11 @@ import * as client from 'openid-client';
 import { chromium } from 'playwright-core';
 
 import {
-  freePort, killChild, mailCode as codeInMail, newUser, otpgateBin, sleep, spawnOtpgate, waitFor,
+  freePort, killChild, mailCode as codeInMail, newUser, otpgateBin, sleep, spawnOtpgate, virtualAuthenticator,
+  waitFor,
 } from '../../lib/common.mjs';
 
-export { newUser, sleep, waitFor };
+export { newUser, sleep, virtualAuthenticator, waitFor };
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const SOURCE_DIR = process.env.OTPGATE_SOURCE_DIR || path.resolve(HERE, '..', '..', '..');
@@ -57,8 +58,11 @@ export class Provider {
     this.contexts = [];
   }
 
-  static async start({ policy = 'mandatory' } = {}) {
+  /** localhost: the issuer is http://localhost:PORT (a secure context
+   * whose host can be a WebAuthn RP ID, so passkeys work). */
+  static async start({ policy = 'mandatory', localhost = false } = {}) {
     const p = new Provider();
+    p.host = localhost ? 'localhost' : '127.0.0.1';
     try {
       await p._start(policy);
     } catch (e) {
@@ -116,7 +120,7 @@ export class Provider {
 
     for (let attempt = 0; ; attempt++) {
       this.port = await freePort();
-      this.issuer = `http://127.0.0.1:${this.port}`;
+      this.issuer = `http://${this.host}:${this.port}`;
       const env = {
         ...baseEnv,
         OTPGATE_LISTEN: `127.0.0.1:${this.port}`,

@@ -1414,6 +1414,75 @@ static void test_metrics_allow(void **state)
     assert_error(f, LOAD(f, many), "OTPGATE_METRICS_ALLOW", "more than 16 CIDRs");
 }
 
+/* ---- WEBAUTHN_RP_ID ---- */
+
+static void test_webauthn_rp(void **state)
+{
+    struct fixture *f = *state;
+    /* The default public URL (http://127.0.0.1) cannot carry passkeys: off,
+     * with the reason for the log, and no error. */
+    assert_int_equal(LOAD(f, "PATH=/bin"), OG_OK);
+    assert_string_equal(f->c.webauthn_rp_id, "");
+    assert_string_equal(f->c.webauthn_origin, "");
+    assert_non_null(strstr(f->c.webauthn_off, "passkeys are off"));
+    assert_non_null(strstr(f->c.webauthn_off, "IP address"));
+    /* http other than localhost: off too, saying why. */
+    assert_int_equal(LOAD(f, "OTPGATE_PUBLIC_URL=http://mfa.example.com"), OG_OK);
+    assert_string_equal(f->c.webauthn_rp_id, "");
+    assert_non_null(strstr(f->c.webauthn_off, "https"));
+    /* https: the host, and the origin as a browser writes it. */
+    assert_int_equal(LOAD(f, "OTPGATE_PUBLIC_URL=https://MFA.Example.com:443/otp"), OG_OK);
+    assert_string_equal(f->c.webauthn_rp_id, "mfa.example.com");
+    assert_string_equal(f->c.webauthn_origin, "https://mfa.example.com");
+    assert_string_equal(f->c.webauthn_off, "");
+    assert_int_equal(LOAD(f, "OTPGATE_PUBLIC_URL=http://localhost:8443"), OG_OK);
+    assert_string_equal(f->c.webauthn_rp_id, "localhost");
+    assert_string_equal(f->c.webauthn_origin, "http://localhost:8443");
+    /* The setting: the host or a parent domain of it. */
+    assert_int_equal(LOAD(f, "OTPGATE_PUBLIC_URL=https://mfa.example.com:8443",
+                          "OTPGATE_WEBAUTHN_RP_ID=Example.COM"),
+                     OG_OK);
+    assert_string_equal(f->c.webauthn_rp_id, "example.com");
+    assert_string_equal(f->c.webauthn_origin, "https://mfa.example.com:8443");
+    assert_int_equal(LOAD(f, "OTPGATE_PUBLIC_URL=https://mfa.example.com",
+                          "OTPGATE_WEBAUTHN_RP_ID=mfa.example.com"),
+                     OG_OK);
+    assert_string_equal(f->c.webauthn_rp_id, "mfa.example.com");
+    /* Empty means the default. */
+    assert_int_equal(
+        LOAD(f, "OTPGATE_PUBLIC_URL=https://mfa.example.com", "OTPGATE_WEBAUTHN_RP_ID="), OG_OK);
+    assert_string_equal(f->c.webauthn_rp_id, "mfa.example.com");
+    /* Refused, naming the key: another domain, a child of the host, a
+     * suffix that is not a label boundary, an IP address, a port, junk. */
+    assert_error(
+        f,
+        LOAD(f, "OTPGATE_PUBLIC_URL=https://mfa.example.com", "OTPGATE_WEBAUTHN_RP_ID=example.org"),
+        "OTPGATE_WEBAUTHN_RP_ID", "parent domain");
+    assert_error(f,
+                 LOAD(f, "OTPGATE_PUBLIC_URL=https://mfa.example.com",
+                      "OTPGATE_WEBAUTHN_RP_ID=a.mfa.example.com"),
+                 "OTPGATE_WEBAUTHN_RP_ID", "parent domain");
+    assert_error(f,
+                 LOAD(f, "OTPGATE_PUBLIC_URL=https://mfa.example.com",
+                      "OTPGATE_WEBAUTHN_RP_ID=fa.example.com"),
+                 "OTPGATE_WEBAUTHN_RP_ID", "parent domain");
+    static const char *const bad[] = {
+        "192.0.2.1",           "[::1]",        "example.com:443", "exa mple.com",
+        "https://example.com", "example..com", "example.com.",    "ex_ample.com"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char line[128];
+        snprintf(line, sizeof line, "OTPGATE_WEBAUTHN_RP_ID=%s", bad[i]);
+        assert_error(f, LOAD(f, "OTPGATE_PUBLIC_URL=https://mfa.example.com", line),
+                     "OTPGATE_WEBAUTHN_RP_ID", "not a DNS name");
+        /* ... even where passkeys are off anyway. */
+        assert_error(f, LOAD(f, line), "OTPGATE_WEBAUTHN_RP_ID", "not a DNS name");
+    }
+    /* A valid setting beside a URL without passkeys: off, not refused. */
+    assert_int_equal(LOAD(f, "OTPGATE_WEBAUTHN_RP_ID=example.com"), OG_OK);
+    assert_string_equal(f->c.webauthn_rp_id, "");
+    assert_non_null(strstr(f->c.webauthn_off, "passkeys are off"));
+}
+
 static void test_max_connections_per_ip(void **state)
 {
     struct fixture *f = *state;
@@ -1662,6 +1731,7 @@ static void test_help_text(void **state)
         "OTPGATE_CA_FILE",
         "OTPGATE_METRICS_ALLOW",
         "OTPGATE_MAX_CONNECTIONS_PER_IP",
+        "OTPGATE_WEBAUTHN_RP_ID",
     };
     const char *help = config_help_text();
     assert_non_null(help);
@@ -1745,6 +1815,7 @@ int main(void)
         T(test_proxies_none),
         T(test_proxies_errors),
         T(test_metrics_allow),
+        T(test_webauthn_rp),
         T(test_max_connections_per_ip),
         T(test_log_levels),
         T(test_timeouts_to_ms),

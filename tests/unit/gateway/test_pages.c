@@ -308,9 +308,10 @@ static void test_handler_keys(void **state)
     (void)state;
     static const char *const with_arg[] = {"err.wrong_code", "err.wait", "err.rate_limited",
                                            "notice.code_sent", "notice.recovery_low"};
-    static const char *const with_arg_only[] = {
-        "err.wrong_wait",      "err.wrong_wait_soon",      "err.wrong_lock_soon",
-        "body.locked_contact", "challenge.locked_contact", "confirm.recovery_body"};
+    static const char *const with_arg_only[] = {"err.wrong_wait",           "err.wrong_wait_soon",
+                                                "err.wrong_lock_soon",      "body.locked_contact",
+                                                "challenge.locked_contact", "confirm.recovery_body",
+                                                "err.passkey_wait"};
     for (size_t i = 0; i < sizeof(with_arg_only) / sizeof(with_arg_only[0]); i++) {
         assert_true(ui_i18n_has("en", with_arg_only[i]) && ui_i18n_has("zh", with_arg_only[i]));
         assert_int_equal(holes(ui_t("en", with_arg_only[i])), 1);
@@ -350,6 +351,12 @@ static void test_handler_keys(void **state)
         "title.error",
         "body.error",
         "totp.qr_label",
+        "err.passkey_refused",
+        "err.passkey_expired",
+        "err.passkey_exists",
+        "body.cannot_enrol_phr",
+        "notice.passkey_added",
+        "notice.passkey_renamed",
     };
     for (size_t i = 0; i < sizeof(with_arg) / sizeof(with_arg[0]); i++) {
         assert_true(ui_i18n_has("en", with_arg[i]) && ui_i18n_has("zh", with_arg[i]));
@@ -474,7 +481,7 @@ static void test_escaping(void **state)
             ui_page_recovery_codes(&b, &c, codes, 1, HOSTILE);
             break;
         case 6:
-            ui_page_enrol(&b, &c, true, true, true, true);
+            ui_page_enrol(&b, &c, true, true, true, true, true, false);
             break;
         case 7:
             ui_page_confirm(&b, &c, "remove", &f, 0);
@@ -702,6 +709,117 @@ static void test_account(void **state)
     }
 }
 
+/* ---- passkeys ---- */
+
+#define OPTIONS "{\"challenge\":\"abc\",\"rpId\":\"<x>\"}"
+
+static void test_passkey_pages(void **state)
+{
+    (void)state;
+    struct ui_factor pk = {.id = "f9", .type = "webauthn", .active = true, .last_used = true};
+    for (size_t i = 0; i < 2; i++) {
+        const char *loc = locales[i];
+        bool en = i == 0;
+        struct ui_ctx c = ctx(loc);
+        struct buf b;
+
+        /* The challenge on a passkey: a form passkey.js runs, the options in
+         * an attribute (escaped), the note for browsers without script. */
+        struct ui_challenge_view v = {.current = &pk,
+                                      .others = &factors[2],
+                                      .other_count = 1,
+                                      .recovery_allowed = true,
+                                      .remember_days = 30,
+                                      .passkey_id = "wch_abc",
+                                      .passkey_options = OPTIONS};
+        RENDER(b, "challenge-passkey", loc, true, ui_page_challenge(&b, &c, &v));
+        expect_has(b.data, "<script src=\"/static/js/passkey.js\" defer></script>");
+        expect_has(b.data, "action=\"/challenge/passkey\" data-passkey=\"get\" data-options=\""
+                           "{&quot;challenge&quot;:&quot;abc&quot;,&quot;rpId&quot;:&quot;&lt;x&gt;"
+                           "&quot;}\"");
+        expect_has(b.data, "<input type=\"hidden\" name=\"challenge_id\" value=\"wch_abc\">");
+        expect_has(b.data, "<input type=\"hidden\" name=\"factor_id\" value=\"f9\">");
+        expect_has(b.data, "<input type=\"hidden\" name=\"credential\" value=\"\">");
+        expect_has(b.data, "name=\"remember\"");
+        expect_has(b.data, "data-passkey-button hidden>");
+        expect_has(b.data, en ? ">Use your passkey<" : ">使用通行密钥<");
+        expect_has(b.data, en ? ">Passkey or security key<" : ">通行密钥或安全密钥<");
+        expect_has(b.data, "<noscript>");
+        expect_has(b.data, en ? "Passkeys need JavaScript" : "通行密钥需要启用 JavaScript");
+        expect_has(b.data, "data-passkey-unsupported hidden");
+        expect_has(b.data, "data-msg-cancelled=\"");
+        /* No code field, and the other ways stay. */
+        expect_not(b.data, "name=\"code\"");
+        expect_has(b.data, "href=\"/challenge?factor=f3\"");
+        expect_has(b.data, "href=\"/challenge?method=recovery\"");
+        buf_free(&b);
+
+        /* A code factor's page loads no passkey script. */
+        struct ui_challenge_view t = {.current = &factors[2]};
+        RENDER(b, "challenge-totp-nopasskey", loc, true, ui_page_challenge(&b, &c, &t));
+        expect_not(b.data, "passkey.js");
+        buf_free(&b);
+
+        /* Only a passkey will do: it says so. */
+        struct ui_challenge_view ph = {
+            .current = &pk, .passkey_id = "wch_abc", .passkey_options = OPTIONS, .phr = true};
+        RENDER(b, "challenge-phr", loc, true, ui_page_challenge(&b, &c, &ph));
+        expect_has(b.data, en ? "Acme Mail asks for a passkey for this sign-in."
+                              : "Acme Mail 要求本次登录使用通行密钥。");
+        expect_not(b.data, "method=recovery");
+        buf_free(&b);
+
+        /* Adding one. */
+        struct ui_passkey_view a = {
+            .challenge_id = "wch_def", .options = OPTIONS, .cancel = "/enrol"};
+        RENDER(b, "passkey-add", loc, true, ui_page_passkey(&b, &c, &a));
+        expect_has(b.data, "action=\"/account/add/webauthn\" data-passkey=\"create\"");
+        expect_has(b.data, "<input type=\"hidden\" name=\"challenge_id\" value=\"wch_def\">");
+        expect_has(b.data, "<label for=\"passkey-name\">");
+        expect_has(b.data, "maxlength=\"64\"");
+        expect_has(b.data, en ? ">Create a passkey<" : ">创建通行密钥<");
+        expect_has(b.data, "href=\"/enrol\"");
+        expect_has(b.data, "name=\"back\" value=\"/account/add/webauthn\"");
+        expect_has(b.data, en ? "Go back and choose another method" : "请返回选择其他方式");
+        expect_has(b.data, "passkey.js");
+        buf_free(&b);
+
+        /* The account page: the passkey with its name, when added, rename. */
+        struct ui_factor list[2] = {factors[2], pk};
+        list[1].masked = "Work laptop";
+        list[1].created_at = "2026-12-01 08:00 UTC";
+        list[1].last_used_at = "2026-12-02 09:00 UTC";
+        struct ui_account_view av = {
+            .factors = list, .factor_count = 2, .recovery_left = 8, .can_passkey = true};
+        RENDER(b, "account-passkey", loc, true, ui_page_account(&b, &c, &av));
+        expect_has(b.data, "href=\"/account/add/webauthn\"");
+        expect_has(b.data, en ? "Add a passkey or security key" : "添加通行密钥或安全密钥");
+        expect_has(b.data, ">Work laptop<");
+        expect_has(b.data, en ? "Added 2026-12-01 08:00 UTC" : "添加于 2026-12-01 08:00 UTC");
+        assert_int_equal(count_of(b.data, "action=\"/account/rename\""), 1);
+        expect_has(b.data, "name=\"name\" type=\"text\" maxlength=\"64\" required "
+                           "autocomplete=\"off\" value=\"Work laptop\"");
+        buf_free(&b);
+
+        /* Enrolment: the passkey first; under phr nothing else, no skip. */
+        RENDER(b, "enrol-passkey", loc, true,
+               ui_page_enrol(&b, &c, false, true, true, true, true, false));
+        const char *first = strstr(b.data, "href=\"/account/add/");
+        assert_non_null(first);
+        assert_true(strncmp(first, "href=\"/account/add/webauthn\"", 28) == 0);
+        expect_has(b.data, "action=\"/enrol/skip\"");
+        buf_free(&b);
+        RENDER(b, "enrol-phr", loc, true,
+               ui_page_enrol(&b, &c, false, true, true, true, true, true));
+        assert_int_equal(count_of(b.data, "href=\"/account/add/"), 1);
+        expect_has(b.data, "href=\"/account/add/webauthn\"");
+        expect_not(b.data, "action=\"/enrol/skip\"");
+        expect_has(b.data, en ? "Acme Mail asks for a passkey for this sign-in. Add one"
+                              : "Acme Mail 要求本次登录使用通行密钥。请添加");
+        buf_free(&b);
+    }
+}
+
 /* POST /lang's "back": a fixed set of this origin's paths, nothing else. */
 static void test_back_paths(void **state)
 {
@@ -714,6 +832,7 @@ static void test_back_paths(void **state)
                           "/account/add/sms?step=2",
                           "/account/add/totp?factor=f_1",
                           "/enrol",
+                          "/account/add/webauthn",
                           "/dev/outbox"};
     const char *bad[] = {NULL,
                          "",
@@ -929,21 +1048,23 @@ static void test_enrol(void **state)
         const char *loc = locales[i];
         struct ui_ctx c = ctx(loc);
         struct buf b;
-        RENDER(b, "enrol", loc, true, ui_page_enrol(&b, &c, false, true, true, true));
+        RENDER(b, "enrol", loc, true, ui_page_enrol(&b, &c, false, true, true, true, false, false));
         expect_has(b.data, "href=\"/account/add/sms\"");
         expect_has(b.data, "href=\"/account/add/email\"");
         expect_has(b.data, "href=\"/account/add/totp\"");
         expect_has(b.data, "action=\"/enrol/skip\"");
         expect_has(b.data, "name=\"back\" value=\"/enrol\"");
         buf_free(&b);
-        RENDER(b, "enrol-required", loc, true, ui_page_enrol(&b, &c, true, false, true, false));
+        RENDER(b, "enrol-required", loc, true,
+               ui_page_enrol(&b, &c, true, false, true, false, false, false));
         expect_not(b.data, "action=\"/enrol/skip\"");
         expect_not(b.data, "href=\"/account/add/sms\"");
         expect_has(b.data, "href=\"/account/add/email\"");
         expect_has(b.data, i == 0 ? "Acme Mail requires two-step verification"
                                   : "Acme Mail 要求开启两步验证");
         buf_free(&b);
-        RENDER(b, "enrol-none", loc, true, ui_page_enrol(&b, &c, true, false, false, false));
+        RENDER(b, "enrol-none", loc, true,
+               ui_page_enrol(&b, &c, true, false, false, false, false, false));
         expect_not(b.data, "/account/add/");
         expect_has(b.data, ui_t(loc, "enrol.none"));
         buf_free(&b);
@@ -1150,6 +1271,7 @@ int main(void)
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_challenge),
         cmocka_unit_test(test_account),
+        cmocka_unit_test(test_passkey_pages),
         cmocka_unit_test(test_duration),
         cmocka_unit_test(test_back_paths),
         cmocka_unit_test(test_bind),
