@@ -13,42 +13,64 @@
 enum policy_mode { POLICY_OFF, POLICY_OPTIONAL, POLICY_MANDATORY };
 enum { FACTOR_BIT_SMS = 1, FACTOR_BIT_EMAIL = 2, FACTOR_BIT_TOTP = 4, FACTOR_BIT_WEBAUTHN = 8 };
 
+/* The security notifications a user may get (issue #15), as bits of
+ * struct policy.notify_events; "notify_events" names them as in
+ * policy_notify_name. */
+enum {
+    NOTIFY_FACTOR_ADDED = 1u << 0,
+    NOTIFY_FACTOR_REMOVED = 1u << 1,
+    NOTIFY_PREFERRED_CHANGED = 1u << 2,
+    NOTIFY_MFA_DISABLED = 1u << 3,
+    NOTIFY_RECOVERY_CODE_USED = 1u << 4,
+    NOTIFY_RECOVERY_CODES_NEW = 1u << 5,
+    NOTIFY_LOCKED = 1u << 6,
+    NOTIFY_UNLOCKED = 1u << 7,
+    NOTIFY_RESET = 1u << 8,
+    NOTIFY_DEVICE_REMEMBERED = 1u << 9,
+    NOTIFY_ALL = (1u << 10) - 1,
+};
+
 /* Longest value policy_set accepts (sms_countries is the only long one). */
 #define POLICY_VALUE_MAX 255
 
 struct policy {
-    enum policy_mode mode;        /* "mode": off|optional|mandatory, default optional; per app
-                                     also "inherit" (= delete the app's row) */
-    unsigned factors;             /* "factors": comma list of sms,email,totp,webauthn;
-                                     default sms,email,totp */
-    bool recovery_codes;          /* "recovery_codes": on|off, default on */
-    unsigned code_digits;         /* "code_digits" 6 (4..10) */
-    unsigned code_ttl;            /* "code_ttl" seconds, 300 (1..86400) */
-    unsigned max_attempts;        /* "max_attempts" 5 (1..100) */
-    unsigned resend_cooldown;     /* "resend_cooldown" seconds, 30 (0..3600); doubles per resend */
-    unsigned sends_per_dest_hour; /* 5 */
-    unsigned sends_per_dest_day;  /* 20 */
-    unsigned sends_per_user_hour; /* 10 */
-    unsigned sends_per_ip_hour;   /* 30 */
-    unsigned lockout_free;        /* "lockout_free": failures allowed before waits start, 4 (so
-                                     from the 5th failure each further try waits) */
-    unsigned lockout_wait;        /* "lockout_wait" first wait seconds, 30 (0..3600; 0 disables
-                                     waits) */
-    unsigned lockout_max_wait;    /* "lockout_max_wait" 900 */
-    unsigned lockout_hard;        /* "lockout_hard" consecutive failures that lock, 100
-                                     (1..100000) */
-    unsigned totp_window;         /* "totp_window" steps either side, 1 (0..10) */
-    char sms_countries[256];      /* "sms_countries": comma list of calling codes like
-                                     "44,1,86", empty = all */
-    unsigned sms_prefix_hour;     /* "sms_prefix_hour": SMS per hour to one calling code, 200 */
-    unsigned sms_global_hour;     /* "sms_global_hour": SMS per hour overall, 1000 */
-    bool sms_fallback_email;      /* "sms_fallback_email": on|off, default off */
+    enum policy_mode mode;         /* "mode": off|optional|mandatory, default optional; per app
+                                      also "inherit" (= delete the app's row) */
+    unsigned factors;              /* "factors": comma list of sms,email,totp,webauthn;
+                                      default sms,email,totp */
+    bool recovery_codes;           /* "recovery_codes": on|off, default on */
+    unsigned code_digits;          /* "code_digits" 6 (4..10) */
+    unsigned code_ttl;             /* "code_ttl" seconds, 300 (1..86400) */
+    unsigned max_attempts;         /* "max_attempts" 5 (1..100) */
+    unsigned resend_cooldown;      /* "resend_cooldown" seconds, 30 (0..3600); doubles per resend */
+    unsigned sends_per_dest_hour;  /* 5 */
+    unsigned sends_per_dest_day;   /* 20 */
+    unsigned sends_per_user_hour;  /* 10 */
+    unsigned sends_per_ip_hour;    /* 30 */
+    unsigned lockout_free;         /* "lockout_free": failures allowed before waits start, 4 (so
+                                      from the 5th failure each further try waits) */
+    unsigned lockout_wait;         /* "lockout_wait" first wait seconds, 30 (0..3600; 0 disables
+                                      waits) */
+    unsigned lockout_max_wait;     /* "lockout_max_wait" 900 */
+    unsigned lockout_hard;         /* "lockout_hard" consecutive failures that lock, 100
+                                      (1..100000) */
+    unsigned totp_window;          /* "totp_window" steps either side, 1 (0..10) */
+    char sms_countries[256];       /* "sms_countries": comma list of calling codes like
+                                      "44,1,86", empty = all */
+    unsigned sms_prefix_hour;      /* "sms_prefix_hour": SMS per hour to one calling code, 200 */
+    unsigned sms_global_hour;      /* "sms_global_hour": SMS per hour overall, 1000 */
+    bool sms_fallback_email;       /* "sms_fallback_email": on|off, default off */
     unsigned remember_device_days; /* "remember_device_days": 0 (off) .. 365 */
     bool remember_device_all;      /* "remember_device_scope": app (false, default) | all */
-    enum webauthn_uv webauthn_uv; /* "webauthn_user_verification":
-                                     required|preferred|discouraged, default preferred */
+    enum webauthn_uv webauthn_uv;  /* "webauthn_user_verification":
+                                      required|preferred|discouraged, default preferred */
     bool require_phishing_resistant; /* "require_phishing_resistant": on|off, default off;
                                         on: only passkeys pass the second step */
+    bool notify;                     /* "notify": on|off, default on: security notifications */
+    bool notify_sms;                 /* "notify_sms": on|off, default off: by SMS to a user
+                                        with no e-mail factor */
+    unsigned notify_events;          /* "notify_events": comma list of notification names, or
+                                        "all" (default) */
 };
 
 /* Fills p with the built-in defaults of SPEC §4/§5. */
@@ -93,6 +115,9 @@ int policy_show(struct store *s, const char *scope, struct buf *out);
 /* Every key with its default, allowed values and meaning, for --help. The
  * text is static. */
 const char *policy_help_text(void);
+
+/* The name of one NOTIFY_* bit ("factor_added", ...), or NULL. */
+const char *policy_notify_name(unsigned bit);
 
 /* The spelling of a mode: "off", "optional" or "mandatory". */
 const char *policy_mode_name(enum policy_mode mode);
