@@ -4,6 +4,7 @@
 #include "core/support.h"
 
 #include "core/devices.h"
+#include "core/events.h"
 
 #include "core/log.h"
 
@@ -144,7 +145,14 @@ static int audit(struct store *s, int64_t now_ms, const char *app_id, const char
     sqlite3_bind_text(st, 5, detail, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? OG_OK : store_step_err(rc);
+    if (rc != SQLITE_DONE)
+        return store_step_err(rc);
+    /* Announced like every audit row: the user hears of it, the app's
+     * webhook gets it, in this same transaction. */
+    const struct event_facts e = {
+        .at_ms = now_ms, .app_id = app_id, .sub = sub, .event = event, .detail = detail};
+    events_announce(s, &e);
+    return OG_OK;
 }
 
 int support_user_unlock(struct store *s, int64_t user_id, const char *app_id, const char *sub,
@@ -181,8 +189,10 @@ int support_user_reset(struct store *s, int64_t user_id, const char *app_id, con
     int rc = exec_id(s, SQL_DEL_CHALLENGES, user_id, &c.challenges);
     if (rc == OG_OK)
         rc = exec_id(s, SQL_DEL_RECOVERY, user_id, &c.recovery_codes);
-    if (rc == OG_OK)
+    if (rc == OG_OK) {
+        events_note_removal(s, user_id, now_ms); /* the reset's notice reaches them */
         rc = exec_id(s, SQL_DEL_FACTORS, user_id, &c.factors);
+    }
     if (rc == OG_OK)
         rc = exec_id(s, SQL_CLEAR_FACTOR_REFS, user_id, NULL);
     if (rc == OG_OK)
