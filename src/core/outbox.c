@@ -13,6 +13,14 @@ static void aad_for(const char *msg_id, char *out, size_t outlen)
     snprintf(out, outlen, "outbox:%s", msg_id);
 }
 
+/* One store is used by one thread at a time (store.h). */
+static uint64_t added;
+
+uint64_t outbox_added_count(void)
+{
+    return added;
+}
+
 static const char *const kind_names[] = {"code", "notice", "webhook"};
 
 const char *outbox_channel_name(const struct outbox_msg *m)
@@ -76,6 +84,7 @@ int outbox_enqueue(struct store *s, const struct keyring *k, struct outbox_msg *
         return OG_ERR_DB;
     m->id = sqlite3_last_insert_rowid(store_db(s));
     m->created_at = now_ms;
+    added++;
     m->attempts = claim ? 1 : 0;
     return OG_OK;
 }

@@ -77,6 +77,9 @@ int outbox_mark_retry(struct store *s, int64_t id, int64_t next_at_ms, const cha
 /* Rows in sending after a crash go back to queued, due now. Returns the
  * count or a negative og_err. */
 int outbox_resume(struct store *s, int64_t now_ms);
+/* Rows this process has added since it started: a caller that polls
+ * compares it with what it saw last. */
+uint64_t outbox_added_count(void);
 /* Queued plus sending rows. */
 int outbox_depth(struct store *s);
 /* The earliest next_at of a queued row of channel, or 0 when none. */
