@@ -383,22 +383,45 @@ static bool room_for(struct store *s, int64_t user_id, const char *name, const c
     return ok;
 }
 
-/* The language of the user's newest page session, else English. */
-static void user_locale(struct store *s, const struct event_facts *e, char *out, size_t outlen)
+/* The language the user last got a code in (the API's "locale", the
+ * pages' language), else that of the user's newest page session, else
+ * English. The code's row is looked for among the newest outbox rows
+ * only: the outbox has no index by user for code messages. */
+#define LOCALE_SCAN_ROWS 10000
+
+/* Steps st (bound) once: "zh" into out when its first column starts so,
+ * else "en". Returns whether a row came. */
+static bool locale_row(sqlite3_stmt *st, char *out, size_t outlen)
 {
-    snprintf(out, outlen, "en");
-    sqlite3_stmt *st = store_stmt(s, "SELECT locale FROM sessions WHERE app_id = ?1 AND sub = ?2 "
-                                     "AND locale IS NOT NULL ORDER BY last_seen DESC LIMIT 1");
-    if (!st)
-        return;
-    sqlite3_bind_text(st, 1, e->app_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, e->sub, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    bool row = sqlite3_step(st) == SQLITE_ROW;
+    if (row) {
         const char *l = (const char *)sqlite3_column_text(st, 0);
-        if (l && l[0] == 'z' && l[1] == 'h')
-            snprintf(out, outlen, "zh");
+        snprintf(out, outlen, "%s", l && l[0] == 'z' && l[1] == 'h' ? "zh" : "en");
     }
     sqlite3_reset(st);
+    return row;
+}
+
+static void user_locale(struct store *s, const struct event_facts *e, int64_t user_id, char *out,
+                        size_t outlen)
+{
+    snprintf(out, outlen, "en");
+    sqlite3_stmt *st = store_stmt(
+        s, "SELECT locale FROM outbox WHERE id > (SELECT coalesce(max(id), 0) FROM outbox) - ?2 "
+           "AND user_id = ?1 AND kind = 'code' ORDER BY id DESC LIMIT 1");
+    if (st) {
+        sqlite3_bind_int64(st, 1, user_id);
+        sqlite3_bind_int(st, 2, LOCALE_SCAN_ROWS);
+        if (locale_row(st, out, outlen))
+            return;
+    }
+    st = store_stmt(s, "SELECT locale FROM sessions WHERE app_id = ?1 AND sub = ?2 AND locale "
+                       "IS NOT NULL ORDER BY last_seen DESC LIMIT 1");
+    if (st) {
+        sqlite3_bind_text(st, 1, e->app_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, e->sub, -1, SQLITE_STATIC);
+        locale_row(st, out, outlen);
+    }
 }
 
 static void app_name_of(struct store *s, const struct event_facts *e, char *out, size_t outlen)
@@ -468,7 +491,7 @@ static void queue_notices(struct store *s, const struct event_facts *e, const st
     m->channel = to->channel;
     snprintf(m->app_id, sizeof(m->app_id), "%s", e->app_id);
     app_name_of(s, e, m->app_name, sizeof(m->app_name));
-    user_locale(s, e, m->locale, sizeof(m->locale));
+    user_locale(s, e, f->user_id, m->locale, sizeof(m->locale));
     snprintf(m->event, sizeof(m->event), "%s", name);
     snprintf(m->sub, sizeof(m->sub), "%s", e->sub);
     snprintf(m->ref, sizeof(m->ref), "%s", e->factor_id ? e->factor_id : "");
