@@ -32,7 +32,7 @@ static const char SQL_AUDIT_ADMIN[] = "INSERT INTO audit (at, event, client_ip, 
                                       "VALUES (?1, ?2, ?3, ?4)";
 static const char SQL_OUTBOX[] =
     "SELECT id, created_at, channel, destination, state, attempts, provider, answer, app_name, "
-    "sent_at FROM outbox ORDER BY id DESC LIMIT ?1";
+    "sent_at, kind, event, msg_id FROM outbox ORDER BY id DESC LIMIT ?1";
 
 static void col_copy(sqlite3_stmt *st, int col, char *out, size_t outlen)
 {
@@ -53,6 +53,8 @@ static void mask(const char *channel, const char *dest, char *out, size_t outlen
         contact_phone_mask(dest, out, outlen);
     else if (strcmp(channel, "email") == 0)
         contact_email_mask(dest, out, outlen);
+    else if (strcmp(channel, "webhook") == 0) /* a query may hold a token */
+        snprintf(out, outlen, "%.*s", (int)strcspn(dest, "?#"), dest);
 }
 
 int support_user_find(struct store *s, const char *app_id, const char *sub,
@@ -268,6 +270,9 @@ int support_deliveries_each(struct store *s, int limit,
         d.answer = col_str(st, 7);
         d.app_name = col_str(st, 8);
         d.sent_at = sqlite3_column_int64(st, 9);
+        d.kind = col_str(st, 10);
+        d.event = col_str(st, 11);
+        d.msg_id = col_str(st, 12);
         fn(&d, arg);
     }
     sqlite3_reset(st);

@@ -79,18 +79,25 @@ int support_audit_admin(struct store *s, int64_t now_ms, const char *event, cons
 struct support_delivery {
     int64_t id;
     int64_t created_at;  /* unix ms */
-    const char *channel; /* "sms" or "email" */
+    const char *channel; /* "sms", "email" or "webhook" */
+    const char *kind;    /* "code", "notice" (a security notification) or "webhook" */
+    const char *event;   /* notice: its name ("factor_added"); webhook: its type
+                            ("factor.added"); "" for a code */
+    const char *msg_id;  /* a webhook's webhook-id */
+    /* A masked number or address; for a webhook the URL without its query. */
     char masked[CONTACT_MASK_SIZE];
     const char *state; /* queued, sending, sent, failed */
     int64_t attempts;
     const char *provider; /* may be "" */
-    const char *answer;   /* the provider's last answer, code blanked; may be "" */
+    const char *answer;   /* the provider's or endpoint's last answer ("HTTP 503: ..."),
+                             code blanked; may be "" */
     const char *app_name; /* may be "" */
     int64_t sent_at;      /* 0 when not sent */
 };
 
-/* Calls fn for the newest limit outbox rows, newest first. Never reads the
- * sealed body. fn must not use the store. Returns 0 or a store error. */
+/* Calls fn for the newest limit outbox rows (codes, notifications and
+ * webhooks), newest first. Never reads the sealed body. fn must not use
+ * the store. Returns 0 or a store error. */
 int support_deliveries_each(struct store *s, int limit,
                             void (*fn)(const struct support_delivery *d, void *arg), void *arg);
 
