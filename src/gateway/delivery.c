@@ -328,6 +328,7 @@ static void dev_send(struct delivery_job *j)
     memset(r, 0, sizeof(*r));
     r->at_ms = server_now_ms();
     r->channel = j->msg.channel;
+    r->notice = j->msg.kind == OUTBOX_NOTICE;
     snprintf(r->to, sizeof(r->to), "%.*s", (int)sizeof(r->to) - 1, j->msg.destination);
     snprintf(r->subject, sizeof(r->subject), "%s", j->subject);
     snprintf(r->text, sizeof(r->text), "%s", j->text.data ? j->text.data : "");

@@ -30,6 +30,7 @@ struct http_client;
 struct delivery_message {
     int64_t at_ms;
     enum factor_type channel;
+    bool notice; /* a security notification, not a code */
     char to[MFA_DEST_LEN];
     char subject[256];
     char text[2048];
