@@ -15,7 +15,7 @@ struct webhook_req {
     void *arg;
 };
 
-void webhooks_sign(const uint8_t key[APPS_WEBHOOK_KEY_BYTES], const char *id, int64_t timestamp,
+void webhooks_sign(const uint8_t *key, size_t keylen, const char *id, int64_t timestamp,
                    const char *body, size_t body_len, char *out, size_t outlen)
 {
     char prefix[96];
@@ -28,7 +28,7 @@ void webhooks_sign(const uint8_t key[APPS_WEBHOOK_KEY_BYTES], const char *id, in
                            OSSL_PARAM_construct_end()};
     size_t got = 0;
     bool ok = ctx && n > 0 && (size_t)n < sizeof(prefix) &&
-              EVP_MAC_init(ctx, key, APPS_WEBHOOK_KEY_BYTES, params) == 1 &&
+              EVP_MAC_init(ctx, key, keylen, params) == 1 &&
               EVP_MAC_update(ctx, (const unsigned char *)prefix, (size_t)n) == 1 &&
               EVP_MAC_update(ctx, (const unsigned char *)body, body_len) == 1 &&
               EVP_MAC_final(ctx, mac, &got, sizeof(mac)) == 1;
@@ -106,7 +106,7 @@ int webhooks_send(struct http_client *c, const struct outbox_msg *m,
 {
     size_t len = strlen(m->payload);
     char sig[WEBHOOKS_SIG_LEN], ts[24];
-    webhooks_sign(key, m->msg_id, now_s, m->payload, len, sig, sizeof(sig));
+    webhooks_sign(key, APPS_WEBHOOK_KEY_BYTES, m->msg_id, now_s, m->payload, len, sig, sizeof(sig));
     if (!sig[0])
         return OG_ERR_IO;
     snprintf(ts, sizeof(ts), "%lld", (long long)now_s);

@@ -25,9 +25,10 @@ struct webhooks_result {
 typedef void (*webhooks_done_cb)(void *arg, const struct webhooks_result *r);
 
 /* The signature header value for one delivery into out (>=
- * WEBHOOKS_SIG_LEN): "v1," and the base64 HMAC-SHA256 under key of
- * "<id>.<timestamp>.<body>". */
-void webhooks_sign(const uint8_t key[APPS_WEBHOOK_KEY_BYTES], const char *id, int64_t timestamp,
+ * WEBHOOKS_SIG_LEN): "v1," and the base64 HMAC-SHA256 under key (keylen
+ * bytes: the secret after "whsec_", base64-decoded) of
+ * "<id>.<timestamp>.<body>". out is "" if the MAC cannot be made. */
+void webhooks_sign(const uint8_t *key, size_t keylen, const char *id, int64_t timestamp,
                    const char *body, size_t body_len, char *out, size_t outlen);
 
 /* POSTs m->payload to m->destination with the Standard Webhooks headers,
