@@ -112,7 +112,7 @@ int apps_update(struct store *s, const char *id, const char *name, const char *c
  * secret (secretlen >= APPS_WEBHOOK_SECRET_LEN) for the caller to show
  * once, with *made true; the same URL again changes nothing (*made false,
  * secret ""). url "" removes the webhook and its secret; messages already
- * queued for it still go to the URL they were queued for. Returns 0,
+ * queued then fail, as nothing signs them. Returns 0,
  * OG_ERR_INVALID (err says why), OG_ERR_NOT_FOUND, OG_ERR_TOO_BIG or a
  * store/crypto error. */
 int apps_set_webhook(struct store *s, const struct keyring *k, const char *id, const char *url,
