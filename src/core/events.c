@@ -479,7 +479,9 @@ static void queue_notices(struct store *s, const struct event_facts *e, const st
         to->channel = FACTOR_SMS;
         recipients_of(s, f->user_id, "sms", to);
     }
-    if (to->n == 0 || !room_for(s, f->user_id, name, e->factor_id, e->at_ms)) {
+    /* A summary replaced what it supersedes: it is never held back. */
+    if (to->n == 0 ||
+        (!(r->flags & R_SUMMARY) && !room_for(s, f->user_id, name, e->factor_id, e->at_ms))) {
         if (to->n)
             log_info("notification coalesced", "event", name, "app", e->app_id);
         free(to);
@@ -526,6 +528,9 @@ void events_announce(struct store *s, const struct event_facts *e)
         removed_add(f.user_id, e->at_ms, f.factor_dest);
     if (hook)
         queue_webhook(s, e, r->webhook, url, &f);
+    /* Removing a factor never confirmed changes nothing the user relies on. */
+    if (bit == NOTIFY_FACTOR_REMOVED && !f.factor_active)
+        bit = 0;
     if (bit && f.user_id)
         queue_notices(s, e, r, bit, &f);
 }
