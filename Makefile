@@ -22,10 +22,14 @@ BROWSER_NODE_MODULES := tests/browser/node_modules/.package-lock.json
 # The OpenID Connect tests' npm packages (openid-client, jose,
 # playwright-core), from tests/oidc/package-lock.json.
 OIDC_NODE_MODULES := tests/oidc/node_modules/.package-lock.json
+# The webhook tests' verifier: standardwebhooks, the reference implementation
+# of Standard Webhooks, from tests/webhooks/package-lock.json.
+WEBHOOK_NODE_MODULES := tests/webhooks/node_modules/.package-lock.json
 
 deps-test:
 	@scripts/deps.sh run test
-	@$(MAKE) --no-print-directory $(BROWSER_NODE_MODULES) $(OIDC_NODE_MODULES)
+	@$(MAKE) --no-print-directory $(BROWSER_NODE_MODULES) $(OIDC_NODE_MODULES) \
+		$(WEBHOOK_NODE_MODULES)
 
 $(BROWSER_NODE_MODULES): tests/browser/package.json tests/browser/package-lock.json
 	cd tests/browser && npm ci --no-audit --no-fund
@@ -33,6 +37,10 @@ $(BROWSER_NODE_MODULES): tests/browser/package.json tests/browser/package-lock.j
 
 $(OIDC_NODE_MODULES): tests/oidc/package.json tests/oidc/package-lock.json
 	cd tests/oidc && npm ci --no-audit --no-fund
+	@touch $@
+
+$(WEBHOOK_NODE_MODULES): tests/webhooks/package.json tests/webhooks/package-lock.json
+	cd tests/webhooks && npm ci --no-audit --no-fund
 	@touch $@
 
 deps-bench:

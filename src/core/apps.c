@@ -31,7 +31,8 @@ static const char SQL_SET_NAME[] = "UPDATE apps SET name = ?2 WHERE id = ?1";
 static const char SQL_SET_URIS[] = "UPDATE apps SET redirect_uris = ?2 WHERE id = ?1";
 static const char SQL_DELETE_APP[] = "DELETE FROM apps WHERE id = ?1";
 static const char SQL_DELETE_POLICY[] = "DELETE FROM policy WHERE scope = ?1";
-static const char SQL_LIST[] = "SELECT a.id, a.name, a.redirect_uris, a.created_at, p.value "
+static const char SQL_LIST[] = "SELECT a.id, a.name, a.redirect_uris, a.created_at, p.value, "
+                               "a.webhook_url "
                                "FROM apps a LEFT JOIN policy p "
                                "ON p.scope = a.id AND p.key = 'mode' "
                                "ORDER BY a.created_at, a.rowid";
@@ -75,29 +76,29 @@ static bool host_char(char c, bool bracketed)
     return c == '-' || c == '.' || c == '_' || c == '~' || c == '%';
 }
 
-int apps_check_redirect_uri(const char *uri, char *err, size_t errlen)
+static int check_uri(const char *what, const char *uri, char *err, size_t errlen)
 {
     size_t len = strlen(uri);
     if (len == 0) {
-        set_err(err, errlen, "redirect URI: empty; give an absolute https:// URI");
+        set_err(err, errlen, "%s: empty; give an absolute https:// URI", what);
         return OG_ERR_INVALID;
     }
     if (len > APPS_URI_MAX) {
-        set_err(err, errlen, "redirect URI: longer than %d characters", APPS_URI_MAX);
+        set_err(err, errlen, "%s: longer than %d characters", what, APPS_URI_MAX);
         return OG_ERR_INVALID;
     }
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)uri[i];
         if (c <= 0x20 || c >= 0x7f) {
             set_err(err, errlen,
-                    "redirect URI '%.80s': only printable ASCII without spaces is allowed "
+                    "%s '%.80s': only printable ASCII without spaces is allowed "
                     "(percent-encode the rest)",
-                    uri);
+                    what, uri);
             return OG_ERR_INVALID;
         }
     }
     if (strchr(uri, '#')) {
-        set_err(err, errlen, "redirect URI '%.80s': must not have a fragment (#...)", uri);
+        set_err(err, errlen, "%s '%.80s': must not have a fragment (#...)", what, uri);
         return OG_ERR_INVALID;
     }
     bool https;
@@ -109,12 +110,12 @@ int apps_check_redirect_uri(const char *uri, char *err, size_t errlen)
         https = false;
         rest = uri + 7;
     } else {
-        set_err(err, errlen, "redirect URI '%.80s': must be an absolute https:// URI", uri);
+        set_err(err, errlen, "%s '%.80s': must be an absolute https:// URI", what, uri);
         return OG_ERR_INVALID;
     }
     size_t alen = strcspn(rest, "/?");
     if (memchr(rest, '@', alen)) {
-        set_err(err, errlen, "redirect URI '%.80s': must not hold user info (user@host)", uri);
+        set_err(err, errlen, "%s '%.80s': must not hold user info (user@host)", what, uri);
         return OG_ERR_INVALID;
     }
     /* Split the authority into host and optional port. */
@@ -124,7 +125,7 @@ int apps_check_redirect_uri(const char *uri, char *err, size_t errlen)
         const char *close = memchr(rest, ']', alen);
         hlen = close ? (size_t)(close - rest) + 1 : 0;
         if (hlen < 3) {
-            set_err(err, errlen, "redirect URI '%.80s': the IPv6 host needs [brackets]", uri);
+            set_err(err, errlen, "%s '%.80s': the IPv6 host needs [brackets]", what, uri);
             return OG_ERR_INVALID;
         }
     } else {
@@ -132,12 +133,12 @@ int apps_check_redirect_uri(const char *uri, char *err, size_t errlen)
         hlen = colon ? (size_t)(colon - rest) : alen;
     }
     if (hlen == 0) {
-        set_err(err, errlen, "redirect URI '%.80s': has no host", uri);
+        set_err(err, errlen, "%s '%.80s': has no host", what, uri);
         return OG_ERR_INVALID;
     }
     for (size_t i = bracketed ? 1 : 0; i < (bracketed ? hlen - 1 : hlen); i++) {
         if (!host_char(rest[i], bracketed)) {
-            set_err(err, errlen, "redirect URI '%.80s': the host has a character not allowed there",
+            set_err(err, errlen, "%s '%.80s': the host has a character not allowed there", what,
                     uri);
             return OG_ERR_INVALID;
         }
@@ -147,7 +148,7 @@ int apps_check_redirect_uri(const char *uri, char *err, size_t errlen)
         if (rest[hlen] != ':' ||
             og_parse_int(span_make(rest + hlen + 1, alen - hlen - 1), 1, 65535, &port) != OG_OK ||
             rest[hlen + 1] == '-') {
-            set_err(err, errlen, "redirect URI '%.80s': the port must be a number from 1 to 65535",
+            set_err(err, errlen, "%s '%.80s': the port must be a number from 1 to 65535", what,
                     uri);
             return OG_ERR_INVALID;
         }
@@ -155,12 +156,22 @@ int apps_check_redirect_uri(const char *uri, char *err, size_t errlen)
     if (!https && !ascii_eq_nocase(rest, hlen, "localhost") &&
         !ascii_eq_nocase(rest, hlen, "127.0.0.1") && !ascii_eq_nocase(rest, hlen, "[::1]")) {
         set_err(err, errlen,
-                "redirect URI '%.80s': http:// is allowed only for localhost, 127.0.0.1 and "
+                "%s '%.80s': http:// is allowed only for localhost, 127.0.0.1 and "
                 "[::1]; use https://",
-                uri);
+                what, uri);
         return OG_ERR_INVALID;
     }
     return OG_OK;
+}
+
+int apps_check_redirect_uri(const char *uri, char *err, size_t errlen)
+{
+    return check_uri("redirect URI", uri, err, errlen);
+}
+
+int apps_check_webhook_url(const char *url, char *err, size_t errlen)
+{
+    return check_uri("webhook URL", url, err, errlen);
 }
 
 /* ---- secrets ---- */
@@ -652,9 +663,11 @@ int apps_list_json(struct store *s, char **json)
             json_decref(uri_arr);
             uri_arr = json_array();
         }
-        json_t *o = json_pack("{s:s, s:s?, s:o, s:s, s:I}", "client_id", id ? id : "", "name", name,
-                              "redirect_uris", uri_arr, "policy", mode ? mode : "inherit",
-                              "created_at", (json_int_t)sqlite3_column_int64(st, 3));
+        const char *hook = (const char *)sqlite3_column_text(st, 5);
+        json_t *o =
+            json_pack("{s:s, s:s?, s:o, s:s, s:s?, s:I}", "client_id", id ? id : "", "name", name,
+                      "redirect_uris", uri_arr, "policy", mode ? mode : "inherit", "webhook_url",
+                      hook, "created_at", (json_int_t)sqlite3_column_int64(st, 3));
         if (!o || json_array_append_new(arr, o) != 0)
             og_oom();
     }
@@ -669,4 +682,196 @@ int apps_list_json(struct store *s, char **json)
         og_oom();
     *json = out;
     return OG_OK;
+}
+
+/* ---- changes and webhooks ---- */
+
+static const char SQL_HOOK_GET[] = "SELECT webhook_url, webhook_secret_sealed FROM apps "
+                                   "WHERE id = ?1";
+static const char SQL_HOOK_SET[] = "UPDATE apps SET webhook_url = ?2, webhook_secret_sealed = ?3, "
+                                   "webhook_secret_at = ?4 WHERE id = ?1";
+
+static void hook_aad(const char *id, char *aad, size_t len)
+{
+    snprintf(aad, len, "webhook:%s", id);
+}
+
+/* A fresh "whsec_..." secret in out and its sealed form in *sealed. */
+static int hook_secret_new(const struct keyring *k, const char *id, char *out, uint8_t **sealed,
+                           size_t *sealedlen)
+{
+    uint8_t key[APPS_WEBHOOK_KEY_BYTES];
+    random_bytes(key, sizeof(key));
+    memcpy(out, "whsec_", 6);
+    EVP_EncodeBlock((unsigned char *)out + 6, key, (int)sizeof(key));
+    OPENSSL_cleanse(key, sizeof(key));
+    char aad[16 + APPS_ID_LEN];
+    hook_aad(id, aad, sizeof(aad));
+    int rc = secret_seal(k->seal, (const uint8_t *)out, strlen(out), aad, sealed, sealedlen);
+    if (rc != OG_OK) {
+        OPENSSL_cleanse(out, APPS_WEBHOOK_SECRET_LEN);
+        *sealed = NULL;
+    }
+    return rc;
+}
+
+/* Reads the webhook columns: the URL into url (may be NULL) and whether
+ * the app exists. */
+static int hook_get(struct store *s, const char *id, char *url, size_t urllen, uint8_t **sealed,
+                    size_t *sealedlen)
+{
+    if (url && urllen)
+        url[0] = '\0';
+    if (sealed)
+        *sealed = NULL;
+    if (!id || strlen(id) >= APPS_ID_LEN)
+        return OG_ERR_NOT_FOUND;
+    sqlite3_stmt *st = store_stmt(s, SQL_HOOK_GET);
+    if (!st)
+        return OG_ERR_DB;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *u = sqlite3_column_text(st, 0);
+        if (url && urllen)
+            snprintf(url, urllen, "%s", u ? (const char *)u : "");
+        int n = sqlite3_column_bytes(st, 1);
+        if (sealed && n > 0) {
+            *sealed = og_malloc((size_t)n);
+            memcpy(*sealed, sqlite3_column_blob(st, 1), (size_t)n);
+            *sealedlen = (size_t)n;
+        }
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return OG_OK;
+    return rc == SQLITE_DONE ? OG_ERR_NOT_FOUND : store_step_err(rc);
+}
+
+static int hook_write(struct store *s, const char *id, const char *url, const uint8_t *sealed,
+                      size_t sealedlen)
+{
+    sqlite3_stmt *st = store_stmt(s, SQL_HOOK_SET);
+    if (!st)
+        return OG_ERR_DB;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if (url && *url)
+        sqlite3_bind_text(st, 2, url, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 2);
+    if (sealed)
+        sqlite3_bind_blob(st, 3, sealed, (int)sealedlen, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 3);
+    if (sealed)
+        sqlite3_bind_int64(st, 4, now_ms());
+    else
+        sqlite3_bind_null(st, 4);
+    return store_exec_done(st);
+}
+
+int apps_set_webhook(struct store *s, const struct keyring *k, const char *id, const char *url,
+                     char *secret, size_t secretlen, bool *made, char *err, size_t errlen)
+{
+    *made = false;
+    if (secretlen < APPS_WEBHOOK_SECRET_LEN)
+        return OG_ERR_TOO_BIG;
+    secret[0] = '\0';
+    if (*url) {
+        int rc = apps_check_webhook_url(url, err, errlen);
+        if (rc != OG_OK)
+            return rc;
+    }
+    char old[APPS_URI_MAX + 1];
+    int rc = hook_get(s, id, old, sizeof(old), NULL, NULL);
+    if (rc == OG_ERR_NOT_FOUND)
+        set_err(err, errlen, "no app '%.40s'", id ? id : "");
+    if (rc != OG_OK)
+        return rc;
+    if (strcmp(old, url) == 0)
+        return OG_OK;
+    if (!*url)
+        return hook_write(s, id, NULL, NULL, 0);
+    char plain[APPS_WEBHOOK_SECRET_LEN];
+    uint8_t *sealed = NULL;
+    size_t sealedlen = 0;
+    rc = hook_secret_new(k, id, plain, &sealed, &sealedlen);
+    if (rc == OG_OK)
+        rc = hook_write(s, id, url, sealed, sealedlen);
+    free(sealed);
+    if (rc == OG_OK) {
+        snprintf(secret, secretlen, "%s", plain);
+        *made = true;
+    } else {
+        set_err(err, errlen, "could not save the webhook: %s", og_strerror(rc));
+    }
+    OPENSSL_cleanse(plain, sizeof(plain));
+    return rc;
+}
+
+int apps_rotate_webhook_secret(struct store *s, const struct keyring *k, const char *id,
+                               char *secret, size_t secretlen)
+{
+    if (secretlen < APPS_WEBHOOK_SECRET_LEN)
+        return OG_ERR_TOO_BIG;
+    char url[APPS_URI_MAX + 1];
+    int rc = hook_get(s, id, url, sizeof(url), NULL, NULL);
+    if (rc == OG_OK && !url[0])
+        rc = OG_ERR_NOT_FOUND;
+    if (rc != OG_OK)
+        return rc;
+    char plain[APPS_WEBHOOK_SECRET_LEN];
+    uint8_t *sealed = NULL;
+    size_t sealedlen = 0;
+    rc = hook_secret_new(k, id, plain, &sealed, &sealedlen);
+    if (rc == OG_OK)
+        rc = hook_write(s, id, url, sealed, sealedlen);
+    free(sealed);
+    if (rc == OG_OK)
+        snprintf(secret, secretlen, "%s", plain);
+    OPENSSL_cleanse(plain, sizeof(plain));
+    return rc;
+}
+
+int apps_webhook_url(struct store *s, const char *id, char *url, size_t urllen)
+{
+    int rc = hook_get(s, id, url, urllen, NULL, NULL);
+    if (rc == OG_OK && !url[0])
+        rc = OG_ERR_NOT_FOUND;
+    return rc;
+}
+
+int apps_webhook_key(struct store *s, const struct keyring *k, const char *id,
+                     uint8_t key[APPS_WEBHOOK_KEY_BYTES])
+{
+    uint8_t *sealed = NULL;
+    size_t sealedlen = 0;
+    int rc = hook_get(s, id, NULL, 0, &sealed, &sealedlen);
+    if (rc == OG_OK && !sealed)
+        rc = OG_ERR_NOT_FOUND;
+    if (rc != OG_OK) {
+        free(sealed);
+        return rc;
+    }
+    char aad[16 + APPS_ID_LEN];
+    hook_aad(id, aad, sizeof(aad));
+    uint8_t *plain = NULL;
+    size_t plainlen = 0;
+    rc = secret_open(k->seal, sealed, sealedlen, aad, &plain, &plainlen);
+    free(sealed);
+    if (rc != OG_OK)
+        return OG_ERR_CRYPTO;
+    /* "whsec_" + 44 base64 characters decode to 33 bytes with padding
+     * counted: the first 32 are the key. */
+    uint8_t raw[64];
+    if (plainlen == 6 + 44 && memcmp(plain, "whsec_", 6) == 0 &&
+        EVP_DecodeBlock(raw, plain + 6, 44) == 33) {
+        memcpy(key, raw, APPS_WEBHOOK_KEY_BYTES);
+    } else {
+        rc = OG_ERR_CRYPTO;
+    }
+    OPENSSL_cleanse(raw, sizeof(raw));
+    OPENSSL_cleanse(plain, plainlen);
+    free(plain);
+    return rc;
 }

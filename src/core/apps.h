@@ -15,6 +15,10 @@
 #define APPS_NAME_MAX     127 /* bytes of an app's name */
 #define APPS_URI_MAX      2048
 #define APPS_MAX_URIS     32
+/* A webhook signing secret (Standard Webhooks): "whsec_" + base64 of
+ * APPS_WEBHOOK_KEY_BYTES random bytes. */
+#define APPS_WEBHOOK_KEY_BYTES  32
+#define APPS_WEBHOOK_SECRET_LEN 64 /* buffer: "whsec_" + 44 base64 chars + NUL */
 
 struct app {
     char id[APPS_ID_LEN];
@@ -29,6 +33,10 @@ struct app {
  * printable ASCII, at most APPS_URI_MAX bytes. Returns 0 or OG_ERR_INVALID
  * with one line in err. */
 int apps_check_redirect_uri(const char *uri, char *err, size_t errlen);
+
+/* The same checks for an app's webhook URL (SPEC §2 `app set
+ * --webhook-url`): https, or http only to a loopback host. */
+int apps_check_webhook_url(const char *url, char *err, size_t errlen);
 
 /* Registers an app: validates name (1..APPS_NAME_MAX bytes, no control
  * characters), the n (1..APPS_MAX_URIS) redirect URIs and policy_mode (NULL
@@ -99,8 +107,39 @@ int apps_update(struct store *s, const char *id, const char *name, const char *c
  * Returns 0, OG_ERR_NOT_FOUND or a store error. */
 int apps_remove(struct store *s, const char *id);
 
+/* Sets the app's webhook URL (checked with apps_check_webhook_url). A URL
+ * other than the one set before gets a fresh signing secret, copied into
+ * secret (secretlen >= APPS_WEBHOOK_SECRET_LEN) for the caller to show
+ * once, with *made true; the same URL again changes nothing (*made false,
+ * secret ""). url "" removes the webhook and its secret; messages already
+ * queued then fail, as nothing signs them. Returns 0,
+ * OG_ERR_INVALID (err says why), OG_ERR_NOT_FOUND, OG_ERR_TOO_BIG or a
+ * store/crypto error. */
+int apps_set_webhook(struct store *s, const struct keyring *k, const char *id, const char *url,
+                     char *secret, size_t secretlen, bool *made, char *err, size_t errlen);
+
+/* Replaces the webhook signing secret of an app that has a webhook URL;
+ * the new one (copied into secret, secretlen >= APPS_WEBHOOK_SECRET_LEN)
+ * signs every delivery from now on, retries of older events included.
+ * Returns 0, OG_ERR_NOT_FOUND (no such app, or no webhook URL), or a
+ * store/crypto error. */
+int apps_rotate_webhook_secret(struct store *s, const struct keyring *k, const char *id,
+                               char *secret, size_t secretlen);
+
+/* The app's webhook URL into url (urllen >= APPS_URI_MAX + 1). Returns 0,
+ * OG_ERR_NOT_FOUND when the app has none (or does not exist) or a store
+ * error. */
+int apps_webhook_url(struct store *s, const char *id, char *url, size_t urllen);
+
+/* The app's webhook signing key, the base64-decoded secret, into key
+ * (APPS_WEBHOOK_KEY_BYTES), which the caller cleanses. Returns 0,
+ * OG_ERR_NOT_FOUND, OG_ERR_CRYPTO (does not open) or a store error. */
+int apps_webhook_key(struct store *s, const struct keyring *k, const char *id,
+                     uint8_t key[APPS_WEBHOOK_KEY_BYTES]);
+
 /* A malloc'd JSON array of {client_id, name, redirect_uris, policy,
- * created_at} in order of creation, never a secret. policy is the app's
+ * webhook_url, created_at} in order of creation, never a secret
+ * (webhook_url is null when the app has none). policy is the app's
  * own mode ("off", "optional", "mandatory"), or "inherit" when it follows
  * the global one. The caller frees *json. Returns 0 or OG_ERR_DB. */
 int apps_list_json(struct store *s, char **json);

@@ -1,12 +1,19 @@
 /* The audit trail: one row per enrolment, removal, success, failure,
  * lockout and recovery-code use, with the end user's IP and user agent
- * when known. Callers pass names and ids only, never a code, secret or
- * destination in the clear. */
+ * when known, and what each row announces (events.c: webhooks and
+ * notifications) in the same transaction. Callers pass names and ids
+ * only, never a code, secret or destination in the clear. */
+#include "core/audit.h"
+
+#include "core/events.h"
 #include "core/log.h"
 #include "core/mfa.h"
 
-void audit_log(const struct mfa_ctx *c, const char *sub, const char *event,
-               const char *factor_id, const char *detail)
+#include <jansson.h>
+#include <stdlib.h>
+
+void audit_log(const struct mfa_ctx *c, const char *sub, const char *event, const char *factor_id,
+               const char *detail)
 {
     sqlite3_stmt *st =
         store_stmt(c->store, "INSERT INTO audit (at, app_id, sub, event, factor_id, "
@@ -21,8 +28,130 @@ void audit_log(const struct mfa_ctx *c, const char *sub, const char *event,
     sqlite3_bind_text(st, 6, c->client_ip, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, detail, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 8, c->user_agent, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        log_error("audit write failed", "event", event,
-                  "error", sqlite3_errmsg(store_db(c->store)));
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        log_error("audit write failed", "event", event, "error",
+                  sqlite3_errmsg(store_db(c->store)));
     sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return;
+    const struct event_facts e = {
+        .at_ms = c->now_ms,
+        .app_id = c->app_id,
+        .app_name = c->app_name,
+        .sub = sub,
+        .event = event,
+        .factor_id = factor_id,
+        .detail = detail,
+        .client_ip = c->client_ip,
+        .user_agent = c->user_agent,
+    };
+    events_announce(c->store, &e);
+}
+
+/* ---- reading ---- */
+
+static const char *col(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t && *t ? (const char *)t : NULL;
+}
+
+static int rows_each(sqlite3_stmt *st, void (*fn)(const struct audit_row *r, void *arg), void *arg)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const struct audit_row r = {
+            .id = sqlite3_column_int64(st, 0),
+            .at = sqlite3_column_int64(st, 1),
+            .app_id = col(st, 2),
+            .sub = col(st, 3),
+            .event = col(st, 4),
+            .factor_id = col(st, 5),
+            .client_ip = col(st, 6),
+            .user_agent = col(st, 7),
+            .detail = col(st, 8),
+        };
+        fn(&r, arg);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? OG_OK : store_step_err(rc);
+}
+
+#define AUDIT_COLS "id, at, app_id, sub, event, factor_id, client_ip, user_agent, detail"
+
+int audit_each(struct store *s, int64_t since_ms, const char *app_id,
+               void (*fn)(const struct audit_row *r, void *arg), void *arg)
+{
+    sqlite3_stmt *st = store_stmt(s, "SELECT " AUDIT_COLS " FROM audit WHERE at >= ?1 AND "
+                                     "(?2 IS NULL OR app_id = ?2) ORDER BY id");
+    if (!st)
+        return OG_ERR_DB;
+    sqlite3_bind_int64(st, 1, since_ms);
+    sqlite3_bind_text(st, 2, app_id, -1, SQLITE_STATIC);
+    return rows_each(st, fn, arg);
+}
+
+int audit_user_recent(struct store *s, const char *app_id, const char *sub, int limit,
+                      void (*fn)(const struct audit_row *r, void *arg), void *arg)
+{
+    sqlite3_stmt *st = store_stmt(
+        s, "SELECT " AUDIT_COLS " FROM audit WHERE id > (SELECT coalesce(max(id), 0) FROM audit) "
+           "- ?4 AND app_id = ?1 AND sub = ?2 ORDER BY id DESC LIMIT ?3");
+    if (!st)
+        return OG_ERR_DB;
+    sqlite3_bind_text(st, 1, app_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, sub, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, limit);
+    sqlite3_bind_int64(st, 4, AUDIT_SCAN_MAX);
+    return rows_each(st, fn, arg);
+}
+
+/* A JSON string of v, null for NULL; bytes that are not UTF-8 become '?'
+ * (a User-Agent header may hold anything). */
+static json_t *json_text(const char *v)
+{
+    if (!v)
+        return json_null();
+    json_t *j = json_string(v);
+    if (j)
+        return j;
+    char *copy = og_strdup(v);
+    for (char *p = copy; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    j = json_string(copy);
+    free(copy);
+    return j ? j : json_null();
+}
+
+char *audit_row_json(const struct audit_row *r)
+{
+    char at[32];
+    events_time_iso(r->at, at, sizeof(at));
+    json_t *detail = NULL;
+    if (r->detail && r->detail[0] == '{') {
+        detail = json_loads(r->detail, 0, NULL);
+        if (!json_is_object(detail)) {
+            json_decref(detail);
+            detail = NULL;
+        }
+    }
+    if (!detail)
+        detail = json_text(r->detail);
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer(r->id));
+    json_object_set_new(o, "at", json_string(at));
+    const struct {
+        const char *key, *value;
+    } fields[] = {{"app_id", r->app_id},       {"sub", r->sub},      {"event", r->event},
+                  {"factor_id", r->factor_id}, {"ip", r->client_ip}, {"user_agent", r->user_agent}};
+    for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
+        json_object_set_new(o, fields[i].key, json_text(fields[i].value));
+    json_object_set_new(o, "detail", detail);
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (!text)
+        og_oom();
+    return text;
 }

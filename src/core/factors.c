@@ -230,6 +230,9 @@ enum mfa_result factors_remove(const struct mfa_ctx *c, struct mfa_user *u, cons
     enum mfa_result r = factors_get(c, u, id, &f);
     if (r != MFA_OK)
         return r;
+    /* Audited (and so announced) while the factor is still there: its own
+     * address hears of the removal too. */
+    audit_log(c, u->sub, "factor_removed", id, factor_type_name(f.type));
     sqlite3_stmt *st = store_stmt(c->store, "DELETE FROM factors WHERE id = ? AND user_id = ?");
     if (!st)
         return MFA_ERROR;
@@ -253,7 +256,6 @@ enum mfa_result factors_remove(const struct mfa_ctx *c, struct mfa_user *u, cons
         return MFA_ERROR;
     if (strcmp(u->last_used, id) == 0)
         u->last_used[0] = '\0';
-    audit_log(c, u->sub, "factor_removed", id, factor_type_name(f.type));
     if (f.active)
         users_forget_devices(c, u->sub, "factor removed");
     if (strcmp(u->preferred, id) == 0) {

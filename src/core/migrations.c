@@ -373,6 +373,61 @@ static const char *const migrations[] = {
     "CREATE INDEX webauthn_challenges_user ON webauthn_challenges(user_id);\n"
     "CREATE INDEX webauthn_challenges_expiry ON webauthn_challenges(expires_at);\n",
 
+    /* 16: security notifications and app webhooks (issue #15). The outbox
+     * is rebuilt to widen its channel CHECK with 'webhook' and to carry
+     * other kinds than codes: kind says what a row is ('code' as before;
+     * 'notice', a security notification to the user rendered at send time
+     * from payload, the event's facts; 'webhook', a POST to an app whose
+     * payload is the exact JSON body, fixed here so retries send the same
+     * bytes). event names the notification or webhook type, sub the app's
+     * user and ref the factor an event is about. No table refers to
+     * outbox, so a plain copy keeps every row. Apps get a webhook URL and
+     * its signing secret, sealed under the master key like client secrets
+     * (aad "webhook:<client_id>"). */
+    "CREATE TABLE outbox_v14 (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  msg_id TEXT NOT NULL UNIQUE,\n"        /* e-mail Message-ID; a webhook's webhook-id */
+    "  created_at INTEGER NOT NULL,\n"        /* unix ms */
+    "  channel TEXT NOT NULL CHECK (channel IN ('sms', 'email', 'webhook')),\n"
+    "  destination TEXT NOT NULL,\n"          /* number, address or webhook URL */
+    "  app_id TEXT,\n"
+    "  app_name TEXT NOT NULL,\n"
+    "  locale TEXT NOT NULL,\n"
+    "  user_id INTEGER,\n"
+    "  ttl INTEGER NOT NULL,\n"               /* code lifetime, seconds; 0 for others */
+    "  body_sealed BLOB,\n"                   /* the code, sealed; NULL once handed over */
+    "  state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'failed')),\n"
+    "  attempts INTEGER NOT NULL DEFAULT 0,\n"
+    "  next_at INTEGER NOT NULL,\n"           /* unix ms */
+    "  provider TEXT,\n"
+    "  provider_id TEXT,\n"
+    "  answer TEXT,\n"                        /* last answer, code blanked */
+    "  sent_at INTEGER,\n"
+    "  fallback_of INTEGER,\n"                /* the SMS this e-mail stands in for */
+    "  kind TEXT NOT NULL DEFAULT 'code' CHECK (kind IN ('code', 'notice', 'webhook')),\n"
+    "  event TEXT,\n"
+    "  sub TEXT,\n"
+    "  ref TEXT,\n"
+    "  payload TEXT\n"
+    ");\n"
+    "INSERT INTO outbox_v14 (id, msg_id, created_at, channel, destination, app_id, app_name,\n"
+    "  locale, user_id, ttl, body_sealed, state, attempts, next_at, provider, provider_id,\n"
+    "  answer, sent_at, fallback_of)\n"
+    "  SELECT id, msg_id, created_at, channel, destination, app_id, app_name, locale, user_id,\n"
+    "  ttl, body_sealed, state, attempts, next_at, provider, provider_id, answer, sent_at,\n"
+    "  fallback_of FROM outbox;\n"
+    "DROP TABLE outbox;\n"
+    "ALTER TABLE outbox_v14 RENAME TO outbox;\n"
+    "CREATE INDEX outbox_due ON outbox(state, next_at);\n"
+    /* The notification limits look back per user; code rows stay out. */
+    "CREATE INDEX outbox_notice ON outbox(user_id, created_at) WHERE kind = 'notice';\n"
+    /* A user's webhooks to one app go out in order: the open ones. */
+    "CREATE INDEX outbox_webhook_open ON outbox(app_id, sub, id)\n"
+    "  WHERE kind = 'webhook' AND state IN ('queued', 'sending');\n"
+    "ALTER TABLE apps ADD COLUMN webhook_url TEXT;\n"
+    "ALTER TABLE apps ADD COLUMN webhook_secret_sealed BLOB;\n"
+    "ALTER TABLE apps ADD COLUMN webhook_secret_at INTEGER;\n",
+
     /* Append new migrations here. */
 };
 

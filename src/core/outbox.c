@@ -13,39 +13,70 @@ static void aad_for(const char *msg_id, char *out, size_t outlen)
     snprintf(out, outlen, "outbox:%s", msg_id);
 }
 
+/* One store is used by one thread at a time (store.h). */
+static uint64_t added;
+
+uint64_t outbox_added_count(void)
+{
+    return added;
+}
+
+static const char *const kind_names[] = {"code", "notice", "webhook"};
+
+const char *outbox_channel_name(const struct outbox_msg *m)
+{
+    return m->kind == OUTBOX_WEBHOOK ? "webhook" : factor_type_name(m->channel);
+}
+
+static const char *nonempty(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
 int outbox_enqueue(struct store *s, const struct keyring *k, struct outbox_msg *m, int64_t now_ms,
                    bool claim)
 {
-    random_id("m_", m->msg_id, sizeof(m->msg_id));
-    char aad[64];
-    aad_for(m->msg_id, aad, sizeof(aad));
+    random_id(m->kind == OUTBOX_CODE ? "m_" : "msg_", m->msg_id, sizeof(m->msg_id));
     uint8_t *sealed = NULL;
     size_t sealed_len = 0;
-    if (secret_seal(k->seal, (const uint8_t *)m->code, strlen(m->code), aad, &sealed,
-                    &sealed_len) != OG_OK)
-        return OG_ERR_CRYPTO;
+    if (m->kind == OUTBOX_CODE) {
+        char aad[64];
+        aad_for(m->msg_id, aad, sizeof(aad));
+        if (secret_seal(k->seal, (const uint8_t *)m->code, strlen(m->code), aad, &sealed,
+                        &sealed_len) != OG_OK)
+            return OG_ERR_CRYPTO;
+    }
     sqlite3_stmt *st = store_stmt(
         s, "INSERT INTO outbox (msg_id, created_at, channel, destination, app_id, app_name, "
-           "locale, user_id, ttl, body_sealed, state, attempts, next_at, fallback_of) VALUES "
-           "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0))");
+           "locale, user_id, ttl, body_sealed, state, attempts, next_at, fallback_of, kind, "
+           "event, sub, ref, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+           "NULLIF(?, 0), ?, ?, ?, ?, ?)");
     if (!st) {
         free(sealed);
         return OG_ERR_DB;
     }
     sqlite3_bind_text(st, 1, m->msg_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now_ms);
-    sqlite3_bind_text(st, 3, factor_type_name(m->channel), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, outbox_channel_name(m), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, m->destination, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, m->app_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, m->app_name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, m->locale, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 8, m->user_id);
     sqlite3_bind_int(st, 9, (int)m->ttl);
-    sqlite3_bind_blob(st, 10, sealed, (int)sealed_len, SQLITE_STATIC);
+    if (sealed)
+        sqlite3_bind_blob(st, 10, sealed, (int)sealed_len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 10);
     sqlite3_bind_text(st, 11, claim ? "sending" : "queued", -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 12, claim ? 1 : 0);
     sqlite3_bind_int64(st, 13, now_ms);
     sqlite3_bind_int64(st, 14, m->fallback_of);
+    sqlite3_bind_text(st, 15, kind_names[m->kind], -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 16, nonempty(m->event), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 17, nonempty(m->sub), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 18, nonempty(m->ref), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 19, nonempty(m->payload), -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     free(sealed);
@@ -53,6 +84,7 @@ int outbox_enqueue(struct store *s, const struct keyring *k, struct outbox_msg *
         return OG_ERR_DB;
     m->id = sqlite3_last_insert_rowid(store_db(s));
     m->created_at = now_ms;
+    added++;
     m->attempts = claim ? 1 : 0;
     return OG_OK;
 }
@@ -63,56 +95,75 @@ static void copy_text(sqlite3_stmt *st, int col, char *out, size_t outlen)
     snprintf(out, outlen, "%s", t ? (const char *)t : "");
 }
 
-int outbox_claim(struct store *s, const struct keyring *k, enum factor_type channel, int max,
-                 int64_t now_ms, void (*fn)(const struct outbox_msg *m, void *arg), void *arg)
+#define CLAIM_RETURNING                                                                            \
+    " RETURNING id, msg_id, destination, app_id, app_name, locale, user_id, ttl, attempts, "       \
+    "created_at, fallback_of, body_sealed, kind, channel, event, sub, ref, payload"
+
+static enum outbox_kind kind_parse(const char *k)
 {
-    if (max <= 0)
-        return 0;
-    sqlite3_stmt *st = store_stmt(
-        s, "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id IN "
-           "(SELECT id FROM outbox WHERE state = 'queued' AND channel = ? AND next_at <= ? "
-           "ORDER BY next_at, id LIMIT ?) RETURNING id, msg_id, destination, app_id, app_name, "
-           "locale, user_id, ttl, attempts, created_at, fallback_of, body_sealed");
-    if (!st)
-        return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, factor_type_name(channel), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now_ms);
-    sqlite3_bind_int(st, 3, max);
+    if (k && strcmp(k, "notice") == 0)
+        return OUTBOX_NOTICE;
+    if (k && strcmp(k, "webhook") == 0)
+        return OUTBOX_WEBHOOK;
+    return OUTBOX_CODE;
+}
+
+/* Reads one RETURNING row of a claim into m, opening a code. */
+static void claimed_row(sqlite3_stmt *st, const struct keyring *k, struct outbox_msg *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->id = sqlite3_column_int64(st, 0);
+    copy_text(st, 1, m->msg_id, sizeof(m->msg_id));
+    copy_text(st, 2, m->destination, sizeof(m->destination));
+    copy_text(st, 3, m->app_id, sizeof(m->app_id));
+    copy_text(st, 4, m->app_name, sizeof(m->app_name));
+    copy_text(st, 5, m->locale, sizeof(m->locale));
+    m->user_id = sqlite3_column_int64(st, 6);
+    m->ttl = (unsigned)sqlite3_column_int(st, 7);
+    m->attempts = sqlite3_column_int(st, 8);
+    m->created_at = sqlite3_column_int64(st, 9);
+    m->fallback_of = sqlite3_column_int64(st, 10);
+    m->kind = kind_parse((const char *)sqlite3_column_text(st, 12));
+    const char *channel = (const char *)sqlite3_column_text(st, 13);
+    enum factor_type ft = FACTOR_EMAIL;
+    if (channel && m->kind != OUTBOX_WEBHOOK && factor_type_parse(channel, &ft) == 0)
+        m->channel = ft;
+    else
+        m->channel = FACTOR_EMAIL;
+    copy_text(st, 14, m->event, sizeof(m->event));
+    copy_text(st, 15, m->sub, sizeof(m->sub));
+    copy_text(st, 16, m->ref, sizeof(m->ref));
+    copy_text(st, 17, m->payload, sizeof(m->payload));
+    if (m->kind != OUTBOX_CODE)
+        return;
+    char aad[64];
+    aad_for(m->msg_id, aad, sizeof(aad));
+    uint8_t *code = NULL;
+    size_t code_len = 0;
+    if (sqlite3_column_type(st, 11) == SQLITE_BLOB &&
+        secret_open(k->seal, sqlite3_column_blob(st, 11), (size_t)sqlite3_column_bytes(st, 11), aad,
+                    &code, &code_len) == OG_OK &&
+        code_len < sizeof(m->code)) {
+        memcpy(m->code, code, code_len);
+        m->code[code_len] = '\0';
+    }
+    if (code) {
+        OPENSSL_cleanse(code, code_len);
+        free(code);
+    }
+}
+
+/* Runs a claim statement already bound, then hands the rows to fn. */
+static int claim_run(struct store *s, sqlite3_stmt *st, const struct keyring *k,
+                     void (*fn)(const struct outbox_msg *m, void *arg), void *arg)
+{
     /* RETURNING rows must all be read before the UPDATE is complete, so
      * collect them first and call fn afterwards. */
     struct outbox_msg *list = NULL;
     int n = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         list = og_realloc(list, (size_t)(n + 1) * sizeof(*list));
-        struct outbox_msg *m = &list[n];
-        memset(m, 0, sizeof(*m));
-        m->id = sqlite3_column_int64(st, 0);
-        copy_text(st, 1, m->msg_id, sizeof(m->msg_id));
-        m->channel = channel;
-        copy_text(st, 2, m->destination, sizeof(m->destination));
-        copy_text(st, 3, m->app_id, sizeof(m->app_id));
-        copy_text(st, 4, m->app_name, sizeof(m->app_name));
-        copy_text(st, 5, m->locale, sizeof(m->locale));
-        m->user_id = sqlite3_column_int64(st, 6);
-        m->ttl = (unsigned)sqlite3_column_int(st, 7);
-        m->attempts = sqlite3_column_int(st, 8);
-        m->created_at = sqlite3_column_int64(st, 9);
-        m->fallback_of = sqlite3_column_int64(st, 10);
-        char aad[64];
-        aad_for(m->msg_id, aad, sizeof(aad));
-        uint8_t *code = NULL;
-        size_t code_len = 0;
-        if (sqlite3_column_type(st, 11) == SQLITE_BLOB &&
-            secret_open(k->seal, sqlite3_column_blob(st, 11), (size_t)sqlite3_column_bytes(st, 11),
-                        aad, &code, &code_len) == OG_OK &&
-            code_len < sizeof(m->code)) {
-            memcpy(m->code, code, code_len);
-            m->code[code_len] = '\0';
-        }
-        if (code) {
-            OPENSSL_cleanse(code, code_len);
-            free(code);
-        }
+        claimed_row(st, k, &list[n]);
         n++;
     }
     sqlite3_reset(st);
@@ -121,7 +172,7 @@ int outbox_claim(struct store *s, const struct keyring *k, enum factor_type chan
         return OG_ERR_DB;
     }
     for (int i = 0; i < n; i++) {
-        if (list[i].code[0])
+        if (list[i].kind != OUTBOX_CODE || list[i].code[0])
             fn(&list[i], arg);
         else
             outbox_mark_retry(s, list[i].id, 0, NULL, "the sealed code does not open");
@@ -129,6 +180,69 @@ int outbox_claim(struct store *s, const struct keyring *k, enum factor_type chan
     OPENSSL_cleanse(list, (size_t)n * sizeof(*list));
     free(list);
     return n;
+}
+
+int outbox_claim(struct store *s, const struct keyring *k, enum factor_type channel, int max,
+                 int64_t now_ms, void (*fn)(const struct outbox_msg *m, void *arg), void *arg)
+{
+    if (max <= 0)
+        return 0;
+    sqlite3_stmt *st = store_stmt(
+        s, "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id IN "
+           "(SELECT id FROM outbox WHERE state = 'queued' AND channel = ? AND next_at <= ? "
+           "ORDER BY next_at, id LIMIT ?)" CLAIM_RETURNING);
+    if (!st)
+        return OG_ERR_DB;
+    sqlite3_bind_text(st, 1, factor_type_name(channel), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_ms);
+    sqlite3_bind_int(st, 3, max);
+    return claim_run(s, st, k, fn, arg);
+}
+
+/* A webhook row is open while queued or sending; a later one of the same
+ * app and user waits behind it. */
+#define WEBHOOK_HEAD                                                                               \
+    "kind = 'webhook' AND state = 'queued' AND NOT EXISTS (SELECT 1 FROM outbox e "                \
+    "WHERE e.kind = 'webhook' AND e.state IN ('queued', 'sending') AND e.app_id = "                \
+    "outbox.app_id AND e.sub = outbox.sub AND e.id < outbox.id)"
+
+int outbox_claim_webhooks(struct store *s, int max, int64_t now_ms,
+                          void (*fn)(const struct outbox_msg *m, void *arg), void *arg)
+{
+    if (max <= 0)
+        return 0;
+    sqlite3_stmt *st =
+        store_stmt(s, "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id IN "
+                      "(SELECT id FROM outbox WHERE " WEBHOOK_HEAD " AND next_at <= ? "
+                      "ORDER BY next_at, id LIMIT ?)" CLAIM_RETURNING);
+    if (!st)
+        return OG_ERR_DB;
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_int(st, 2, max);
+    return claim_run(s, st, NULL, fn, arg);
+}
+
+int64_t outbox_next_due_webhook(struct store *s)
+{
+    sqlite3_stmt *st = store_stmt(s, "SELECT min(next_at) FROM outbox WHERE " WEBHOOK_HEAD);
+    if (!st)
+        return 0;
+    int64_t t = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return t;
+}
+
+int outbox_fail_unsendable(struct store *s, enum factor_type channel, const char *answer)
+{
+    sqlite3_stmt *st = store_stmt(s, "UPDATE outbox SET state = 'failed', answer = ? WHERE "
+                                     "state = 'queued' AND kind = 'notice' AND channel = ?");
+    if (!st)
+        return OG_ERR_DB;
+    sqlite3_bind_text(st, 1, answer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, factor_type_name(channel), -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? sqlite3_changes(store_db(s)) : OG_ERR_DB;
 }
 
 int outbox_mark_sent(struct store *s, int64_t id, int64_t now_ms, const char *provider,
@@ -152,11 +266,11 @@ int outbox_mark_sent(struct store *s, int64_t id, int64_t now_ms, const char *pr
 int outbox_mark_retry(struct store *s, int64_t id, int64_t next_at_ms, const char *provider,
                       const char *answer)
 {
-    sqlite3_stmt *st = store_stmt(
-        s, "UPDATE outbox SET state = CASE WHEN ?1 > 0 THEN 'queued' ELSE 'failed' END, "
-           "next_at = CASE WHEN ?1 > 0 THEN ?1 ELSE next_at END, "
-           "body_sealed = CASE WHEN ?1 > 0 THEN body_sealed ELSE NULL END, "
-           "provider = ?2, answer = ?3 WHERE id = ?4 AND state = 'sending'");
+    sqlite3_stmt *st =
+        store_stmt(s, "UPDATE outbox SET state = CASE WHEN ?1 > 0 THEN 'queued' ELSE 'failed' END, "
+                      "next_at = CASE WHEN ?1 > 0 THEN ?1 ELSE next_at END, "
+                      "body_sealed = CASE WHEN ?1 > 0 THEN body_sealed ELSE NULL END, "
+                      "provider = ?2, answer = ?3 WHERE id = ?4 AND state = 'sending'");
     if (!st)
         return OG_ERR_DB;
     sqlite3_bind_int64(st, 1, next_at_ms);
@@ -170,8 +284,8 @@ int outbox_mark_retry(struct store *s, int64_t id, int64_t next_at_ms, const cha
 
 int outbox_resume(struct store *s, int64_t now_ms)
 {
-    sqlite3_stmt *st = store_stmt(
-        s, "UPDATE outbox SET state = 'queued', next_at = ? WHERE state = 'sending'");
+    sqlite3_stmt *st =
+        store_stmt(s, "UPDATE outbox SET state = 'queued', next_at = ? WHERE state = 'sending'");
     if (!st)
         return OG_ERR_DB;
     sqlite3_bind_int64(st, 1, now_ms);

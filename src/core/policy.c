@@ -15,7 +15,16 @@
 /* How much of a rejected value an error message quotes. */
 #define ECHO_MAX 40
 
-enum kind { KIND_MODE, KIND_FACTORS, KIND_BOOL, KIND_UINT, KIND_COUNTRIES, KIND_SCOPE, KIND_UV };
+enum kind {
+    KIND_MODE,
+    KIND_FACTORS,
+    KIND_BOOL,
+    KIND_UINT,
+    KIND_COUNTRIES,
+    KIND_SCOPE,
+    KIND_UV,
+    KIND_NOTIFY,
+};
 
 /* Which layer an effective value came from. */
 enum source { SRC_DEFAULT, SRC_GLOBAL, SRC_APP };
@@ -84,6 +93,12 @@ static const struct key_def keys[] = {
      "whether a passkey must also verify its user (PIN, fingerprint, face)"},
     {"require_phishing_resistant", KIND_BOOL, FIELD(require_phishing_resistant), 0, 0, NULL, "off",
      "only passkeys pass the second step"},
+    {"notify", KIND_BOOL, FIELD(notify), 0, 0, NULL, "on",
+     "security notifications to users: a factor added or removed, a lock, ..."},
+    {"notify_sms", KIND_BOOL, FIELD(notify_sms), 0, 0, NULL, "off",
+     "notify by SMS a user who has no e-mail factor"},
+    {"notify_events", KIND_NOTIFY, FIELD(notify_events), 0, 0, NULL, "all",
+     "which notifications are sent: all, or a comma list (see README)"},
 };
 
 #define KEY_COUNT ARRAY_SIZE(keys)
@@ -99,6 +114,50 @@ static const struct {
     {"totp", FACTOR_BIT_TOTP},
     {"webauthn", FACTOR_BIT_WEBAUTHN},
 };
+
+/* The notifications "notify_events" names, in the order it lists them. */
+static const struct {
+    const char *name;
+    unsigned bit;
+} notify_names[] = {
+    {"factor_added", NOTIFY_FACTOR_ADDED},
+    {"factor_removed", NOTIFY_FACTOR_REMOVED},
+    {"preferred_changed", NOTIFY_PREFERRED_CHANGED},
+    {"mfa_disabled", NOTIFY_MFA_DISABLED},
+    {"recovery_code_used", NOTIFY_RECOVERY_CODE_USED},
+    {"recovery_codes_new", NOTIFY_RECOVERY_CODES_NEW},
+    {"locked", NOTIFY_LOCKED},
+    {"unlocked", NOTIFY_UNLOCKED},
+    {"reset", NOTIFY_RESET},
+    {"device_remembered", NOTIFY_DEVICE_REMEMBERED},
+};
+
+const char *policy_notify_name(unsigned bit)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(notify_names); i++)
+        if (notify_names[i].bit == bit)
+            return notify_names[i].name;
+    return NULL;
+}
+
+/* "all" for every notification, else the comma list of the bits' names. */
+static void notify_format(unsigned bits, char *out, size_t outlen)
+{
+    if ((bits & NOTIFY_ALL) == NOTIFY_ALL) {
+        snprintf(out, outlen, "all");
+        return;
+    }
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < ARRAY_SIZE(notify_names); i++) {
+        if (!(bits & notify_names[i].bit))
+            continue;
+        int w = snprintf(out + n, outlen - n, "%s%s", n ? "," : "", notify_names[i].name);
+        if (w < 0 || (size_t)w >= outlen - n)
+            return;
+        n += (size_t)w;
+    }
+}
 
 static const char SQL_ROWS[] = "SELECT key, value FROM policy WHERE scope = ?1";
 static const char SQL_UPSERT[] = "INSERT INTO policy (scope, key, value, updated_at) "
@@ -295,6 +354,35 @@ static int parse_value(const struct key_def *d, const char *value, bool app_scop
         return OG_ERR_INVALID;
     }
 
+    case KIND_NOTIFY: {
+        unsigned bits = 0;
+        const char *cur = value;
+        struct span item;
+        while (next_item(&cur, &item)) {
+            unsigned bit = 0;
+            if (span_eq_nocase(item, span_cstr("all")))
+                bit = NOTIFY_ALL;
+            for (size_t i = 0; i < ARRAY_SIZE(notify_names); i++)
+                if (span_eq_nocase(item, span_cstr(notify_names[i].name)))
+                    bit = notify_names[i].bit;
+            if (!bit) {
+                set_err(err, errlen,
+                        "%s: '%s' is not all or a comma list of factor_added, factor_removed, "
+                        "preferred_changed, mfa_disabled, recovery_code_used, "
+                        "recovery_codes_new, locked, unlocked, reset, device_remembered "
+                        "(notify=off turns them all off)",
+                        d->name, shown);
+                return OG_ERR_INVALID;
+            }
+            bits |= bit;
+        }
+        if (field)
+            *(unsigned *)(void *)field = bits;
+        if (canon)
+            notify_format(bits, canon, canonlen);
+        return OG_OK;
+    }
+
     case KIND_COUNTRIES: {
         size_t n = 0;
         tmp[0] = '\0';
@@ -375,6 +463,9 @@ static void format_value(const struct key_def *d, const struct policy *p, char *
     case KIND_UV:
         snprintf(out, outlen, "%s",
                  webauthn_uv_name(*(const enum webauthn_uv *)(const void *)field));
+        return;
+    case KIND_NOTIFY:
+        notify_format(*(const unsigned *)(const void *)field, out, outlen);
         return;
     }
     out[0] = '\0';
@@ -576,6 +667,7 @@ static void allowed_text(const struct key_def *d, char *out, size_t outlen)
                  : d->kind == KIND_SCOPE   ? "app|all"
                  : d->kind == KIND_FACTORS ? "comma list of sms,email,totp,webauthn"
                  : d->kind == KIND_UV      ? "required|preferred|discouraged"
+                 : d->kind == KIND_NOTIFY  ? "all, or a comma list of notifications"
                                            : "comma list of calling codes, or empty");
 }
 

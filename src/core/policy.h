@@ -13,6 +13,23 @@
 enum policy_mode { POLICY_OFF, POLICY_OPTIONAL, POLICY_MANDATORY };
 enum { FACTOR_BIT_SMS = 1, FACTOR_BIT_EMAIL = 2, FACTOR_BIT_TOTP = 4, FACTOR_BIT_WEBAUTHN = 8 };
 
+/* The security notifications a user may get (issue #15), as bits of
+ * struct policy.notify_events; "notify_events" names them as in
+ * policy_notify_name. */
+enum {
+    NOTIFY_FACTOR_ADDED = 1u << 0,
+    NOTIFY_FACTOR_REMOVED = 1u << 1,
+    NOTIFY_PREFERRED_CHANGED = 1u << 2,
+    NOTIFY_MFA_DISABLED = 1u << 3,
+    NOTIFY_RECOVERY_CODE_USED = 1u << 4,
+    NOTIFY_RECOVERY_CODES_NEW = 1u << 5,
+    NOTIFY_LOCKED = 1u << 6,
+    NOTIFY_UNLOCKED = 1u << 7,
+    NOTIFY_RESET = 1u << 8,
+    NOTIFY_DEVICE_REMEMBERED = 1u << 9,
+    NOTIFY_ALL = (1u << 10) - 1,
+};
+
 /* Longest value policy_set accepts (sms_countries is the only long one). */
 #define POLICY_VALUE_MAX 255
 
@@ -49,6 +66,11 @@ struct policy {
                                      required|preferred|discouraged, default preferred */
     bool require_phishing_resistant; /* "require_phishing_resistant": on|off, default off;
                                         on: only passkeys pass the second step */
+    bool notify;                  /* "notify": on|off, default on: security notifications */
+    bool notify_sms;              /* "notify_sms": on|off, default off: by SMS to a user with
+                                     no e-mail factor */
+    unsigned notify_events;       /* "notify_events": comma list of notification names, or
+                                     "all" (default) */
 };
 
 /* Fills p with the built-in defaults of SPEC §4/§5. */
@@ -113,6 +135,9 @@ int policy_each(struct store *s, const char *scope,
 /* Every key with its default, allowed values and meaning, for --help. The
  * text is static. */
 const char *policy_help_text(void);
+
+/* The name of one NOTIFY_* bit ("factor_added", ...), or NULL. */
+const char *policy_notify_name(unsigned bit);
 
 /* The spelling of a mode: "off", "optional" or "mandatory". */
 const char *policy_mode_name(enum policy_mode mode);

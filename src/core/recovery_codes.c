@@ -20,6 +20,7 @@ enum mfa_result recovery_codes_new(const struct mfa_ctx *c, struct mfa_user *u, 
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return MFA_ERROR;
+    bool replaced = sqlite3_changes(store_db(c->store)) > 0;
     uint8_t salt[RECOVERY_SALT_LEN];
     random_bytes(salt, sizeof(salt));
     for (int i = 0; i < RECOVERY_COUNT; i++) {
@@ -42,7 +43,9 @@ enum mfa_result recovery_codes_new(const struct mfa_ctx *c, struct mfa_user *u, 
         if (rc != SQLITE_DONE)
             return MFA_ERROR;
     }
-    audit_log(c, u->sub, "recovery_codes_generated", NULL, NULL);
+    /* "replaced": an older set existed (the user hears of a new set; the
+     * first one comes with the enrolment). */
+    audit_log(c, u->sub, "recovery_codes_generated", NULL, replaced ? "replaced" : NULL);
     return MFA_OK;
 }
 

@@ -4,6 +4,7 @@
 #include "core/support.h"
 
 #include "core/devices.h"
+#include "core/events.h"
 
 #include "core/log.h"
 #include "core/mfa.h"
@@ -36,12 +37,12 @@ static const char SQL_AUDIT_CONSOLE[] =
     "INSERT INTO audit (at, app_id, sub, event, client_ip, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 static const char SQL_OUTBOX[] =
     "SELECT id, created_at, channel, destination, state, attempts, provider, answer, app_name, "
-    "sent_at FROM outbox WHERE id < ?1 AND (?2 = '' OR channel = ?2) AND (?3 = '' OR state = ?3) "
-    "AND (?4 = '' OR app_id = ?4) ORDER BY id DESC LIMIT ?5";
+    "sent_at, kind, event, msg_id FROM outbox WHERE id < ?1 AND (?2 = '' OR channel = ?2) AND "
+    "(?3 = '' OR state = ?3) AND (?4 = '' OR app_id = ?4) ORDER BY id DESC LIMIT ?5";
 static const char SQL_OUTBOX_ONE[] =
     "SELECT id, created_at, channel, destination, state, attempts, provider, answer, app_name, "
-    "sent_at, app_id, provider_id, msg_id, locale, next_at, ttl, fallback_of FROM outbox "
-    "WHERE id = ?1";
+    "sent_at, app_id, provider_id, msg_id, locale, next_at, ttl, fallback_of, kind, event "
+    "FROM outbox WHERE id = ?1";
 
 /* The user list: one statement per shape, so each keeps its index (a
  * "?1 IS NULL OR" would hide the app's). ?1 is the app (left out across
@@ -104,6 +105,8 @@ static void mask(const char *channel, const char *dest, char *out, size_t outlen
         contact_phone_mask(dest, out, outlen);
     else if (strcmp(channel, "email") == 0)
         contact_email_mask(dest, out, outlen);
+    else if (strcmp(channel, "webhook") == 0) /* a query may hold a token */
+        snprintf(out, outlen, "%.*s", (int)strcspn(dest, "?#"), dest);
 }
 
 int support_user_find(struct store *s, const char *app_id, const char *sub,
@@ -196,7 +199,14 @@ static int audit(struct store *s, int64_t now_ms, const char *app_id, const char
     sqlite3_bind_text(st, 5, detail, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? OG_OK : store_step_err(rc);
+    if (rc != SQLITE_DONE)
+        return store_step_err(rc);
+    /* Announced like every audit row: the user hears of it, the app's
+     * webhook gets it, in this same transaction. */
+    const struct event_facts e = {
+        .at_ms = now_ms, .app_id = app_id, .sub = sub, .event = event, .detail = detail};
+    events_announce(s, &e);
+    return OG_OK;
 }
 
 int support_user_unlock(struct store *s, int64_t user_id, const char *app_id, const char *sub,
@@ -233,8 +243,10 @@ int support_user_reset(struct store *s, int64_t user_id, const char *app_id, con
     int rc = exec_id(s, SQL_DEL_CHALLENGES, user_id, &c.challenges);
     if (rc == OG_OK)
         rc = exec_id(s, SQL_DEL_RECOVERY, user_id, &c.recovery_codes);
-    if (rc == OG_OK)
+    if (rc == OG_OK) {
+        events_note_removal(s, user_id, now_ms); /* the reset's notice reaches them */
         rc = exec_id(s, SQL_DEL_FACTORS, user_id, &c.factors);
+    }
     if (rc == OG_OK)
         rc = exec_id(s, SQL_CLEAR_FACTOR_REFS, user_id, NULL);
     if (rc == OG_OK)
@@ -357,6 +369,9 @@ int support_deliveries_each(struct store *s, const struct support_delivery_query
         }
         struct support_delivery d;
         delivery_row(st, &d);
+        d.kind = col_str(st, 10);
+        d.event = col_str(st, 11);
+        d.msg_id = col_str(st, 12);
         fn(&d, arg);
     }
     sqlite3_reset(st);
@@ -384,6 +399,11 @@ int support_delivery_get(struct store *s, int64_t id, struct support_delivery_de
         out->next_at = sqlite3_column_int64(st, 14);
         out->ttl = sqlite3_column_int64(st, 15);
         out->fallback_of = sqlite3_column_int64(st, 16);
+        col_copy(st, 17, out->kind, sizeof(out->kind));
+        col_copy(st, 18, out->event, sizeof(out->event));
+        out->d.kind = out->kind;
+        out->d.event = out->event;
+        out->d.msg_id = out->msg_id;
         out->d.channel = out->channel;
         out->d.state = out->state;
         out->d.provider = out->provider;

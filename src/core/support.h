@@ -180,20 +180,26 @@ int support_console_history(struct store *s, int limit,
 struct support_delivery {
     int64_t id;
     int64_t created_at;  /* unix ms */
-    const char *channel; /* "sms" or "email" */
+    const char *channel; /* "sms", "email" or "webhook" */
+    const char *kind;    /* "code", "notice" (a security notification) or "webhook" */
+    const char *event;   /* notice: its name ("factor_added"); webhook: its type
+                            ("factor.added"); "" for a code */
+    const char *msg_id;  /* a webhook's webhook-id */
+    /* A masked number or address; for a webhook the URL without its query. */
     char masked[CONTACT_MASK_SIZE];
     const char *state; /* queued, sending, sent, failed */
     int64_t attempts;
     const char *provider;  /* may be "" */
-    const char *answer;    /* the provider's last answer, code blanked and the destination
-                              masked wherever it appears; may be "" */
+    const char *answer;    /* the provider's or endpoint's last answer ("HTTP 503: ..."), code
+                              blanked and the destination masked wherever it appears; may
+                              be "" */
     const char *app_name;  /* may be "" */
     int64_t sent_at;       /* 0 when not sent */
     char answer_buf[2048]; /* what answer points to (longer answers are cut) */
 };
 
-/* Which outbox rows support_deliveries_each lists: channel ("sms",
- * "email"), state ("queued", "sending", "sent", "failed") and app_id, each
+/* Which outbox rows support_deliveries_each lists (codes, notifications
+ * and webhooks): channel ("sms", "email", "webhook"), state ("queued", "sending", "sent", "failed") and app_id, each
  * NULL or "" for any; rows older than before_id (0: from the newest);
  * limit (1..SUPPORT_PAGE_MAX) of them. */
 struct support_delivery_query {
@@ -214,7 +220,7 @@ int support_deliveries_each(struct store *s, const struct support_delivery_query
  * what the message was (never the code: the sealed body is not read). */
 struct support_delivery_detail {
     struct support_delivery d; /* its strings point into the buffers below */
-    char channel[8], state[8], provider[32], app_name[128], app_id[32];
+    char channel[8], state[8], provider[32], app_name[128], app_id[32], kind[8], event[48];
     char provider_id[128], msg_id[32], locale[8];
     int64_t next_at, ttl, fallback_of;
 };

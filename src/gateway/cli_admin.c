@@ -5,6 +5,7 @@
 
 #include "core/admins.h"
 #include "core/apps.h"
+#include "core/audit.h"
 #include "core/brand.h"
 #include "core/buf.h"
 #include "core/config.h"
@@ -42,6 +43,9 @@ enum {
     OPT_URI = 2,
     OPT_POLICY = 4,
     OPT_APP = 8,
+    OPT_WEBHOOK = 16,
+    OPT_ROTATE_HOOK = 32,
+    OPT_SINCE = 64,
 };
 
 struct opts {
@@ -49,6 +53,8 @@ struct opts {
     const char *name;
     const char *policy;
     const char *app;
+    const char *webhook_url;
+    const char *since;
     const char *uris[APPS_MAX_URIS];
     size_t nuris;
     const char *pos[MAX_POSITIONAL]; /* pos[0] command, pos[1] subcommand, then arguments */
@@ -74,6 +80,9 @@ static const char app_help[] =
     "  add --name NAME --redirect-uri URI [--redirect-uri URI...] [--policy MODE]\n"
     "                        register an app; prints its client_id and client_secret once\n"
     "  list                  print the apps as JSON (never their secrets)\n"
+    "  set ID [--name NAME] [--redirect-uri URI...] [--webhook-url URL]\n"
+    "         [--rotate-webhook-secret]\n"
+    "                        change an app; a new webhook URL prints its signing secret once\n"
     "  rotate-secret ID      replace an app's client secret; prints the new one once\n"
     "  remove ID             delete an app with its users, factors and policy\n"
     "\n"
@@ -97,8 +106,28 @@ static const char app_add_help[] =
 static const char app_list_help[] = "Usage: otpgate app list\n"
                                     "\n"
                                     "Prints every app as a JSON array of {client_id, name, "
-                                    "redirect_uris, policy,\ncreated_at}. Secrets are never "
-                                    "shown; use 'otpgate app rotate-secret' to get a new one.\n";
+                                    "redirect_uris, policy,\nwebhook_url, created_at}. Secrets "
+                                    "are never shown; use 'otpgate app rotate-secret'\nor "
+                                    "'otpgate app set ID --rotate-webhook-secret' to get a new "
+                                    "one.\n";
+
+static const char app_set_help[] =
+    "Usage: otpgate app set ID [--name NAME] [--redirect-uri URI...] [--webhook-url URL]\n"
+    "                          [--rotate-webhook-secret]\n"
+    "\n"
+    "Changes application ID; what is not given stays as it is.\n"
+    "\n"
+    "  --name NAME              shown to users on otpgate's pages\n"
+    "  --redirect-uri URI       replaces the redirect URIs (repeat for several)\n"
+    "  --webhook-url URL        where otpgate POSTs the app's events (https://, or http://\n"
+    "                           to localhost); a new URL prints its signing secret\n"
+    "                           (whsec_...) once as {\"client_id\",\"webhook_url\",\n"
+    "                           \"webhook_secret\"}; an empty URL turns webhooks off\n"
+    "  --rotate-webhook-secret  replaces the signing secret and prints the new one once;\n"
+    "                           every delivery from now on is signed with it\n"
+    "\n"
+    "Webhooks follow the Standard Webhooks specification: see the README,\n"
+    "\"Notifications and webhooks\", for every event and its JSON.\n";
 
 static const char app_rotate_help[] =
     "Usage: otpgate app rotate-secret ID\n"
@@ -182,10 +211,22 @@ static const char user_unlock_help[] =
     "Sets user SUB's consecutive failures to 0 and lifts any wait or lock. Recorded in\n"
     "the audit trail as admin_unlock.\n";
 
+static const char audit_help[] =
+    "Usage: otpgate audit export [--since TIME] [--app ID]\n"
+    "\n"
+    "Prints the audit trail as JSON lines, oldest first, for a SIEM: one object per\n"
+    "row with id, at (ISO 8601 UTC), app_id, sub, event, factor_id, ip, user_agent and\n"
+    "detail. Codes, secrets and destinations are never in it.\n"
+    "\n"
+    "  --since TIME   only rows from TIME on: 2025-01-31, 2025-01-31T12:00:00Z, unix\n"
+    "                 seconds, or an age such as 30m, 24h or 7d\n"
+    "  --app ID       only rows of app ID\n";
+
 static bool is_admin_command(const char *cmd)
 {
     return strcmp(cmd, "app") == 0 || strcmp(cmd, "policy") == 0 || strcmp(cmd, "user") == 0 ||
-           strcmp(cmd, "brand") == 0 || strcmp(cmd, "keys") == 0 || strcmp(cmd, "admin") == 0;
+           strcmp(cmd, "brand") == 0 || strcmp(cmd, "keys") == 0 || strcmp(cmd, "admin") == 0 ||
+           strcmp(cmd, "audit") == 0;
 }
 
 bool cli_admin_owns(int argc, char **argv)
@@ -282,6 +323,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         } else if ((r = opt_value(argc, argv, &i, "--app", &v)) != 0) {
             o->app = v;
             o->seen |= OPT_APP;
+        } else if ((r = opt_value(argc, argv, &i, "--webhook-url", &v)) != 0) {
+            o->webhook_url = v;
+            o->seen |= OPT_WEBHOOK;
+        } else if ((r = opt_value(argc, argv, &i, "--since", &v)) != 0) {
+            o->since = v;
+            o->seen |= OPT_SINCE;
+        } else if (strcmp(a, "--rotate-webhook-secret") == 0) {
+            o->seen |= OPT_ROTATE_HOOK;
         } else {
             return usage(cmd, "unknown option", a);
         }
@@ -297,10 +346,10 @@ static int check_opts(const struct opts *o, unsigned allowed, const char *cmd)
     static const struct {
         unsigned bit;
         const char *name;
-    } names[] = {{OPT_NAME, "--name"},
-                 {OPT_URI, "--redirect-uri"},
-                 {OPT_POLICY, "--policy"},
-                 {OPT_APP, "--app"}};
+    } names[] = {{OPT_NAME, "--name"},           {OPT_URI, "--redirect-uri"},
+                 {OPT_POLICY, "--policy"},       {OPT_APP, "--app"},
+                 {OPT_WEBHOOK, "--webhook-url"}, {OPT_ROTATE_HOOK, "--rotate-webhook-secret"},
+                 {OPT_SINCE, "--since"}};
     for (size_t i = 0; i < ARRAY_SIZE(names); i++)
         if ((o->seen & names[i].bit) && !(allowed & names[i].bit))
             return usage(cmd, "this command does not take", names[i].name);
@@ -410,6 +459,59 @@ static int cmd_app_list(struct admin_env *e)
     return 0;
 }
 
+/* Prints {"client_id","webhook_url","webhook_secret"} by hand, like
+ * print_credentials: the secret is base64 text that needs no escaping;
+ * the URL was checked to be printable ASCII without quotes' special
+ * meaning but is escaped all the same. */
+static void print_webhook_secret(const char *id, const char *url, const char *secret)
+{
+    char eurl[2 * APPS_URI_MAX + 8];
+    log_json_escape(eurl, sizeof(eurl), url);
+    printf("{\"client_id\":\"%s\",\"webhook_url\":\"%s\",\"webhook_secret\":\"%s\"}\n", id, eurl,
+           secret);
+    fflush(stdout);
+}
+
+static int cmd_app_set(struct admin_env *e, const struct opts *o, const char *id)
+{
+    int rc = need_app(e, id);
+    if (rc)
+        return rc;
+    char err[512] = "", secret[APPS_WEBHOOK_SECRET_LEN] = "";
+    bool made = false;
+    rc = store_begin(e->store);
+    if (rc == OG_OK && (o->name || o->nuris))
+        rc = apps_update(e->store, id, o->name, o->nuris ? o->uris : NULL, o->nuris, err,
+                         sizeof(err));
+    if (rc == OG_OK && o->webhook_url)
+        rc = apps_set_webhook(e->store, &e->keys, id, o->webhook_url, secret, sizeof(secret), &made,
+                              err, sizeof(err));
+    if (rc == OG_OK && (o->seen & OPT_ROTATE_HOOK)) {
+        rc = apps_rotate_webhook_secret(e->store, &e->keys, id, secret, sizeof(secret));
+        if (rc == OG_ERR_NOT_FOUND)
+            snprintf(err, sizeof(err), "app '%s' has no webhook URL; set one with --webhook-url",
+                     id);
+        made = rc == OG_OK;
+    }
+    if (rc == OG_OK)
+        rc = store_commit(e->store);
+    else
+        store_rollback(e->store);
+    if (rc != OG_OK) {
+        OPENSSL_cleanse(secret, sizeof(secret));
+        return fail("app set: %s", err[0] ? err : og_strerror(rc));
+    }
+    if (made) {
+        char url[APPS_URI_MAX + 1];
+        apps_webhook_url(e->store, id, url, sizeof(url));
+        print_webhook_secret(id, url, secret);
+    } else {
+        printf("updated app %s\n", id);
+    }
+    OPENSSL_cleanse(secret, sizeof(secret));
+    return 0;
+}
+
 static int cmd_app_rotate(struct admin_env *e, const char *id)
 {
     char secret[APPS_SECRET_LEN];
@@ -446,13 +548,18 @@ static int run_app(const struct opts *o)
             fputs(app_help, stdout);
             return 0;
         }
-        return usage("app", "app needs a command: add, list, rotate-secret or remove", NULL);
+        return usage("app", "app needs a command: add, list, set, rotate-secret or remove", NULL);
     } else if (strcmp(sub, "add") == 0) {
         help = app_add_help;
         allowed = OPT_NAME | OPT_URI | OPT_POLICY;
         keys = true;
     } else if (strcmp(sub, "list") == 0) {
         help = app_list_help;
+    } else if (strcmp(sub, "set") == 0) {
+        help = app_set_help;
+        allowed = OPT_NAME | OPT_URI | OPT_WEBHOOK | OPT_ROTATE_HOOK;
+        nargs = 1;
+        keys = true;
     } else if (strcmp(sub, "rotate-secret") == 0) {
         help = app_rotate_help;
         nargs = 1;
@@ -479,6 +586,12 @@ static int run_app(const struct opts *o)
         return usage("app add", "app add needs --name NAME", NULL);
     if (strcmp(sub, "add") == 0 && o->nuris == 0)
         return usage("app add", "app add needs at least one --redirect-uri URI", NULL);
+    if (strcmp(sub, "set") == 0 &&
+        !(o->seen & (OPT_NAME | OPT_URI | OPT_WEBHOOK | OPT_ROTATE_HOOK)))
+        return usage("app set",
+                     "app set needs --name, --redirect-uri, --webhook-url or "
+                     "--rotate-webhook-secret",
+                     NULL);
 
     struct admin_env e;
     rc = env_open(o, &e, keys);
@@ -487,6 +600,8 @@ static int run_app(const struct opts *o)
             rc = cmd_app_add(&e, o);
         else if (strcmp(sub, "list") == 0)
             rc = cmd_app_list(&e);
+        else if (strcmp(sub, "set") == 0)
+            rc = cmd_app_set(&e, o, o->pos[2]);
         else if (strcmp(sub, "rotate-secret") == 0)
             rc = cmd_app_rotate(&e, o->pos[2]);
         else
@@ -879,8 +994,7 @@ static int cmd_user_change(struct admin_env *e, const char *sub, const char *app
                sub, u.app_id, counts.factors, counts.recovery_codes, counts.challenges,
                counts.devices);
     else if (what == USER_FORGET_DEVICES)
-        printf("forgot %d remembered devices of user %s under app %s\n", devices, sub,
-               u.app_id);
+        printf("forgot %d remembered devices of user %s under app %s\n", devices, sub, u.app_id);
     else
         printf("unlocked user %s under app %s (had %lld consecutive failures)\n", sub, u.app_id,
                (long long)failures);
@@ -896,8 +1010,7 @@ static int run_user(const struct opts *o)
             fputs(user_help, stdout);
             return 0;
         }
-        return usage("user", "user needs a command: show, reset, unlock or forget-devices",
-                     NULL);
+        return usage("user", "user needs a command: show, reset, unlock or forget-devices", NULL);
     } else if (strcmp(sub, "show") == 0) {
         help = user_show_help;
     } else if (strcmp(sub, "reset") == 0) {
@@ -1264,6 +1377,104 @@ static int run_admin(const struct opts *o)
     return cmd_admin_add(o, o->pos[2]);
 }
 
+/* ---- audit ---- */
+
+/* Parses TIME of --since into unix ms: YYYY-MM-DD[THH:MM[:SS]][Z] (UTC),
+ * unix seconds, or an age N followed by s, m, h or d. */
+static int parse_since(const char *v, int64_t now_ms, int64_t *out)
+{
+    size_t n = strlen(v);
+    long long x;
+    if (n >= 2 && strchr("smhd", v[n - 1]) &&
+        og_parse_int(span_make(v, n - 1), 0, 100000000, &x) == OG_OK) {
+        int64_t unit = v[n - 1] == 's' ? 1 : v[n - 1] == 'm' ? 60 : v[n - 1] == 'h' ? 3600 : 86400;
+        *out = now_ms - (int64_t)x * unit * 1000;
+        return 0;
+    }
+    if (og_parse_int(span_cstr(v), 0, 100000000000LL, &x) == OG_OK) {
+        *out = (int64_t)x * 1000;
+        return 0;
+    }
+    /* YYYY-MM-DD, then optional THH:MM and :SS, then optional Z. */
+    static const struct {
+        size_t at, len;
+        long long min, max;
+    } parts[] = {{0, 4, 1970, 9999}, {5, 2, 1, 12},  {8, 2, 1, 31},
+                 {11, 2, 0, 23},     {14, 2, 0, 59}, {17, 2, 0, 60}};
+    long long f[6] = {0, 0, 0, 0, 0, 0};
+    size_t end = n && v[n - 1] == 'Z' ? n - 1 : n;
+    if (end != 10 && end != 16 && end != 19)
+        return -1;
+    if (v[4] != '-' || v[7] != '-' || (end > 10 && v[10] != 'T' && v[10] != ' ') ||
+        (end > 13 && v[13] != ':') || (end > 16 && v[16] != ':'))
+        return -1;
+    for (size_t i = 0; i < ARRAY_SIZE(parts) && parts[i].at < end; i++)
+        if (og_parse_int(span_make(v + parts[i].at, parts[i].len), parts[i].min, parts[i].max,
+                         &f[i]) != OG_OK)
+            return -1;
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = (int)f[0] - 1900;
+    tm.tm_mon = (int)f[1] - 1;
+    tm.tm_mday = (int)f[2];
+    tm.tm_hour = (int)f[3];
+    tm.tm_min = (int)f[4];
+    tm.tm_sec = (int)f[5];
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1)
+        return -1;
+    *out = (int64_t)t * 1000;
+    return 0;
+}
+
+static void export_row(const struct audit_row *r, void *arg)
+{
+    OG_UNUSED(arg);
+    char *line = audit_row_json(r);
+    puts(line);
+    free(line);
+}
+
+static int run_audit(const struct opts *o)
+{
+    const char *sub = o->npos > 1 ? o->pos[1] : NULL;
+    if (!sub || strcmp(sub, "export") != 0) {
+        if (o->help) {
+            fputs(audit_help, stdout);
+            return 0;
+        }
+        return sub ? usage("audit", "unknown audit command", sub)
+                   : usage("audit", "audit needs a command: export", NULL);
+    }
+    if (o->help) {
+        fputs(audit_help, stdout);
+        return 0;
+    }
+    int rc = check_opts(o, OPT_SINCE | OPT_APP, "audit");
+    if (rc)
+        return rc;
+    if (o->npos > 2)
+        return usage("audit", "audit export takes no arguments, got", o->pos[2]);
+    int64_t since = 0;
+    if (o->since && parse_since(o->since, server_now_ms(), &since) != 0)
+        return usage("audit",
+                     "--since takes 2025-01-31, 2025-01-31T12:00:00Z, unix seconds "
+                     "or an age like 24h, got",
+                     o->since);
+    struct admin_env e;
+    rc = env_open(o, &e, false);
+    if (rc == 0 && o->app)
+        rc = need_app(&e, o->app);
+    if (rc == 0) {
+        int src = audit_each(e.store, since, o->app, export_row, NULL);
+        fflush(stdout);
+        if (src != OG_OK)
+            rc = fail("audit export: %s", og_strerror(src));
+    }
+    env_close(&e);
+    return rc;
+}
+
 int cli_admin_main(int argc, char **argv)
 {
     struct opts o;
@@ -1282,5 +1493,7 @@ int cli_admin_main(int argc, char **argv)
         return run_keys(&o);
     if (strcmp(o.pos[0], "admin") == 0)
         return run_admin(&o);
+    if (strcmp(o.pos[0], "audit") == 0)
+        return run_audit(&o);
     return run_user(&o);
 }

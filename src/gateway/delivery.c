@@ -1,17 +1,22 @@
 /* Moves outbox rows to their channel and records what came back. A row is
  * claimed (state sending) in a group commit and only handed over after
  * that commit, so a crash can at worst send a message again, never lose
- * it. The plain code lives in memory only while a send is in flight. */
+ * it. The plain code lives in memory only while a send is in flight, a
+ * webhook's signing key only while it is signed. */
 #include "gateway/delivery.h"
 
+#include "core/apps.h"
 #include "core/log.h"
 #include "core/sms_template.h"
+#include "gateway/http_client.h"
 #include "gateway/server.h"
 #include "gateway/sms.h"
 #include "gateway/smtp.h"
+#include "gateway/webhooks.h"
 #include "ui/mail_html.h"
 #include "ui/messages.h"
 
+#include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -20,10 +25,11 @@
 
 /* libuv's thread pool has 4 threads by default; more SMTP jobs would wait. */
 #define SMTP_MAX_IN_FLIGHT 4
-#define SMS_MAX_IN_FLIGHT 64
-#define BACKOFF_CAP_MS (300 * 1000)
+#define SMS_MAX_IN_FLIGHT  64
+#define HOOK_MAX_IN_FLIGHT 16
+#define BACKOFF_CAP_MS     (300 * 1000)
 
-enum via { VIA_DEV, VIA_SMTP, VIA_SMS, VIA_SMS2 };
+enum via { VIA_DEV, VIA_SMTP, VIA_SMS, VIA_SMS2, VIA_HOOK };
 
 struct delivery_job {
     uv_work_t work;
@@ -34,6 +40,8 @@ struct delivery_job {
     char subject[256];
     struct buf text, html;
     struct smtp_result smtp;
+    uint8_t key[APPS_WEBHOOK_KEY_BYTES]; /* a webhook's signing key, from the claim */
+    bool have_key;
 };
 
 static void after_commit(struct server *s, bool ok);
@@ -65,6 +73,12 @@ static unsigned *in_flight(struct server *s, enum factor_type channel)
     return channel == FACTOR_EMAIL ? &s->delivery.smtp_in_flight : &s->delivery.sms_in_flight;
 }
 
+/* The in-flight count a row takes a slot of. */
+static unsigned *slot_of(struct server *s, const struct outbox_msg *m)
+{
+    return m->kind == OUTBOX_WEBHOOK ? &s->delivery.hook_in_flight : in_flight(s, m->channel);
+}
+
 static struct delivery_job *job_new(struct server *s)
 {
     struct delivery_job *j = og_calloc(1, sizeof(*j));
@@ -76,6 +90,7 @@ static struct delivery_job *job_new(struct server *s)
 
 static void job_free(struct delivery_job *j)
 {
+    OPENSSL_cleanse(j->key, sizeof(j->key));
     OPENSSL_cleanse(j->msg.code, sizeof(j->msg.code));
     OPENSSL_cleanse(j->subject, sizeof(j->subject));
     if (j->text.data)
@@ -90,14 +105,14 @@ static void job_free(struct delivery_job *j)
 /* Takes a claimed row into the list started after the commit. */
 static void hold_for_start(struct server *s, struct delivery_job *j)
 {
-    (*in_flight(s, j->msg.channel))++;
+    (*slot_of(s, &j->msg))++;
     j->next = s->delivery.to_start;
     s->delivery.to_start = j;
 }
 
 int delivery_queue_code(struct server *s, enum factor_type channel, const char *to,
-                        const char *code, const char *app_id, const char *app_name,
-                        int64_t user_id, unsigned ttl_seconds, const char *locale)
+                        const char *code, const char *app_id, const char *app_name, int64_t user_id,
+                        unsigned ttl_seconds, const char *locale)
 {
     if (!delivery_available(s, channel))
         return OG_ERR_NOT_FOUND;
@@ -124,13 +139,22 @@ int delivery_queue_code(struct server *s, enum factor_type channel, const char *
 
 /* ---- results ---------------------------------------------------------- */
 
-static void count_outcome(struct server *s, enum factor_type channel, const char *outcome)
+static void count_outcome(struct server *s, const struct outbox_msg *m, const char *outcome)
 {
     char labels[80];
-    snprintf(labels, sizeof(labels), "channel=\"%s\",outcome=\"%s\"", factor_type_name(channel),
+    snprintf(labels, sizeof(labels), "channel=\"%s\",outcome=\"%s\"", outbox_channel_name(m),
              outcome);
-    metrics_count(&s->metrics, "otpgate_codes_sent_total",
-                  "Code messages by channel and outcome (sent, dev, retry, failed).", labels, 1);
+    if (m->kind == OUTBOX_CODE)
+        metrics_count(&s->metrics, "otpgate_codes_sent_total",
+                      "Code messages by channel and outcome (sent, dev, retry, failed).", labels,
+                      1);
+    else if (m->kind == OUTBOX_NOTICE)
+        metrics_count(&s->metrics, "otpgate_notifications_sent_total",
+                      "Security notifications by channel and outcome (sent, dev, retry, failed).",
+                      labels, 1);
+    else
+        metrics_count(&s->metrics, "otpgate_webhooks_sent_total",
+                      "App webhooks by outcome (sent, retry, failed).", labels, 1);
 }
 
 static int64_t backoff_ms(const struct server *s, int attempts)
@@ -179,7 +203,7 @@ static void fallback_to_email(struct server *s, const struct outbox_msg *m)
         s->delivery.kick = true;
     }
     log_info("SMS failed: code sent to the user's e-mail instead", "app", m->app_id);
-    count_outcome(s, FACTOR_SMS, "fallback_email");
+    count_outcome(s, m, "fallback_email");
 }
 
 static void complete(struct delivery_job *j, bool ok, bool retryable, const char *provider,
@@ -187,30 +211,30 @@ static void complete(struct delivery_job *j, bool ok, bool retryable, const char
 {
     struct server *s = j->s;
     struct outbox_msg *m = &j->msg;
-    (*in_flight(s, m->channel))--;
+    (*slot_of(s, m))--;
     int64_t now = server_now_ms();
     bool began = batch_request_begin(s) == OG_OK;
     if (ok) {
         outbox_mark_sent(s->store, m->id, now, provider, provider_id, answer);
-        count_outcome(s, m->channel, j->via == VIA_DEV ? "dev" : "sent");
+        count_outcome(s, m, j->via == VIA_DEV ? "dev" : "sent");
         char labels[32];
-        snprintf(labels, sizeof(labels), "channel=\"%s\"", factor_type_name(m->channel));
+        snprintf(labels, sizeof(labels), "channel=\"%s\"", outbox_channel_name(m));
         metrics_observe_seconds(&s->metrics, "otpgate_delivery_latency_seconds",
-                                "Time from queueing a message to a provider accepting it.",
-                                labels, (double)(now - m->created_at) / 1000.0);
+                                "Time from queueing a message to a provider accepting it.", labels,
+                                (double)(now - m->created_at) / 1000.0);
     } else if (retryable && m->attempts <= (int)s->cfg->delivery_retries) {
         outbox_mark_retry(s->store, m->id, now + backoff_ms(s, m->attempts), provider, answer);
-        count_outcome(s, m->channel, "retry");
+        count_outcome(s, m, "retry");
         char n[12];
         snprintf(n, sizeof(n), "%d", m->attempts);
-        log_warn("delivery failed, will retry", "channel", factor_type_name(m->channel),
-                 "msg_id", m->msg_id, "attempt", n, "answer", answer);
+        log_warn("delivery failed, will retry", "channel", outbox_channel_name(m), "msg_id",
+                 m->msg_id, "attempt", n, "answer", answer);
     } else {
         outbox_mark_retry(s->store, m->id, 0, provider, answer);
-        count_outcome(s, m->channel, "failed");
-        log_error("delivery failed for good", "channel", factor_type_name(m->channel),
-                  "msg_id", m->msg_id, "answer", answer);
-        if (m->channel == FACTOR_SMS && m->fallback_of == 0)
+        count_outcome(s, m, "failed");
+        log_error("delivery failed for good", "channel", outbox_channel_name(m), "msg_id",
+                  m->msg_id, "answer", answer);
+        if (m->kind == OUTBOX_CODE && m->channel == FACTOR_SMS && m->fallback_of == 0)
             fallback_to_email(s, m);
     }
     if (began)
@@ -238,9 +262,48 @@ static void public_host(const struct server *s, char *out, size_t outlen)
     snprintf(out, outlen, "%.*s", (int)n, p);
 }
 
+/* A notification's texts from the facts its row keeps (events.c). */
+static void render_notice(struct delivery_job *j)
+{
+    const struct outbox_msg *m = &j->msg;
+    json_t *f = json_loads(m->payload, 0, NULL);
+    json_t *left = json_object_get(f, "left");
+    const struct ui_notice n = {
+        .event = m->event,
+        .locale = m->locale,
+        .app = m->app_name,
+        .at_ms = json_is_integer(json_object_get(f, "at"))
+                     ? (int64_t)json_integer_value(json_object_get(f, "at"))
+                     : m->created_at,
+        .ip = json_string_value(json_object_get(f, "ip")),
+        .browser = json_string_value(json_object_get(f, "browser")),
+        .factor_type = json_string_value(json_object_get(f, "factor_type")),
+        .left = json_is_integer(left) ? (int)json_integer_value(left) : -1,
+        .by = json_string_value(json_object_get(f, "by")),
+        .support = json_string_value(json_object_get(f, "support")),
+    };
+    if (m->channel == FACTOR_SMS) {
+        ui_notice_sms(&j->text, &n);
+    } else {
+        struct buf subject;
+        buf_init(&subject, sizeof(j->subject) - 1);
+        ui_notice_email(&subject, &j->text, &n);
+        snprintf(j->subject, sizeof(j->subject), "%s", subject.data ? subject.data : "");
+        buf_free(&subject);
+        ui_notice_html(&j->html, &n);
+    }
+    json_decref(f);
+}
+
 static void render(struct delivery_job *j)
 {
     const struct outbox_msg *m = &j->msg;
+    if (m->kind == OUTBOX_WEBHOOK)
+        return;
+    if (m->kind == OUTBOX_NOTICE) {
+        render_notice(j);
+        return;
+    }
     unsigned minutes = (m->ttl + 59) / 60;
     if (m->channel == FACTOR_SMS) {
         char host[256];
@@ -265,7 +328,8 @@ static void dev_send(struct delivery_job *j)
     memset(r, 0, sizeof(*r));
     r->at_ms = server_now_ms();
     r->channel = j->msg.channel;
-    snprintf(r->to, sizeof(r->to), "%s", j->msg.destination);
+    r->notice = j->msg.kind == OUTBOX_NOTICE;
+    snprintf(r->to, sizeof(r->to), "%.*s", (int)sizeof(r->to) - 1, j->msg.destination);
     snprintf(r->subject, sizeof(r->subject), "%s", j->subject);
     snprintf(r->text, sizeof(r->text), "%s", j->text.data ? j->text.data : "");
     d->next = (d->next + 1) % DELIVERY_DEV_KEEP;
@@ -311,9 +375,33 @@ static void sms_done(void *arg, const struct sms_result *r)
     complete(j, r->ok, r->retryable, r->provider, r->provider_id, r->answer);
 }
 
+static void hook_done(void *arg, const struct webhooks_result *r)
+{
+    struct delivery_job *j = arg;
+    complete(j, r->ok, r->retryable, "http", NULL, r->answer);
+}
+
+static void hook_start(struct delivery_job *j)
+{
+    struct server *s = j->s;
+    j->via = VIA_HOOK;
+    if (!j->have_key) {
+        complete(j, false, false, "http", NULL, "the app has no webhook signing secret");
+        return;
+    }
+    int rc = webhooks_send(s->delivery.http, &j->msg, j->key, server_now_ms() / 1000, hook_done, j);
+    OPENSSL_cleanse(j->key, sizeof(j->key));
+    if (rc != OG_OK)
+        complete(j, false, true, "http", NULL, "could not start the request");
+}
+
 static void start(struct delivery_job *j)
 {
     struct server *s = j->s;
+    if (j->msg.kind == OUTBOX_WEBHOOK) {
+        hook_start(j);
+        return;
+    }
     render(j);
     bool dev_only = j->msg.channel == FACTOR_EMAIL ? !smtp_configured(s) : s->delivery.sms == NULL;
     if (dev_only) {
@@ -334,8 +422,8 @@ static void start(struct delivery_job *j)
         c = s->delivery.sms2;
         j->via = VIA_SMS2;
     }
-    if (sms_send(c, j->msg.destination, j->text.data ? j->text.data : "", j->msg.code, sms_done,
-                 j) != 0)
+    if (sms_send(c, j->msg.destination, j->text.data ? j->text.data : "",
+                 j->msg.kind == OUTBOX_CODE ? j->msg.code : NULL, sms_done, j) != 0)
         complete(j, false, true, j->via == VIA_SMS2 ? "sms2" : "sms", NULL,
                  "could not start the request");
 }
@@ -347,7 +435,16 @@ static void on_claimed(const struct outbox_msg *m, void *arg)
     struct server *s = arg;
     struct delivery_job *j = job_new(s);
     j->msg = *m;
+    /* The key is read now, inside the batch: the send starts after the
+     * commit, when the loop may not touch the store. */
+    if (m->kind == OUTBOX_WEBHOOK)
+        j->have_key = apps_webhook_key(s->store, &s->keys, m->app_id, j->key) == OG_OK;
     hold_for_start(s, j);
+}
+
+static unsigned free_slots(unsigned max, unsigned used)
+{
+    return max > used ? max - used : 0;
 }
 
 /* Claims due rows into free slots; they start after this batch commits. */
@@ -355,19 +452,26 @@ static void pump(struct server *s)
 {
     if (s->store == NULL)
         return;
-    unsigned free_email = max_in_flight(s, FACTOR_EMAIL) - s->delivery.smtp_in_flight;
-    unsigned free_sms = max_in_flight(s, FACTOR_SMS) - s->delivery.sms_in_flight;
-    if (max_in_flight(s, FACTOR_EMAIL) < s->delivery.smtp_in_flight)
-        free_email = 0;
-    if (max_in_flight(s, FACTOR_SMS) < s->delivery.sms_in_flight)
-        free_sms = 0;
-    if (!free_email && !free_sms)
+    struct delivery *d = &s->delivery;
+    d->seen_added = outbox_added_count();
+    unsigned free_email = free_slots(max_in_flight(s, FACTOR_EMAIL), d->smtp_in_flight);
+    unsigned free_sms = free_slots(max_in_flight(s, FACTOR_SMS), d->sms_in_flight);
+    unsigned free_hook = free_slots(d->http ? HOOK_MAX_IN_FLIGHT : 0, d->hook_in_flight);
+    bool unsendable = !delivery_available(s, FACTOR_EMAIL) || !delivery_available(s, FACTOR_SMS);
+    if (!free_email && !free_sms && !free_hook && !unsendable)
         return;
     if (batch_request_begin(s) != OG_OK)
         return;
+    /* A notification for a channel nothing can send on fails at once
+     * rather than waiting for ever (only rows another process queued). */
+    static const enum factor_type channels[] = {FACTOR_EMAIL, FACTOR_SMS};
+    for (size_t i = 0; i < ARRAY_SIZE(channels); i++)
+        if (!delivery_available(s, channels[i]))
+            outbox_fail_unsendable(s->store, channels[i], "no provider for this channel");
     int64_t now = server_now_ms();
     outbox_claim(s->store, &s->keys, FACTOR_EMAIL, (int)free_email, now, on_claimed, s);
     outbox_claim(s->store, &s->keys, FACTOR_SMS, (int)free_sms, now, on_claimed, s);
+    outbox_claim_webhooks(s->store, (int)free_hook, now, on_claimed, s);
     batch_request_end(s, true);
 }
 
@@ -392,6 +496,11 @@ static void arm_retry_timer(struct server *s)
         if (d > 0 && (due == 0 || d < due))
             due = d;
     }
+    if (s->delivery.http && s->delivery.hook_in_flight < HOOK_MAX_IN_FLIGHT) {
+        int64_t d = outbox_next_due_webhook(s->store);
+        if (d > 0 && (due == 0 || d < due))
+            due = d;
+    }
     if (due <= 0 || (s->delivery.retry_due && s->delivery.retry_due <= due))
         return;
     int64_t wait = due - server_now_ms();
@@ -410,10 +519,13 @@ static void after_commit(struct server *s, bool ok)
             start(j);
         } else {
             /* The claim was rolled back with the batch: the row is as it was. */
-            (*in_flight(s, j->msg.channel))--;
+            (*slot_of(s, &j->msg))--;
             job_free(j);
         }
     }
+    /* Rows the batch's events queued (notifications, webhooks). */
+    if (ok && outbox_added_count() != s->delivery.seen_added)
+        s->delivery.kick = true;
     if (s->delivery.kick) {
         s->delivery.kick = false;
         pump(s);
@@ -422,13 +534,32 @@ static void after_commit(struct server *s, bool ok)
         arm_retry_timer(s);
 }
 
+/* Rows another process queued (the CLI's reset, unlock) wake nothing
+ * here: look for due ones now and then, unless a commit holds the store. */
+static void on_poll_timer(uv_timer_t *t)
+{
+    struct server *s = container_of(t, struct server, delivery.poll_timer);
+    if (s->store == NULL || batch_busy(s) || s->batch.open || s->batch.closed)
+        return;
+    arm_retry_timer(s);
+}
+
 int delivery_init(struct server *s, char *err, size_t errlen)
 {
     struct delivery *d = &s->delivery;
     memset(d, 0, sizeof(*d));
     uv_timer_init(s->loop, &d->retry_timer);
     uv_unref((uv_handle_t *)&d->retry_timer);
+    uv_timer_init(s->loop, &d->poll_timer);
+    uv_unref((uv_handle_t *)&d->poll_timer);
+    uv_timer_start(&d->poll_timer, on_poll_timer, DELIVERY_POLL_MS, DELIVERY_POLL_MS);
     batch_set_after_commit(s, after_commit);
+    {
+        long timeout_ms = s->cfg->delivery_timeout_ms ? (long)s->cfg->delivery_timeout_ms : 15000L;
+        int rc = http_client_new(s->loop, s->cfg->ca_file, timeout_ms, &d->http, err, errlen);
+        if (rc != OG_OK)
+            return rc;
+    }
     if (s->cfg->sms_provider) {
         int rc = sms_client_new(s->loop, s->cfg, false, &d->sms, err, errlen);
         if (rc != OG_OK)
@@ -456,6 +587,11 @@ void delivery_close(struct server *s)
     struct delivery *d = &s->delivery;
     if (!uv_is_closing((uv_handle_t *)&d->retry_timer))
         uv_close((uv_handle_t *)&d->retry_timer, NULL);
+    if (!uv_is_closing((uv_handle_t *)&d->poll_timer))
+        uv_close((uv_handle_t *)&d->poll_timer, NULL);
+    if (d->http)
+        http_client_close(d->http);
+    d->http = NULL;
     if (d->sms)
         sms_client_close(d->sms);
     if (d->sms2)

@@ -1,10 +1,14 @@
-/* One way out for every code message (SPEC §7). A message becomes an outbox
- * row inside the request's transaction; once the group commit holding it
- * is durable, it is handed to its channel: e-mail through libESMTP on
- * libuv's thread pool, SMS through libcurl on the loop, or the development
- * sink (log and /dev/outbox) for a channel with no provider. Failures are
- * retried with exponential backoff and jitter; a failed SMS may fall back
- * to the user's verified e-mail. Loop thread only. */
+/* One way out for every message (SPEC §7, issue #15): codes, security
+ * notifications and the apps' webhooks. A message becomes an outbox row
+ * inside the request's transaction; once the group commit holding it is
+ * durable, it is handed to its channel: e-mail through libESMTP on
+ * libuv's thread pool, SMS and webhooks through libcurl on the loop, or
+ * the development sink (log and /dev/outbox) for an e-mail or SMS channel
+ * with no provider. Failures are retried with exponential backoff and
+ * jitter; a failed SMS code may fall back to the user's verified e-mail.
+ * A user's webhooks to one app go out one at a time, in order. Rows that
+ * another process (the CLI) queued are found by a poll. Loop thread
+ * only. */
 #ifndef OTPGATE_DELIVERY_H
 #define OTPGATE_DELIVERY_H
 
@@ -15,25 +19,34 @@
 
 #define DELIVERY_DEV_KEEP 100
 
+/* How often rows queued by another process (the CLI's user reset or
+ * unlock) are looked for, in ms. */
+#define DELIVERY_POLL_MS 2000
+
 struct server;
 struct sms_client;
+struct http_client;
 
 struct delivery_message {
     int64_t at_ms;
     enum factor_type channel;
+    bool notice; /* a security notification, not a code */
     char to[MFA_DEST_LEN];
     char subject[256];
-    char text[1024];
+    char text[2048];
 };
 
 struct delivery_job;
 
 struct delivery {
     struct sms_client *sms, *sms2;
-    unsigned smtp_in_flight, sms_in_flight;
+    struct http_client *http; /* the apps' webhooks */
+    unsigned smtp_in_flight, sms_in_flight, hook_in_flight;
+    uint64_t seen_added; /* outbox_added_count() when last pumped */
     uv_timer_t retry_timer;
-    int64_t retry_due; /* unix ms the timer is set for, 0 when idle */
-    bool kick;         /* look for due rows after the next commit */
+    uv_timer_t poll_timer;
+    int64_t retry_due;             /* unix ms the timer is set for, 0 when idle */
+    bool kick;                     /* look for due rows after the next commit */
     struct delivery_job *to_start; /* claimed in the open batch */
     /* development sink */
     struct delivery_message ring[DELIVERY_DEV_KEEP];
@@ -52,8 +65,8 @@ bool delivery_available(const struct server *s, enum factor_type channel);
 /* Queues a code message inside the caller's open batch. to is the
  * normalised address; app and user say who it is for. */
 int delivery_queue_code(struct server *s, enum factor_type channel, const char *to,
-                        const char *code, const char *app_id, const char *app_name,
-                        int64_t user_id, unsigned ttl_seconds, const char *locale);
+                        const char *code, const char *app_id, const char *app_name, int64_t user_id,
+                        unsigned ttl_seconds, const char *locale);
 
 /* Calls fn for the kept development messages, newest first. */
 void delivery_dev_each(const struct server *s,

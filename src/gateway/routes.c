@@ -180,9 +180,11 @@ static void outbox_one(const struct delivery_message *m, void *arg)
     struct outbox_ctx *o = arg;
     if (o->json) {
         json_array_append_new(o->json,
-                              json_pack("{s:I, s:s, s:s, s:s, s:s}", "at_ms", (json_int_t)m->at_ms,
-                                        "channel", factor_type_name(m->channel), "to", m->to,
-                                        "subject", m->subject, "text", m->text));
+                              json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}", "at_ms",
+                                        (json_int_t)m->at_ms, "channel",
+                                        factor_type_name(m->channel), "kind",
+                                        m->notice ? "notice" : "code", "to", m->to, "subject",
+                                        m->subject, "text", m->text));
         return;
     }
     ui_dev_outbox_item(o->html, m->at_ms, factor_type_name(m->channel), m->to, m->subject, m->text);

@@ -1,12 +1,13 @@
-/* Sends SMS through an HTTP provider with libcurl's multi-socket API: one
- * uv_poll_t per socket curl asks to watch, one uv_timer_t for curl's
- * timeouts, completions read with curl_multi_info_read. Owns the requests
- * and their buffers (wiped when done: they hold the code). Loop thread only;
- * never blocks. */
+/* Sends SMS through an HTTP provider: builds each request from the
+ * provider's template and hands it to the loop's HTTP client
+ * (http_client.c), then judges the answer by the preset's success rule.
+ * Owns the requests' bodies (wiped when done: they hold the code). Loop
+ * thread only; never blocks. */
 #include "gateway/sms.h"
 
 #include "core/log.h"
 #include "core/sms_template.h"
+#include "gateway/http_client.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -47,13 +48,8 @@ static const struct {
 static const char webhook_json_body[] = "{\"to\":\"{to}\",\"message\":\"{message}\"}";
 static const char webhook_form_body[] = "to={to}&message={message}";
 
-struct sms_req;
-struct sms_sock;
-
 struct sms_client {
-    uv_loop_t *loop;
-    CURLM *multi;
-    uv_timer_t timer; /* curl's timeout; embedded, closed last */
+    struct http_client *http;
 
     enum sms_preset preset;
     char method[8];               /* POST, PUT or GET */
@@ -66,38 +62,17 @@ struct sms_client {
     struct curl_slist *headers;
     char *basic_user, *basic_pass; /* twilio's HTTP Basic credentials */
     char *secrets[3];              /* credentials hidden by sms_describe */
-    char *ca_file;
-    long timeout_ms;
-
-    struct sms_req *reqs; /* in flight, doubly linked */
-    size_t in_flight;
-    struct sms_sock *socks; /* watched sockets, doubly linked */
-    unsigned open_handles;  /* timer + socket handles not yet closed */
     bool closing;
 };
 
-struct sms_sock {
-    uv_poll_t poll;
-    curl_socket_t fd;
-    struct sms_client *c;
-    struct sms_sock *prev, *next;
-};
-
 struct sms_req {
-    struct sms_client *c;
-    struct sms_req *prev, *next;
-    CURL *easy;
-    char *body;        /* the request body, kept until done (curl does not copy it) */
-    char *code;        /* for blanking the answer; wiped when done */
-    struct buf answer; /* the answer body, up to SMS_ANSWER_MAX */
-    bool answer_cut;   /* more arrived than SMS_ANSWER_MAX */
-    uint64_t start_ns;
+    enum sms_preset preset; /* the client may be gone when the answer is judged */
+    char *success;          /* a copy of the client's rule */
+    char *body;             /* the request body, kept until done (curl does not copy it) */
+    char *code;             /* for blanking the answer; wiped when done */
     sms_done_cb cb;
     void *arg;
-    char errbuf[CURL_ERROR_SIZE];
 };
-
-static bool curl_ready;
 
 /* ---- small helpers ---- */
 
@@ -414,8 +389,6 @@ static int setup_preset(struct sms_client *c, const struct config *cfg, bool sec
 
 static void client_free(struct sms_client *c)
 {
-    if (c->multi)
-        curl_multi_cleanup(c->multi);
     curl_slist_free_all(c->headers);
     wipe_free(c->url_tmpl);
     wipe_free(c->body_tmpl);
@@ -426,210 +399,34 @@ static void client_free(struct sms_client *c)
     wipe_free(c->basic_pass);
     for (size_t i = 0; i < ARRAY_SIZE(c->secrets); i++)
         wipe_free(c->secrets[i]);
-    free(c->ca_file);
     free(c);
-}
-
-/* ---- libuv <-> curl ---- */
-
-static void check_done(struct sms_client *c);
-
-static void on_handle_closed(uv_handle_t *h)
-{
-    struct sms_client *c;
-    if (h->type == UV_POLL) {
-        struct sms_sock *s = container_of((uv_poll_t *)h, struct sms_sock, poll);
-        c = s->c;
-        free(s);
-    } else {
-        c = container_of((uv_timer_t *)h, struct sms_client, timer);
-    }
-    if (--c->open_handles == 0 && c->closing)
-        client_free(c);
-}
-
-static void sock_close(struct sms_client *c, struct sms_sock *s)
-{
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        c->socks = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    s->prev = s->next = NULL;
-    uv_poll_stop(&s->poll);
-    uv_close((uv_handle_t *)&s->poll, on_handle_closed);
-}
-
-static void on_poll(uv_poll_t *h, int status, int events)
-{
-    struct sms_sock *s = container_of(h, struct sms_sock, poll);
-    struct sms_client *c = s->c;
-    if (c->closing)
-        return;
-    int flags = 0;
-    if (status < 0)
-        flags = CURL_CSELECT_ERR;
-    if (events & UV_READABLE)
-        flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE)
-        flags |= CURL_CSELECT_OUT;
-    int running = 0;
-    curl_multi_socket_action(c->multi, s->fd, flags, &running);
-    check_done(c);
-}
-
-/* CURLMOPT_SOCKETFUNCTION: start, change or stop watching one socket. */
-static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-    OG_UNUSED(easy);
-    struct sms_client *c = userp;
-    struct sms_sock *s = socketp;
-    if (what == CURL_POLL_REMOVE) {
-        /* curl forgets the socket (and our pointer) itself. */
-        if (s)
-            sock_close(c, s);
-        return 0;
-    }
-    if (c->closing)
-        return 0;
-    if (!s) {
-        s = og_calloc(1, sizeof *s);
-        s->fd = fd;
-        s->c = c;
-        int rc = uv_poll_init_socket(c->loop, &s->poll, fd);
-        if (rc != 0) {
-            /* The transfer then never progresses and ends at its timeout. */
-            log_warn("sms: cannot watch a socket", "error", uv_strerror(rc));
-            free(s);
-            return 0;
-        }
-        c->open_handles++;
-        s->next = c->socks;
-        if (c->socks)
-            c->socks->prev = s;
-        c->socks = s;
-        curl_multi_assign(c->multi, fd, s);
-    }
-    int events = 0;
-    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
-        events |= UV_READABLE;
-    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
-        events |= UV_WRITABLE;
-    uv_poll_start(&s->poll, events, on_poll);
-    return 0;
-}
-
-static void on_timer(uv_timer_t *t)
-{
-    struct sms_client *c = container_of(t, struct sms_client, timer);
-    if (c->closing)
-        return;
-    int running = 0;
-    curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(c);
-}
-
-/* CURLMOPT_TIMERFUNCTION: curl wants to be called back after timeout_ms
- * (-1: never). curl must not be re-entered from here, so even a zero
- * timeout goes through the timer, on the next turn of the loop. */
-static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-    OG_UNUSED(multi);
-    struct sms_client *c = userp;
-    if (c->closing)
-        return 0;
-    if (timeout_ms < 0)
-        uv_timer_stop(&c->timer);
-    else
-        uv_timer_start(&c->timer, on_timer, (uint64_t)timeout_ms, 0);
-    return 0;
 }
 
 /* ---- requests ---- */
 
-static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    struct sms_req *r = userdata;
-    size_t n = size * nmemb;
-    if (buf_append(&r->answer, ptr, n) != OG_OK) {
-        size_t room = r->answer.cap - r->answer.len;
-        buf_append(&r->answer, ptr, room);
-        r->answer_cut = true;
-        /* Stops the transfer: the status is known and the start of the
-         * answer is all that is judged and kept. */
-        return 0;
-    }
-    return n;
-}
-
-static void req_unlink(struct sms_req *r)
-{
-    struct sms_client *c = r->c;
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        c->reqs = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    r->prev = r->next = NULL;
-    c->in_flight--;
-}
-
 static void req_free(struct sms_req *r)
 {
-    if (r->easy)
-        curl_easy_cleanup(r->easy);
     wipe_free(r->body);
     wipe_free(r->code);
-    if (r->answer.data)
-        explicit_bzero(r->answer.data, r->answer.len);
-    buf_free(&r->answer);
+    free(r->success);
     free(r);
 }
 
-/* Errors where another try cannot help: a bad URL, an unsupported scheme,
- * a certificate that does not verify, a refused login. */
-static bool curl_error_retryable(CURLcode e)
+/* Fills res from a finished request. */
+static void req_result(const struct sms_req *r, const struct http_client_result *h,
+                       struct sms_result *res)
 {
-    switch (e) {
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_URL_MALFORMAT:
-    case CURLE_NOT_BUILT_IN:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_INVALIDCERTSTATUS:
-    case CURLE_LOGIN_DENIED:
-    case CURLE_TOO_MANY_REDIRECTS:
-    case CURLE_BAD_FUNCTION_ARGUMENT:
-    case CURLE_FILESIZE_EXCEEDED:
-        return false;
-    default:
-        return true;
-    }
-}
-
-/* Fills res from a finished transfer. */
-static void req_result(struct sms_req *r, CURLcode e, struct sms_result *res)
-{
-    struct sms_client *c = r->c;
     memset(res, 0, sizeof *res);
-    snprintf(res->provider, sizeof res->provider, "%s", presets[c->preset].name);
-    res->seconds = (double)(uv_hrtime() - r->start_ns) / 1e9;
-    long status = 0;
-    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
-    res->http_status = status;
-    const char *body = r->answer.data ? r->answer.data : "";
-    size_t len = r->answer.len;
-    bool answered = status > 0 && (e == CURLE_OK || (e == CURLE_WRITE_ERROR && r->answer_cut));
-    if (answered) {
-        res->ok = tmpl_success(c->success, status, body, len);
-        res->retryable = !res->ok && (status == 408 || status == 429 || status >= 500);
-        for (size_t i = 0; res->ok && i < ARRAY_SIZE(presets[c->preset].ids); i++) {
-            const char *ptr = presets[c->preset].ids[i];
+    snprintf(res->provider, sizeof res->provider, "%s", presets[r->preset].name);
+    res->seconds = h->seconds;
+    res->http_status = h->status;
+    if (h->answered) {
+        const char *body = h->body;
+        size_t len = h->len;
+        res->ok = tmpl_success(r->success, h->status, body, len);
+        res->retryable = !res->ok && (h->status == 408 || h->status == 429 || h->status >= 500);
+        for (size_t i = 0; res->ok && i < ARRAY_SIZE(presets[r->preset].ids); i++) {
+            const char *ptr = presets[r->preset].ids[i];
             if (ptr && tmpl_json_lookup(body, len, ptr, res->provider_id, sizeof res->provider_id))
                 break;
         }
@@ -646,46 +443,28 @@ static void req_result(struct sms_req *r, CURLcode e, struct sms_result *res)
         free(copy);
     } else {
         res->ok = false;
-        res->retryable = curl_error_retryable(e);
+        res->retryable = h->retryable;
         char msg[sizeof res->answer];
-        snprintf(msg, sizeof msg, "curl: %s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(e));
+        if (strncmp(h->error, "cancelled", 9) == 0)
+            snprintf(msg, sizeof msg, "%s", h->error);
+        else
+            snprintf(msg, sizeof msg, "curl: %s", h->error);
         tmpl_blank_code(msg, r->code);
         copy_text(res->answer, sizeof res->answer, msg, strlen(msg));
     }
 }
 
-/* Ends one request: takes it off the multi and the list, then calls back.
- * The request is freed before the callback so that in_flight is already
- * right there and a new send from the callback is independent of it. */
-static void req_finish(struct sms_req *r, const struct sms_result *res)
+/* The HTTP client's callback: judges the answer, frees the request, then
+ * tells the caller (who may close the client from there). */
+static void on_http_done(void *arg, const struct http_client_result *h)
 {
-    struct sms_client *c = r->c;
-    curl_multi_remove_handle(c->multi, r->easy);
-    req_unlink(r);
+    struct sms_req *r = arg;
+    struct sms_result res;
+    req_result(r, h, &res);
     sms_done_cb cb = r->cb;
-    void *arg = r->arg;
+    void *cb_arg = r->arg;
     req_free(r);
-    cb(arg, res);
-}
-
-static void check_done(struct sms_client *c)
-{
-    CURLMsg *msg;
-    int left;
-    while (!c->closing && (msg = curl_multi_info_read(c->multi, &left)) != NULL) {
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        CURL *easy = msg->easy_handle;
-        CURLcode e = msg->data.result;
-        char *priv = NULL;
-        curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
-        struct sms_req *r = (struct sms_req *)priv;
-        if (!r)
-            continue;
-        struct sms_result res;
-        req_result(r, e, &res);
-        req_finish(r, &res);
-    }
+    cb(cb_arg, &res);
 }
 
 /* Builds the URL and body of one send into fresh strings. */
@@ -719,26 +498,11 @@ static int req_build(const struct sms_client *c, const char *to, const char *tex
 
 #define SETOPT(opt, val) (ok = ok && curl_easy_setopt(easy, (opt), (val)) == CURLE_OK)
 
-static bool req_setup(struct sms_client *c, struct sms_req *r, const char *url)
+static bool req_setup(struct sms_client *c, CURL *easy, const char *url, const char *body)
 {
-    CURL *easy = r->easy;
     bool ok = true;
     SETOPT(CURLOPT_URL, url);
-    SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
-    SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
-    SETOPT(CURLOPT_NOSIGNAL, 1L);
-    SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
-    SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
-    if (c->ca_file)
-        SETOPT(CURLOPT_CAINFO, c->ca_file);
-    SETOPT(CURLOPT_TIMEOUT_MS, c->timeout_ms);
-    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
-    SETOPT(CURLOPT_USERAGENT, "otpgate/" OTPGATE_VERSION);
     SETOPT(CURLOPT_HTTPHEADER, c->headers);
-    SETOPT(CURLOPT_WRITEFUNCTION, on_write);
-    SETOPT(CURLOPT_WRITEDATA, r);
-    SETOPT(CURLOPT_ERRORBUFFER, r->errbuf);
-    SETOPT(CURLOPT_PRIVATE, r);
     if (c->basic_user) {
         SETOPT(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         SETOPT(CURLOPT_USERNAME, c->basic_user);
@@ -747,7 +511,8 @@ static bool req_setup(struct sms_client *c, struct sms_req *r, const char *url)
     if (strcmp(c->method, "GET") == 0) {
         SETOPT(CURLOPT_HTTPGET, 1L);
     } else {
-        const char *body = r->body ? r->body : "";
+        if (!body)
+            body = "";
         SETOPT(CURLOPT_POST, 1L);
         SETOPT(CURLOPT_POSTFIELDS, body);
         SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
@@ -769,31 +534,32 @@ int sms_send(struct sms_client *c, const char *to_e164, const char *text, const 
     if (rc != OG_OK)
         return rc;
     struct sms_req *r = og_calloc(1, sizeof *r);
-    r->c = c;
+    r->preset = c->preset;
+    r->success = dup_or_null(c->success);
     r->body = body;
     r->code = dup_or_null(code);
-    buf_init(&r->answer, SMS_ANSWER_MAX);
     r->cb = cb;
     r->arg = arg;
-    r->easy = curl_easy_init();
-    bool ok = r->easy && req_setup(c, r, url);
+    CURL *easy = http_client_easy(c->http);
+    bool ok = easy && req_setup(c, easy, url, r->body);
     wipe_free(url); /* curl keeps its own copy of the URL */
-    r->start_ns = uv_hrtime();
-    if (!ok || curl_multi_add_handle(c->multi, r->easy) != CURLM_OK) {
+    if (!ok) {
+        if (easy)
+            curl_easy_cleanup(easy);
         req_free(r);
         return OG_ERR_IO;
     }
-    r->next = c->reqs;
-    if (c->reqs)
-        c->reqs->prev = r;
-    c->reqs = r;
-    c->in_flight++;
+    rc = http_client_start(c->http, easy, SMS_ANSWER_MAX, on_http_done, r);
+    if (rc != OG_OK) {
+        req_free(r);
+        return rc;
+    }
     return OG_OK;
 }
 
 size_t sms_in_flight(const struct sms_client *c)
 {
-    return c ? c->in_flight : 0;
+    return c ? http_client_in_flight(c->http) : 0;
 }
 
 const char *sms_client_provider(const struct sms_client *c)
@@ -823,29 +589,11 @@ int sms_client_new(uv_loop_t *loop, const struct config *cfg, bool secondary,
             snprintf(err, errlen, "unknown SMS provider");
         return OG_ERR_INVALID;
     }
-    /* Loop thread only, so a plain flag is enough to do this once. */
-    if (!curl_ready) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-            if (err)
-                snprintf(err, errlen, "libcurl failed to start");
-            return OG_ERR_IO;
-        }
-        curl_ready = true;
-        const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
-        if (!(vi->features & CURL_VERSION_ASYNCHDNS))
-            log_warn("sms: libcurl resolves names synchronously; a slow DNS server will stall "
-                     "the loop",
-                     "curl", vi->version);
-    }
-
     struct sms_client *c = og_calloc(1, sizeof *c);
-    c->loop = loop;
     c->preset = (enum sms_preset)preset;
     c->from = dup_or_null(secondary ? cfg->sms2_from : cfg->sms_from);
     const char *rule = !secondary && cfg->sms_success ? cfg->sms_success : presets[preset].success;
     c->success = dup_or_null(rule);
-    c->ca_file = dup_or_null(cfg->ca_file);
-    c->timeout_ms = cfg->delivery_timeout_ms ? (long)cfg->delivery_timeout_ms : 15000L;
     int rc = c->preset == PRESET_WEBHOOK ? setup_webhook(c, cfg, secondary)
                                          : setup_preset(c, cfg, secondary);
     if (rc == OG_OK) {
@@ -862,19 +610,12 @@ int sms_client_new(uv_loop_t *loop, const struct config *cfg, bool secondary,
         client_free(c);
         return rc;
     }
-    c->multi = curl_multi_init();
-    if (!c->multi) {
-        if (err)
-            snprintf(err, errlen, "libcurl could not make a multi handle");
+    long timeout_ms = cfg->delivery_timeout_ms ? (long)cfg->delivery_timeout_ms : 15000L;
+    rc = http_client_new(loop, cfg->ca_file, timeout_ms, &c->http, err, errlen);
+    if (rc != OG_OK) {
         client_free(c);
-        return OG_ERR_IO;
+        return rc;
     }
-    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-    uv_timer_init(loop, &c->timer);
-    c->open_handles = 1;
     *out = c;
     return OG_OK;
 }
@@ -883,27 +624,12 @@ void sms_client_close(struct sms_client *c)
 {
     if (!c || c->closing)
         return;
-    /* Cancelled sends are called back first, while the client still
-     * works for their bookkeeping; new sends are refused from here on. */
+    /* New sends are refused from here on; cancelled ones are called back
+     * by the HTTP client while this client still works for them. */
     c->closing = true;
-    while (c->reqs) {
-        struct sms_req *r = c->reqs;
-        struct sms_result res;
-        memset(&res, 0, sizeof res);
-        snprintf(res.provider, sizeof res.provider, "%s", presets[c->preset].name);
-        res.retryable = true;
-        res.seconds = (double)(uv_hrtime() - r->start_ns) / 1e9;
-        snprintf(res.answer, sizeof res.answer, "cancelled: otpgate is shutting down");
-        req_finish(r, &res);
-    }
-    /* Closing the multi closes its cached connections, which may report
-     * more sockets to stop watching. */
-    curl_multi_cleanup(c->multi);
-    c->multi = NULL;
-    while (c->socks)
-        sock_close(c, c->socks);
-    uv_timer_stop(&c->timer);
-    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    http_client_close(c->http);
+    c->http = NULL;
+    client_free(c);
 }
 
 /* ---- descriptions ---- */

@@ -46,6 +46,39 @@ static void append_with_escaped(struct buf *out, const char *fmt, const char *va
     buf_append_str(out, hole + 2);
 }
 
+/* The document up to the heading's text: lang, the title (fmt with its
+ * "%s" the escaped value) in <title>, the article's label and <h1>. */
+static void doc_start(struct buf *out, const char *lang, const char *fmt, const char *value)
+{
+    buf_append_str(out, "<!DOCTYPE html>\n<html lang=\"");
+    buf_append_str(out, lang);
+    buf_append_str(out, "\">\n<head>\n<meta charset=\"utf-8\">\n"
+                        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                        "<meta name=\"color-scheme\" content=\"light\">\n<title>");
+    append_with_escaped(out, fmt, value);
+    buf_append_str(out, "</title>\n</head>\n"
+                        "<body style=\"margin:0;padding:0;background-color:#f3f4f6;\">\n"
+                        "<div role=\"article\" aria-roledescription=\"email\" lang=\"");
+    buf_append_str(out, lang);
+    buf_append_str(out, "\" aria-label=\"");
+    append_with_escaped(out, fmt, value);
+    buf_append_str(
+        out, "\" style=\"max-width:480px;margin:0 auto;padding:24px 16px;"
+             "font-family:-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,"
+             "'PingFang SC','Microsoft YaHei',sans-serif;font-size:16px;line-height:1.5;"
+             "color:#111827;\">\n"
+             "<div style=\"background-color:#ffffff;border:1px solid #d1d5db;border-radius:8px;"
+             "padding:24px;\">\n"
+             "<h1 style=\"margin:0 0 16px;font-size:20px;line-height:1.3;color:#111827;\">");
+    append_with_escaped(out, fmt, value);
+}
+
+/* Closes the last paragraph and the document. */
+static void doc_end(struct buf *out)
+{
+    buf_append_str(out, "</p>\n</div>\n</div>\n</body>\n</html>\n");
+}
+
 void ui_mail_html(struct buf *out, const char *locale, const char *app, const char *code,
                   unsigned ttl_minutes)
 {
@@ -56,27 +89,7 @@ void ui_mail_html(struct buf *out, const char *locale, const char *app, const ch
     if (!code)
         code = "";
 
-    buf_append_str(out, "<!DOCTYPE html>\n<html lang=\"");
-    buf_append_str(out, t->lang);
-    buf_append_str(out, "\">\n<head>\n<meta charset=\"utf-8\">\n"
-                        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-                        "<meta name=\"color-scheme\" content=\"light\">\n<title>");
-    append_with_escaped(out, t->title, app);
-    buf_append_str(out, "</title>\n</head>\n"
-                        "<body style=\"margin:0;padding:0;background-color:#f3f4f6;\">\n"
-                        "<div role=\"article\" aria-roledescription=\"email\" lang=\"");
-    buf_append_str(out, t->lang);
-    buf_append_str(out, "\" aria-label=\"");
-    append_with_escaped(out, t->title, app);
-    buf_append_str(
-        out, "\" style=\"max-width:480px;margin:0 auto;padding:24px 16px;"
-             "font-family:-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,"
-             "'PingFang SC','Microsoft YaHei',sans-serif;font-size:16px;line-height:1.5;"
-             "color:#111827;\">\n"
-             "<div style=\"background-color:#ffffff;border:1px solid #d1d5db;border-radius:8px;"
-             "padding:24px;\">\n"
-             "<h1 style=\"margin:0 0 16px;font-size:20px;line-height:1.3;color:#111827;\">");
-    append_with_escaped(out, t->title, app);
+    doc_start(out, t->lang, t->title, app);
     buf_append_str(out, "</h1>\n<p style=\"margin:0 0 12px;\">");
     buf_append_str(out, t->lead);
     /* The code: large, monospaced, spaced out, and selectable as one word. */
@@ -92,5 +105,22 @@ void ui_mail_html(struct buf *out, const char *locale, const char *app, const ch
     append_with_escaped(out, t->expires, minutes);
     buf_append_str(out, "</p>\n<p style=\"margin:0;color:#374151;font-size:14px;\">");
     buf_append_str(out, t->ignore);
-    buf_append_str(out, "</p>\n</div>\n</div>\n</body>\n</html>\n");
+    doc_end(out);
+}
+
+void ui_notice_html(struct buf *out, const struct ui_notice *n)
+{
+    struct ui_notice_text t;
+    ui_notice_texts(n, &t);
+    bool zh = n->locale && n->locale[0] == 'z' && n->locale[1] == 'h';
+    doc_start(out, zh ? mail_zh.lang : mail_en.lang, "%s", t.subject);
+    buf_append_str(out, "</h1>\n<p style=\"margin:0 0 12px;\">");
+    ui_html_escape(out, t.what);
+    buf_append_str(out, "</p>\n<p style=\"margin:0 0 4px;\">");
+    ui_html_escape(out, t.when);
+    buf_append_str(out, "</p>\n<p style=\"margin:0 0 16px;\">");
+    ui_html_escape(out, t.where);
+    buf_append_str(out, "</p>\n<p style=\"margin:0;color:#374151;font-size:14px;\">");
+    ui_html_escape(out, t.advice);
+    doc_end(out);
 }

@@ -1,9 +1,11 @@
-/* The HTML version of the email that carries a code, in English and
- * Simplified Chinese, next to the plain text of ui_message_email(). */
+/* The HTML versions of the e-mails: the one that carries a code, next to
+ * the plain text of ui_message_email(), and the security notifications, in
+ * English and Simplified Chinese. */
 #ifndef OTPGATE_UI_MAIL_HTML_H
 #define OTPGATE_UI_MAIL_HTML_H
 
 #include "core/buf.h"
+#include "ui/messages.h"
 
 /* Appends a complete, small HTML document to out: lang set from locale
  * ("zh..." gives zh-CN, anything else en), the app name, the code in a
@@ -12,5 +14,10 @@
  * <style> and external CSS). out stays the caller's. */
 void ui_mail_html(struct buf *out, const char *locale, const char *app, const char *code,
                   unsigned ttl_minutes);
+
+/* The HTML version of a security notification (ui_notice_email's text):
+ * the same layout, the subject as heading, then what happened, when, from
+ * where and the advice, every value escaped. */
+void ui_notice_html(struct buf *out, const struct ui_notice *n);
 
 #endif

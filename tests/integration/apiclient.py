@@ -275,11 +275,13 @@ class Gateway:
 
     # -- the development outbox --
 
-    def outbox(self):
+    def outbox(self, codes_only=True):
+        """The development outbox's messages, newest first; by default only
+        code messages, not the security notifications (issue #15)."""
         a = http_call(self.server.port, "GET", "/dev/outbox",
                       headers={"Accept": "application/json"})
         assert a.status == 200, a
-        return a.json["messages"]
+        return [m for m in a.json["messages"] if not codes_only or m["kind"] == "code"]
 
     def messages_to(self, to):
         return [m for m in self.outbox() if m["to"] == to]

@@ -186,9 +186,13 @@ def db_path(data_dir):
     return os.path.join(data_dir, "otpgate.db")
 
 
-def outbox_rows(data_dir, where="", args=()):
+def outbox_rows(data_dir, where="", args=(), codes_only=True):
     """Rows of the outbox table as dicts (read-only connection; works while
-    the server runs, WAL)."""
+    the server runs, WAL). By default only code messages: the security
+    notifications and webhooks an enrolment also queues (issue #15) are
+    left out unless codes_only is False."""
+    if codes_only:
+        where = ("%s AND kind = 'code'" % where) if where else "WHERE kind = 'code'"
     con = sqlite3.connect("file:%s?mode=ro" % db_path(data_dir), uri=True, timeout=5)
     try:
         con.row_factory = sqlite3.Row
@@ -232,8 +236,16 @@ def contains_code(text, code):
 # ---- e-mail -------------------------------------------------------------------
 
 
-def mails_to(sink, addr):
-    return [m for m in sink.messages() if addr in m["rcpt_tos"]]
+def is_code_mail(record):
+    """True for a code message (Message-ID <m_...>), false for a security
+    notification (<msg_...>)."""
+    return re.search(r"^Message-ID: <m_", record["data"], re.M | re.I) is not None
+
+
+def mails_to(sink, addr, codes_only=True):
+    """The messages to addr; by default only code messages."""
+    return [m for m in sink.messages()
+            if addr in m["rcpt_tos"] and (not codes_only or is_code_mail(m))]
 
 
 def wait_mail(sink, addr, count=1, timeout=10.0):

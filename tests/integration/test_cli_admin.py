@@ -113,7 +113,8 @@ def test_app_list_never_shows_secrets(cli):
     assert "secret" not in p.stdout
     apps = json.loads(p.stdout)
     assert [a["client_id"] for a in apps] == [cid, cid2]
-    assert set(apps[0]) == {"client_id", "name", "redirect_uris", "policy", "created_at"}
+    assert set(apps[0]) == {"client_id", "name", "redirect_uris", "policy", "webhook_url",
+                            "created_at"}
     assert apps[0]["name"] == "Shop"
     assert apps[0]["redirect_uris"] == ["https://shop.example/cb", "http://127.0.0.1:8000/cb"]
     assert apps[0]["policy"] == "mandatory"
@@ -158,7 +159,10 @@ def test_policy_show_defaults(cli):
     assert pol["remember_device_scope"] == ("app", "default")
     assert pol["webauthn_user_verification"] == ("preferred", "default")
     assert pol["require_phishing_resistant"] == ("off", "default")
-    assert len(pol) == 24
+    assert pol["notify"] == ("on", "default")
+    assert pol["notify_sms"] == ("off", "default")
+    assert pol["notify_events"] == ("all", "default")
+    assert len(pol) == 27
 
 
 def test_policy_set_show_round_trip(cli):

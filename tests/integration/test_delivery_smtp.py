@@ -88,10 +88,14 @@ def test_email_over_starttls_with_auth_enrols_the_factor(gw, smtp_sinks, test_ce
     assert not contains_code(log, code), "the code %s is in the log:\n%s" % (code, log)
     assert SMTP_PASS not in log, log
 
+    # The enrolment's notification (issue #15) follows the code.
+    wait_until(lambda: metric_value(gw.metrics(), "otpgate_outbox_depth") == 0,
+               what="an empty outbox")
     m = gw.metrics()
     assert metric_value(m, "otpgate_codes_sent_total", {"channel": "email", "outcome": "sent"}) == 1, m
-    assert metric_value(m, "otpgate_delivery_latency_seconds_count", {"channel": "email"}) == 1, m
-    assert metric_value(m, "otpgate_outbox_depth") == 0, m
+    assert metric_value(m, "otpgate_notifications_sent_total",
+                        {"channel": "email", "outcome": "sent"}) == 1, m
+    assert metric_value(m, "otpgate_delivery_latency_seconds_count", {"channel": "email"}) == 2, m
 
 
 def test_locale_zh_gives_a_chinese_message(gw, smtp_sinks, test_certs):

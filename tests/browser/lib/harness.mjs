@@ -344,8 +344,11 @@ export class Stack {
 
   // ---- delivery ----
 
-  mails(to) {
-    return readJsonLines(this.mailFile).filter((m) => !to || m.rcpt_tos.includes(to));
+  /** Code e-mails to `to` (Message-ID <m_...>); the security
+   * notifications (<msg_...>) only with notices = true. */
+  mails(to, notices = false) {
+    return readJsonLines(this.mailFile).filter((m) => (!to || m.rcpt_tos.includes(to)) &&
+      (notices || /^Message-ID: <m_/im.test(m.data)));
   }
 
   smsSent(to) {

@@ -251,8 +251,10 @@ export class Provider {
     }
     // Whole lines only: the sink (another process) may be appending a
     // record right now, and a read can catch its last line half written.
+    // Code e-mails only (Message-ID <m_...>), not the security
+    // notifications (<msg_...>) that follow an enrolment.
     return text.split('\n').slice(0, -1).filter((l) => l.trim()).map((l) => JSON.parse(l))
-      .filter((m) => !to || m.rcpt_tos.includes(to));
+      .filter((m) => (!to || m.rcpt_tos.includes(to)) && /^Message-ID: <m_/im.test(m.data));
   }
 
   /** The code in the newest e-mail to addr once more than `before` arrived. */

@@ -446,7 +446,8 @@ static void test_list_json(void **state)
     assert_int_equal(json_array_size(arr), 2);
     json_t *first = json_array_get(arr, 0), *second = json_array_get(arr, 1);
     /* Exactly the documented fields. */
-    assert_int_equal(json_object_size(first), 5);
+    assert_int_equal(json_object_size(first), 6);
+    assert_true(json_is_null(json_object_get(first, "webhook_url")));
     assert_string_equal(json_string_value(json_object_get(first, "client_id")), a);
     assert_string_equal(json_string_value(json_object_get(first, "name")), "First \"quoted\"");
     assert_string_equal(json_string_value(json_object_get(first, "policy")), "mandatory");

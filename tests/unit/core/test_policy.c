@@ -265,6 +265,27 @@ static void test_canonical_spellings(void **state)
     assert_int_equal(policy_load(f->s, "app_a", &p), 0);
     assert_int_equal(p.webauthn_uv, WEBAUTHN_UV_PREFERRED);
 
+    /* notify_events: names in any case and order, stored in table order;
+     * every name is "all". */
+    set_ok(f, "", "notify_events", " Locked,factor_added ");
+    stored(f->s, "", "notify_events", v, sizeof(v));
+    assert_string_equal(v, "factor_added,locked");
+    assert_int_equal(policy_load(f->s, NULL, &p), 0);
+    assert_int_equal(p.notify_events, NOTIFY_FACTOR_ADDED | NOTIFY_LOCKED);
+    assert_true(p.notify);
+    assert_false(p.notify_sms);
+    set_ok(f, "", "notify_events",
+           "factor_added,factor_removed,preferred_changed,mfa_disabled,recovery_code_used,"
+           "recovery_codes_new,locked,unlocked,reset,device_remembered");
+    stored(f->s, "", "notify_events", v, sizeof(v));
+    assert_string_equal(v, "all");
+    set_ok(f, "app_a", "notify", "off");
+    set_ok(f, "app_a", "notify_sms", "on");
+    assert_int_equal(policy_load(f->s, "app_a", &p), 0);
+    assert_false(p.notify);
+    assert_true(p.notify_sms);
+    assert_int_equal(p.notify_events, NOTIFY_ALL);
+
     /* Empty sms_countries means every country. */
     set_ok(f, "", "sms_countries", "");
     assert_int_equal(policy_load(f->s, NULL, &p), 0);
@@ -294,6 +315,9 @@ static void test_refusals_name_the_key(void **state)
         {"factors", "", "at least one"},
         {"factors", "sms,", "sms, email, totp, webauthn"},
         {"recovery_codes", "yes", "on, off"},
+        {"notify", "maybe", "on, off"},
+        {"notify_events", "factor_added,spam", "comma list of factor_added"},
+        {"notify_events", "", "comma list of factor_added"},
         {"code_digits", "3", "from 4 to 10"},
         {"code_digits", "11", "from 4 to 10"},
         {"code_ttl", "x", "must be a whole number of seconds from 1 to 86400"},
@@ -410,11 +434,14 @@ static void test_show(void **state)
     assert_non_null(strstr(b.data, "remember_device_scope = app  (default)\n"));
     assert_non_null(strstr(b.data, "webauthn_user_verification = preferred  (default)\n"));
     assert_non_null(strstr(b.data, "require_phishing_resistant = off  (default)\n"));
-    /* One line per key, 24 keys. */
+    assert_non_null(strstr(b.data, "notify = on  (default)\n"));
+    assert_non_null(strstr(b.data, "notify_sms = off  (default)\n"));
+    assert_non_null(strstr(b.data, "notify_events = all  (default)\n"));
+    /* One line per key, 27 keys. */
     size_t lines = 0;
     for (size_t i = 0; i < b.len; i++)
         lines += b.data[i] == '\n';
-    assert_int_equal(lines, 24);
+    assert_int_equal(lines, 27);
 
     buf_clear(&b);
     assert_int_equal(policy_show(f->s, "app_a", &b), 0);
@@ -456,7 +483,7 @@ static void test_each(void **state)
     set_ok(f, "app_a", "recovery_codes", "off");
     struct entries e = {0};
     assert_int_equal(policy_each(f->s, "app_a", collect_entry, &e), 0);
-    assert_int_equal(e.n, 24);
+    assert_int_equal(e.n, 27);
     struct buf b;
     buf_init(&b, 65536);
     assert_int_equal(policy_show(f->s, "app_a", &b), 0);
