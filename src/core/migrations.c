@@ -341,6 +341,12 @@ static const char *const migrations[] = {
     "ALTER TABLE users ADD COLUMN webauthn_handle BLOB;\n"
     "CREATE UNIQUE INDEX users_webauthn_handle ON users(webauthn_handle);\n",
 
+    /* 14: code messages say what the code is for: 'enrol' (binding a
+     * method) or 'login' / 'stepup' (a second step), so an enrolment
+     * e-mail never reads like a sign-in one. NULL (rows from before) reads
+     * as a sign-in. */
+    "ALTER TABLE outbox ADD COLUMN purpose TEXT;\n",
+
     /* Append new migrations here. */
 };
 

@@ -26,8 +26,8 @@ int outbox_enqueue(struct store *s, const struct keyring *k, struct outbox_msg *
         return OG_ERR_CRYPTO;
     sqlite3_stmt *st = store_stmt(
         s, "INSERT INTO outbox (msg_id, created_at, channel, destination, app_id, app_name, "
-           "locale, user_id, ttl, body_sealed, state, attempts, next_at, fallback_of) VALUES "
-           "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0))");
+           "locale, user_id, ttl, body_sealed, state, attempts, next_at, fallback_of, purpose) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0), NULLIF(?, ''))");
     if (!st) {
         free(sealed);
         return OG_ERR_DB;
@@ -46,6 +46,7 @@ int outbox_enqueue(struct store *s, const struct keyring *k, struct outbox_msg *
     sqlite3_bind_int(st, 12, claim ? 1 : 0);
     sqlite3_bind_int64(st, 13, now_ms);
     sqlite3_bind_int64(st, 14, m->fallback_of);
+    sqlite3_bind_text(st, 15, m->purpose, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     free(sealed);
@@ -72,7 +73,7 @@ int outbox_claim(struct store *s, const struct keyring *k, enum factor_type chan
         s, "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id IN "
            "(SELECT id FROM outbox WHERE state = 'queued' AND channel = ? AND next_at <= ? "
            "ORDER BY next_at, id LIMIT ?) RETURNING id, msg_id, destination, app_id, app_name, "
-           "locale, user_id, ttl, attempts, created_at, fallback_of, body_sealed");
+           "locale, user_id, ttl, attempts, created_at, fallback_of, body_sealed, purpose");
     if (!st)
         return OG_ERR_DB;
     sqlite3_bind_text(st, 1, factor_type_name(channel), -1, SQLITE_STATIC);
@@ -98,6 +99,7 @@ int outbox_claim(struct store *s, const struct keyring *k, enum factor_type chan
         m->attempts = sqlite3_column_int(st, 8);
         m->created_at = sqlite3_column_int64(st, 9);
         m->fallback_of = sqlite3_column_int64(st, 10);
+        copy_text(st, 12, m->purpose, sizeof(m->purpose));
         char aad[64];
         aad_for(m->msg_id, aad, sizeof(aad));
         uint8_t *code = NULL;
