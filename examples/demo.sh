@@ -84,6 +84,7 @@ show_log() {
             to=$(sed -n 's/.*"to":"\([^"]*\)".*/\1/p' <<<"$line")
             code=$(sed -n 's/.*"text":"[^"]*[^0-9]\([0-9]\{4,10\}\)[^0-9].*/\1/p' <<<"$line")
             [ "$channel" = email ] && channel=e-mail
+            [ "$channel" = sms ] && channel="text message"
             echo "demo: code ${code:-?} by $channel to $to   (also on $ISSUER/dev/outbox)"
             ;;
         *'"level":"warn"'* | *'"level":"error"'*) echo "$line" ;;

@@ -43,7 +43,8 @@ test('12a. enrolment, binding, authenticator app and recovery codes pages', asyn
   await check(t, page, 'bind-email');
   await page.getByLabel('Email address').fill('someone@invalid');
   await page.getByRole('button', { name: 'Send code' }).click();
-  await page.getByRole('alert').waitFor();
+  // the error stands beside the field, which keeps what was typed
+  await page.getByText('Enter a valid email address.').waitFor();
   await check(t, page, 'bind-email-error');
   await page.getByLabel('Email address').fill(user.email);
   await page.getByRole('button', { name: 'Send code' }).click();
