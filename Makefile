@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps deps-test deps-bench build build-asan run demo test test-release test-asan docker-test bench fuzz format clean
+.PHONY: all deps deps-test deps-bench build build-asan bin run demo test test-release test-asan docker-test bench fuzz format clean
 
 all: build
 
@@ -58,8 +58,16 @@ $(ASAN_BUILD)/CMakeCache.txt:
 build-asan: deps-test $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-run: build
-	@echo "otpgate: open $${OTPGATE_PUBLIC_URL:-http://127.0.0.1:8080}/ (Ctrl-C to stop)"
+# Only what `make run` runs: the otpgate binary. A fresh build directory is
+# configured without the tests (so running needs no test packages);
+# `make test` turns them on in the same directory.
+bin: deps
+	@test -f $(BUILD)/CMakeCache.txt || \
+		cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DOTPGATE_TESTS=OFF
+	cmake --build $(BUILD) -j $(JOBS) --target otpgate
+
+run: bin
+	@echo "otpgate: open $${OTPGATE_PUBLIC_URL:-http://127.0.0.1:8080}/ (Ctrl-C to stop; data in $${OTPGATE_DATA_DIR:-./var})"
 	$(BUILD)/otpgate serve
 
 # otpgate (development delivery) and the demo app of examples/demo-app on
@@ -67,7 +75,9 @@ run: build
 demo:
 	@BUILD="$(BUILD)" examples/demo.sh
 
-test-release: deps-test build
+test-release: deps-test $(BUILD)/CMakeCache.txt
+	cmake -S . -B $(BUILD) -DOTPGATE_TESTS=ON >/dev/null
+	@$(MAKE) --no-print-directory build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 test-asan: build-asan

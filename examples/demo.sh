@@ -3,8 +3,10 @@
 #   otpgate   http://127.0.0.1:8080  (development delivery: codes on /dev/outbox)
 #   demo app  http://127.0.0.1:3000  (its own password login, then otpgate)
 # Installs what is missing (Debian packages, the app's npm packages), builds
-# otpgate, registers the demo app once (data in ./var/demo), starts both and
-# stops both on Ctrl-C. DEMO_OTPGATE_PORT and DEMO_APP_PORT change the ports.
+# otpgate, registers the demo app once (data in ./var/demo, so
+# OTPGATE_DATA_DIR=var/demo for otpgate commands on it), starts both, prints
+# every code otpgate "sends" in this terminal, and stops both on Ctrl-C.
+# DEMO_OTPGATE_PORT and DEMO_APP_PORT change the ports.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -17,7 +19,7 @@ ISSUER=http://127.0.0.1:$OTPGATE_PORT
 APP_URL=http://127.0.0.1:$APP_PORT
 
 scripts/deps.sh run test # the build's packages, and nodejs/npm
-make --no-print-directory build BUILD="$BUILD"
+make --no-print-directory bin BUILD="$BUILD"
 if [ ! -f examples/demo-app/node_modules/.package-lock.json ] ||
     [ examples/demo-app/package-lock.json -nt examples/demo-app/node_modules/.package-lock.json ]; then
     (cd examples/demo-app && npm ci --no-audit --no-fund)
@@ -71,8 +73,27 @@ stop() {
 }
 trap stop INT TERM EXIT
 
+# otpgate's log, read for the terminal: each code the development sink takes
+# as one line, warnings and errors as they are, the rest dropped.
+show_log() {
+    local line channel to code
+    while IFS= read -r line; do
+        case $line in
+        *'"msg":"dev delivery"'*)
+            channel=$(sed -n 's/.*"channel":"\([a-z]*\)".*/\1/p' <<<"$line")
+            to=$(sed -n 's/.*"to":"\([^"]*\)".*/\1/p' <<<"$line")
+            code=$(sed -n 's/.*"text":"[^"]*[^0-9]\([0-9]\{4,10\}\)[^0-9].*/\1/p' <<<"$line")
+            [ "$channel" = email ] && channel=e-mail
+            [ "$channel" = sms ] && channel="text message"
+            echo "demo: code ${code:-?} by $channel to $to   (also on $ISSUER/dev/outbox)"
+            ;;
+        *'"level":"warn"'* | *'"level":"error"'*) echo "$line" ;;
+        esac
+    done
+}
+
 OTPGATE_LISTEN=127.0.0.1:$OTPGATE_PORT OTPGATE_PUBLIC_URL=$ISSUER OTPGATE_DEV=1 \
-    OTPGATE_LOG=${OTPGATE_LOG:-warn} "$OTPGATE" serve &
+    OTPGATE_LOG=info "$OTPGATE" serve 2> >(show_log >&2) &
 pids+=($!)
 for _ in $(seq 1 100); do
     curl -fsS "$ISSUER/healthz" >/dev/null 2>&1 && break
@@ -91,8 +112,10 @@ cat <<EOF
 
   The demo app:   $APP_URL
                   user alice, password "correct horse battery staple"
-  Codes sent:     $ISSUER/dev/outbox   (development delivery; nothing leaves this machine)
+  Codes sent:     printed here, and on $ISSUER/dev/outbox
+                  (development delivery; nothing leaves this machine)
   otpgate:        $ISSUER/  ·  data in var/demo
+                  (commands: OTPGATE_DATA_DIR=var/demo $BUILD/otpgate ...)
 
   Sign in at the demo app, set up two-step verification with an e-mail
   address (any address: the code shows on the outbox page), save the

@@ -139,6 +139,7 @@ enum mfa_result challenges_resend(const struct mfa_ctx *c, struct mfa_user *u,
     }
     if (c->now_ms < ch->resend_at) {
         o->retry_after = (ch->resend_at - c->now_ms + 999) / 1000;
+        o->limit = "resend_cooldown";
         return MFA_LIMITED;
     }
     enum mfa_result r = sendlimits_check(c, ch->type, ch->destination, u->id, o);

@@ -428,6 +428,12 @@ static const char *const migrations[] = {
     "ALTER TABLE apps ADD COLUMN webhook_secret_sealed BLOB;\n"
     "ALTER TABLE apps ADD COLUMN webhook_secret_at INTEGER;\n",
 
+    /* 17: code messages say what the code is for: 'enrol' (binding a
+     * method) or 'login' / 'stepup' (a second step), so an enrolment
+     * e-mail never reads like a sign-in one. NULL (rows from before) reads
+     * as a sign-in. */
+    "ALTER TABLE outbox ADD COLUMN purpose TEXT;\n",
+
     /* Append new migrations here. */
 };
 

@@ -49,8 +49,8 @@ int outbox_enqueue(struct store *s, const struct keyring *k, struct outbox_msg *
     sqlite3_stmt *st = store_stmt(
         s, "INSERT INTO outbox (msg_id, created_at, channel, destination, app_id, app_name, "
            "locale, user_id, ttl, body_sealed, state, attempts, next_at, fallback_of, kind, "
-           "event, sub, ref, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-           "NULLIF(?, 0), ?, ?, ?, ?, ?)");
+           "event, sub, ref, payload, purpose) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+           "NULLIF(?, 0), ?, ?, ?, ?, ?, NULLIF(?, ''))");
     if (!st) {
         free(sealed);
         return OG_ERR_DB;
@@ -77,6 +77,7 @@ int outbox_enqueue(struct store *s, const struct keyring *k, struct outbox_msg *
     sqlite3_bind_text(st, 17, nonempty(m->sub), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 18, nonempty(m->ref), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 19, nonempty(m->payload), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 20, m->purpose, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     free(sealed);
@@ -97,7 +98,7 @@ static void copy_text(sqlite3_stmt *st, int col, char *out, size_t outlen)
 
 #define CLAIM_RETURNING                                                                            \
     " RETURNING id, msg_id, destination, app_id, app_name, locale, user_id, ttl, attempts, "       \
-    "created_at, fallback_of, body_sealed, kind, channel, event, sub, ref, payload"
+    "created_at, fallback_of, body_sealed, kind, channel, event, sub, ref, payload, purpose"
 
 static enum outbox_kind kind_parse(const char *k)
 {
@@ -134,6 +135,7 @@ static void claimed_row(sqlite3_stmt *st, const struct keyring *k, struct outbox
     copy_text(st, 15, m->sub, sizeof(m->sub));
     copy_text(st, 16, m->ref, sizeof(m->ref));
     copy_text(st, 17, m->payload, sizeof(m->payload));
+    copy_text(st, 18, m->purpose, sizeof(m->purpose));
     if (m->kind != OUTBOX_CODE)
         return;
     char aad[64];

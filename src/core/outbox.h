@@ -29,6 +29,7 @@ struct outbox_msg {
     char app_id[MFA_ID_LEN];
     char app_name[128];
     char locale[8];
+    char purpose[16]; /* the challenge's: "enrol", "login", "stepup"; "" reads as login */
     int64_t user_id;
     unsigned ttl;
     int attempts; /* including the one being started */

@@ -283,7 +283,7 @@ static const char *rebuild_request(struct console *c, const struct support_deliv
         struct buf subject, text;
         buf_init(&subject, 1024);
         buf_init(&text, 64 * 1024);
-        ui_message_email(&subject, &text, d->locale, d->app_name, code, minutes);
+        ui_message_email(&subject, &text, d->locale, d->app_name, code, minutes, NULL);
         buf_printf(&req,
                    "SMTP %s:%d%s\nMAIL FROM:<%s>\nRCPT TO:<%s>\n\nMessage-ID: <%s@%s>\nSubject: ",
                    s->cfg->smtp_host ? s->cfg->smtp_host : "", s->cfg->smtp_port,

@@ -562,8 +562,9 @@ static void count_verification(struct api *a, enum mfa_result r)
 /* Queues the code of a fresh challenge or resend in the request's batch. */
 static bool deliver(struct api *a, const struct mfa_user *u, struct mfa_challenge *ch)
 {
-    int rc = delivery_queue_code(a->srv, ch->type, ch->destination, ch->code, a->app_id,
-                                 a->ctx.app_name, u->id, a->pol.code_ttl, locale_of(a));
+    int rc =
+        delivery_queue_code(a->srv, ch->type, ch->destination, ch->code, a->app_id, a->ctx.app_name,
+                            u->id, a->pol.code_ttl, locale_of(a), ch->purpose);
     OPENSSL_cleanse(ch->code, sizeof(ch->code));
     return rc == OG_OK;
 }

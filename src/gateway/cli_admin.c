@@ -1347,7 +1347,7 @@ static int cmd_admin_add(const struct opts *o, const char *name)
         if (replaced)
             printf("replaced the password of admin %s; its console sessions have ended\n", name);
         else
-            printf("added admin %s; sign in at /admin\n", name);
+            printf("added admin %s; sign in at %s/admin\n", name, e.cfg.public_url);
     }
     env_close(&e);
     return ec;

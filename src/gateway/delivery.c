@@ -111,8 +111,9 @@ static void hold_for_start(struct server *s, struct delivery_job *j)
 }
 
 int delivery_queue_code(struct server *s, enum factor_type channel, const char *to,
-                        const char *code, const char *app_id, const char *app_name, int64_t user_id,
-                        unsigned ttl_seconds, const char *locale)
+                        const char *code, const char *app_id, const char *app_name,
+                        int64_t user_id, unsigned ttl_seconds, const char *locale,
+                        const char *purpose)
 {
     if (!delivery_available(s, channel))
         return OG_ERR_NOT_FOUND;
@@ -123,6 +124,7 @@ int delivery_queue_code(struct server *s, enum factor_type channel, const char *
     snprintf(m->app_id, sizeof(m->app_id), "%s", app_id ? app_id : "");
     snprintf(m->app_name, sizeof(m->app_name), "%s", app_name);
     snprintf(m->locale, sizeof(m->locale), "%s", locale);
+    snprintf(m->purpose, sizeof(m->purpose), "%s", purpose ? purpose : "");
     snprintf(m->code, sizeof(m->code), "%s", code);
     m->user_id = user_id;
     m->ttl = ttl_seconds;
@@ -312,11 +314,11 @@ static void render(struct delivery_job *j)
     } else {
         struct buf subject;
         buf_init(&subject, sizeof(j->subject) - 1);
-        ui_message_email(&subject, &j->text, m->locale, m->app_name, m->code, minutes);
+        ui_message_email(&subject, &j->text, m->locale, m->app_name, m->code, minutes, m->purpose);
         snprintf(j->subject, sizeof(j->subject), "%s", subject.data ? subject.data : "");
         OPENSSL_cleanse(subject.data, subject.len);
         buf_free(&subject);
-        ui_mail_html(&j->html, m->locale, m->app_name, m->code, minutes);
+        ui_mail_html(&j->html, m->locale, m->app_name, m->code, minutes, m->purpose);
     }
 }
 
@@ -325,13 +327,18 @@ static void dev_send(struct delivery_job *j)
     struct server *s = j->s;
     struct delivery *d = &s->delivery;
     struct delivery_message *r = &d->ring[d->next];
+    free(r->html);
     memset(r, 0, sizeof(*r));
+    r->id = ++d->dev_seq;
     r->at_ms = server_now_ms();
     r->channel = j->msg.channel;
     r->notice = j->msg.kind == OUTBOX_NOTICE;
     snprintf(r->to, sizeof(r->to), "%.*s", (int)sizeof(r->to) - 1, j->msg.destination);
     snprintf(r->subject, sizeof(r->subject), "%s", j->subject);
     snprintf(r->text, sizeof(r->text), "%s", j->text.data ? j->text.data : "");
+    snprintf(r->code, sizeof(r->code), "%s", j->msg.code);
+    if (j->html.data)
+        r->html = og_strdup(j->html.data);
     d->next = (d->next + 1) % DELIVERY_DEV_KEEP;
     if (d->count < DELIVERY_DEV_KEEP)
         d->count++;
@@ -597,6 +604,10 @@ void delivery_close(struct server *s)
     if (d->sms2)
         sms_client_close(d->sms2);
     d->sms = d->sms2 = NULL;
+    for (size_t i = 0; i < DELIVERY_DEV_KEEP; i++) {
+        free(d->ring[i].html);
+        d->ring[i].html = NULL;
+    }
 }
 
 void delivery_dev_each(const struct server *s,
@@ -612,4 +623,13 @@ void delivery_dev_each(const struct server *s,
 size_t delivery_dev_count(const struct server *s)
 {
     return s->delivery.count;
+}
+
+const struct delivery_message *delivery_dev_find(const struct server *s, uint64_t id)
+{
+    const struct delivery *d = &s->delivery;
+    for (size_t i = 0; i < d->count; i++)
+        if (d->ring[i].id == id)
+            return &d->ring[i];
+    return NULL;
 }

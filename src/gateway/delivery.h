@@ -28,12 +28,15 @@ struct sms_client;
 struct http_client;
 
 struct delivery_message {
+    uint64_t id; /* 1, 2, ... since start: /dev/outbox/ID/html */
     int64_t at_ms;
     enum factor_type channel;
     bool notice; /* a security notification, not a code */
     char to[MFA_DEST_LEN];
     char subject[256];
     char text[2048];
+    char code[16]; /* the development sink exists to show it */
+    char *html;    /* an e-mail's HTML part (malloc'd), or NULL */
 };
 
 struct delivery_job;
@@ -51,6 +54,7 @@ struct delivery {
     /* development sink */
     struct delivery_message ring[DELIVERY_DEV_KEEP];
     size_t next, count;
+    uint64_t dev_seq;
 };
 
 /* Sets up the channels from the settings and resumes rows a crash left in
@@ -63,14 +67,19 @@ void delivery_close(struct server *s);
 bool delivery_available(const struct server *s, enum factor_type channel);
 
 /* Queues a code message inside the caller's open batch. to is the
- * normalised address; app and user say who it is for. */
+ * normalised address; app and user say who it is for; purpose is the
+ * challenge's ("enrol", "login", "stepup"), which the e-mail's words
+ * follow. */
 int delivery_queue_code(struct server *s, enum factor_type channel, const char *to,
-                        const char *code, const char *app_id, const char *app_name, int64_t user_id,
-                        unsigned ttl_seconds, const char *locale);
+                        const char *code, const char *app_id, const char *app_name,
+                        int64_t user_id, unsigned ttl_seconds, const char *locale,
+                        const char *purpose);
 
 /* Calls fn for the kept development messages, newest first. */
 void delivery_dev_each(const struct server *s,
                        void (*fn)(const struct delivery_message *m, void *arg), void *arg);
 size_t delivery_dev_count(const struct server *s);
+/* The kept development message with this id, or NULL. */
+const struct delivery_message *delivery_dev_find(const struct server *s, uint64_t id);
 
 #endif

@@ -740,14 +740,14 @@ static void conn_dispatch(struct http_conn *c)
                      HTTP_MAX_PARAMS, &nparams, &allowed);
     r->param_count = nparams;
     if (rr == ROUTER_NOT_FOUND) {
-        http_respond_error(r, 404, "not_found", "no such page");
+        routes_error(r, 404); /* a page for browsers, JSON under /api/ */
         return;
     }
     if (rr == ROUTER_METHOD_NOT_ALLOWED) {
         char allow[64];
         router_allow_header(allowed, allow, sizeof(allow));
         http_header_add(r, "Allow", allow);
-        http_respond_error(r, 405, "method_not_allowed", "method not allowed here");
+        routes_error(r, 405);
         return;
     }
     r->route = &routes_table[r->route_index];

@@ -22,6 +22,7 @@
 #include "gateway/oidc.h"
 #include "gateway/server.h"
 #include "gateway/urlcodec.h"
+#include "ui/countries.h"
 #include "ui/messages.h"
 #include "ui/pages.h"
 
@@ -154,11 +155,13 @@ static void ui_fill(struct page *p)
     p->ui.notice = msg_key(query_str(p, "n"), "notice.");
     p->ui.error = msg_key(query_str(p, "e"), "err.");
     p->ui.error_arg = msg_arg(query_str(p, "a"));
+    p->ui.dev_outbox = p->srv->cfg->dev_enabled;
     /* Waits travel as seconds and are said in human time. */
     if (p->ui.error && p->ui.error_arg &&
         (strcmp(p->ui.error, "err.wait") == 0 || strcmp(p->ui.error, "err.rate_limited") == 0 ||
          strcmp(p->ui.error, "err.wrong_wait") == 0 ||
-         strcmp(p->ui.error, "err.passkey_wait") == 0)) {
+         strcmp(p->ui.error, "err.passkey_wait") == 0 ||
+         strcmp(p->ui.error, "err.resend_wait") == 0)) {
         char *end = NULL;
         long long secs = strtoll(p->ui.error_arg, &end, 10);
         if (end && *end == '\0' && secs > 0) {
@@ -1088,8 +1091,11 @@ static void refuse(struct page *p, const char *back, enum mfa_result r, const st
          * near, waits about to begin, else this code's tries left. */
         int64_t lock_left = (int64_t)p->pol.lockout_hard - p->user.failures;
         int64_t free_left = (int64_t)p->pol.lockout_free + 1 - p->user.failures;
+        bool dead = o->attempts_left == 0 && o->type != FACTOR_TOTP && !o->recovery;
         if (o->retry_after > 0)
             redirect_msg(p, back, "e", "err.wrong_wait", fmt_int(p, o->retry_after));
+        else if (dead) /* "Tries left: 0" would leave the user typing into a dead code */
+            redirect_msg(p, back, "e", "err.wrong_code_dead", NULL);
         else if (lock_left > 0 && lock_left <= LOCK_WARN_TRIES)
             redirect_msg(p, back, "e", "err.wrong_lock_soon", fmt_int(p, lock_left));
         else if (free_left > 0 && free_left <= WAIT_WARN_TRIES && p->pol.lockout_wait > 0)
@@ -1113,7 +1119,12 @@ static void refuse(struct page *p, const char *back, enum mfa_result r, const st
         redirect_msg(p, back, "e", "err.wait", fmt_int(p, o->retry_after));
         return;
     case MFA_LIMITED:
-        redirect_msg(p, back, "e", "err.rate_limited", fmt_int(p, o->retry_after));
+        /* "Send again" before its countdown ended (no script to hold the
+         * button back): say when, not "too many codes". */
+        if (o->limit && strcmp(o->limit, "resend_cooldown") == 0)
+            redirect_msg(p, back, "e", "err.resend_wait", fmt_int(p, o->retry_after));
+        else
+            redirect_msg(p, back, "e", "err.rate_limited", fmt_int(p, o->retry_after));
         return;
     case MFA_LOCKED:
         redirect_msg(p, back, "e", "err.locked", NULL);
@@ -1163,7 +1174,8 @@ static bool send_code(struct page *p, struct mfa_factor *f, const char *purpose,
     if (*r != MFA_OK)
         return false;
     if (delivery_queue_code(p->srv, ch->type, ch->destination, ch->code, p->sess.app_id,
-                            p->ctx.app_name, p->user.id, p->pol.code_ttl, p->locale) != OG_OK) {
+                            p->ctx.app_name, p->user.id, p->pol.code_ttl, p->locale,
+                            purpose) != OG_OK) {
         OPENSSL_cleanse(ch->code, sizeof(ch->code));
         *r = MFA_ERROR;
         return false;
@@ -1199,9 +1211,9 @@ void page_challenge_send(struct http_request *req)
     if (p.sess.challenge_id[0] && challenges_get(&p.ctx, p.sess.challenge_id, &u, &ch) == MFA_OK &&
         strcmp(ch.factor_id, f.id) == 0 && ch.attempts_left > 0) {
         r = challenges_resend(&p.ctx, &p.user, &ch, &o);
-        if (r == MFA_OK &&
-            delivery_queue_code(p.srv, ch.type, ch.destination, ch.code, p.sess.app_id,
-                                p.ctx.app_name, p.user.id, p.pol.code_ttl, p.locale) != OG_OK)
+        if (r == MFA_OK && delivery_queue_code(p.srv, ch.type, ch.destination, ch.code,
+                                               p.sess.app_id, p.ctx.app_name, p.user.id,
+                                               p.pol.code_ttl, p.locale, ch.purpose) != OG_OK)
             r = MFA_ERROR;
         OPENSSL_cleanse(ch.code, sizeof(ch.code));
     } else {
@@ -1592,7 +1604,7 @@ static void render_bind(struct page *p, const struct ui_bind_view *v, int status
 
 /* ---- passkeys: adding and renaming ------------------------------------ */
 
-static void issue_recovery_codes(struct page *p, const char *notice);
+static void issue_recovery_codes(struct page *p, const char *notice, const char *arg);
 
 /* GET /account/add/webauthn: opens a registration bound to this session
  * (excluding the user's passkeys) and shows "Create a passkey". */
@@ -1663,7 +1675,7 @@ static void passkey_register(struct page *p)
     }
     passed_amr(p, f.id, done.amr, true);
     if (before == 0 && p->pol.recovery_codes) {
-        issue_recovery_codes(p, "notice.passkey_added");
+        issue_recovery_codes(p, "notice.passkey_added", NULL);
         return;
     }
     if (strcmp(p->sess.purpose, "login") == 0 && p->sess.return_to) {
@@ -1727,7 +1739,7 @@ static void render_totp(struct page *p)
     char *svg = ui_qr_svg(uri, ui_t(p->locale, "totp.qr_label"));
     struct buf html;
     buf_init(&html, 2u << 20);
-    ui_page_totp(&html, &p->ui, svg ? svg : "", groups, f.id);
+    ui_page_totp(&html, &p->ui, svg ? svg : "", groups, f.id, uri);
     free(svg);
     OPENSSL_cleanse(secret, n);
     OPENSSL_cleanse(uri, strlen(uri));
@@ -1763,7 +1775,14 @@ void page_account_add_form(struct http_request *req)
     }
     const char *step = query_str(&p, "step");
     struct ui_bind_view v = {.type = factor_type_name(t), .step = 1};
-    v.country = strcmp(p.locale, "zh") == 0 ? "86" : "44";
+    /* The browser's region (Accept-Language "en-GB" is gb), else the
+     * page's language's. */
+    struct span al;
+    const struct ui_country *home =
+        http_header_get(req, "Accept-Language", &al)
+            ? ui_country_from_accept_language(arena_strndup(&req->arena, al.p, al.len))
+            : NULL;
+    v.country = home ? home->iso : strcmp(p.locale, "zh") == 0 ? "cn" : "gb";
     /* SPEC §6: the app's email / phone_number claims prefill enrolment. */
     json_error_t jerr;
     json_t *flow = p.sess.flow ? json_loads(p.sess.flow, 0, &jerr) : NULL;
@@ -1786,8 +1805,10 @@ void page_account_add_form(struct http_request *req)
             v.masked = m;
             struct mfa_user u;
             struct mfa_challenge ch;
+            /* A dead code (no tries left, expired) can be replaced now. */
             if (p.sess.challenge_id[0] &&
-                challenges_get(&p.ctx, p.sess.challenge_id, &u, &ch) == MFA_OK) {
+                challenges_get(&p.ctx, p.sess.challenge_id, &u, &ch) == MFA_OK &&
+                ch.attempts_left > 0 && ch.expires_at > p.ctx.now_ms) {
                 int64_t wait = ch.resend_at - p.ctx.now_ms;
                 v.resend_after = wait > 0 ? (int)((wait + 999) / 1000) : 0;
             }
@@ -1815,9 +1836,17 @@ void page_account_add(struct http_request *req)
     const char *back = t == FACTOR_SMS ? "/account/add/sms" : "/account/add/email";
     char dest[MFA_DEST_LEN];
     int rc;
+    /* What was typed comes back with the error beside it (422), never
+     * lost on a redirect. */
+    struct ui_bind_view again = {.type = factor_type_name(t), .step = 1};
     if (t == FACTOR_SMS) {
-        const char *country = form_str(&p, "country");
+        const char *picked = form_str(&p, "country");
+        /* The picker sends an ISO code ("gb"); a bare calling code works too. */
+        const struct ui_country *k = ui_country_by_iso(picked);
+        const char *country = k ? k->code : picked;
         const char *phone = form_str(&p, "phone");
+        again.country = picked;
+        again.value = phone;
         char full[64];
         while (phone && *phone == ' ')
             phone++;
@@ -1833,16 +1862,18 @@ void page_account_add(struct http_request *req)
         }
         rc = contact_phone_normalize(full, dest, sizeof(dest));
         if (rc == OG_OK && !sendlimits_country_allowed(&p.pol, dest)) {
-            redirect_msg(&p, back, "e", "err.country", NULL);
+            p.ui.error = "err.country";
+            render_bind(&p, &again, 422);
             return;
         }
     } else {
         const char *email = form_str(&p, "email");
+        again.value = email;
         rc = email ? contact_email_normalize(email, dest, sizeof(dest)) : OG_ERR_INVALID;
     }
     if (rc != OG_OK) {
-        redirect_msg(&p, back, "e", t == FACTOR_SMS ? "err.invalid_phone" : "err.invalid_email",
-                     NULL);
+        p.ui.error = t == FACTOR_SMS ? "err.invalid_phone" : "err.invalid_email";
+        render_bind(&p, &again, 422);
         return;
     }
     if (!delivery_available(p.srv, t)) {
@@ -1891,12 +1922,21 @@ void page_account_resend(struct http_request *req)
                             : MFA_NOT_FOUND;
     if (r == MFA_OK) {
         back = ch.type == FACTOR_SMS ? "/account/add/sms?step=2" : "/account/add/email?step=2";
-        r = challenges_resend(&p.ctx, &p.user, &ch, &o);
-        if (r == MFA_OK &&
-            delivery_queue_code(p.srv, ch.type, ch.destination, ch.code, p.sess.app_id,
-                                p.ctx.app_name, p.user.id, p.pol.code_ttl, p.locale) != OG_OK)
-            r = MFA_ERROR;
-        OPENSSL_cleanse(ch.code, sizeof(ch.code));
+        struct mfa_factor f;
+        if ((ch.attempts_left <= 0 || ch.expires_at <= p.ctx.now_ms) &&
+            factors_get(&p.ctx, &p.user, ch.factor_id, &f) == MFA_OK && !f.active) {
+            /* The code is dead (no tries left, or expired): "Send again"
+             * opens a new one rather than refusing. */
+            struct mfa_challenge fresh;
+            send_code(&p, &f, "enrol", &fresh, &o, &r);
+        } else {
+            r = challenges_resend(&p.ctx, &p.user, &ch, &o);
+            if (r == MFA_OK && delivery_queue_code(p.srv, ch.type, ch.destination, ch.code,
+                                                   p.sess.app_id, p.ctx.app_name, p.user.id,
+                                                   p.pol.code_ttl, p.locale, ch.purpose) != OG_OK)
+                r = MFA_ERROR;
+            OPENSSL_cleanse(ch.code, sizeof(ch.code));
+        }
     }
     if (r != MFA_OK) {
         refuse(&p, back, r, &o);
@@ -1910,7 +1950,7 @@ void page_account_resend(struct http_request *req)
 /* Makes a new set of recovery codes (voiding the old one), keeps it sealed
  * in the session and redirects to the page that shows it once: a reload of
  * that page, or of the POST before it, never makes another set. */
-static void issue_recovery_codes(struct page *p, const char *notice)
+static void issue_recovery_codes(struct page *p, const char *notice, const char *arg)
 {
     char codes[RECOVERY_COUNT][20];
     if (recovery_codes_new(&p->ctx, &p->user, codes) != MFA_OK) {
@@ -1939,7 +1979,7 @@ static void issue_recovery_codes(struct page *p, const char *notice)
     p->sess.reveal = sealed;
     p->sess.reveal_len = sealed_len;
     p->sess_dirty = true;
-    redirect_msg(p, "/account/recovery-codes", "n", notice, NULL);
+    redirect_msg(p, "/account/recovery-codes", "n", notice, arg);
 }
 
 /* GET /account/recovery-codes: the set made just before, shown once. */
@@ -1981,9 +2021,35 @@ void page_account_recovery_show(struct http_request *req)
         p.ui.notice = "notice.recovery_new";
     struct buf html;
     buf_init(&html, 1u << 20);
-    ui_page_recovery_codes(&html, &p.ui, list, count, "/account/continue");
+    char today[16];
+    time_t now_s = (time_t)(p.ctx.now_ms / 1000);
+    struct tm tm;
+    gmtime_r(&now_s, &tm);
+    strftime(today, sizeof(today), "%Y-%m-%d", &tm);
+    ui_page_recovery_codes(&html, &p.ui, list, count, "/account/continue", p.sess.sub, today);
     OPENSSL_cleanse(text, n);
     page_send(&p, 200, &html);
+}
+
+/* "Text message added for +44 •••• 34.": the notice names the method. */
+static const char *added_notice(enum factor_type t)
+{
+    return t == FACTOR_SMS     ? "notice.added_sms"
+           : t == FACTOR_EMAIL ? "notice.added_email"
+           : t == FACTOR_TOTP  ? "notice.added_totp"
+                               : "notice.factor_added";
+}
+
+static const char *added_arg(struct page *p, const struct mfa_factor *f)
+{
+    if (f->type != FACTOR_SMS && f->type != FACTOR_EMAIL)
+        return NULL;
+    char *m = arena_alloc(&p->req->arena, CONTACT_MASK_SIZE);
+    if (f->type == FACTOR_SMS)
+        contact_phone_mask(f->destination, m, CONTACT_MASK_SIZE);
+    else
+        contact_email_mask(f->destination, m, CONTACT_MASK_SIZE);
+    return m;
 }
 
 void page_account_verify(struct http_request *req)
@@ -2038,14 +2104,14 @@ void page_account_verify(struct http_request *req)
     /* Proving the new factor is a second step passed. */
     passed(&p, f.type, false, f.id);
     if (before == 0 && p.pol.recovery_codes) {
-        issue_recovery_codes(&p, "notice.factor_added");
+        issue_recovery_codes(&p, added_notice(f.type), added_arg(&p, &f));
         return;
     }
     if (strcmp(p.sess.purpose, "login") == 0 && p.sess.return_to) {
         flow_next(&p);
         return;
     }
-    redirect_msg(&p, "/account", "n", "notice.factor_added", NULL);
+    redirect_msg(&p, "/account", "n", added_notice(f.type), added_arg(&p, &f));
 }
 
 void page_account_continue(struct http_request *req)
@@ -2177,7 +2243,7 @@ void page_account_recovery(struct http_request *req)
         page_send(&p, 200, &html);
         return;
     }
-    issue_recovery_codes(&p, "notice.recovery_new");
+    issue_recovery_codes(&p, "notice.recovery_new", NULL);
 }
 
 void page_account_done(struct http_request *req)
@@ -2324,4 +2390,21 @@ void page_brand_css(struct http_request *req)
     http_header_add(req, "Cache-Control", "no-cache");
     http_respond(req, 200, "text/css; charset=utf-8", css.data ? css.data : "", css.len);
     buf_free(&css);
+}
+
+void pages_bare_ctx(struct http_request *req, struct ui_ctx *ui, char *locale)
+{
+    struct page p;
+    memset(&p, 0, sizeof(p));
+    p.req = req;
+    p.srv = req->srv;
+    pick_locale(&p);
+    brand(&p);
+    memcpy(locale, p.locale, sizeof(p.locale));
+    memset(ui, 0, sizeof(*ui));
+    ui->locale = locale;
+    ui->brand_name = p.ui.brand_name;
+    ui->brand_logo = p.ui.brand_logo;
+    ui->brand_support = p.ui.brand_support;
+    ui->dev_outbox = req->srv->cfg->dev_enabled;
 }

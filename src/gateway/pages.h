@@ -45,4 +45,13 @@ void page_enrol_skip(struct http_request *req);
 void page_lang(struct http_request *req);
 void page_brand_css(struct http_request *req);
 
+struct ui_ctx;
+/* Fills ui for a page without a session (the landing page, "not found",
+ * the development outbox): the browser's language (the language cookie,
+ * then Accept-Language) and the brand; no csrf, so no language switch.
+ * locale is the caller's, at least 8 bytes; ui points into it and into
+ * static brand buffers, valid until the next call. Reads the store: not
+ * while a group commit runs (batch_busy). */
+void pages_bare_ctx(struct http_request *req, struct ui_ctx *ui, char *locale);
+
 #endif

@@ -1,5 +1,6 @@
 /* The route table and the operational handlers: the landing page, health,
- * readiness, metrics and static files. Later features add their rows here. */
+ * readiness, metrics, static files, the development outbox and the error
+ * pages for unknown paths. Later features add their rows here. */
 #include "gateway/routes.h"
 
 #include "core/log.h"
@@ -22,12 +23,73 @@
 static void handle_home(struct http_request *req)
 {
     const struct config *cfg = req->srv->cfg;
+    struct ui_ctx c;
+    char locale[8];
+    pages_bare_ctx(req, &c, locale);
     struct buf page;
     buf_init(&page, 1u << 20);
-    ui_page_home(&page, "otpgate", cfg->public_url, cfg->dev_enabled);
+    ui_page_home(&page, &c, cfg->public_url, cfg->dev_enabled);
     http_page_headers(req);
+    http_header_add(req, "Vary", "Accept-Language, Cookie");
     http_respond(req, 200, "text/html; charset=utf-8", page.data, page.len);
     buf_free(&page);
+}
+
+/* A browser navigating (Accept: text/html) outside the API. */
+static bool wants_page(const struct http_request *req)
+{
+    struct span accept;
+    return !span_starts_with(req->path, "/api/") && http_header_get(req, "Accept", &accept) &&
+           accept.len >= 9 && memmem(accept.p, accept.len, "text/html", 9);
+}
+
+static void error_page(struct http_request *req, int status)
+{
+    struct ui_ctx c;
+    char locale[8];
+    pages_bare_ctx(req, &c, locale);
+    struct buf page;
+    buf_init(&page, 1u << 20);
+    if (status == 405)
+        ui_page_message(&page, &c, "title.method_not_allowed", "body.method_not_allowed");
+    else
+        ui_page_message(&page, &c, "title.not_found", "body.not_found");
+    http_page_headers(req);
+    http_header_add(req, "Cache-Control", "no-store");
+    http_respond(req, status, "text/html; charset=utf-8", page.data, page.len);
+    buf_free(&page);
+}
+
+static void not_found_page(struct http_request *req)
+{
+    error_page(req, 404);
+}
+
+static void not_allowed_page(struct http_request *req)
+{
+    error_page(req, 405);
+}
+
+/* What a parked error page runs once the commit is over (the page reads
+ * the brand from the store). */
+static const struct route parked_not_found = {0, "unmatched", not_found_page, 0};
+static const struct route parked_not_allowed = {0, "unmatched", not_allowed_page, 0};
+
+void routes_error(struct http_request *req, int status)
+{
+    if (!wants_page(req)) {
+        if (status == 405)
+            http_respond_error(req, 405, "method_not_allowed", "method not allowed here");
+        else
+            http_respond_error(req, 404, "not_found", "no such page");
+        return;
+    }
+    if (batch_busy(req->srv)) {
+        req->route = status == 405 ? &parked_not_allowed : &parked_not_found;
+        batch_park(req->srv, req);
+        return;
+    }
+    error_page(req, status);
 }
 
 static void handle_healthz(struct http_request *req)
@@ -126,7 +188,10 @@ static void static_reply(struct http_request *req, const char *clean)
 {
     const struct static_file *f = static_cache_find(req->srv->statics, span_cstr(clean));
     if (!f) {
-        http_respond_text(req, 404, "no such file");
+        if (wants_page(req))
+            routes_error(req, 404);
+        else
+            http_respond_text(req, 404, "no such file");
         return;
     }
     /* The gzip body is a different representation: it has its own ETag. */
@@ -172,6 +237,7 @@ static void handle_robots(struct http_request *req)
 
 struct outbox_ctx {
     struct buf *html;
+    const struct ui_ctx *ui;
     json_t *json;
 };
 
@@ -179,30 +245,52 @@ static void outbox_one(const struct delivery_message *m, void *arg)
 {
     struct outbox_ctx *o = arg;
     if (o->json) {
+        char html_url[64] = "";
+        if (m->html)
+            snprintf(html_url, sizeof(html_url), "/dev/outbox/%llu/html",
+                     (unsigned long long)m->id);
         json_array_append_new(o->json,
-                              json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}", "at_ms",
-                                        (json_int_t)m->at_ms, "channel",
+                              json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s?}", "id",
+                                        (json_int_t)m->id, "at_ms", (json_int_t)m->at_ms, "channel",
                                         factor_type_name(m->channel), "kind",
                                         m->notice ? "notice" : "code", "to", m->to, "subject",
-                                        m->subject, "text", m->text));
+                                        m->subject, "text", m->text, "code", m->code, "html_url",
+                                        m->html ? html_url : NULL));
         return;
     }
-    ui_dev_outbox_item(o->html, m->at_ms, factor_type_name(m->channel), m->to, m->subject, m->text);
+    struct ui_outbox_item item = {
+        .id = m->id,
+        .at_ms = m->at_ms,
+        .channel = factor_type_name(m->channel),
+        .to = m->to,
+        .subject = m->subject,
+        .text = m->text,
+        .code = m->code,
+        .has_html = m->html != NULL,
+    };
+    ui_dev_outbox_item(o->html, o->ui, &item);
+}
+
+static void newest_id(const struct delivery_message *m, void *arg)
+{
+    uint64_t *latest = arg;
+    if (m->id > *latest)
+        *latest = m->id;
 }
 
 /* The development outbox (SPEC §3 OTPGATE_DEV): the last messages the dev
- * sink took, as a page, or as JSON for scripts that ask for it. Absent when
- * development delivery is off. */
+ * sink took, newest first, as a page, or as JSON for scripts that ask for
+ * it. Absent when development delivery is off. */
 static void handle_dev_outbox(struct http_request *req)
 {
     if (!req->srv->cfg->dev_enabled) {
-        http_respond_text(req, 404, "no such page");
+        routes_error(req, 404);
         return;
     }
     struct span accept;
     if (http_header_get(req, "Accept", &accept) && accept.len >= 16 &&
         memmem(accept.p, accept.len, "application/json", 16)) {
-        struct outbox_ctx o = {NULL, json_array()};
+        struct outbox_ctx o = {NULL, NULL, json_array()};
         delivery_dev_each(req->srv, outbox_one, &o);
         json_t *wrap = json_pack("{s:o}", "messages", o.json);
         char *s = json_dumps(wrap, JSON_COMPACT);
@@ -212,15 +300,55 @@ static void handle_dev_outbox(struct http_request *req)
         free(s);
         return;
     }
+    struct ui_ctx c;
+    char locale[8];
+    pages_bare_ctx(req, &c, locale);
+    c.dev_outbox = false; /* this is the outbox */
+    uint64_t latest = 0;
+    delivery_dev_each(req->srv, newest_id, &latest);
     struct buf page;
-    buf_init(&page, 4u << 20);
-    struct outbox_ctx o = {&page, NULL};
-    ui_dev_outbox_begin(&page, delivery_dev_count(req->srv));
+    buf_init(&page, 8u << 20);
+    struct outbox_ctx o = {&page, &c, NULL};
+    ui_dev_outbox_begin(&page, &c, delivery_dev_count(req->srv), latest);
     delivery_dev_each(req->srv, outbox_one, &o);
-    ui_dev_outbox_end(&page, delivery_dev_count(req->srv));
+    ui_dev_outbox_end(&page, &c, delivery_dev_count(req->srv));
     http_page_headers(req);
+    http_header_add(req, "Cache-Control", "no-store");
     http_respond(req, 200, "text/html; charset=utf-8", page.data, page.len);
     buf_free(&page);
+}
+
+/* One message's HTML part, as the mail client would get it. Message HTML
+ * must never act on otpgate's origin: the CSP sandbox gives the document
+ * an opaque origin with no scripts, forms, plugins or popups, and loads
+ * nothing from anywhere (inline styles only, as mail clients allow). The
+ * outbox page frames it (frame-ancestors 'self'). */
+static void handle_dev_outbox_html(struct http_request *req)
+{
+    const struct delivery_message *m = NULL;
+    if (req->srv->cfg->dev_enabled && req->param_count == 1 && req->params[0].len > 0 &&
+        req->params[0].len < 20) {
+        char digits[24];
+        memcpy(digits, req->params[0].p, req->params[0].len);
+        digits[req->params[0].len] = '\0';
+        char *end = NULL;
+        unsigned long long id =
+            digits[0] >= '0' && digits[0] <= '9' ? strtoull(digits, &end, 10) : 0;
+        if (end && *end == '\0' && id > 0)
+            m = delivery_dev_find(req->srv, id);
+    }
+    if (!m || !m->html) {
+        routes_error(req, 404);
+        return;
+    }
+    http_header_add(req, "Content-Security-Policy",
+                    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                    "script-src 'none'; form-action 'none'; base-uri 'none'; "
+                    "frame-ancestors 'self'");
+    http_header_add(req, "X-Content-Type-Options", "nosniff");
+    http_header_add(req, "Referrer-Policy", "no-referrer");
+    http_header_add(req, "Cache-Control", "no-store");
+    http_respond(req, 200, "text/html; charset=utf-8", m->html, strlen(m->html));
 }
 
 const struct route routes_table[] = {
@@ -231,6 +359,7 @@ const struct route routes_table[] = {
     {ROUTE_GET, "/static/*", handle_static, ROUTE_NO_STORE},
     {ROUTE_GET, "/robots.txt", handle_robots, ROUTE_NO_STORE},
     {ROUTE_GET, "/dev/outbox", handle_dev_outbox, 0},
+    {ROUTE_GET, "/dev/outbox/{id}/html", handle_dev_outbox_html, ROUTE_NO_STORE},
     {ROUTE_GET, "/brand.css", page_brand_css, 0},
     {ROUTE_GET, "/start", page_start_link, 0},
     {ROUTE_GET, "/.well-known/openid-configuration", oidc_discovery, 0},

@@ -1,8 +1,12 @@
 /* Every text of the end-user pages, keyed, in English and Simplified Chinese
  * (ui_t). Renderers never hold a language's words themselves; a text with
  * "%s" gets one value the renderer escapes. Chinese uses "您", as the code
- * e-mails do. Never returns NULL and never allocates. */
+ * e-mails do. Never returns NULL and never allocates. Also the lookups of
+ * the calling-code picker's country table (countries.c): by ISO code, by
+ * calling code, and from a browser's Accept-Language. */
 #include "ui/i18n.h"
+
+#include "ui/countries.h"
 #include "ui/pages.h"
 
 #include <string.h>
@@ -58,6 +62,9 @@ static const struct i18n_entry i18n_table[] = {
     {"field.code_hint", "Enter the digits only.", "请只输入数字。"},
     {"field.recovery_code", "Recovery code", "恢复码"},
     {"field.country", "Country or region", "国家或地区"},
+    {"field.country_search", "Search countries and regions", "搜索国家或地区"},
+    {"field.country_search_hint", "Type a name or a calling code such as 44.",
+     "输入名称或国家代码，例如 86。"},
     {"field.phone", "Phone number", "手机号码"},
     {"field.phone_hint", "Without the country code.", "无需输入国家或地区代码。"},
     {"field.email", "Email address", "电子邮箱地址"},
@@ -160,11 +167,12 @@ static const struct i18n_entry i18n_table[] = {
      "关闭后，登录时只需要密码。"},
 
     /* Adding a method (/account/add/...). */
-    {"add.sms", "Add a phone number", "添加手机号码"},
-    {"add.email", "Add an email address", "添加电子邮箱"},
-    {"add.totp", "Add an authenticator app", "添加身份验证器应用"},
-    {"add.sms_desc", "Get a code by text message.", "通过短信接收验证码。"},
-    {"add.email_desc", "Get a code by email.", "通过电子邮件接收验证码。"},
+    /* Titles name the method as the lists do (factor.*). */
+    {"add.sms", "Add text message", "添加短信验证"},
+    {"add.email", "Add email", "添加电子邮件验证"},
+    {"add.totp", "Add authenticator app", "添加身份验证器应用"},
+    {"add.sms_desc", "We text a code to your phone.", "我们把验证码以短信发送到您的手机。"},
+    {"add.email_desc", "We email a code to you.", "我们把验证码发送到您的电子邮箱。"},
     {"add.totp_desc", "Use an app such as Google Authenticator. Works without a network.",
      "使用 Google Authenticator 等应用，无需网络。"},
     {"add.webauthn", "Add a passkey or security key", "添加通行密钥或安全密钥"},
@@ -222,6 +230,9 @@ static const struct i18n_entry i18n_table[] = {
      "无法扫描？请在应用中手动输入这个设置密钥："},
     {"totp.step3", "Enter the code the app shows to finish.", "输入应用显示的验证码以完成设置。"},
     {"totp.key_label", "Setup key", "设置密钥"},
+    {"totp.open_app", "Open in authenticator app", "在身份验证器应用中打开"},
+    {"totp.open_app_hint", "On the phone that has the app, this adds the account in one step.",
+     "在装有该应用的手机上，点此即可一步添加账户。"},
     {"totp.qr_label", "QR code for your authenticator app", "用于身份验证器应用的二维码"},
 
     /* Recovery codes, shown once. */
@@ -240,6 +251,8 @@ static const struct i18n_entry i18n_table[] = {
      "无法复制，请手动选择并复制恢复码。"},
     {"recovery.file_title", "%s recovery codes. Each code works once.",
      "%s 恢复码。每个恢复码只能使用一次。"},
+    {"recovery.file_account", "Account: %s", "账户：%s"},
+    {"recovery.file_made", "Made on %s (UTC)", "生成日期：%s（UTC）"},
 
     /* The enrolment offer inside a login. */
     {"title.enrol", "Protect your account", "保护您的账户"},
@@ -304,6 +317,13 @@ static const struct i18n_entry i18n_table[] = {
      "This app asks for a passkey, but passkeys cannot be set up here. Contact your "
      "administrator.",
      "此应用要求使用通行密钥，但此处无法设置通行密钥。请联系管理员。"},
+    {"title.not_found", "Page not found", "找不到该页面"},
+    {"body.not_found", "Check the address. If an app sent you here, go back to it and start again.",
+     "请检查网址。如果是某个应用把您带到这里，请返回该应用重新开始。"},
+    {"title.method_not_allowed", "This page cannot be opened directly", "无法直接打开此页面"},
+    {"body.method_not_allowed",
+     "It is the end of a form. Go back and send the form again, or start again from the app.",
+     "这是表单提交后的页面。请返回重新提交表单，或从应用重新开始。"},
     {"title.error", "Something went wrong", "出错了"},
     {"body.error",
      "Please try again in a moment. If it keeps happening, contact your "
@@ -313,8 +333,14 @@ static const struct i18n_entry i18n_table[] = {
     /* Errors the handlers pass in ctx.error ("%s" is ctx.error_arg). */
     {"err.wrong_code", "That code is not right. Tries left: %s", "验证码不正确。剩余尝试次数：%s"},
     {"err.expired", "This code has expired. Send a new one.", "验证码已过期，请重新发送。"},
-    {"err.no_attempts", "Too many wrong tries for this code. Send a new one.",
-     "该验证码错误次数过多，请重新发送。"},
+    {"err.no_attempts", "This code had too many wrong tries and no longer works. Send a new code.",
+     "该验证码错误次数过多，已经失效。请重新发送验证码。"},
+    {"err.wrong_code_dead",
+     "That code is not right, and it had too many wrong tries: it no longer works. Send a new "
+     "code.",
+     "验证码不正确，且错误次数过多，该验证码已经失效。请重新发送验证码。"},
+    {"err.resend_wait", "A new code can be sent in %s. The code we sent before still works.",
+     "%s后可以重新发送。之前发送的验证码仍然有效。"},
     {"err.wait", "Too many wrong codes. Try again in %s.", "错误次数过多，请在%s后重试。"},
     {"err.locked",
      "Your account is locked after too many wrong codes. Use a recovery code or "
@@ -363,10 +389,18 @@ static const struct i18n_entry i18n_table[] = {
      "错误次数过多，请稍后重试。"},
     {"err.rate_limited.short", "Too many codes sent. Try again later.",
      "发送的验证码过多，请稍后重试。"},
+    {"err.resend_wait.short",
+     "A new code can be sent in a moment. The code we sent before still works.",
+     "稍后可以重新发送。之前发送的验证码仍然有效。"},
 
     /* Notices the handlers pass in ctx.notice. */
     {"notice.code_sent", "We sent a code to %s.", "验证码已发送到 %s。"},
     {"notice.factor_added", "Method added.", "验证方式已添加。"},
+    {"notice.added_sms", "Text message added for %s.", "已为 %s 添加短信验证。"},
+    {"notice.added_sms.short", "Text message added.", "已添加短信验证。"},
+    {"notice.added_email", "Email added for %s.", "已为 %s 添加电子邮件验证。"},
+    {"notice.added_email.short", "Email added.", "已添加电子邮件验证。"},
+    {"notice.added_totp", "Authenticator app added.", "已添加身份验证器应用。"},
     {"notice.factor_removed", "Method removed.", "验证方式已删除。"},
     {"notice.passkey_added", "Passkey added.", "通行密钥已添加。"},
     {"notice.passkey_renamed", "Passkey renamed.", "通行密钥已重命名。"},
@@ -388,10 +422,19 @@ static const struct i18n_entry i18n_table[] = {
      "这是一个第二因素验证网关。应用把已登录的用户送到这里确认一次性验证码，然后带着签名的结果返回"
      "。"},
     {"home.issuer", "Issuer:", "签发者："},
-    {"home.dev",
-     "Development delivery is on: codes are written to the log instead of being "
-     "sent.",
-     "开发投递已开启：验证码写入日志而不会真正发送。"},
+    {"home.next", "What to do next", "接下来"},
+    {"home.app", "Register an app: %s prints its client id and secret once.",
+     "注册一个应用：%s 会输出其客户端 ID 和密钥（只显示一次）。"},
+    {"home.demo", "Or try a demo app in front of otpgate: %s",
+     "或者试用放在 otpgate 前面的演示应用：%s"},
+    {"home.outbox",
+     "Development delivery is on: codes are not sent but written to the log and "
+     "to the development outbox.",
+     "开发投递已开启：验证码不会真正发送，而是写入日志和开发发件箱。"},
+    {"home.outbox_link", "Open the development outbox", "打开开发发件箱"},
+    {"home.admin", "Make an account for the admin console with %s, then sign in:",
+     "用 %s 创建管理控制台账户，然后登录："},
+    {"home.admin_link", "Admin console", "管理控制台"},
     {"home.health", "Health", "健康检查"},
     {"home.metrics", "Metrics", "指标"},
     {"title.dev_outbox", "Development outbox", "开发发件箱"},
@@ -400,6 +443,20 @@ static const struct i18n_entry i18n_table[] = {
      "SMTP and an SMS provider for real delivery.",
      "开发投递已开启：这些消息没有真正发送。请配置 SMTP 和短信服务商以实际投递。"},
     {"dev.empty", "No messages yet.", "还没有消息。"},
+    {"dev.refresh", "Refresh", "刷新"},
+    {"dev.auto", "New messages appear here by themselves, newest first.",
+     "新消息会自动显示在这里，最新的在最前面。"},
+    {"dev.arrived", "A new message arrived.", "收到一条新消息。"},
+    {"dev.code", "Code:", "验证码："},
+    {"dev.to", "To %s", "发送给 %s"},
+    {"dev.text", "Text", "文本"},
+    {"dev.html_title", "The HTML e-mail to %s", "发送给 %s 的 HTML 邮件"},
+    {"dev.open_html", "Open the HTML e-mail on its own", "单独打开 HTML 邮件"},
+    {"dev.hint",
+     "Development delivery is on: codes sent without a provider show in the "
+     "development outbox.",
+     "开发投递已开启：没有服务商时，验证码显示在开发发件箱中。"},
+    {"dev.hint_link", "Open the development outbox", "打开开发发件箱"},
 
     /* The admin console's page titles (its pages are in English). */
     {"admin.title.login", "Admin sign-in", "管理员登录"},
@@ -408,54 +465,8 @@ static const struct i18n_entry i18n_table[] = {
     {"admin.title.deliveries", "Delivery log", "发送记录"},
     {"admin.title.page", "%s", "%s"}, /* the console's other pages: English titles */
 
-    /* Countries and regions of the calling-code picker. */
-    {"country.ae", "United Arab Emirates", "阿联酋"},
-    {"country.ar", "Argentina", "阿根廷"},
-    {"country.at", "Austria", "奥地利"},
-    {"country.au", "Australia", "澳大利亚"},
-    {"country.be", "Belgium", "比利时"},
-    {"country.br", "Brazil", "巴西"},
-    {"country.ca", "Canada", "加拿大"},
-    {"country.ch", "Switzerland", "瑞士"},
-    {"country.cn", "China mainland", "中国大陆"},
-    {"country.de", "Germany", "德国"},
-    {"country.dk", "Denmark", "丹麦"},
-    {"country.eg", "Egypt", "埃及"},
-    {"country.es", "Spain", "西班牙"},
-    {"country.fi", "Finland", "芬兰"},
-    {"country.fr", "France", "法国"},
-    {"country.gb", "United Kingdom", "英国"},
-    {"country.gr", "Greece", "希腊"},
-    {"country.hk", "Hong Kong", "中国香港"},
-    {"country.id", "Indonesia", "印度尼西亚"},
-    {"country.ie", "Ireland", "爱尔兰"},
-    {"country.il", "Israel", "以色列"},
-    {"country.in", "India", "印度"},
-    {"country.it", "Italy", "意大利"},
-    {"country.jp", "Japan", "日本"},
-    {"country.ke", "Kenya", "肯尼亚"},
-    {"country.kr", "South Korea", "韩国"},
-    {"country.mo", "Macao", "中国澳门"},
-    {"country.mx", "Mexico", "墨西哥"},
-    {"country.my", "Malaysia", "马来西亚"},
-    {"country.ng", "Nigeria", "尼日利亚"},
-    {"country.nl", "Netherlands", "荷兰"},
-    {"country.no", "Norway", "挪威"},
-    {"country.nz", "New Zealand", "新西兰"},
-    {"country.ph", "Philippines", "菲律宾"},
-    {"country.pk", "Pakistan", "巴基斯坦"},
-    {"country.pl", "Poland", "波兰"},
-    {"country.pt", "Portugal", "葡萄牙"},
-    {"country.ru", "Russia", "俄罗斯"},
-    {"country.sa", "Saudi Arabia", "沙特阿拉伯"},
-    {"country.se", "Sweden", "瑞典"},
-    {"country.sg", "Singapore", "新加坡"},
-    {"country.th", "Thailand", "泰国"},
-    {"country.tr", "Türkiye", "土耳其"},
-    {"country.tw", "Taiwan", "中国台湾"},
-    {"country.us", "United States", "美国"},
-    {"country.vn", "Vietnam", "越南"},
-    {"country.za", "South Africa", "南非"},
+    /* The calling-code picker's entry for a code its list lacks (names
+     * of countries are in countries.c). */
     {"country.other", "Other", "其他"},
 };
 
@@ -514,4 +525,85 @@ bool ui_i18n_has(const char *locale, const char *key)
 unsigned long ui_i18n_misses(void)
 {
     return i18n_misses;
+}
+
+/* ---- the calling-code picker's lookups ---------------------------------- */
+
+static bool ascii_eq_nocase(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'Z')
+            x = (char)(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z')
+            y = (char)(y - 'A' + 'a');
+        if (x != y || !x)
+            return false;
+    }
+    return true;
+}
+
+static bool is_alpha(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+const struct ui_country *ui_country_by_iso(const char *iso)
+{
+    if (!iso || !is_alpha(iso[0]) || !is_alpha(iso[1]) || iso[2])
+        return NULL;
+    for (size_t i = 0; i < ui_country_count; i++)
+        if (ascii_eq_nocase(ui_countries[i].iso, iso, 2))
+            return &ui_countries[i];
+    return NULL;
+}
+
+const struct ui_country *ui_country_by_code(const char *code)
+{
+    const struct ui_country *found = NULL;
+    if (!code)
+        return NULL;
+    for (size_t i = 0; i < ui_country_count; i++)
+        if (strcmp(ui_countries[i].code, code) == 0 && (!found || ui_countries[i].main))
+            found = &ui_countries[i];
+    return found;
+}
+
+/* Only the first language tag counts: a German browser that also accepts
+ * "en-US" is still German. Subtags: language, an optional 4-letter script,
+ * then a 2-letter region (a numeric one, "es-419", falls back to the
+ * language). */
+const struct ui_country *ui_country_from_accept_language(const char *header)
+{
+    if (!header)
+        return NULL;
+    while (*header == ' ' || *header == ',')
+        header++;
+    size_t n = strcspn(header, ",; ");
+    const char *tag = header, *end = header + n;
+    size_t lang = strcspn(tag, "-_");
+    if (lang > (size_t)(end - tag))
+        lang = (size_t)(end - tag);
+    const char *sub = tag + lang;
+    while (sub < end) {
+        sub++; /* past '-' or '_' */
+        size_t k = strcspn(sub, "-_");
+        if (sub + k > end)
+            k = (size_t)(end - sub);
+        if (k == 2 && is_alpha(sub[0]) && is_alpha(sub[1])) {
+            char iso[3] = {sub[0], sub[1], '\0'};
+            const struct ui_country *c = ui_country_by_iso(iso);
+            if (c)
+                return c;
+            break;
+        }
+        sub += k;
+    }
+    if (lang < 2 || lang > 3)
+        return NULL;
+    for (size_t i = 0; i < ui_language_region_count; i++)
+        if (strlen(ui_language_regions[i].language) == lang &&
+            ascii_eq_nocase(ui_language_regions[i].language, tag, lang))
+            return ui_country_by_iso(ui_language_regions[i].iso);
+    return NULL;
 }

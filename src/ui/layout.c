@@ -12,6 +12,14 @@
 
 #define UI_DEFAULT_BRAND "otpgate"
 #define UI_DEFAULT_LOGO  "/static/img/logo.svg"
+/* static/img/logo.svg inline, so the stylesheet can tint it with the
+ * brand's accent (an <img> cannot take the page's colours). */
+#define UI_DEFAULT_LOGO_SVG                                                                        \
+    "<svg class=\"logo\" viewBox=\"0 0 64 64\" width=\"32\" height=\"32\" aria-hidden=\"true\" "   \
+    "focusable=\"false\"><path class=\"logo-outer\" d=\"M32 4 8 13v17c0 14.6 10.2 26.4 24 30 "     \
+    "13.8-3.6 24-15.4 24-30V13L32 4z\"/><path class=\"logo-inner\" d=\"M32 9.3 13 16.4V30c0 11.9 " \
+    "8 21.7 19 24.9 11-3.2 19-13 19-24.9V16.4L32 9.3z\"/><path class=\"logo-mark\" "               \
+    "d=\"m21.5 32.5 7 7 14-14\"/></svg>"
 
 void ui_esc(struct buf *out, const char *s)
 {
@@ -33,9 +41,43 @@ static void esc_n(struct buf *out, const char *s, size_t n)
     }
 }
 
-/* Writes text escaped, its first "%s" replaced by arg (escaped). Texts
- * come from the table, so they are never used as a printf format. */
-static void put_with_arg(struct buf *out, const char *text, const char *arg)
+/* True for a masked or whole phone number: "+", then digits, spaces and
+ * the mask's bullets (U+2022) only. */
+static bool phone_like(const char *s)
+{
+    if (!s || s[0] != '+')
+        return false;
+    for (const char *p = s + 1; *p; p++) {
+        if ((*p >= '0' && *p <= '9') || *p == ' ')
+            continue;
+        if ((unsigned char)p[0] == 0xE2 && (unsigned char)p[1] == 0x80 &&
+            (unsigned char)p[2] == 0xA2) {
+            p += 2;
+            continue;
+        }
+        return false;
+    }
+    return true;
+}
+
+void ui_esc_value(struct buf *out, const char *s)
+{
+    if (!phone_like(s)) {
+        ui_esc(out, s);
+        return;
+    }
+    for (; *s; s++) {
+        if (*s == ' ')
+            buf_append_str(out, "&nbsp;");
+        else
+            buf_append(out, s, 1);
+    }
+}
+
+/* Writes text escaped, its first "%s" replaced by arg (escaped, wrapped
+ * in <code> when code). Texts come from the table, so they are never used
+ * as a printf format. */
+static void put_with_arg(struct buf *out, const char *text, const char *arg, bool code)
 {
     const char *hole = strstr(text, "%s");
     if (!hole) {
@@ -43,7 +85,11 @@ static void put_with_arg(struct buf *out, const char *text, const char *arg)
         return;
     }
     esc_n(out, text, (size_t)(hole - text));
-    ui_esc(out, arg);
+    if (code)
+        buf_append_str(out, "<code>");
+    ui_esc_value(out, arg);
+    if (code)
+        buf_append_str(out, "</code>");
     ui_esc(out, hole + 2);
 }
 
@@ -54,7 +100,12 @@ void ui_text(struct buf *out, const struct ui_ctx *c, const char *key)
 
 void ui_textf(struct buf *out, const struct ui_ctx *c, const char *key, const char *arg)
 {
-    put_with_arg(out, ui_t(c->locale, key), arg);
+    put_with_arg(out, ui_t(c->locale, key), arg, false);
+}
+
+void ui_textf_code(struct buf *out, const struct ui_ctx *c, const char *key, const char *arg)
+{
+    put_with_arg(out, ui_t(c->locale, key), arg, true);
 }
 
 void ui_hidden(struct buf *out, const char *name, const char *value)
@@ -82,6 +133,26 @@ const char *ui_factor_key(const char *type)
     if (type && strcmp(type, "webauthn") == 0)
         return "factor.webauthn";
     return "factor.other";
+}
+
+int ui_method_rank(const char *type)
+{
+    static const char *const order[] = {"webauthn", "totp", "sms", "email"};
+    for (int i = 0; i < (int)ARRAY_SIZE(order); i++)
+        if (type && strcmp(type, order[i]) == 0)
+            return i;
+    return UI_METHOD_RANKS - 1;
+}
+
+void ui_dev_outbox_hint(struct buf *out, const struct ui_ctx *c)
+{
+    if (!c->dev_outbox)
+        return;
+    buf_append_str(out, "<p class=\"dev-hint\">");
+    ui_text(out, c, "dev.hint");
+    buf_append_str(out, " <a href=\"/dev/outbox\" target=\"_blank\" rel=\"noopener\">");
+    ui_text(out, c, "dev.hint_link");
+    buf_append_str(out, "</a></p>\n");
 }
 
 void ui_icon(struct buf *out, const char *type)
@@ -124,7 +195,7 @@ void ui_factor_label(struct buf *out, const struct ui_ctx *c, const struct ui_fa
     buf_append_str(out, "</span>");
     if (f->masked && f->masked[0]) {
         buf_append_str(out, "<span class=\"method-detail\">");
-        ui_esc(out, f->masked);
+        ui_esc_value(out, f->masked);
         buf_append_str(out, "</span>");
     }
     buf_append_str(out, "</span>");
@@ -301,9 +372,16 @@ void ui_layout_begin(struct buf *out, const struct ui_ctx *c, const struct ui_la
         buf_append_str(out, " wide");
     buf_append_str(out, "\">\n<a class=\"skip-link\" href=\"#main\">");
     ui_text(out, c, "layout.skip");
-    buf_append_str(out, "</a>\n<header class=\"site-header\">\n<div class=\"brand\"><img src=\"");
-    ui_esc(out, logo);
-    buf_append_str(out, "\" alt=\"\" width=\"32\" height=\"32\"><span>");
+    buf_append_str(out, "</a>\n<header class=\"site-header\">\n<div class=\"brand\">");
+    if (c->brand_logo && c->brand_logo[0]) {
+        buf_append_str(out, "<img src=\"");
+        ui_esc(out, logo);
+        buf_append_str(out, "\" alt=\"\" width=\"32\" height=\"32\">");
+    } else {
+        /* The built-in logo, drawn in the page's accent colour. */
+        buf_append_str(out, UI_DEFAULT_LOGO_SVG);
+    }
+    buf_append_str(out, "<span>");
     ui_esc(out, brand);
     buf_append_str(out, "</span></div>\n");
     if (!l->no_lang && back && back[0] && c->csrf)

@@ -34,6 +34,13 @@ void ui_text(struct buf *out, const struct ui_ctx *c, const char *key);
  * empty); the rest of the text escaped too. */
 void ui_textf(struct buf *out, const struct ui_ctx *c, const char *key, const char *arg);
 
+/* The text of key with its first "%s" replaced by arg set as code
+ * (<code>arg</code>), for commands and paths. */
+void ui_textf_code(struct buf *out, const struct ui_ctx *c, const char *key, const char *arg);
+/* Escapes a value shown inside text; a masked phone number ("+44 •••• 34")
+ * gets no-break spaces, so it never wraps in the middle. */
+void ui_esc_value(struct buf *out, const char *s);
+
 /* The hidden csrf input. */
 void ui_csrf(struct buf *out, const struct ui_ctx *c);
 /* <input type="hidden" name=… value=…>, both escaped. */
@@ -42,6 +49,12 @@ void ui_hidden(struct buf *out, const char *name, const char *value);
 /* The i18n key naming a factor type ("factor.sms"...), "factor.other" for
  * anything unknown. */
 const char *ui_factor_key(const char *type);
+/* Where a method type stands in every list, so each page shows them in
+ * the same order: passkey, authenticator app, text message, e-mail, then
+ * anything else. */
+int ui_method_rank(const char *type);
+#define UI_METHOD_RANKS 5
+
 /* A small decorative icon for a factor type or "recovery" (aria-hidden). */
 void ui_icon(struct buf *out, const char *type);
 
@@ -70,5 +83,9 @@ void ui_resend_form(struct buf *out, const struct ui_ctx *c, const char *action,
 void ui_passkey_notes(struct buf *out, const struct ui_ctx *c, const char *nojs,
                       const char *unsupported);
 void ui_passkey_messages(struct buf *out, const struct ui_ctx *c);
+
+/* In development (c->dev_outbox), a line pointing at /dev/outbox where a
+ * code was just sent; nothing otherwise. */
+void ui_dev_outbox_hint(struct buf *out, const struct ui_ctx *c);
 
 #endif

@@ -6,6 +6,7 @@
 #include "ui/ui.h"
 
 #include <stdio.h>
+#include <string.h>
 
 struct mail_texts {
     const char *lang;
@@ -22,6 +23,23 @@ static const struct mail_texts mail_en = {
     .expires = "It expires in %s minutes and works once.",
     .ignore = "If you did not ask for this code, ignore this message and do not share the code "
               "with anyone, including people who say they work for us.",
+};
+
+static const struct mail_texts mail_en_enrol = {
+    .lang = "en",
+    .title = "Confirm your email for %s",
+    .lead = "Enter this code to add this email address to two-step verification:",
+    .expires = "It expires in %s minutes and works once.",
+    .ignore = "If you did not ask for this code, ignore this message: the address will not be "
+              "added. Do not share the code with anyone.",
+};
+
+static const struct mail_texts mail_zh_enrol = {
+    .lang = "zh-CN",
+    .title = "%s 邮箱验证",
+    .lead = "请输入以下验证码，把这个电子邮箱添加到两步验证：",
+    .expires = "该验证码 %s 分钟内有效，只能使用一次。",
+    .ignore = "如果不是您本人操作，请忽略本邮件：这个邮箱不会被添加。请不要把验证码告诉任何人。",
 };
 
 static const struct mail_texts mail_zh = {
@@ -80,10 +98,12 @@ static void doc_end(struct buf *out)
 }
 
 void ui_mail_html(struct buf *out, const char *locale, const char *app, const char *code,
-                  unsigned ttl_minutes)
+                  unsigned ttl_minutes, const char *purpose)
 {
+    bool zh = locale && locale[0] == 'z' && locale[1] == 'h';
+    bool enrol = purpose && strcmp(purpose, "enrol") == 0;
     const struct mail_texts *t =
-        locale && locale[0] == 'z' && locale[1] == 'h' ? &mail_zh : &mail_en;
+        enrol ? (zh ? &mail_zh_enrol : &mail_en_enrol) : (zh ? &mail_zh : &mail_en);
     if (!app)
         app = "";
     if (!code)

@@ -12,8 +12,10 @@
  * large monospace block, its lifetime and a do-not-share line. Every value
  * is escaped with ui_html_escape. Styles are inline (mail clients drop
  * <style> and external CSS). out stays the caller's. */
+/* purpose "enrol" words it as confirming the address; anything else
+ * ("login", "stepup", NULL) as signing in (ui_message_email). */
 void ui_mail_html(struct buf *out, const char *locale, const char *app, const char *code,
-                  unsigned ttl_minutes);
+                  unsigned ttl_minutes, const char *purpose);
 
 /* The HTML version of a security notification (ui_notice_email's text):
  * the same layout, the subject as heading, then what happened, when, from

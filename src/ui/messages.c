@@ -63,9 +63,24 @@ void ui_message_sms(struct buf *out, const char *locale, const char *app_name, c
 }
 
 void ui_message_email(struct buf *subject, struct buf *text, const char *locale, const char *app,
-                      const char *code, unsigned ttl_minutes)
+                      const char *code, unsigned ttl_minutes, const char *purpose)
 {
-    if (is_zh(locale)) {
+    bool enrol = purpose && strcmp(purpose, "enrol") == 0;
+    if (enrol && is_zh(locale)) {
+        buf_printf(subject, "%s 邮箱验证码：%s", app, code);
+        buf_printf(text,
+                   "您正在把这个电子邮箱添加到 %s 的两步验证，验证码是：\n\n    %s\n\n"
+                   "该验证码 %u 分钟内有效，只能使用一次。如果不是您本人操作，请忽略本邮件："
+                   "这个邮箱不会被添加。\n",
+                   app, code, ttl_minutes);
+    } else if (enrol) {
+        buf_printf(subject, "Confirm your email for %s: %s", app, code);
+        buf_printf(text,
+                   "To add this email address to two-step verification at %s, enter this "
+                   "code:\n\n    %s\n\nIt expires in %u minutes and works once. If you did not "
+                   "ask for it, ignore this message: the address will not be added.\n",
+                   app, code, ttl_minutes);
+    } else if (is_zh(locale)) {
         buf_printf(subject, "%s 验证码：%s", app, code);
         buf_printf(text,
                    "您的 %s 验证码是：\n\n    %s\n\n该验证码 %u 分钟内有效，只能使用一次。"

@@ -17,8 +17,12 @@ const char *ui_locale_pick(const char *header);
 
 void ui_message_sms(struct buf *out, const char *locale, const char *app, const char *code,
                     unsigned ttl_minutes, const char *host);
-void ui_message_email(struct buf *subject, struct buf *text, const char *locale, const char *app,
-                      const char *code, unsigned ttl_minutes);
+/* The code e-mail's subject and text. purpose "enrol" words it as
+ * confirming the address for two-step verification; anything else
+ * ("login", "stepup", NULL) as signing in. */
+void ui_message_email(struct buf *subject, struct buf *text, const char *locale,
+                      const char *app, const char *code, unsigned ttl_minutes,
+                      const char *purpose);
 
 /* The facts of one notification; strings may be NULL when unknown. */
 struct ui_notice {

@@ -92,7 +92,7 @@ static void factor_item(struct buf *out, const struct ui_ctx *c, const struct ui
     buf_append_str(out, "</p>\n");
     if (f->masked && f->masked[0]) {
         buf_append_str(out, "<p class=\"factor-detail\">");
-        ui_esc(out, f->masked);
+        ui_esc_value(out, f->masked);
         buf_append_str(out, "</p>\n");
     }
     if (passkey && f->created_at && f->created_at[0]) {
@@ -115,10 +115,11 @@ static void factor_item(struct buf *out, const struct ui_ctx *c, const struct ui
     buf_append_str(out, "</div>\n</li>\n");
 }
 
+/* A method to add, named as everywhere else (factor.*). */
 static void add_link(struct buf *out, const struct ui_ctx *c, const char *type)
 {
-    char key[32], desc[32];
-    snprintf(key, sizeof(key), "add.%s", type);
+    const char *key = ui_factor_key(type);
+    char desc[32];
     snprintf(desc, sizeof(desc), "add.%s_desc", type);
     buf_append_str(out, "<li><a class=\"method\" href=\"/account/add/");
     buf_append_str(out, type);
@@ -239,9 +240,11 @@ void ui_page_account(struct buf *out, const struct ui_ctx *c, const struct ui_ac
         for (size_t i = 0; i < v->factor_count; i++)
             active += v->factors[i].active;
         buf_append_str(out, "<ul class=\"factors\">\n");
-        for (size_t i = 0; i < v->factor_count; i++)
-            factor_item(out, c, &v->factors[i],
-                        !(v->mandatory && active == 1 && v->factors[i].active));
+        for (int rank = 0; rank < UI_METHOD_RANKS; rank++)
+            for (size_t i = 0; i < v->factor_count; i++)
+                if (ui_method_rank(v->factors[i].type) == rank)
+                    factor_item(out, c, &v->factors[i],
+                                !(v->mandatory && active == 1 && v->factors[i].active));
         buf_append_str(out, "</ul>\n");
         if (v->mandatory && active == 1) {
             buf_append_str(out, "<p class=\"muted\">");
@@ -257,12 +260,12 @@ void ui_page_account(struct buf *out, const struct ui_ctx *c, const struct ui_ac
         buf_append_str(out, "</h2>\n<ul class=\"methods\">\n");
         if (v->can_passkey)
             add_link(out, c, "webauthn");
+        if (v->can_totp)
+            add_link(out, c, "totp");
         if (v->can_sms)
             add_link(out, c, "sms");
         if (v->can_email)
             add_link(out, c, "email");
-        if (v->can_totp)
-            add_link(out, c, "totp");
         buf_append_str(out, "</ul>\n</section>\n");
     }
 

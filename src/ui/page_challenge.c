@@ -39,8 +39,10 @@ static void other_ways(struct buf *out, const struct ui_ctx *c, const struct ui_
     buf_append_str(out, "</summary>\n<ul class=\"methods\">\n");
     if (back_to_current)
         method_link(out, c, v->current);
-    for (size_t i = 0; i < v->other_count; i++)
-        method_link(out, c, &v->others[i]);
+    for (int rank = 0; rank < UI_METHOD_RANKS; rank++)
+        for (size_t i = 0; i < v->other_count; i++)
+            if (ui_method_rank(v->others[i].type) == rank)
+                method_link(out, c, &v->others[i]);
     if (recovery_link) {
         buf_append_str(out, "<li><a class=\"method\" href=\"/challenge?method=recovery\">");
         ui_icon(out, "recovery");
@@ -141,6 +143,7 @@ static void current_factor(struct buf *out, const struct ui_ctx *c,
         buf_append_str(out, "<p class=\"hint\">");
         ui_text(out, c, "code.didnt_get");
         buf_append_str(out, "</p>\n");
+        ui_dev_outbox_hint(out, c);
     }
 }
 

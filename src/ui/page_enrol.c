@@ -4,9 +4,10 @@
  * offer. */
 #include "ui/layout.h"
 
-static void choice(struct buf *out, const struct ui_ctx *c, const char *type, const char *name_key,
-                   const char *desc_key)
+/* A method to add, named as everywhere else (factor.*). */
+static void choice(struct buf *out, const struct ui_ctx *c, const char *type, const char *desc_key)
 {
+    const char *name_key = ui_factor_key(type);
     buf_append_str(out, "<li><a class=\"method\" href=\"/account/add/");
     buf_append_str(out, type);
     buf_append_str(out, "\">");
@@ -48,14 +49,15 @@ void ui_page_enrol(struct buf *out, const struct ui_ctx *c, bool mandatory, bool
         buf_append_str(out, "<h2>");
         ui_text(out, c, "enrol.choose");
         buf_append_str(out, "</h2>\n<ul class=\"methods\">\n");
+        /* The order of every method list (ui_method_rank). */
         if (can_passkey)
-            choice(out, c, "webauthn", "add.webauthn", "add.webauthn_desc");
+            choice(out, c, "webauthn", "add.webauthn_desc");
         if (can_totp)
-            choice(out, c, "totp", "add.totp", "add.totp_desc");
+            choice(out, c, "totp", "add.totp_desc");
         if (can_sms)
-            choice(out, c, "sms", "add.sms", "add.sms_desc");
+            choice(out, c, "sms", "add.sms_desc");
         if (can_email)
-            choice(out, c, "email", "add.email", "add.email_desc");
+            choice(out, c, "email", "add.email_desc");
         buf_append_str(out, "</ul>\n");
     } else {
         buf_append_str(out, "<p>");

@@ -33,6 +33,9 @@ struct ui_ctx {
      * the page's usual GET path; the message page and the recovery codes
      * page (shown once) then have no switch. */
     const char *back;
+    /* Development delivery is on: pages where a code was sent point at
+     * /dev/outbox. */
+    bool dev_outbox;
 };
 
 struct ui_factor {
@@ -128,10 +131,12 @@ struct ui_bind_view {
 void ui_page_bind(struct buf *out, const struct ui_ctx *c, const struct ui_bind_view *v);
 
 /* Adding an authenticator app: the QR code (SVG markup from ui_qr_svg, put
- * in as is), the secret in groups of four for typing, and POST
- * /account/verify with "factor_id" and "code" to confirm. */
+ * in as is), an "Open in authenticator app" link to otpauth_uri (for the
+ * phone that holds the app; none when NULL), the secret in groups of four
+ * ("JBSW Y3DP ...", a group never breaks across lines) for typing, and
+ * POST /account/verify with "factor_id" and "code" to confirm. */
 void ui_page_totp(struct buf *out, const struct ui_ctx *c, const char *qr_svg,
-                  const char *secret_groups, const char *factor_id);
+                  const char *secret_groups, const char *factor_id, const char *otpauth_uri);
 
 /* Adding a passkey or security key (/account/add/webauthn): what it is, an
  * optional name, and "Create a passkey", which runs the registration
@@ -149,9 +154,13 @@ void ui_page_passkey(struct buf *out, const struct ui_ctx *c, const struct ui_pa
 /* Recovery codes, shown once (GET /account/recovery-codes after the POST
  * that made them): copy, download as .txt and print buttons (script), the
  * codes as a list readable and printable without script, and a "I have
- * saved them" form POST to continue_action. */
+ * saved them" form POST to continue_action. The download is named after
+ * the brand and account ("acme-id-recovery-codes-alice.txt") and says
+ * inside whose codes they are and when they were made (made_on,
+ * "2026-12-05"); either may be NULL. */
 void ui_page_recovery_codes(struct buf *out, const struct ui_ctx *c, const char *const *codes,
-                            size_t count, const char *continue_action);
+                            size_t count, const char *continue_action, const char *account,
+                            const char *made_on);
 
 /* The enrolment offer inside a login (SPEC §5): pick what to add (links to
  * /account/add/...); with mandatory false a "Skip for now" form (POST
@@ -181,12 +190,15 @@ void ui_duration(const char *locale, int64_t seconds, char *out, size_t outlen);
  * itself when unknown, so a missing string shows up in tests. */
 const char *ui_t(const char *locale, const char *key);
 
-/* Added: the body of /brand.css, which every page links after otpgate.css:
- * ":root{--accent:…;--accent-contrast:…}" plus a light-mode link colour when
- * the accent is dark enough to be read as text on white. accent must be
- * "#rgb" or "#rrggbb"; anything else gives OG_ERR_INVALID and appends
- * nothing (serve an empty stylesheet: the default accent stays). Button
- * text is white or near-black, whichever contrasts more with the accent. */
+/* The body of /brand.css, which every page links after otpgate.css:
+ * ":root{--accent:…;--accent-contrast:…;--link:…;--badge-accent:…;
+ * --badge-accent-bg:…;--icon-bg:…;--hover:…}" and the same variables for
+ * dark mode, all from the one accent. Link and badge colours are the
+ * accent darkened (light) or lightened (dark) until they reach 4.5:1 on
+ * the backgrounds they sit on; button text is white or near-black,
+ * whichever contrasts more. accent must be "#rgb" or "#rrggbb"; anything
+ * else gives OG_ERR_INVALID and appends nothing (serve an empty
+ * stylesheet: the default colours stay). */
 int ui_brand_css(struct buf *out, const char *accent);
 
 /* An SVG QR code (libqrencode, error correction M) for text; malloc'd,

@@ -5,20 +5,36 @@
 #define OTPGATE_UI_H
 
 #include "core/buf.h"
+#include "ui/pages.h"
 
 #include <stdint.h>
 
 /* Appends s with &, <, >, " and ' escaped. */
 void ui_html_escape(struct buf *out, const char *s);
 
-/* The landing page: what otpgate is and where apps and admins go next. */
-void ui_page_home(struct buf *out, const char *product_name, const char *public_url,
+/* The landing page: what otpgate is and what to do next (register an app,
+ * the demo and the development outbox when development delivery is on, the
+ * admin console), in c->locale with c's brand; c->csrf may be NULL. */
+void ui_page_home(struct buf *out, const struct ui_ctx *c, const char *public_url,
                   bool dev_delivery);
 
-/* The development outbox page: begin, one item per message, end. */
-void ui_dev_outbox_begin(struct buf *out, size_t count);
-void ui_dev_outbox_item(struct buf *out, int64_t at_ms, const char *channel, const char *to,
-                        const char *subject, const char *text);
-void ui_dev_outbox_end(struct buf *out, size_t count);
+/* One message of the development outbox. */
+struct ui_outbox_item {
+    uint64_t id;         /* its number: /dev/outbox/ID/html serves the HTML part */
+    int64_t at_ms;       /* when the sink took it */
+    const char *channel; /* "sms" or "email" */
+    const char *to;
+    const char *subject; /* "" for SMS */
+    const char *text;    /* the plain text (SMS text, or the e-mail's text part) */
+    const char *code;    /* the code it carries, highlighted where the text has it; may be "" */
+    bool has_html;       /* an HTML part exists: shown in a sandboxed frame */
+};
+
+/* The development outbox page, newest first: begin (latest is the newest
+ * message's id, 0 when none; the script compares it to refresh), one item
+ * per message, end. In c->locale; c->csrf may be NULL. */
+void ui_dev_outbox_begin(struct buf *out, const struct ui_ctx *c, size_t count, uint64_t latest);
+void ui_dev_outbox_item(struct buf *out, const struct ui_ctx *c, const struct ui_outbox_item *m);
+void ui_dev_outbox_end(struct buf *out, const struct ui_ctx *c, size_t count);
 
 #endif

@@ -1,9 +1,11 @@
 /* otpgate.js: small progressive enhancements for the otpgate pages. Every
  * page works without it. It adds the "Send again" countdown
- * ([data-resend-after]), and copy / download / print for recovery codes and
+ * ([data-resend-after]), copy / download / print for recovery codes and
  * the authenticator setup key ([data-copy], [data-download], [data-print]),
- * showing the buttons that need it ([data-js-only]). It never submits a
- * form by itself. No dependencies; texts come from the page (data-*). */
+ * a search box over the country picker ([data-filter-label]), and keeps
+ * the development outbox up to date ([data-outbox-latest]), showing the
+ * buttons that need it ([data-js-only]). It never submits a form by
+ * itself. No dependencies; texts come from the page (data-*). */
 (function () {
   "use strict";
 
@@ -102,10 +104,18 @@
     }
   }
 
+  /* The file says whose codes they are and when they were made (the page
+   * gives the lines: data-title, data-account, data-made). */
   function download(button) {
-    var title = button.getAttribute("data-title");
+    var head = ["data-title", "data-account", "data-made"]
+      .map(function (name) {
+        return button.getAttribute(name);
+      })
+      .filter(function (line) {
+        return line;
+      });
     var body = targetText(button.getAttribute("data-download"), false);
-    var text = (title ? title + "\n\n" : "") + body + "\n";
+    var text = (head.length ? head.join("\n") + "\n\n" : "") + body + "\n";
     var blob = new Blob([text], { type: "text/plain;charset=utf-8" });
     var url = URL.createObjectURL(blob);
     var a = document.createElement("a");
@@ -119,8 +129,98 @@
     }, 1000);
   }
 
+  /* A search box above a long <select>: typing keeps the options whose
+   * text (or data-alt: ISO code, English name) contains what was typed,
+   * and selects the first of them. The select alone works without it. */
+  function countryFilter(select) {
+    var field = select.parentNode;
+    var label = document.createElement("label");
+    var input = document.createElement("input");
+    var hint = document.createElement("p");
+    input.type = "search";
+    input.id = select.id + "-search";
+    input.autocomplete = "off";
+    input.setAttribute("aria-describedby", input.id + "-hint");
+    input.setAttribute("aria-controls", select.id);
+    label.htmlFor = input.id;
+    label.textContent = select.getAttribute("data-filter-label");
+    hint.id = input.id + "-hint";
+    hint.className = "hint";
+    hint.textContent = select.getAttribute("data-filter-hint") || "";
+    var box = document.createElement("div");
+    box.className = "field filter";
+    box.appendChild(label);
+    box.appendChild(hint);
+    box.appendChild(input);
+    field.parentNode.insertBefore(box, field);
+    var all = Array.prototype.slice.call(select.options);
+    function norm(s) {
+      return s.toLowerCase().replace(/[+\s]/g, "");
+    }
+    input.addEventListener("input", function () {
+      var q = norm(input.value);
+      var keep = all.filter(function (o) {
+        return !q || norm(o.text + (o.getAttribute("data-alt") || "")).indexOf(q) >= 0;
+      });
+      if (!keep.length) {
+        return; /* nothing matches: leave the list as it was */
+      }
+      var chosen = select.options[select.selectedIndex];
+      select.textContent = "";
+      keep.forEach(function (o) {
+        select.appendChild(o);
+      });
+      if (keep.indexOf(chosen) < 0) {
+        select.selectedIndex = 0;
+      } else {
+        chosen.selected = true;
+      }
+    });
+  }
+
+  /* The development outbox: every few seconds, fetch the page again and
+   * swap in its list when a newer message came. */
+  function outboxRefresh(list) {
+    var status = document.getElementById("outbox-status");
+    function poll() {
+      fetch(window.location.pathname, { credentials: "same-origin", cache: "no-store" })
+        .then(function (r) {
+          return r.ok ? r.text() : null;
+        })
+        .then(function (html) {
+          if (!html) {
+            return;
+          }
+          var doc = new DOMParser().parseFromString(html, "text/html");
+          var fresh = doc.getElementById("outbox");
+          var now = document.getElementById("outbox");
+          if (!fresh || !now) {
+            return;
+          }
+          if (fresh.getAttribute("data-outbox-latest") !== now.getAttribute("data-outbox-latest")) {
+            var node = document.importNode(fresh, true);
+            now.parentNode.replaceChild(node, now);
+            each("#outbox [data-js-only]", function (el) {
+              el.hidden = false;
+            });
+            if (status) {
+              status.textContent = "";
+              status.textContent = status.getAttribute("data-done") || "";
+            }
+          }
+        })
+        .catch(function () {})
+        .then(function () {
+          window.setTimeout(poll, 2000);
+        });
+    }
+    window.setTimeout(poll, 2000);
+  }
+
   function init() {
     each("[data-resend-after]", countdown);
+    each("select[data-filter-label]", countryFilter);
+    each("[data-outbox-latest]", outboxRefresh);
     each("[data-js-only]", function (el) {
       el.hidden = false;
     });

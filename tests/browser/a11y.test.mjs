@@ -40,12 +40,13 @@ test('12a. enrolment, binding, authenticator app and recovery codes pages', asyn
   await expectHeading(page, 'Set up two-step verification');
   await check(t, page, 'enrol-required');
 
-  await page.getByRole('link', { name: /Add an email address/ }).click();
-  await expectHeading(page, 'Add an email address');
+  await page.getByRole('link', { name: /^Email/ }).click();
+  await expectHeading(page, 'Add email');
   await check(t, page, 'bind-email');
   await page.getByLabel('Email address').fill('someone@invalid');
   await page.getByRole('button', { name: 'Send code' }).click();
-  await page.getByRole('alert').waitFor();
+  // the error stands beside the field, which keeps what was typed
+  await page.getByText('Enter a valid email address.').waitFor();
   await check(t, page, 'bind-email-error');
   await page.getByLabel('Email address').fill(user.email);
   await page.getByRole('button', { name: 'Send code' }).click();
@@ -60,8 +61,8 @@ test('12a. enrolment, binding, authenticator app and recovery codes pages', asyn
   await page.getByRole('link', { name: 'Cancel' }).click();
   await expectHeading(page, 'Two-step verification');
   await check(t, page, 'account-empty');
-  await page.getByRole('link', { name: /Add a phone number/ }).click();
-  await expectHeading(page, 'Add a phone number');
+  await page.getByRole('link', { name: /^Text message/ }).click();
+  await expectHeading(page, 'Add text message');
   await check(t, page, 'bind-sms');
   const before = stack.smsSent(phone.e164).length;
   await page.getByLabel('Phone number').fill(phone.national);
@@ -76,8 +77,8 @@ test('12a. enrolment, binding, authenticator app and recovery codes pages', asyn
   const totpUser = newUser('a11y-totp');
   page = await newPage();
   await page.goto(stack.link({ sub: totpUser.sub }).url);
-  await page.getByRole('link', { name: /Add an authenticator app/ }).click();
-  await expectHeading(page, 'Add an authenticator app');
+  await page.getByRole('link', { name: /^Authenticator app/ }).click();
+  await expectHeading(page, 'Add authenticator app');
   await check(t, page, 'totp');
 
   page = await newPage();
@@ -236,6 +237,12 @@ test('12d. message pages and the landing page', async (t) => {
 
   await fresh.goto(`${stack.url}/`);
   await check(t, fresh, 'home');
+
+  // Unknown paths: the site's layout, in the browser's language.
+  const r3 = await fresh.goto(`${stack.url}/no/such/page`);
+  assert.equal(r3.status(), 404);
+  await expectHeading(fresh, 'Page not found');
+  await check(t, fresh, 'not-found-prod');
 });
 
 test('12g. passkey pages: adding one, the challenge, phr, the account list', async (t) => {
@@ -252,7 +259,7 @@ test('12g. passkey pages: adding one, the challenge, phr, the account list', asy
   await page.goto(link.url);
   await expectHeading(page, 'Set up two-step verification');
   await check(t, page, 'enrol-passkey');
-  await page.getByRole('link', { name: /Add a passkey or security key/ }).click();
+  await page.getByRole('link', { name: /^Passkey or security key/ }).click();
   await expectHeading(page, 'Add a passkey or security key');
   await check(t, page, 'passkey-add');
   await page.getByRole('button', { name: 'Create a passkey' }).click();
@@ -267,7 +274,7 @@ test('12g. passkey pages: adding one, the challenge, phr, the account list', asy
   await page.getByText(/^Rename/).click();
   await check(t, page, 'account-passkey');
   // The same authenticator again: the page says it is there already.
-  await page.getByRole('link', { name: /Add a passkey or security key/ }).click();
+  await page.getByRole('link', { name: /^Passkey or security key/ }).click();
   await page.getByRole('button', { name: 'Create a passkey' }).click();
   await page.getByText('This passkey or security key is added already.').waitFor();
   await check(t, page, 'passkey-add-exists');

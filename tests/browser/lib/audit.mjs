@@ -5,7 +5,8 @@
 //
 // OTPGATE_DOCS_SCREENSHOTS=1 also writes viewport screenshots of the pages
 // listed in DOCS_PAGES to docs/screenshots/ (the README's pictures):
-//   OTPGATE_DOCS_SCREENSHOTS=1 node --test tests/browser/a11y.test.mjs
+//   OTPGATE_DOCS_SCREENSHOTS=1 node --test tests/browser/a11y.test.mjs \
+//     tests/browser/wayfinding.test.mjs
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -19,7 +20,8 @@ const HEIGHT = { 360: 740, 1280: 800 };
 // page name -> docs/screenshots/ file name (without -WIDTH.png)
 export const DOCS_PAGES = new Map([['challenge-email', 'challenge'], ['account', 'account'],
   ['recovery-codes', 'recovery-codes'], ['totp', 'totp'], ['passkey-add', 'passkey-add'],
-  ['challenge-passkey', 'challenge-passkey'], ['account-passkey', 'account-passkey']]);
+  ['challenge-passkey', 'challenge-passkey'], ['account-passkey', 'account-passkey'],
+  ['bind-sms', 'bind-phone'], ['home', 'home'], ['outbox', 'dev-outbox'], ['not-found', 'not-found']]);
 
 fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
 

@@ -14,9 +14,11 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <math.h>
 #include <qrencode.h>
 
 #include "gateway/pages.h"
+#include "ui/countries.h"
 #include "ui/i18n.h"
 #include "ui/pages.h"
 #include "ui/ui.h"
@@ -306,12 +308,14 @@ static void test_i18n_table(void **state)
 static void test_handler_keys(void **state)
 {
     (void)state;
-    static const char *const with_arg[] = {"err.wrong_code", "err.wait", "err.rate_limited",
-                                           "notice.code_sent", "notice.recovery_low"};
-    static const char *const with_arg_only[] = {"err.wrong_wait",           "err.wrong_wait_soon",
-                                                "err.wrong_lock_soon",      "body.locked_contact",
-                                                "challenge.locked_contact", "confirm.recovery_body",
-                                                "err.passkey_wait"};
+    static const char *const with_arg[] = {"err.wrong_code",   "err.wait",
+                                           "err.rate_limited", "err.resend_wait",
+                                           "notice.code_sent", "notice.recovery_low",
+                                           "notice.added_sms", "notice.added_email"};
+    static const char *const with_arg_only[] = {
+        "err.wrong_wait",      "err.wrong_wait_soon",      "err.wrong_lock_soon",
+        "body.locked_contact", "challenge.locked_contact", "confirm.recovery_body",
+        "err.passkey_wait"};
     for (size_t i = 0; i < sizeof(with_arg_only) / sizeof(with_arg_only[0]); i++) {
         assert_true(ui_i18n_has("en", with_arg_only[i]) && ui_i18n_has("zh", with_arg_only[i]));
         assert_int_equal(holes(ui_t("en", with_arg_only[i])), 1);
@@ -331,6 +335,12 @@ static void test_handler_keys(void **state)
         "err.not_allowed",
         "err.generic",
         "err.recovery_wrong",
+        "err.wrong_code_dead",
+        "notice.added_totp",
+        "title.not_found",
+        "body.not_found",
+        "title.method_not_allowed",
+        "body.method_not_allowed",
         "err.codes_shown_once",
         "err.last_factor",
         "title.locked",
@@ -381,6 +391,11 @@ static void test_handler_keys(void **state)
     assert_string_equal(ui_t("en", "notice.code_sent"), "We sent a code to %s.");
     assert_string_equal(ui_t("en", "notice.recovery_low"),
                         "Only %s recovery codes left. Make a new set.");
+    /* A dead code and an early resend say what to do, not "0 tries" or
+     * "too many codes". */
+    assert_non_null(strstr(ui_t("en", "err.wrong_code_dead"), "Send a new code."));
+    assert_string_equal(ui_t("en", "err.resend_wait"),
+                        "A new code can be sent in %s. The code we sent before still works.");
 }
 
 /* ---- the shared layout ---- */
@@ -406,7 +421,10 @@ static void test_layout_alerts_and_switch(void **state)
         expect_has(b.data, i == 0 ? "value=\"en\" lang=\"en\" aria-current=\"true\""
                                   : "value=\"zh\" lang=\"zh-CN\" aria-current=\"true\"");
         expect_has(b.data, "<span>Acme ID</span>");
-        expect_has(b.data, "src=\"/static/img/logo.svg\" alt=\"\"");
+        /* The built-in logo is drawn inline, so the accent can tint it. */
+        expect_has(b.data, "<svg class=\"logo\"");
+        expect_has(b.data, "<path class=\"logo-outer\"");
+        expect_not(b.data, "<img src=\"/static/img/logo.svg\"");
         expect_has(b.data, i == 0 ? "Protected by Acme ID" : "由 Acme ID 提供安全保护");
         buf_free(&b);
     }
@@ -475,10 +493,10 @@ static void test_escaping(void **state)
             ui_page_bind(&b, &c, &bv2);
             break;
         case 4:
-            ui_page_totp(&b, &c, NULL, HOSTILE, HOSTILE);
+            ui_page_totp(&b, &c, NULL, HOSTILE, HOSTILE, "otpauth://totp/" HOSTILE);
             break;
         case 5:
-            ui_page_recovery_codes(&b, &c, codes, 1, HOSTILE);
+            ui_page_recovery_codes(&b, &c, codes, 1, HOSTILE, HOSTILE, HOSTILE);
             break;
         case 6:
             ui_page_enrol(&b, &c, true, true, true, true, true, false);
@@ -498,22 +516,39 @@ static void test_escaping(void **state)
         expect_has(b.data, "&lt;script&gt;");
         buf_free(&b);
     }
+    struct ui_ctx bare = ctx("en");
+    bare.csrf = NULL;
+    bare.brand_name = HOSTILE;
     buf_init(&b, 1u << 16);
-    ui_page_home(&b, HOSTILE, HOSTILE, true);
+    ui_page_home(&b, &bare, HOSTILE, true);
     check_document(b.data, "en", false);
     expect_not(b.data, "<script>alert");
     buf_free(&b);
     buf_init(&b, 1u << 16);
-    ui_dev_outbox_begin(&b, 1);
-    ui_dev_outbox_item(&b, 1700000000000, HOSTILE, HOSTILE, HOSTILE, HOSTILE);
-    ui_dev_outbox_end(&b, 1);
+    struct ui_outbox_item item = {.id = 7,
+                                  .at_ms = 1700000000000,
+                                  .channel = HOSTILE,
+                                  .to = HOSTILE,
+                                  .subject = HOSTILE,
+                                  .text = HOSTILE "<script>alert(1)</script>",
+                                  .code = "<script>",
+                                  .has_html = true};
+    ui_dev_outbox_begin(&b, &bare, 1, 7);
+    ui_dev_outbox_item(&b, &bare, &item);
+    ui_dev_outbox_end(&b, &bare, 1);
     check_document(b.data, "en", false);
     expect_not(b.data, "<script>alert");
+    expect_has(b.data, "<mark>&lt;script&gt;</mark>");
     expect_has(b.data, "2023-11-14 22:13:20 UTC");
     buf_free(&b);
 }
 
 /* ---- the challenge ---- */
+
+static const char *en_or(size_t i, const char *en, const char *zh)
+{
+    return i == 0 ? en : zh;
+}
 
 static void test_challenge(void **state)
 {
@@ -532,8 +567,12 @@ static void test_challenge(void **state)
         expect_has(b.data, "action=\"/challenge/send\"");
         expect_has(b.data, "name=\"factor_id\" value=\"f1\"");
         expect_not(b.data, "one-time-code");
-        expect_has(b.data, "+44 •••• ••12 34");
+        /* A masked number never wraps inside: no-break spaces. */
+        expect_has(b.data, "+44&nbsp;••••&nbsp;••12&nbsp;34");
+        expect_not(b.data, "+44 ••••");
         expect_has(b.data, "<details class=\"other-ways\">");
+        /* The same order of methods as on every page: app, text, email. */
+        assert_true(strstr(b.data, "factor=f3") < strstr(b.data, "factor=f2"));
         expect_has(b.data, "href=\"/challenge?factor=f2\"");
         expect_has(b.data, "href=\"/challenge?factor=f3\"");
         expect_has(b.data, "href=\"/challenge?method=recovery\"");
@@ -556,6 +595,14 @@ static void test_challenge(void **state)
         expect_has(b.data, i == 0 ? "data-wait-label=\"Send again in %s s\">Send again</button>"
                                   : "data-wait-label=\"%s 秒后可重新发送\">重新发送</button>");
         expect_not(b.data, " disabled");
+        expect_not(b.data, "href=\"/dev/outbox\"");
+        buf_free(&b);
+        /* In development the code page points at the outbox. */
+        struct ui_ctx dc = c;
+        dc.dev_outbox = true;
+        RENDER(b, "challenge-code-dev", loc, true, ui_page_challenge(&b, &dc, &v));
+        expect_has(b.data, "<a href=\"/dev/outbox\" target=\"_blank\" rel=\"noopener\">");
+        expect_has(b.data, en_or(i, "Open the development outbox", "打开开发发件箱"));
         buf_free(&b);
 
         /* TOTP opens straight on the code form; step-up wording. */
@@ -668,6 +715,18 @@ static void test_account(void **state)
         expect_has(b.data, "href=\"/account/add/sms\"");
         expect_has(b.data, "href=\"/account/add/email\"");
         expect_has(b.data, "href=\"/account/add/totp\"");
+        /* Every list in one order: authenticator app, text message, email;
+         * each method named as in the list of the user's methods. */
+        assert_true(strstr(b.data, "/account/add/totp") < strstr(b.data, "/account/add/sms"));
+        assert_true(strstr(b.data, "/account/add/sms") < strstr(b.data, "/account/add/email"));
+        const char *methods = strstr(b.data, "<ul class=\"factors\">");
+        assert_true(strstr(methods, "value=\"f3\"") < strstr(methods, "value=\"f1\""));
+        assert_true(strstr(methods, "value=\"f1\"") < strstr(methods, "value=\"f2\""));
+        const char *adds = strstr(b.data, "<ul class=\"methods\">");
+        expect_has(adds, en ? "<span class=\"method-name\">Text message</span>"
+                            : "<span class=\"method-name\">短信</span>");
+        expect_not(b.data, en ? "Add a phone number" : "添加手机号码");
+        expect_has(b.data, "+86&nbsp;•••&nbsp;••••&nbsp;5678");
         expect_has(b.data, en ? "Only 3 recovery codes left. Make a new set."
                               : "只剩 3 个恢复码，请生成新的一组。");
         expect_has(b.data, "name=\"back\" value=\"/account\"");
@@ -793,7 +852,7 @@ static void test_passkey_pages(void **state)
             .factors = list, .factor_count = 2, .recovery_left = 8, .can_passkey = true};
         RENDER(b, "account-passkey", loc, true, ui_page_account(&b, &c, &av));
         expect_has(b.data, "href=\"/account/add/webauthn\"");
-        expect_has(b.data, en ? "Add a passkey or security key" : "添加通行密钥或安全密钥");
+        expect_has(b.data, en ? ">Passkey or security key<" : ">通行密钥或安全密钥<");
         expect_has(b.data, ">Work laptop<");
         expect_has(b.data, en ? "Added 2026-12-01 08:00 UTC" : "添加于 2026-12-01 08:00 UTC");
         assert_int_equal(count_of(b.data, "action=\"/account/rename\""), 1);
@@ -903,10 +962,23 @@ static void test_bind(void **state)
         RENDER(b, "bind-sms", loc, true, ui_page_bind(&b, &c, &v));
         expect_has(b.data, "action=\"/account/add/sms\"");
         expect_has(b.data, "<select id=\"country\" name=\"country\"");
-        expect_has(b.data, en ? "<option value=\"44\" selected>United Kingdom (+44)</option>"
-                              : "<option value=\"86\" selected>中国大陆 (+86)</option>");
+        expect_has(
+            b.data,
+            en ? "<option value=\"gb\" data-alt=\"gb\" selected>United Kingdom (+44)</option>"
+               : "<option value=\"cn\" data-alt=\"cn China mainland\" selected>中国大陆 "
+                 "(+86)</option>");
         assert_int_equal(count_of(b.data, " selected>"), 1);
-        assert_true(count_of(b.data, "<option ") >= 40);
+        /* The full E.164 list, each region once, in the page's order. */
+        assert_int_equal(count_of(b.data, "<option "), ui_country_count);
+        expect_has(b.data, en ? ">Ukraine (+380)<" : ">乌克兰 (+380)<");
+        expect_has(b.data, en ? ">Åland Islands (+358)<" : ">奥兰群岛 (+358)<");
+        if (en) /* alphabetical, Å with the A's */
+            assert_true(strstr(b.data, ">Albania") < strstr(b.data, ">Åland") ||
+                        strstr(b.data, ">Åland") < strstr(b.data, ">Algeria"));
+        else /* pinyin: 阿 (a) before 英 (ying) before 中 (zhong) */
+            assert_true(strstr(b.data, ">阿根廷") < strstr(b.data, ">英国") &&
+                        strstr(b.data, ">英国") < strstr(b.data, ">中国大陆"));
+        expect_has(b.data, "data-filter-label=\"");
         expect_has(b.data, "type=\"tel\"");
         expect_has(b.data, "autocomplete=\"tel-national\"");
         expect_has(b.data, "name=\"phone\"");
@@ -915,22 +987,44 @@ static void test_bind(void **state)
         expect_has(b.data, "name=\"back\" value=\"/account/add/sms\"");
         buf_free(&b);
 
-        /* Preselected country (+1 is two countries: one selected), typed
-         * value shown again with the error. */
+        /* A bare calling code picks its main region (+1: the United
+         * States); the typed value comes back with the error beside the
+         * field, not at the top. */
         struct ui_ctx ce = c;
         ce.error = "err.invalid_phone";
         struct ui_bind_view v1 = {.type = "sms", .step = 1, .country = "1", .value = "0712"};
         RENDER(b, "bind-sms-error", loc, true, ui_page_bind(&b, &ce, &v1));
         assert_int_equal(count_of(b.data, " selected>"), 1);
-        expect_has(b.data, en ? "<option value=\"1\" selected>United States (+1)"
-                              : "<option value=\"1\" selected>美国 (+1)");
+        expect_has(b.data, en ? "<option value=\"us\" data-alt=\"us\" selected>United States (+1)"
+                              : "selected>美国 (+1)");
         expect_has(b.data, "value=\"0712\"");
-        expect_has(b.data, "aria-describedby=\"phone-hint form-error\" aria-invalid=\"true\"");
+        expect_has(b.data, "aria-describedby=\"phone-hint phone-error\" aria-invalid=\"true\"");
+        expect_has(b.data,
+                   en ? "<p class=\"field-error\" id=\"phone-error\">Enter a valid phone "
+                        "number.</p>"
+                      : "<p class=\"field-error\" id=\"phone-error\">请输入有效的手机号码。</p>");
+        expect_not(b.data, "role=\"alert\"");
+        assert_true(strstr(b.data, "id=\"phone-error\"") < strstr(b.data, "<input id=\"phone\""));
+        buf_free(&b);
+        /* An ISO code picks that very region (+1 Canada, not the US). */
+        struct ui_bind_view vc = {.type = "sms", .step = 1, .country = "CA"};
+        RENDER(b, "bind-sms-ca", loc, true, ui_page_bind(&b, &c, &vc));
+        expect_has(b.data, en ? "<option value=\"ca\" data-alt=\"ca\" selected>Canada (+1)"
+                              : "<option value=\"ca\" data-alt=\"ca Canada\" selected>加拿大 (+1)");
+        assert_int_equal(count_of(b.data, " selected>"), 1);
         buf_free(&b);
         /* A code the list lacks still shows, selected. */
-        struct ui_bind_view v2 = {.type = "sms", .step = 1, .country = "380"};
+        struct ui_bind_view v2 = {.type = "sms", .step = 1, .country = "9999"};
         RENDER(b, "bind-sms-other", loc, true, ui_page_bind(&b, &c, &v2));
-        expect_has(b.data, "<option value=\"380\" selected>");
+        expect_has(b.data, "<option value=\"9999\" selected>");
+        buf_free(&b);
+        /* Another error keeps the top alert and points the field at it. */
+        struct ui_ctx cd = c;
+        cd.error = "err.delivery";
+        RENDER(b, "bind-sms-delivery", loc, true, ui_page_bind(&b, &cd, &v));
+        expect_has(b.data, "role=\"alert\"");
+        expect_has(b.data, "aria-describedby=\"phone-hint form-error\"");
+        expect_not(b.data, "aria-invalid");
         buf_free(&b);
 
         struct ui_bind_view e = {.type = "email", .step = 1, .value = "a@b.c"};
@@ -941,6 +1035,14 @@ static void test_bind(void **state)
         expect_has(b.data, "name=\"email\"");
         expect_has(b.data, "value=\"a@b.c\"");
         expect_not(b.data, "<select");
+        buf_free(&b);
+        struct ui_ctx cm = c;
+        cm.error = "err.invalid_email";
+        struct ui_bind_view eb = {.type = "email", .step = 1, .value = "alice@"};
+        RENDER(b, "bind-email-error", loc, true, ui_page_bind(&b, &cm, &eb));
+        expect_has(b.data, "value=\"alice@\"");
+        expect_has(b.data, "aria-describedby=\"email-error\" aria-invalid=\"true\"");
+        expect_has(b.data, "<p class=\"field-error\" id=\"email-error\">");
         buf_free(&b);
 
         struct ui_bind_view s2 = {.type = "sms",
@@ -955,7 +1057,7 @@ static void test_bind(void **state)
         expect_has(b.data, "autocomplete=\"one-time-code\"");
         expect_has(b.data, "inputmode=\"numeric\"");
         expect_has(b.data, "data-resend-after=\"60\"");
-        expect_has(b.data, "+44 •••• 34");
+        expect_has(b.data, "+44&nbsp;••••&nbsp;34");
         expect_has(b.data, "href=\"/account/add/sms\"");
         buf_free(&b);
         struct ui_bind_view e2 = {
@@ -979,9 +1081,18 @@ static void test_totp(void **state)
                               ui_t(loc, "totp.qr_label"));
         assert_non_null(svg);
         struct buf b;
-        RENDER(b, "totp", loc, true, ui_page_totp(&b, &c, svg, "JBSW Y3DP EHPK 3PXP", "f5"));
+        RENDER(b, "totp", loc, true,
+               ui_page_totp(&b, &c, svg, "JBSW Y3DP EHPK 3PXP", "f5",
+                            "otpauth://totp/Acme:alice?secret=JBSWY3DPEHPK3PXP&issuer=Acme"));
         expect_has(b.data, "<div class=\"qr\"><svg ");
-        expect_has(b.data, "JBSW Y3DP EHPK 3PXP");
+        /* Groups of four that never break inside; lines break between. */
+        expect_has(b.data, "<span class=\"group\">JBSW</span> <span class=\"group\">Y3DP</span> "
+                           "<span class=\"group\">EHPK</span> <span class=\"group\">3PXP</span>");
+        /* For the phone that holds the app: a plain link to otpauth:. */
+        expect_has(b.data, "<a class=\"button secondary\" href=\"otpauth://totp/"
+                           "Acme:alice?secret=JBSWY3DPEHPK3PXP&amp;issuer=Acme\"");
+        expect_has(b.data,
+                   en_or(i, ">Open in authenticator app</a>", ">在身份验证器应用中打开</a>"));
         expect_has(b.data, "action=\"/account/verify\"");
         expect_has(b.data, "name=\"factor_id\" value=\"f5\"");
         expect_has(b.data, "autocomplete=\"one-time-code\"");
@@ -990,9 +1101,15 @@ static void test_totp(void **state)
         buf_free(&b);
         free(svg);
         /* Without a QR code the key alone still works. */
-        RENDER(b, "totp-noqr", loc, true, ui_page_totp(&b, &c, NULL, "ABCD", "f5"));
+        RENDER(b, "totp-noqr", loc, true, ui_page_totp(&b, &c, NULL, "ABCD", "f5", NULL));
         expect_not(b.data, "<svg class=\"qr-code\"");
-        expect_has(b.data, "ABCD");
+        expect_has(b.data, ">ABCD</span>");
+        expect_not(b.data, "otpauth:");
+        buf_free(&b);
+        /* Only an otpauth: URI becomes a link. */
+        RENDER(b, "totp-badlink", loc, true,
+               ui_page_totp(&b, &c, NULL, "ABCD", "f5", "javascript:alert(1)"));
+        expect_not(b.data, "javascript:");
         buf_free(&b);
     }
 }
@@ -1009,13 +1126,19 @@ static void test_recovery_codes(void **state)
         struct ui_ctx c = ctx(loc);
         struct buf b;
         RENDER(b, "recovery", loc, false,
-               ui_page_recovery_codes(&b, &c, codes, 10, "/account/continue"));
+               ui_page_recovery_codes(&b, &c, codes, 10, "/account/continue", "Alice@Example.com",
+                                      "2026-12-05"));
         expect_has(b.data, "<ol class=\"codes\" id=\"recovery-codes\"");
         assert_int_equal(count_of(b.data, "<li><code>"), 10);
         expect_has(b.data, "<li><code>abcd-efgh-ijkl-mnop</code></li>");
         expect_has(b.data, "data-copy=\"recovery-codes\"");
         expect_has(b.data, "data-download=\"recovery-codes\"");
-        expect_has(b.data, "data-filename=\"otpgate-recovery-codes.txt\"");
+        /* Named after the brand and the account; whose and when, inside. */
+        expect_has(b.data, "data-filename=\"acme-id-recovery-codes-alice-example-com.txt\"");
+        expect_has(b.data, en_or(i, "data-account=\"Account: Alice@Example.com\"",
+                                 "data-account=\"账户：Alice@Example.com\""));
+        expect_has(b.data, en_or(i, "data-made=\"Made on 2026-12-05 (UTC)\"",
+                                 "data-made=\"生成日期：2026-12-05（UTC）\""));
         expect_has(b.data, "data-print");
         expect_has(b.data, "data-js-only hidden");
         expect_has(b.data, "action=\"/account/continue\"");
@@ -1023,6 +1146,15 @@ static void test_recovery_codes(void **state)
         expect_has(b.data, "page-recovery");
         buf_free(&b);
     }
+    /* Nothing usable in the names: a fallback, never an empty part. */
+    struct ui_ctx c = ctx("en");
+    c.brand_name = "登录";
+    struct buf b;
+    RENDER(b, "recovery-fallback", "en", false,
+           ui_page_recovery_codes(&b, &c, codes, 10, "/account/continue", "", NULL));
+    expect_has(b.data, "data-filename=\"otpgate-recovery-codes-account.txt\"");
+    expect_not(b.data, "data-made");
+    buf_free(&b);
     /* The print stylesheet keeps only the codes. */
     const char *src = getenv("OTPGATE_SOURCE_DIR");
     char path[512];
@@ -1054,6 +1186,11 @@ static void test_enrol(void **state)
         expect_has(b.data, "href=\"/account/add/totp\"");
         expect_has(b.data, "action=\"/enrol/skip\"");
         expect_has(b.data, "name=\"back\" value=\"/enrol\"");
+        /* The account page's order and names (factor.*). */
+        assert_true(strstr(b.data, "/account/add/totp") < strstr(b.data, "/account/add/sms"));
+        assert_true(strstr(b.data, "/account/add/sms") < strstr(b.data, "/account/add/email"));
+        expect_has(b.data, en_or(i, "<span class=\"method-name\">Email</span>",
+                                 "<span class=\"method-name\">电子邮件</span>"));
         buf_free(&b);
         RENDER(b, "enrol-required", loc, true,
                ui_page_enrol(&b, &c, true, false, true, false, false, false));
@@ -1148,28 +1285,136 @@ static void test_messages(void **state)
 static void test_home_and_outbox(void **state)
 {
     (void)state;
-    struct buf b;
-    RENDER(b, "home", "en", false, ui_page_home(&b, "otpgate", "http://127.0.0.1:8080", true));
-    expect_has(b.data, "otpgate is running</h1>");
-    expect_has(b.data, "<code>http://127.0.0.1:8080</code>");
-    expect_has(b.data, "Development delivery is on");
-    buf_free(&b);
-    RENDER(b, "outbox", "en", false, {
-        ui_dev_outbox_begin(&b, 2);
-        ui_dev_outbox_item(&b, 1700000000000, "sms", "+447700900123", "", "Acme: 123456");
-        ui_dev_outbox_item(&b, 1700000001000, "email", "a@example.com", "Your code", "123456");
-        ui_dev_outbox_end(&b, 2);
-    });
-    assert_int_equal(count_of(b.data, "<li>"), 2);
-    expect_has(b.data, "<pre>Acme: 123456</pre>");
-    buf_free(&b);
-    RENDER(b, "outbox-empty", "en", false, {
-        ui_dev_outbox_begin(&b, 0);
-        ui_dev_outbox_end(&b, 0);
-    });
-    expect_has(b.data, "No messages yet.");
-    expect_not(b.data, "<ol");
-    buf_free(&b);
+    for (size_t i = 0; i < 2; i++) {
+        const char *loc = locales[i];
+        struct ui_ctx c = ctx(loc);
+        c.csrf = NULL; /* no session on these pages */
+        c.brand_name = "otpgate";
+        struct buf b;
+        RENDER(b, "home", loc, false, ui_page_home(&b, &c, "http://127.0.0.1:8080", true));
+        expect_has(b.data, en_or(i, "otpgate is running</h1>", "otpgate 正在运行</h1>"));
+        expect_has(b.data, "<code>http://127.0.0.1:8080</code>");
+        /* What to do next: register an app, the demo, the outbox, the console. */
+        expect_has(b.data, "<code>otpgate app add --name &quot;My app&quot; --redirect-uri "
+                           "https://app.example.com/callback</code>");
+        expect_has(b.data, "<code>make demo</code>");
+        expect_has(b.data, "<a href=\"/dev/outbox\">");
+        expect_has(b.data, "<code>otpgate admin add NAME</code>");
+        expect_has(b.data, "<a href=\"/admin\">");
+        buf_free(&b);
+        /* Not in development: no outbox, no demo. */
+        RENDER(b, "home-prod", loc, false, ui_page_home(&b, &c, "https://mfa.example.com", false));
+        expect_not(b.data, "/dev/outbox");
+        expect_not(b.data, "make demo");
+        expect_has(b.data, "<a href=\"/admin\">");
+        buf_free(&b);
+
+        /* The outbox: newest first as given, the code marked in the text
+         * and shown apart, the HTML part framed with a sandbox. */
+        struct ui_outbox_item mail = {.id = 12,
+                                      .at_ms = 1700000001000,
+                                      .channel = "email",
+                                      .to = "a@example.com",
+                                      .subject = "Your code: 123456",
+                                      .text = "Your code is:\n\n    123456\n",
+                                      .code = "123456",
+                                      .has_html = true};
+        struct ui_outbox_item sms = {.id = 11,
+                                     .at_ms = 1700000000000,
+                                     .channel = "sms",
+                                     .to = "+447700900123",
+                                     .subject = "",
+                                     .text = "Acme: 654321\n\n@127.0.0.1 #654321",
+                                     .code = "654321"};
+        RENDER(b, "outbox", loc, false, {
+            ui_dev_outbox_begin(&b, &c, 2, 12);
+            ui_dev_outbox_item(&b, &c, &mail);
+            ui_dev_outbox_item(&b, &c, &sms);
+            ui_dev_outbox_end(&b, &c, 2);
+        });
+        assert_int_equal(count_of(b.data, "<li class=\"outbox-item\">"), 2);
+        expect_has(b.data, "data-outbox-latest=\"12\"");
+        expect_has(b.data, "<mark class=\"code\" id=\"code-12\">123456</mark>");
+        expect_has(b.data, "<pre class=\"outbox-sms\">Acme: <mark>654321</mark>\n\n@127.0.0.1 "
+                           "#<mark>654321</mark></pre>");
+        expect_has(b.data, "<iframe class=\"outbox-html\" sandbox src=\"/dev/outbox/12/html\"");
+        expect_has(b.data, "<a href=\"/dev/outbox/12/html\">");
+        expect_not(b.data, "/dev/outbox/11/html");
+        expect_has(b.data, "<a class=\"button small secondary\" href=\"/dev/outbox\">");
+        assert_true(strstr(b.data, "code-12") < strstr(b.data, "654321"));
+        buf_free(&b);
+        RENDER(b, "outbox-empty", loc, false, {
+            ui_dev_outbox_begin(&b, &c, 0, 0);
+            ui_dev_outbox_end(&b, &c, 0);
+        });
+        expect_has(b.data, en_or(i, "No messages yet.", "还没有消息。"));
+        expect_has(b.data, "data-outbox-latest=\"0\"");
+        expect_not(b.data, "<ol");
+        buf_free(&b);
+        /* The error pages of unknown paths, in both languages. */
+        RENDER(b, "not-found", loc, false,
+               ui_page_message(&b, &c, "title.not_found", "body.not_found"));
+        expect_has(b.data, en_or(i, "<h1>Page not found</h1>", "<h1>找不到该页面</h1>"));
+        buf_free(&b);
+    }
+}
+
+/* The calling-code table: every region once, digits only, both names, a
+ * Chinese order that holds every row, and the browser's region. */
+static void test_countries(void **state)
+{
+    (void)state;
+    assert_true(ui_country_count >= 240);
+    bool seen[1024] = {false};
+    for (size_t i = 0; i < ui_country_count; i++) {
+        const struct ui_country *k = &ui_countries[i];
+        assert_int_equal(strlen(k->iso), 2);
+        assert_true(strlen(k->code) >= 1 && strlen(k->code) <= 4);
+        for (const char *d = k->code; *d; d++)
+            assert_true(*d >= '0' && *d <= '9');
+        assert_true(k->en[0] && k->zh[0]);
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(k->iso, ui_countries[j].iso);
+        assert_true(ui_countries_zh_order[i] < ui_country_count);
+        assert_false(seen[ui_countries_zh_order[i]]);
+        seen[ui_countries_zh_order[i]] = true;
+    }
+    /* A shared code has exactly one main region. */
+    static const char *const shared[][2] = {{"1", "us"},  {"7", "ru"},  {"44", "gb"},
+                                            {"47", "no"}, {"61", "au"}, {"262", "re"}};
+    for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)
+        assert_string_equal(ui_country_by_code(shared[i][0])->iso, shared[i][1]);
+    assert_string_equal(ui_country_by_code("86")->iso, "cn");
+    assert_null(ui_country_by_code("9999"));
+    assert_string_equal(ui_country_by_iso("GB")->code, "44");
+    assert_null(ui_country_by_iso("zz"));
+    assert_null(ui_country_by_iso("gbr"));
+    assert_null(ui_country_by_iso(NULL));
+    static const char *const al[][2] = {
+        {"en-GB,en;q=0.9", "44"},
+        {"zh-CN,zh;q=0.9", "86"},
+        {"de-DE", "49"},
+        {"de", "49"},
+        {"de,en-US;q=0.7", "49"},
+        {"zh-Hant-TW", "886"},
+        {"en-US", "1"},
+        {"fr-CH, fr;q=0.9", "41"},
+        {"es-419,es;q=0.9", "34"},
+        {"pt_BR", "55"},
+        {"  ja ", "81"},
+        {"en-ca", "1"},
+    };
+    for (size_t i = 0; i < sizeof(al) / sizeof(al[0]); i++) {
+        const struct ui_country *k = ui_country_from_accept_language(al[i][0]);
+        if (!k || strcmp(k->code, al[i][1]) != 0)
+            fail_msg("%s gave %s, not +%s", al[i][0], k ? k->code : "nothing", al[i][1]);
+    }
+    assert_string_equal(ui_country_from_accept_language("en-CA")->iso, "ca");
+    assert_null(ui_country_from_accept_language(NULL));
+    assert_null(ui_country_from_accept_language(""));
+    assert_null(ui_country_from_accept_language("*"));
+    assert_null(ui_country_from_accept_language("qq-ZZ"));
+    assert_null(ui_country_from_accept_language("x-klingon"));
 }
 
 /* ---- QR code and brand colour ---- */
@@ -1239,18 +1484,80 @@ static void test_qr_svg(void **state)
     assert_null(ui_qr_svg(NULL, "x"));
 }
 
+/* The first "name:#rrggbb" in css after from, as channels. */
+static bool css_colour(const char *css, const char *from, const char *name, int rgb[3])
+{
+    const char *p = strstr(from ? from : css, name);
+    if (!p)
+        return false;
+    p += strlen(name);
+    if (p[0] != ':' || p[1] != '#')
+        return false;
+    for (int i = 0; i < 3; i++) {
+        char hex[3] = {p[2 + 2 * i], p[3 + 2 * i], '\0'};
+        rgb[i] = (int)strtol(hex, NULL, 16);
+    }
+    return true;
+}
+
+static double lum(const int c[3])
+{
+    double l[3];
+    for (int i = 0; i < 3; i++) {
+        double v = c[i] / 255.0;
+        l[i] = v <= 0.04045 ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4);
+    }
+    return 0.2126 * l[0] + 0.7152 * l[1] + 0.0722 * l[2];
+}
+
+static double ratio(const int a[3], const int b[3])
+{
+    double x = lum(a), y = lum(b);
+    return x > y ? (x + 0.05) / (y + 0.05) : (y + 0.05) / (x + 0.05);
+}
+
 static void test_brand_css(void **state)
 {
     (void)state;
     struct buf b;
     buf_init(&b, 4096);
     assert_int_equal(ui_brand_css(&b, "#1F5FBF"), OG_OK);
-    expect_has(b.data, ":root{--accent:#1f5fbf;--accent-contrast:#ffffff}");
-    expect_has(b.data, "--link:#1f5fbf");
+    expect_has(b.data, ":root{--accent:#1f5fbf;--accent-contrast:#ffffff;--link:#1f5fbf;");
+    expect_has(b.data, "@media (prefers-color-scheme:dark){:root{");
     buf_clear(&b);
     assert_int_equal(ui_brand_css(&b, "#ff0"), OG_OK);
     expect_has(b.data, "--accent:#ffff00;--accent-contrast:#111827");
-    expect_not(b.data, "--link");
+    /* Every accent, however light or dark: the tints reach the icon
+     * tiles, badges and hover in both modes, and what reads as text in the
+     * accent's hue stays AA (4.5:1) on the backgrounds it sits on. */
+    static const char *const accents[] = {"#1f5fbf", "#ffff00", "#0a7f5a", "#000000",
+                                          "#ffffff", "#e11d48", "#7c3aed", "#22d3ee"};
+    const int white[3] = {255, 255, 255}, card_dark[3] = {0x1a, 0x1f, 0x26};
+    for (size_t i = 0; i < sizeof(accents) / sizeof(accents[0]); i++) {
+        buf_clear(&b);
+        assert_int_equal(ui_brand_css(&b, accents[i]), OG_OK);
+        const char *dark = strstr(b.data, "@media (prefers-color-scheme:dark)");
+        assert_non_null(dark);
+        int link[3], badge[3], badge_bg[3], hover[3], icon[3], accent[3];
+        assert_true(css_colour(b.data, NULL, "--link", link));
+        assert_true(css_colour(b.data, NULL, "--badge-accent-bg", badge_bg));
+        assert_true(css_colour(b.data, NULL, "--badge-accent", badge));
+        assert_true(css_colour(b.data, NULL, "--hover", hover));
+        assert_true(css_colour(b.data, NULL, "--icon-bg", icon));
+        if (ratio(link, white) < 4.5 || ratio(link, hover) < 4.5 || ratio(badge, badge_bg) < 4.5)
+            fail_msg("%s: light link/badge under 4.5:1\n%s", accents[i], b.data);
+        assert_true(css_colour(b.data, dark, "--link", link));
+        assert_true(css_colour(b.data, dark, "--badge-accent-bg", badge_bg));
+        assert_true(css_colour(b.data, dark, "--badge-accent", badge));
+        assert_true(css_colour(b.data, dark, "--hover", hover));
+        assert_true(css_colour(b.data, dark, "--accent", accent));
+        if (ratio(link, card_dark) < 4.5 || ratio(link, hover) < 4.5 ||
+            ratio(badge, badge_bg) < 4.5)
+            fail_msg("%s: dark link/badge under 4.5:1\n%s", accents[i], b.data);
+        const int page_dark[3] = {0x0f, 0x12, 0x16};
+        if (ratio(accent, page_dark) < 3.0)
+            fail_msg("%s: dark buttons vanish into the page\n%s", accents[i], b.data);
+    }
     static const char *const bad[] = {"red",         "#12345", "#gggggg", "1f5fbf",
                                       "#fff;}body{", "",       "#1234567"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -1281,6 +1588,7 @@ int main(void)
         cmocka_unit_test(test_confirm),
         cmocka_unit_test(test_messages),
         cmocka_unit_test(test_home_and_outbox),
+        cmocka_unit_test(test_countries),
         cmocka_unit_test(test_qr_svg),
         cmocka_unit_test(test_brand_css),
     };

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "gateway/smtp.h"
+#include "ui/messages.h"
 #include "ui/mail_html.h"
 
 static const char *const ZH_SUBJECT = "Acme 验证码：493817";
@@ -595,7 +596,7 @@ static void test_base64_round_trip(void **state)
     (void)state;
     struct buf html;
     buf_init(&html, 1 << 16);
-    ui_mail_html(&html, "zh", "Acme", "493817", 5);
+    ui_mail_html(&html, "zh", "Acme", "493817", 5, "login");
     struct smtp_message m = test_msg(ZH_SUBJECT, ZH_TEXT, html.data);
     struct buf b = build(&m, 1700000000);
     struct part parts[2];
@@ -637,7 +638,7 @@ static void test_mail_html(void **state)
     (void)state;
     struct buf out;
     buf_init(&out, 1 << 16);
-    ui_mail_html(&out, "en", "<Acme & \"Co\">", "493817", 5);
+    ui_mail_html(&out, "en", "<Acme & \"Co\">", "493817", 5, NULL);
     assert_non_null(strstr(out.data, "<html lang=\"en\">"));
     assert_non_null(strstr(out.data, "&lt;Acme &amp; &quot;Co&quot;&gt;"));
     assert_null(strstr(out.data, "<Acme"));
@@ -646,11 +647,52 @@ static void test_mail_html(void **state)
     assert_non_null(strstr(out.data, "5 minutes"));
     assert_non_null(strstr(out.data, "<title>"));
     buf_clear(&out);
-    ui_mail_html(&out, "zh-CN", "Acme", "<script>", 10);
+    ui_mail_html(&out, "zh-CN", "Acme", "<script>", 10, "enrol");
     assert_non_null(strstr(out.data, "<html lang=\"zh-CN\">"));
     assert_non_null(strstr(out.data, "&lt;script&gt;"));
     assert_non_null(strstr(out.data, "10 分钟"));
+    assert_non_null(strstr(out.data, "邮箱验证"));
     buf_free(&out);
+}
+
+/* An enrolment e-mail and a sign-in e-mail say different things, in both
+ * languages and both parts. */
+static void test_mail_by_purpose(void **state)
+{
+    (void)state;
+    static const char *const locales[] = {"en", "zh"};
+    for (int i = 0; i < 2; i++) {
+        struct buf s1, t1, s2, t2, s3, t3, h1, h2;
+        buf_init(&s1, 1024);
+        buf_init(&t1, 4096);
+        buf_init(&s2, 1024);
+        buf_init(&t2, 4096);
+        buf_init(&s3, 1024);
+        buf_init(&t3, 4096);
+        buf_init(&h1, 1 << 16);
+        buf_init(&h2, 1 << 16);
+        ui_message_email(&s1, &t1, locales[i], "Acme", "493817", 5, "enrol");
+        ui_message_email(&s2, &t2, locales[i], "Acme", "493817", 5, "login");
+        ui_message_email(&s3, &t3, locales[i], "Acme", "493817", 5, "stepup");
+        assert_string_not_equal(s1.data, s2.data);
+        assert_string_not_equal(t1.data, t2.data);
+        assert_string_equal(s2.data, s3.data);
+        assert_non_null(strstr(t1.data, "493817"));
+        assert_non_null(strstr(s1.data, "493817"));
+        assert_non_null(strstr(t1.data, i == 0 ? "two-step verification" : "两步验证"));
+        ui_mail_html(&h1, locales[i], "Acme", "493817", 5, "enrol");
+        ui_mail_html(&h2, locales[i], "Acme", "493817", 5, "login");
+        assert_string_not_equal(h1.data, h2.data);
+        assert_non_null(strstr(h1.data, ">493817</span>"));
+        buf_free(&s1);
+        buf_free(&t1);
+        buf_free(&s2);
+        buf_free(&t2);
+        buf_free(&s3);
+        buf_free(&t3);
+        buf_free(&h1);
+        buf_free(&h2);
+    }
 }
 
 int main(void)
@@ -668,6 +710,7 @@ int main(void)
         cmocka_unit_test(test_quoted_printable_round_trip),
         cmocka_unit_test(test_base64_round_trip),
         cmocka_unit_test(test_output_cap),
+        cmocka_unit_test(test_mail_by_purpose),
         cmocka_unit_test(test_mail_html),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -242,7 +242,7 @@ static struct smtp_message msg(void)
 {
     buf_free(&html);
     buf_init(&html, 1 << 16);
-    ui_mail_html(&html, "en", "Acme", CODE, 5);
+    ui_mail_html(&html, "en", "Acme", CODE, 5, "login");
     struct smtp_message m = {
         .to = "user@example.org",
         .subject = "Your Acme code: " CODE,
