@@ -19,8 +19,10 @@ static const char SQL_FIND[] =
     "WHERE r.user_id = u.id AND r.used_at IS NULL) FROM users u JOIN apps a ON a.id = u.app_id "
     "WHERE u.app_id = ?1 AND u.sub = ?2";
 static const char SQL_FACTORS[] =
-    "SELECT id, type, status, destination, created_at, verified_at, last_used_at "
-    "FROM factors WHERE user_id = ?1 ORDER BY created_at, id LIMIT 64";
+    "SELECT f.id, f.type, f.status, f.destination, f.created_at, f.verified_at, f.last_used_at, "
+    "w.name, lower(hex(w.aaguid)), w.sign_count, w.be FROM factors f LEFT JOIN "
+    "webauthn_credentials w ON w.factor_id = f.id WHERE f.user_id = ?1 "
+    "ORDER BY f.created_at, f.id LIMIT 64";
 static const char SQL_FAILURES[] = "SELECT failures FROM users WHERE id = ?1";
 static const char SQL_UNLOCK[] =
     "UPDATE users SET failures = 0, retry_at = 0, last_wait = 0, locked_at = NULL WHERE id = ?1";
@@ -157,6 +159,16 @@ int support_user_factors(struct store *s, int64_t user_id,
         f.created_at = sqlite3_column_int64(st, 4);
         f.verified_at = sqlite3_column_int64(st, 5);
         f.last_used_at = sqlite3_column_int64(st, 6);
+        if (sqlite3_column_type(st, 7) != SQLITE_NULL) {
+            col_copy(st, 7, f.masked, sizeof(f.masked)); /* a passkey: its name */
+            const char *hex = col_str(st, 8);
+            if (strlen(hex) == 32) /* 8-4-4-4-12, as AAGUIDs are written */
+                snprintf(f.aaguid, sizeof(f.aaguid), "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8,
+                         hex + 12, hex + 16, hex + 20);
+            f.sign_count = sqlite3_column_int64(st, 9);
+            f.synced = sqlite3_column_int(st, 10) != 0;
+            f.passkey = true;
+        }
         fn(&f, arg);
     }
     sqlite3_reset(st);

@@ -30,10 +30,14 @@ struct support_user {
 
 struct support_factor {
     char id[32];
-    char type[8];                                  /* "sms", "email", "totp" */
+    char type[12];                                 /* "sms", "email", "totp", "webauthn" */
     char status[8];                                /* "pending", "active" */
-    char masked[CONTACT_MASK_SIZE];                /* "" for totp */
+    char masked[CONTACT_MASK_SIZE];                /* "" for totp; a passkey's name */
     int64_t created_at, verified_at, last_used_at; /* unix ms, 0 never */
+    bool passkey;                                  /* the fields below are set */
+    char aaguid[40];                               /* the authenticator's model, or "" */
+    int64_t sign_count;                            /* its signature counter */
+    bool synced;                                   /* backup eligible (a synced passkey) */
 };
 
 /* Finds user sub of app app_id into out. Returns 0, OG_ERR_NOT_FOUND or a

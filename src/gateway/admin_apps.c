@@ -309,6 +309,10 @@ static void app_page(struct console *c, int status, const struct app *a,
         .locked = counts.locked,
         .policy = &pv,
     };
+    char *hook = arena_alloc(&c->req->arena, APPS_URI_MAX + 1);
+    if (apps_webhook_url(c->srv->store, a->id, hook, APPS_URI_MAX + 1) != OG_OK)
+        hook[0] = '\0';
+    v.webhook_url = hook;
     struct buf html;
     buf_init(&html, 4u << 20);
     ui_admin_app(&html, &c->ui, &v);
@@ -480,6 +484,90 @@ void admin_console_policy_save(struct http_request *req)
     log_info("admin console: global policy saved", "admin", c.sess.username);
     console_redirect(&c,
                      changed ? "/admin/policy?n=policy_saved" : "/admin/policy?n=policy_unchanged");
+}
+
+/* ---- the webhook: its URL and signing secret -------------------------- */
+
+#define WEBHOOK_LABEL_FMT "webhook:%s"
+
+/* POST /admin/apps/{id}/webhook: "webhook_url" ("" removes it); a new URL,
+ * or "rotate", makes a signing secret shown once on the next page. */
+void admin_console_app_webhook(struct http_request *req)
+{
+    struct console c;
+    struct app a;
+    if (!app_start(req, &c, true, &a))
+        return;
+    const char *url = console_form(&c, "webhook_url");
+    char *clean = trimmed(&c, url ? url : "");
+    bool rotate = console_form(&c, "rotate") != NULL;
+    struct server *s = c.srv;
+    char secret[APPS_WEBHOOK_SECRET_LEN] = "", err[256] = "";
+    bool made = false;
+    int rc = console_write_begin(&c);
+    if (rc == OG_OK) {
+        if (rotate) {
+            rc = apps_rotate_webhook_secret(s->store, &s->keys, a.id, secret, sizeof(secret));
+            made = rc == OG_OK;
+        } else {
+            rc = apps_set_webhook(s->store, &s->keys, a.id, clean, secret, sizeof(secret), &made,
+                                  err, sizeof(err));
+        }
+        char label[64];
+        snprintf(label, sizeof(label), WEBHOOK_LABEL_FMT, a.id);
+        if (rc == OG_OK && made)
+            rc = admins_reveal_put(s->store, &s->keys, &c.sess, label, secret);
+        OPENSSL_cleanse(secret, sizeof(secret));
+        if (rc == OG_OK)
+            rc = console_audit(&c, rotate ? "admin_webhook_rotate" : "admin_webhook_set", a.id,
+                               NULL, json_pack("{s:s}", "webhook_url", clean));
+        console_write_end(&c, rc);
+    }
+    if (rc == OG_ERR_INVALID) {
+        c.ui.error = arena_strndup(&req->arena, err, strlen(err));
+        struct policy_keys *keys = arena_alloc(&req->arena, sizeof(*keys));
+        load_keys(&c, a.id, keys);
+        app_page(&c, 400, &a, NULL, keys);
+        apps_free(&a);
+        return;
+    }
+    const char *next =
+        made ? app_path(&c, a.id, "/webhook-secret") : app_path(&c, a.id, "?n=webhook_saved");
+    apps_free(&a);
+    if (rc != OG_OK) {
+        console_error(&c, 500, "body.error");
+        return;
+    }
+    log_info("admin console: webhook saved", "admin", c.sess.username);
+    console_redirect(&c, next);
+}
+
+/* GET /admin/apps/{id}/webhook-secret: shown once. */
+void admin_console_app_webhook_secret(struct http_request *req)
+{
+    struct console c;
+    struct app a;
+    if (!app_start(req, &c, false, &a))
+        return;
+    char secret[APPS_WEBHOOK_SECRET_LEN], label[64];
+    snprintf(label, sizeof(label), WEBHOOK_LABEL_FMT, a.id);
+    int rc = console_write_begin(&c);
+    if (rc == OG_OK) {
+        rc = admins_reveal_take(c.srv->store, &c.srv->keys, &c.sess, label, secret, sizeof(secret));
+        console_write_end(&c, rc == OG_ERR_NOT_FOUND ? OG_OK : rc);
+    }
+    if (rc != OG_OK && rc != OG_ERR_NOT_FOUND) {
+        apps_free(&a);
+        console_error(&c, 500, "body.error");
+        return;
+    }
+    struct ui_admin_app view = app_view(&c, &a);
+    struct buf html;
+    buf_init(&html, 1u << 20);
+    ui_admin_webhook_secret(&html, &c.ui, &view, rc == OG_OK ? secret : NULL);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    console_send(&c, 200, &html);
+    apps_free(&a);
 }
 
 /* ---- the secret: rotate, show once ----------------------------------- */

@@ -295,10 +295,13 @@ static const struct {
 } notices[] =
     {
         {"unlocked", "Unlocked: the user's failures, wait and lock were cleared."},
+        {"devices_forgotten", "Forgotten: every remembered device of the user asks for the "
+                              "second step again."},
         {"reset", "Reset: every factor, recovery code and open challenge of the user was removed."},
         {"factor_removed", "The factor was removed."},
         {"signed_out", "You have signed out."},
         {"app_saved", "The application was saved."},
+        {"webhook_saved", "The webhook was saved."},
         {"policy_saved", "The policy was saved."},
         {"policy_unchanged", "Nothing to change: the policy is as it was."},
         {"app_removed", "The application was removed with its users and policy."},

@@ -5,6 +5,7 @@
  * through a confirmation page. Each change is one savepoint of the group
  * commit with its audit row naming the admin. */
 #include "core/log.h"
+#include "core/devices.h"
 #include "core/support.h"
 #include "gateway/admin_console.h"
 #include "gateway/admin_console_parts.h"
@@ -183,6 +184,10 @@ static void collect_factor(const struct support_factor *f, void *arg)
     x->added = console_time(v->c, f->created_at, false);
     x->last_used = console_time(v->c, f->last_used_at, false);
     x->preferred = v->u->preferred[0] && strcmp(v->u->preferred, f->id) == 0;
+    if (f->passkey)
+        x->detail = arena_printf(a, "%s passkey, AAGUID %s, signature counter %lld",
+                                 f->synced ? "synced" : "device-bound",
+                                 f->aaguid[0] ? f->aaguid : "unknown", (long long)f->sign_count);
     const char *params[] = {"app", v->u->app_id, "sub", v->u->sub, "factor", f->id};
     x->remove_href = console_url(v->c, "/admin/users/factor", params, 3);
     if (strcmp(f->status, "active") == 0)
@@ -196,9 +201,10 @@ static const char *factor_label(struct factor_views *v, const char *id)
         const struct ui_admin_factor *f = &v->items[i];
         if (strcmp(f->id, id) != 0)
             continue;
-        const char *type = strcmp(f->type, "sms") == 0     ? "Text message"
-                           : strcmp(f->type, "email") == 0 ? "Email"
-                                                           : "Authenticator app";
+        const char *type = strcmp(f->type, "sms") == 0        ? "Text message"
+                           : strcmp(f->type, "email") == 0    ? "Email"
+                           : strcmp(f->type, "webauthn") == 0 ? "Passkey"
+                                                              : "Authenticator app";
         return f->masked[0] ? arena_printf(&v->c->req->arena, "%s %s", type, f->masked) : type;
     }
     return NULL;
@@ -242,6 +248,27 @@ static bool user_start(struct http_request *req, struct console *c, struct suppo
     return load_user(c, console_query(c, "app"), console_query(c, "sub"), u, *fv);
 }
 
+struct device_views {
+    struct console *c;
+    struct ui_admin_device items[32];
+    size_t count;
+};
+
+static void collect_device(const struct device *d, void *arg)
+{
+    struct device_views *v = arg;
+    if (v->count >= ARRAY_SIZE(v->items))
+        return;
+    struct arena *a = &v->c->req->arena;
+    struct ui_admin_device *x = &v->items[v->count++];
+    x->summary = arena_strndup(a, d->user_agent, strlen(d->user_agent));
+    x->created = console_time(v->c, d->created_at, false);
+    x->last_seen = console_time(v->c, d->last_seen_at, false);
+    x->expires = console_time(v->c, d->expires_at, false);
+    x->ip = arena_strndup(a, d->ip, strlen(d->ip));
+    x->scope = d->scope_all ? "every app of scope all" : "this app";
+}
+
 void admin_console_user(struct http_request *req)
 {
     struct console c;
@@ -257,7 +284,16 @@ void admin_console_user(struct http_request *req)
         return;
     }
     int64_t now = server_now_ms();
+    struct device_views *dv = arena_alloc(&req->arena, sizeof(*dv));
+    memset(dv, 0, sizeof(*dv));
+    dv->c = &c;
+    if (devices_each(c.srv->store, u.app_id, u.sub, now, collect_device, dv) != OG_OK) {
+        console_error(&c, 500, "body.error");
+        return;
+    }
     struct ui_admin_user_view v = {
+        .devices = dv->items,
+        .device_count = dv->count,
         .app_id = arena_strndup(&req->arena, u.app_id, strlen(u.app_id)),
         .app_name = arena_strndup(&req->arena, u.app_name, strlen(u.app_name)),
         .sub = arena_strndup(&req->arena, u.sub, strlen(u.sub)),
@@ -337,6 +373,39 @@ static void user_change(struct http_request *req, bool reset)
 void admin_console_unlock(struct http_request *req)
 {
     user_change(req, false);
+}
+
+/* POST /admin/users/forget-devices: every remembered device of the user
+ * asks for the second step again (audited as admin_forget_devices). */
+void admin_console_forget_devices(struct http_request *req)
+{
+    struct console c;
+    if (!console_start(req, &c, true, "users", false))
+        return;
+    const char *app = console_form(&c, "app"), *sub = console_form(&c, "sub");
+    if (!app || !*app || !sub || !*sub) {
+        console_error(&c, 400, "body.error");
+        return;
+    }
+    int rc = console_write_begin(&c);
+    if (rc == OG_OK) {
+        struct support_user u;
+        rc = support_user_find(c.srv->store, app, sub, &u);
+        if (rc == OG_OK)
+            rc = support_user_forget_devices(c.srv->store, app, sub, "console", c.sess.username,
+                                             server_now_ms(), NULL);
+        console_write_end(&c, rc);
+    }
+    if (rc == OG_ERR_NOT_FOUND) {
+        console_redirect(&c, user_url(&c, app, sub, "e", "not_found"));
+        return;
+    }
+    if (rc != OG_OK) {
+        console_error(&c, 500, "body.error");
+        return;
+    }
+    log_info("admin console: devices forgotten", "admin", c.sess.username, "app", app);
+    console_redirect(&c, user_url(&c, app, sub, "n", "devices_forgotten"));
 }
 
 void admin_console_reset_form(struct http_request *req)

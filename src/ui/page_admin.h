@@ -108,6 +108,8 @@ struct ui_admin_app_view {
     const char *created;
     long long users, with_factor, locked;
     const struct ui_admin_policy_view *policy;
+    const char *webhook_url; /* "" when none: the webhook form (POST /admin/apps/{id}/webhook,
+                                "webhook_url"; "rotate=1" for a new secret) */
 };
 void ui_admin_app(struct buf *out, const struct ui_admin_page *p,
                   const struct ui_admin_app_view *v);
@@ -116,6 +118,11 @@ void ui_admin_app(struct buf *out, const struct ui_admin_page *p,
 void ui_admin_policy(struct buf *out, const struct ui_admin_page *p,
                      const struct ui_admin_policy_view *v, const char *const *app_names,
                      size_t app_count);
+
+/* The webhook signing secret shown once (GET /admin/apps/{id}/webhook-secret);
+ * secret NULL: it was shown already. */
+void ui_admin_webhook_secret(struct buf *out, const struct ui_admin_page *p,
+                             const struct ui_admin_app *app, const char *secret);
 
 /* The client secret shown once (GET /admin/apps/{id}/secret). secret NULL:
  * it was shown already. */
@@ -173,6 +180,12 @@ struct ui_admin_factor {
     const char *last_used; /* NULL: never */
     bool preferred;
     const char *remove_href; /* the removal's confirmation page */
+    const char *detail;      /* a passkey's AAGUID, signature counter, kind; or NULL */
+};
+
+/* A remembered device on the user's page. */
+struct ui_admin_device {
+    const char *summary, *created, *last_seen, *expires, *ip, *scope;
 };
 
 struct ui_admin_event {
@@ -200,6 +213,9 @@ struct ui_admin_user_view {
     int history_scan; /* how many audit rows the history looked through */
     const char *reset_href;
     const char *users_href; /* back to the list */
+    const struct ui_admin_device *devices; /* with "Forget all" (POST
+                                              /admin/users/forget-devices, "app", "sub") */
+    size_t device_count;
 };
 void ui_admin_user(struct buf *out, const struct ui_admin_page *p,
                    const struct ui_admin_user_view *v);

@@ -258,6 +258,32 @@ void ui_admin_app(struct buf *out, const struct ui_admin_page *p, const struct u
     policy_form(out, &c, v->policy);
     buf_append_str(out, "</section>\n");
 
+    buf_append_str(out, "<section aria-labelledby=\"webhook-h\">\n<h2 id=\"webhook-h\">Webhook"
+                        "</h2>\n<p>otpgate POSTs the app's users' security events (a factor "
+                        "added or removed, a lock, a recovery code used …) to this URL, signed "
+                        "as Standard Webhooks says. Empty: none.</p>\n<form class=\"stack "
+                        "admin-narrow\" method=\"post\" action=\"");
+    app_href(out, a->id, "/webhook");
+    buf_append_str(out, "\">\n");
+    ui_csrf(out, &c);
+    buf_append_str(out, "<div class=\"field\"><label for=\"webhook_url\">Endpoint URL</label>"
+                        "<input id=\"webhook_url\" name=\"webhook_url\" type=\"url\" "
+                        "maxlength=\"2048\" autocomplete=\"off\" value=\"");
+    ui_esc(out, v->webhook_url ? v->webhook_url : "");
+    buf_append_str(out, "\"></div>\n<button type=\"submit\" class=\"button secondary\">Save "
+                        "the webhook</button>\n</form>\n");
+    if (v->webhook_url && v->webhook_url[0]) {
+        buf_append_str(out, "<form method=\"post\" action=\"");
+        app_href(out, a->id, "/webhook");
+        buf_append_str(out, "\">\n");
+        ui_csrf(out, &c);
+        ui_hidden(out, "webhook_url", v->webhook_url);
+        ui_hidden(out, "rotate", "1");
+        buf_append_str(out, "<button type=\"submit\" class=\"button small secondary\">Make a "
+                            "new signing secret</button>\n</form>\n");
+    }
+    buf_append_str(out, "</section>\n");
+
     buf_append_str(out, "<section aria-labelledby=\"secret-h\">\n<h2 id=\"secret-h\">Client "
                         "secret</h2>\n<p>The secret was shown once, when it was made. If it "
                         "leaked or was lost, make a new one: the old one stops working at once, "
@@ -326,5 +352,33 @@ void ui_admin_app_secret(struct buf *out, const struct ui_admin_page *p,
     buf_append_str(out, "</code></dd>\n</dl>\n<p><a class=\"button\" href=\"");
     app_href(out, app->id, NULL);
     buf_append_str(out, "\">I have saved it</a></p>\n");
+    admin_end(out, &c);
+}
+
+void ui_admin_webhook_secret(struct buf *out, const struct ui_admin_page *p,
+                             const struct ui_admin_app *app, const char *secret)
+{
+    struct ui_ctx c = admin_ctx(p);
+    admin_begin(out, &c, p, "Webhook signing secret");
+    if (!secret) {
+        buf_append_str(out, "<p>The webhook signing secret of ");
+        ui_esc(out, app->name);
+        buf_append_str(out, " was shown once and cannot be shown again. If it was not saved, "
+                            "make a new one on the application's page.</p>\n");
+    } else {
+        buf_append_str(out, "<div class=\"alert warn\"><p>Copy the signing secret now: it is "
+                            "shown only this once and stored encrypted. ");
+        ui_esc(out, app->name);
+        buf_append_str(out, " verifies every webhook with it.</p></div>\n<dl class=\"admin-facts "
+                            "admin-secret\">\n<dt>Signing secret</dt><dd><code class=\"secret\" "
+                            "id=\"webhook-secret\">");
+        ui_esc(out, secret);
+        buf_append_str(out, "</code></dd>\n</dl>\n");
+    }
+    buf_append_str(out, "<p><a class=\"button\" href=\"");
+    app_href(out, app->id, NULL);
+    buf_append_str(out, "\">Back to ");
+    ui_esc(out, app->name);
+    buf_append_str(out, "</a></p>\n");
     admin_end(out, &c);
 }

@@ -153,7 +153,15 @@ void ui_admin_user(struct buf *out, const struct ui_admin_page *p,
             if (f->preferred)
                 buf_append_str(out, " <span class=\"badge badge-accent\">Preferred</span>");
             buf_append_str(out, "</th>");
-            admin_cell(out, heads[1], f->masked);
+            if (f->detail) {
+                admin_cell_open(out, heads[1]);
+                ui_esc(out, f->masked);
+                buf_append_str(out, "<br><span class=\"muted\">");
+                ui_esc(out, f->detail);
+                buf_append_str(out, "</span></div></td>");
+            } else {
+                admin_cell(out, heads[1], f->masked);
+            }
             admin_cell(out, heads[2], f->status);
             admin_cell(out, heads[3], f->added);
             admin_cell(out, heads[4], f->last_used ? f->last_used : "never");
@@ -172,10 +180,36 @@ void ui_admin_user(struct buf *out, const struct ui_admin_page *p,
     }
     buf_append_str(out, "</section>\n");
 
-    /* Remembered devices are another issue's: their place is kept. */
     buf_append_str(out, "<section aria-labelledby=\"devices-h\" id=\"devices\">\n<h2 "
-                        "id=\"devices-h\">Remembered devices</h2>\n<p class=\"muted\">None: this "
-                        "otpgate does not remember devices yet.</p>\n</section>\n");
+                        "id=\"devices-h\">Remembered devices</h2>\n");
+    if (v->device_count == 0) {
+        buf_append_str(out, "<p class=\"muted\">None: every sign-in of this user asks for the "
+                            "second step.</p>\n");
+    } else {
+        static const char *const dheads[] = {"Browser", "Remembered", "Last seen",
+                                             "Until",   "IP",         "Scope"};
+        admin_table_begin(out, "Remembered devices", dheads, ARRAY_SIZE(dheads));
+        for (size_t i = 0; i < v->device_count; i++) {
+            const struct ui_admin_device *d = &v->devices[i];
+            buf_append_str(out, "<tr>");
+            admin_row_head_open(out, dheads[0]);
+            ui_esc(out, d->summary);
+            buf_append_str(out, "</th>");
+            admin_cell(out, dheads[1], d->created);
+            admin_cell(out, dheads[2], d->last_seen);
+            admin_cell(out, dheads[3], d->expires);
+            admin_cell(out, dheads[4], d->ip && d->ip[0] ? d->ip : "—");
+            admin_cell(out, dheads[5], d->scope);
+            buf_append_str(out, "</tr>\n");
+        }
+        admin_table_end(out);
+        buf_append_str(out, "<form class=\"admin-action\" method=\"post\" "
+                            "action=\"/admin/users/forget-devices\">\n");
+        user_hidden(out, &c, v);
+        buf_append_str(out, "<button type=\"submit\" class=\"button small danger-outline\">"
+                            "Forget all devices</button>\n</form>\n");
+    }
+    buf_append_str(out, "</section>\n");
 
     buf_append_str(out, "<section>\n<h2 id=\"history-h\">Recent "
                         "activity</h2>\n");

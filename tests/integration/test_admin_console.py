@@ -491,3 +491,97 @@ def test_every_console_form_refuses_a_missing_csrf_token(gw):
                  "/admin/deliveries/1", "/admin/apps/%s" % app.client_id):
         r = anon.get(path)
         assert r.status == 303 and r.header("Location") == "/admin/login", (path, r)
+
+
+# ---- remembered devices, passkeys and webhooks on the console --------------
+
+
+def test_user_page_lists_devices_and_forgets_them(gw):
+    app = gw.add_app("Shop")
+    gw.policy("remember_device_days=30")
+    server = started(gw)
+    now = int(time.time() * 1000)
+    con = db(gw.data_dir)
+    con.execute("INSERT INTO users (app_id, sub, created_at) VALUES (?, 'dora', ?)",
+                (app.client_id, now))
+    con.execute("INSERT INTO devices (id, token_hash, app_id, sub, scope_all, created_at, "
+                "expires_at, last_seen_at, step_at, user_agent, ip) VALUES ('dev_1', x'01', ?, "
+                "'dora', 0, ?, ?, ?, ?, 'Firefox on Linux', '203.0.113.9')",
+                (app.client_id, now, now + 86400000, now, now))
+    con.commit()
+    con.close()
+    c = Console(server)
+    c.login()
+    page = c.get("/admin/user?" + q(app=app.client_id, sub="dora"))
+    assert page.status == 200 and "Firefox on Linux" in page.text and "203.0.113.9" in page.text
+    r = c.post("/admin/users/forget-devices", {"app": app.client_id, "sub": "dora"})
+    assert r.status == 303, r
+    page = c.follow(r)
+    assert "Firefox on Linux" not in page.text
+    assert "asks for the second step again" in page.text
+    rows = audit_rows(gw.data_dir, "admin_forget_devices")
+    assert rows and detail(rows[-1])["admin"] == "root" and detail(rows[-1])["devices"] == 1
+    # without the CSRF token nothing happens
+    r = c.post("/admin/users/forget-devices", {"app": app.client_id, "sub": "dora"}, csrf="x")
+    assert r.status == 403
+
+
+def test_user_page_shows_passkey_details(gw):
+    app = gw.add_app("Shop")
+    server = started(gw)
+    now = int(time.time() * 1000)
+    con = db(gw.data_dir)
+    uid = con.execute("INSERT INTO users (app_id, sub, created_at) VALUES (?, 'pia', ?)",
+                      (app.client_id, now)).lastrowid
+    con.execute("INSERT INTO factors (id, user_id, type, status, created_at) VALUES "
+                "('f_pk', ?, 'webauthn', 'active', ?)", (uid, now))
+    con.execute("INSERT INTO webauthn_credentials (factor_id, rp_id, credential_id, public_key, "
+                "alg, sign_count, aaguid, uv, be, bs, fmt, name) VALUES ('f_pk', 'localhost', "
+                "x'0102', x'00', -7, 42, x'0123456789abcdef0123456789abcdef', 1, 1, 1, 'none', "
+                "'Work laptop')")
+    con.commit()
+    con.close()
+    c = Console(server)
+    c.login()
+    page = c.get("/admin/user?" + q(app=app.client_id, sub="pia"))
+    assert "Work laptop" in page.text
+    assert "01234567-89ab-cdef-0123-456789abcdef" in page.text
+    assert "signature counter 42" in page.text and "synced passkey" in page.text
+    # an admin removes it through the confirmation, audited
+    r = c.get("/admin/users/factor?" + q(app=app.client_id, sub="pia", factor="f_pk"))
+    assert r.status == 200
+    r = c.post("/admin/users/factor", {"app": app.client_id, "sub": "pia", "factor": "f_pk",
+                                       "confirm": "1"})
+    assert r.status == 303, r
+    con = db(gw.data_dir)
+    assert con.execute("SELECT count(*) FROM webauthn_credentials").fetchone()[0] == 0
+    con.close()
+    assert audit_rows(gw.data_dir, "admin_factor_remove")
+
+
+def test_webhook_set_in_the_console_shows_its_secret_once(gw):
+    app = gw.add_app("Shop")
+    server = started(gw)
+    c = Console(server)
+    c.login()
+    page = c.get("/admin/apps/" + app.client_id)
+    assert 'name="webhook_url"' in page.text
+    r = c.post("/admin/apps/%s/webhook" % app.client_id, {"webhook_url": "ftp://nope"})
+    assert r.status == 400, r
+    r = c.post("/admin/apps/%s/webhook" % app.client_id,
+               {"webhook_url": "https://hooks.example.com/otpgate"})
+    assert r.status == 303 and r.header("Location").endswith("/webhook-secret"), r
+    page = c.follow(r)
+    secret = re.search(r'id="webhook-secret">(whsec_[A-Za-z0-9+/=]+)<', page.text).group(1)
+    again = c.get("/admin/apps/%s/webhook-secret" % app.client_id)
+    assert secret not in again.text and "shown once" in again.text
+    listed = json.loads(gw.cli("app", "list").stdout)
+    mine = [a for a in listed if a["client_id"] == app.client_id][0]
+    assert mine["webhook_url"] == "https://hooks.example.com/otpgate"
+    assert audit_rows(gw.data_dir, "admin_webhook_set")
+    # a new secret on demand
+    r = c.post("/admin/apps/%s/webhook" % app.client_id,
+               {"webhook_url": "https://hooks.example.com/otpgate", "rotate": "1"})
+    page = c.follow(r)
+    secret2 = re.search(r'id="webhook-secret">(whsec_[A-Za-z0-9+/=]+)<', page.text).group(1)
+    assert secret2 != secret

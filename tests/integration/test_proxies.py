@@ -13,7 +13,7 @@ import urllib.parse
 from apiclient import gw, metric_value  # noqa: F401  (fixture)
 from conftest import Client
 from pagewalk import start_link
-from test_admin import CSRF_RE, PASSWORD, Console, Reply, audit_rows, started
+from adminclient import CSRF_RE, PASSWORD, Console, Reply, audit_rows, started
 
 GET_HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
 GET_METRICS = b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -48,7 +48,7 @@ class ProxiedConsole(Console):
         super().__init__(server)
         self.lines = list(lines)
 
-    def request(self, method, path, form=None, timeout=10.0):
+    def request(self, method, path, form=None, timeout=10.0, files=None):
         headers = xff(*self.lines)
         if self.jar:
             headers.append(("Cookie", "; ".join("%s=%s" % kv for kv in self.jar.items())))
