@@ -149,7 +149,8 @@ def test_logo_upload_served_at_brand_logo(gw):
     r = c.post("/admin/brand", dict(form, logo_reset="1"), files={})
     assert r.status == 303 and brand_show(gw)["logo"] == "(default)"
     assert server.get("/brand/logo").status == 404
-    assert 'src="/static/img/logo.svg"' in c.get("/admin").text
+    page = c.get("/admin").text
+    assert '<svg class="logo"' in page and "/brand/logo" not in page  # the built-in one
 
 
 def test_brand_set_logo_file_from_the_cli(gw, tmp_path):

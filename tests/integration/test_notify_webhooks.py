@@ -15,7 +15,7 @@ import time
 import pytest
 
 from apiclient import totp
-from deliveryhelp import (gw, mail_parts, mails_to, outbox_rows, parse_mail,  # noqa: F401
+from deliveryhelp import (gw, is_code_mail, mail_parts, mails_to, outbox_rows, parse_mail,  # noqa: F401
                           smtp_env, smtp_sinks, wait_mail, wait_until)
 from webhook_sink import WebhookSink
 
@@ -82,9 +82,8 @@ def notices(sink, addr):
     """The notifications (not code messages) sent to addr, as parsed mails."""
     out = []
     for rec in mails_to(sink, addr, codes_only=False):
-        msg = parse_mail(rec)
-        if not re.match(r"Your .* code: \d+$", msg["Subject"]):
-            out.append(msg)
+        if not is_code_mail(rec):
+            out.append(parse_mail(rec))
     return out
 
 
