@@ -54,10 +54,10 @@ enum mfa_result challenges_create(const struct mfa_ctx *c, struct mfa_user *u,
     ch->resend_at = c->now_ms + (int64_t)c->pol->resend_cooldown * 1000;
     ch->attempts_left = (int)c->pol->max_attempts;
 
-    sqlite3_stmt *st = store_stmt(c->store,
-                                  "INSERT INTO challenges (id, user_id, factor_id, purpose, "
-                                  "status, max_attempts, resend_at, expires_at, created_at, "
-                                  "client_ip) VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)");
+    sqlite3_stmt *st =
+        store_stmt(c->store, "INSERT INTO challenges (id, user_id, factor_id, purpose, "
+                             "status, max_attempts, resend_at, expires_at, created_at, "
+                             "client_ip) VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)");
     if (!st)
         return MFA_ERROR;
     sqlite3_bind_text(st, 1, ch->id, -1, SQLITE_STATIC);
@@ -102,8 +102,7 @@ enum mfa_result challenges_get(const struct mfa_ctx *c, const char *id, struct m
     }
     memset(ch, 0, sizeof(*ch));
     snprintf(ch->id, sizeof(ch->id), "%s", id);
-    snprintf(ch->factor_id, sizeof(ch->factor_id), "%s",
-             (const char *)sqlite3_column_text(st, 0));
+    snprintf(ch->factor_id, sizeof(ch->factor_id), "%s", (const char *)sqlite3_column_text(st, 0));
     enum factor_type t = FACTOR_SMS;
     factor_type_parse((const char *)sqlite3_column_text(st, 1), &t);
     ch->type = t;
@@ -148,10 +147,9 @@ enum mfa_result challenges_resend(const struct mfa_ctx *c, struct mfa_user *u,
         return r;
     }
     /* The cooldown doubles with each resend: 30 s, 60 s, 120 s, ... */
-    sqlite3_stmt *st = store_stmt(c->store,
-                                  "UPDATE challenges SET resends = resends + 1, "
-                                  "resend_at = ?1 + ?2 * (1 << min(resends + 1, 16)), "
-                                  "expires_at = ?3 WHERE id = ?4 RETURNING resend_at");
+    sqlite3_stmt *st = store_stmt(c->store, "UPDATE challenges SET resends = resends + 1, "
+                                            "resend_at = ?1 + ?2 * (1 << min(resends + 1, 16)), "
+                                            "expires_at = ?3 WHERE id = ?4 RETURNING resend_at");
     if (!st)
         return MFA_ERROR;
     sqlite3_bind_int64(st, 1, c->now_ms);
@@ -188,8 +186,7 @@ static bool clean_code(const char *in, unsigned digits, char *out, size_t outlen
     return n == digits;
 }
 
-static bool code_matches(const struct mfa_ctx *c, const struct mfa_challenge *ch,
-                         const char *code)
+static bool code_matches(const struct mfa_ctx *c, const struct mfa_challenge *ch, const char *code)
 {
     uint8_t h[32];
     code_hash(c->keys->codes, ch->id, code, h);
@@ -211,8 +208,8 @@ static bool code_matches(const struct mfa_ctx *c, const struct mfa_challenge *ch
 
 static bool challenge_set_status(const struct mfa_ctx *c, const char *id, const char *status)
 {
-    sqlite3_stmt *st = store_stmt(
-        c->store, "UPDATE challenges SET status = ? WHERE id = ? AND status = 'open'");
+    sqlite3_stmt *st =
+        store_stmt(c->store, "UPDATE challenges SET status = ? WHERE id = ? AND status = 'open'");
     if (!st)
         return false;
     sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
@@ -223,8 +220,7 @@ static bool challenge_set_status(const struct mfa_ctx *c, const char *id, const 
 }
 
 enum mfa_result challenges_verify(const struct mfa_ctx *c, struct mfa_user *u,
-                                  struct mfa_challenge *ch, const char *code,
-                                  struct mfa_outcome *o)
+                                  struct mfa_challenge *ch, const char *code, struct mfa_outcome *o)
 {
     snprintf(o->factor_id, sizeof(o->factor_id), "%s", ch->factor_id);
     o->type = ch->type;
@@ -249,10 +245,10 @@ enum mfa_result challenges_verify(const struct mfa_ctx *c, struct mfa_user *u,
         OPENSSL_cleanse(clean, sizeof(clean));
     }
     if (!ok) {
-        sqlite3_stmt *st = store_stmt(c->store,
-                                      "UPDATE challenges SET attempts = attempts + 1, status = "
-                                      "CASE WHEN attempts + 1 >= max_attempts THEN 'dead' ELSE "
-                                      "status END WHERE id = ? AND status = 'open'");
+        sqlite3_stmt *st =
+            store_stmt(c->store, "UPDATE challenges SET attempts = attempts + 1, status = "
+                                 "CASE WHEN attempts + 1 >= max_attempts THEN 'dead' ELSE "
+                                 "status END WHERE id = ? AND status = 'open'");
         if (!st)
             return MFA_ERROR;
         sqlite3_bind_text(st, 1, ch->id, -1, SQLITE_STATIC);
@@ -267,10 +263,16 @@ enum mfa_result challenges_verify(const struct mfa_ctx *c, struct mfa_user *u,
         return MFA_DONE;
     ch->attempts_left = -1;
     struct mfa_factor f;
+    bool signin = true;
     if (factors_get(c, u, ch->factor_id, &f) == MFA_OK) {
+        /* Confirming a new factor is not a use of it ("last used" means
+         * used to sign in). */
+        signin = f.active;
         if (!f.active)
             factors_activate(c, u, &f);
-        sqlite3_stmt *st = store_stmt(c->store, "UPDATE factors SET last_used_at = ? WHERE id = ?");
+        sqlite3_stmt *st =
+            signin ? store_stmt(c->store, "UPDATE factors SET last_used_at = ? WHERE id = ?")
+                   : NULL;
         if (st) {
             sqlite3_bind_int64(st, 1, c->now_ms);
             sqlite3_bind_text(st, 2, f.id, -1, SQLITE_STATIC);
@@ -278,7 +280,7 @@ enum mfa_result challenges_verify(const struct mfa_ctx *c, struct mfa_user *u,
             sqlite3_reset(st);
         }
     }
-    users_record_success(c, u, ch->factor_id);
+    users_record_success(c, u, signin ? ch->factor_id : NULL);
     audit_log(c, u->sub, "verify_ok", ch->factor_id, factor_type_name(ch->type));
     return MFA_OK;
 }

@@ -38,10 +38,9 @@ static void row_to_factor(sqlite3_stmt *st, struct mfa_factor *f)
 enum mfa_result factors_get(const struct mfa_ctx *c, const struct mfa_user *u, const char *id,
                             struct mfa_factor *f)
 {
-    sqlite3_stmt *st = store_stmt(c->store,
-                                  "SELECT id, type, status, destination, created_at, "
-                                  "verified_at, last_used_at, last_step FROM factors "
-                                  "WHERE id = ? AND user_id = ?");
+    sqlite3_stmt *st = store_stmt(c->store, "SELECT id, type, status, destination, created_at, "
+                                            "verified_at, last_used_at, last_step FROM factors "
+                                            "WHERE id = ? AND user_id = ?");
     if (!st)
         return MFA_ERROR;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -56,10 +55,9 @@ enum mfa_result factors_get(const struct mfa_ctx *c, const struct mfa_user *u, c
 enum mfa_result factors_each(const struct mfa_ctx *c, const struct mfa_user *u,
                              void (*fn)(const struct mfa_factor *f, void *arg), void *arg)
 {
-    sqlite3_stmt *st = store_stmt(c->store,
-                                  "SELECT id, type, status, destination, created_at, "
-                                  "verified_at, last_used_at, last_step FROM factors "
-                                  "WHERE user_id = ? ORDER BY created_at, id");
+    sqlite3_stmt *st = store_stmt(c->store, "SELECT id, type, status, destination, created_at, "
+                                            "verified_at, last_used_at, last_step FROM factors "
+                                            "WHERE user_id = ? ORDER BY created_at, id");
     if (!st)
         return MFA_ERROR;
     sqlite3_bind_int64(st, 1, u->id);
@@ -86,13 +84,12 @@ int factors_count_active(const struct mfa_ctx *c, const struct mfa_user *u)
 }
 
 static enum mfa_result insert_factor(const struct mfa_ctx *c, const struct mfa_user *u,
-                                     struct mfa_factor *f, const uint8_t *sealed,
-                                     size_t sealed_len)
+                                     struct mfa_factor *f, const uint8_t *sealed, size_t sealed_len)
 {
-    sqlite3_stmt *st = store_stmt(c->store,
-                                  "INSERT INTO factors (id, user_id, type, status, destination, "
-                                  "secret_sealed, created_at) VALUES (?, ?, ?, 'pending', "
-                                  "NULLIF(?, ''), ?, ?)");
+    sqlite3_stmt *st =
+        store_stmt(c->store, "INSERT INTO factors (id, user_id, type, status, destination, "
+                             "secret_sealed, created_at) VALUES (?, ?, ?, 'pending', "
+                             "NULLIF(?, ''), ?, ?)");
     if (!st)
         return MFA_ERROR;
     sqlite3_bind_text(st, 1, f->id, -1, SQLITE_STATIC);
@@ -146,10 +143,9 @@ enum mfa_result factors_add_contact(const struct mfa_ctx *c, struct mfa_user *u,
         return MFA_INVALID;
     if (!(c->pol->factors & factor_type_bit(type)))
         return MFA_NOT_ALLOWED;
-    sqlite3_stmt *st = store_stmt(c->store,
-                                  "SELECT id, type, status, destination, created_at, "
-                                  "verified_at, last_used_at, last_step FROM factors "
-                                  "WHERE user_id = ? AND type = ? AND destination = ?");
+    sqlite3_stmt *st = store_stmt(c->store, "SELECT id, type, status, destination, created_at, "
+                                            "verified_at, last_used_at, last_step FROM factors "
+                                            "WHERE user_id = ? AND type = ? AND destination = ?");
     if (!st)
         return MFA_ERROR;
     sqlite3_bind_int64(st, 1, u->id);
@@ -179,8 +175,8 @@ enum mfa_result factors_add_contact(const struct mfa_ctx *c, struct mfa_user *u,
     return r;
 }
 
-enum mfa_result factors_add_totp(const struct mfa_ctx *c, struct mfa_user *u,
-                                 struct mfa_factor *f, char **uri_out, char **secret_b32)
+enum mfa_result factors_add_totp(const struct mfa_ctx *c, struct mfa_user *u, struct mfa_factor *f,
+                                 char **uri_out, char **secret_b32)
 {
     if (!(c->pol->factors & FACTOR_BIT_TOTP))
         return MFA_NOT_ALLOWED;
@@ -215,8 +211,8 @@ enum mfa_result factors_add_totp(const struct mfa_ctx *c, struct mfa_user *u,
         char b32[64];
         base32_encode(secret, sizeof(secret), false, b32, sizeof(b32));
         *secret_b32 = og_strdup(b32);
-        *uri_out = otpauth_uri(c->issuer, u->sub, secret, sizeof(secret), OTP_SHA1,
-                                   TOTP_DIGITS, TOTP_PERIOD);
+        *uri_out = otpauth_uri(c->issuer, u->sub, secret, sizeof(secret), OTP_SHA1, TOTP_DIGITS,
+                               TOTP_PERIOD);
         OPENSSL_cleanse(b32, sizeof(b32));
         audit_log(c, u->sub, "factor_added", f->id, "totp");
     }
@@ -286,13 +282,13 @@ enum mfa_result factors_remove(const struct mfa_ctx *c, struct mfa_user *u, cons
 
 void factors_activate(const struct mfa_ctx *c, struct mfa_user *u, struct mfa_factor *f)
 {
+    /* Confirmed, not used: "last used" means used to sign in. */
     sqlite3_stmt *st = store_stmt(c->store, "UPDATE factors SET status = 'active', "
-                                            "verified_at = ?, last_used_at = ? WHERE id = ?");
+                                            "verified_at = ? WHERE id = ?");
     if (!st)
         return;
     sqlite3_bind_int64(st, 1, c->now_ms);
-    sqlite3_bind_int64(st, 2, c->now_ms);
-    sqlite3_bind_text(st, 3, f->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, f->id, -1, SQLITE_STATIC);
     sqlite3_step(st);
     sqlite3_reset(st);
     f->active = true;
@@ -304,13 +300,19 @@ void factors_activate(const struct mfa_ctx *c, struct mfa_user *u, struct mfa_fa
     audit_log(c, u->sub, "factor_enrolled", f->id, factor_type_name(f->type));
 }
 
-static void mark_used(const struct mfa_ctx *c, const char *id, int64_t step)
+/* The step is spent either way; last_used_at only for a sign-in (signin),
+ * not for the code that confirms a new factor. */
+static void mark_used(const struct mfa_ctx *c, const char *id, int64_t step, bool signin)
 {
-    sqlite3_stmt *st = store_stmt(c->store, "UPDATE factors SET last_used_at = ?, "
-                                            "last_step = max(last_step, ?) WHERE id = ?");
+    sqlite3_stmt *st = store_stmt(c->store, "UPDATE factors SET last_used_at = coalesce(?, "
+                                            "last_used_at), last_step = max(last_step, ?) "
+                                            "WHERE id = ?");
     if (!st)
         return;
-    sqlite3_bind_int64(st, 1, c->now_ms);
+    if (signin)
+        sqlite3_bind_int64(st, 1, c->now_ms);
+    else
+        sqlite3_bind_null(st, 1);
     sqlite3_bind_int64(st, 2, step);
     sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
     sqlite3_step(st);
@@ -366,20 +368,19 @@ enum mfa_result factors_verify_totp_enrolment(const struct mfa_ctx *c, struct mf
     if (chk != OTP_CHECK_OK) {
         return users_fail(c, u, o, "enrolment_failed", f->id, "totp");
     }
-    mark_used(c, f->id, step);
+    mark_used(c, f->id, step, false);
     factors_activate(c, u, f);
-    users_record_success(c, u, f->id);
+    users_record_success(c, u, NULL);
     return MFA_OK;
 }
 
 enum mfa_result factors_check_totp(const struct mfa_ctx *c, struct mfa_user *u,
-                                   const char *factor_id, const char *code,
-                                   struct mfa_outcome *o)
+                                   const char *factor_id, const char *code, struct mfa_outcome *o)
 {
-    sqlite3_stmt *st = store_stmt(c->store,
-                                  "SELECT id, secret_sealed, last_step FROM factors WHERE "
-                                  "user_id = ?1 AND type = 'totp' AND status = 'active' AND "
-                                  "(?2 IS NULL OR id = ?2)");
+    sqlite3_stmt *st =
+        store_stmt(c->store, "SELECT id, secret_sealed, last_step FROM factors WHERE "
+                             "user_id = ?1 AND type = 'totp' AND status = 'active' AND "
+                             "(?2 IS NULL OR id = ?2)");
     if (!st)
         return MFA_ERROR;
     sqlite3_bind_int64(st, 1, u->id);
@@ -403,7 +404,7 @@ enum mfa_result factors_check_totp(const struct mfa_ctx *c, struct mfa_user *u,
         return MFA_NOT_FOUND;
     if (!matched[0])
         return MFA_WRONG_CODE;
-    mark_used(c, matched, step);
+    mark_used(c, matched, step, true);
     snprintf(o->factor_id, sizeof(o->factor_id), "%s", matched);
     o->type = FACTOR_TOTP;
     return MFA_OK;

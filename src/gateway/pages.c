@@ -324,17 +324,24 @@ struct factor_list {
     bool active_only;
 };
 
+/* A past time as the user says it ("5 minutes ago", a date); NULL for
+ * never. */
 static void fmt_time(struct page *p, int64_t ms, const char **out)
 {
     if (ms <= 0) {
         *out = NULL;
         return;
     }
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char *s = arena_alloc(&p->req->arena, 32);
-    strftime(s, 32, "%Y-%m-%d %H:%M UTC", &tm);
+    char *s = arena_alloc(&p->req->arena, 48);
+    ui_time_ago(p->locale, p->ctx.now_ms, ms, s, 48);
+    *out = s;
+}
+
+/* A date to come ("24 Nov 2026"). */
+static void fmt_date(struct page *p, int64_t ms, const char **out)
+{
+    char *s = arena_alloc(&p->req->arena, 48);
+    ui_date(p->locale, ms, s, 48);
     *out = s;
 }
 
@@ -1501,7 +1508,7 @@ static void collect_device(const struct device *d, void *arg)
     u->summary = arena_strndup(&p->req->arena, d->user_agent, strlen(d->user_agent));
     fmt_time(p, d->created_at, &u->created);
     fmt_time(p, d->last_seen_at, &u->last_seen);
-    fmt_time(p, d->expires_at, &u->expires);
+    fmt_date(p, d->expires_at, &u->expires);
     u->current = l->current && strcmp(l->current, d->id) == 0;
 }
 
@@ -1673,7 +1680,7 @@ static void passkey_register(struct page *p)
         passkey_refuse(p, back, r, &(struct mfa_outcome){.attempts_left = -1}, done.why);
         return;
     }
-    passed_amr(p, f.id, done.amr, true);
+    passed_amr(p, NULL, done.amr, true);
     if (before == 0 && p->pol.recovery_codes) {
         issue_recovery_codes(p, "notice.passkey_added", NULL);
         return;
@@ -2101,8 +2108,9 @@ void page_account_verify(struct http_request *req)
         return;
     }
     p.sess.pending_factor[0] = '\0';
-    /* Proving the new factor is a second step passed. */
-    passed(&p, f.type, false, f.id);
+    /* Proving the new factor is a second step passed (not a use of it:
+     * "last used" means used to sign in). */
+    passed(&p, f.type, false, NULL);
     if (before == 0 && p.pol.recovery_codes) {
         issue_recovery_codes(&p, added_notice(f.type), added_arg(&p, &f));
         return;

@@ -1,6 +1,7 @@
-/* Waits said in human time ("30 seconds", "about 50 minutes", "about 2
- * hours") in the page's language, for the lockout waits and the send
- * limits: never a raw number of seconds on a page. */
+/* Times said as people say them, in the page's language: waits ("30
+ * seconds", "about 50 minutes") for the lockout and the send limits, and
+ * when something happened ("5 minutes ago", "24 Nov 2026"): never a raw
+ * number of seconds or a UTC timestamp on a page. */
 #include "ui/i18n.h"
 #include "ui/pages.h"
 
@@ -8,6 +9,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 /* The units, largest last; a value is rounded to the nearest unit. */
 static const struct {
@@ -37,4 +39,39 @@ void ui_duration(const char *locale, int64_t seconds, char *out, size_t outlen)
     else
         snprintf(out, outlen, "%s%lld %s%s", units[i].about ? "about " : "", n, units[i].en,
                  n == 1 ? "" : "s");
+}
+
+void ui_time_ago(const char *locale, int64_t now_ms, int64_t at_ms, char *out, size_t outlen)
+{
+    bool zh = ui_locale_is_zh(locale);
+    int64_t ago = (now_ms - at_ms) / 1000;
+    if (ago < 0)
+        ago = 0;
+    if (ago < 60) {
+        snprintf(out, outlen, "%s", zh ? "刚刚" : "just now");
+        return;
+    }
+    if (ago < 7 * 86400) {
+        size_t i = ago < 3600 ? 1 : ago < 86400 ? 2 : 3;
+        long long n = (long long)(ago / units[i].seconds); /* whole units: "5 minutes ago" */
+        if (zh)
+            snprintf(out, outlen, "%lld %s前", n, units[i].zh);
+        else
+            snprintf(out, outlen, "%lld %s%s ago", n, units[i].en, n == 1 ? "" : "s");
+        return;
+    }
+    ui_date(locale, at_ms, out, outlen);
+}
+
+void ui_date(const char *locale, int64_t at_ms, char *out, size_t outlen)
+{
+    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    time_t t = (time_t)(at_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    if (ui_locale_is_zh(locale))
+        snprintf(out, outlen, "%d年%d月%d日", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    else
+        snprintf(out, outlen, "%d %s %d", tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900);
 }

@@ -186,6 +186,13 @@ void ui_page_message(struct buf *out, const struct ui_ctx *c, const char *title_
  * counts as 1. Always NUL-terminates out. */
 void ui_duration(const char *locale, int64_t seconds, char *out, size_t outlen);
 
+/* When at_ms was, seen at now_ms, in the locale: "just now", "5 minutes
+ * ago", "3 hours ago", "2 days ago", and the date ("24 Nov 2026",
+ * "2026年11月24日") from a week back. Always NUL-terminates out. */
+void ui_time_ago(const char *locale, int64_t now_ms, int64_t at_ms, char *out, size_t outlen);
+/* The date of at_ms ("24 Nov 2026", "2026年11月24日"), UTC. */
+void ui_date(const char *locale, int64_t at_ms, char *out, size_t outlen);
+
 /* The text of an i18n key in the locale (English when missing); the key
  * itself when unknown, so a missing string shows up in tests. */
 const char *ui_t(const char *locale, const char *key);

@@ -456,7 +456,8 @@ class ContactFactorSuite:
         assert f["id"] == j["id"] and f["type"] == self.ch.type, f
         assert f["status"] == "active" and f["preferred"] is True, f
         assert f["destination"] == masked, f
-        assert lst["preferred"] == j["id"] and lst["last_used"] == j["id"], lst
+        # confirming a factor is not a use of it: last used means used to sign in
+        assert lst["preferred"] == j["id"] and lst["last_used"] is None, lst
         assert lst["recovery_codes_left"] == 10 and lst["locked"] is False, lst
         # The clear address is never given back.
         assert to not in json.dumps(lst, ensure_ascii=False), lst
@@ -556,7 +557,8 @@ class ContactFactorSuite:
         assert "recovery_codes" in first
         assert "recovery_codes" not in second, second
         lst = app.factors("alice")
-        assert lst["preferred"] == f1 and lst["last_used"] == f2, lst
+        # confirming a factor is not a use of it: last used means used to sign in
+        assert lst["preferred"] == f1 and lst["last_used"] is None, lst
         assert [f["preferred"] for f in lst["factors"]] == [True, False], lst
 
         def open_and_pass(factor_id=None):
@@ -565,7 +567,11 @@ class ContactFactorSuite:
             assert v.status == 200, v
             return c, v.json
 
+        # Nothing used yet: the preferred one.
+        c, v = open_and_pass()
+        assert v["factor_id"] == f1 and c["destination"] == self.ch.dest(1)[2], (c, v)
         # Last used wins over preferred.
+        c, v = open_and_pass(f2)
         c, v = open_and_pass()
         assert v["factor_id"] == f2 and c["destination"] == self.ch.dest(2)[2], (c, v)
         # Use the first one explicitly: the next challenge opens on it.

@@ -288,3 +288,31 @@ def test_bad_brand_values_are_refused(gw, run_cli, tmp_path):
     p = run_cli(["brand", "set", "logo=https://evil.example/x.png"],
                 env={"OTPGATE_DATA_DIR": str(tmp_path / "data")})
     assert p.returncode != 0 and "logo" in p.stderr
+
+
+def test_last_used_means_used_to_sign_in(gw):
+    """Confirming a method is not a use of it; times read as people say them."""
+    srv, app, _ = gw
+    b = Browser(srv)
+    b.get(make_link(app, "lena", purpose="manage"))
+    csrf, fid = bind_email(srv, b, "lena@example.com")
+    r = b.post("/account/verify", {"csrf": csrf, "factor_id": fid, "code": last_code(srv)})
+    r = b.get(location(r))  # the recovery codes, shown once
+    r = b.get("/account")
+    assert "Not used yet" in r.text and "Last used" not in r.text
+    assert "UTC" not in r.text
+    b2 = Browser(srv)
+    b2.get(make_link(app, "lena"))
+    r = b2.get("/challenge")
+    r = b2.post("/challenge/send", {"csrf": csrf_of(r), "factor_id": fid})
+    r = b2.get(location(r))
+    b2.post("/challenge/verify", {"csrf": csrf_of(r), "factor_id": fid, "code": last_code(srv)})
+    b3 = Browser(srv)
+    b3.get(make_link(app, "lena", purpose="manage"))
+    r = b3.get("/challenge")
+    r = b3.post("/challenge/send", {"csrf": csrf_of(r), "factor_id": fid})
+    r = b3.get(location(r))
+    r = b3.post("/challenge/verify", {"csrf": csrf_of(r), "factor_id": fid,
+                                      "code": last_code(srv)})
+    r = b3.get("/account")
+    assert "Last used just now" in r.text, r.text

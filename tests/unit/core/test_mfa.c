@@ -439,7 +439,9 @@ static void test_factors_totp(void **state)
     assert_int_equal(fb.last_step, T0 / 1000 / 30);
     assert_int_equal(find_user(f, "alice", &u), MFA_OK);
     assert_string_equal(u.preferred, fa.id);
-    assert_string_equal(u.last_used, fa.id);
+    /* Confirming it is not a use: "last used" means used to sign in. */
+    assert_string_equal(u.last_used, "");
+    assert_int_equal(fb.last_used_at, 0);
     assert_int_equal(u.failures, 0);
 
     /* The same code again: a replay. */
@@ -600,16 +602,17 @@ static void test_challenge_verify(void **state)
     assert_int_equal(o.type, FACTOR_EMAIL);
     assert_int_equal(ch.attempts_left, -1);
 
-    /* Passing activates the pending factor and records it. */
+    /* Passing activates the pending factor; confirming it is not a use of
+     * it ("last used" means used to sign in). */
     struct mfa_factor fb;
     assert_int_equal(get_factor(f, &e.u, e.fa.id, &fb), MFA_OK);
     assert_true(fb.active);
     assert_int_equal(fb.verified_at, T0 + 10 * SEC);
-    assert_int_equal(fb.last_used_at, T0 + 10 * SEC);
+    assert_int_equal(fb.last_used_at, 0);
     assert_int_equal(find_user(f, "alice", &u2), MFA_OK);
     assert_int_equal(u2.failures, 0);
     assert_string_equal(u2.preferred, e.fa.id);
-    assert_string_equal(u2.last_used, e.fa.id);
+    assert_string_equal(u2.last_used, "");
 
     /* Single use: the same challenge again, in memory and reloaded. */
     assert_int_equal(verify_ch(f, &e.u, &ch, ch.code, &o), MFA_DONE);

@@ -879,6 +879,38 @@ static void test_passkey_pages(void **state)
     }
 }
 
+/* When something happened, as people say it, in both languages. */
+static void test_time_ago(void **state)
+{
+    (void)state;
+    const int64_t now = 1796500000000LL; /* 2026-12-05 */
+    char t[48];
+    struct {
+        int64_t ago_s;
+        const char *en, *zh;
+    } rows[] = {
+        {0, "just now", "刚刚"},
+        {59, "just now", "刚刚"},
+        {60, "1 minute ago", "1 分钟前"},
+        {5 * 60 + 40, "5 minutes ago", "5 分钟前"},
+        {3600, "1 hour ago", "1 小时前"},
+        {3 * 3600 + 59 * 60, "3 hours ago", "3 小时前"},
+        {86400, "1 day ago", "1 天前"},
+        {6 * 86400, "6 days ago", "6 天前"},
+        {8 * 86400, "27 Nov 2026", "2026年11月27日"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        ui_time_ago("en", now, now - rows[i].ago_s * 1000, t, sizeof(t));
+        assert_string_equal(t, rows[i].en);
+        ui_time_ago("zh-CN", now, now - rows[i].ago_s * 1000, t, sizeof(t));
+        assert_string_equal(t, rows[i].zh);
+    }
+    ui_time_ago("en", now, now + 5000, t, sizeof(t)); /* a clock a little ahead */
+    assert_string_equal(t, "just now");
+    ui_date("en", now + 30 * 86400000LL, t, sizeof(t));
+    assert_string_equal(t, "4 Jan 2027");
+}
+
 /* POST /lang's "back": a fixed set of this origin's paths, nothing else. */
 static void test_back_paths(void **state)
 {
@@ -1581,6 +1613,7 @@ int main(void)
         cmocka_unit_test(test_passkey_pages),
         cmocka_unit_test(test_duration),
         cmocka_unit_test(test_back_paths),
+        cmocka_unit_test(test_time_ago),
         cmocka_unit_test(test_bind),
         cmocka_unit_test(test_totp),
         cmocka_unit_test(test_recovery_codes),
