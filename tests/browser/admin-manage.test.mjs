@@ -231,7 +231,9 @@ test('15c. branding: name, accent, support contact and an uploaded logo the user
   // Back to the built-in logo.
   await page.getByLabel('Use the built-in logo again').check();
   await page.getByRole('button', { name: 'Save branding' }).click();
-  assert.equal(await page.locator('header .brand img').getAttribute('src'), '/static/img/logo.svg');
+  // the built-in logo is drawn inline, in the accent colour
+  await page.locator('header .brand svg.logo').waitFor();
+  assert.equal(await page.locator('header .brand img').count(), 0);
 });
 
 test('15d. admin accounts: add one who signs in, remove them; change one\'s own password', async (t) => {
