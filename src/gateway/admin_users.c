@@ -329,10 +329,16 @@ void admin_console_user(struct http_request *req)
 
 /* ---- unlock, reset, remove one factor ------------------------------------ */
 
-/* POST /admin/users/unlock and /admin/users/reset (the latter only from
- * its confirmation page). */
-static void user_change(struct http_request *req, bool reset)
+enum user_change { CHANGE_UNLOCK, CHANGE_RESET, CHANGE_FORGET_DEVICES };
+
+/* POST /admin/users/unlock, /admin/users/reset (only from its confirmation
+ * page) and /admin/users/forget-devices; each audited with the admin. */
+static void user_change(struct http_request *req, enum user_change what)
 {
+    static const char *const done[] = {"unlocked", "reset", "devices_forgotten"};
+    static const char *const logged[] = {"admin console: user unlocked",
+                                         "admin console: user reset",
+                                         "admin console: devices forgotten"};
     struct console c;
     if (!console_start(req, &c, true, "users", false))
         return;
@@ -342,19 +348,24 @@ static void user_change(struct http_request *req, bool reset)
         return;
     }
     const char *params[] = {"app", app, "sub", sub};
-    if (reset && !console_confirmed(&c, console_url(&c, "/admin/users/reset", params, 2)))
+    if (what == CHANGE_RESET &&
+        !console_confirmed(&c, console_url(&c, "/admin/users/reset", params, 2)))
         return;
     struct server *s = c.srv;
     int rc = console_write_begin(&c);
     if (rc == OG_OK) {
         struct support_user u;
         rc = support_user_find(s->store, app, sub, &u);
-        if (rc == OG_OK && reset)
-            rc = support_user_reset(s->store, u.id, app, sub, "console", c.sess.username,
-                                    server_now_ms(), NULL);
+        int64_t now = server_now_ms();
+        if (rc == OG_OK && what == CHANGE_RESET)
+            rc =
+                support_user_reset(s->store, u.id, app, sub, "console", c.sess.username, now, NULL);
+        else if (rc == OG_OK && what == CHANGE_FORGET_DEVICES)
+            rc = support_user_forget_devices(s->store, app, sub, "console", c.sess.username, now,
+                                             NULL);
         else if (rc == OG_OK)
-            rc = support_user_unlock(s->store, u.id, app, sub, "console", c.sess.username,
-                                     server_now_ms(), NULL);
+            rc = support_user_unlock(s->store, u.id, app, sub, "console", c.sess.username, now,
+                                     NULL);
         console_write_end(&c, rc);
     }
     if (rc == OG_ERR_NOT_FOUND) {
@@ -365,47 +376,19 @@ static void user_change(struct http_request *req, bool reset)
         console_error(&c, 500, "body.error");
         return;
     }
-    log_info(reset ? "admin console: user reset" : "admin console: user unlocked", "admin",
-             c.sess.username, "app", app);
-    console_redirect(&c, user_url(&c, app, sub, "n", reset ? "reset" : "unlocked"));
+    log_info(logged[what], "admin", c.sess.username, "app", app);
+    console_redirect(&c, user_url(&c, app, sub, "n", done[what]));
 }
 
 void admin_console_unlock(struct http_request *req)
 {
-    user_change(req, false);
+    user_change(req, CHANGE_UNLOCK);
 }
 
-/* POST /admin/users/forget-devices: every remembered device of the user
- * asks for the second step again (audited as admin_forget_devices). */
+/* Every remembered device of the user asks for the second step again. */
 void admin_console_forget_devices(struct http_request *req)
 {
-    struct console c;
-    if (!console_start(req, &c, true, "users", false))
-        return;
-    const char *app = console_form(&c, "app"), *sub = console_form(&c, "sub");
-    if (!app || !*app || !sub || !*sub) {
-        console_error(&c, 400, "body.error");
-        return;
-    }
-    int rc = console_write_begin(&c);
-    if (rc == OG_OK) {
-        struct support_user u;
-        rc = support_user_find(c.srv->store, app, sub, &u);
-        if (rc == OG_OK)
-            rc = support_user_forget_devices(c.srv->store, app, sub, "console", c.sess.username,
-                                             server_now_ms(), NULL);
-        console_write_end(&c, rc);
-    }
-    if (rc == OG_ERR_NOT_FOUND) {
-        console_redirect(&c, user_url(&c, app, sub, "e", "not_found"));
-        return;
-    }
-    if (rc != OG_OK) {
-        console_error(&c, 500, "body.error");
-        return;
-    }
-    log_info("admin console: devices forgotten", "admin", c.sess.username, "app", app);
-    console_redirect(&c, user_url(&c, app, sub, "n", "devices_forgotten"));
+    user_change(req, CHANGE_FORGET_DEVICES);
 }
 
 void admin_console_reset_form(struct http_request *req)
@@ -442,7 +425,7 @@ void admin_console_reset_form(struct http_request *req)
 
 void admin_console_reset(struct http_request *req)
 {
-    user_change(req, true);
+    user_change(req, CHANGE_RESET);
 }
 
 void admin_console_factor_form(struct http_request *req)
