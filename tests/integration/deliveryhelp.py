@@ -81,11 +81,8 @@ class SlowSmtpSink(SmtpSink):
         super().__init__(out, **kw)
         self.data_delay = data_delay
 
-    def _protocol(self):
-        p = super()._protocol()
-        if hasattr(p, "event_handler"):
-            p.event_handler = _SlowHandler(self)
-        return p
+    def _handler(self):
+        return _SlowHandler(self)
 
 
 # ---- fixtures ----------------------------------------------------------------

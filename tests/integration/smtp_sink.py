@@ -224,6 +224,12 @@ class SmtpSink:
             return AuthResult(success=True, auth_data=self.auth[0])
         return AuthResult(success=False, handled=False)
 
+    def _handler(self):
+        """The handler of one connection. aiosmtpd reads the hooks off it
+        when the connection is made: a subclass that wants other hooks
+        overrides this, not the protocol's attribute afterwards."""
+        return _Handler(self)
+
     def _protocol(self):
         if self.mode() == "hang":
             return _Silent(self)
@@ -232,7 +238,7 @@ class SmtpSink:
             kwargs = dict(authenticator=self._authenticate, auth_required=True,
                           auth_require_tls=self.tls is not None,
                           auth_exclude_mechanism=self.excluded)
-        return _Smtp(_Handler(self), hostname="smtp-sink.test", tls_context=self.tls,
+        return _Smtp(self._handler(), hostname="smtp-sink.test", tls_context=self.tls,
                     require_starttls=self.require_starttls and self.tls is not None,
                     loop=self._loop, **kwargs)
 
