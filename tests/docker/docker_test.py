@@ -593,7 +593,10 @@ class Run:
                 if os.path.exists(out):
                     with open(out) as f:
                         msgs = [json.loads(ln) for ln in f if ln.strip()]
-                msgs = [m for m in msgs if addr in m["rcpt_tos"]]
+                # Code messages only (Message-ID <m_...>): the security
+                # notification a confirmed factor also sends is not one.
+                msgs = [m for m in msgs if addr in m["rcpt_tos"]
+                        and re.search(r"^Message-ID: <m_", m["data"], re.M | re.I)]
                 if len(msgs) > seen:
                     return re.search(r"(?<!\d)(\d{6})(?!\d)", msgs[-1]["data"]).group(1)
                 time.sleep(0.2)
