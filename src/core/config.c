@@ -43,6 +43,7 @@ enum key {
     K_LISTEN,
     K_PUBLIC_URL,
     K_DATA_DIR,
+    K_DATABASE_URL,
     K_SMTP_URL,
     K_SMTP_FROM,
     K_SMS_PROVIDER,
@@ -88,6 +89,7 @@ static const struct {
     [K_LISTEN] = {"OTPGATE_LISTEN", "127.0.0.1:8080"},
     [K_PUBLIC_URL] = {"OTPGATE_PUBLIC_URL", "http://127.0.0.1:8080"},
     [K_DATA_DIR] = {"OTPGATE_DATA_DIR", "./var"},
+    [K_DATABASE_URL] = {"OTPGATE_DATABASE_URL", NULL},
     [K_SMTP_URL] = {"OTPGATE_SMTP_URL", NULL},
     [K_SMTP_FROM] = {"OTPGATE_SMTP_FROM", "otpgate@localhost"},
     [K_SMS_PROVIDER] = {"OTPGATE_SMS_PROVIDER", NULL},
@@ -1529,6 +1531,23 @@ static int parse_delivery(struct config *c, const struct raw *raw, char *err, si
     return OG_OK;
 }
 
+/* OTPGATE_DATABASE_URL names PostgreSQL storage, which this version does
+ * not have yet. Refused rather than ignored: instances that each fell back
+ * to a SQLite file of their own would each accept the same code once. The
+ * URL is never echoed (it may carry a password). */
+static int parse_database_url(const char *v, char *err, size_t errlen)
+{
+    if (!v)
+        return OG_OK;
+    const char *name = keys[K_DATABASE_URL].name;
+    if (strncmp(v, "postgres://", 11) != 0 && strncmp(v, "postgresql://", 13) != 0)
+        return fail(err, errlen, "%s: must be a postgres:// URL, or unset for SQLite", name);
+    return fail(err, errlen,
+                "%s: PostgreSQL storage is not in this version of otpgate yet; unset it to "
+                "keep SQLite in OTPGATE_DATA_DIR (one instance)",
+                name);
+}
+
 /* Runs every parser in an order where each sees what it depends on
  * (DEV needs the public URL). Stops at the first error. */
 static int config_apply(struct config *c, const struct raw *raw, char *err, size_t errlen)
@@ -1536,7 +1555,8 @@ static int config_apply(struct config *c, const struct raw *raw, char *err, size
     int rc;
     if ((rc = parse_listen(c, raw_get(raw, K_LISTEN), err, errlen)) != OG_OK ||
         (rc = parse_public_url(c, raw_get(raw, K_PUBLIC_URL), err, errlen)) != OG_OK ||
-        (rc = parse_dir(&c->data_dir, raw_get(raw, K_DATA_DIR))) != OG_OK)
+        (rc = parse_dir(&c->data_dir, raw_get(raw, K_DATA_DIR))) != OG_OK ||
+        (rc = parse_database_url(raw_get(raw, K_DATABASE_URL), err, errlen)) != OG_OK)
         return rc;
     const char *smtp = raw_get(raw, K_SMTP_URL);
     if (smtp && (rc = parse_smtp_url(c, smtp, err, errlen)) != OG_OK)
@@ -1673,6 +1693,9 @@ const char *config_help_text(void)
            "      External base URL, http or https, optional path; the OIDC issuer.\n"
            "  OTPGATE_DATA_DIR          default ./var\n"
            "      Holds otpgate.db and master.key (created 0600 on first start).\n"
+           "  OTPGATE_DATABASE_URL      default unset (SQLite in OTPGATE_DATA_DIR)\n"
+           "      postgres://... for several instances on PostgreSQL: not in this\n"
+           "      version yet, so a value is refused at start.\n"
            "  OTPGATE_SMTP_URL          default unset (no email delivery)\n"
            "      smtp://[user:pass@]host[:port][?starttls=required|optional|off];\n"
            "      user and pass are %-decoded. starttls defaults to required (port 587),\n"

@@ -43,6 +43,8 @@ static const char main_help[] =
     "  brand ...      show or set the pages' product name, accent colour and logo\n"
     "  keys rotate    add a new token-signing key (the old one stays published)\n"
     "  audit export   print the audit trail as JSON lines\n"
+    "  migrate --to postgres://...\n"
+    "                 copy this SQLite database into PostgreSQL (not in this version)\n"
     "  version        print the version and the linked library versions\n"
     "\n"
     "Options:\n"
@@ -213,6 +215,28 @@ static int cmd_backup(const struct cli *cli)
     return 0;
 }
 
+static const char migrate_help[] =
+    "Usage: otpgate migrate [--config FILE] --to postgres://...\n"
+    "\n"
+    "Copies this SQLite database into an empty PostgreSQL database and checks the\n"
+    "counts. PostgreSQL storage is not in this version of otpgate yet: the command\n"
+    "says so and copies nothing.\n";
+
+/* `otpgate migrate --to URL`: refused with one clear line until PostgreSQL
+ * storage exists (the URL, which may carry a password, is never echoed). */
+static int cmd_migrate(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(migrate_help, stdout);
+            return 0;
+        }
+    fputs("otpgate: migrate: PostgreSQL storage is not in this version of otpgate yet; "
+          "nothing was copied (the SQLite database in OTPGATE_DATA_DIR is unchanged)\n",
+          stderr);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     /* A peer that closes mid-write must be an error code, not a signal that
@@ -228,6 +252,8 @@ int main(int argc, char **argv)
         }
         if (strcmp(argv[i], "send-test") == 0)
             return cli_send_test_main(argc, argv);
+        if (strcmp(argv[i], "migrate") == 0)
+            return cmd_migrate(argc, argv);
         break;
     }
     struct cli cli;

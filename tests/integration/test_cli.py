@@ -11,7 +11,7 @@ SPEC_KEYS = [
     "OTPGATE_LISTEN", "OTPGATE_PUBLIC_URL", "OTPGATE_DATA_DIR", "OTPGATE_SMTP_URL",
     "OTPGATE_SMTP_FROM", "OTPGATE_SMS_PROVIDER", "OTPGATE_SMS_URL", "OTPGATE_SMS_AUTH",
     "OTPGATE_SMS_BODY", "OTPGATE_DEV", "OTPGATE_TRUSTED_PROXIES", "OTPGATE_LOG",
-    "OTPGATE_METRICS_ALLOW",
+    "OTPGATE_METRICS_ALLOW", "OTPGATE_DATABASE_URL",
 ]
 
 
@@ -49,7 +49,7 @@ class TestHelp:
         missing = [k for k in SPEC_KEYS if k not in p.stdout]
         assert not missing, "serve --help does not mention %s" % missing
 
-    @pytest.mark.parametrize("cmd", ["version", "backup"])
+    @pytest.mark.parametrize("cmd", ["version", "backup", "migrate"])
     def test_every_command_has_help(self, run_cli, cmd):
         p = run_cli([cmd, "--help"])
         assert p.returncode == 0
@@ -72,6 +72,27 @@ class TestHelp:
         p = run_cli(["serve", "--frobnicate"])
         assert p.returncode != 0
         assert "--frobnicate" in one_line(p.stderr)
+
+    def test_postgres_refused_not_ignored(self, run_cli, tmp_path):
+        """PostgreSQL storage is not in this version: a database URL stops
+        serve and every command with one line (never a fall-back to a
+        SQLite file of each instance's own), without echoing the password,
+        and migrate --to copies nothing."""
+        url = "postgres://otpgate:s3cret@db.example:5432/otpgate"
+        env = {"OTPGATE_DATA_DIR": str(tmp_path / "data"), "OTPGATE_DATABASE_URL": url}
+        for args in (["serve"], ["app", "list"]):
+            p = run_cli(args, env=env)
+            assert p.returncode != 0, args
+            line = one_line(p.stderr)
+            assert "OTPGATE_DATABASE_URL" in line and "not in this version" in line, line
+            assert "s3cret" not in p.stderr + p.stdout
+        assert not (tmp_path / "data").exists()
+        p = run_cli(["migrate", "--to", url], env={"OTPGATE_DATA_DIR": str(tmp_path / "data")})
+        assert p.returncode == 1
+        line = one_line(p.stderr)
+        assert "not in this version" in line and "nothing was copied" in line, line
+        assert "s3cret" not in p.stderr + p.stdout
+        assert not (tmp_path / "data").exists()
 
     def test_backup_without_file(self, run_cli):
         p = run_cli(["backup"])

@@ -1162,6 +1162,23 @@ static void test_ca_file(void **state)
     assert_error(f, LOAD(f, env), "OTPGATE_CA_FILE", "is not a file");
 }
 
+/* PostgreSQL storage is not in this version: a URL is refused, never
+ * silently replaced by SQLite, and its password never echoed. */
+static void test_database_url_refused(void **state)
+{
+    struct fixture *f = *state;
+    assert_error(f, LOAD(f, "OTPGATE_DATABASE_URL=postgres://otp:s3cret@db:5432/otpgate"),
+                 "OTPGATE_DATABASE_URL", "not in this version");
+    assert_null(strstr(f->err, "s3cret"));
+    assert_error(f, LOAD(f, "OTPGATE_DATABASE_URL=postgresql://db/otpgate"), "OTPGATE_DATABASE_URL",
+                 "unset it to keep SQLite");
+    assert_error(f, LOAD(f, "OTPGATE_DATABASE_URL=mysql://u:s3cret@db/otpgate"),
+                 "OTPGATE_DATABASE_URL", "must be a postgres:// URL");
+    assert_null(strstr(f->err, "s3cret"));
+    /* Empty means the default: SQLite in the data directory. */
+    assert_int_equal(LOAD(f, "OTPGATE_DATABASE_URL="), OG_OK);
+}
+
 static void test_sms_settings_without_provider(void **state)
 {
     struct fixture *f = *state;
@@ -1729,6 +1746,7 @@ static void test_help_text(void **state)
         "OTPGATE_DELIVERY_RETRIES",
         "OTPGATE_DELIVERY_BACKOFF",
         "OTPGATE_CA_FILE",
+        "OTPGATE_DATABASE_URL",
         "OTPGATE_METRICS_ALLOW",
         "OTPGATE_MAX_CONNECTIONS_PER_IP",
         "OTPGATE_WEBAUTHN_RP_ID",
@@ -1805,6 +1823,7 @@ int main(void)
         T(test_sms_secondary),
         T(test_delivery_settings),
         T(test_ca_file),
+        T(test_database_url_refused),
         T(test_sms_settings_without_provider),
         T(test_sms_url_and_auth_errors_hide_secrets),
         T(test_dev_resolution),
