@@ -81,6 +81,14 @@ static void decide_account(const struct gate_input *in, struct gate_decision *ou
             verdict(out, GATE_CHALLENGE, "needs_step");
         return;
     }
+    /* Where only a passkey passes, a code passed in this flow opens nothing
+     * for a user who has one: else a relayed code could add the relayer's
+     * passkey, and that passkey would then pass for phr. */
+    if (in->phr_required && in->phr_factors > 0 && !in->passed_phr) {
+        out->phr = true;
+        verdict(out, GATE_CHALLENGE, "phr_needed");
+        return;
+    }
     if (in->action == GATE_CHANGE_ACCOUNT && (in->stepup_at <= 0 || in->stepup_at > in->now_ms ||
                                               in->now_ms - in->stepup_at > in->stepup_window_ms)) {
         out->stale = true;

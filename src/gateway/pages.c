@@ -1315,6 +1315,12 @@ void page_challenge_verify(struct http_request *req)
         redirect_msg(&p, "/challenge", "e", "err.generic", NULL);
         return;
     }
+    /* Where only a passkey passes and the user has one, a code is no way
+     * in; it is not even checked (no oracle for a relayed code). */
+    if (phr_required(&p) && passkey_count(&p) > 0) {
+        redirect_msg(&p, "/challenge", "e", "err.passkey_only", NULL);
+        return;
+    }
     const char *back = challenge_url(&p, f.id);
     struct mfa_outcome o = {.attempts_left = -1, .type = f.type};
     enum mfa_result r;
@@ -2064,10 +2070,17 @@ void page_account_verify(struct http_request *req)
     struct page p;
     if (!page_start(req, &p, true))
         return;
+    /* Confirming a new method is a change to the account: the gate says
+     * whether this session may make it (a user who has an active method
+     * passes a fresh step first), and only the factor this session began
+     * binding can be confirmed (not one another session left pending). */
+    if (!account_allowed(&p, true))
+        return;
     const char *fid = form_str(&p, "factor_id");
     const char *code = form_str(&p, "code");
     struct mfa_factor f;
-    if (!factor_id_ok(fid) || !code || factors_get(&p.ctx, &p.user, fid, &f) != MFA_OK) {
+    if (!factor_id_ok(fid) || !code || strcmp(fid, p.sess.pending_factor) != 0 ||
+        factors_get(&p.ctx, &p.user, fid, &f) != MFA_OK) {
         redirect_msg(&p, "/account", "e", "err.generic", NULL);
         return;
     }

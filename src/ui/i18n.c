@@ -372,6 +372,8 @@ static const struct i18n_entry i18n_table[] = {
     {"err.conflict", "This method is already added.", "该验证方式已添加。"},
     {"err.not_allowed", "Your organisation's policy does not allow this.",
      "您所在组织的策略不允许此操作。"},
+    {"err.passkey_only", "This sign-in needs your passkey: a code cannot be used here.",
+     "本次登录需要使用您的通行密钥，不能使用验证码。"},
     {"err.generic", "Something went wrong. Please try again.", "出错了，请重试。"},
     {"err.passkey_refused", "That passkey could not be verified. Try again, or try another way.",
      "无法验证该通行密钥。请重试，或换一种方式。"},

@@ -118,6 +118,40 @@ def test_mandatory_cancelled_enrolment_then_back_asks_to_enrol(gate, entry):
     assert not any(is_success(h[4], REDIRECT) for h in b.history)
 
 
+@pytest.mark.parametrize("mode", ["optional", "mandatory"])
+@pytest.mark.parametrize("entry", ["start", "oidc"])
+def test_a_method_another_session_left_pending_is_no_way_in(gate, mode, entry):
+    """Found in review: with the password and no factor yet, open "Add an
+    authenticator app" and keep its secret; once the user has a method of
+    their own, confirming that planted factor from the challenge page
+    returned to the app with mfa. Confirming is an account change: the
+    gate decides it, and only the factor this session began can be."""
+    gw, app = gate
+    gw.cli("policy", "set", "--app", app.client_id, "mode=" + mode)
+
+    def first():
+        return link(app, "erin") if entry == "start" else oidc(app, "erin")
+
+    a = PageBrowser(gw.server)
+    a.get(first())
+    r = a.get("/account/add/totp")
+    assert r.status == 200, r
+    fid = re.search(r'name="factor_id" value="([^"]+)"', r.text).group(1)
+    secret = re.search(r"secret=([A-Z2-7]+)", r.text).group(1)
+    app.enrol_email("erin", "erin@example.com")  # the user's own, later
+    fresh = PageBrowser(gw.server)
+    fresh.get(first())
+    for b in (a, fresh):
+        page = b.get("/challenge")
+        assert page.status == 200 and "/challenge/send" in page.text, page
+        r = b.post("/account/verify", {"csrf": csrf_of(page), "factor_id": fid,
+                                       "code": totp(secret)}, follow=False)
+        assert r.status == 303 and not is_success(r.header("Location"), REDIRECT), r
+        assert not any(is_success(h[4], REDIRECT) for h in b.history)
+    assert [f["type"] for f in app.factors("erin")["factors"] if f["status"] == "active"] == \
+        ["email"]
+
+
 def test_optional_skip_without_factor_returns_without_mfa(gate):
     gw, app = gate
     b = PageBrowser(gw.server)

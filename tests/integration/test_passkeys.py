@@ -497,6 +497,44 @@ def test_pages_adding_a_passkey_needs_the_step_first(pk, soft):
     assert [k["name"] for k in app.get("/users/tom/passkeys").json["passkeys"]] == ["Tom's key"]
 
 
+def test_under_phr_a_code_opens_nothing_for_a_user_with_a_passkey(pk, soft):
+    """Where only a passkey passes and the user has one, neither a relayed
+    code nor a recovery code opens the account page, where the relayer
+    could add a passkey of their own that would then pass for phr."""
+    gw, app = pk
+    settle_totp_step(10)
+    fid, secret, v, _ = app.enrol_totp("pia")
+    recovery = v["recovery_codes"]
+    passkey(app, soft, "pia")
+
+    def csrf(r):
+        return re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
+
+    b = PageBrowser(gw.server)
+    r = b.get(link(app, "pia", acr_values="phr"))
+    assert "Use your passkey" in r.text, r.text[:800]
+    token = csrf(r)
+    # The right TOTP code is not even checked.
+    r = b.post("/challenge/verify", {"csrf": token, "factor_id": fid, "code": totp(secret, 30)},
+               follow=False)
+    assert r.status == 303 and "e=err.passkey_only" in r.header("Location"), r
+    assert "needs your passkey" in b.get(r.header("Location")).text
+    assert not gw.audit("verify_ok")
+    # A recovery code passes a step, but not this one: the account stays shut.
+    r = b.get("/challenge?method=recovery")
+    r = b.post("/challenge/recovery", {"csrf": csrf(r), "code": recovery[0]}, follow=False)
+    assert r.status == 303 and not is_success(r.header("Location"), REDIRECT), r
+    for path in ("/account", "/account/add/webauthn"):
+        r = b.get(path, follow=False)
+        assert r.status == 303 and r.header("Location") == "/challenge", (path, r)
+    token = csrf(b.get("/challenge"))  # a passed step starts a new session
+    r = b.post("/account/add/webauthn", {"csrf": token, "challenge_id": "wch_x", "credential": "{}"},
+               follow=False)
+    assert r.status == 303 and r.header("Location") == "/challenge", r
+    assert len(app.get("/users/pia/passkeys").json["passkeys"]) == 1
+    assert not any(is_success(h[4], REDIRECT) for h in b.history)
+
+
 def test_discovery_names_phr(pk):
     gw, _ = pk
     r = gw.server.get("/.well-known/openid-configuration")

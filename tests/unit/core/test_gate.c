@@ -285,6 +285,25 @@ static void test_phishing_resistant_only_a_passkey_passes(void **state)
         assert_int_equal(d.verdict, GATE_CONTINUE);
         assert_string_equal(d.acr, GATE_ACR_PHR);
         assert_string_equal(d.amr, "[\"swk\",\"user\",\"mfa\"]");
+        /* the account page: a code passed in this flow neither views nor
+         * changes it while the user has a passkey (a relayed code must not
+         * add the relayer's passkey); without one, adding one is the way */
+        for (int a = 0; a < 2; a++) {
+            struct gate_input acc = base(modes[i], a ? GATE_CHANGE_ACCOUNT : GATE_VIEW_ACCOUNT, 2);
+            acc.phr_required = true;
+            acc.can_enrol_phr = true;
+            acc.phr_factors = 1;
+            acc.passed_at = acc.stepup_at = NOW - 1000;
+            acc.passed_amr = gate_amr(GATE_METHOD_TOTP);
+            d = decide(&acc);
+            assert_int_equal(d.verdict, GATE_CHALLENGE);
+            assert_true(d.phr);
+            acc.passed_phr = true;
+            assert_int_equal(decide(&acc).verdict, GATE_CONTINUE);
+            acc.passed_phr = false;
+            acc.phr_factors = 0;
+            assert_int_equal(decide(&acc).verdict, GATE_CONTINUE);
+        }
         /* no passkey allowed or possible here: refused, not let through */
         struct gate_input none = base(modes[i], GATE_DECLINE, 0);
         none.phr_required = true;
