@@ -49,6 +49,21 @@ def pg_bindir():
                 "(make deps-test)")
 
 
+def reachable_tmp():
+    """The temporary directory, if the postgres user can reach it (every
+    folder above it open to others), else /tmp: a TMPDIR inside root's
+    home would stop initdb with "Permission denied"."""
+    d = os.path.realpath(tempfile.gettempdir())
+    path = d
+    while True:
+        if not os.stat(path).st_mode & 0o001:
+            return "/tmp"
+        parent = os.path.dirname(path)
+        if parent == path:
+            return d
+        path = parent
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -62,7 +77,7 @@ class Cluster:
     def __init__(self):
         self.bindir = pg_bindir()
         self.as_user = []
-        self.root = tempfile.mkdtemp(prefix="otpgate-pg-")
+        self.root = tempfile.mkdtemp(prefix="otpgate-pg-", dir=reachable_tmp())
         self.data = os.path.join(self.root, "data")
         self.sock = os.path.join(self.root, "sock")
         self.log = os.path.join(self.root, "server.log")

@@ -1,7 +1,7 @@
 -- otpgate's PostgreSQL schema: this file brings an empty PostgreSQL database
 -- to SQLite schema version 17 (src/core/migrations.c, PRAGMA user_version)
 -- in one go. It owns only the table layout; it must never hold data other
--- than the schema_version row, and is not used by the server yet (issue 14).
+-- than the schema_version row, and is not used by the server yet (PostgreSQL storage is not built).
 --
 -- Rules, kept by tests/integration/test_pg_schema.py against what the real
 -- binary creates in SQLite:
