@@ -3,6 +3,8 @@
  * user, pruned when they expire. Never stores or logs a token. */
 #include "core/devices.h"
 
+#include "core/policy.h"
+
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,11 +25,11 @@ static const char SQL_TOUCH[] = "UPDATE devices SET last_seen_at = ?2 WHERE id =
 static const char SQL_EACH[] =
     "SELECT id, app_id, sub, scope_all, created_at, expires_at, last_seen_at, step_at, "
     "user_agent, ip FROM devices WHERE sub = ?2 AND expires_at > ?3 AND (app_id = ?1 OR "
-    "scope_all = 1) ORDER BY created_at DESC, id";
+    "(?4 AND scope_all = 1)) ORDER BY created_at DESC, id";
 static const char SQL_FORGET[] =
-    "DELETE FROM devices WHERE id = ?3 AND sub = ?2 AND (app_id = ?1 OR scope_all = 1)";
+    "DELETE FROM devices WHERE id = ?3 AND sub = ?2 AND (app_id = ?1 OR (?4 AND scope_all = 1))";
 static const char SQL_FORGET_ALL[] =
-    "DELETE FROM devices WHERE sub = ?2 AND (app_id = ?1 OR scope_all = 1)";
+    "DELETE FROM devices WHERE sub = ?2 AND (app_id = ?1 OR (?3 AND scope_all = 1))";
 static const char SQL_PRUNE[] = "DELETE FROM devices WHERE expires_at <= ?1";
 
 bool devices_token_ok(const char *s, size_t n)
@@ -159,15 +161,32 @@ int devices_find(struct store *s, const struct keyring *k, const char *token, co
     return rc;
 }
 
+/* Whether app_id's own scope is "all": only then are the scope-"all"
+ * devices other apps made its users' too. An app remembering per app (or
+ * not at all) neither sees nor forgets them: the same sub there may be
+ * somebody else. */
+static int scope_all_of(struct store *s, const char *app_id, bool *all)
+{
+    struct policy pol;
+    int rc = policy_load(s, app_id, &pol);
+    *all = rc == OG_OK && pol.remember_device_all;
+    return rc;
+}
+
 int devices_each(struct store *s, const char *app_id, const char *sub, int64_t now_ms,
                  void (*fn)(const struct device *d, void *arg), void *arg)
 {
+    bool all;
+    int rc = scope_all_of(s, app_id, &all);
+    if (rc != OG_OK)
+        return rc;
     sqlite3_stmt *st = store_stmt(s, SQL_EACH);
     if (!st)
         return OG_ERR_DB;
     sqlite3_bind_text(st, 1, app_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, sub, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, now_ms);
+    sqlite3_bind_int(st, 4, all ? 1 : 0);
     int src;
     struct device d;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -180,13 +199,18 @@ int devices_each(struct store *s, const char *app_id, const char *sub, int64_t n
 
 int devices_forget(struct store *s, const char *app_id, const char *sub, const char *id)
 {
+    bool all;
+    int rc = scope_all_of(s, app_id, &all);
+    if (rc != OG_OK)
+        return rc;
     sqlite3_stmt *st = store_stmt(s, SQL_FORGET);
     if (!st)
         return OG_ERR_DB;
     sqlite3_bind_text(st, 1, app_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, sub, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
-    int rc = store_exec_done(st);
+    sqlite3_bind_int(st, 4, all ? 1 : 0);
+    rc = store_exec_done(st);
     if (rc == OG_OK && sqlite3_changes(store_db(s)) == 0)
         rc = OG_ERR_NOT_FOUND;
     return rc;
@@ -194,12 +218,19 @@ int devices_forget(struct store *s, const char *app_id, const char *sub, const c
 
 int devices_forget_all(struct store *s, const char *app_id, const char *sub, int *count)
 {
+    if (count)
+        *count = 0;
+    bool all;
+    int rc = scope_all_of(s, app_id, &all);
+    if (rc != OG_OK)
+        return rc;
     sqlite3_stmt *st = store_stmt(s, SQL_FORGET_ALL);
     if (!st)
         return OG_ERR_DB;
     sqlite3_bind_text(st, 1, app_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, sub, -1, SQLITE_STATIC);
-    int rc = store_exec_done(st);
+    sqlite3_bind_int(st, 3, all ? 1 : 0);
+    rc = store_exec_done(st);
     if (count)
         *count = rc == OG_OK ? sqlite3_changes(store_db(s)) : 0;
     return rc;

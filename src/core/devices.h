@@ -56,18 +56,19 @@ int devices_find(struct store *s, const struct keyring *k, const char *token, co
                  const char *sub, bool all_scope, int64_t now_ms, int64_t max_age_ms,
                  struct device *out);
 
-/* Calls fn for each live device of sub at app_id (and its scope-"all"
- * devices made elsewhere), newest first. Returns 0 or a store error. */
+/* Calls fn for each live device of sub at app_id (and, when app_id's own
+ * remember_device_scope is "all", the scope-"all" devices made elsewhere),
+ * newest first. Returns 0 or a store error. */
 int devices_each(struct store *s, const char *app_id, const char *sub, int64_t now_ms,
                  void (*fn)(const struct device *d, void *arg), void *arg);
 
-/* Forgets one device of sub (by id); OG_ERR_NOT_FOUND when it is not
- * theirs. */
+/* Forgets one device of sub (by id), under the same rule; OG_ERR_NOT_FOUND
+ * when it is not theirs. */
 int devices_forget(struct store *s, const char *app_id, const char *sub, const char *id);
 
-/* Forgets every device of sub at app_id and every scope-"all" device of
- * the same sub. *count (may be NULL) gets how many. Returns 0 or a store
- * error. */
+/* Forgets every device of sub at app_id and, when app_id's own scope is
+ * "all", every scope-"all" device of the same sub. *count (may be NULL)
+ * gets how many. Returns 0 or a store error. */
 int devices_forget_all(struct store *s, const char *app_id, const char *sub, int *count);
 
 /* Deletes rows expired at now_ms. */

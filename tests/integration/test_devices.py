@@ -140,3 +140,31 @@ def test_api_devices_need_client_auth(dev):
     assert a.status == 401
     other = gw.add_app("Other")
     assert other.get("/users/alice/devices").json["devices"] == []
+
+
+def test_scope_all_devices_are_not_another_apps_business(gw):
+    """A browser remembered with remember_device_scope=all is seen and
+    forgotten only by apps whose scope is all too: an app remembering per
+    app (or not at all) neither lists its IP and browser nor ends it, by
+    the API or by its own user's lock or reset, since its "dana" may be
+    somebody else."""
+    shared = gw.add_app("Shared")
+    other = gw.add_app("Other")
+    gw.policy("remember_device_days=30", "remember_device_scope=all", app=shared)
+    gw.start()
+    settle_totp_step(10)
+    fid, secret, _, _ = shared.enrol_totp("dana")
+    b = PageBrowser(gw.server)
+    sign_in(b, shared, "dana", secret, fid, remember=True, offset=30)
+    assert [d["scope"] for d in shared.get("/users/dana/devices").json["devices"]] == ["all"]
+
+    other.enrol_totp("dana")  # another app's user of the same name
+    a = other.get("/users/dana/devices")
+    assert a.status == 200 and a.json["devices"] == [], a
+    assert other.delete("/users/dana/devices").status == 204
+    gw.cli("user", "reset", "dana", "--app", other.client_id)
+    assert len(shared.get("/users/dana/devices").json["devices"]) == 1
+    r = b.get(link(shared, "dana"), follow=False)
+    r = b.get(r.header("Location"), follow=False)
+    assert is_success(r.header("Location"), REDIRECT), r
+    assert result(r)["acr"] == "urn:otpgate:acr:remembered"

@@ -16,6 +16,7 @@
 
 #include "core/devices.h"
 #include "core/log.h"
+#include "core/policy.h"
 #include "core/secrets.h"
 #include "core/store.h"
 
@@ -184,6 +185,19 @@ static void test_list_and_forget(void **state)
     devices_remember(f->s, &f->k, t2, "app_b", "gus", true, NOW, NOW + 1, 30, UA, NULL, &d2);
     devices_remember(f->s, &f->k, t3, "app_b", "gus", false, NOW, NOW + 2, 30, UA, NULL, &d3);
     struct listing l = {0};
+    /* Remembering per app (the default), app_a neither sees nor forgets
+     * the scope-all device app_b made: its "gus" may be somebody else. */
+    assert_int_equal(devices_each(f->s, "app_a", "gus", NOW + 5, collect, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.ids[0], d1.id);
+    assert_int_equal(devices_forget(f->s, "app_a", "gus", d2.id), OG_ERR_NOT_FOUND);
+    int n = -1;
+    assert_int_equal(devices_forget_all(f->s, "app_c", "gus", &n), 0);
+    assert_int_equal(n, 0);
+    /* With scope all, it is app_a's user's too. */
+    char err[160];
+    assert_int_equal(policy_set(f->s, "", "remember_device_scope", "all", err, sizeof err), 0);
+    memset(&l, 0, sizeof l);
     assert_int_equal(devices_each(f->s, "app_a", "gus", NOW + 5, collect, &l), 0);
     assert_int_equal(l.n, 2); /* its own and the scope-all one */
     assert_string_equal(l.ids[0], d2.id);
@@ -195,7 +209,7 @@ static void test_list_and_forget(void **state)
     struct device got;
     assert_int_equal(devices_find(f->s, &f->k, t1, "app_a", "gus", false, NOW, -1, &got),
                      OG_ERR_NOT_FOUND);
-    int n = -1;
+    n = -1;
     assert_int_equal(devices_forget_all(f->s, "app_a", "gus", &n), 0);
     assert_int_equal(n, 1); /* the scope-all one; app_b's own stays */
     assert_int_equal(devices_find(f->s, &f->k, t3, "app_b", "gus", false, NOW, -1, &got), 0);
