@@ -136,6 +136,21 @@ static bool space(uint8_t c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/* Whether d[i..] starts with word ignoring ASCII case and the tabs and
+ * line breaks a URL parser drops ("java\tscript:" is javascript:). */
+static bool at_url_nocase(const uint8_t *d, size_t len, size_t i, const char *word)
+{
+    for (size_t k = 0; word[k]; i++) {
+        if (i >= len)
+            return false;
+        if (k > 0 && (d[i] == '\t' || d[i] == '\r' || d[i] == '\n'))
+            continue;
+        if (lower(d[i]) != word[k++])
+            return false;
+    }
+    return true;
+}
+
 /* What in an SVG could run or fetch when the file is opened on its own, or
  * NULL. As an <img> a browser runs none of it; refusing it keeps the file
  * safe at its own URL too (which is also served with a sandbox CSP). */
@@ -151,13 +166,21 @@ static const char *svg_active(const uint8_t *d, size_t len)
         {"<object", "an object"},
         {"<!entity", "an entity declaration"},
         {"<?xml-stylesheet", "an XML stylesheet"},
-        {"javascript:", "a javascript: URL"},
     };
+    bool in_tag = false;
     for (size_t i = 0; i < len; i++) {
-        if (d[i] == '<' || d[i] == 'j' || d[i] == 'J')
+        if (d[i] == '<')
             for (size_t k = 0; k < ARRAY_SIZE(banned); k++)
                 if (at_nocase(d, len, i, banned[k].text))
                     return banned[k].what;
+        if (at_url_nocase(d, len, i, "javascript:"))
+            return "a javascript: URL";
+        /* Inside a tag a character reference could spell any of the
+         * above ("&#106;avascript:"); a logo's attributes need none. */
+        if (d[i] == '<' || d[i] == '>')
+            in_tag = d[i] == '<';
+        else if (in_tag && d[i] == '&')
+            return "a character reference inside a tag (&...;)";
         /* An event handler attribute: blank or '/' or quote, "on", letters, '='. */
         if ((space(d[i]) || d[i] == '/' || d[i] == '"' || d[i] == '\'') &&
             at_nocase(d, len, i + 1, "on")) {

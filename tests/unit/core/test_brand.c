@@ -87,6 +87,7 @@ static void test_types(void **state)
         "<!-- made by hand --><svg>\n<title>Logo, on the button</title></svg>",
         "<!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" \"x.dtd\"><svg></svg>",
         "<svg><text>ontology=x</text><g opacity=\".5\" offset=\"1\"/></svg>",
+        "<svg><text>&#169; Acme &amp; Co</text></svg>",
     };
     for (size_t i = 0; i < sizeof(svgs) / sizeof(svgs[0]); i++) {
         assert_int_equal(check(svgs[i], &mime, err), OG_OK);
@@ -118,6 +119,10 @@ static void test_active_svg_refused(void **state)
         {"<svg><rect/onmouseover=x></svg>", "an event handler"},
         {"<svg><foreignObject><p/></foreignObject></svg>", "a foreignObject"},
         {"<svg><a href=\"JavaScript:alert(1)\"><rect/></a></svg>", "a javascript: URL"},
+        {"<svg><a href=\"java\tscr\nipt:alert(1)\"><rect/></a></svg>", "a javascript: URL"},
+        {"<svg><a xlink:href=\"&#106;avascript:alert(1)\"><rect/></a></svg>",
+         "a character reference inside a tag"},
+        {"<svg><a href=\"&#x6A;avascript:x\"/></svg>", "a character reference inside a tag"},
         {"<svg><iframe src=\"x\"/></svg>", "an iframe"},
         {"<svg><embed src=\"x\"/></svg>", "an embed"},
         {"<svg><object data=\"x\"/></svg>", "an object"},
