@@ -144,7 +144,7 @@ void admin_console_deliveries(struct http_request *req)
     struct console c;
     if (!console_start(req, &c, false, "deliveries", false))
         return;
-    static const char *const channels[] = {"sms", "email"};
+    static const char *const channels[] = {"sms", "email", "webhook"};
     static const char *const states[] = {"queued", "sending", "sent", "failed"};
     struct ui_admin_deliveries_view v;
     memset(&v, 0, sizeof(v));
@@ -230,6 +230,15 @@ static const char *rebuild_request(struct console *c, const struct support_deliv
     if (strcmp(d->provider, "dev") == 0) {
         *note = "Development delivery: nothing was sent. The message went to the log and "
                 "/dev/outbox.";
+        return NULL;
+    }
+    /* Only a code message is rebuilt; the others say what they are. */
+    if (strcmp(d->kind, "webhook") == 0) {
+        *note = "A webhook: a signed JSON POST of the event above to the app's webhook URL.";
+        return NULL;
+    }
+    if (strcmp(d->kind, "notice") == 0) {
+        *note = "A security notification to the user, by the channel above.";
         return NULL;
     }
     struct policy pol;

@@ -312,8 +312,7 @@ static void handle_dev_outbox(struct http_request *req)
     ui_dev_outbox_begin(&page, &c, delivery_dev_count(req->srv), latest);
     delivery_dev_each(req->srv, outbox_one, &o);
     ui_dev_outbox_end(&page, &c, delivery_dev_count(req->srv));
-    http_page_headers(req);
-    http_header_add(req, "Cache-Control", "no-store");
+    http_page_headers(req); /* no-store among them */
     http_respond(req, 200, "text/html; charset=utf-8", page.data, page.len);
     buf_free(&page);
 }

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const channel_options[] = {"",      "Any channel", "sms", "Text message",
-                                              "email", "Email"};
+static const char *const channel_options[] = {"",      "Any channel", "sms",     "Text message",
+                                              "email", "Email",       "webhook", "Webhook"};
 static const char *const dstate_options[] = {"",        "Any state", "queued", "Queued", "sending",
                                              "Sending", "sent",      "Sent",   "failed", "Failed"};
 

@@ -17,7 +17,7 @@ import urllib.parse
 
 from adminclient import PASSWORD, Console, audit_rows, console_for, db, started
 from apiclient import BULLET, REDIRECT, ApiClient, basic, gw, http_call  # noqa: F401
-from deliveryhelp import sms_env, sms_sinks, wait_row, wait_sms  # noqa: F401
+from deliveryhelp import outbox_rows, sms_env, sms_sinks, wait_row, wait_sms, wait_until  # noqa: F401
 
 
 def q(**params):
@@ -446,6 +446,16 @@ def test_delivery_log_filters_and_a_message_page(gw, sms_sinks):
     mail = c.get("/admin/deliveries?" + q(channel="email"))
     link = re.search(r'href="(/admin/deliveries/\d+)"', mail.text).group(1)
     assert "Development delivery: nothing was sent" in c.get(link).text
+    # A webhook's page says what it is, not why an e-mail cannot be shown.
+    gw.cli("app", "set", shop.client_id, "--webhook-url", "http://127.0.0.1:9/hooks")
+    shop.add_email("dora", "dora@example.com")
+    wait_until(lambda: any(r["kind"] == "webhook" and r["attempts"] >= 1
+                           for r in outbox_rows(gw.data_dir, codes_only=False)),
+               what="a webhook row tried")
+    hooks = c.get("/admin/deliveries?" + q(channel="webhook"))
+    link = re.search(r'href="(/admin/deliveries/\d+)"', hooks.text).group(1)
+    text = c.get(link).text
+    assert "A webhook: a signed JSON POST" in text and "SMTP" not in text, text
     assert c.get("/admin/deliveries/999999").status == 404
     assert c.get("/admin/deliveries/abc").status == 404
 
