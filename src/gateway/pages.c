@@ -1302,6 +1302,20 @@ static bool stepup_pending(struct page *p)
     return p->sess.passed_at > 0 && strcmp(p->sess.purpose, "manage") == 0;
 }
 
+/* After a code or passkey step passed: a step-up goes back to the account
+ * page; a sign-in remembers the browser when asked and allowed, then asks
+ * the gate where the flow goes (flow_next). */
+static void after_step(struct page *p, bool was_stepup)
+{
+    if (was_stepup) {
+        redirect(p, "/account");
+        return;
+    }
+    if (form_str(p, "remember") && remember_allowed(p))
+        remember_device(p);
+    flow_next(p);
+}
+
 void page_challenge_verify(struct http_request *req)
 {
     struct page p;
@@ -1358,13 +1372,7 @@ void page_challenge_verify(struct http_request *req)
     }
     bool was_stepup = stepup_pending(&p) || p.sess.passed_at > 0;
     passed(&p, f.type, false, f.id);
-    if (!was_stepup && form_str(&p, "remember") && remember_allowed(&p))
-        remember_device(&p);
-    if (was_stepup) {
-        redirect(&p, "/account");
-        return;
-    }
-    flow_next(&p);
+    after_step(&p, was_stepup);
 }
 
 void page_challenge_recovery(struct http_request *req)
@@ -1462,13 +1470,7 @@ void page_challenge_passkey(struct http_request *req)
     }
     bool was_stepup = stepup_pending(&p) || p.sess.passed_at > 0;
     passed_amr(&p, done.factor_id, done.amr, true);
-    if (!was_stepup && form_str(&p, "remember") && remember_allowed(&p))
-        remember_device(&p);
-    if (was_stepup) {
-        redirect(&p, "/account");
-        return;
-    }
-    flow_next(&p);
+    after_step(&p, was_stepup);
 }
 
 void page_challenge_cancel(struct http_request *req)

@@ -15,6 +15,9 @@
 
 #include <sqlite3.h>
 
+#include "core/apps.h"
+#include "core/log.h"
+#include "core/secrets.h"
 #include "core/store.h"
 
 void tu_tmpdir(char *dir, size_t len, const char *tag)
@@ -35,6 +38,28 @@ static int rm_entry(const char *path, const struct stat *st, int type, struct FT
 void tu_rmtree(const char *dir)
 {
     nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+void tu_store_keys(const char *dir, struct store **s, struct keyring *k)
+{
+    char db[512], err[512];
+    snprintf(db, sizeof(db), "%s/otpgate.db", dir);
+    log_set_level(OG_LOG_ERROR);
+    if (store_open(db, s, err, sizeof(err)) != 0)
+        fail_msg("store_open: %s", err);
+    uint8_t master[KEY_LEN];
+    for (size_t i = 0; i < sizeof(master); i++)
+        master[i] = (uint8_t)(i * 7 + 1);
+    assert_int_equal(keyring_derive(master, k), 0);
+}
+
+void tu_app_add(struct store *s, const struct keyring *k, const char *name, char *id, size_t idlen)
+{
+    const char *uris[] = {"https://app.example/cb"};
+    char secret[APPS_SECRET_LEN], err[512];
+    if (apps_add(s, k, name, uris, 1, NULL, id, idlen, secret, sizeof(secret), err, sizeof(err)) !=
+        0)
+        fail_msg("apps_add: %s", err);
 }
 
 long long tu_query_int(struct store *s, const char *sql)

@@ -31,7 +31,7 @@
 #define MIN (60 * 1000LL)
 
 struct fixture {
-    char dir[64], db[200], err[512];
+    char dir[64], err[512];
     struct store *s;
     struct keyring k;
     char app[APPS_ID_LEN];
@@ -45,19 +45,8 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     tu_tmpdir(f->dir, sizeof(f->dir), "events");
-    snprintf(f->db, sizeof(f->db), "%s/otpgate.db", f->dir);
-    log_set_level(OG_LOG_ERROR);
-    if (store_open(f->db, &f->s, f->err, sizeof(f->err)) != 0)
-        fail_msg("store_open: %s", f->err);
-    uint8_t master[KEY_LEN];
-    for (size_t i = 0; i < sizeof(master); i++)
-        master[i] = (uint8_t)(i * 7 + 1);
-    assert_int_equal(keyring_derive(master, &f->k), 0);
-    const char *uris[] = {"https://app.example/cb"};
-    char secret[APPS_SECRET_LEN];
-    if (apps_add(f->s, &f->k, "Shop", uris, 1, NULL, f->app, sizeof(f->app), secret, sizeof(secret),
-                 f->err, sizeof(f->err)) != 0)
-        fail_msg("apps_add: %s", f->err);
+    tu_store_keys(f->dir, &f->s, &f->k);
+    tu_app_add(f->s, &f->k, "Shop", f->app, sizeof(f->app));
     assert_int_equal(policy_load(f->s, f->app, &f->pol), 0);
     f->ctx.store = f->s;
     f->ctx.keys = &f->k;

@@ -30,7 +30,6 @@
 
 struct fixture {
     char dir[64];
-    char db[200];
     char err[512];
     struct store *s;
     struct keyring k;
@@ -48,18 +47,8 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     tu_tmpdir(f->dir, sizeof(f->dir), "ceremony");
-    snprintf(f->db, sizeof(f->db), "%s/otpgate.db", f->dir);
-    log_set_level(OG_LOG_ERROR);
-    if (store_open(f->db, &f->s, f->err, sizeof(f->err)) != 0)
-        fail_msg("store_open: %s", f->err);
-    uint8_t master[KEY_LEN];
-    memset(master, 7, sizeof(master));
-    assert_int_equal(keyring_derive(master, &f->k), 0);
-    const char *uris[] = {"https://app.example/cb"};
-    char secret[APPS_SECRET_LEN];
-    if (apps_add(f->s, &f->k, "Test", uris, 1, NULL, f->app, sizeof(f->app), secret, sizeof(secret),
-                 f->err, sizeof(f->err)) != 0)
-        fail_msg("apps_add: %s", f->err);
+    tu_store_keys(f->dir, &f->s, &f->k);
+    tu_app_add(f->s, &f->k, "Test", f->app, sizeof(f->app));
     assert_int_equal(policy_set(f->s, "", "factors", "totp,webauthn", f->err, sizeof(f->err)), 0);
     assert_int_equal(policy_load(f->s, f->app, &f->pol), 0);
     f->ctx = (struct mfa_ctx){.store = f->s,

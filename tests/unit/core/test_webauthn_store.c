@@ -30,7 +30,6 @@
 
 struct fixture {
     char dir[64];
-    char db[200];
     char err[512];
     struct store *s;
     struct keyring k;
@@ -40,29 +39,14 @@ struct fixture {
     struct mfa_ctx ctx;
 };
 
-static void add_app(struct fixture *f, const char *name, char id[APPS_ID_LEN])
-{
-    const char *uris[] = {"https://app.example/cb"};
-    char secret[APPS_SECRET_LEN];
-    if (apps_add(f->s, &f->k, name, uris, 1, NULL, id, APPS_ID_LEN, secret, sizeof(secret), f->err,
-                 sizeof(f->err)) != 0)
-        fail_msg("apps_add: %s", f->err);
-}
-
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     tu_tmpdir(f->dir, sizeof(f->dir), "webauthn");
-    snprintf(f->db, sizeof(f->db), "%s/otpgate.db", f->dir);
-    log_set_level(OG_LOG_ERROR);
-    if (store_open(f->db, &f->s, f->err, sizeof(f->err)) != 0)
-        fail_msg("store_open: %s", f->err);
-    uint8_t master[KEY_LEN];
-    memset(master, 7, sizeof(master));
-    assert_int_equal(keyring_derive(master, &f->k), 0);
-    add_app(f, "Test", f->app);
-    add_app(f, "Other", f->app2);
+    tu_store_keys(f->dir, &f->s, &f->k);
+    tu_app_add(f->s, &f->k, "Test", f->app, sizeof(f->app));
+    tu_app_add(f->s, &f->k, "Other", f->app2, sizeof(f->app2));
     assert_int_equal(policy_set(f->s, "", "factors", "totp,webauthn", f->err, sizeof(f->err)), 0);
     assert_int_equal(policy_load(f->s, f->app, &f->pol), 0);
     f->ctx = (struct mfa_ctx){.store = f->s,
