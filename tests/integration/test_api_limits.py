@@ -331,33 +331,35 @@ def test_locked_users_recovery_guesses_wait_too(gw):
     """The attack: once a user was hard-locked, recovery-code guesses ran
     unthrottled (the lock let them through, and the lock stopped the
     waits)."""
+    WAIT = 3
     app = gw.add_app()
-    gw.policy("lockout_free=0", "lockout_wait=1", "lockout_max_wait=1", "lockout_hard=2")
+    gw.policy("lockout_free=0", "lockout_wait=3", "lockout_max_wait=3", "lockout_hard=2")
     gw.start()
     app.enrol_email("alice", EMAIL)
     codes = app.post("/users/alice/recovery-codes").json["codes"]
     wrong = "aaaa-bbbb-cccc-dddd"
     assert wrong not in codes
     r = app.verify_user("alice", wrong)
-    assert r.status == 422 and r.json["retry_after"] == 1, r
-    time.sleep(1.1)
+    assert r.status == 422 and r.json["retry_after"] == WAIT, r
+    time.sleep(WAIT + 0.1)
     r = app.verify_user("alice", wrong)
     assert r.status == 423 and r.error == "user_locked", r
-    # Locked: a burst of guesses gets 429 with Retry-After, each costs nothing.
+    # Locked: a burst of guesses gets 429 with Retry-After, each costs
+    # nothing. (A wait of 3 s, so the burst ends within it on a busy machine.)
     for _ in range(20):
         r = app.verify_user("alice", wrong)
         assert r.status == 429 and r.error == "too_many_attempts", r
-        assert r.header("Retry-After") == "1", r.headers
+        assert 1 <= int(r.header("Retry-After")) <= WAIT, r.headers
     assert len(gw.audit("verify_failed")) == 2
     # Once the wait is over one guess is checked (still locked), then a wait.
-    time.sleep(1.1)
+    time.sleep(WAIT + 0.1)
     r = app.verify_user("alice", wrong)
     assert r.status == 423, r
     r = app.verify_user("alice", codes[0])
     assert r.status == 429 and r.header("Retry-After"), r
     assert app.factors("alice")["recovery_codes_left"] == 10
     # After it, the right recovery code is the way out.
-    time.sleep(1.1)
+    time.sleep(WAIT + 0.1)
     r = app.verify_user("alice", codes[0])
     assert r.status == 200 and r.json["recovery_codes_left"] == 9, r
     assert app.factors("alice")["locked"] is False
