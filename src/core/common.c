@@ -2,9 +2,11 @@
  * common.h. Out-of-memory is not recoverable here: it aborts. */
 #include "core/common.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 const char *og_strerror(int err)
 {
@@ -126,4 +128,23 @@ int og_parse_int(struct span s, long long min, long long max, long long *out)
         return OG_ERR_INVALID;
     *out = v;
     return OG_OK;
+}
+
+void og_ip_limit_key(const char *ip, char *out, size_t outlen)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    uint8_t a[16];
+    char text[INET6_ADDRSTRLEN];
+    if (!ip || inet_pton(AF_INET6, ip, a) != 1) {
+        snprintf(out, outlen, "%s", ip ? ip : "");
+        return;
+    }
+    if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+        inet_ntop(AF_INET, a + 12, text, sizeof(text));
+        snprintf(out, outlen, "%s", text);
+        return;
+    }
+    memset(a + 8, 0, 8);
+    inet_ntop(AF_INET6, a, text, sizeof(text));
+    snprintf(out, outlen, "%s/64", text);
 }

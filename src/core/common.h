@@ -80,4 +80,12 @@ _Noreturn void og_oom(void);
  * OG_ERR_INVALID; leading '+', spaces or trailing junk are refused. */
 int og_parse_int(struct span s, long long min, long long max, long long *out);
 
+/* The key a per-address limit counts by, into out (at least
+ * OG_IP_KEY_LEN bytes): an IPv4 address as it is, an IPv4-mapped IPv6
+ * one as its IPv4, any other IPv6 one as its /64 ("2001:db8:1:2::/64"),
+ * since whoever holds a /64 can send from any of its 2^64 addresses.
+ * Text that is no address is kept as it is (cut to fit). */
+#define OG_IP_KEY_LEN 64
+void og_ip_limit_key(const char *ip, char *out, size_t outlen);
+
 #endif

@@ -114,7 +114,9 @@ enum mfa_result sendlimits_check(const struct mfa_ctx *c, enum factor_type chann
     if (over(c, n, p->sends_per_user_hour, oldest, HOUR_MS, o, "user_hour"))
         return MFA_LIMITED;
     if (c->client_ip && c->client_ip[0]) {
-        n = count_since(c, by_ip, 2, c->client_ip, 0, c->now_ms - HOUR_MS, &oldest);
+        char ipkey[OG_IP_KEY_LEN];
+        og_ip_limit_key(c->client_ip, ipkey, sizeof(ipkey));
+        n = count_since(c, by_ip, 2, ipkey, 0, c->now_ms - HOUR_MS, &oldest);
         if (over(c, n, p->sends_per_ip_hour, oldest, HOUR_MS, o, "ip_hour"))
             return MFA_LIMITED;
     }
@@ -162,7 +164,10 @@ void sendlimits_record(const struct mfa_ctx *c, enum factor_type channel, const 
     sqlite3_bind_text(st, 2, factor_type_name(channel), -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 3, h, sizeof(h), SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, user_id);
-    sqlite3_bind_text(st, 5, c->client_ip, -1, SQLITE_STATIC);
+    /* The limit's key, not the address: an IPv6 user counts by /64. */
+    char ipkey[OG_IP_KEY_LEN];
+    og_ip_limit_key(c->client_ip, ipkey, sizeof(ipkey));
+    sqlite3_bind_text(st, 5, c->client_ip ? ipkey : NULL, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 6, cc, -1, SQLITE_STATIC);
     sqlite3_step(st);
     sqlite3_reset(st);

@@ -819,8 +819,9 @@ void admin_console_login(struct http_request *req)
     }
 
     int64_t now = server_now_ms();
-    char ipkey[64], userkey[80];
-    snprintf(ipkey, sizeof(ipkey), "ip:%s", req->client_ip);
+    char ipkey[OG_IP_KEY_LEN + 3], userkey[80], ip[OG_IP_KEY_LEN];
+    og_ip_limit_key(req->client_ip, ip, sizeof(ip)); /* an IPv6 client by its /64 */
+    snprintf(ipkey, sizeof(ipkey), "ip:%s", ip);
     snprintf(userkey, sizeof(userkey), "user:%s", name_ok ? username : "");
     int64_t wait = admin_console_wait(s, ipkey, name_ok ? userkey : NULL, now);
     if (wait != 0 || jobs_in_flight >= PW_MAX_IN_FLIGHT)

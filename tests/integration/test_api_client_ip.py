@@ -70,8 +70,12 @@ def test_client_ip_is_counted_per_end_user(gw):
     assert add_email(app, "v1", {"client_ip": "2001:DB8::1"}).status == 201
     assert add_email(app, "v2", {"client_ip": "2001:db8:0:0:0:0:0:1"}).status == 201
     assert_ip_limited(gw, add_email(app, "v3", {"client_ip": "2001:0db8::0001"}))
+    # ... and any other address of its /64, which its holder picks at will;
+    # the next /64 is somebody else.
+    assert_ip_limited(gw, add_email(app, "v3", {"client_ip": "2001:db8::dead:beef:1:2"}))
+    assert add_email(app, "w1", {"client_ip": "2001:db8:0:1::1"}).status == 201
     m = gw.metrics()
-    assert metric_value(m, "otpgate_rate_limit_refusals_total", {"limit": "ip_hour"}) == 3, m
+    assert metric_value(m, "otpgate_rate_limit_refusals_total", {"limit": "ip_hour"}) == 4, m
     # No address in the clear where limits are kept: the refused adds left
     # no factor behind.
     assert [f["status"] for f in app.factors("u3")["factors"]] == ["pending"]

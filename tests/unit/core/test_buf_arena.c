@@ -95,12 +95,32 @@ static void test_span(void **state)
     assert_false(span_starts_with(SPAN_LIT("/ap"), "/api/"));
 }
 
+static void test_ip_limit_key(void **state)
+{
+    (void)state;
+    const struct {
+        const char *ip, *key;
+    } rows[] = {
+        {"203.0.113.7", "203.0.113.7"},           {"::ffff:203.0.113.7", "203.0.113.7"},
+        {"2001:DB8::1", "2001:db8::/64"},         {"2001:db8::dead:beef:1:2", "2001:db8::/64"},
+        {"2001:db8:0:1::1", "2001:db8:0:1::/64"}, {"::1", "::/64"},
+        {"not an address", "not an address"},     {"", ""},
+    };
+    char out[OG_IP_KEY_LEN];
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        og_ip_limit_key(rows[i].ip, out, sizeof(out));
+        assert_string_equal(out, rows[i].key);
+    }
+    og_ip_limit_key(NULL, out, sizeof(out));
+    assert_string_equal(out, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buf_cap), cmocka_unit_test(test_buf_append_u64),
         cmocka_unit_test(test_arena),   cmocka_unit_test(test_parse_int),
-        cmocka_unit_test(test_span),
+        cmocka_unit_test(test_span),    cmocka_unit_test(test_ip_limit_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
