@@ -456,12 +456,22 @@ static bool phr_required(const struct page *p)
     return fr.phr || p->pol.require_phishing_resistant;
 }
 
+/* The remembered-device cookie's name. With an https public URL it is
+ * __Host-: a browser then takes it only from this origin over https, so
+ * no sibling subdomain or plain-http answer can plant a token it knows
+ * (remember_device keeps the browser's token for every account it
+ * remembers there). */
+static const char *device_cookie(const struct page *p)
+{
+    return p->srv->cfg->public_https ? "__Host-" DEVICE_COOKIE : DEVICE_COOKIE;
+}
+
 /* The browser's remembered-device token (the cookie), or NULL. */
 static const char *device_token(struct page *p)
 {
     struct span cookies, v;
-    if (!http_header_get(p->req, "Cookie", &cookies) || !cookie_get(cookies, DEVICE_COOKIE, &v) ||
-        !devices_token_ok(v.p, v.len))
+    if (!http_header_get(p->req, "Cookie", &cookies) ||
+        !cookie_get(cookies, device_cookie(p), &v) || !devices_token_ok(v.p, v.len))
         return NULL;
     return arena_strndup(&p->req->arena, v.p, v.len);
 }
@@ -1292,7 +1302,7 @@ static void remember_device(struct page *p)
         OPENSSL_cleanse(fresh, sizeof(fresh));
         return;
     }
-    cookie_header(p, DEVICE_COOKIE, token, (int64_t)p->pol.remember_device_days * 86400);
+    cookie_header(p, device_cookie(p), token, (int64_t)p->pol.remember_device_days * 86400);
     OPENSSL_cleanse(fresh, sizeof(fresh));
     audit_log(&p->ctx, p->sess.sub, "device_remembered", NULL, d.user_agent);
 }
@@ -1528,7 +1538,7 @@ static void list_devices(struct page *p, struct device_list *l)
     const char *token = device_token(p);
     struct device mine;
     if (token && devices_find(p->srv->store, &p->srv->keys, token, p->sess.app_id, p->sess.sub,
-                              true, p->ctx.now_ms, -1, &mine) == OG_OK)
+                              p->pol.remember_device_all, p->ctx.now_ms, -1, &mine) == OG_OK)
         l->current = arena_strndup(&p->req->arena, mine.id, strlen(mine.id));
     devices_each(p->srv->store, p->sess.app_id, p->sess.sub, p->ctx.now_ms, collect_device, l);
 }

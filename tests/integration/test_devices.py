@@ -168,3 +168,36 @@ def test_scope_all_devices_are_not_another_apps_business(gw):
     r = b.get(r.header("Location"), follow=False)
     assert is_success(r.header("Location"), REDIRECT), r
     assert result(r)["acr"] == "urn:otpgate:acr:remembered"
+
+
+def test_with_https_the_device_cookie_is_host_only(gw):
+    """Behind https the cookie is __Host-otpgate_device (Secure, Path=/, no
+    Domain), so a sibling subdomain or a plain-http answer cannot plant a
+    token it knows in the browser; a plain otpgate_device is not read."""
+    public = "https://otp.example"
+    app = gw.add_app("Devices app")
+    gw.policy("remember_device_days=30")
+    gw.start(env={"OTPGATE_PUBLIC_URL": public})
+    settle_totp_step(10)
+    fid, secret, _, _ = app.enrol_totp("hana")
+
+    def link_https(sub):
+        return start_link(public, app.client_id, app.secret, sub, REDIRECT)
+
+    b = PageBrowser(gw.server)
+    r = b.get(link_https("hana"))
+    r = b.post("/challenge/verify", {"csrf": csrf_of(r), "factor_id": fid, "code": totp(secret, 30),
+                                     "remember": "1"}, follow=False)
+    assert is_success(r.header("Location"), REDIRECT), r
+    cookie = [v for k, v in r.headers if k.lower() == "set-cookie" and "otpgate_device=" in v][0]
+    assert cookie.startswith("__Host-otpgate_device=") and "; Secure" in cookie
+    assert "Path=/;" in cookie and "Domain" not in cookie
+    token = cookie.split(";")[0].split("=", 1)[1]
+    # The host-only cookie lets the browser through ...
+    r = b.get(link_https("hana"), follow=False)
+    r = b.get(r.header("Location"), follow=False)
+    assert is_success(r.header("Location"), REDIRECT), r
+    # ... the same token under the plain name, as a planted cookie would be, does not.
+    planted = PageBrowser(gw.server)
+    planted.cookies["otpgate_device"] = token
+    assert "/challenge/verify" in planted.get(link_https("hana")).text
