@@ -92,21 +92,6 @@ int audit_each(struct store *s, int64_t since_ms, const char *app_id,
     return rows_each(st, fn, arg);
 }
 
-int audit_user_recent(struct store *s, const char *app_id, const char *sub, int limit,
-                      void (*fn)(const struct audit_row *r, void *arg), void *arg)
-{
-    sqlite3_stmt *st = store_stmt(
-        s, "SELECT " AUDIT_COLS " FROM audit WHERE id > (SELECT coalesce(max(id), 0) FROM audit) "
-           "- ?4 AND app_id = ?1 AND sub = ?2 ORDER BY id DESC LIMIT ?3");
-    if (!st)
-        return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, app_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, sub, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, limit);
-    sqlite3_bind_int64(st, 4, AUDIT_SCAN_MAX);
-    return rows_each(st, fn, arg);
-}
-
 /* A JSON string of v, null for NULL; bytes that are not UTF-8 become '?'
  * (a User-Agent header may hold anything). */
 static json_t *json_text(const char *v)

@@ -8,11 +8,6 @@
 #include "core/common.h"
 #include "core/store.h"
 
-/* How many of the newest rows audit_user_recent looks through: the trail
- * has no index by user (migration 9), so a user's history is found by a
- * bounded scan from the newest row back. */
-#define AUDIT_SCAN_MAX 200000
-
 /* One row; the strings (NULL when empty) live until fn returns. */
 struct audit_row {
     int64_t id;
@@ -25,12 +20,6 @@ struct audit_row {
  * the store. Returns 0 or a store error. */
 int audit_each(struct store *s, int64_t since_ms, const char *app_id,
                void (*fn)(const struct audit_row *r, void *arg), void *arg);
-
-/* Calls fn for the newest limit rows of user sub of app_id, newest first,
- * among the newest AUDIT_SCAN_MAX rows of the trail. fn must not use the
- * store. Returns 0 or a store error. */
-int audit_user_recent(struct store *s, const char *app_id, const char *sub, int limit,
-                      void (*fn)(const struct audit_row *r, void *arg), void *arg);
 
 /* The row as one line of JSON for a SIEM, malloc'd, no newline:
  * {"id","at" (ISO 8601 UTC),"app_id","sub","event","factor_id","ip",

@@ -1671,6 +1671,22 @@ static void render_passkey(struct page *p)
     page_send(p, 200, &html);
 }
 
+/* After a new method was confirmed (before: the active methods until
+ * then): the first one shows recovery codes, a sign-in flow asks the gate
+ * where it goes, else the account page says what was added. */
+static void after_factor_added(struct page *p, int64_t before, const char *notice, const char *arg)
+{
+    if (before == 0 && p->pol.recovery_codes) {
+        issue_recovery_codes(p, notice, arg);
+        return;
+    }
+    if (strcmp(p->sess.purpose, "login") == 0 && p->sess.return_to) {
+        flow_next(p);
+        return;
+    }
+    redirect_msg(p, "/account", "n", notice, arg);
+}
+
 /* POST /account/add/webauthn: the answer of "Create a passkey"
  * (challenge_id, credential, name). Adding a passkey is a second step
  * passed with it, as confirming an authenticator app is; the first factor
@@ -1699,15 +1715,7 @@ static void passkey_register(struct page *p)
         return;
     }
     passed_amr(p, NULL, done.amr, true);
-    if (before == 0 && p->pol.recovery_codes) {
-        issue_recovery_codes(p, "notice.passkey_added", NULL);
-        return;
-    }
-    if (strcmp(p->sess.purpose, "login") == 0 && p->sess.return_to) {
-        flow_next(p);
-        return;
-    }
-    redirect_msg(p, "/account", "n", "notice.passkey_added", NULL);
+    after_factor_added(p, before, "notice.passkey_added", NULL);
 }
 
 /* POST /account/rename: a passkey's new name (factor_id, name). */
@@ -2136,15 +2144,7 @@ void page_account_verify(struct http_request *req)
     /* Proving the new factor is a second step passed (not a use of it:
      * "last used" means used to sign in). */
     passed(&p, f.type, false, NULL);
-    if (before == 0 && p.pol.recovery_codes) {
-        issue_recovery_codes(&p, added_notice(f.type), added_arg(&p, &f));
-        return;
-    }
-    if (strcmp(p.sess.purpose, "login") == 0 && p.sess.return_to) {
-        flow_next(&p);
-        return;
-    }
-    redirect_msg(&p, "/account", "n", added_notice(f.type), added_arg(&p, &f));
+    after_factor_added(&p, before, added_notice(f.type), added_arg(&p, &f));
 }
 
 void page_account_continue(struct http_request *req)
