@@ -356,6 +356,13 @@ int jwt_check_times(const json_t *claims, int64_t now, int64_t max_age, int64_t 
     return OG_OK;
 }
 
+bool jwt_check_lifetime(const json_t *claims, int64_t max_lifetime)
+{
+    int64_t iat, exp;
+    return json_is_object(claims) && numeric_date(claims, "iat", &iat) == OG_OK &&
+           numeric_date(claims, "exp", &exp) == OG_OK && exp <= sat_add(iat, max_lifetime);
+}
+
 /* ---- ES256 ---- */
 
 char *jwt_es256_sign(const json_t *claims, EVP_PKEY *key, const char *kid)

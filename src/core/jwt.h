@@ -38,6 +38,11 @@ char *jwt_hs256_sign(const json_t *claims, const uint8_t *key, size_t keylen);
 int jwt_check_times(const json_t *claims, int64_t now, int64_t max_age, int64_t leeway,
                     const char **why);
 
+/* Whether exp is at most max_lifetime seconds after iat (both NumericDate
+ * claims, as jwt_check_times reads them): the bound on how long a signed
+ * link, request object or result may live. */
+bool jwt_check_lifetime(const json_t *claims, int64_t max_lifetime);
+
 /* An ES256 JWT of the object claims signed with the P-256 private key key:
  * header {"alg":"ES256","typ":"JWT","kid":kid} (no kid when kid is NULL),
  * signature the raw 64-byte r||s. Returns a malloc'd token the caller frees,

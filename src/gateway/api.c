@@ -1460,10 +1460,7 @@ static const char *result_refusal(const struct api *a, const json_t *claims, int
     if (jwt_check_times(claims, now_s, -1, 0, &why) != OG_OK)
         return strcmp(why ? why : "", "expired") == 0 ? "the result has expired"
                                                       : "the result's iat or exp is not valid";
-    /* iat <= now here, so iat + the bound cannot overflow. */
-    const json_t *iat = json_object_get(claims, "iat"), *exp = json_object_get(claims, "exp");
-    if (!json_is_integer(iat) || !json_is_integer(exp) ||
-        json_integer_value(exp) > json_integer_value(iat) + API_RESULT_MAX_TTL_S)
+    if (!jwt_check_lifetime(claims, API_RESULT_MAX_TTL_S))
         return "the result's iat or exp is not valid";
     const char *iss = json_string_value(json_object_get(claims, "iss"));
     const char *aud = json_string_value(json_object_get(claims, "aud"));

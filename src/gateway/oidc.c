@@ -221,16 +221,6 @@ bool oidc_acr_values_phr(const char *acr_values)
            !prompt_has(acr_values, GATE_ACR_NONE) && !prompt_has(acr_values, GATE_ACR_REMEMBERED);
 }
 
-/* exp at most OIDC_REQUEST_MAX_LIFETIME_S after iat (both present: checked
- * by jwt_check_times before), with a little slack for libraries that read
- * the clock once for iat and again for exp. */
-static bool lifetime_ok(const json_t *claims)
-{
-    double iat = json_number_value(json_object_get(claims, "iat"));
-    double exp = json_number_value(json_object_get(claims, "exp"));
-    return exp - iat <= (double)(OIDC_REQUEST_MAX_LIFETIME_S + 2);
-}
-
 void oidc_authorize(struct http_request *req)
 {
     struct server *s = req->srv;
@@ -292,7 +282,7 @@ void oidc_authorize(struct http_request *req)
     const char *twhy = NULL;
     if (!why && jwt_check_times(claims, now / 1000, OIDC_REQUEST_MAX_AGE_S, 30, &twhy) != OG_OK)
         why = twhy ? twhy : "the request object has expired";
-    if (!why && !lifetime_ok(claims))
+    if (!why && !jwt_check_lifetime(claims, OIDC_REQUEST_MAX_LIFETIME_S + 2 /* clock slack */))
         why = "the request object's exp is more than 5 minutes after its iat";
     const char *iss = json_string_value(json_object_get(claims, "iss"));
     if (!why && (!iss || strcmp(iss, client_id) != 0))

@@ -789,9 +789,7 @@ void page_start_link(struct http_request *req)
             why = NULL;
         /* A link lives at most 5 minutes (2 s of slack for libraries that
          * read the clock once for iat and again for exp). */
-        double iat = json_number_value(json_object_get(claims, "iat"));
-        double exp = json_number_value(json_object_get(claims, "exp"));
-        if (!why && exp - iat > (double)(LINK_MAX_AGE_S + 2))
+        if (!why && !jwt_check_lifetime(claims, LINK_MAX_AGE_S + 2))
             why = "exp more than 5 minutes after iat";
     } else {
         why = "bad signature or unknown app";

@@ -379,6 +379,25 @@ static void expect_times(json_t *c, int64_t now, int64_t max_age, int64_t leeway
     json_decref(c);
 }
 
+static void test_check_lifetime(void **state)
+{
+    (void)state;
+    json_t *c = json_pack("{s:I,s:I}", "iat", (json_int_t)1000, "exp", (json_int_t)1300);
+    assert_true(jwt_check_lifetime(c, 300));
+    assert_false(jwt_check_lifetime(c, 299));
+    json_object_set_new(c, "exp", json_real(1302.5));
+    assert_true(jwt_check_lifetime(c, 302));
+    assert_false(jwt_check_lifetime(c, 301));
+    json_object_set_new(c, "exp", json_integer(INT64_MAX));
+    assert_false(jwt_check_lifetime(c, 300));
+    json_object_del(c, "iat");
+    assert_false(jwt_check_lifetime(c, 300));
+    json_object_set_new(c, "iat", json_string("1000"));
+    assert_false(jwt_check_lifetime(c, 300));
+    json_decref(c);
+    assert_false(jwt_check_lifetime(NULL, 300));
+}
+
 static void test_check_times(void **state)
 {
     (void)state;
@@ -710,13 +729,14 @@ static void test_key_der_round_trip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_b64url_vectors),   cmocka_unit_test(test_b64url_strict),
-        cmocka_unit_test(test_rfc7515_a1),       cmocka_unit_test(test_hs256_tampered),
-        cmocka_unit_test(test_hs256_round_trip), cmocka_unit_test(test_hs256_bad_alg),
-        cmocka_unit_test(test_hs256_malformed),  cmocka_unit_test(test_hs256_size_limit),
-        cmocka_unit_test(test_check_times),      cmocka_unit_test(test_rfc7515_a3),
-        cmocka_unit_test(test_es256_round_trip), cmocka_unit_test(test_alg_swap),
-        cmocka_unit_test(test_thumbprint),       cmocka_unit_test(test_key_der_round_trip),
+        cmocka_unit_test(test_b64url_vectors),     cmocka_unit_test(test_b64url_strict),
+        cmocka_unit_test(test_rfc7515_a1),         cmocka_unit_test(test_hs256_tampered),
+        cmocka_unit_test(test_hs256_round_trip),   cmocka_unit_test(test_hs256_bad_alg),
+        cmocka_unit_test(test_hs256_malformed),    cmocka_unit_test(test_hs256_size_limit),
+        cmocka_unit_test(test_check_times),        cmocka_unit_test(test_check_lifetime),
+        cmocka_unit_test(test_rfc7515_a3),         cmocka_unit_test(test_es256_round_trip),
+        cmocka_unit_test(test_alg_swap),           cmocka_unit_test(test_thumbprint),
+        cmocka_unit_test(test_key_der_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
