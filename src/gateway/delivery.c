@@ -464,17 +464,10 @@ static void pump(struct server *s)
     unsigned free_email = free_slots(max_in_flight(s, FACTOR_EMAIL), d->smtp_in_flight);
     unsigned free_sms = free_slots(max_in_flight(s, FACTOR_SMS), d->sms_in_flight);
     unsigned free_hook = free_slots(d->http ? HOOK_MAX_IN_FLIGHT : 0, d->hook_in_flight);
-    bool unsendable = !delivery_available(s, FACTOR_EMAIL) || !delivery_available(s, FACTOR_SMS);
-    if (!free_email && !free_sms && !free_hook && !unsendable)
+    if (!free_email && !free_sms && !free_hook)
         return;
     if (batch_request_begin(s) != OG_OK)
         return;
-    /* A notification for a channel nothing can send on fails at once
-     * rather than waiting for ever (only rows another process queued). */
-    static const enum factor_type channels[] = {FACTOR_EMAIL, FACTOR_SMS};
-    for (size_t i = 0; i < ARRAY_SIZE(channels); i++)
-        if (!delivery_available(s, channels[i]))
-            outbox_fail_unsendable(s->store, channels[i], "no provider for this channel");
     int64_t now = server_now_ms();
     outbox_claim(s->store, &s->keys, FACTOR_EMAIL, (int)free_email, now, on_claimed, s);
     outbox_claim(s->store, &s->keys, FACTOR_SMS, (int)free_sms, now, on_claimed, s);
@@ -548,6 +541,17 @@ static void on_poll_timer(uv_timer_t *t)
     struct server *s = container_of(t, struct server, delivery.poll_timer);
     if (s->store == NULL || batch_busy(s) || s->batch.open || s->batch.closed)
         return;
+    /* A notification another process queued for a channel nothing here
+     * can send on fails now rather than waiting for ever. */
+    static const enum factor_type channels[] = {FACTOR_EMAIL, FACTOR_SMS};
+    for (size_t i = 0; i < ARRAY_SIZE(channels); i++) {
+        if (delivery_available(s, channels[i]) || batch_request_begin(s) != OG_OK)
+            continue;
+        outbox_fail_unsendable(s->store, channels[i], "no provider for this channel");
+        batch_request_end(s, true);
+    }
+    if (s->batch.open || s->batch.closed)
+        return; /* the commit's hook arms the timer */
     arm_retry_timer(s);
 }
 

@@ -419,3 +419,26 @@ def test_audit_export_json_lines(gw, smtp_sinks):
     # The export holds no destination and no code.
     text = gw.cli("audit", "export").stdout
     assert "ivy@example.com" not in text
+
+
+def test_a_notice_for_a_channel_nothing_can_send_on_fails(gw, smtp_sinks):
+    """A reset by the CLI (another process) queues a notification to the
+    user's e-mail; started without any e-mail delivery, the server marks it
+    failed on its delivery poll rather than keeping it queued for ever."""
+    mail = smtp_sinks()
+    app = gw.add_app("Shop")
+    gw.start(env=smtp_env(mail))
+    enrol_email(gw, app, mail, "ivan", "ivan@example.com")
+    wait_notices(mail, "ivan@example.com", 1)
+    gw.server.stop()
+    gw.start(env={"OTPGATE_DEV": "0"})  # no SMTP, no development delivery
+    gw.cli("user", "reset", "ivan", "--app", app.client_id)
+
+    def failed():
+        rows = outbox_rows(gw.data_dir, "WHERE kind = 'notice' AND destination = ?",
+                           ("ivan@example.com",), codes_only=False)
+        return [r for r in rows if r["state"] == "failed"]
+
+    rows = wait_until(failed, 10, what="the notice failed")
+    assert rows[-1]["answer"] == "no provider for this channel", rows
+    assert not outbox_rows(gw.data_dir, "WHERE state IN ('queued', 'sending')", codes_only=False)
