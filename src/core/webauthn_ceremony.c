@@ -336,6 +336,15 @@ static const struct {
      "Bitwarden"},
 };
 
+void webauthn_aaguid_format(const uint8_t aaguid[16], char out[WEBAUTHN_AAGUID_TEXT_LEN])
+{
+    const uint8_t *g = aaguid;
+    snprintf(out, WEBAUTHN_AAGUID_TEXT_LEN,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", g[0], g[1],
+             g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], g[12], g[13], g[14],
+             g[15]);
+}
+
 const char *webauthn_aaguid_name(const uint8_t aaguid[16])
 {
     for (size_t i = 0; i < ARRAY_SIZE(known_aaguids); i++)

@@ -119,4 +119,9 @@ int webauthn_challenges_prune(struct store *s, int64_t now_ms);
  * or NULL. */
 const char *webauthn_aaguid_name(const uint8_t aaguid[16]);
 
+/* The AAGUID as it is written, 8-4-4-4-12 lower-case hex, into out
+ * (WEBAUTHN_AAGUID_TEXT_LEN bytes). */
+#define WEBAUTHN_AAGUID_TEXT_LEN 37
+void webauthn_aaguid_format(const uint8_t aaguid[16], char out[WEBAUTHN_AAGUID_TEXT_LEN]);
+
 #endif

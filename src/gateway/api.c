@@ -1080,12 +1080,8 @@ void api_passkey_register_finish(struct http_request *req)
 static void passkey_json(const struct webauthn_stored *s, void *arg)
 {
     json_t *arr = arg;
-    char aaguid[40];
-    const uint8_t *g = s->cred.aaguid;
-    snprintf(aaguid, sizeof(aaguid),
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", g[0], g[1],
-             g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], g[12], g[13], g[14],
-             g[15]);
+    char aaguid[WEBAUTHN_AAGUID_TEXT_LEN];
+    webauthn_aaguid_format(s->cred.aaguid, aaguid);
     char transports[96];
     json_t *t = json_array();
     if (webauthn_transports_format(s->cred.transports, transports, sizeof(transports)) > 0)

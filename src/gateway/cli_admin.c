@@ -19,6 +19,7 @@
 #include "core/secrets.h"
 #include "core/store.h"
 #include "core/support.h"
+#include "core/webauthn_ceremony.h"
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -821,13 +822,10 @@ static json_t *user_passkeys(struct store *s, int64_t user_id)
         return arr;
     sqlite3_bind_int64(st, 1, user_id);
     while (sqlite3_step(st) == SQLITE_ROW) {
-        char aaguid[40] = "";
+        char aaguid[WEBAUTHN_AAGUID_TEXT_LEN] = "";
         const uint8_t *g = sqlite3_column_blob(st, 2);
         if (g && sqlite3_column_bytes(st, 2) == 16)
-            snprintf(aaguid, sizeof(aaguid),
-                     "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", g[0],
-                     g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], g[12],
-                     g[13], g[14], g[15]);
+            webauthn_aaguid_format(g, aaguid);
         json_t *k = json_object();
         json_object_set_new(k, "id", col_text_or_null(st, 0));
         json_object_set_new(k, "name", col_text_or_null(st, 1));

@@ -12,16 +12,6 @@ static bool bchar(char c)
            strchr("'()+_,-./:=? ", c) != NULL;
 }
 
-static void trim(struct span *s)
-{
-    while (s->len && (s->p[0] == ' ' || s->p[0] == '\t')) {
-        s->p++;
-        s->len--;
-    }
-    while (s->len && (s->p[s->len - 1] == ' ' || s->p[s->len - 1] == '\t'))
-        s->len--;
-}
-
 /* The next ';'-separated item of *rest (quotes respected). */
 static bool next_param(struct span *rest, struct span *item)
 {
@@ -39,7 +29,7 @@ static bool next_param(struct span *rest, struct span *item)
             break;
     }
     *item = span_make(rest->p, i);
-    trim(item);
+    *item = span_trim_ows(*item);
     if (i < rest->len) {
         rest->p += i + 1;
         rest->len -= i + 1;
@@ -57,9 +47,9 @@ static bool param_kv(struct span item, struct span *key, struct span *value)
     if (!eq)
         return false;
     *key = span_make(item.p, (size_t)(eq - item.p));
-    trim(key);
+    *key = span_trim_ows(*key);
     *value = span_make(eq + 1, item.len - (size_t)(eq - item.p) - 1);
-    trim(value);
+    *value = span_trim_ows(*value);
     if (value->len >= 2 && value->p[0] == '"' && value->p[value->len - 1] == '"') {
         value->p++;
         value->len -= 2;
@@ -113,7 +103,7 @@ static int part_headers(struct span h, struct multipart_part *part)
             return OG_ERR_INVALID;
         struct span name = span_make(line.p, (size_t)(colon - line.p));
         struct span value = span_make(colon + 1, line.len - name.len - 1);
-        trim(&value);
+        value = span_trim_ows(value);
         if (span_eq_nocase(name, SPAN_LIT("Content-Type"))) {
             part->content_type = value;
         } else if (span_eq_nocase(name, SPAN_LIT("Content-Disposition"))) {
