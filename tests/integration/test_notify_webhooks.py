@@ -307,6 +307,12 @@ def test_sigkill_between_commit_and_delivery_loses_nothing(gw, smtp_sinks, hooks
     gw.start(env=smtp_env(mail))
     enrol_email(gw, app, mail, "frank", "frank@example.com")
     wait_notices(mail, "frank@example.com", 1)
+    # The sink has the mail before the server has recorded its answer; a
+    # stop in between leaves the row in flight, to be sent again at the
+    # next start (at least once), which is not what this test is about.
+    wait_until(lambda: all(r["state"] == "sent" for r in
+                           outbox_rows(gw.data_dir, "", codes_only=False)), 10,
+               what="the first notification recorded as sent")
     gw.server.stop()
 
     hang = socket.socket()  # accepts connections (backlog), never answers
@@ -430,15 +436,18 @@ def test_a_notice_for_a_channel_nothing_can_send_on_fails(gw, smtp_sinks):
     gw.start(env=smtp_env(mail))
     enrol_email(gw, app, mail, "ivan", "ivan@example.com")
     wait_notices(mail, "ivan@example.com", 1)
+    wait_until(lambda: all(r["state"] == "sent" for r in
+                           outbox_rows(gw.data_dir, "", codes_only=False)), 10,
+               what="the first notification recorded as sent")
     gw.server.stop()
     gw.start(env={"OTPGATE_DEV": "0"})  # no SMTP, no development delivery
     gw.cli("user", "reset", "ivan", "--app", app.client_id)
 
     def failed():
-        rows = outbox_rows(gw.data_dir, "WHERE kind = 'notice' AND destination = ?",
-                           ("ivan@example.com",), codes_only=False)
-        return [r for r in rows if r["state"] == "failed"]
+        rows = outbox_rows(gw.data_dir, "WHERE kind = 'notice' AND state != 'sent'",
+                           codes_only=False)
+        return rows if rows and all(r["state"] == "failed" for r in rows) else None
 
-    rows = wait_until(failed, 10, what="the notice failed")
-    assert rows[-1]["answer"] == "no provider for this channel", rows
-    assert not outbox_rows(gw.data_dir, "WHERE state IN ('queued', 'sending')", codes_only=False)
+    rows = wait_until(failed, 10, what="the reset's notice failed")
+    assert [(r["destination"], r["answer"]) for r in rows] == \
+        [("ivan@example.com", "no provider for this channel")], rows
