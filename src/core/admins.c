@@ -60,7 +60,7 @@ static const char SQL_ADD[] =
     "ON CONFLICT (username) DO NOTHING";
 static const char SQL_REMOVE[] = "DELETE FROM admins WHERE username = ?1";
 static const char SQL_END_OTHER_SESSIONS[] =
-    "DELETE FROM admin_sessions WHERE username = ?1 AND id_hash IS NOT ?2";
+    "DELETE FROM admin_sessions WHERE username = ?1 AND id_hash IS DISTINCT FROM ?2";
 
 /* ---- names and passwords ---- */
 
@@ -243,29 +243,29 @@ int admins_put(struct store *s, const char *name, const char *stored, int64_t no
     free(salt);
     free(dkey);
 
-    sqlite3_stmt *st = store_stmt(s, SQL_PUT_EXISTS);
+    db_stmt *st = store_stmt(s, SQL_PUT_EXISTS);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int src = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (src != SQLITE_ROW && src != SQLITE_DONE)
+    db_bind_text(st, 1, name, -1);
+    int src = db_step(st);
+    db_reset(st);
+    if (src != DB_ROW && src != DB_DONE)
         return store_step_err(src);
-    bool exists = src == SQLITE_ROW;
+    bool exists = src == DB_ROW;
 
     st = store_stmt(s, exists ? SQL_PUT_UPDATE : SQL_PUT_INSERT);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, stored, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, now_ms);
+    db_bind_text(st, 1, name, -1);
+    db_bind_text(st, 2, stored, -1);
+    db_bind_int64(st, 3, now_ms);
     int rc = store_exec_done(st);
     if (rc == OG_OK && exists) {
         /* A new password ends every session opened with the old one. */
         st = store_stmt(s, SQL_END_SESSIONS);
         if (!st)
             return OG_ERR_DB;
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        db_bind_text(st, 1, name, -1);
         rc = store_exec_done(st);
     }
     if (rc == OG_OK && replaced)
@@ -281,15 +281,15 @@ int admins_get_hash(struct store *s, const char *name, char *out, size_t outlen)
         return OG_ERR_NOT_FOUND;
     if (outlen < ADMINS_HASH_LEN)
         return OG_ERR_TOO_BIG;
-    sqlite3_stmt *st = store_stmt(s, SQL_GET_HASH);
+    db_stmt *st = store_stmt(s, SQL_GET_HASH);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int src = sqlite3_step(st);
+    db_bind_text(st, 1, name, -1);
+    int src = db_step(st);
     int rc;
-    if (src == SQLITE_ROW) {
-        const unsigned char *t = sqlite3_column_text(st, 0);
-        size_t n = (size_t)sqlite3_column_bytes(st, 0);
+    if (src == DB_ROW) {
+        const unsigned char *t = db_column_text(st, 0);
+        size_t n = (size_t)db_column_bytes(st, 0);
         if (t && n < outlen) {
             memcpy(out, t, n);
             out[n] = '\0';
@@ -298,54 +298,54 @@ int admins_get_hash(struct store *s, const char *name, char *out, size_t outlen)
             rc = OG_ERR_TOO_BIG;
         }
     } else {
-        rc = src == SQLITE_DONE ? OG_ERR_NOT_FOUND : store_step_err(src);
+        rc = src == DB_DONE ? OG_ERR_NOT_FOUND : store_step_err(src);
     }
-    sqlite3_reset(st);
+    db_reset(st);
     return rc;
 }
 
 int admins_touch_login(struct store *s, const char *name, int64_t now_ms)
 {
-    sqlite3_stmt *st = store_stmt(s, SQL_TOUCH_LOGIN);
+    db_stmt *st = store_stmt(s, SQL_TOUCH_LOGIN);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now_ms);
+    db_bind_text(st, 1, name, -1);
+    db_bind_int64(st, 2, now_ms);
     return store_exec_done(st);
 }
 
 int64_t admins_count(struct store *s)
 {
-    sqlite3_stmt *st = store_stmt(s, SQL_COUNT);
+    db_stmt *st = store_stmt(s, SQL_COUNT);
     if (!st)
         return OG_ERR_DB;
-    int rc = sqlite3_step(st);
-    int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : store_step_err(rc);
-    sqlite3_reset(st);
+    int rc = db_step(st);
+    int64_t n = rc == DB_ROW ? db_column_int64(st, 0) : store_step_err(rc);
+    db_reset(st);
     return n;
 }
 
 int admins_each(struct store *s, int64_t now_ms,
                 void (*fn)(const struct admin_account *a, void *arg), void *arg)
 {
-    sqlite3_stmt *st = store_stmt(s, SQL_EACH);
+    db_stmt *st = store_stmt(s, SQL_EACH);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_int64(st, 1, now_ms);
+    db_bind_int64(st, 1, now_ms);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = db_step(st)) == DB_ROW) {
         struct admin_account a;
         memset(&a, 0, sizeof(a));
-        const unsigned char *u = sqlite3_column_text(st, 0);
+        const unsigned char *u = db_column_text(st, 0);
         snprintf(a.username, sizeof(a.username), "%s", u ? (const char *)u : "");
-        a.created_at = sqlite3_column_int64(st, 1);
-        a.updated_at = sqlite3_column_int64(st, 2);
-        a.last_login_at = sqlite3_column_int64(st, 3);
-        a.sessions = sqlite3_column_int64(st, 4);
+        a.created_at = db_column_int64(st, 1);
+        a.updated_at = db_column_int64(st, 2);
+        a.last_login_at = db_column_int64(st, 3);
+        a.sessions = db_column_int64(st, 4);
         fn(&a, arg);
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? OG_OK : store_step_err(rc);
+    db_reset(st);
+    return rc == DB_DONE ? OG_OK : store_step_err(rc);
 }
 
 /* Whether stored is a hash admins_password_hash could have written. */
@@ -366,14 +366,14 @@ int admins_add(struct store *s, const char *name, const char *stored, int64_t no
 {
     if (!admins_name_ok(name) || !hash_ok(stored))
         return OG_ERR_INVALID;
-    sqlite3_stmt *st = store_stmt(s, SQL_ADD);
+    db_stmt *st = store_stmt(s, SQL_ADD);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, stored, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, now_ms);
+    db_bind_text(st, 1, name, -1);
+    db_bind_text(st, 2, stored, -1);
+    db_bind_int64(st, 3, now_ms);
     int rc = store_exec_done(st);
-    if (rc == OG_OK && sqlite3_changes(store_db(s)) == 0)
+    if (rc == OG_OK && store_changes(s) == 0)
         rc = OG_ERR_EXISTS;
     return rc;
 }
@@ -384,15 +384,15 @@ int admins_remove(struct store *s, const char *name, const char *self)
         return OG_ERR_NOT_FOUND;
     if (self && strcmp(name, self) == 0)
         return OG_ERR_PERM;
-    sqlite3_stmt *st = store_stmt(s, SQL_PUT_EXISTS);
+    db_stmt *st = store_stmt(s, SQL_PUT_EXISTS);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int src = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (src == SQLITE_DONE)
+    db_bind_text(st, 1, name, -1);
+    int src = db_step(st);
+    db_reset(st);
+    if (src == DB_DONE)
         return OG_ERR_NOT_FOUND;
-    if (src != SQLITE_ROW)
+    if (src != DB_ROW)
         return store_step_err(src);
     int64_t n = admins_count(s);
     if (n < 0)
@@ -402,14 +402,14 @@ int admins_remove(struct store *s, const char *name, const char *self)
     st = store_stmt(s, SQL_END_SESSIONS);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    db_bind_text(st, 1, name, -1);
     int rc = store_exec_done(st);
     if (rc != OG_OK)
         return rc;
     st = store_stmt(s, SQL_REMOVE);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    db_bind_text(st, 1, name, -1);
     return store_exec_done(st);
 }
 
@@ -418,25 +418,25 @@ int admins_password_set(struct store *s, const char *name, const char *stored, i
 {
     if (!admins_name_ok(name) || !hash_ok(stored))
         return OG_ERR_INVALID;
-    sqlite3_stmt *st = store_stmt(s, SQL_PUT_UPDATE);
+    db_stmt *st = store_stmt(s, SQL_PUT_UPDATE);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, stored, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, now_ms);
+    db_bind_text(st, 1, name, -1);
+    db_bind_text(st, 2, stored, -1);
+    db_bind_int64(st, 3, now_ms);
     int rc = store_exec_done(st);
-    if (rc == OG_OK && sqlite3_changes(store_db(s)) == 0)
+    if (rc == OG_OK && store_changes(s) == 0)
         rc = OG_ERR_NOT_FOUND;
     if (rc != OG_OK)
         return rc;
     st = store_stmt(s, SQL_END_OTHER_SESSIONS);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    db_bind_text(st, 1, name, -1);
     if (keep)
-        sqlite3_bind_blob(st, 2, keep->id_hash, sizeof(keep->id_hash), SQLITE_STATIC);
+        db_bind_blob(st, 2, keep->id_hash, sizeof(keep->id_hash));
     else
-        sqlite3_bind_null(st, 2);
+        db_bind_null(st, 2);
     return store_exec_done(st);
 }
 
@@ -456,17 +456,17 @@ int admins_session_create(struct store *s, const char *name, const char *client_
     random_token(SESSIONS_COOKIE_BYTES, value, sizeof(value));
     sessions_cookie_hash(value, strlen(value), id_hash);
 
-    sqlite3_stmt *st = store_stmt(s, SQL_SESSION_INSERT);
+    db_stmt *st = store_stmt(s, SQL_SESSION_INSERT);
     int rc = OG_ERR_DB;
     if (st) {
-        sqlite3_bind_blob(st, 1, id_hash, sizeof(id_hash), SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, now_ms);
-        sqlite3_bind_int64(st, 4, expires);
+        db_bind_blob(st, 1, id_hash, sizeof(id_hash));
+        db_bind_text(st, 2, name, -1);
+        db_bind_int64(st, 3, now_ms);
+        db_bind_int64(st, 4, expires);
         if (client_ip && *client_ip)
-            sqlite3_bind_text(st, 5, client_ip, -1, SQLITE_STATIC);
+            db_bind_text(st, 5, client_ip, -1);
         else
-            sqlite3_bind_null(st, 5);
+            db_bind_null(st, 5);
         rc = store_exec_done(st);
     }
     if (rc == OG_OK) {
@@ -488,30 +488,30 @@ int admins_session_load(struct store *s, const char *cookie, size_t len, int64_t
         return OG_ERR_NOT_FOUND;
     uint8_t id_hash[32];
     sessions_cookie_hash(cookie, len, id_hash);
-    sqlite3_stmt *st = store_stmt(s, SQL_SESSION_LOAD);
+    db_stmt *st = store_stmt(s, SQL_SESSION_LOAD);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_blob(st, 1, id_hash, sizeof(id_hash), SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now_ms);
-    int src = sqlite3_step(st);
+    db_bind_blob(st, 1, id_hash, sizeof(id_hash));
+    db_bind_int64(st, 2, now_ms);
+    int src = db_step(st);
     int rc;
-    if (src == SQLITE_ROW) {
-        const unsigned char *u = sqlite3_column_text(st, 0);
-        size_t n = (size_t)sqlite3_column_bytes(st, 0);
+    if (src == DB_ROW) {
+        const unsigned char *u = db_column_text(st, 0);
+        size_t n = (size_t)db_column_bytes(st, 0);
         if (u && n > 0 && n < sizeof(out->username)) {
             memcpy(out->username, u, n);
             out->username[n] = '\0';
             memcpy(out->id_hash, id_hash, sizeof(id_hash));
-            out->created_at = sqlite3_column_int64(st, 1);
-            out->expires_at = sqlite3_column_int64(st, 2);
+            out->created_at = db_column_int64(st, 1);
+            out->expires_at = db_column_int64(st, 2);
             rc = OG_OK;
         } else {
             rc = OG_ERR_NOT_FOUND;
         }
     } else {
-        rc = src == SQLITE_DONE ? OG_ERR_NOT_FOUND : store_step_err(src);
+        rc = src == DB_DONE ? OG_ERR_NOT_FOUND : store_step_err(src);
     }
-    sqlite3_reset(st);
+    db_reset(st);
     if (rc != OG_OK)
         memset(out, 0, sizeof(*out));
     return rc;
@@ -519,10 +519,10 @@ int admins_session_load(struct store *s, const char *cookie, size_t len, int64_t
 
 int admins_session_delete(struct store *s, const struct admin_session *sess)
 {
-    sqlite3_stmt *st = store_stmt(s, SQL_SESSION_DELETE);
+    db_stmt *st = store_stmt(s, SQL_SESSION_DELETE);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_blob(st, 1, sess->id_hash, sizeof(sess->id_hash), SQLITE_STATIC);
+    db_bind_blob(st, 1, sess->id_hash, sizeof(sess->id_hash));
     return store_exec_done(st);
 }
 
@@ -535,14 +535,14 @@ static void reveal_aad(const char *label, char *aad, size_t n)
 static int reveal_store(struct store *s, const struct admin_session *sess, const uint8_t *blob,
                         size_t n)
 {
-    sqlite3_stmt *st = store_stmt(s, SQL_REVEAL_PUT);
+    db_stmt *st = store_stmt(s, SQL_REVEAL_PUT);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_blob(st, 1, sess->id_hash, sizeof(sess->id_hash), SQLITE_STATIC);
+    db_bind_blob(st, 1, sess->id_hash, sizeof(sess->id_hash));
     if (blob)
-        sqlite3_bind_blob(st, 2, blob, (int)n, SQLITE_STATIC);
+        db_bind_blob(st, 2, blob, (int)n);
     else
-        sqlite3_bind_null(st, 2);
+        db_bind_null(st, 2);
     return store_exec_done(st);
 }
 
@@ -565,20 +565,20 @@ int admins_reveal_take(struct store *s, const struct keyring *k, const struct ad
 {
     if (outlen)
         out[0] = '\0';
-    sqlite3_stmt *st = store_stmt(s, SQL_REVEAL_GET);
+    db_stmt *st = store_stmt(s, SQL_REVEAL_GET);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_blob(st, 1, sess->id_hash, sizeof(sess->id_hash), SQLITE_STATIC);
-    int src = sqlite3_step(st);
+    db_bind_blob(st, 1, sess->id_hash, sizeof(sess->id_hash));
+    int src = db_step(st);
     uint8_t *blob = NULL;
     size_t n = 0;
-    if (src == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_BLOB) {
-        n = (size_t)sqlite3_column_bytes(st, 0);
+    if (src == DB_ROW && db_column_type(st, 0) == DB_BLOB) {
+        n = (size_t)db_column_bytes(st, 0);
         blob = og_malloc(n ? n : 1);
-        memcpy(blob, sqlite3_column_blob(st, 0), n);
+        memcpy(blob, db_column_blob(st, 0), n);
     }
-    sqlite3_reset(st);
-    if (src != SQLITE_ROW && src != SQLITE_DONE)
+    db_reset(st);
+    if (src != DB_ROW && src != DB_DONE)
         return store_step_err(src);
     if (!blob)
         return OG_ERR_NOT_FOUND;
@@ -637,18 +637,18 @@ bool admins_csrf_check(const uint8_t key[32], const uint8_t id_hash[32], const c
 
 int admins_prune(struct store *s, int64_t now_ms)
 {
-    sqlite3_stmt *st = store_stmt(s, SQL_PRUNE_SESSIONS);
+    db_stmt *st = store_stmt(s, SQL_PRUNE_SESSIONS);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_int64(st, 1, now_ms);
+    db_bind_int64(st, 1, now_ms);
     int rc = store_exec_done(st);
     if (rc != OG_OK)
         return rc;
     st = store_stmt(s, SQL_PRUNE_THROTTLE);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_int64(st, 1, now_ms - THROTTLE_IDLE_MS);
-    sqlite3_bind_int64(st, 2, now_ms);
+    db_bind_int64(st, 1, now_ms - THROTTLE_IDLE_MS);
+    db_bind_int64(st, 2, now_ms);
     return store_exec_done(st);
 }
 
@@ -659,18 +659,18 @@ static int throttle_get(struct store *s, const char *key, int64_t *failures, int
                         int64_t *last_wait)
 {
     *failures = *retry_at = *last_wait = 0;
-    sqlite3_stmt *st = store_stmt(s, SQL_THROTTLE_GET);
+    db_stmt *st = store_stmt(s, SQL_THROTTLE_GET);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *failures = sqlite3_column_int64(st, 0);
-        *retry_at = sqlite3_column_int64(st, 1);
-        *last_wait = sqlite3_column_int64(st, 2);
+    db_bind_text(st, 1, key, -1);
+    int rc = db_step(st);
+    if (rc == DB_ROW) {
+        *failures = db_column_int64(st, 0);
+        *retry_at = db_column_int64(st, 1);
+        *last_wait = db_column_int64(st, 2);
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? OG_OK : store_step_err(rc);
+    db_reset(st);
+    return rc == DB_ROW || rc == DB_DONE ? OG_OK : store_step_err(rc);
 }
 
 int64_t admins_throttle_wait(struct store *s, const char *key, int64_t now_ms)
@@ -697,22 +697,22 @@ int admins_throttle_fail(struct store *s, const char *key, const struct admins_t
         last_wait = wait;
         retry_at = now_ms + wait * 1000;
     }
-    sqlite3_stmt *st = store_stmt(s, SQL_THROTTLE_PUT);
+    db_stmt *st = store_stmt(s, SQL_THROTTLE_PUT);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, failures);
-    sqlite3_bind_int64(st, 3, retry_at);
-    sqlite3_bind_int64(st, 4, last_wait);
-    sqlite3_bind_int64(st, 5, now_ms);
+    db_bind_text(st, 1, key, -1);
+    db_bind_int64(st, 2, failures);
+    db_bind_int64(st, 3, retry_at);
+    db_bind_int64(st, 4, last_wait);
+    db_bind_int64(st, 5, now_ms);
     return store_exec_done(st);
 }
 
 int admins_throttle_clear(struct store *s, const char *key)
 {
-    sqlite3_stmt *st = store_stmt(s, SQL_THROTTLE_CLEAR);
+    db_stmt *st = store_stmt(s, SQL_THROTTLE_CLEAR);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    db_bind_text(st, 1, key, -1);
     return store_exec_done(st);
 }

@@ -10,7 +10,7 @@
 #define OTPGATE_ADMINS_H
 
 #include "core/common.h"
-#include "core/store.h"
+#include "core/store/store.h"
 
 #define ADMINS_NAME_MAX       64   /* bytes of a username */
 #define ADMINS_PASSWORD_MIN   12   /* characters (UTF-8 code points) */

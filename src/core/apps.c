@@ -24,7 +24,7 @@ static const char SQL_INSERT[] = "INSERT INTO apps (id, name, secret_sealed, red
                                  "created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
 static const char SQL_GET[] = "SELECT name, redirect_uris, created_at FROM apps WHERE id = ?1";
 static const char SQL_SEALED[] = "SELECT secret_sealed FROM apps WHERE id = ?1";
-static const char SQL_ALL_SEALED[] = "SELECT id, secret_sealed FROM apps ORDER BY rowid";
+static const char SQL_ALL_SEALED[] = "SELECT id, secret_sealed FROM apps ORDER BY id";
 static const char SQL_ROTATE[] = "UPDATE apps SET secret_sealed = ?2, secret_rotated_at = ?3 "
                                  "WHERE id = ?1";
 static const char SQL_SET_NAME[] = "UPDATE apps SET name = ?2 WHERE id = ?1";
@@ -35,7 +35,7 @@ static const char SQL_LIST[] = "SELECT a.id, a.name, a.redirect_uris, a.created_
                                "a.webhook_url "
                                "FROM apps a LEFT JOIN policy p "
                                "ON p.scope = a.id AND p.key = 'mode' "
-                               "ORDER BY a.created_at, a.rowid";
+                               "ORDER BY a.created_at, a.id";
 
 __attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
                                                           ...)
@@ -198,23 +198,23 @@ static int sealed_get(struct store *s, const char *id, uint8_t **blob, size_t *n
 {
     *blob = NULL;
     *n = 0;
-    sqlite3_stmt *st = store_stmt(s, SQL_SEALED);
+    db_stmt *st = store_stmt(s, SQL_SEALED);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        const void *p = sqlite3_column_blob(st, 0);
-        int len = sqlite3_column_bytes(st, 0);
+    db_bind_text(st, 1, id, -1);
+    int rc = db_step(st);
+    if (rc == DB_ROW) {
+        const void *p = db_column_blob(st, 0);
+        int len = db_column_bytes(st, 0);
         *n = len > 0 ? (size_t)len : 0;
         *blob = og_malloc(*n);
         if (*n)
             memcpy(*blob, p, *n);
     }
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
+    db_reset(st);
+    if (rc == DB_ROW)
         return OG_OK;
-    return rc == SQLITE_DONE ? OG_ERR_NOT_FOUND : store_step_err(rc);
+    return rc == DB_DONE ? OG_ERR_NOT_FOUND : store_step_err(rc);
 }
 
 /* SHA-256 fetched once per process rather than looked up by every digest
@@ -247,16 +247,16 @@ int apps_each_secret_digest(struct store *s, const struct keyring *k,
                                        void *arg),
                             void *arg)
 {
-    sqlite3_stmt *st = store_stmt(s, SQL_ALL_SEALED);
+    db_stmt *st = store_stmt(s, SQL_ALL_SEALED);
     if (!st)
         return OG_ERR_DB;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(st, 0);
+    while ((rc = db_step(st)) == DB_ROW) {
+        const char *id = (const char *)db_column_text(st, 0);
         if (!id || strlen(id) >= APPS_ID_LEN)
             continue; /* no request can name it: apps_check_secret refuses such ids too */
-        const uint8_t *blob = sqlite3_column_blob(st, 1);
-        int len = sqlite3_column_bytes(st, 1);
+        const uint8_t *blob = db_column_blob(st, 1);
+        int len = db_column_bytes(st, 1);
         char aad[AAD_LEN];
         make_aad(id, aad);
         uint8_t *plain = NULL;
@@ -273,8 +273,8 @@ int apps_each_secret_digest(struct store *s, const struct keyring *k,
         fn(id, digest, opened, arg);
         OPENSSL_cleanse(digest, sizeof(digest));
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? OG_OK : store_step_err(rc);
+    db_reset(st);
+    return rc == DB_DONE ? OG_OK : store_step_err(rc);
 }
 
 bool apps_check_secret(struct store *s, const struct keyring *k, const char *id, const char *secret,
@@ -394,7 +394,7 @@ static char *uris_json(const char *const *uris, size_t n, char *err, size_t errl
  * whether this call must end it. */
 static int tx_begin(struct store *s, bool *own)
 {
-    *own = sqlite3_get_autocommit(store_db(s)) != 0;
+    *own = !store_in_transaction(s);
     return *own ? store_begin(s) : OG_OK;
 }
 
@@ -443,18 +443,18 @@ int apps_add(struct store *s, const struct keyring *k, const char *name, const c
     bool own;
     rc = tx_begin(s, &own);
     if (rc == OG_OK) {
-        sqlite3_stmt *st = store_stmt(s, SQL_INSERT);
+        db_stmt *st = store_stmt(s, SQL_INSERT);
         if (!st) {
             rc = OG_ERR_DB;
         } else {
-            sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-            sqlite3_bind_blob(st, 3, sealed, (int)sealedlen, SQLITE_STATIC);
-            sqlite3_bind_text(st, 4, uris_text, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(st, 5, now_ms());
-            int src = sqlite3_step(st);
-            sqlite3_reset(st);
-            rc = src == SQLITE_DONE ? OG_OK : store_step_err(src);
+            db_bind_text(st, 1, id, -1);
+            db_bind_text(st, 2, name, -1);
+            db_bind_blob(st, 3, sealed, (int)sealedlen);
+            db_bind_text(st, 4, uris_text, -1);
+            db_bind_int64(st, 5, now_ms());
+            int src = db_step(st);
+            db_reset(st);
+            rc = src == DB_DONE ? OG_OK : store_step_err(src);
         }
         if (rc == OG_OK && policy_mode)
             rc = policy_set(s, id, "mode", policy_mode, err, errlen);
@@ -496,22 +496,22 @@ int apps_get(struct store *s, const char *id, struct app *out)
     memset(out, 0, sizeof(*out));
     if (!id || strlen(id) >= sizeof(out->id))
         return OG_ERR_NOT_FOUND;
-    sqlite3_stmt *st = store_stmt(s, SQL_GET);
+    db_stmt *st = store_stmt(s, SQL_GET);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE ? OG_ERR_NOT_FOUND : store_step_err(rc);
+    db_bind_text(st, 1, id, -1);
+    int rc = db_step(st);
+    if (rc != DB_ROW) {
+        db_reset(st);
+        return rc == DB_DONE ? OG_ERR_NOT_FOUND : store_step_err(rc);
     }
     snprintf(out->id, sizeof(out->id), "%s", id);
-    const char *name = (const char *)sqlite3_column_text(st, 0);
+    const char *name = (const char *)db_column_text(st, 0);
     snprintf(out->name, sizeof(out->name), "%s", name ? name : "");
-    const char *uris = (const char *)sqlite3_column_text(st, 1);
-    out->created_at = sqlite3_column_int64(st, 2);
+    const char *uris = (const char *)db_column_text(st, 1);
+    out->created_at = db_column_int64(st, 2);
     json_t *arr = uris ? json_loads(uris, 0, NULL) : NULL;
-    sqlite3_reset(st);
+    db_reset(st);
     if (!json_is_array(arr)) {
         json_decref(arr);
         return OG_ERR_INVALID;
@@ -540,18 +540,18 @@ int apps_rotate_secret(struct store *s, const struct keyring *k, const char *id,
     int rc = secret_new(k, id, plain, &sealed, &sealedlen);
     if (rc != OG_OK)
         return rc;
-    sqlite3_stmt *st = store_stmt(s, SQL_ROTATE);
+    db_stmt *st = store_stmt(s, SQL_ROTATE);
     if (!st) {
         rc = OG_ERR_DB;
     } else {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 2, sealed, (int)sealedlen, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, now_ms());
-        int src = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (src != SQLITE_DONE)
+        db_bind_text(st, 1, id, -1);
+        db_bind_blob(st, 2, sealed, (int)sealedlen);
+        db_bind_int64(st, 3, now_ms());
+        int src = db_step(st);
+        db_reset(st);
+        if (src != DB_DONE)
             rc = store_step_err(src);
-        else if (sqlite3_changes(store_db(s)) == 0)
+        else if (store_changes(s) == 0)
             rc = OG_ERR_NOT_FOUND;
     }
     free(sealed);
@@ -564,13 +564,13 @@ int apps_rotate_secret(struct store *s, const struct keyring *k, const char *id,
 /* Runs a cached statement binding id as ?1; *changes gets the rows touched. */
 static int run_with_id(struct store *s, const char *sql, const char *id, int *changes)
 {
-    sqlite3_stmt *st = store_stmt(s, sql);
+    db_stmt *st = store_stmt(s, sql);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    db_bind_text(st, 1, id, -1);
     int rc = store_exec_done(st);
     if (rc == OG_OK && changes)
-        *changes = sqlite3_changes(store_db(s));
+        *changes = (int)store_changes(s);
     return rc;
 }
 
@@ -578,13 +578,13 @@ static int run_with_id(struct store *s, const char *sql, const char *id, int *ch
  * row changed. */
 static int update_text(struct store *s, const char *sql, const char *id, const char *text)
 {
-    sqlite3_stmt *st = store_stmt(s, sql);
+    db_stmt *st = store_stmt(s, sql);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+    db_bind_text(st, 1, id, -1);
+    db_bind_text(st, 2, text, -1);
     int rc = store_exec_done(st);
-    if (rc == OG_OK && sqlite3_changes(store_db(s)) == 0)
+    if (rc == OG_OK && store_changes(s) == 0)
         rc = OG_ERR_NOT_FOUND;
     return rc;
 }
@@ -647,32 +647,32 @@ int apps_remove(struct store *s, const char *id)
 int apps_list_json(struct store *s, char **json)
 {
     *json = NULL;
-    sqlite3_stmt *st = store_stmt(s, SQL_LIST);
+    db_stmt *st = store_stmt(s, SQL_LIST);
     if (!st)
         return OG_ERR_DB;
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(st, 0);
-        const char *name = (const char *)sqlite3_column_text(st, 1);
-        const char *uris = (const char *)sqlite3_column_text(st, 2);
-        const char *mode = (const char *)sqlite3_column_text(st, 4);
+    while ((rc = db_step(st)) == DB_ROW) {
+        const char *id = (const char *)db_column_text(st, 0);
+        const char *name = (const char *)db_column_text(st, 1);
+        const char *uris = (const char *)db_column_text(st, 2);
+        const char *mode = (const char *)db_column_text(st, 4);
         json_t *uri_arr = uris ? json_loads(uris, 0, NULL) : NULL;
         if (!json_is_array(uri_arr)) {
             log_warn("app has a corrupt redirect_uris column", "client_id", id);
             json_decref(uri_arr);
             uri_arr = json_array();
         }
-        const char *hook = (const char *)sqlite3_column_text(st, 5);
+        const char *hook = (const char *)db_column_text(st, 5);
         json_t *o =
             json_pack("{s:s, s:s?, s:o, s:s, s:s?, s:I}", "client_id", id ? id : "", "name", name,
                       "redirect_uris", uri_arr, "policy", mode ? mode : "inherit", "webhook_url",
-                      hook, "created_at", (json_int_t)sqlite3_column_int64(st, 3));
+                      hook, "created_at", (json_int_t)db_column_int64(st, 3));
         if (!o || json_array_append_new(arr, o) != 0)
             og_oom();
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    db_reset(st);
+    if (rc != DB_DONE) {
         json_decref(arr);
         return store_step_err(rc);
     }
@@ -726,47 +726,47 @@ static int hook_get(struct store *s, const char *id, char *url, size_t urllen, u
         *sealed = NULL;
     if (!id || strlen(id) >= APPS_ID_LEN)
         return OG_ERR_NOT_FOUND;
-    sqlite3_stmt *st = store_stmt(s, SQL_HOOK_GET);
+    db_stmt *st = store_stmt(s, SQL_HOOK_GET);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        const unsigned char *u = sqlite3_column_text(st, 0);
+    db_bind_text(st, 1, id, -1);
+    int rc = db_step(st);
+    if (rc == DB_ROW) {
+        const unsigned char *u = db_column_text(st, 0);
         if (url && urllen)
             snprintf(url, urllen, "%s", u ? (const char *)u : "");
-        int n = sqlite3_column_bytes(st, 1);
+        int n = db_column_bytes(st, 1);
         if (sealed && n > 0) {
             *sealed = og_malloc((size_t)n);
-            memcpy(*sealed, sqlite3_column_blob(st, 1), (size_t)n);
+            memcpy(*sealed, db_column_blob(st, 1), (size_t)n);
             *sealedlen = (size_t)n;
         }
     }
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
+    db_reset(st);
+    if (rc == DB_ROW)
         return OG_OK;
-    return rc == SQLITE_DONE ? OG_ERR_NOT_FOUND : store_step_err(rc);
+    return rc == DB_DONE ? OG_ERR_NOT_FOUND : store_step_err(rc);
 }
 
 static int hook_write(struct store *s, const char *id, const char *url, const uint8_t *sealed,
                       size_t sealedlen)
 {
-    sqlite3_stmt *st = store_stmt(s, SQL_HOOK_SET);
+    db_stmt *st = store_stmt(s, SQL_HOOK_SET);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    db_bind_text(st, 1, id, -1);
     if (url && *url)
-        sqlite3_bind_text(st, 2, url, -1, SQLITE_STATIC);
+        db_bind_text(st, 2, url, -1);
     else
-        sqlite3_bind_null(st, 2);
+        db_bind_null(st, 2);
     if (sealed)
-        sqlite3_bind_blob(st, 3, sealed, (int)sealedlen, SQLITE_STATIC);
+        db_bind_blob(st, 3, sealed, (int)sealedlen);
     else
-        sqlite3_bind_null(st, 3);
+        db_bind_null(st, 3);
     if (sealed)
-        sqlite3_bind_int64(st, 4, now_ms());
+        db_bind_int64(st, 4, now_ms());
     else
-        sqlite3_bind_null(st, 4);
+        db_bind_null(st, 4);
     return store_exec_done(st);
 }
 

@@ -7,7 +7,7 @@
 
 #include "core/common.h"
 #include "core/secrets.h"
-#include "core/store.h"
+#include "core/store/store.h"
 
 #define APPS_ID_LEN       32  /* buffer for a client_id ("app_" + 20 base32) */
 #define APPS_SECRET_BYTES 32  /* 256 bits of randomness */

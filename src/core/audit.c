@@ -15,25 +15,24 @@
 void audit_log(const struct mfa_ctx *c, const char *sub, const char *event, const char *factor_id,
                const char *detail)
 {
-    sqlite3_stmt *st =
+    db_stmt *st =
         store_stmt(c->store, "INSERT INTO audit (at, app_id, sub, event, factor_id, "
                              "client_ip, detail, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st)
         return;
-    sqlite3_bind_int64(st, 1, c->now_ms);
-    sqlite3_bind_text(st, 2, c->app_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, sub, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, event, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, factor_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, c->client_ip, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, detail, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 8, c->user_agent, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE)
-        log_error("audit write failed", "event", event, "error",
-                  sqlite3_errmsg(store_db(c->store)));
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
+    db_bind_int64(st, 1, c->now_ms);
+    db_bind_text(st, 2, c->app_id, -1);
+    db_bind_text(st, 3, sub, -1);
+    db_bind_text(st, 4, event, -1);
+    db_bind_text(st, 5, factor_id, -1);
+    db_bind_text(st, 6, c->client_ip, -1);
+    db_bind_text(st, 7, detail, -1);
+    db_bind_text(st, 8, c->user_agent, -1);
+    int rc = db_step(st);
+    if (rc != DB_DONE)
+        log_error("audit write failed", "event", event, "error", store_errmsg(c->store));
+    db_reset(st);
+    if (rc != DB_DONE)
         return;
     const struct event_facts e = {
         .at_ms = c->now_ms,
@@ -51,19 +50,19 @@ void audit_log(const struct mfa_ctx *c, const char *sub, const char *event, cons
 
 /* ---- reading ---- */
 
-static const char *col(sqlite3_stmt *st, int i)
+static const char *col(db_stmt *st, int i)
 {
-    const unsigned char *t = sqlite3_column_text(st, i);
+    const unsigned char *t = db_column_text(st, i);
     return t && *t ? (const char *)t : NULL;
 }
 
-static int rows_each(sqlite3_stmt *st, void (*fn)(const struct audit_row *r, void *arg), void *arg)
+static int rows_each(db_stmt *st, void (*fn)(const struct audit_row *r, void *arg), void *arg)
 {
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = db_step(st)) == DB_ROW) {
         const struct audit_row r = {
-            .id = sqlite3_column_int64(st, 0),
-            .at = sqlite3_column_int64(st, 1),
+            .id = db_column_int64(st, 0),
+            .at = db_column_int64(st, 1),
             .app_id = col(st, 2),
             .sub = col(st, 3),
             .event = col(st, 4),
@@ -74,8 +73,8 @@ static int rows_each(sqlite3_stmt *st, void (*fn)(const struct audit_row *r, voi
         };
         fn(&r, arg);
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? OG_OK : store_step_err(rc);
+    db_reset(st);
+    return rc == DB_DONE ? OG_OK : store_step_err(rc);
 }
 
 #define AUDIT_COLS "id, at, app_id, sub, event, factor_id, client_ip, user_agent, detail"
@@ -83,12 +82,12 @@ static int rows_each(sqlite3_stmt *st, void (*fn)(const struct audit_row *r, voi
 int audit_each(struct store *s, int64_t since_ms, const char *app_id,
                void (*fn)(const struct audit_row *r, void *arg), void *arg)
 {
-    sqlite3_stmt *st = store_stmt(s, "SELECT " AUDIT_COLS " FROM audit WHERE at >= ?1 AND "
-                                     "(?2 IS NULL OR app_id = ?2) ORDER BY id");
+    db_stmt *st = store_stmt(s, "SELECT " AUDIT_COLS " FROM audit WHERE at >= ?1 AND "
+                                "(?2 IS NULL OR app_id = ?2) ORDER BY id");
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_int64(st, 1, since_ms);
-    sqlite3_bind_text(st, 2, app_id, -1, SQLITE_STATIC);
+    db_bind_int64(st, 1, since_ms);
+    db_bind_text(st, 2, app_id, -1);
     return rows_each(st, fn, arg);
 }
 

@@ -6,7 +6,7 @@
 #define OTPGATE_AUDIT_H
 
 #include "core/common.h"
-#include "core/store.h"
+#include "core/store/store.h"
 
 /* One row; the strings (NULL when empty) live until fn returns. */
 struct audit_row {

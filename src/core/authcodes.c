@@ -21,9 +21,9 @@ static void new_value(char *out, size_t outlen, uint8_t hash[32])
     free(v);
 }
 
-static void copy(sqlite3_stmt *st, int col, char *out, size_t outlen)
+static void copy(db_stmt *st, int col, char *out, size_t outlen)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
+    const unsigned char *t = db_column_text(st, col);
     snprintf(out, outlen, "%s", t ? (const char *)t : "");
 }
 
@@ -32,27 +32,27 @@ int authcodes_create(struct store *s, const struct authcode *c, int64_t now_ms, 
 {
     uint8_t h[32];
     new_value(out, outlen, h);
-    sqlite3_stmt *st = store_stmt(
+    db_stmt *st = store_stmt(
         s, "INSERT INTO auth_codes (code_hash, app_id, sub, redirect_uri, nonce, code_challenge, "
            "scope, amr, acr, auth_time, created_at, expires_at) VALUES (?, ?, ?, ?, NULLIF(?, ''), "
            "?, ?, ?, ?, ?, ?, ?)");
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_blob(st, 1, h, sizeof(h), SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, c->app_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, c->sub, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, c->redirect_uri, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, c->nonce, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, c->code_challenge, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, c->scope, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 8, c->amr, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 9, c->acr, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 10, c->auth_time);
-    sqlite3_bind_int64(st, 11, now_ms);
-    sqlite3_bind_int64(st, 12, now_ms + ttl_ms);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? OG_OK : OG_ERR_DB;
+    db_bind_blob_copy(st, 1, h, sizeof(h));
+    db_bind_text(st, 2, c->app_id, -1);
+    db_bind_text(st, 3, c->sub, -1);
+    db_bind_text(st, 4, c->redirect_uri, -1);
+    db_bind_text(st, 5, c->nonce, -1);
+    db_bind_text(st, 6, c->code_challenge, -1);
+    db_bind_text(st, 7, c->scope, -1);
+    db_bind_text(st, 8, c->amr, -1);
+    db_bind_text(st, 9, c->acr, -1);
+    db_bind_int64(st, 10, c->auth_time);
+    db_bind_int64(st, 11, now_ms);
+    db_bind_int64(st, 12, now_ms + ttl_ms);
+    int rc = db_step(st);
+    db_reset(st);
+    return rc == DB_DONE ? OG_OK : OG_ERR_DB;
 }
 
 int authcodes_consume(struct store *s, const char *code, const char *app_id, int64_t now_ms,
@@ -60,14 +60,14 @@ int authcodes_consume(struct store *s, const char *code, const char *app_id, int
 {
     uint8_t h[32];
     SHA256((const unsigned char *)code, strlen(code), h);
-    sqlite3_stmt *st = store_stmt(
+    db_stmt *st = store_stmt(
         s, "SELECT app_id, sub, redirect_uri, nonce, code_challenge, scope, amr, acr, auth_time, "
            "expires_at, used_at FROM auth_codes WHERE code_hash = ?");
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_blob(st, 1, h, sizeof(h), SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_reset(st);
+    db_bind_blob_copy(st, 1, h, sizeof(h));
+    if (db_step(st) != DB_ROW) {
+        db_reset(st);
         return OG_ERR_NOT_FOUND;
     }
     memset(c, 0, sizeof(*c));
@@ -79,10 +79,10 @@ int authcodes_consume(struct store *s, const char *code, const char *app_id, int
     copy(st, 5, c->scope, sizeof(c->scope));
     copy(st, 6, c->amr, sizeof(c->amr));
     copy(st, 7, c->acr, sizeof(c->acr));
-    c->auth_time = sqlite3_column_int64(st, 8);
-    int64_t expires = sqlite3_column_int64(st, 9);
-    bool used = sqlite3_column_type(st, 10) != SQLITE_NULL;
-    sqlite3_reset(st);
+    c->auth_time = db_column_int64(st, 8);
+    int64_t expires = db_column_int64(st, 9);
+    bool used = db_column_type(st, 10) != DB_NULL;
+    db_reset(st);
     if (strcmp(c->app_id, app_id) != 0)
         return OG_ERR_PERM;
     if (used)
@@ -93,33 +93,32 @@ int authcodes_consume(struct store *s, const char *code, const char *app_id, int
     st = store_stmt(s, "UPDATE auth_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL");
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_int64(st, 1, now_ms);
-    sqlite3_bind_blob(st, 2, h, sizeof(h), SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
+    db_bind_int64(st, 1, now_ms);
+    db_bind_blob_copy(st, 2, h, sizeof(h));
+    int rc = db_step(st);
+    db_reset(st);
+    if (rc != DB_DONE)
         return OG_ERR_DB;
-    return sqlite3_changes(store_db(s)) == 1 ? OG_OK : OG_ERR_EXISTS;
+    return store_changes(s) == 1 ? OG_OK : OG_ERR_EXISTS;
 }
 
-int authcodes_token_create(struct store *s, const char *app_id, const char *sub,
-                           const char *scope, int64_t now_ms, int64_t ttl_ms, char *out,
-                           size_t outlen)
+int authcodes_token_create(struct store *s, const char *app_id, const char *sub, const char *scope,
+                           int64_t now_ms, int64_t ttl_ms, char *out, size_t outlen)
 {
     uint8_t h[32];
     new_value(out, outlen, h);
-    sqlite3_stmt *st = store_stmt(s, "INSERT INTO access_tokens (token_hash, app_id, sub, scope, "
-                                     "expires_at) VALUES (?, ?, ?, ?, ?)");
+    db_stmt *st = store_stmt(s, "INSERT INTO access_tokens (token_hash, app_id, sub, scope, "
+                                "expires_at) VALUES (?, ?, ?, ?, ?)");
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_blob(st, 1, h, sizeof(h), SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, app_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, sub, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, scope, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, now_ms + ttl_ms);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? OG_OK : OG_ERR_DB;
+    db_bind_blob_copy(st, 1, h, sizeof(h));
+    db_bind_text(st, 2, app_id, -1);
+    db_bind_text(st, 3, sub, -1);
+    db_bind_text(st, 4, scope, -1);
+    db_bind_int64(st, 5, now_ms + ttl_ms);
+    int rc = db_step(st);
+    db_reset(st);
+    return rc == DB_DONE ? OG_OK : OG_ERR_DB;
 }
 
 int authcodes_token_lookup(struct store *s, const char *token, int64_t now_ms, char *app_id,
@@ -127,34 +126,34 @@ int authcodes_token_lookup(struct store *s, const char *token, int64_t now_ms, c
 {
     uint8_t h[32];
     SHA256((const unsigned char *)token, strlen(token), h);
-    sqlite3_stmt *st = store_stmt(
+    db_stmt *st = store_stmt(
         s, "SELECT app_id, sub FROM access_tokens WHERE token_hash = ? AND expires_at >= ?");
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_blob(st, 1, h, sizeof(h), SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, now_ms);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    db_bind_blob_copy(st, 1, h, sizeof(h));
+    db_bind_int64(st, 2, now_ms);
+    int rc = db_step(st);
+    if (rc == DB_ROW) {
         copy(st, 0, app_id, app_len);
         copy(st, 1, sub, sub_len);
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? OG_OK : OG_ERR_NOT_FOUND;
+    db_reset(st);
+    return rc == DB_ROW ? OG_OK : OG_ERR_NOT_FOUND;
 }
 
 int authcodes_prune(struct store *s, int64_t now_ms)
 {
-    sqlite3_stmt *st = store_stmt(s, "DELETE FROM auth_codes WHERE expires_at < ?");
+    db_stmt *st = store_stmt(s, "DELETE FROM auth_codes WHERE expires_at < ?");
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_int64(st, 1, now_ms - 3600 * 1000);
-    sqlite3_step(st);
-    sqlite3_reset(st);
+    db_bind_int64(st, 1, now_ms - 3600 * 1000);
+    db_step(st);
+    db_reset(st);
     st = store_stmt(s, "DELETE FROM access_tokens WHERE expires_at < ?");
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_int64(st, 1, now_ms);
-    sqlite3_step(st);
-    sqlite3_reset(st);
+    db_bind_int64(st, 1, now_ms);
+    db_step(st);
+    db_reset(st);
     return OG_OK;
 }

@@ -5,7 +5,7 @@
 #ifndef OTPGATE_AUTHCODES_H
 #define OTPGATE_AUTHCODES_H
 
-#include "core/store.h"
+#include "core/store/store.h"
 
 #include <stdint.h>
 
@@ -30,9 +30,8 @@ int authcodes_create(struct store *s, const struct authcode *c, int64_t now_ms, 
  * unused), OG_ERR_NOT_FOUND when unknown or expired. */
 int authcodes_consume(struct store *s, const char *code, const char *app_id, int64_t now_ms,
                       struct authcode *c);
-int authcodes_token_create(struct store *s, const char *app_id, const char *sub,
-                           const char *scope, int64_t now_ms, int64_t ttl_ms, char *out,
-                           size_t outlen);
+int authcodes_token_create(struct store *s, const char *app_id, const char *sub, const char *scope,
+                           int64_t now_ms, int64_t ttl_ms, char *out, size_t outlen);
 /* Looks up a live access token; fills app_id and sub. */
 int authcodes_token_lookup(struct store *s, const char *token, int64_t now_ms, char *app_id,
                            size_t app_len, char *sub, size_t sub_len);

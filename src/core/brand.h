@@ -8,7 +8,7 @@
 #define OTPGATE_BRAND_H
 
 #include "core/common.h"
-#include "core/store.h"
+#include "core/store/store.h"
 
 #define BRAND_NAME_MAX    64            /* bytes of the product name */
 #define BRAND_SUPPORT_MAX 200           /* bytes of the support contact */

@@ -13,16 +13,16 @@ static enum mfa_result add_code(const struct mfa_ctx *c, struct mfa_challenge *c
         return MFA_ERROR;
     uint8_t h[32];
     code_hash(c->keys->codes, ch->id, ch->code, h);
-    sqlite3_stmt *st = store_stmt(c->store, "INSERT INTO challenge_codes (challenge_id, "
-                                            "code_hash, expires_at) VALUES (?, ?, ?)");
+    db_stmt *st = store_stmt(c->store, "INSERT INTO challenge_codes (challenge_id, "
+                                       "code_hash, expires_at) VALUES (?, ?, ?)");
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_text(st, 1, ch->id, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, h, sizeof(h), SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 3, c->now_ms + (int64_t)c->pol->code_ttl * 1000);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? MFA_OK : MFA_ERROR;
+    db_bind_text(st, 1, ch->id, -1);
+    db_bind_blob_copy(st, 2, h, sizeof(h));
+    db_bind_int64(st, 3, c->now_ms + (int64_t)c->pol->code_ttl * 1000);
+    int rc = db_step(st);
+    db_reset(st);
+    return rc == DB_DONE ? MFA_OK : MFA_ERROR;
 }
 
 enum mfa_result challenges_create(const struct mfa_ctx *c, struct mfa_user *u,
@@ -54,24 +54,23 @@ enum mfa_result challenges_create(const struct mfa_ctx *c, struct mfa_user *u,
     ch->resend_at = c->now_ms + (int64_t)c->pol->resend_cooldown * 1000;
     ch->attempts_left = (int)c->pol->max_attempts;
 
-    sqlite3_stmt *st =
-        store_stmt(c->store, "INSERT INTO challenges (id, user_id, factor_id, purpose, "
-                             "status, max_attempts, resend_at, expires_at, created_at, "
-                             "client_ip) VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)");
+    db_stmt *st = store_stmt(c->store, "INSERT INTO challenges (id, user_id, factor_id, purpose, "
+                                       "status, max_attempts, resend_at, expires_at, created_at, "
+                                       "client_ip) VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)");
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_text(st, 1, ch->id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, u->id);
-    sqlite3_bind_text(st, 3, f->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, purpose, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 5, (int)c->pol->max_attempts);
-    sqlite3_bind_int64(st, 6, ch->resend_at);
-    sqlite3_bind_int64(st, 7, ch->expires_at);
-    sqlite3_bind_int64(st, 8, c->now_ms);
-    sqlite3_bind_text(st, 9, c->client_ip, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
+    db_bind_text(st, 1, ch->id, -1);
+    db_bind_int64(st, 2, u->id);
+    db_bind_text(st, 3, f->id, -1);
+    db_bind_text(st, 4, purpose, -1);
+    db_bind_int(st, 5, (int)c->pol->max_attempts);
+    db_bind_int64(st, 6, ch->resend_at);
+    db_bind_int64(st, 7, ch->expires_at);
+    db_bind_int64(st, 8, c->now_ms);
+    db_bind_text(st, 9, c->client_ip, -1);
+    int rc = db_step(st);
+    db_reset(st);
+    if (rc != DB_DONE)
         return MFA_ERROR;
     if (sends) {
         if (add_code(c, ch) != MFA_OK)
@@ -85,7 +84,7 @@ enum mfa_result challenges_create(const struct mfa_ctx *c, struct mfa_user *u,
 enum mfa_result challenges_get(const struct mfa_ctx *c, const char *id, struct mfa_user *u,
                                struct mfa_challenge *ch)
 {
-    sqlite3_stmt *st = store_stmt(
+    db_stmt *st = store_stmt(
         c->store,
         "SELECT ch.factor_id, f.type, f.destination, ch.purpose, ch.expires_at, ch.resend_at, "
         "ch.max_attempts - ch.attempts, u.sub, ch.status FROM challenges ch "
@@ -93,33 +92,33 @@ enum mfa_result challenges_get(const struct mfa_ctx *c, const char *id, struct m
         "WHERE ch.id = ? AND u.app_id = ?");
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, c->app_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE ? MFA_NOT_FOUND : MFA_ERROR;
+    db_bind_text(st, 1, id, -1);
+    db_bind_text(st, 2, c->app_id, -1);
+    int rc = db_step(st);
+    if (rc != DB_ROW) {
+        db_reset(st);
+        return rc == DB_DONE ? MFA_NOT_FOUND : MFA_ERROR;
     }
     memset(ch, 0, sizeof(*ch));
     snprintf(ch->id, sizeof(ch->id), "%s", id);
-    snprintf(ch->factor_id, sizeof(ch->factor_id), "%s", (const char *)sqlite3_column_text(st, 0));
+    snprintf(ch->factor_id, sizeof(ch->factor_id), "%s", (const char *)db_column_text(st, 0));
     enum factor_type t = FACTOR_SMS;
-    factor_type_parse((const char *)sqlite3_column_text(st, 1), &t);
+    factor_type_parse((const char *)db_column_text(st, 1), &t);
     ch->type = t;
-    const unsigned char *dest = sqlite3_column_text(st, 2);
+    const unsigned char *dest = db_column_text(st, 2);
     snprintf(ch->destination, sizeof(ch->destination), "%s", dest ? (const char *)dest : "");
-    snprintf(ch->purpose, sizeof(ch->purpose), "%s", (const char *)sqlite3_column_text(st, 3));
-    ch->expires_at = sqlite3_column_int64(st, 4);
-    ch->resend_at = sqlite3_column_int64(st, 5);
-    ch->attempts_left = sqlite3_column_int(st, 6);
-    const char *status = (const char *)sqlite3_column_text(st, 8);
+    snprintf(ch->purpose, sizeof(ch->purpose), "%s", (const char *)db_column_text(st, 3));
+    ch->expires_at = db_column_int64(st, 4);
+    ch->resend_at = db_column_int64(st, 5);
+    ch->attempts_left = db_column_int(st, 6);
+    const char *status = (const char *)db_column_text(st, 8);
     if (strcmp(status, "done") == 0)
         ch->attempts_left = -1; /* marks a passed challenge */
     else if (strcmp(status, "dead") == 0)
         ch->attempts_left = 0;
     char sub[MFA_SUB_MAX + 1];
-    snprintf(sub, sizeof(sub), "%s", (const char *)sqlite3_column_text(st, 7));
-    sqlite3_reset(st);
+    snprintf(sub, sizeof(sub), "%s", (const char *)db_column_text(st, 7));
+    db_reset(st);
     return users_find(c, sub, u);
 }
 
@@ -147,20 +146,22 @@ enum mfa_result challenges_resend(const struct mfa_ctx *c, struct mfa_user *u,
         return r;
     }
     /* The cooldown doubles with each resend: 30 s, 60 s, 120 s, ... */
-    sqlite3_stmt *st = store_stmt(c->store, "UPDATE challenges SET resends = resends + 1, "
-                                            "resend_at = ?1 + ?2 * (1 << min(resends + 1, 16)), "
-                                            "expires_at = ?3 WHERE id = ?4 RETURNING resend_at");
+    db_stmt *st = store_stmt(
+        c->store,
+        "UPDATE challenges SET resends = resends + 1, "
+        "resend_at = ?1 + ?2 * (1 << CASE WHEN resends < 15 THEN resends + 1 ELSE 16 END), "
+        "expires_at = ?3 WHERE id = ?4 RETURNING resend_at");
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_int64(st, 1, c->now_ms);
-    sqlite3_bind_int64(st, 2, (int64_t)c->pol->resend_cooldown * 1000);
-    sqlite3_bind_int64(st, 3, c->now_ms + (int64_t)c->pol->code_ttl * 1000);
-    sqlite3_bind_text(st, 4, ch->id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        ch->resend_at = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW)
+    db_bind_int64(st, 1, c->now_ms);
+    db_bind_int64(st, 2, (int64_t)c->pol->resend_cooldown * 1000);
+    db_bind_int64(st, 3, c->now_ms + (int64_t)c->pol->code_ttl * 1000);
+    db_bind_text(st, 4, ch->id, -1);
+    int rc = db_step(st);
+    if (rc == DB_ROW)
+        ch->resend_at = db_column_int64(st, 0);
+    db_reset(st);
+    if (rc != DB_ROW)
         return MFA_ERROR;
     ch->expires_at = c->now_ms + (int64_t)c->pol->code_ttl * 1000;
     if (add_code(c, ch) != MFA_OK)
@@ -190,33 +191,33 @@ static bool code_matches(const struct mfa_ctx *c, const struct mfa_challenge *ch
 {
     uint8_t h[32];
     code_hash(c->keys->codes, ch->id, code, h);
-    sqlite3_stmt *st = store_stmt(c->store, "SELECT code_hash FROM challenge_codes WHERE "
-                                            "challenge_id = ? AND expires_at >= ?");
+    db_stmt *st = store_stmt(c->store, "SELECT code_hash FROM challenge_codes WHERE "
+                                       "challenge_id = ? AND expires_at >= ?");
     if (!st)
         return false;
-    sqlite3_bind_text(st, 1, ch->id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, c->now_ms);
+    db_bind_text(st, 1, ch->id, -1);
+    db_bind_int64(st, 2, c->now_ms);
     bool match = false;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (sqlite3_column_bytes(st, 0) == (int)sizeof(h) &&
-            ct_equal(sqlite3_column_blob(st, 0), h, sizeof(h)))
+    while (db_step(st) == DB_ROW) {
+        if (db_column_bytes(st, 0) == (int)sizeof(h) &&
+            ct_equal(db_column_blob(st, 0), h, sizeof(h)))
             match = true;
     }
-    sqlite3_reset(st);
+    db_reset(st);
     return match;
 }
 
 static bool challenge_set_status(const struct mfa_ctx *c, const char *id, const char *status)
 {
-    sqlite3_stmt *st =
+    db_stmt *st =
         store_stmt(c->store, "UPDATE challenges SET status = ? WHERE id = ? AND status = 'open'");
     if (!st)
         return false;
-    sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE && sqlite3_changes(store_db(c->store)) == 1;
+    db_bind_text(st, 1, status, -1);
+    db_bind_text(st, 2, id, -1);
+    int rc = db_step(st);
+    db_reset(st);
+    return rc == DB_DONE && store_changes(c->store) == 1;
 }
 
 enum mfa_result challenges_verify(const struct mfa_ctx *c, struct mfa_user *u,
@@ -245,15 +246,15 @@ enum mfa_result challenges_verify(const struct mfa_ctx *c, struct mfa_user *u,
         OPENSSL_cleanse(clean, sizeof(clean));
     }
     if (!ok) {
-        sqlite3_stmt *st =
+        db_stmt *st =
             store_stmt(c->store, "UPDATE challenges SET attempts = attempts + 1, status = "
                                  "CASE WHEN attempts + 1 >= max_attempts THEN 'dead' ELSE "
                                  "status END WHERE id = ? AND status = 'open'");
         if (!st)
             return MFA_ERROR;
-        sqlite3_bind_text(st, 1, ch->id, -1, SQLITE_STATIC);
-        sqlite3_step(st);
-        sqlite3_reset(st);
+        db_bind_text(st, 1, ch->id, -1);
+        db_step(st);
+        db_reset(st);
         ch->attempts_left--;
         o->attempts_left = ch->attempts_left;
         return users_fail(c, u, o, "verify_failed", ch->factor_id, factor_type_name(ch->type));
@@ -270,14 +271,14 @@ enum mfa_result challenges_verify(const struct mfa_ctx *c, struct mfa_user *u,
         signin = f.active;
         if (!f.active)
             factors_activate(c, u, &f);
-        sqlite3_stmt *st =
-            signin ? store_stmt(c->store, "UPDATE factors SET last_used_at = ? WHERE id = ?")
-                   : NULL;
+        db_stmt *st = signin
+                          ? store_stmt(c->store, "UPDATE factors SET last_used_at = ? WHERE id = ?")
+                          : NULL;
         if (st) {
-            sqlite3_bind_int64(st, 1, c->now_ms);
-            sqlite3_bind_text(st, 2, f.id, -1, SQLITE_STATIC);
-            sqlite3_step(st);
-            sqlite3_reset(st);
+            db_bind_int64(st, 1, c->now_ms);
+            db_bind_text(st, 2, f.id, -1);
+            db_step(st);
+            db_reset(st);
         }
     }
     users_record_success(c, u, signin ? ch->factor_id : NULL);
@@ -288,14 +289,21 @@ enum mfa_result challenges_verify(const struct mfa_ctx *c, struct mfa_user *u,
 enum mfa_result challenges_latest(const struct mfa_ctx *c, const char *factor_id,
                                   char id[MFA_ID_LEN])
 {
-    sqlite3_stmt *st = store_stmt(c->store, "SELECT id FROM challenges WHERE factor_id = ? "
-                                            "ORDER BY created_at DESC, rowid DESC LIMIT 1");
+    /* Two challenges made in the same millisecond: SQLite tells them apart
+     * by insertion order (rowid); PostgreSQL has no such order, and ids
+     * are random, so there either one may come back. */
+    static const char latest_sqlite[] = "SELECT id FROM challenges WHERE factor_id = ? "
+                                        "ORDER BY created_at DESC, rowid DESC LIMIT 1";
+    static const char latest_pg[] = "SELECT id FROM challenges WHERE factor_id = ? "
+                                    "ORDER BY created_at DESC, id DESC LIMIT 1";
+    db_stmt *st =
+        store_stmt(c->store, store_engine(c->store) == STORE_POSTGRES ? latest_pg : latest_sqlite);
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_text(st, 1, factor_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        snprintf(id, MFA_ID_LEN, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? MFA_OK : rc == SQLITE_DONE ? MFA_NOT_FOUND : MFA_ERROR;
+    db_bind_text(st, 1, factor_id, -1);
+    int rc = db_step(st);
+    if (rc == DB_ROW)
+        snprintf(id, MFA_ID_LEN, "%s", (const char *)db_column_text(st, 0));
+    db_reset(st);
+    return rc == DB_ROW ? MFA_OK : rc == DB_DONE ? MFA_NOT_FOUND : MFA_ERROR;
 }

@@ -56,23 +56,23 @@ static void token_hash(const struct keyring *k, const char *token, uint8_t out[3
     hmac_sha256_parts(k->session, ctx, sizeof(ctx), token, strlen(token), NULL, 0, out);
 }
 
-static void copy_text(sqlite3_stmt *st, int col, char *out, size_t outlen)
+static void copy_text(db_stmt *st, int col, char *out, size_t outlen)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
+    const unsigned char *t = db_column_text(st, col);
     snprintf(out, outlen, "%s", t ? (const char *)t : "");
 }
 
-static void read_row(sqlite3_stmt *st, struct device *d)
+static void read_row(db_stmt *st, struct device *d)
 {
     memset(d, 0, sizeof(*d));
     copy_text(st, 0, d->id, sizeof(d->id));
     copy_text(st, 1, d->app_id, sizeof(d->app_id));
     copy_text(st, 2, d->sub, sizeof(d->sub));
-    d->scope_all = sqlite3_column_int(st, 3) != 0;
-    d->created_at = sqlite3_column_int64(st, 4);
-    d->expires_at = sqlite3_column_int64(st, 5);
-    d->last_seen_at = sqlite3_column_int64(st, 6);
-    d->step_at = sqlite3_column_int64(st, 7);
+    d->scope_all = db_column_int(st, 3) != 0;
+    d->created_at = db_column_int64(st, 4);
+    d->expires_at = db_column_int64(st, 5);
+    d->last_seen_at = db_column_int64(st, 6);
+    d->step_at = db_column_int64(st, 7);
     copy_text(st, 8, d->user_agent, sizeof(d->user_agent));
     copy_text(st, 9, d->ip, sizeof(d->ip));
 }
@@ -98,22 +98,22 @@ int devices_remember(struct store *s, const struct keyring *k, const char *token
     snprintf(d.ip, sizeof(d.ip), "%s", ip ? ip : "");
     uint8_t h[32];
     token_hash(k, token, h);
-    sqlite3_stmt *st = store_stmt(s, SQL_UPSERT);
+    db_stmt *st = store_stmt(s, SQL_UPSERT);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, d.id, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, h, sizeof(h), SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, d.app_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, d.sub, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 5, scope_all ? 1 : 0);
-    sqlite3_bind_int64(st, 6, now_ms);
-    sqlite3_bind_int64(st, 7, d.expires_at);
-    sqlite3_bind_int64(st, 8, step_at_ms);
-    sqlite3_bind_text(st, 9, d.user_agent, -1, SQLITE_STATIC);
+    db_bind_text(st, 1, d.id, -1);
+    db_bind_blob(st, 2, h, sizeof(h));
+    db_bind_text(st, 3, d.app_id, -1);
+    db_bind_text(st, 4, d.sub, -1);
+    db_bind_int(st, 5, scope_all ? 1 : 0);
+    db_bind_int64(st, 6, now_ms);
+    db_bind_int64(st, 7, d.expires_at);
+    db_bind_int64(st, 8, step_at_ms);
+    db_bind_text(st, 9, d.user_agent, -1);
     if (d.ip[0])
-        sqlite3_bind_text(st, 10, d.ip, -1, SQLITE_STATIC);
+        db_bind_text(st, 10, d.ip, -1);
     else
-        sqlite3_bind_null(st, 10);
+        db_bind_null(st, 10);
     int rc = store_exec_done(st);
     OPENSSL_cleanse(h, sizeof(h));
     if (rc == OG_OK && out)
@@ -129,32 +129,32 @@ int devices_find(struct store *s, const struct keyring *k, const char *token, co
         return OG_ERR_NOT_FOUND;
     uint8_t h[32];
     token_hash(k, token, h);
-    sqlite3_stmt *st = store_stmt(s, SQL_FIND);
+    db_stmt *st = store_stmt(s, SQL_FIND);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_blob(st, 1, h, sizeof(h), SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, sub, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, app_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, now_ms);
-    sqlite3_bind_int64(st, 5, max_age_ms < 0 ? 0 : now_ms - max_age_ms);
-    sqlite3_bind_int(st, 6, all_scope ? 1 : 0);
-    int src = sqlite3_step(st);
+    db_bind_blob(st, 1, h, sizeof(h));
+    db_bind_text(st, 2, sub, -1);
+    db_bind_text(st, 3, app_id, -1);
+    db_bind_int64(st, 4, now_ms);
+    db_bind_int64(st, 5, max_age_ms < 0 ? 0 : now_ms - max_age_ms);
+    db_bind_int(st, 6, all_scope ? 1 : 0);
+    int src = db_step(st);
     int rc;
-    if (src == SQLITE_ROW) {
+    if (src == DB_ROW) {
         read_row(st, out);
         rc = OG_OK;
     } else {
-        rc = src == SQLITE_DONE ? OG_ERR_NOT_FOUND : store_step_err(src);
+        rc = src == DB_DONE ? OG_ERR_NOT_FOUND : store_step_err(src);
     }
-    sqlite3_reset(st);
+    db_reset(st);
     OPENSSL_cleanse(h, sizeof(h));
     if (rc != OG_OK)
         return rc;
     st = store_stmt(s, SQL_TOUCH);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, out->id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now_ms);
+    db_bind_text(st, 1, out->id, -1);
+    db_bind_int64(st, 2, now_ms);
     rc = store_exec_done(st);
     if (rc == OG_OK)
         out->last_seen_at = now_ms;
@@ -180,21 +180,21 @@ int devices_each(struct store *s, const char *app_id, const char *sub, int64_t n
     int rc = scope_all_of(s, app_id, &all);
     if (rc != OG_OK)
         return rc;
-    sqlite3_stmt *st = store_stmt(s, SQL_EACH);
+    db_stmt *st = store_stmt(s, SQL_EACH);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, app_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, sub, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, now_ms);
-    sqlite3_bind_int(st, 4, all ? 1 : 0);
+    db_bind_text(st, 1, app_id, -1);
+    db_bind_text(st, 2, sub, -1);
+    db_bind_int64(st, 3, now_ms);
+    db_bind_int(st, 4, all ? 1 : 0);
     int src;
     struct device d;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((src = db_step(st)) == DB_ROW) {
         read_row(st, &d);
         fn(&d, arg);
     }
-    sqlite3_reset(st);
-    return src == SQLITE_DONE ? OG_OK : store_step_err(src);
+    db_reset(st);
+    return src == DB_DONE ? OG_OK : store_step_err(src);
 }
 
 int devices_forget(struct store *s, const char *app_id, const char *sub, const char *id)
@@ -203,15 +203,15 @@ int devices_forget(struct store *s, const char *app_id, const char *sub, const c
     int rc = scope_all_of(s, app_id, &all);
     if (rc != OG_OK)
         return rc;
-    sqlite3_stmt *st = store_stmt(s, SQL_FORGET);
+    db_stmt *st = store_stmt(s, SQL_FORGET);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, app_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, sub, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 4, all ? 1 : 0);
+    db_bind_text(st, 1, app_id, -1);
+    db_bind_text(st, 2, sub, -1);
+    db_bind_text(st, 3, id, -1);
+    db_bind_int(st, 4, all ? 1 : 0);
     rc = store_exec_done(st);
-    if (rc == OG_OK && sqlite3_changes(store_db(s)) == 0)
+    if (rc == OG_OK && store_changes(s) == 0)
         rc = OG_ERR_NOT_FOUND;
     return rc;
 }
@@ -224,24 +224,24 @@ int devices_forget_all(struct store *s, const char *app_id, const char *sub, int
     int rc = scope_all_of(s, app_id, &all);
     if (rc != OG_OK)
         return rc;
-    sqlite3_stmt *st = store_stmt(s, SQL_FORGET_ALL);
+    db_stmt *st = store_stmt(s, SQL_FORGET_ALL);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, app_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, sub, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, all ? 1 : 0);
+    db_bind_text(st, 1, app_id, -1);
+    db_bind_text(st, 2, sub, -1);
+    db_bind_int(st, 3, all ? 1 : 0);
     rc = store_exec_done(st);
     if (count)
-        *count = rc == OG_OK ? sqlite3_changes(store_db(s)) : 0;
+        *count = rc == OG_OK ? (int)store_changes(s) : 0;
     return rc;
 }
 
 int devices_prune(struct store *s, int64_t now_ms)
 {
-    sqlite3_stmt *st = store_stmt(s, SQL_PRUNE);
+    db_stmt *st = store_stmt(s, SQL_PRUNE);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_int64(st, 1, now_ms);
+    db_bind_int64(st, 1, now_ms);
     return store_exec_done(st);
 }
 

@@ -11,7 +11,7 @@
 
 #include "core/common.h"
 #include "core/secrets.h"
-#include "core/store.h"
+#include "core/store/store.h"
 
 #define DEVICES_TOKEN_BYTES 16
 #define DEVICES_TOKEN_LEN   24 /* buffer: 22 base64url chars + NUL */

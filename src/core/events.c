@@ -69,17 +69,17 @@ static void removed_add(int64_t user_id, int64_t at_ms, const char *to)
 
 void events_note_removal(struct store *s, int64_t user_id, int64_t at_ms)
 {
-    sqlite3_stmt *st = store_stmt(s, "SELECT destination FROM factors WHERE user_id = ?1 AND "
-                                     "type = 'email' AND status = 'active' ORDER BY created_at");
+    db_stmt *st = store_stmt(s, "SELECT destination FROM factors WHERE user_id = ?1 AND "
+                                "type = 'email' AND status = 'active' ORDER BY created_at");
     if (!st)
         return;
-    sqlite3_bind_int64(st, 1, user_id);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const char *to = (const char *)sqlite3_column_text(st, 0);
+    db_bind_int64(st, 1, user_id);
+    while (db_step(st) == DB_ROW) {
+        const char *to = (const char *)db_column_text(st, 0);
         if (to)
             removed_add(user_id, at_ms, to);
     }
-    sqlite3_reset(st);
+    db_reset(st);
 }
 
 static const struct rule *rule_find(const char *event)
@@ -130,9 +130,9 @@ struct facts {
     int recovery_left; /* -1 unknown */
 };
 
-static void col_copy(sqlite3_stmt *st, int col, char *out, size_t outlen)
+static void col_copy(db_stmt *st, int col, char *out, size_t outlen)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
+    const unsigned char *t = db_column_text(st, col);
     snprintf(out, outlen, "%s", t ? (const char *)t : "");
 }
 
@@ -149,36 +149,36 @@ static void facts_read(struct store *s, const struct event_facts *e, struct fact
 {
     memset(f, 0, sizeof(*f));
     f->recovery_left = -1;
-    sqlite3_stmt *st;
+    db_stmt *st;
     if (e->app_id && e->sub &&
         (st = store_stmt(s, "SELECT id FROM users WHERE app_id = ?1 AND sub = ?2"))) {
-        sqlite3_bind_text(st, 1, e->app_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, e->sub, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            f->user_id = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
+        db_bind_text(st, 1, e->app_id, -1);
+        db_bind_text(st, 2, e->sub, -1);
+        if (db_step(st) == DB_ROW)
+            f->user_id = db_column_int64(st, 0);
+        db_reset(st);
     }
     if (e->factor_id && f->user_id &&
         (st = store_stmt(s, "SELECT type, destination, status = 'active' FROM factors "
                             "WHERE id = ?1 AND user_id = ?2"))) {
-        sqlite3_bind_text(st, 1, e->factor_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, f->user_id);
-        if (sqlite3_step(st) == SQLITE_ROW) {
+        db_bind_text(st, 1, e->factor_id, -1);
+        db_bind_int64(st, 2, f->user_id);
+        if (db_step(st) == DB_ROW) {
             col_copy(st, 0, f->factor_type, sizeof(f->factor_type));
             col_copy(st, 1, f->factor_dest, sizeof(f->factor_dest));
-            f->factor_active = sqlite3_column_int(st, 2) != 0;
+            f->factor_active = db_column_int(st, 2) != 0;
         }
-        sqlite3_reset(st);
+        db_reset(st);
     }
     if (!f->factor_type[0] && is_method(e->detail))
         snprintf(f->factor_type, sizeof(f->factor_type), "%s", e->detail);
     if (strcmp(e->event, "recovery_code_used") == 0 && f->user_id &&
         (st = store_stmt(s, "SELECT count(*) FROM recovery_codes WHERE user_id = ?1 AND "
                             "used_at IS NULL"))) {
-        sqlite3_bind_int64(st, 1, f->user_id);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            f->recovery_left = sqlite3_column_int(st, 0);
-        sqlite3_reset(st);
+        db_bind_int64(st, 1, f->user_id);
+        if (db_step(st) == DB_ROW)
+            f->recovery_left = db_column_int(st, 0);
+        db_reset(st);
     }
 }
 
@@ -330,31 +330,31 @@ static void recipient_add(struct recipients *r, const char *to)
 
 static void recipients_of(struct store *s, int64_t user_id, const char *type, struct recipients *r)
 {
-    sqlite3_stmt *st = store_stmt(s, "SELECT destination FROM factors WHERE user_id = ?1 AND "
-                                     "type = ?2 AND status = 'active' ORDER BY created_at, id");
+    db_stmt *st = store_stmt(s, "SELECT destination FROM factors WHERE user_id = ?1 AND "
+                                "type = ?2 AND status = 'active' ORDER BY created_at, id");
     if (!st)
         return;
-    sqlite3_bind_int64(st, 1, user_id);
-    sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW)
-        recipient_add(r, (const char *)sqlite3_column_text(st, 0));
-    sqlite3_reset(st);
+    db_bind_int64(st, 1, user_id);
+    db_bind_text(st, 2, type, -1);
+    while (db_step(st) == DB_ROW)
+        recipient_add(r, (const char *)db_column_text(st, 0));
+    db_reset(st);
 }
 
 /* The request's earlier notifications of this user: their addresses join
  * the summary's, and the rows go (the summary says it all). */
 static void supersede(struct store *s, int64_t user_id, int64_t at_ms, struct recipients *r)
 {
-    sqlite3_stmt *st = store_stmt(s, "DELETE FROM outbox WHERE kind = 'notice' AND user_id = ?1 "
-                                     "AND created_at = ?2 AND state = 'queued' AND channel = "
-                                     "'email' RETURNING destination");
+    db_stmt *st = store_stmt(s, "DELETE FROM outbox WHERE kind = 'notice' AND user_id = ?1 "
+                                "AND created_at = ?2 AND state = 'queued' AND channel = "
+                                "'email' RETURNING destination");
     if (!st)
         return;
-    sqlite3_bind_int64(st, 1, user_id);
-    sqlite3_bind_int64(st, 2, at_ms);
-    while (sqlite3_step(st) == SQLITE_ROW)
-        recipient_add(r, (const char *)sqlite3_column_text(st, 0));
-    sqlite3_reset(st);
+    db_bind_int64(st, 1, user_id);
+    db_bind_int64(st, 2, at_ms);
+    while (db_step(st) == DB_ROW)
+        recipient_add(r, (const char *)db_column_text(st, 0));
+    db_reset(st);
     for (size_t i = 0; i < REMOVED_KEEP; i++)
         if (removed[i].user_id == user_id && removed[i].at_ms == at_ms)
             recipient_add(r, removed[i].to);
@@ -364,22 +364,22 @@ static void supersede(struct store *s, int64_t user_id, int64_t at_ms, struct re
 static bool room_for(struct store *s, int64_t user_id, const char *name, const char *ref,
                      int64_t at_ms)
 {
-    sqlite3_stmt *st = store_stmt(
+    db_stmt *st = store_stmt(
         s, "SELECT (SELECT count(*) FROM outbox WHERE kind = 'notice' AND user_id = ?1 AND "
            "created_at > ?2 AND event = ?3 AND coalesce(ref, '') = ?4), (SELECT count(*) FROM "
            "(SELECT DISTINCT created_at, event, ref FROM outbox WHERE kind = 'notice' AND "
            "user_id = ?1 AND created_at > ?5))");
     if (!st)
         return false;
-    sqlite3_bind_int64(st, 1, user_id);
-    sqlite3_bind_int64(st, 2, at_ms - EVENTS_NOTICE_GAP_MS);
-    sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, ref ? ref : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, at_ms - 3600 * 1000);
+    db_bind_int64(st, 1, user_id);
+    db_bind_int64(st, 2, at_ms - EVENTS_NOTICE_GAP_MS);
+    db_bind_text(st, 3, name, -1);
+    db_bind_text(st, 4, ref ? ref : "", -1);
+    db_bind_int64(st, 5, at_ms - 3600 * 1000);
     bool ok = false;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        ok = sqlite3_column_int(st, 0) == 0 && sqlite3_column_int(st, 1) < EVENTS_NOTICE_HOUR_CAP;
-    sqlite3_reset(st);
+    if (db_step(st) == DB_ROW)
+        ok = db_column_int(st, 0) == 0 && db_column_int(st, 1) < EVENTS_NOTICE_HOUR_CAP;
+    db_reset(st);
     return ok;
 }
 
@@ -391,14 +391,14 @@ static bool room_for(struct store *s, int64_t user_id, const char *name, const c
 
 /* Steps st (bound) once: "zh" into out when its first column starts so,
  * else "en". Returns whether a row came. */
-static bool locale_row(sqlite3_stmt *st, char *out, size_t outlen)
+static bool locale_row(db_stmt *st, char *out, size_t outlen)
 {
-    bool row = sqlite3_step(st) == SQLITE_ROW;
+    bool row = db_step(st) == DB_ROW;
     if (row) {
-        const char *l = (const char *)sqlite3_column_text(st, 0);
+        const char *l = (const char *)db_column_text(st, 0);
         snprintf(out, outlen, "%s", l && l[0] == 'z' && l[1] == 'h' ? "zh" : "en");
     }
-    sqlite3_reset(st);
+    db_reset(st);
     return row;
 }
 
@@ -406,20 +406,20 @@ static void user_locale(struct store *s, const struct event_facts *e, int64_t us
                         size_t outlen)
 {
     snprintf(out, outlen, "en");
-    sqlite3_stmt *st = store_stmt(
+    db_stmt *st = store_stmt(
         s, "SELECT locale FROM outbox WHERE id > (SELECT coalesce(max(id), 0) FROM outbox) - ?2 "
            "AND user_id = ?1 AND kind = 'code' ORDER BY id DESC LIMIT 1");
     if (st) {
-        sqlite3_bind_int64(st, 1, user_id);
-        sqlite3_bind_int(st, 2, LOCALE_SCAN_ROWS);
+        db_bind_int64(st, 1, user_id);
+        db_bind_int(st, 2, LOCALE_SCAN_ROWS);
         if (locale_row(st, out, outlen))
             return;
     }
     st = store_stmt(s, "SELECT locale FROM sessions WHERE app_id = ?1 AND sub = ?2 AND locale "
                        "IS NOT NULL ORDER BY last_seen DESC LIMIT 1");
     if (st) {
-        sqlite3_bind_text(st, 1, e->app_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, e->sub, -1, SQLITE_STATIC);
+        db_bind_text(st, 1, e->app_id, -1);
+        db_bind_text(st, 2, e->sub, -1);
         locale_row(st, out, outlen);
     }
 }
@@ -429,13 +429,13 @@ static void app_name_of(struct store *s, const struct event_facts *e, char *out,
     snprintf(out, outlen, "%s", e->app_name ? e->app_name : "");
     if (out[0])
         return;
-    sqlite3_stmt *st = store_stmt(s, "SELECT name FROM apps WHERE id = ?1");
+    db_stmt *st = store_stmt(s, "SELECT name FROM apps WHERE id = ?1");
     if (!st)
         return;
-    sqlite3_bind_text(st, 1, e->app_id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW)
+    db_bind_text(st, 1, e->app_id, -1);
+    if (db_step(st) == DB_ROW)
         col_copy(st, 0, out, outlen);
-    sqlite3_reset(st);
+    db_reset(st);
 }
 
 /* The facts a notification's text is made from; no code, no secret, no

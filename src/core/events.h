@@ -9,7 +9,7 @@
 #define OTPGATE_EVENTS_H
 
 #include "core/common.h"
-#include "core/store.h"
+#include "core/store/store.h"
 
 /* Notifications coalesce: at most one per user, event and factor in this
  * window, and at most EVENTS_NOTICE_HOUR_CAP per user in any hour. */

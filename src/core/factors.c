@@ -16,94 +16,94 @@
 #define TOTP_PERIOD 30
 #define TOTP_DIGITS 6
 
-static void row_to_factor(sqlite3_stmt *st, struct mfa_factor *f)
+static void row_to_factor(db_stmt *st, struct mfa_factor *f)
 {
     memset(f, 0, sizeof(*f));
-    const unsigned char *t = sqlite3_column_text(st, 0);
+    const unsigned char *t = db_column_text(st, 0);
     snprintf(f->id, sizeof(f->id), "%s", t ? (const char *)t : "");
     enum factor_type type = FACTOR_SMS;
-    t = sqlite3_column_text(st, 1);
+    t = db_column_text(st, 1);
     factor_type_parse(t ? (const char *)t : "", &type);
     f->type = type;
-    t = sqlite3_column_text(st, 2);
+    t = db_column_text(st, 2);
     f->active = t && strcmp((const char *)t, "active") == 0;
-    t = sqlite3_column_text(st, 3);
+    t = db_column_text(st, 3);
     snprintf(f->destination, sizeof(f->destination), "%s", t ? (const char *)t : "");
-    f->created_at = sqlite3_column_int64(st, 4);
-    f->verified_at = sqlite3_column_int64(st, 5);
-    f->last_used_at = sqlite3_column_int64(st, 6);
-    f->last_step = sqlite3_column_int64(st, 7);
+    f->created_at = db_column_int64(st, 4);
+    f->verified_at = db_column_int64(st, 5);
+    f->last_used_at = db_column_int64(st, 6);
+    f->last_step = db_column_int64(st, 7);
 }
 
 enum mfa_result factors_get(const struct mfa_ctx *c, const struct mfa_user *u, const char *id,
                             struct mfa_factor *f)
 {
-    sqlite3_stmt *st = store_stmt(c->store, "SELECT id, type, status, destination, created_at, "
-                                            "verified_at, last_used_at, last_step FROM factors "
-                                            "WHERE id = ? AND user_id = ?");
+    db_stmt *st = store_stmt(c->store, "SELECT id, type, status, destination, created_at, "
+                                       "verified_at, last_used_at, last_step FROM factors "
+                                       "WHERE id = ? AND user_id = ?");
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, u->id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
+    db_bind_text(st, 1, id, -1);
+    db_bind_int64(st, 2, u->id);
+    int rc = db_step(st);
+    if (rc == DB_ROW)
         row_to_factor(st, f);
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? MFA_OK : rc == SQLITE_DONE ? MFA_NOT_FOUND : MFA_ERROR;
+    db_reset(st);
+    return rc == DB_ROW ? MFA_OK : rc == DB_DONE ? MFA_NOT_FOUND : MFA_ERROR;
 }
 
 enum mfa_result factors_each(const struct mfa_ctx *c, const struct mfa_user *u,
                              void (*fn)(const struct mfa_factor *f, void *arg), void *arg)
 {
-    sqlite3_stmt *st = store_stmt(c->store, "SELECT id, type, status, destination, created_at, "
-                                            "verified_at, last_used_at, last_step FROM factors "
-                                            "WHERE user_id = ? ORDER BY created_at, id");
+    db_stmt *st = store_stmt(c->store, "SELECT id, type, status, destination, created_at, "
+                                       "verified_at, last_used_at, last_step FROM factors "
+                                       "WHERE user_id = ? ORDER BY created_at, id");
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_int64(st, 1, u->id);
+    db_bind_int64(st, 1, u->id);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = db_step(st)) == DB_ROW) {
         struct mfa_factor f;
         row_to_factor(st, &f);
         fn(&f, arg);
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? MFA_OK : MFA_ERROR;
+    db_reset(st);
+    return rc == DB_DONE ? MFA_OK : MFA_ERROR;
 }
 
 int factors_count_active(const struct mfa_ctx *c, const struct mfa_user *u)
 {
-    sqlite3_stmt *st = store_stmt(
+    db_stmt *st = store_stmt(
         c->store, "SELECT count(*) FROM factors WHERE user_id = ? AND status = 'active'");
     if (!st)
         return -1;
-    sqlite3_bind_int64(st, 1, u->id);
-    int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-    sqlite3_reset(st);
+    db_bind_int64(st, 1, u->id);
+    int n = db_step(st) == DB_ROW ? db_column_int(st, 0) : -1;
+    db_reset(st);
     return n;
 }
 
 static enum mfa_result insert_factor(const struct mfa_ctx *c, const struct mfa_user *u,
                                      struct mfa_factor *f, const uint8_t *sealed, size_t sealed_len)
 {
-    sqlite3_stmt *st =
+    db_stmt *st =
         store_stmt(c->store, "INSERT INTO factors (id, user_id, type, status, destination, "
                              "secret_sealed, created_at) VALUES (?, ?, ?, 'pending', "
                              "NULLIF(?, ''), ?, ?)");
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_text(st, 1, f->id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, u->id);
-    sqlite3_bind_text(st, 3, factor_type_name(f->type), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, f->destination, -1, SQLITE_STATIC);
+    db_bind_text(st, 1, f->id, -1);
+    db_bind_int64(st, 2, u->id);
+    db_bind_text(st, 3, factor_type_name(f->type), -1);
+    db_bind_text(st, 4, f->destination, -1);
     if (sealed)
-        sqlite3_bind_blob(st, 5, sealed, (int)sealed_len, SQLITE_STATIC);
+        db_bind_blob(st, 5, sealed, (int)sealed_len);
     else
-        sqlite3_bind_null(st, 5);
-    sqlite3_bind_int64(st, 6, c->now_ms);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? MFA_OK : MFA_ERROR;
+        db_bind_null(st, 5);
+    db_bind_int64(st, 6, c->now_ms);
+    int rc = db_step(st);
+    db_reset(st);
+    return rc == DB_DONE ? MFA_OK : MFA_ERROR;
 }
 
 /* MFA_CONFLICT when an active factor of the user reaches the same mailbox
@@ -115,23 +115,23 @@ static enum mfa_result same_destination_active(const struct mfa_ctx *c, const st
     char want[CONTACT_EMAIL_SIZE], have[CONTACT_EMAIL_SIZE];
     if (contact_dest_key(kind, destination, want, sizeof(want)) != OG_OK)
         return MFA_OK;
-    sqlite3_stmt *st = store_stmt(c->store, "SELECT destination FROM factors WHERE user_id = ? "
-                                            "AND type = ? AND status = 'active'");
+    db_stmt *st = store_stmt(c->store, "SELECT destination FROM factors WHERE user_id = ? "
+                                       "AND type = ? AND status = 'active'");
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_int64(st, 1, u->id);
-    sqlite3_bind_text(st, 2, factor_type_name(type), -1, SQLITE_STATIC);
+    db_bind_int64(st, 1, u->id);
+    db_bind_text(st, 2, factor_type_name(type), -1);
     enum mfa_result r = MFA_OK;
-    int rc = SQLITE_DONE;
-    while (r == MFA_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const unsigned char *d = sqlite3_column_text(st, 0);
+    int rc = DB_DONE;
+    while (r == MFA_OK && (rc = db_step(st)) == DB_ROW) {
+        const unsigned char *d = db_column_text(st, 0);
         if (d && contact_dest_key(kind, (const char *)d, have, sizeof(have)) == OG_OK &&
             strcmp(have, want) == 0)
             r = MFA_CONFLICT;
     }
-    if (r == MFA_OK && rc != SQLITE_DONE)
+    if (r == MFA_OK && rc != DB_DONE)
         r = MFA_ERROR;
-    sqlite3_reset(st);
+    db_reset(st);
     return r;
 }
 
@@ -143,21 +143,21 @@ enum mfa_result factors_add_contact(const struct mfa_ctx *c, struct mfa_user *u,
         return MFA_INVALID;
     if (!(c->pol->factors & factor_type_bit(type)))
         return MFA_NOT_ALLOWED;
-    sqlite3_stmt *st = store_stmt(c->store, "SELECT id, type, status, destination, created_at, "
-                                            "verified_at, last_used_at, last_step FROM factors "
-                                            "WHERE user_id = ? AND type = ? AND destination = ?");
+    db_stmt *st = store_stmt(c->store, "SELECT id, type, status, destination, created_at, "
+                                       "verified_at, last_used_at, last_step FROM factors "
+                                       "WHERE user_id = ? AND type = ? AND destination = ?");
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_int64(st, 1, u->id);
-    sqlite3_bind_text(st, 2, factor_type_name(type), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, destination, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
+    db_bind_int64(st, 1, u->id);
+    db_bind_text(st, 2, factor_type_name(type), -1);
+    db_bind_text(st, 3, destination, -1);
+    int rc = db_step(st);
+    if (rc == DB_ROW)
         row_to_factor(st, f);
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
+    db_reset(st);
+    if (rc == DB_ROW)
         return f->active ? MFA_CONFLICT : MFA_OK; /* a pending one is reused */
-    if (rc != SQLITE_DONE)
+    if (rc != DB_DONE)
         return MFA_ERROR;
     enum mfa_result same = same_destination_active(c, u, type, destination);
     if (same != MFA_OK)
@@ -181,13 +181,13 @@ enum mfa_result factors_add_totp(const struct mfa_ctx *c, struct mfa_user *u, st
     if (!(c->pol->factors & FACTOR_BIT_TOTP))
         return MFA_NOT_ALLOWED;
     /* An abandoned TOTP enrolment is replaced, never left to pile up. */
-    sqlite3_stmt *st = store_stmt(c->store, "DELETE FROM factors WHERE user_id = ? AND "
-                                            "type = 'totp' AND status = 'pending'");
+    db_stmt *st = store_stmt(c->store, "DELETE FROM factors WHERE user_id = ? AND "
+                                       "type = 'totp' AND status = 'pending'");
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_int64(st, 1, u->id);
-    sqlite3_step(st);
-    sqlite3_reset(st);
+    db_bind_int64(st, 1, u->id);
+    db_step(st);
+    db_reset(st);
 
     memset(f, 0, sizeof(*f));
     random_id("f_", f->id, sizeof(f->id));
@@ -229,14 +229,14 @@ enum mfa_result factors_remove(const struct mfa_ctx *c, struct mfa_user *u, cons
     /* Audited (and so announced) while the factor is still there: its own
      * address hears of the removal too. */
     audit_log(c, u->sub, "factor_removed", id, factor_type_name(f.type));
-    sqlite3_stmt *st = store_stmt(c->store, "DELETE FROM factors WHERE id = ? AND user_id = ?");
+    db_stmt *st = store_stmt(c->store, "DELETE FROM factors WHERE id = ? AND user_id = ?");
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, u->id);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
+    db_bind_text(st, 1, id, -1);
+    db_bind_int64(st, 2, u->id);
+    int rc = db_step(st);
+    db_reset(st);
+    if (rc != DB_DONE)
         return MFA_ERROR;
     st = store_stmt(c->store,
                     "UPDATE users SET preferred_factor = CASE WHEN preferred_factor = ?1 THEN "
@@ -244,11 +244,11 @@ enum mfa_result factors_remove(const struct mfa_ctx *c, struct mfa_user *u, cons
                     "last_used_factor = ?1 THEN NULL ELSE last_used_factor END WHERE id = ?2");
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, u->id);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
+    db_bind_text(st, 1, id, -1);
+    db_bind_int64(st, 2, u->id);
+    rc = db_step(st);
+    db_reset(st);
+    if (rc != DB_DONE)
         return MFA_ERROR;
     if (strcmp(u->last_used, id) == 0)
         u->last_used[0] = '\0';
@@ -261,36 +261,35 @@ enum mfa_result factors_remove(const struct mfa_ctx *c, struct mfa_user *u, cons
                                   "id LIMIT 1) WHERE id = ?1 RETURNING preferred_factor");
         if (!st)
             return MFA_ERROR;
-        sqlite3_bind_int64(st, 1, u->id);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-            snprintf(u->preferred, sizeof(u->preferred), "%s",
-                     (const char *)sqlite3_column_text(st, 0));
-        sqlite3_reset(st);
+        db_bind_int64(st, 1, u->id);
+        if (db_step(st) == DB_ROW && db_column_text(st, 0))
+            snprintf(u->preferred, sizeof(u->preferred), "%s", (const char *)db_column_text(st, 0));
+        db_reset(st);
     }
     if (factors_count_active(c, u) == 0) {
         st = store_stmt(c->store, "DELETE FROM recovery_codes WHERE user_id = ?");
         if (!st)
             return MFA_ERROR;
-        sqlite3_bind_int64(st, 1, u->id);
-        rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (sqlite3_changes(store_db(c->store)) > 0)
+        db_bind_int64(st, 1, u->id);
+        rc = db_step(st);
+        db_reset(st);
+        if (store_changes(c->store) > 0)
             audit_log(c, u->sub, "recovery_codes_voided", NULL, "no factor left");
     }
-    return rc == SQLITE_DONE ? MFA_OK : MFA_ERROR;
+    return rc == DB_DONE ? MFA_OK : MFA_ERROR;
 }
 
 void factors_activate(const struct mfa_ctx *c, struct mfa_user *u, struct mfa_factor *f)
 {
     /* Confirmed, not used: "last used" means used to sign in. */
-    sqlite3_stmt *st = store_stmt(c->store, "UPDATE factors SET status = 'active', "
-                                            "verified_at = ? WHERE id = ?");
+    db_stmt *st = store_stmt(c->store, "UPDATE factors SET status = 'active', "
+                                       "verified_at = ? WHERE id = ?");
     if (!st)
         return;
-    sqlite3_bind_int64(st, 1, c->now_ms);
-    sqlite3_bind_text(st, 2, f->id, -1, SQLITE_STATIC);
-    sqlite3_step(st);
-    sqlite3_reset(st);
+    db_bind_int64(st, 1, c->now_ms);
+    db_bind_text(st, 2, f->id, -1);
+    db_step(st);
+    db_reset(st);
     f->active = true;
     f->verified_at = c->now_ms;
     if (!u->preferred[0]) {
@@ -304,19 +303,19 @@ void factors_activate(const struct mfa_ctx *c, struct mfa_user *u, struct mfa_fa
  * not for the code that confirms a new factor. */
 static void mark_used(const struct mfa_ctx *c, const char *id, int64_t step, bool signin)
 {
-    sqlite3_stmt *st = store_stmt(c->store, "UPDATE factors SET last_used_at = coalesce(?, "
-                                            "last_used_at), last_step = max(last_step, ?) "
-                                            "WHERE id = ?");
+    db_stmt *st = store_stmt(c->store, "UPDATE factors SET last_used_at = coalesce(?1, "
+                                       "last_used_at), last_step = CASE WHEN last_step > ?2 "
+                                       "THEN last_step ELSE ?2 END WHERE id = ?3");
     if (!st)
         return;
     if (signin)
-        sqlite3_bind_int64(st, 1, c->now_ms);
+        db_bind_int64(st, 1, c->now_ms);
     else
-        sqlite3_bind_null(st, 1);
-    sqlite3_bind_int64(st, 2, step);
-    sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
-    sqlite3_step(st);
-    sqlite3_reset(st);
+        db_bind_null(st, 1);
+    db_bind_int64(st, 2, step);
+    db_bind_text(st, 3, id, -1);
+    db_step(st);
+    db_reset(st);
 }
 
 /* Checks code against one TOTP factor's sealed secret. */
@@ -346,20 +345,19 @@ enum mfa_result factors_verify_totp_enrolment(const struct mfa_ctx *c, struct mf
     enum mfa_result r = users_gate(c, u, o);
     if (r != MFA_OK)
         return r;
-    sqlite3_stmt *st =
-        store_stmt(c->store, "SELECT secret_sealed, last_step FROM factors WHERE id = ?");
+    db_stmt *st = store_stmt(c->store, "SELECT secret_sealed, last_step FROM factors WHERE id = ?");
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_text(st, 1, f->id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_reset(st);
+    db_bind_text(st, 1, f->id, -1);
+    if (db_step(st) != DB_ROW) {
+        db_reset(st);
         return MFA_NOT_FOUND;
     }
-    size_t len = (size_t)sqlite3_column_bytes(st, 0);
+    size_t len = (size_t)db_column_bytes(st, 0);
     uint8_t *sealed = og_malloc(len);
-    memcpy(sealed, sqlite3_column_blob(st, 0), len);
-    int64_t last = sqlite3_column_int64(st, 1);
-    sqlite3_reset(st);
+    memcpy(sealed, db_column_blob(st, 0), len);
+    int64_t last = db_column_int64(st, 1);
+    db_reset(st);
     int64_t step = 0;
     enum otp_check chk = check_one(c, f->id, sealed, len, last, code, &step);
     free(sealed);
@@ -377,29 +375,27 @@ enum mfa_result factors_verify_totp_enrolment(const struct mfa_ctx *c, struct mf
 enum mfa_result factors_check_totp(const struct mfa_ctx *c, struct mfa_user *u,
                                    const char *factor_id, const char *code, struct mfa_outcome *o)
 {
-    sqlite3_stmt *st =
-        store_stmt(c->store, "SELECT id, secret_sealed, last_step FROM factors WHERE "
-                             "user_id = ?1 AND type = 'totp' AND status = 'active' AND "
-                             "(?2 IS NULL OR id = ?2)");
+    db_stmt *st = store_stmt(c->store, "SELECT id, secret_sealed, last_step FROM factors WHERE "
+                                       "user_id = ?1 AND type = 'totp' AND status = 'active' AND "
+                                       "(?2 IS NULL OR id = ?2)");
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_int64(st, 1, u->id);
-    sqlite3_bind_text(st, 2, factor_id, -1, SQLITE_STATIC);
+    db_bind_int64(st, 1, u->id);
+    db_bind_text(st, 2, factor_id, -1);
     char matched[MFA_ID_LEN] = "";
     int64_t step = 0;
     bool any = false;
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (db_step(st) == DB_ROW) {
         any = true;
-        const char *id = (const char *)sqlite3_column_text(st, 0);
+        const char *id = (const char *)db_column_text(st, 0);
         int64_t s = 0;
-        if (!matched[0] &&
-            check_one(c, id, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
-                      sqlite3_column_int64(st, 2), code, &s) == OTP_CHECK_OK) {
+        if (!matched[0] && check_one(c, id, db_column_blob(st, 1), (size_t)db_column_bytes(st, 1),
+                                     db_column_int64(st, 2), code, &s) == OTP_CHECK_OK) {
             snprintf(matched, sizeof(matched), "%s", id);
             step = s;
         }
     }
-    sqlite3_reset(st);
+    db_reset(st);
     if (!any)
         return MFA_NOT_FOUND;
     if (!matched[0])
@@ -413,24 +409,24 @@ enum mfa_result factors_check_totp(const struct mfa_ctx *c, struct mfa_user *u,
 enum mfa_result factors_pending_totp(const struct mfa_ctx *c, const struct mfa_user *u,
                                      const char *id, char **uri_out, char **secret_b32)
 {
-    sqlite3_stmt *st = store_stmt(c->store, "SELECT secret_sealed FROM factors WHERE id = ? AND "
-                                            "user_id = ? AND type = 'totp' AND "
-                                            "status = 'pending'");
+    db_stmt *st = store_stmt(c->store, "SELECT secret_sealed FROM factors WHERE id = ? AND "
+                                       "user_id = ? AND type = 'totp' AND "
+                                       "status = 'pending'");
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, u->id);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_reset(st);
+    db_bind_text(st, 1, id, -1);
+    db_bind_int64(st, 2, u->id);
+    if (db_step(st) != DB_ROW) {
+        db_reset(st);
         return MFA_NOT_FOUND;
     }
     char aad[64];
     snprintf(aad, sizeof(aad), "totp:%s", id);
     uint8_t *secret = NULL;
     size_t n = 0;
-    int rc = secret_open(c->keys->seal, sqlite3_column_blob(st, 0),
-                         (size_t)sqlite3_column_bytes(st, 0), aad, &secret, &n);
-    sqlite3_reset(st);
+    int rc = secret_open(c->keys->seal, db_column_blob(st, 0), (size_t)db_column_bytes(st, 0), aad,
+                         &secret, &n);
+    db_reset(st);
     if (rc != OG_OK)
         return MFA_ERROR;
     char b32[64];

@@ -11,11 +11,11 @@
 #include "core/common.h"
 #include "core/policy.h"
 #include "core/secrets.h"
-#include "core/store.h"
+#include "core/store/store.h"
 
-#define MFA_ID_LEN 32
-#define MFA_DEST_LEN 256
-#define MFA_SUB_MAX 255
+#define MFA_ID_LEN      32
+#define MFA_DEST_LEN    256
+#define MFA_SUB_MAX     255
 #define TOTP_SECRET_LEN 20
 
 /* Everything one operation needs; filled by the caller per request. */
@@ -36,19 +36,19 @@ struct mfa_ctx {
 
 enum mfa_result {
     MFA_OK = 0,
-    MFA_WRONG_CODE,   /* 422: attempts_left says how many remain */
-    MFA_EXPIRED,      /* 410 */
-    MFA_NO_ATTEMPTS,  /* 410: the code is dead */
-    MFA_DONE,         /* 410: the challenge was already passed */
-    MFA_WAIT,         /* 429: retry_after seconds */
-    MFA_LOCKED,       /* 423: until an admin or a recovery code unlocks */
-    MFA_NOT_FOUND,    /* 404 */
-    MFA_CONFLICT,     /* 409 */
-    MFA_LIMITED,      /* 429: a send limit; retry_after seconds */
-    MFA_INVALID,      /* 400/422: malformed input */
-    MFA_NOT_ALLOWED,  /* 403: the policy does not allow this factor type */
-    MFA_COUNTRY,      /* 422: SMS to this country calling code is not allowed */
-    MFA_ERROR,        /* 500: store or crypto failure */
+    MFA_WRONG_CODE,  /* 422: attempts_left says how many remain */
+    MFA_EXPIRED,     /* 410 */
+    MFA_NO_ATTEMPTS, /* 410: the code is dead */
+    MFA_DONE,        /* 410: the challenge was already passed */
+    MFA_WAIT,        /* 429: retry_after seconds */
+    MFA_LOCKED,      /* 423: until an admin or a recovery code unlocks */
+    MFA_NOT_FOUND,   /* 404 */
+    MFA_CONFLICT,    /* 409 */
+    MFA_LIMITED,     /* 429: a send limit; retry_after seconds */
+    MFA_INVALID,     /* 400/422: malformed input */
+    MFA_NOT_ALLOWED, /* 403: the policy does not allow this factor type */
+    MFA_COUNTRY,     /* 422: SMS to this country calling code is not allowed */
+    MFA_ERROR,       /* 500: store or crypto failure */
 };
 
 /* FACTOR_WEBAUTHN is a passkey: no destination and no code; its credential
@@ -73,7 +73,7 @@ struct mfa_factor {
     char id[MFA_ID_LEN];
     enum factor_type type;
     bool active;
-    char destination[MFA_DEST_LEN]; /* E.164 or e-mail; "" for totp */
+    char destination[MFA_DEST_LEN];                /* E.164 or e-mail; "" for totp */
     int64_t created_at, verified_at, last_used_at; /* unix ms, 0 = never */
     int64_t last_step;
 };
@@ -149,8 +149,8 @@ enum mfa_result factors_add_contact(const struct mfa_ctx *c, struct mfa_user *u,
                                     struct mfa_factor *f);
 /* Adds a pending TOTP factor with a fresh 160-bit secret; returns the
  * otpauth URI and the base32 secret (malloc'd, shown once). */
-enum mfa_result factors_add_totp(const struct mfa_ctx *c, struct mfa_user *u,
-                                 struct mfa_factor *f, char **uri_out, char **secret_b32);
+enum mfa_result factors_add_totp(const struct mfa_ctx *c, struct mfa_user *u, struct mfa_factor *f,
+                                 char **uri_out, char **secret_b32);
 /* The otpauth URI and base32 secret of a still-pending TOTP factor, to show
  * the same enrolment again after a mistyped first code (malloc'd). */
 enum mfa_result factors_pending_totp(const struct mfa_ctx *c, const struct mfa_user *u,
@@ -173,8 +173,7 @@ enum mfa_result factors_verify_totp_enrolment(const struct mfa_ctx *c, struct mf
  * every one when factor_id is NULL; the matched step is stored so the code
  * never works twice. */
 enum mfa_result factors_check_totp(const struct mfa_ctx *c, struct mfa_user *u,
-                                   const char *factor_id, const char *code,
-                                   struct mfa_outcome *o);
+                                   const char *factor_id, const char *code, struct mfa_outcome *o);
 void factors_activate(const struct mfa_ctx *c, struct mfa_user *u, struct mfa_factor *f);
 
 /* challenges.c */
@@ -215,14 +214,13 @@ void sendlimits_prune(struct store *s, int64_t now_ms);
 /* recovery_codes.c */
 /* Makes a new set of RECOVERY_COUNT codes, voiding the old set; codes[i]
  * get the display form. */
-enum mfa_result recovery_codes_new(const struct mfa_ctx *c, struct mfa_user *u,
-                                   char codes[][20]);
+enum mfa_result recovery_codes_new(const struct mfa_ctx *c, struct mfa_user *u, char codes[][20]);
 enum mfa_result recovery_codes_consume(const struct mfa_ctx *c, struct mfa_user *u,
                                        const char *code, struct mfa_outcome *o);
 int recovery_codes_left(const struct mfa_ctx *c, const struct mfa_user *u);
 
 /* audit.c: who, when, from where, which app; never a code or a secret. */
-void audit_log(const struct mfa_ctx *c, const char *sub, const char *event,
-               const char *factor_id, const char *detail);
+void audit_log(const struct mfa_ctx *c, const char *sub, const char *event, const char *factor_id,
+               const char *detail);
 
 #endif

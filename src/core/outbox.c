@@ -46,53 +46,54 @@ int outbox_enqueue(struct store *s, const struct keyring *k, struct outbox_msg *
                         &sealed_len) != OG_OK)
             return OG_ERR_CRYPTO;
     }
-    sqlite3_stmt *st = store_stmt(
+    db_stmt *st = store_stmt(
         s, "INSERT INTO outbox (msg_id, created_at, channel, destination, app_id, app_name, "
            "locale, user_id, ttl, body_sealed, state, attempts, next_at, fallback_of, kind, "
            "event, sub, ref, payload, purpose) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-           "NULLIF(?, 0), ?, ?, ?, ?, ?, NULLIF(?, ''))");
+           "NULLIF(?, 0), ?, ?, ?, ?, ?, NULLIF(?, '')) RETURNING id");
     if (!st) {
         free(sealed);
         return OG_ERR_DB;
     }
-    sqlite3_bind_text(st, 1, m->msg_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now_ms);
-    sqlite3_bind_text(st, 3, outbox_channel_name(m), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, m->destination, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, m->app_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, m->app_name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, m->locale, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 8, m->user_id);
-    sqlite3_bind_int(st, 9, (int)m->ttl);
+    db_bind_text(st, 1, m->msg_id, -1);
+    db_bind_int64(st, 2, now_ms);
+    db_bind_text(st, 3, outbox_channel_name(m), -1);
+    db_bind_text(st, 4, m->destination, -1);
+    db_bind_text(st, 5, m->app_id, -1);
+    db_bind_text(st, 6, m->app_name, -1);
+    db_bind_text(st, 7, m->locale, -1);
+    db_bind_int64(st, 8, m->user_id);
+    db_bind_int(st, 9, (int)m->ttl);
     if (sealed)
-        sqlite3_bind_blob(st, 10, sealed, (int)sealed_len, SQLITE_STATIC);
+        db_bind_blob(st, 10, sealed, (int)sealed_len);
     else
-        sqlite3_bind_null(st, 10);
-    sqlite3_bind_text(st, 11, claim ? "sending" : "queued", -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 12, claim ? 1 : 0);
-    sqlite3_bind_int64(st, 13, now_ms);
-    sqlite3_bind_int64(st, 14, m->fallback_of);
-    sqlite3_bind_text(st, 15, kind_names[m->kind], -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 16, nonempty(m->event), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 17, nonempty(m->sub), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 18, nonempty(m->ref), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 19, nonempty(m->payload), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 20, m->purpose, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
+        db_bind_null(st, 10);
+    db_bind_text(st, 11, claim ? "sending" : "queued", -1);
+    db_bind_int(st, 12, claim ? 1 : 0);
+    db_bind_int64(st, 13, now_ms);
+    db_bind_int64(st, 14, m->fallback_of);
+    db_bind_text(st, 15, kind_names[m->kind], -1);
+    db_bind_text(st, 16, nonempty(m->event), -1);
+    db_bind_text(st, 17, nonempty(m->sub), -1);
+    db_bind_text(st, 18, nonempty(m->ref), -1);
+    db_bind_text(st, 19, nonempty(m->payload), -1);
+    db_bind_text(st, 20, m->purpose, -1);
+    int rc = db_step(st);
+    if (rc == DB_ROW)
+        m->id = db_column_int64(st, 0);
+    db_reset(st);
     free(sealed);
-    if (rc != SQLITE_DONE)
-        return OG_ERR_DB;
-    m->id = sqlite3_last_insert_rowid(store_db(s));
+    if (rc != DB_ROW)
+        return store_step_err(rc);
     m->created_at = now_ms;
     added++;
     m->attempts = claim ? 1 : 0;
     return OG_OK;
 }
 
-static void copy_text(sqlite3_stmt *st, int col, char *out, size_t outlen)
+static void copy_text(db_stmt *st, int col, char *out, size_t outlen)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
+    const unsigned char *t = db_column_text(st, col);
     snprintf(out, outlen, "%s", t ? (const char *)t : "");
 }
 
@@ -110,22 +111,22 @@ static enum outbox_kind kind_parse(const char *k)
 }
 
 /* Reads one RETURNING row of a claim into m, opening a code. */
-static void claimed_row(sqlite3_stmt *st, const struct keyring *k, struct outbox_msg *m)
+static void claimed_row(db_stmt *st, const struct keyring *k, struct outbox_msg *m)
 {
     memset(m, 0, sizeof(*m));
-    m->id = sqlite3_column_int64(st, 0);
+    m->id = db_column_int64(st, 0);
     copy_text(st, 1, m->msg_id, sizeof(m->msg_id));
     copy_text(st, 2, m->destination, sizeof(m->destination));
     copy_text(st, 3, m->app_id, sizeof(m->app_id));
     copy_text(st, 4, m->app_name, sizeof(m->app_name));
     copy_text(st, 5, m->locale, sizeof(m->locale));
-    m->user_id = sqlite3_column_int64(st, 6);
-    m->ttl = (unsigned)sqlite3_column_int(st, 7);
-    m->attempts = sqlite3_column_int(st, 8);
-    m->created_at = sqlite3_column_int64(st, 9);
-    m->fallback_of = sqlite3_column_int64(st, 10);
-    m->kind = kind_parse((const char *)sqlite3_column_text(st, 12));
-    const char *channel = (const char *)sqlite3_column_text(st, 13);
+    m->user_id = db_column_int64(st, 6);
+    m->ttl = (unsigned)db_column_int(st, 7);
+    m->attempts = db_column_int(st, 8);
+    m->created_at = db_column_int64(st, 9);
+    m->fallback_of = db_column_int64(st, 10);
+    m->kind = kind_parse((const char *)db_column_text(st, 12));
+    const char *channel = (const char *)db_column_text(st, 13);
     enum factor_type ft = FACTOR_EMAIL;
     if (channel && m->kind != OUTBOX_WEBHOOK && factor_type_parse(channel, &ft) == 0)
         m->channel = ft;
@@ -142,9 +143,9 @@ static void claimed_row(sqlite3_stmt *st, const struct keyring *k, struct outbox
     aad_for(m->msg_id, aad, sizeof(aad));
     uint8_t *code = NULL;
     size_t code_len = 0;
-    if (sqlite3_column_type(st, 11) == SQLITE_BLOB &&
-        secret_open(k->seal, sqlite3_column_blob(st, 11), (size_t)sqlite3_column_bytes(st, 11), aad,
-                    &code, &code_len) == OG_OK &&
+    if (db_column_type(st, 11) == DB_BLOB &&
+        secret_open(k->seal, db_column_blob(st, 11), (size_t)db_column_bytes(st, 11), aad, &code,
+                    &code_len) == OG_OK &&
         code_len < sizeof(m->code)) {
         memcpy(m->code, code, code_len);
         m->code[code_len] = '\0';
@@ -156,20 +157,20 @@ static void claimed_row(sqlite3_stmt *st, const struct keyring *k, struct outbox
 }
 
 /* Runs a claim statement already bound, then hands the rows to fn. */
-static int claim_run(struct store *s, sqlite3_stmt *st, const struct keyring *k,
+static int claim_run(struct store *s, db_stmt *st, const struct keyring *k,
                      void (*fn)(const struct outbox_msg *m, void *arg), void *arg)
 {
     /* RETURNING rows must all be read before the UPDATE is complete, so
      * collect them first and call fn afterwards. */
     struct outbox_msg *list = NULL;
     int n = 0, rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = db_step(st)) == DB_ROW) {
         list = og_realloc(list, (size_t)(n + 1) * sizeof(*list));
         claimed_row(st, k, &list[n]);
         n++;
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    db_reset(st);
+    if (rc != DB_DONE) {
         free(list);
         return OG_ERR_DB;
     }
@@ -189,15 +190,15 @@ int outbox_claim(struct store *s, const struct keyring *k, enum factor_type chan
 {
     if (max <= 0)
         return 0;
-    sqlite3_stmt *st = store_stmt(
+    db_stmt *st = store_stmt(
         s, "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id IN "
            "(SELECT id FROM outbox WHERE state = 'queued' AND channel = ? AND next_at <= ? "
            "ORDER BY next_at, id LIMIT ?)" CLAIM_RETURNING);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, factor_type_name(channel), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now_ms);
-    sqlite3_bind_int(st, 3, max);
+    db_bind_text(st, 1, factor_type_name(channel), -1);
+    db_bind_int64(st, 2, now_ms);
+    db_bind_int(st, 3, max);
     return claim_run(s, st, k, fn, arg);
 }
 
@@ -213,108 +214,107 @@ int outbox_claim_webhooks(struct store *s, int max, int64_t now_ms,
 {
     if (max <= 0)
         return 0;
-    sqlite3_stmt *st =
+    db_stmt *st =
         store_stmt(s, "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id IN "
                       "(SELECT id FROM outbox WHERE " WEBHOOK_HEAD " AND next_at <= ? "
                       "ORDER BY next_at, id LIMIT ?)" CLAIM_RETURNING);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_int64(st, 1, now_ms);
-    sqlite3_bind_int(st, 2, max);
+    db_bind_int64(st, 1, now_ms);
+    db_bind_int(st, 2, max);
     return claim_run(s, st, NULL, fn, arg);
 }
 
 int64_t outbox_next_due_webhook(struct store *s)
 {
-    sqlite3_stmt *st = store_stmt(s, "SELECT min(next_at) FROM outbox WHERE " WEBHOOK_HEAD);
+    db_stmt *st = store_stmt(s, "SELECT min(next_at) FROM outbox WHERE " WEBHOOK_HEAD);
     if (!st)
         return 0;
-    int64_t t = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
+    int64_t t = db_step(st) == DB_ROW ? db_column_int64(st, 0) : 0;
+    db_reset(st);
     return t;
 }
 
 int outbox_fail_unsendable(struct store *s, enum factor_type channel, const char *answer)
 {
-    sqlite3_stmt *st = store_stmt(s, "UPDATE outbox SET state = 'failed', answer = ? WHERE "
-                                     "state = 'queued' AND kind = 'notice' AND channel = ?");
+    db_stmt *st = store_stmt(s, "UPDATE outbox SET state = 'failed', answer = ? WHERE "
+                                "state = 'queued' AND kind = 'notice' AND channel = ?");
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, answer, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, factor_type_name(channel), -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? sqlite3_changes(store_db(s)) : OG_ERR_DB;
+    db_bind_text(st, 1, answer, -1);
+    db_bind_text(st, 2, factor_type_name(channel), -1);
+    int rc = db_step(st);
+    db_reset(st);
+    return rc == DB_DONE ? (int)store_changes(s) : OG_ERR_DB;
 }
 
 int outbox_mark_sent(struct store *s, int64_t id, int64_t now_ms, const char *provider,
                      const char *provider_id, const char *answer)
 {
-    sqlite3_stmt *st = store_stmt(s, "UPDATE outbox SET state = 'sent', body_sealed = NULL, "
-                                     "sent_at = ?, provider = ?, provider_id = ?, answer = ? "
-                                     "WHERE id = ? AND state = 'sending'");
+    db_stmt *st = store_stmt(s, "UPDATE outbox SET state = 'sent', body_sealed = NULL, "
+                                "sent_at = ?, provider = ?, provider_id = ?, answer = ? "
+                                "WHERE id = ? AND state = 'sending'");
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_int64(st, 1, now_ms);
-    sqlite3_bind_text(st, 2, provider, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, provider_id && provider_id[0] ? provider_id : NULL, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, answer, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, id);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? OG_OK : OG_ERR_DB;
+    db_bind_int64(st, 1, now_ms);
+    db_bind_text(st, 2, provider, -1);
+    db_bind_text(st, 3, provider_id && provider_id[0] ? provider_id : NULL, -1);
+    db_bind_text(st, 4, answer, -1);
+    db_bind_int64(st, 5, id);
+    int rc = db_step(st);
+    db_reset(st);
+    return rc == DB_DONE ? OG_OK : OG_ERR_DB;
 }
 
 int outbox_mark_retry(struct store *s, int64_t id, int64_t next_at_ms, const char *provider,
                       const char *answer)
 {
-    sqlite3_stmt *st =
+    db_stmt *st =
         store_stmt(s, "UPDATE outbox SET state = CASE WHEN ?1 > 0 THEN 'queued' ELSE 'failed' END, "
                       "next_at = CASE WHEN ?1 > 0 THEN ?1 ELSE next_at END, "
                       "body_sealed = CASE WHEN ?1 > 0 THEN body_sealed ELSE NULL END, "
                       "provider = ?2, answer = ?3 WHERE id = ?4 AND state = 'sending'");
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_int64(st, 1, next_at_ms);
-    sqlite3_bind_text(st, 2, provider, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, answer, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, id);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? OG_OK : OG_ERR_DB;
+    db_bind_int64(st, 1, next_at_ms);
+    db_bind_text(st, 2, provider, -1);
+    db_bind_text(st, 3, answer, -1);
+    db_bind_int64(st, 4, id);
+    int rc = db_step(st);
+    db_reset(st);
+    return rc == DB_DONE ? OG_OK : OG_ERR_DB;
 }
 
 int outbox_resume(struct store *s, int64_t now_ms)
 {
-    sqlite3_stmt *st =
+    db_stmt *st =
         store_stmt(s, "UPDATE outbox SET state = 'queued', next_at = ? WHERE state = 'sending'");
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_int64(st, 1, now_ms);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? sqlite3_changes(store_db(s)) : OG_ERR_DB;
+    db_bind_int64(st, 1, now_ms);
+    int rc = db_step(st);
+    db_reset(st);
+    return rc == DB_DONE ? (int)store_changes(s) : OG_ERR_DB;
 }
 
 int outbox_depth(struct store *s)
 {
-    sqlite3_stmt *st =
-        store_stmt(s, "SELECT count(*) FROM outbox WHERE state IN ('queued', 'sending')");
+    db_stmt *st = store_stmt(s, "SELECT count(*) FROM outbox WHERE state IN ('queued', 'sending')");
     if (!st)
         return OG_ERR_DB;
-    int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : OG_ERR_DB;
-    sqlite3_reset(st);
+    int n = db_step(st) == DB_ROW ? db_column_int(st, 0) : OG_ERR_DB;
+    db_reset(st);
     return n;
 }
 
 int64_t outbox_next_due(struct store *s, enum factor_type channel)
 {
-    sqlite3_stmt *st =
+    db_stmt *st =
         store_stmt(s, "SELECT min(next_at) FROM outbox WHERE state = 'queued' AND channel = ?");
     if (!st)
         return 0;
-    sqlite3_bind_text(st, 1, factor_type_name(channel), -1, SQLITE_STATIC);
-    int64_t t = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
+    db_bind_text(st, 1, factor_type_name(channel), -1);
+    int64_t t = db_step(st) == DB_ROW ? db_column_int64(st, 0) : 0;
+    db_reset(st);
     return t;
 }

@@ -8,7 +8,7 @@
 #define OTPGATE_OVERVIEW_H
 
 #include "core/common.h"
-#include "core/store.h"
+#include "core/store/store.h"
 
 struct overview_app {
     char id[32];

@@ -494,14 +494,14 @@ void policy_defaults(struct policy *p)
 static int load_scope(struct store *s, const char *scope, enum source src, struct policy *p,
                       enum source *sources)
 {
-    sqlite3_stmt *st = store_stmt(s, SQL_ROWS);
+    db_stmt *st = store_stmt(s, SQL_ROWS);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+    db_bind_text(st, 1, scope, -1);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *key = (const char *)sqlite3_column_text(st, 0);
-        const char *value = (const char *)sqlite3_column_text(st, 1);
+    while ((rc = db_step(st)) == DB_ROW) {
+        const char *key = (const char *)db_column_text(st, 0);
+        const char *value = (const char *)db_column_text(st, 1);
         const struct key_def *d = key ? key_find(key) : NULL;
         if (!d || !value) {
             log_warn("unknown policy key ignored", "scope", scope, "key", key);
@@ -515,8 +515,8 @@ static int load_scope(struct store *s, const char *scope, enum source src, struc
         if (sources)
             sources[d - keys] = src;
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? OG_OK : (rc == SQLITE_BUSY ? OG_ERR_BUSY : OG_ERR_DB);
+    db_reset(st);
+    return rc == DB_DONE ? OG_OK : (rc == DB_BUSY ? OG_ERR_BUSY : OG_ERR_DB);
 }
 
 static int load_layers(struct store *s, const char *app_id, struct policy *out,
@@ -549,17 +549,17 @@ int policy_load_app(struct store *s, const struct policy *global, const char *ap
 /* 0 when app_id names an app, else OG_ERR_NOT_FOUND (or OG_ERR_DB). */
 static int app_exists(struct store *s, const char *app_id)
 {
-    sqlite3_stmt *st = store_stmt(s, SQL_APP_EXISTS);
+    db_stmt *st = store_stmt(s, SQL_APP_EXISTS);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, app_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
+    db_bind_text(st, 1, app_id, -1);
+    int rc = db_step(st);
+    db_reset(st);
+    if (rc == DB_ROW)
         return OG_OK;
-    if (rc == SQLITE_DONE)
+    if (rc == DB_DONE)
         return OG_ERR_NOT_FOUND;
-    return rc == SQLITE_BUSY ? OG_ERR_BUSY : OG_ERR_DB;
+    return rc == DB_BUSY ? OG_ERR_BUSY : OG_ERR_DB;
 }
 
 /* Whether value asks to drop the row of this scope rather than set it. */
@@ -591,20 +591,20 @@ int policy_validate(const char *key, const char *value, bool app_scope, char *er
 static int set_row(struct store *s, const char *scope, const char *key, const char *canon,
                    bool drop)
 {
-    sqlite3_stmt *st = store_stmt(s, drop ? SQL_DELETE : SQL_UPSERT);
+    db_stmt *st = store_stmt(s, drop ? SQL_DELETE : SQL_UPSERT);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    db_bind_text(st, 1, scope, -1);
+    db_bind_text(st, 2, key, -1);
     if (!drop) {
-        sqlite3_bind_text(st, 3, canon, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+        db_bind_text(st, 3, canon, -1);
+        db_bind_int64(st, 4, (int64_t)time(NULL));
     }
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
+    int rc = db_step(st);
+    db_reset(st);
+    if (rc == DB_DONE)
         return OG_OK;
-    return rc == SQLITE_BUSY ? OG_ERR_BUSY : OG_ERR_DB;
+    return rc == DB_BUSY ? OG_ERR_BUSY : OG_ERR_DB;
 }
 
 int policy_set(struct store *s, const char *scope, const char *key, const char *value, char *err,
@@ -625,7 +625,7 @@ int policy_set(struct store *s, const char *scope, const char *key, const char *
             return rc;
     }
 
-    bool own = sqlite3_get_autocommit(store_db(s)) != 0;
+    bool own = !store_in_transaction(s);
     if (own) {
         rc = store_begin(s);
         if (rc != OG_OK) {

@@ -7,7 +7,7 @@
 
 #include "core/buf.h"
 #include "core/common.h"
-#include "core/store.h"
+#include "core/store/store.h"
 #include "core/webauthn.h"
 
 enum policy_mode { POLICY_OFF, POLICY_OPTIONAL, POLICY_MANDATORY };
@@ -34,43 +34,43 @@ enum {
 #define POLICY_VALUE_MAX 255
 
 struct policy {
-    enum policy_mode mode;        /* "mode": off|optional|mandatory, default optional; per app
-                                     also "inherit" (= delete the app's row) */
-    unsigned factors;             /* "factors": comma list of sms,email,totp,webauthn;
-                                     default sms,email,totp */
-    bool recovery_codes;          /* "recovery_codes": on|off, default on */
-    unsigned code_digits;         /* "code_digits" 6 (4..10) */
-    unsigned code_ttl;            /* "code_ttl" seconds, 300 (1..86400) */
-    unsigned max_attempts;        /* "max_attempts" 5 (1..100) */
-    unsigned resend_cooldown;     /* "resend_cooldown" seconds, 30 (0..3600); doubles per resend */
-    unsigned sends_per_dest_hour; /* 5 */
-    unsigned sends_per_dest_day;  /* 20 */
-    unsigned sends_per_user_hour; /* 10 */
-    unsigned sends_per_ip_hour;   /* 30 */
-    unsigned lockout_free;        /* "lockout_free": failures allowed before waits start, 4 (so
-                                     from the 5th failure each further try waits) */
-    unsigned lockout_wait;        /* "lockout_wait" first wait seconds, 30 (0..3600; 0 disables
-                                     waits) */
-    unsigned lockout_max_wait;    /* "lockout_max_wait" 900 */
-    unsigned lockout_hard;        /* "lockout_hard" consecutive failures that lock, 100
-                                     (1..100000) */
-    unsigned totp_window;         /* "totp_window" steps either side, 1 (0..10) */
-    char sms_countries[256];      /* "sms_countries": comma list of calling codes like
-                                     "44,1,86", empty = all */
-    unsigned sms_prefix_hour;     /* "sms_prefix_hour": SMS per hour to one calling code, 200 */
-    unsigned sms_global_hour;     /* "sms_global_hour": SMS per hour overall, 1000 */
-    bool sms_fallback_email;      /* "sms_fallback_email": on|off, default off */
+    enum policy_mode mode;         /* "mode": off|optional|mandatory, default optional; per app
+                                      also "inherit" (= delete the app's row) */
+    unsigned factors;              /* "factors": comma list of sms,email,totp,webauthn;
+                                      default sms,email,totp */
+    bool recovery_codes;           /* "recovery_codes": on|off, default on */
+    unsigned code_digits;          /* "code_digits" 6 (4..10) */
+    unsigned code_ttl;             /* "code_ttl" seconds, 300 (1..86400) */
+    unsigned max_attempts;         /* "max_attempts" 5 (1..100) */
+    unsigned resend_cooldown;      /* "resend_cooldown" seconds, 30 (0..3600); doubles per resend */
+    unsigned sends_per_dest_hour;  /* 5 */
+    unsigned sends_per_dest_day;   /* 20 */
+    unsigned sends_per_user_hour;  /* 10 */
+    unsigned sends_per_ip_hour;    /* 30 */
+    unsigned lockout_free;         /* "lockout_free": failures allowed before waits start, 4 (so
+                                      from the 5th failure each further try waits) */
+    unsigned lockout_wait;         /* "lockout_wait" first wait seconds, 30 (0..3600; 0 disables
+                                      waits) */
+    unsigned lockout_max_wait;     /* "lockout_max_wait" 900 */
+    unsigned lockout_hard;         /* "lockout_hard" consecutive failures that lock, 100
+                                      (1..100000) */
+    unsigned totp_window;          /* "totp_window" steps either side, 1 (0..10) */
+    char sms_countries[256];       /* "sms_countries": comma list of calling codes like
+                                      "44,1,86", empty = all */
+    unsigned sms_prefix_hour;      /* "sms_prefix_hour": SMS per hour to one calling code, 200 */
+    unsigned sms_global_hour;      /* "sms_global_hour": SMS per hour overall, 1000 */
+    bool sms_fallback_email;       /* "sms_fallback_email": on|off, default off */
     unsigned remember_device_days; /* "remember_device_days": 0 (off) .. 365 */
     bool remember_device_all;      /* "remember_device_scope": app (false, default) | all */
-    enum webauthn_uv webauthn_uv; /* "webauthn_user_verification":
-                                     required|preferred|discouraged, default preferred */
+    enum webauthn_uv webauthn_uv;  /* "webauthn_user_verification":
+                                      required|preferred|discouraged, default preferred */
     bool require_phishing_resistant; /* "require_phishing_resistant": on|off, default off;
                                         on: only passkeys pass the second step */
-    bool notify;                  /* "notify": on|off, default on: security notifications */
-    bool notify_sms;              /* "notify_sms": on|off, default off: by SMS to a user with
-                                     no e-mail factor */
-    unsigned notify_events;       /* "notify_events": comma list of notification names, or
-                                     "all" (default) */
+    bool notify;                     /* "notify": on|off, default on: security notifications */
+    bool notify_sms;                 /* "notify_sms": on|off, default off: by SMS to a user with
+                                        no e-mail factor */
+    unsigned notify_events;          /* "notify_events": comma list of notification names, or
+                                        "all" (default) */
 };
 
 /* Fills p with the built-in defaults of SPEC §4/§5. */

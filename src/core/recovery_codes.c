@@ -12,15 +12,15 @@
 
 enum mfa_result recovery_codes_new(const struct mfa_ctx *c, struct mfa_user *u, char codes[][20])
 {
-    sqlite3_stmt *st = store_stmt(c->store, "DELETE FROM recovery_codes WHERE user_id = ?");
+    db_stmt *st = store_stmt(c->store, "DELETE FROM recovery_codes WHERE user_id = ?");
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_int64(st, 1, u->id);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
+    db_bind_int64(st, 1, u->id);
+    int rc = db_step(st);
+    db_reset(st);
+    if (rc != DB_DONE)
         return MFA_ERROR;
-    bool replaced = sqlite3_changes(store_db(c->store)) > 0;
+    bool replaced = store_changes(c->store) > 0;
     uint8_t salt[RECOVERY_SALT_LEN];
     random_bytes(salt, sizeof(salt));
     for (int i = 0; i < RECOVERY_COUNT; i++) {
@@ -34,13 +34,13 @@ enum mfa_result recovery_codes_new(const struct mfa_ctx *c, struct mfa_user *u, 
                                   "VALUES (?, ?, ?, ?)");
         if (!st)
             return MFA_ERROR;
-        sqlite3_bind_int64(st, 1, u->id);
-        sqlite3_bind_blob(st, 2, salt, sizeof(salt), SQLITE_STATIC);
-        sqlite3_bind_blob(st, 3, h, sizeof(h), SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 4, c->now_ms);
-        rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE)
+        db_bind_int64(st, 1, u->id);
+        db_bind_blob(st, 2, salt, sizeof(salt));
+        db_bind_blob_copy(st, 3, h, sizeof(h));
+        db_bind_int64(st, 4, c->now_ms);
+        rc = db_step(st);
+        db_reset(st);
+        if (rc != DB_DONE)
             return MFA_ERROR;
     }
     /* "replaced": an older set existed (the user hears of a new set; the
@@ -51,13 +51,13 @@ enum mfa_result recovery_codes_new(const struct mfa_ctx *c, struct mfa_user *u, 
 
 int recovery_codes_left(const struct mfa_ctx *c, const struct mfa_user *u)
 {
-    sqlite3_stmt *st = store_stmt(
+    db_stmt *st = store_stmt(
         c->store, "SELECT count(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL");
     if (!st)
         return -1;
-    sqlite3_bind_int64(st, 1, u->id);
-    int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-    sqlite3_reset(st);
+    db_bind_int64(st, 1, u->id);
+    int n = db_step(st) == DB_ROW ? db_column_int(st, 0) : -1;
+    db_reset(st);
     return n;
 }
 
@@ -67,30 +67,29 @@ enum mfa_result recovery_codes_consume(const struct mfa_ctx *c, struct mfa_user 
     char norm[RECOVERY_CHARS + 1];
     if (recovery_normalize(code, norm) != OG_OK)
         return MFA_WRONG_CODE;
-    sqlite3_stmt *st = store_stmt(c->store, "SELECT id, salt, hash FROM recovery_codes "
-                                            "WHERE user_id = ? AND used_at IS NULL");
+    db_stmt *st = store_stmt(c->store, "SELECT id, salt, hash FROM recovery_codes "
+                                       "WHERE user_id = ? AND used_at IS NULL");
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_int64(st, 1, u->id);
+    db_bind_int64(st, 1, u->id);
     int64_t match = 0;
     int unused = 0;
     uint8_t salt[RECOVERY_SALT_LEN], h[32];
     bool have_hash = false;
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (db_step(st) == DB_ROW) {
         unused++;
-        if (sqlite3_column_bytes(st, 1) != RECOVERY_SALT_LEN ||
-            sqlite3_column_bytes(st, 2) != (int)sizeof(h))
+        if (db_column_bytes(st, 1) != RECOVERY_SALT_LEN || db_column_bytes(st, 2) != (int)sizeof(h))
             continue;
-        const void *row_salt = sqlite3_column_blob(st, 1);
+        const void *row_salt = db_column_blob(st, 1);
         if (!have_hash || memcmp(row_salt, salt, sizeof(salt)) != 0) {
             memcpy(salt, row_salt, sizeof(salt));
             recovery_hash(c->keys->recovery, salt, norm, h);
             have_hash = true;
         }
-        if (ct_equal(h, sqlite3_column_blob(st, 2), sizeof(h)) && !match)
-            match = sqlite3_column_int64(st, 0);
+        if (ct_equal(h, db_column_blob(st, 2), sizeof(h)) && !match)
+            match = db_column_int64(st, 0);
     }
-    sqlite3_reset(st);
+    db_reset(st);
     OPENSSL_cleanse(norm, sizeof(norm));
     OPENSSL_cleanse(h, sizeof(h));
     if (!match)
@@ -100,11 +99,11 @@ enum mfa_result recovery_codes_consume(const struct mfa_ctx *c, struct mfa_user 
                     "UPDATE recovery_codes SET used_at = ? WHERE id = ? AND used_at IS NULL");
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_int64(st, 1, c->now_ms);
-    sqlite3_bind_int64(st, 2, match);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE || sqlite3_changes(store_db(c->store)) != 1)
+    db_bind_int64(st, 1, c->now_ms);
+    db_bind_int64(st, 2, match);
+    int rc = db_step(st);
+    db_reset(st);
+    if (rc != DB_DONE || store_changes(c->store) != 1)
         return MFA_WRONG_CODE;
     o->recovery = true;
     /* The codes unused before this one, less this one: no second count. */

@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 #define HOUR_MS (3600LL * 1000)
-#define DAY_MS (24 * HOUR_MS)
+#define DAY_MS  (24 * HOUR_MS)
 
 /* The keyed hash of the destination's key (contact_dest_key): every
  * spelling of one mailbox or number counts as one destination. */
@@ -58,22 +58,22 @@ bool sendlimits_country_allowed(const struct policy *p, const char *e164)
 static int count_since(const struct mfa_ctx *c, const char *sql, int kind, const void *key,
                        size_t keylen, int64_t since, int64_t *oldest)
 {
-    sqlite3_stmt *st = store_stmt(c->store, sql);
+    db_stmt *st = store_stmt(c->store, sql);
     if (!st)
         return -1;
     if (kind == 0)
-        sqlite3_bind_blob(st, 1, key, (int)keylen, SQLITE_STATIC);
+        db_bind_blob(st, 1, key, (int)keylen);
     else if (kind == 1)
-        sqlite3_bind_int64(st, 1, *(const int64_t *)key);
+        db_bind_int64(st, 1, *(const int64_t *)key);
     else
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, since);
+        db_bind_text(st, 1, key, -1);
+    db_bind_int64(st, 2, since);
     int n = -1;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        n = sqlite3_column_int(st, 0);
-        *oldest = sqlite3_column_int64(st, 1);
+    if (db_step(st) == DB_ROW) {
+        n = db_column_int(st, 0);
+        *oldest = db_column_int64(st, 1);
     }
-    sqlite3_reset(st);
+    db_reset(st);
     return n;
 }
 
@@ -155,30 +155,30 @@ void sendlimits_record(const struct mfa_ctx *c, enum factor_type channel, const 
     char cc[8] = "";
     if (channel == FACTOR_SMS)
         calling_code(dest, cc);
-    sqlite3_stmt *st = store_stmt(c->store, "INSERT INTO sends (at, channel, dest_hash, user_id, "
-                                            "client_ip, prefix) VALUES (?, ?, ?, ?, ?, "
-                                            "NULLIF(?, ''))");
+    db_stmt *st = store_stmt(c->store, "INSERT INTO sends (at, channel, dest_hash, user_id, "
+                                       "client_ip, prefix) VALUES (?, ?, ?, ?, ?, "
+                                       "NULLIF(?, ''))");
     if (!st)
         return;
-    sqlite3_bind_int64(st, 1, c->now_ms);
-    sqlite3_bind_text(st, 2, factor_type_name(channel), -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 3, h, sizeof(h), SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, user_id);
+    db_bind_int64(st, 1, c->now_ms);
+    db_bind_text(st, 2, factor_type_name(channel), -1);
+    db_bind_blob(st, 3, h, sizeof(h));
+    db_bind_int64(st, 4, user_id);
     /* The limit's key, not the address: an IPv6 user counts by /64. */
     char ipkey[OG_IP_KEY_LEN];
     og_ip_limit_key(c->client_ip, ipkey, sizeof(ipkey));
-    sqlite3_bind_text(st, 5, c->client_ip ? ipkey : NULL, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 6, cc, -1, SQLITE_STATIC);
-    sqlite3_step(st);
-    sqlite3_reset(st);
+    db_bind_text_copy(st, 5, c->client_ip ? ipkey : NULL, -1);
+    db_bind_text(st, 6, cc, -1);
+    db_step(st);
+    db_reset(st);
 }
 
 void sendlimits_prune(struct store *s, int64_t now_ms)
 {
-    sqlite3_stmt *st = store_stmt(s, "DELETE FROM sends WHERE at < ?");
+    db_stmt *st = store_stmt(s, "DELETE FROM sends WHERE at < ?");
     if (!st)
         return;
-    sqlite3_bind_int64(st, 1, now_ms - DAY_MS);
-    sqlite3_step(st);
-    sqlite3_reset(st);
+    db_bind_int64(st, 1, now_ms - DAY_MS);
+    db_step(st);
+    db_reset(st);
 }

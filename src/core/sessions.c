@@ -76,12 +76,12 @@ static bool field_ok(const char *f, size_t cap)
 #define FIELD_OK(f) field_ok((f), sizeof(f))
 
 /* Binds s, or NULL for a NULL or empty string. */
-static void bind_opt(sqlite3_stmt *st, int i, const char *s)
+static void bind_opt(db_stmt *st, int i, const char *s)
 {
     if (s && *s)
-        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+        db_bind_text(st, i, s, -1);
     else
-        sqlite3_bind_null(st, i);
+        db_bind_null(st, i);
 }
 
 static bool mutable_fields_ok(const struct session *sess)
@@ -109,28 +109,28 @@ int sessions_create(struct store *s, struct session *in_out, int64_t now_ms, int
     uint8_t id_hash[32];
     cookie_new(value, id_hash);
 
-    sqlite3_stmt *st = store_stmt(s, SQL_INSERT);
+    db_stmt *st = store_stmt(s, SQL_INSERT);
     if (!st) {
         OPENSSL_cleanse(value, sizeof(value));
         return OG_ERR_DB;
     }
-    sqlite3_bind_blob(st, 1, id_hash, sizeof(id_hash), SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, x->app_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, x->sub, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, x->purpose, -1, SQLITE_STATIC);
+    db_bind_blob(st, 1, id_hash, sizeof(id_hash));
+    db_bind_text(st, 2, x->app_id, -1);
+    db_bind_text(st, 3, x->sub, -1);
+    db_bind_text(st, 4, x->purpose, -1);
     bind_opt(st, 5, x->return_to);
     bind_opt(st, 6, x->state);
     bind_opt(st, 7, x->flow);
     bind_opt(st, 8, x->locale);
-    sqlite3_bind_int64(st, 9, now_ms);
-    sqlite3_bind_int64(st, 10, expires);
-    sqlite3_bind_int64(st, 11, now_ms);
-    sqlite3_bind_int64(st, 12, x->passed_at);
-    sqlite3_bind_int64(st, 13, x->stepup_at);
+    db_bind_int64(st, 9, now_ms);
+    db_bind_int64(st, 10, expires);
+    db_bind_int64(st, 11, now_ms);
+    db_bind_int64(st, 12, x->passed_at);
+    db_bind_int64(st, 13, x->stepup_at);
     bind_opt(st, 14, x->amr);
     bind_opt(st, 15, x->challenge_id);
     bind_opt(st, 16, x->pending_factor);
-    sqlite3_bind_int64(st, 17, (sqlite3_int64)x->flags);
+    db_bind_int64(st, 17, (int64_t)x->flags);
     int rc = store_exec_done(st);
     if (rc == OG_OK) {
         memcpy(x->id_hash, id_hash, sizeof(id_hash));
@@ -144,10 +144,10 @@ int sessions_create(struct store *s, struct session *in_out, int64_t now_ms, int
 
 /* Copies a text column into a fixed buffer ("" for NULL); false when it
  * does not fit. */
-static bool col_fixed(sqlite3_stmt *st, int i, char *dst, size_t cap)
+static bool col_fixed(db_stmt *st, int i, char *dst, size_t cap)
 {
-    const unsigned char *t = sqlite3_column_text(st, i);
-    size_t n = (size_t)sqlite3_column_bytes(st, i);
+    const unsigned char *t = db_column_text(st, i);
+    size_t n = (size_t)db_column_bytes(st, i);
     if (!t) {
         dst[0] = '\0';
         return true;
@@ -160,12 +160,12 @@ static bool col_fixed(sqlite3_stmt *st, int i, char *dst, size_t cap)
 }
 
 /* A malloc'd copy of a text column, or NULL for NULL. */
-static char *col_dup(sqlite3_stmt *st, int i)
+static char *col_dup(db_stmt *st, int i)
 {
-    const unsigned char *t = sqlite3_column_text(st, i);
+    const unsigned char *t = db_column_text(st, i);
     if (!t)
         return NULL;
-    return og_strndup((const char *)t, (size_t)sqlite3_column_bytes(st, i));
+    return og_strndup((const char *)t, (size_t)db_column_bytes(st, i));
 }
 
 #define COL_FIXED(st, i, f) col_fixed((st), (i), (f), sizeof(f))
@@ -178,14 +178,14 @@ int sessions_load(struct store *s, const char *cookie, int64_t now_ms, struct se
     uint8_t id_hash[32];
     sessions_cookie_hash(cookie, COOKIE_CHARS, id_hash);
 
-    sqlite3_stmt *st = store_stmt(s, SQL_LOAD);
+    db_stmt *st = store_stmt(s, SQL_LOAD);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_blob(st, 1, id_hash, sizeof(id_hash), SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now_ms);
-    int src = sqlite3_step(st);
+    db_bind_blob(st, 1, id_hash, sizeof(id_hash));
+    db_bind_int64(st, 2, now_ms);
+    int src = db_step(st);
     int rc;
-    if (src == SQLITE_ROW) {
+    if (src == DB_ROW) {
         memcpy(out->id_hash, id_hash, sizeof(id_hash));
         bool ok = COL_FIXED(st, 0, out->app_id) && COL_FIXED(st, 1, out->sub) &&
                   COL_FIXED(st, 2, out->purpose) && COL_FIXED(st, 6, out->locale) &&
@@ -194,14 +194,14 @@ int sessions_load(struct store *s, const char *cookie, int64_t now_ms, struct se
         out->return_to = col_dup(st, 3);
         out->state = col_dup(st, 4);
         out->flow = col_dup(st, 5);
-        out->created_at = sqlite3_column_int64(st, 7);
-        out->expires_at = sqlite3_column_int64(st, 8);
-        out->last_seen = sqlite3_column_int64(st, 9);
-        out->passed_at = sqlite3_column_int64(st, 10);
-        out->stepup_at = sqlite3_column_int64(st, 11);
-        out->flags = (unsigned)sqlite3_column_int64(st, 15);
-        int rn = sqlite3_column_bytes(st, 16);
-        const void *rb = sqlite3_column_blob(st, 16);
+        out->created_at = db_column_int64(st, 7);
+        out->expires_at = db_column_int64(st, 8);
+        out->last_seen = db_column_int64(st, 9);
+        out->passed_at = db_column_int64(st, 10);
+        out->stepup_at = db_column_int64(st, 11);
+        out->flags = (unsigned)db_column_int64(st, 15);
+        int rn = db_column_bytes(st, 16);
+        const void *rb = db_column_blob(st, 16);
         if (rb && rn > 0) {
             out->reveal = og_malloc((size_t)rn);
             memcpy(out->reveal, rb, (size_t)rn);
@@ -209,17 +209,17 @@ int sessions_load(struct store *s, const char *cookie, int64_t now_ms, struct se
         }
         rc = ok ? OG_OK : OG_ERR_INVALID;
     } else {
-        rc = src == SQLITE_DONE ? OG_ERR_NOT_FOUND : store_step_err(src);
+        rc = src == DB_DONE ? OG_ERR_NOT_FOUND : store_step_err(src);
     }
-    sqlite3_reset(st);
+    db_reset(st);
 
     if (rc == OG_OK) {
         st = store_stmt(s, SQL_TOUCH);
         if (!st) {
             rc = OG_ERR_DB;
         } else {
-            sqlite3_bind_blob(st, 1, id_hash, sizeof(id_hash), SQLITE_STATIC);
-            sqlite3_bind_int64(st, 2, now_ms);
+            db_bind_blob(st, 1, id_hash, sizeof(id_hash));
+            db_bind_int64(st, 2, now_ms);
             rc = store_exec_done(st);
         }
         if (rc == OG_OK)
@@ -236,25 +236,25 @@ int sessions_save(struct store *s, const struct session *sess)
 {
     if (!mutable_fields_ok(sess))
         return OG_ERR_INVALID;
-    sqlite3_stmt *st = store_stmt(s, SQL_SAVE);
+    db_stmt *st = store_stmt(s, SQL_SAVE);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_blob(st, 1, sess->id_hash, sizeof(sess->id_hash), SQLITE_STATIC);
+    db_bind_blob(st, 1, sess->id_hash, sizeof(sess->id_hash));
     bind_opt(st, 2, sess->locale);
-    sqlite3_bind_int64(st, 3, sess->passed_at);
-    sqlite3_bind_int64(st, 4, sess->stepup_at);
+    db_bind_int64(st, 3, sess->passed_at);
+    db_bind_int64(st, 4, sess->stepup_at);
     bind_opt(st, 5, sess->amr);
     bind_opt(st, 6, sess->challenge_id);
     bind_opt(st, 7, sess->pending_factor);
     bind_opt(st, 8, sess->flow);
-    sqlite3_bind_int64(st, 9, sess->expires_at);
-    sqlite3_bind_int64(st, 10, (sqlite3_int64)sess->flags);
+    db_bind_int64(st, 9, sess->expires_at);
+    db_bind_int64(st, 10, (int64_t)sess->flags);
     if (sess->reveal && sess->reveal_len)
-        sqlite3_bind_blob(st, 11, sess->reveal, (int)sess->reveal_len, SQLITE_STATIC);
+        db_bind_blob(st, 11, sess->reveal, (int)sess->reveal_len);
     else
-        sqlite3_bind_null(st, 11);
+        db_bind_null(st, 11);
     int rc = store_exec_done(st);
-    if (rc == OG_OK && sqlite3_changes(store_db(s)) == 0)
+    if (rc == OG_OK && store_changes(s) == 0)
         rc = OG_ERR_NOT_FOUND;
     return rc;
 }
@@ -266,13 +266,13 @@ int sessions_rotate(struct store *s, struct session *sess, char *cookie, size_t 
     char value[SESSIONS_COOKIE_LEN];
     uint8_t id_hash[32];
     cookie_new(value, id_hash);
-    sqlite3_stmt *st = store_stmt(s, SQL_ROTATE);
+    db_stmt *st = store_stmt(s, SQL_ROTATE);
     int rc = OG_ERR_DB;
     if (st) {
-        sqlite3_bind_blob(st, 1, sess->id_hash, sizeof(sess->id_hash), SQLITE_STATIC);
-        sqlite3_bind_blob(st, 2, id_hash, sizeof(id_hash), SQLITE_STATIC);
+        db_bind_blob(st, 1, sess->id_hash, sizeof(sess->id_hash));
+        db_bind_blob(st, 2, id_hash, sizeof(id_hash));
         rc = store_exec_done(st);
-        if (rc == OG_OK && sqlite3_changes(store_db(s)) == 0)
+        if (rc == OG_OK && store_changes(s) == 0)
             rc = OG_ERR_NOT_FOUND;
     }
     if (rc == OG_OK) {
@@ -285,10 +285,10 @@ int sessions_rotate(struct store *s, struct session *sess, char *cookie, size_t 
 
 int sessions_delete(struct store *s, const struct session *sess)
 {
-    sqlite3_stmt *st = store_stmt(s, SQL_DELETE);
+    db_stmt *st = store_stmt(s, SQL_DELETE);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_blob(st, 1, sess->id_hash, sizeof(sess->id_hash), SQLITE_STATIC);
+    db_bind_blob(st, 1, sess->id_hash, sizeof(sess->id_hash));
     return store_exec_done(st);
 }
 
@@ -311,10 +311,10 @@ int sessions_prune(struct store *s, int64_t now_ms)
 {
     const char *const sqls[] = {SQL_PRUNE_SESSIONS, SQL_PRUNE_JTI};
     for (size_t i = 0; i < ARRAY_SIZE(sqls); i++) {
-        sqlite3_stmt *st = store_stmt(s, sqls[i]);
+        db_stmt *st = store_stmt(s, sqls[i]);
         if (!st)
             return OG_ERR_DB;
-        sqlite3_bind_int64(st, 1, now_ms);
+        db_bind_int64(st, 1, now_ms);
         int rc = store_exec_done(st);
         if (rc != OG_OK)
             return rc;
@@ -327,17 +327,17 @@ int sessions_jti_use(struct store *s, const char *app_id, const char *jti, int64
     if (!app_id || !*app_id || !jti || !*jti ||
         strnlen(jti, SESSIONS_JTI_MAX + 1) > SESSIONS_JTI_MAX)
         return OG_ERR_INVALID;
-    sqlite3_stmt *st = store_stmt(s, SQL_JTI);
+    db_stmt *st = store_stmt(s, SQL_JTI);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, jti, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, app_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, expires_at_ms);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
+    db_bind_text(st, 1, jti, -1);
+    db_bind_text(st, 2, app_id, -1);
+    db_bind_int64(st, 3, expires_at_ms);
+    int rc = db_step(st);
+    db_reset(st);
+    if (rc == DB_DONE)
         return OG_OK;
-    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+    if ((rc & 0xff) == DB_CONSTRAINT)
         return OG_ERR_EXISTS;
     return store_step_err(rc);
 }

@@ -7,7 +7,7 @@
 #define OTPGATE_SESSIONS_H
 
 #include "core/common.h"
-#include "core/store.h"
+#include "core/store/store.h"
 
 #define SESSIONS_COOKIE_BYTES 32
 #define SESSIONS_COOKIE_LEN   44  /* buffer for a cookie value: 43 base64url chars + NUL */

@@ -20,12 +20,12 @@ static const char SQL_INSERT[] = "INSERT INTO signing_keys (kid, private_sealed,
                                  "created_at) VALUES (?1, ?2, ?3, ?4)";
 static const char SQL_ACTIVE[] = "SELECT kid, private_sealed FROM signing_keys "
                                  "WHERE retired_at IS NULL "
-                                 "ORDER BY created_at DESC, rowid DESC LIMIT 1";
+                                 "ORDER BY created_at DESC, kid DESC LIMIT 1";
 static const char SQL_RETIRE[] = "UPDATE signing_keys SET retired_at = ?1, expires_at = ?2 "
                                  "WHERE retired_at IS NULL";
 static const char SQL_PUBLISHED[] = "SELECT public_jwk FROM signing_keys "
                                     "WHERE retired_at IS NULL OR expires_at > ?1 "
-                                    "ORDER BY created_at DESC, rowid DESC";
+                                    "ORDER BY created_at DESC, kid DESC";
 static const char SQL_PRUNE[] = "DELETE FROM signing_keys WHERE retired_at IS NOT NULL "
                                 "AND (expires_at IS NULL OR expires_at <= ?1)";
 
@@ -38,7 +38,7 @@ static void make_aad(const char *kid, char aad[AAD_LEN])
  * whether this call must end it. */
 static int tx_begin(struct store *s, bool *own)
 {
-    *own = sqlite3_get_autocommit(store_db(s)) != 0;
+    *own = !store_in_transaction(s);
     return *own ? store_begin(s) : OG_OK;
 }
 
@@ -83,17 +83,17 @@ static int key_insert(struct store *s, const struct keyring *k, int64_t now_ms,
     }
     EVP_PKEY_free(key);
     if (rc == OG_OK) {
-        sqlite3_stmt *st = store_stmt(s, SQL_INSERT);
+        db_stmt *st = store_stmt(s, SQL_INSERT);
         if (!st) {
             rc = OG_ERR_DB;
         } else {
-            sqlite3_bind_text(st, 1, kid, -1, SQLITE_STATIC);
-            sqlite3_bind_blob(st, 2, sealed, (int)sealed_len, SQLITE_STATIC);
-            sqlite3_bind_text(st, 3, jwk_text, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(st, 4, now_ms);
-            int src = sqlite3_step(st);
-            sqlite3_reset(st);
-            rc = src == SQLITE_DONE ? OG_OK : store_step_err(src);
+            db_bind_text(st, 1, kid, -1);
+            db_bind_blob(st, 2, sealed, (int)sealed_len);
+            db_bind_text(st, 3, jwk_text, -1);
+            db_bind_int64(st, 4, now_ms);
+            int src = db_step(st);
+            db_reset(st);
+            rc = src == DB_DONE ? OG_OK : store_step_err(src);
         }
     }
     free(sealed);
@@ -107,18 +107,18 @@ int signing_keys_ensure(struct store *s, const struct keyring *k, int64_t now_ms
     int rc = tx_begin(s, &own);
     if (rc != OG_OK)
         return rc;
-    sqlite3_stmt *st = store_stmt(s, SQL_HAS_ACTIVE);
+    db_stmt *st = store_stmt(s, SQL_HAS_ACTIVE);
     if (!st) {
         rc = OG_ERR_DB;
     } else {
-        int src = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (src == SQLITE_DONE) {
+        int src = db_step(st);
+        db_reset(st);
+        if (src == DB_DONE) {
             char kid[JWT_KID_LEN];
             rc = key_insert(s, k, now_ms, kid);
             if (rc == OG_OK)
                 log_info("signing key created", "kid", kid);
-        } else if (src != SQLITE_ROW) {
+        } else if (src != DB_ROW) {
             rc = store_step_err(src);
         }
     }
@@ -129,19 +129,19 @@ EVP_PKEY *signing_keys_active(struct store *s, const struct keyring *k, char *ki
 {
     if (kid && kidlen < JWT_KID_LEN)
         return NULL;
-    sqlite3_stmt *st = store_stmt(s, SQL_ACTIVE);
+    db_stmt *st = store_stmt(s, SQL_ACTIVE);
     if (!st)
         return NULL;
     char id[JWT_KID_LEN];
     uint8_t *blob = NULL;
     size_t n = 0;
-    int src = sqlite3_step(st);
+    int src = db_step(st);
     bool found = false;
-    if (src == SQLITE_ROW) {
-        const unsigned char *t = sqlite3_column_text(st, 0);
-        size_t tlen = (size_t)sqlite3_column_bytes(st, 0);
-        const void *p = sqlite3_column_blob(st, 1);
-        int len = sqlite3_column_bytes(st, 1);
+    if (src == DB_ROW) {
+        const unsigned char *t = db_column_text(st, 0);
+        size_t tlen = (size_t)db_column_bytes(st, 0);
+        const void *p = db_column_blob(st, 1);
+        int len = db_column_bytes(st, 1);
         if (t && tlen < sizeof(id) && p && len > 0) {
             memcpy(id, t, tlen);
             id[tlen] = '\0';
@@ -150,10 +150,10 @@ EVP_PKEY *signing_keys_active(struct store *s, const struct keyring *k, char *ki
             memcpy(blob, p, n);
             found = true;
         }
-    } else if (src != SQLITE_DONE) {
+    } else if (src != DB_DONE) {
         log_error("signing key: read failed", "error", og_strerror(store_step_err(src)));
     }
-    sqlite3_reset(st);
+    db_reset(st);
     if (!found)
         return NULL;
 
@@ -189,15 +189,15 @@ int signing_keys_rotate(struct store *s, const struct keyring *k, int64_t now_ms
     int rc = tx_begin(s, &own);
     if (rc != OG_OK)
         return rc;
-    sqlite3_stmt *st = store_stmt(s, SQL_RETIRE);
+    db_stmt *st = store_stmt(s, SQL_RETIRE);
     if (!st) {
         rc = OG_ERR_DB;
     } else {
-        sqlite3_bind_int64(st, 1, now_ms);
-        sqlite3_bind_int64(st, 2, expires);
-        int src = sqlite3_step(st);
-        sqlite3_reset(st);
-        rc = src == SQLITE_DONE ? OG_OK : store_step_err(src);
+        db_bind_int64(st, 1, now_ms);
+        db_bind_int64(st, 2, expires);
+        int src = db_step(st);
+        db_reset(st);
+        rc = src == DB_DONE ? OG_OK : store_step_err(src);
     }
     char kid[JWT_KID_LEN];
     if (rc == OG_OK)
@@ -213,18 +213,18 @@ int signing_keys_rotate(struct store *s, const struct keyring *k, int64_t now_ms
 
 char *signing_keys_jwks(struct store *s, int64_t now_ms)
 {
-    sqlite3_stmt *st = store_stmt(s, SQL_PUBLISHED);
+    db_stmt *st = store_stmt(s, SQL_PUBLISHED);
     if (!st)
         return NULL;
-    sqlite3_bind_int64(st, 1, now_ms);
+    db_bind_int64(st, 1, now_ms);
     json_t *keys = json_array();
     if (!keys)
         og_oom();
     bool ok = true;
-    int src = SQLITE_DONE;
-    while (ok && (src = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *t = (const char *)sqlite3_column_text(st, 0);
-        size_t n = (size_t)sqlite3_column_bytes(st, 0);
+    int src = DB_DONE;
+    while (ok && (src = db_step(st)) == DB_ROW) {
+        const char *t = (const char *)db_column_text(st, 0);
+        size_t n = (size_t)db_column_bytes(st, 0);
         json_error_t jerr;
         json_t *jwk = t ? json_loadb(t, n, 0, &jerr) : NULL;
         if (!json_is_object(jwk)) {
@@ -234,9 +234,9 @@ char *signing_keys_jwks(struct store *s, int64_t now_ms)
             og_oom();
         }
     }
-    if (ok && src != SQLITE_DONE)
+    if (ok && src != DB_DONE)
         ok = false;
-    sqlite3_reset(st);
+    db_reset(st);
     char *out = NULL;
     if (ok) {
         json_t *doc = json_object();
@@ -256,11 +256,11 @@ char *signing_keys_jwks(struct store *s, int64_t now_ms)
 
 int signing_keys_prune(struct store *s, int64_t now_ms)
 {
-    sqlite3_stmt *st = store_stmt(s, SQL_PRUNE);
+    db_stmt *st = store_stmt(s, SQL_PRUNE);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_int64(st, 1, now_ms);
-    int src = sqlite3_step(st);
-    sqlite3_reset(st);
-    return src == SQLITE_DONE ? OG_OK : store_step_err(src);
+    db_bind_int64(st, 1, now_ms);
+    int src = db_step(st);
+    db_reset(st);
+    return src == DB_DONE ? OG_OK : store_step_err(src);
 }

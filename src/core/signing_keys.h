@@ -9,7 +9,7 @@
 #include "core/common.h"
 #include "core/jwt.h"
 #include "core/secrets.h"
-#include "core/store.h"
+#include "core/store/store.h"
 
 #include <openssl/evp.h>
 

@@ -50,28 +50,45 @@ static const char SQL_OUTBOX_ONE[] =
  * "?1 IS NULL OR" would hide the app's). ?1 is the app (left out across
  * apps), ?2..?3 bound the sub prefix, ?4 and ?5 the paging key, ?6 the
  * state, ?7 the factor type, ?8 now, ?9 the limit. */
-#define USERS_SELECT                                                                               \
+#define USERS_SELECT(agg)                                                                          \
     "SELECT u.id, u.app_id, a.name, u.sub, u.failures, u.retry_at, u.locked_at, u.created_at, "    \
-    "(SELECT group_concat(t, ',') FROM (SELECT DISTINCT f.type AS t FROM factors f "               \
-    "WHERE f.user_id = u.id AND f.status = 'active' ORDER BY f.type)), "                           \
+    "(SELECT " agg " FROM (SELECT DISTINCT f.type AS t FROM factors f "                            \
+    "WHERE f.user_id = u.id AND f.status = 'active' ORDER BY f.type) types), "                     \
     "(SELECT count(*) FROM recovery_codes r WHERE r.user_id = u.id AND r.used_at IS NULL) "        \
     "FROM users u JOIN apps a ON a.id = u.app_id WHERE "
+/* The factor types joined by commas: SQLite keeps the subquery's order,
+ * PostgreSQL is told it. */
+#define USERS_AGG_SQLITE "group_concat(t, ',')"
+#define USERS_AGG_PG     "string_agg(t, ',' ORDER BY t)"
 #define USERS_FILTER                                                                               \
     " u.sub >= ?2 AND u.sub < ?3 AND (?6 = 0 OR (?6 = 1 AND u.locked_at IS NOT NULL) OR "          \
     "(?6 = 2 AND u.locked_at IS NULL AND u.retry_at > ?8) OR (?6 = 3 AND u.locked_at IS NULL "     \
     "AND u.retry_at <= ?8)) AND (?7 = '' OR (?7 = 'none' AND NOT EXISTS (SELECT 1 FROM "           \
     "factors f WHERE f.user_id = u.id AND f.status = 'active')) OR EXISTS (SELECT 1 FROM "         \
     "factors f WHERE f.user_id = u.id AND f.status = 'active' AND f.type = ?7)) "
-static const char SQL_USERS_APP_FWD[] =
-    USERS_SELECT "u.app_id = ?1 AND" USERS_FILTER
-                 "AND (u.sub, u.app_id) > (?4, ?5) ORDER BY u.sub, u.app_id LIMIT ?9";
-static const char SQL_USERS_APP_BACK[] =
-    USERS_SELECT "u.app_id = ?1 AND" USERS_FILTER
-                 "AND (u.sub, u.app_id) < (?4, ?5) ORDER BY u.sub DESC, u.app_id DESC LIMIT ?9";
-static const char SQL_USERS_ALL_FWD[] =
-    USERS_SELECT USERS_FILTER "AND (u.sub, u.app_id) > (?4, ?5) ORDER BY u.sub, u.app_id LIMIT ?9";
-static const char SQL_USERS_ALL_BACK[] = USERS_SELECT USERS_FILTER
-    "AND (u.sub, u.app_id) < (?4, ?5) ORDER BY u.sub DESC, u.app_id DESC LIMIT ?9";
+#define USERS_APP_FWD(agg)                                                                         \
+    USERS_SELECT(agg)                                                                              \
+    "u.app_id = ?1 AND" USERS_FILTER                                                               \
+    "AND (u.sub, u.app_id) > (?4, ?5) ORDER BY u.sub, u.app_id LIMIT ?9"
+#define USERS_APP_BACK(agg)                                                                        \
+    USERS_SELECT(agg)                                                                              \
+    "u.app_id = ?1 AND" USERS_FILTER                                                               \
+    "AND (u.sub, u.app_id) < (?4, ?5) ORDER BY u.sub DESC, u.app_id DESC LIMIT ?9"
+#define USERS_ALL_FWD(agg)                                                                         \
+    USERS_SELECT(agg)                                                                              \
+    USERS_FILTER "AND (u.sub, u.app_id) > (?4, ?5) ORDER BY u.sub, u.app_id "                      \
+                 "LIMIT ?9"
+#define USERS_ALL_BACK(agg)                                                                        \
+    USERS_SELECT(agg)                                                                              \
+    USERS_FILTER "AND (u.sub, u.app_id) < (?4, ?5) ORDER BY u.sub DESC, "                          \
+                 "u.app_id DESC LIMIT ?9"
+/* [engine][one app?][backward?] */
+static const char *const SQL_USERS[2][2][2] = {
+    {{USERS_ALL_FWD(USERS_AGG_SQLITE), USERS_ALL_BACK(USERS_AGG_SQLITE)},
+     {USERS_APP_FWD(USERS_AGG_SQLITE), USERS_APP_BACK(USERS_AGG_SQLITE)}},
+    {{USERS_ALL_FWD(USERS_AGG_PG), USERS_ALL_BACK(USERS_AGG_PG)},
+     {USERS_APP_FWD(USERS_AGG_PG), USERS_APP_BACK(USERS_AGG_PG)}},
+};
 
 /* Audit history: back from the newest row by id, never past the scan
  * bound. */
@@ -88,15 +105,15 @@ static const char SQL_HISTORY_CONSOLE[] =
  * appended to it: U+10FFFF. */
 #define PREFIX_END "\xF4\x8F\xBF\xBF"
 
-static void col_copy(sqlite3_stmt *st, int col, char *out, size_t outlen)
+static void col_copy(db_stmt *st, int col, char *out, size_t outlen)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
+    const unsigned char *t = db_column_text(st, col);
     snprintf(out, outlen, "%s", t ? (const char *)t : "");
 }
 
-static const char *col_str(sqlite3_stmt *st, int col)
+static const char *col_str(db_stmt *st, int col)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
+    const unsigned char *t = db_column_text(st, col);
     return t ? (const char *)t : "";
 }
 
@@ -115,75 +132,75 @@ int support_user_find(struct store *s, const char *app_id, const char *sub,
                       struct support_user *out)
 {
     memset(out, 0, sizeof(*out));
-    sqlite3_stmt *st = store_stmt(s, SQL_FIND);
+    db_stmt *st = store_stmt(s, SQL_FIND);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, app_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, sub, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        out->id = sqlite3_column_int64(st, 0);
+    db_bind_text(st, 1, app_id, -1);
+    db_bind_text(st, 2, sub, -1);
+    int rc = db_step(st);
+    if (rc == DB_ROW) {
+        out->id = db_column_int64(st, 0);
         col_copy(st, 1, out->app_id, sizeof(out->app_id));
         col_copy(st, 2, out->app_name, sizeof(out->app_name));
         col_copy(st, 3, out->sub, sizeof(out->sub));
         col_copy(st, 4, out->preferred, sizeof(out->preferred));
         col_copy(st, 5, out->last_used, sizeof(out->last_used));
-        out->failures = sqlite3_column_int64(st, 6);
-        out->retry_at = sqlite3_column_int64(st, 7);
-        out->locked = sqlite3_column_type(st, 8) != SQLITE_NULL;
-        out->locked_at = sqlite3_column_int64(st, 8);
-        out->created_at = sqlite3_column_int64(st, 9);
-        out->recovery_left = sqlite3_column_int64(st, 10);
+        out->failures = db_column_int64(st, 6);
+        out->retry_at = db_column_int64(st, 7);
+        out->locked = db_column_type(st, 8) != DB_NULL;
+        out->locked_at = db_column_int64(st, 8);
+        out->created_at = db_column_int64(st, 9);
+        out->recovery_left = db_column_int64(st, 10);
     }
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
+    db_reset(st);
+    if (rc == DB_ROW)
         return OG_OK;
-    return rc == SQLITE_DONE ? OG_ERR_NOT_FOUND : store_step_err(rc);
+    return rc == DB_DONE ? OG_ERR_NOT_FOUND : store_step_err(rc);
 }
 
 int support_user_factors(struct store *s, int64_t user_id,
                          void (*fn)(const struct support_factor *f, void *arg), void *arg)
 {
-    sqlite3_stmt *st = store_stmt(s, SQL_FACTORS);
+    db_stmt *st = store_stmt(s, SQL_FACTORS);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_int64(st, 1, user_id);
+    db_bind_int64(st, 1, user_id);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = db_step(st)) == DB_ROW) {
         struct support_factor f;
         memset(&f, 0, sizeof(f));
         col_copy(st, 0, f.id, sizeof(f.id));
         col_copy(st, 1, f.type, sizeof(f.type));
         col_copy(st, 2, f.status, sizeof(f.status));
         mask(f.type, col_str(st, 3), f.masked, sizeof(f.masked));
-        f.created_at = sqlite3_column_int64(st, 4);
-        f.verified_at = sqlite3_column_int64(st, 5);
-        f.last_used_at = sqlite3_column_int64(st, 6);
-        if (sqlite3_column_type(st, 7) != SQLITE_NULL) {
+        f.created_at = db_column_int64(st, 4);
+        f.verified_at = db_column_int64(st, 5);
+        f.last_used_at = db_column_int64(st, 6);
+        if (db_column_type(st, 7) != DB_NULL) {
             col_copy(st, 7, f.masked, sizeof(f.masked)); /* a passkey: its name */
             const char *hex = col_str(st, 8);
             if (strlen(hex) == 32) /* 8-4-4-4-12, as AAGUIDs are written */
                 snprintf(f.aaguid, sizeof(f.aaguid), "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8,
                          hex + 12, hex + 16, hex + 20);
-            f.sign_count = sqlite3_column_int64(st, 9);
-            f.synced = sqlite3_column_int(st, 10) != 0;
+            f.sign_count = db_column_int64(st, 9);
+            f.synced = db_column_int(st, 10) != 0;
             f.passkey = true;
         }
         fn(&f, arg);
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? OG_OK : store_step_err(rc);
+    db_reset(st);
+    return rc == DB_DONE ? OG_OK : store_step_err(rc);
 }
 
 static int exec_id(struct store *s, const char *sql, int64_t id, int *changes)
 {
-    sqlite3_stmt *st = store_stmt(s, sql);
+    db_stmt *st = store_stmt(s, sql);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_int64(st, 1, id);
+    db_bind_int64(st, 1, id);
     int rc = store_exec_done(st);
     if (rc == OG_OK && changes)
-        *changes = sqlite3_changes(store_db(s));
+        *changes = (int)store_changes(s);
     return rc;
 }
 
@@ -201,17 +218,17 @@ static void detail_json(char *out, size_t outlen, const char *by, const char *ad
 static int audit(struct store *s, int64_t now_ms, const char *app_id, const char *sub,
                  const char *event, const char *detail)
 {
-    sqlite3_stmt *st = store_stmt(s, SQL_AUDIT);
+    db_stmt *st = store_stmt(s, SQL_AUDIT);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_int64(st, 1, now_ms);
-    sqlite3_bind_text(st, 2, app_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, sub, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, event, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, detail, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
+    db_bind_int64(st, 1, now_ms);
+    db_bind_text(st, 2, app_id, -1);
+    db_bind_text(st, 3, sub, -1);
+    db_bind_text(st, 4, event, -1);
+    db_bind_text(st, 5, detail, -1);
+    int rc = db_step(st);
+    db_reset(st);
+    if (rc != DB_DONE)
         return store_step_err(rc);
     /* Announced like every audit row: the user hears of it, the app's
      * webhook gets it, in this same transaction. */
@@ -224,16 +241,16 @@ static int audit(struct store *s, int64_t now_ms, const char *app_id, const char
 int support_user_unlock(struct store *s, int64_t user_id, const char *app_id, const char *sub,
                         const char *by, const char *admin, int64_t now_ms, int64_t *had_failures)
 {
-    sqlite3_stmt *st = store_stmt(s, SQL_FAILURES);
+    db_stmt *st = store_stmt(s, SQL_FAILURES);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_int64(st, 1, user_id);
-    int src = sqlite3_step(st);
-    int64_t failures = src == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    if (src == SQLITE_DONE)
+    db_bind_int64(st, 1, user_id);
+    int src = db_step(st);
+    int64_t failures = src == DB_ROW ? db_column_int64(st, 0) : 0;
+    db_reset(st);
+    if (src == DB_DONE)
         return OG_ERR_NOT_FOUND;
-    if (src != SQLITE_ROW)
+    if (src != DB_ROW)
         return store_step_err(src);
     int rc = exec_id(s, SQL_UNLOCK, user_id, NULL);
     if (rc == OG_OK) {
@@ -298,19 +315,19 @@ int support_audit_admin(struct store *s, int64_t now_ms, const char *event, cons
     char ename[160], detail[192];
     log_json_escape(ename, sizeof(ename), admin ? admin : "");
     snprintf(detail, sizeof(detail), "{\"admin\":\"%s\"}", ename);
-    sqlite3_stmt *st = store_stmt(s, SQL_AUDIT_ADMIN);
+    db_stmt *st = store_stmt(s, SQL_AUDIT_ADMIN);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_int64(st, 1, now_ms);
-    sqlite3_bind_text(st, 2, event, -1, SQLITE_STATIC);
+    db_bind_int64(st, 1, now_ms);
+    db_bind_text(st, 2, event, -1);
     if (client_ip && *client_ip)
-        sqlite3_bind_text(st, 3, client_ip, -1, SQLITE_STATIC);
+        db_bind_text(st, 3, client_ip, -1);
     else
-        sqlite3_bind_null(st, 3);
-    sqlite3_bind_text(st, 4, detail, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? OG_OK : store_step_err(rc);
+        db_bind_null(st, 3);
+    db_bind_text(st, 4, detail, -1);
+    int rc = db_step(st);
+    db_reset(st);
+    return rc == DB_DONE ? OG_OK : store_step_err(rc);
 }
 
 /* Copies answer into out with every occurrence of dest (and, for a phone
@@ -339,21 +356,21 @@ static void mask_answer(const char *answer, const char *channel, const char *des
 
 /* The common columns of an outbox row (SQL_OUTBOX's first ten) into d;
  * its strings point into st's current row or d itself. */
-static void delivery_row(sqlite3_stmt *st, struct support_delivery *d)
+static void delivery_row(db_stmt *st, struct support_delivery *d)
 {
     memset(d, 0, sizeof(*d));
-    d->id = sqlite3_column_int64(st, 0);
-    d->created_at = sqlite3_column_int64(st, 1);
+    d->id = db_column_int64(st, 0);
+    d->created_at = db_column_int64(st, 1);
     d->channel = col_str(st, 2);
     mask(d->channel, col_str(st, 3), d->masked, sizeof(d->masked));
     d->state = col_str(st, 4);
-    d->attempts = sqlite3_column_int64(st, 5);
+    d->attempts = db_column_int64(st, 5);
     d->provider = col_str(st, 6);
     mask_answer(col_str(st, 7), d->channel, col_str(st, 3), d->masked, d->answer_buf,
                 sizeof(d->answer_buf));
     d->answer = d->answer_buf;
     d->app_name = col_str(st, 8);
-    d->sent_at = sqlite3_column_int64(st, 9);
+    d->sent_at = db_column_int64(st, 9);
 }
 
 int support_deliveries_each(struct store *s, const struct support_delivery_query *q,
@@ -364,16 +381,16 @@ int support_deliveries_each(struct store *s, const struct support_delivery_query
         *more = false;
     if (q->limit < 1 || q->limit > SUPPORT_PAGE_MAX)
         return OG_ERR_INVALID;
-    sqlite3_stmt *st = store_stmt(s, SQL_OUTBOX);
+    db_stmt *st = store_stmt(s, SQL_OUTBOX);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_int64(st, 1, q->before_id > 0 ? q->before_id : INT64_MAX);
-    sqlite3_bind_text(st, 2, q->channel ? q->channel : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, q->state ? q->state : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, q->app_id ? q->app_id : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 5, q->limit + 1);
+    db_bind_int64(st, 1, q->before_id > 0 ? q->before_id : INT64_MAX);
+    db_bind_text(st, 2, q->channel ? q->channel : "", -1);
+    db_bind_text(st, 3, q->state ? q->state : "", -1);
+    db_bind_text(st, 4, q->app_id ? q->app_id : "", -1);
+    db_bind_int(st, 5, q->limit + 1);
     int rc, n = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = db_step(st)) == DB_ROW) {
         if (n++ == q->limit) {
             if (more)
                 *more = true;
@@ -386,19 +403,19 @@ int support_deliveries_each(struct store *s, const struct support_delivery_query
         d.msg_id = col_str(st, 12);
         fn(&d, arg);
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? OG_OK : store_step_err(rc);
+    db_reset(st);
+    return rc == DB_DONE ? OG_OK : store_step_err(rc);
 }
 
 int support_delivery_get(struct store *s, int64_t id, struct support_delivery_detail *out)
 {
     memset(out, 0, sizeof(*out));
-    sqlite3_stmt *st = store_stmt(s, SQL_OUTBOX_ONE);
+    db_stmt *st = store_stmt(s, SQL_OUTBOX_ONE);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    db_bind_int64(st, 1, id);
+    int rc = db_step(st);
+    if (rc == DB_ROW) {
         delivery_row(st, &out->d);
         col_copy(st, 2, out->channel, sizeof(out->channel));
         col_copy(st, 4, out->state, sizeof(out->state));
@@ -408,9 +425,9 @@ int support_delivery_get(struct store *s, int64_t id, struct support_delivery_de
         col_copy(st, 11, out->provider_id, sizeof(out->provider_id));
         col_copy(st, 12, out->msg_id, sizeof(out->msg_id));
         col_copy(st, 13, out->locale, sizeof(out->locale));
-        out->next_at = sqlite3_column_int64(st, 14);
-        out->ttl = sqlite3_column_int64(st, 15);
-        out->fallback_of = sqlite3_column_int64(st, 16);
+        out->next_at = db_column_int64(st, 14);
+        out->ttl = db_column_int64(st, 15);
+        out->fallback_of = db_column_int64(st, 16);
         col_copy(st, 17, out->kind, sizeof(out->kind));
         col_copy(st, 18, out->event, sizeof(out->event));
         out->d.kind = out->kind;
@@ -421,10 +438,10 @@ int support_delivery_get(struct store *s, int64_t id, struct support_delivery_de
         out->d.provider = out->provider;
         out->d.app_name = out->app_name;
     }
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
+    db_reset(st);
+    if (rc == DB_ROW)
         return OG_OK;
-    return rc == SQLITE_DONE ? OG_ERR_NOT_FOUND : store_step_err(rc);
+    return rc == DB_DONE ? OG_ERR_NOT_FOUND : store_step_err(rc);
 }
 
 int support_audit_console(struct store *s, int64_t now_ms, const char *event, const char *admin,
@@ -435,24 +452,24 @@ int support_audit_console(struct store *s, int64_t now_ms, const char *event, co
     detail_json(detail, sizeof(detail), "console", admin, "");
     size_t n = strlen(detail);
     snprintf(detail + n, sizeof(detail) - n, "%s}", more ? more : "");
-    sqlite3_stmt *st = store_stmt(s, SQL_AUDIT_CONSOLE);
+    db_stmt *st = store_stmt(s, SQL_AUDIT_CONSOLE);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_int64(st, 1, now_ms);
+    db_bind_int64(st, 1, now_ms);
     if (app_id && *app_id)
-        sqlite3_bind_text(st, 2, app_id, -1, SQLITE_STATIC);
+        db_bind_text(st, 2, app_id, -1);
     else
-        sqlite3_bind_null(st, 2);
+        db_bind_null(st, 2);
     if (sub)
-        sqlite3_bind_text(st, 3, sub, -1, SQLITE_STATIC);
+        db_bind_text(st, 3, sub, -1);
     else
-        sqlite3_bind_null(st, 3);
-    sqlite3_bind_text(st, 4, event, -1, SQLITE_STATIC);
+        db_bind_null(st, 3);
+    db_bind_text(st, 4, event, -1);
     if (client_ip && *client_ip)
-        sqlite3_bind_text(st, 5, client_ip, -1, SQLITE_STATIC);
+        db_bind_text(st, 5, client_ip, -1);
     else
-        sqlite3_bind_null(st, 5);
-    sqlite3_bind_text(st, 6, detail, -1, SQLITE_STATIC);
+        db_bind_null(st, 5);
+    db_bind_text(st, 6, detail, -1);
     return store_exec_done(st);
 }
 
@@ -504,7 +521,7 @@ struct user_copy {
     char *app_id, *app_name, *sub, *factors;
 };
 
-static char *dup_col(sqlite3_stmt *st, int col)
+static char *dup_col(db_stmt *st, int col)
 {
     return og_strdup(col_str(st, col));
 }
@@ -519,9 +536,8 @@ int support_users_each(struct store *s, const struct support_user_query *q,
         (q->backward && !q->after_sub))
         return OG_ERR_INVALID;
     bool one_app = q->app_id && *q->app_id;
-    const char *sql = one_app ? (q->backward ? SQL_USERS_APP_BACK : SQL_USERS_APP_FWD)
-                              : (q->backward ? SQL_USERS_ALL_BACK : SQL_USERS_ALL_FWD);
-    sqlite3_stmt *st = store_stmt(s, sql);
+    const char *sql = SQL_USERS[store_engine(s) == STORE_POSTGRES][one_app][q->backward];
+    db_stmt *st = store_stmt(s, sql);
     if (!st)
         return OG_ERR_DB;
     static const char *const has_types[] = {"", "none", "sms", "email", "totp"};
@@ -531,20 +547,19 @@ int support_users_each(struct store *s, const struct support_user_query *q,
     memcpy(end, prefix, plen);
     memcpy(end + plen, PREFIX_END, sizeof(PREFIX_END));
     if (one_app)
-        sqlite3_bind_text(st, 1, q->app_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, prefix, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, end, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, q->after_sub ? q->after_sub : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, q->after_app ? q->after_app : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 6, (int)q->state);
-    sqlite3_bind_text(st, 7, (unsigned)q->has < ARRAY_SIZE(has_types) ? has_types[q->has] : "", -1,
-                      SQLITE_STATIC);
-    sqlite3_bind_int64(st, 8, q->now_ms);
-    sqlite3_bind_int(st, 9, q->limit + 1);
+        db_bind_text(st, 1, q->app_id, -1);
+    db_bind_text(st, 2, prefix, -1);
+    db_bind_text(st, 3, end, -1);
+    db_bind_text(st, 4, q->after_sub ? q->after_sub : "", -1);
+    db_bind_text(st, 5, q->after_app ? q->after_app : "", -1);
+    db_bind_int(st, 6, (int)q->state);
+    db_bind_text(st, 7, (unsigned)q->has < ARRAY_SIZE(has_types) ? has_types[q->has] : "", -1);
+    db_bind_int64(st, 8, q->now_ms);
+    db_bind_int(st, 9, q->limit + 1);
     /* Rows are copied first: a backward page is read in reverse. */
     struct user_copy *rows = og_calloc((size_t)q->limit, sizeof(*rows));
     int rc, n = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = db_step(st)) == DB_ROW) {
         if (n == q->limit) {
             if (more)
                 *more = true;
@@ -555,19 +570,19 @@ int support_users_each(struct store *s, const struct support_user_query *q,
         c->app_name = dup_col(st, 2);
         c->sub = dup_col(st, 3);
         c->factors = dup_col(st, 8);
-        c->r.id = sqlite3_column_int64(st, 0);
-        c->r.failures = sqlite3_column_int64(st, 4);
-        c->r.retry_at = sqlite3_column_int64(st, 5);
-        c->r.locked = sqlite3_column_type(st, 6) != SQLITE_NULL;
-        c->r.locked_at = sqlite3_column_int64(st, 6);
-        c->r.created_at = sqlite3_column_int64(st, 7);
-        c->r.recovery_left = sqlite3_column_int64(st, 9);
+        c->r.id = db_column_int64(st, 0);
+        c->r.failures = db_column_int64(st, 4);
+        c->r.retry_at = db_column_int64(st, 5);
+        c->r.locked = db_column_type(st, 6) != DB_NULL;
+        c->r.locked_at = db_column_int64(st, 6);
+        c->r.created_at = db_column_int64(st, 7);
+        c->r.recovery_left = db_column_int64(st, 9);
     }
-    sqlite3_reset(st);
+    db_reset(st);
     free(end);
     for (int i = 0; i < n; i++) {
         struct user_copy *c = &rows[q->backward ? n - 1 - i : i];
-        if (rc == SQLITE_DONE) {
+        if (rc == DB_DONE) {
             c->r.app_id = c->app_id;
             c->r.app_name = c->app_name;
             c->r.sub = c->sub;
@@ -580,7 +595,7 @@ int support_users_each(struct store *s, const struct support_user_query *q,
         free(c->factors);
     }
     free(rows);
-    return rc == SQLITE_DONE ? OG_OK : store_step_err(rc);
+    return rc == DB_DONE ? OG_OK : store_step_err(rc);
 }
 
 /* ---- audit history ---- */
@@ -588,20 +603,20 @@ int support_users_each(struct store *s, const struct support_user_query *q,
 static int history(struct store *s, const char *sql, const char *app_id, const char *sub, int limit,
                    void (*fn)(const struct support_event *e, void *arg), void *arg)
 {
-    sqlite3_stmt *st = store_stmt(s, sql);
+    db_stmt *st = store_stmt(s, sql);
     if (!st)
         return OG_ERR_DB;
     if (app_id)
-        sqlite3_bind_text(st, 1, app_id, -1, SQLITE_STATIC);
+        db_bind_text(st, 1, app_id, -1);
     if (sub)
-        sqlite3_bind_text(st, 2, sub, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, SUPPORT_HISTORY_SCAN);
-    sqlite3_bind_int(st, 4, limit);
+        db_bind_text(st, 2, sub, -1);
+    db_bind_int64(st, 3, SUPPORT_HISTORY_SCAN);
+    db_bind_int(st, 4, limit);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = db_step(st)) == DB_ROW) {
         struct support_event e = {
-            .id = sqlite3_column_int64(st, 0),
-            .at = sqlite3_column_int64(st, 1),
+            .id = db_column_int64(st, 0),
+            .at = db_column_int64(st, 1),
             .event = col_str(st, 2),
             .app_id = col_str(st, 3),
             .app_name = col_str(st, 4),
@@ -612,8 +627,8 @@ static int history(struct store *s, const char *sql, const char *app_id, const c
         };
         fn(&e, arg);
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? OG_OK : store_step_err(rc);
+    db_reset(st);
+    return rc == DB_DONE ? OG_OK : store_step_err(rc);
 }
 
 int support_user_history(struct store *s, const char *app_id, const char *sub, int limit,

@@ -12,7 +12,7 @@
 #include "core/common.h"
 #include "core/contact.h"
 #include "core/secrets.h"
-#include "core/store.h"
+#include "core/store/store.h"
 
 struct support_user {
     int64_t id;
@@ -203,9 +203,9 @@ struct support_delivery {
 };
 
 /* Which outbox rows support_deliveries_each lists (codes, notifications
- * and webhooks): channel ("sms", "email", "webhook"), state ("queued", "sending", "sent", "failed") and app_id, each
- * NULL or "" for any; rows older than before_id (0: from the newest);
- * limit (1..SUPPORT_PAGE_MAX) of them. */
+ * and webhooks): channel ("sms", "email", "webhook"), state ("queued", "sending", "sent", "failed")
+ * and app_id, each NULL or "" for any; rows older than before_id (0: from the newest); limit
+ * (1..SUPPORT_PAGE_MAX) of them. */
 struct support_delivery_query {
     const char *channel, *state, *app_id;
     int64_t before_id;

@@ -10,39 +10,38 @@
 
 #include <stdio.h>
 
-static void copy_col(sqlite3_stmt *st, int col, char *out, size_t outlen)
+static void copy_col(db_stmt *st, int col, char *out, size_t outlen)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
+    const unsigned char *t = db_column_text(st, col);
     snprintf(out, outlen, "%s", t ? (const char *)t : "");
 }
 
 enum mfa_result users_find(const struct mfa_ctx *c, const char *sub, struct mfa_user *u)
 {
-    sqlite3_stmt *st =
-        store_stmt(c->store, "SELECT id, preferred_factor, last_used_factor, failures, "
-                             "retry_at, last_wait, locked_at, enrol_offered FROM users "
-                             "WHERE app_id = ? AND sub = ?");
+    db_stmt *st = store_stmt(c->store, "SELECT id, preferred_factor, last_used_factor, failures, "
+                                       "retry_at, last_wait, locked_at, enrol_offered FROM users "
+                                       "WHERE app_id = ? AND sub = ?");
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_text(st, 1, c->app_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, sub, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE ? MFA_NOT_FOUND : MFA_ERROR;
+    db_bind_text(st, 1, c->app_id, -1);
+    db_bind_text(st, 2, sub, -1);
+    int rc = db_step(st);
+    if (rc != DB_ROW) {
+        db_reset(st);
+        return rc == DB_DONE ? MFA_NOT_FOUND : MFA_ERROR;
     }
     memset(u, 0, sizeof(*u));
-    u->id = sqlite3_column_int64(st, 0);
+    u->id = db_column_int64(st, 0);
     snprintf(u->sub, sizeof(u->sub), "%s", sub);
     copy_col(st, 1, u->preferred, sizeof(u->preferred));
     copy_col(st, 2, u->last_used, sizeof(u->last_used));
-    u->failures = sqlite3_column_int64(st, 3);
-    u->retry_at = sqlite3_column_int64(st, 4);
-    u->last_wait = sqlite3_column_int64(st, 5);
-    u->locked = sqlite3_column_type(st, 6) != SQLITE_NULL;
-    u->locked_at = sqlite3_column_int64(st, 6);
-    u->enrol_offered = sqlite3_column_int(st, 7) != 0;
-    sqlite3_reset(st);
+    u->failures = db_column_int64(st, 3);
+    u->retry_at = db_column_int64(st, 4);
+    u->last_wait = db_column_int64(st, 5);
+    u->locked = db_column_type(st, 6) != DB_NULL;
+    u->locked_at = db_column_int64(st, 6);
+    u->enrol_offered = db_column_int(st, 7) != 0;
+    db_reset(st);
     return MFA_OK;
 }
 
@@ -54,41 +53,41 @@ enum mfa_result users_get_or_create(const struct mfa_ctx *c, const char *sub, st
     enum mfa_result r = users_find(c, sub, u);
     if (r != MFA_NOT_FOUND)
         return r;
-    sqlite3_stmt *st =
+    db_stmt *st =
         store_stmt(c->store, "INSERT INTO users (app_id, sub, created_at) VALUES (?, ?, ?)");
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_text(st, 1, c->app_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, sub, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, c->now_ms);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
+    db_bind_text(st, 1, c->app_id, -1);
+    db_bind_text(st, 2, sub, -1);
+    db_bind_int64(st, 3, c->now_ms);
+    int rc = db_step(st);
+    db_reset(st);
+    if (rc != DB_DONE)
         return MFA_ERROR;
     return users_find(c, sub, u);
 }
 
 static enum mfa_result users_save(const struct mfa_ctx *c, const struct mfa_user *u)
 {
-    sqlite3_stmt *st =
+    db_stmt *st =
         store_stmt(c->store, "UPDATE users SET preferred_factor = NULLIF(?, ''), "
                              "last_used_factor = NULLIF(?, ''), failures = ?, retry_at = ?, "
                              "last_wait = ?, locked_at = ? WHERE id = ?");
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_text(st, 1, u->preferred, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, u->last_used, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, u->failures);
-    sqlite3_bind_int64(st, 4, u->retry_at);
-    sqlite3_bind_int64(st, 5, u->last_wait);
+    db_bind_text(st, 1, u->preferred, -1);
+    db_bind_text(st, 2, u->last_used, -1);
+    db_bind_int64(st, 3, u->failures);
+    db_bind_int64(st, 4, u->retry_at);
+    db_bind_int64(st, 5, u->last_wait);
     if (u->locked)
-        sqlite3_bind_int64(st, 6, u->locked_at);
+        db_bind_int64(st, 6, u->locked_at);
     else
-        sqlite3_bind_null(st, 6);
-    sqlite3_bind_int64(st, 7, u->id);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? MFA_OK : MFA_ERROR;
+        db_bind_null(st, 6);
+    db_bind_int64(st, 7, u->id);
+    int rc = db_step(st);
+    db_reset(st);
+    return rc == DB_DONE ? MFA_OK : MFA_ERROR;
 }
 
 enum mfa_result users_set_preferred(const struct mfa_ctx *c, struct mfa_user *u,
@@ -163,12 +162,12 @@ enum mfa_result users_fail(const struct mfa_ctx *c, struct mfa_user *u, struct m
 
 void users_mark_offered(const struct mfa_ctx *c, struct mfa_user *u)
 {
-    sqlite3_stmt *st = store_stmt(c->store, "UPDATE users SET enrol_offered = 1 WHERE id = ?");
+    db_stmt *st = store_stmt(c->store, "UPDATE users SET enrol_offered = 1 WHERE id = ?");
     if (!st)
         return;
-    sqlite3_bind_int64(st, 1, u->id);
-    sqlite3_step(st);
-    sqlite3_reset(st);
+    db_bind_int64(st, 1, u->id);
+    db_step(st);
+    db_reset(st);
     u->enrol_offered = true;
 }
 

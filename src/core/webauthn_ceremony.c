@@ -51,20 +51,20 @@ static enum mfa_result challenge_new(const struct mfa_ctx *c, const struct mfa_u
     random_bytes(bytes, WEBAUTHN_CHALLENGE_LEN);
     random_id(WEBAUTHN_CHALLENGE_ID, out->id, sizeof(out->id));
     out->expires_at = c->now_ms + (int64_t)lifetime_s(c) * 1000;
-    sqlite3_stmt *st = store_stmt(c->store, SQL_INSERT);
+    db_stmt *st = store_stmt(c->store, SQL_INSERT);
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_text(st, 1, out->id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, u->id);
-    sqlite3_bind_text(st, 3, kind_names[kind], -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 4, bytes, WEBAUTHN_CHALLENGE_LEN, SQLITE_STATIC);
+    db_bind_text(st, 1, out->id, -1);
+    db_bind_int64(st, 2, u->id);
+    db_bind_text(st, 3, kind_names[kind], -1);
+    db_bind_blob(st, 4, bytes, WEBAUTHN_CHALLENGE_LEN);
     if (binding)
-        sqlite3_bind_blob(st, 5, binding, WEBAUTHN_BINDING_LEN, SQLITE_STATIC);
+        db_bind_blob(st, 5, binding, WEBAUTHN_BINDING_LEN);
     else
-        sqlite3_bind_null(st, 5);
-    sqlite3_bind_int64(st, 6, out->expires_at);
-    sqlite3_bind_int64(st, 7, c->now_ms);
-    sqlite3_bind_text(st, 8, c->client_ip, -1, SQLITE_STATIC);
+        db_bind_null(st, 5);
+    db_bind_int64(st, 6, out->expires_at);
+    db_bind_int64(st, 7, c->now_ms);
+    db_bind_text(st, 8, c->client_ip, -1);
     return store_exec_done(st) == OG_OK ? MFA_OK : MFA_ERROR;
 }
 
@@ -78,30 +78,30 @@ static enum mfa_result challenge_take(const struct mfa_ctx *c, const struct mfa_
 {
     if (!webauthn_challenge_id_is(id) || strlen(id) >= MFA_ID_LEN)
         return MFA_NOT_FOUND;
-    sqlite3_stmt *st = store_stmt(c->store, SQL_GET);
+    db_stmt *st = store_stmt(c->store, SQL_GET);
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, c->app_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE ? MFA_NOT_FOUND : MFA_ERROR;
+    db_bind_text(st, 1, id, -1);
+    db_bind_text(st, 2, c->app_id, -1);
+    int rc = db_step(st);
+    if (rc != DB_ROW) {
+        db_reset(st);
+        return rc == DB_DONE ? MFA_NOT_FOUND : MFA_ERROR;
     }
-    const char *k = (const char *)sqlite3_column_text(st, 1);
-    const void *b = sqlite3_column_blob(st, 3);
-    int blen = sqlite3_column_bytes(st, 3);
+    const char *k = (const char *)db_column_text(st, 1);
+    const void *b = db_column_blob(st, 3);
+    int blen = db_column_bytes(st, 3);
     bool mine =
-        sqlite3_column_int64(st, 0) == u->id && k && strcmp(k, kind_names[kind]) == 0 &&
-        sqlite3_column_bytes(st, 2) == WEBAUTHN_CHALLENGE_LEN &&
+        db_column_int64(st, 0) == u->id && k && strcmp(k, kind_names[kind]) == 0 &&
+        db_column_bytes(st, 2) == WEBAUTHN_CHALLENGE_LEN &&
         (binding ? (b && blen == WEBAUTHN_BINDING_LEN && ct_equal(b, binding, WEBAUTHN_BINDING_LEN))
-                 : sqlite3_column_type(st, 3) == SQLITE_NULL);
-    const char *status = (const char *)sqlite3_column_text(st, 4);
+                 : db_column_type(st, 3) == DB_NULL);
+    const char *status = (const char *)db_column_text(st, 4);
     bool open = status && strcmp(status, "open") == 0;
-    int64_t expires_at = sqlite3_column_int64(st, 5);
+    int64_t expires_at = db_column_int64(st, 5);
     if (mine)
-        memcpy(bytes, sqlite3_column_blob(st, 2), WEBAUTHN_CHALLENGE_LEN);
-    sqlite3_reset(st);
+        memcpy(bytes, db_column_blob(st, 2), WEBAUTHN_CHALLENGE_LEN);
+    db_reset(st);
     if (!mine)
         return MFA_NOT_FOUND;
     if (!open)
@@ -111,38 +111,38 @@ static enum mfa_result challenge_take(const struct mfa_ctx *c, const struct mfa_
     st = store_stmt(c->store, SQL_TAKE);
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    db_bind_text(st, 1, id, -1);
     if (store_exec_done(st) != OG_OK)
         return MFA_ERROR;
     /* Only the call that flipped it from open goes on. */
-    return sqlite3_changes(store_db(c->store)) == 1 ? MFA_OK : MFA_DONE;
+    return store_changes(c->store) == 1 ? MFA_OK : MFA_DONE;
 }
 
 enum mfa_result webauthn_challenge_user(const struct mfa_ctx *c, const char *id, struct mfa_user *u)
 {
     if (!webauthn_challenge_id_is(id) || strlen(id) >= MFA_ID_LEN)
         return MFA_NOT_FOUND;
-    sqlite3_stmt *st = store_stmt(c->store, SQL_USER);
+    db_stmt *st = store_stmt(c->store, SQL_USER);
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, c->app_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
+    db_bind_text(st, 1, id, -1);
+    db_bind_text(st, 2, c->app_id, -1);
+    int rc = db_step(st);
     char sub[MFA_SUB_MAX + 1] = "";
-    if (rc == SQLITE_ROW)
-        snprintf(sub, sizeof(sub), "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW)
-        return rc == SQLITE_DONE ? MFA_NOT_FOUND : MFA_ERROR;
+    if (rc == DB_ROW)
+        snprintf(sub, sizeof(sub), "%s", (const char *)db_column_text(st, 0));
+    db_reset(st);
+    if (rc != DB_ROW)
+        return rc == DB_DONE ? MFA_NOT_FOUND : MFA_ERROR;
     return users_find(c, sub, u);
 }
 
 int webauthn_challenges_prune(struct store *s, int64_t now_ms)
 {
-    sqlite3_stmt *st = store_stmt(s, SQL_PRUNE);
+    db_stmt *st = store_stmt(s, SQL_PRUNE);
     if (!st)
         return OG_ERR_DB;
-    sqlite3_bind_int64(st, 1, now_ms);
+    db_bind_int64(st, 1, now_ms);
     return store_exec_done(st);
 }
 

@@ -41,17 +41,17 @@ enum mfa_result webauthn_user_handle(const struct mfa_ctx *c, const struct mfa_u
                                      uint8_t out[WEBAUTHN_USER_HANDLE_LEN])
 {
     for (int pass = 0; pass < 2; pass++) {
-        sqlite3_stmt *st = store_stmt(c->store, SQL_HANDLE_GET);
+        db_stmt *st = store_stmt(c->store, SQL_HANDLE_GET);
         if (!st)
             return MFA_ERROR;
-        sqlite3_bind_int64(st, 1, u->id);
-        int rc = sqlite3_step(st);
-        bool found = rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == WEBAUTHN_USER_HANDLE_LEN;
+        db_bind_int64(st, 1, u->id);
+        int rc = db_step(st);
+        bool found = rc == DB_ROW && db_column_bytes(st, 0) == WEBAUTHN_USER_HANDLE_LEN;
         if (found)
-            memcpy(out, sqlite3_column_blob(st, 0), WEBAUTHN_USER_HANDLE_LEN);
-        sqlite3_reset(st);
-        if (rc != SQLITE_ROW)
-            return rc == SQLITE_DONE ? MFA_NOT_FOUND : MFA_ERROR;
+            memcpy(out, db_column_blob(st, 0), WEBAUTHN_USER_HANDLE_LEN);
+        db_reset(st);
+        if (rc != DB_ROW)
+            return rc == DB_DONE ? MFA_NOT_FOUND : MFA_ERROR;
         if (found)
             return MFA_OK;
         if (!create || pass == 1)
@@ -61,8 +61,8 @@ enum mfa_result webauthn_user_handle(const struct mfa_ctx *c, const struct mfa_u
         st = store_stmt(c->store, SQL_HANDLE_SET);
         if (!st)
             return MFA_ERROR;
-        sqlite3_bind_blob(st, 1, fresh, sizeof(fresh), SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, u->id);
+        db_bind_blob_copy(st, 1, fresh, sizeof(fresh));
+        db_bind_int64(st, 2, u->id);
         if (store_exec_done(st) != OG_OK)
             return MFA_ERROR;
     }
@@ -101,7 +101,7 @@ static void name_clean(const char *name, char out[WEBAUTHN_NAME_MAX + 1])
         snprintf(out, WEBAUTHN_NAME_MAX + 1, "%s", "Passkey");
 }
 
-static enum mfa_result step_done(sqlite3_stmt *st)
+static enum mfa_result step_done(db_stmt *st)
 {
     return store_exec_done(st) == OG_OK ? MFA_OK : MFA_ERROR;
 }
@@ -114,16 +114,16 @@ enum mfa_result webauthn_credential_add(const struct mfa_ctx *c, struct mfa_user
         return MFA_NOT_ALLOWED;
     if (cred->id_len == 0 || cred->public_key_len == 0)
         return MFA_INVALID;
-    sqlite3_stmt *st = store_stmt(c->store, SQL_CRED_EXISTS);
+    db_stmt *st = store_stmt(c->store, SQL_CRED_EXISTS);
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_text(st, 1, rp_id, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, cred->id, (int)cred->id_len, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
+    db_bind_text(st, 1, rp_id, -1);
+    db_bind_blob(st, 2, cred->id, (int)cred->id_len);
+    int rc = db_step(st);
+    db_reset(st);
+    if (rc == DB_ROW)
         return MFA_CONFLICT;
-    if (rc != SQLITE_DONE)
+    if (rc != DB_DONE)
         return MFA_ERROR;
 
     memset(f, 0, sizeof(*f));
@@ -134,9 +134,9 @@ enum mfa_result webauthn_credential_add(const struct mfa_ctx *c, struct mfa_user
     st = store_stmt(c->store, SQL_FACTOR_INSERT);
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_text(st, 1, f->id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, u->id);
-    sqlite3_bind_int64(st, 3, c->now_ms);
+    db_bind_text(st, 1, f->id, -1);
+    db_bind_int64(st, 2, u->id);
+    db_bind_int64(st, 3, c->now_ms);
     if (step_done(st) != MFA_OK)
         return MFA_ERROR;
 
@@ -148,19 +148,19 @@ enum mfa_result webauthn_credential_add(const struct mfa_ctx *c, struct mfa_user
     st = store_stmt(c->store, SQL_CRED_INSERT);
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_text(st, 1, f->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, rp_id, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 3, cred->id, (int)cred->id_len, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 4, cred->public_key, (int)cred->public_key_len, SQLITE_STATIC);
-    sqlite3_bind_int(st, 5, cred->alg);
-    sqlite3_bind_int64(st, 6, cred->sign_count);
-    sqlite3_bind_blob(st, 7, cred->aaguid, sizeof(cred->aaguid), SQLITE_STATIC);
-    sqlite3_bind_int(st, 8, cred->uv);
-    sqlite3_bind_int(st, 9, cred->be);
-    sqlite3_bind_int(st, 10, cred->bs);
-    sqlite3_bind_text(st, 11, transports, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 12, cred->fmt, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 13, clean, -1, SQLITE_STATIC);
+    db_bind_text(st, 1, f->id, -1);
+    db_bind_text(st, 2, rp_id, -1);
+    db_bind_blob(st, 3, cred->id, (int)cred->id_len);
+    db_bind_blob(st, 4, cred->public_key, (int)cred->public_key_len);
+    db_bind_int(st, 5, cred->alg);
+    db_bind_int64(st, 6, cred->sign_count);
+    db_bind_blob(st, 7, cred->aaguid, sizeof(cred->aaguid));
+    db_bind_int(st, 8, cred->uv);
+    db_bind_int(st, 9, cred->be);
+    db_bind_int(st, 10, cred->bs);
+    db_bind_text(st, 11, transports, -1);
+    db_bind_text(st, 12, cred->fmt, -1);
+    db_bind_text(st, 13, clean, -1);
     if (step_done(st) != MFA_OK)
         return MFA_ERROR;
     audit_log(c, u->sub, "factor_added", f->id, "webauthn");
@@ -168,10 +168,10 @@ enum mfa_result webauthn_credential_add(const struct mfa_ctx *c, struct mfa_user
     return MFA_OK;
 }
 
-static void blob_copy(sqlite3_stmt *st, int col, uint8_t *dst, size_t cap, size_t *len)
+static void blob_copy(db_stmt *st, int col, uint8_t *dst, size_t cap, size_t *len)
 {
-    size_t n = (size_t)sqlite3_column_bytes(st, col);
-    const void *p = sqlite3_column_blob(st, col);
+    size_t n = (size_t)db_column_bytes(st, col);
+    const void *p = db_column_blob(st, col);
     if (n > cap || !p)
         n = 0;
     if (n)
@@ -180,32 +180,32 @@ static void blob_copy(sqlite3_stmt *st, int col, uint8_t *dst, size_t cap, size_
         *len = n;
 }
 
-static void text_copy(sqlite3_stmt *st, int col, char *dst, size_t cap)
+static void text_copy(db_stmt *st, int col, char *dst, size_t cap)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
+    const unsigned char *t = db_column_text(st, col);
     snprintf(dst, cap, "%s", t ? (const char *)t : "");
 }
 
-static void row_to_stored(sqlite3_stmt *st, struct webauthn_stored *s)
+static void row_to_stored(db_stmt *st, struct webauthn_stored *s)
 {
     memset(s, 0, sizeof(*s));
     text_copy(st, 0, s->factor_id, sizeof(s->factor_id));
-    s->user_id = sqlite3_column_int64(st, 1);
+    s->user_id = db_column_int64(st, 1);
     text_copy(st, 2, s->sub, sizeof(s->sub));
     text_copy(st, 3, s->name, sizeof(s->name));
-    s->created_at = sqlite3_column_int64(st, 4);
-    s->last_used_at = sqlite3_column_int64(st, 5);
+    s->created_at = db_column_int64(st, 4);
+    s->last_used_at = db_column_int64(st, 5);
     struct webauthn_credential *w = &s->cred;
     blob_copy(st, 6, w->id, sizeof(w->id), &w->id_len);
     blob_copy(st, 7, w->public_key, sizeof(w->public_key), &w->public_key_len);
-    w->alg = sqlite3_column_int(st, 8);
-    w->sign_count = (uint32_t)sqlite3_column_int64(st, 9);
+    w->alg = db_column_int(st, 8);
+    w->sign_count = (uint32_t)db_column_int64(st, 9);
     size_t aaguid_len = 0;
     blob_copy(st, 10, w->aaguid, sizeof(w->aaguid), &aaguid_len);
-    w->uv = sqlite3_column_int(st, 11) != 0;
-    w->be = sqlite3_column_int(st, 12) != 0;
-    w->bs = sqlite3_column_int(st, 13) != 0;
-    const unsigned char *t = sqlite3_column_text(st, 14);
+    w->uv = db_column_int(st, 11) != 0;
+    w->be = db_column_int(st, 12) != 0;
+    w->bs = db_column_int(st, 13) != 0;
+    const unsigned char *t = db_column_text(st, 14);
     w->transports = webauthn_transports_parse(t ? (const char *)t : "");
     text_copy(st, 15, w->fmt, sizeof(w->fmt));
 }
@@ -215,20 +215,20 @@ enum mfa_result webauthn_credential_each(const struct mfa_ctx *c, const struct m
                                          void (*fn)(const struct webauthn_stored *s, void *arg),
                                          void *arg)
 {
-    sqlite3_stmt *st = store_stmt(c->store, SQL_EACH);
+    db_stmt *st = store_stmt(c->store, SQL_EACH);
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_int64(st, 1, u->id);
-    sqlite3_bind_text(st, 2, rp_id, -1, SQLITE_STATIC);
+    db_bind_int64(st, 1, u->id);
+    db_bind_text(st, 2, rp_id, -1);
     struct webauthn_stored *s = og_malloc(sizeof(*s)); /* ~1.7 KiB: not on the stack per row */
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = db_step(st)) == DB_ROW) {
         row_to_stored(st, s);
         fn(s, arg);
     }
-    sqlite3_reset(st);
+    db_reset(st);
     free(s);
-    return rc == SQLITE_DONE ? MFA_OK : MFA_ERROR;
+    return rc == DB_DONE ? MFA_OK : MFA_ERROR;
 }
 
 enum mfa_result webauthn_credential_find(const struct mfa_ctx *c, const char *rp_id,
@@ -237,38 +237,38 @@ enum mfa_result webauthn_credential_find(const struct mfa_ctx *c, const char *rp
 {
     if (!id || id_len == 0 || id_len > WEBAUTHN_CRED_ID_MAX)
         return MFA_NOT_FOUND;
-    sqlite3_stmt *st = store_stmt(c->store, SQL_FIND);
+    db_stmt *st = store_stmt(c->store, SQL_FIND);
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_text(st, 1, rp_id, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, id, (int)id_len, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, c->app_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
+    db_bind_text(st, 1, rp_id, -1);
+    db_bind_blob(st, 2, id, (int)id_len);
+    db_bind_text(st, 3, c->app_id, -1);
+    int rc = db_step(st);
+    if (rc == DB_ROW)
         row_to_stored(st, out);
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? MFA_OK : rc == SQLITE_DONE ? MFA_NOT_FOUND : MFA_ERROR;
+    db_reset(st);
+    return rc == DB_ROW ? MFA_OK : rc == DB_DONE ? MFA_NOT_FOUND : MFA_ERROR;
 }
 
 enum mfa_result webauthn_credential_used(const struct mfa_ctx *c, const struct webauthn_stored *s,
                                          const struct webauthn_assertion *a)
 {
-    sqlite3_stmt *st = store_stmt(c->store, SQL_COUNTER);
+    db_stmt *st = store_stmt(c->store, SQL_COUNTER);
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_int64(st, 1, a->sign_count);
-    sqlite3_bind_int(st, 2, a->bs);
-    sqlite3_bind_text(st, 3, s->factor_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, s->cred.sign_count);
+    db_bind_int64(st, 1, a->sign_count);
+    db_bind_int(st, 2, a->bs);
+    db_bind_text(st, 3, s->factor_id, -1);
+    db_bind_int64(st, 4, s->cred.sign_count);
     if (step_done(st) != MFA_OK)
         return MFA_ERROR;
-    if (sqlite3_changes(store_db(c->store)) == 0)
+    if (store_changes(c->store) == 0)
         return MFA_CONFLICT;
     st = store_stmt(c->store, SQL_LAST_USED);
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_int64(st, 1, c->now_ms);
-    sqlite3_bind_text(st, 2, s->factor_id, -1, SQLITE_STATIC);
+    db_bind_int64(st, 1, c->now_ms);
+    db_bind_text(st, 2, s->factor_id, -1);
     return step_done(st);
 }
 
@@ -276,15 +276,15 @@ enum mfa_result webauthn_credential_name(const struct mfa_ctx *c, const char *fa
                                          char out[WEBAUTHN_NAME_MAX + 1])
 {
     out[0] = '\0';
-    sqlite3_stmt *st = store_stmt(c->store, SQL_NAME);
+    db_stmt *st = store_stmt(c->store, SQL_NAME);
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_text(st, 1, factor_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
+    db_bind_text(st, 1, factor_id, -1);
+    int rc = db_step(st);
+    if (rc == DB_ROW)
         text_copy(st, 0, out, WEBAUTHN_NAME_MAX + 1);
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? MFA_OK : rc == SQLITE_DONE ? MFA_NOT_FOUND : MFA_ERROR;
+    db_reset(st);
+    return rc == DB_ROW ? MFA_OK : rc == DB_DONE ? MFA_NOT_FOUND : MFA_ERROR;
 }
 
 enum mfa_result webauthn_credential_rename(const struct mfa_ctx *c, const struct mfa_user *u,
@@ -298,11 +298,11 @@ enum mfa_result webauthn_credential_rename(const struct mfa_ctx *c, const struct
         return MFA_NOT_FOUND;
     char clean[WEBAUTHN_NAME_MAX + 1];
     name_clean(name, clean);
-    sqlite3_stmt *st = store_stmt(c->store, SQL_RENAME);
+    db_stmt *st = store_stmt(c->store, SQL_RENAME);
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_text(st, 1, clean, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, f.id, -1, SQLITE_STATIC);
+    db_bind_text(st, 1, clean, -1);
+    db_bind_text(st, 2, f.id, -1);
     if (step_done(st) != MFA_OK)
         return MFA_ERROR;
     audit_log(c, u->sub, "factor_renamed", f.id, "webauthn");

@@ -206,7 +206,9 @@ static void count_refusal(struct api *a, const char *kind)
 static void api_outcome(struct api *a, enum mfa_result r, const struct mfa_outcome *o)
 {
     switch (r) {
-    case MFA_OK: api_error(a, 500, "internal_error", "unexpected outcome"); return;
+    case MFA_OK:
+        api_error(a, 500, "internal_error", "unexpected outcome");
+        return;
     case MFA_WRONG_CODE: {
         bool attempts = o->attempts_left >= 0 && o->factor_id[0] && o->type != FACTOR_TOTP;
         struct jw w = {.len = 0};
@@ -232,11 +234,15 @@ static void api_outcome(struct api *a, enum mfa_result r, const struct mfa_outco
         api_error_extra(a, 422, "invalid_code", "the code is not right", extra);
         return;
     }
-    case MFA_EXPIRED: api_error(a, 410, "expired", "the code has expired; ask for a new one"); return;
+    case MFA_EXPIRED:
+        api_error(a, 410, "expired", "the code has expired; ask for a new one");
+        return;
     case MFA_NO_ATTEMPTS:
         api_error(a, 410, "no_attempts_left", "too many wrong codes; ask for a new one");
         return;
-    case MFA_DONE: api_error(a, 410, "already_used", "this challenge was already passed"); return;
+    case MFA_DONE:
+        api_error(a, 410, "already_used", "this challenge was already passed");
+        return;
     case MFA_WAIT:
         count_refusal(a, "lockout_wait");
         set_retry_after(a, o->retry_after);
@@ -257,9 +263,15 @@ static void api_outcome(struct api *a, enum mfa_result r, const struct mfa_outco
                         json_pack("{s:s, s:n}", "locked_at", at, "locked_until"));
         return;
     }
-    case MFA_NOT_FOUND: api_error(a, 404, "not_found", "no such factor or challenge"); return;
-    case MFA_CONFLICT: api_error(a, 409, "conflict", "that is already in place"); return;
-    case MFA_INVALID: api_error(a, 400, "invalid_request", "the request is not valid"); return;
+    case MFA_NOT_FOUND:
+        api_error(a, 404, "not_found", "no such factor or challenge");
+        return;
+    case MFA_CONFLICT:
+        api_error(a, 409, "conflict", "that is already in place");
+        return;
+    case MFA_INVALID:
+        api_error(a, 400, "invalid_request", "the request is not valid");
+        return;
     case MFA_NOT_ALLOWED:
         api_error(a, 403, "factor_not_allowed", "the policy does not allow this factor type");
         return;
@@ -267,7 +279,8 @@ static void api_outcome(struct api *a, enum mfa_result r, const struct mfa_outco
         count_refusal(a, "sms_country");
         api_error(a, 422, "country_not_allowed", "SMS to this country is not allowed");
         return;
-    case MFA_ERROR: break;
+    case MFA_ERROR:
+        break;
     }
     if (a->in_batch) {
         batch_request_end(a->srv, false);
@@ -304,8 +317,7 @@ static bool basic_credentials(struct http_request *req, struct span *id, struct 
         return false;
     size_t idlen = (size_t)(colon - (const char *)raw);
     if (url_decode(&req->arena, span_make((const char *)raw, idlen), true, id) != OG_OK ||
-        url_decode(&req->arena, span_make(colon + 1, (size_t)n - idlen - 1), true, secret) !=
-            OG_OK)
+        url_decode(&req->arena, span_make(colon + 1, (size_t)n - idlen - 1), true, secret) != OG_OK)
         return false;
     return id->len > 0 && id->len < MFA_ID_LEN && secret->len > 0;
 }
@@ -421,13 +433,12 @@ static bool api_start(struct http_request *req, struct api *a, enum api_body bod
     bool creds = basic_credentials(req, &id, &secret);
     enum appcache_result auth = APPCACHE_UNAVAILABLE;
     if (creds && s->apps)
-        auth = appcache_auth(s, id.p, secret.p, secret.len, a->app_name, sizeof(a->app_name),
-                             &a->pol);
+        auth =
+            appcache_auth(s, id.p, secret.p, secret.len, a->app_name, sizeof(a->app_name), &a->pol);
     bool have_policy = auth == APPCACHE_OK;
     if (creds && auth == APPCACHE_UNAVAILABLE) /* no cache: straight from the store */
-        auth = apps_check_secret(s->store, &s->keys, id.p, secret.p, secret.len)
-                   ? APPCACHE_OK
-                   : APPCACHE_DENIED;
+        auth = apps_check_secret(s->store, &s->keys, id.p, secret.p, secret.len) ? APPCACHE_OK
+                                                                                 : APPCACHE_DENIED;
     if (!creds || auth != APPCACHE_OK) {
         http_header_add(req, "WWW-Authenticate", "Basic realm=\"otpgate\", charset=\"UTF-8\"");
         metrics_count(&s->metrics, "otpgate_api_auth_failures_total",
@@ -526,10 +537,14 @@ static json_t *amr_for(enum factor_type t, bool recovery)
     if (recovery)
         return json_pack("[s, s]", "otp", "mfa");
     switch (t) {
-    case FACTOR_SMS: return json_pack("[s, s, s]", "otp", "sms", "mfa");
-    case FACTOR_EMAIL: return json_pack("[s, s, s]", "otp", "mail", "mfa");
-    case FACTOR_TOTP: return json_pack("[s, s]", "otp", "mfa");
-    case FACTOR_WEBAUTHN: break; /* hwk/swk and user come with the passkey gate (#12) */
+    case FACTOR_SMS:
+        return json_pack("[s, s, s]", "otp", "sms", "mfa");
+    case FACTOR_EMAIL:
+        return json_pack("[s, s, s]", "otp", "mail", "mfa");
+    case FACTOR_TOTP:
+        return json_pack("[s, s]", "otp", "mfa");
+    case FACTOR_WEBAUTHN:
+        break; /* hwk/swk and user come with the passkey gate (#12) */
     }
     return json_array();
 }
@@ -555,8 +570,7 @@ static void count_verification(struct api *a, enum mfa_result r)
     char *l = (unsigned)r <= MFA_ERROR ? labels[r] : spare;
     if (l == spare || !l[0])
         snprintf(l, sizeof(spare), "result=\"%s\"", r == MFA_OK ? "ok" : mfa_result_code(r));
-    metrics_count(&a->srv->metrics, "otpgate_verifications_total",
-                  "Code checks, by result.", l, 1);
+    metrics_count(&a->srv->metrics, "otpgate_verifications_total", "Code checks, by result.", l, 1);
 }
 
 /* Queues the code of a fresh challenge or resend in the request's batch. */
@@ -574,10 +588,10 @@ static bool deliver(struct api *a, const struct mfa_user *u, struct mfa_challeng
 static json_t *challenge_json(const struct mfa_challenge *ch, int64_t now_ms)
 {
     int64_t resend = ch->resend_at > now_ms ? (ch->resend_at - now_ms + 999) / 1000 : 0;
-    json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:I}", "id", ch->id, "type",
-                          factor_type_name(ch->type), "destination",
-                          json_masked(ch->type, ch->destination), "expires_at",
-                          json_time(ch->expires_at), "resend_after", (json_int_t)resend);
+    json_t *o =
+        json_pack("{s:s, s:s, s:o, s:o, s:I}", "id", ch->id, "type", factor_type_name(ch->type),
+                  "destination", json_masked(ch->type, ch->destination), "expires_at",
+                  json_time(ch->expires_at), "resend_after", (json_int_t)resend);
     if (ch->type == FACTOR_TOTP) {
         json_object_set_new(o, "expires_at", json_null());
         json_object_set_new(o, "resend_after", json_null());
@@ -620,9 +634,9 @@ void api_factor_add(struct http_request *req)
             api_outcome(&a, r, NULL);
             return;
         }
-        json_t *o = json_pack("{s:s, s:s, s:s, s:n, s:s, s:s}", "id", f.id, "type", "totp",
-                              "status", "pending", "destination", "otpauth_uri", uri, "secret",
-                              secret);
+        json_t *o =
+            json_pack("{s:s, s:s, s:s, s:n, s:s, s:s}", "id", f.id, "type", "totp", "status",
+                      "pending", "destination", "otpauth_uri", uri, "secret", secret);
         OPENSSL_cleanse(secret, strlen(secret));
         OPENSSL_cleanse(uri, strlen(uri));
         free(secret);
@@ -799,12 +813,10 @@ void api_factor_list(struct http_request *req)
         return;
     }
     json_t *o = json_pack("{s:o, s:o, s:o, s:i, s:b}", "factors", arr, "preferred",
-                          json_id_or_null(u.preferred), "last_used",
-                          json_id_or_null(u.last_used), "recovery_codes_left", left, "locked",
-                          u.locked);
+                          json_id_or_null(u.preferred), "last_used", json_id_or_null(u.last_used),
+                          "recovery_codes_left", left, "locked", u.locked);
     api_send(&a, 200, o);
 }
-
 
 /* ---- remembered devices ----------------------------------------------- */
 
@@ -812,12 +824,12 @@ static void device_json(const struct device *d, void *arg)
 {
     json_t *arr = arg;
     json_array_append_new(
-        arr, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:o}", "id", d->id, "app_id",
-                       d->app_id, "scope", d->scope_all ? "all" : "app", "created_at",
-                       json_time(d->created_at), "expires_at", json_time(d->expires_at),
-                       "last_seen_at", json_time(d->last_seen_at), "auth_time",
-                       json_time(d->step_at), "user_agent", d->user_agent, "ip",
-                       d->ip[0] ? json_string(d->ip) : json_null()));
+        arr,
+        json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:o}", "id", d->id, "app_id", d->app_id,
+                  "scope", d->scope_all ? "all" : "app", "created_at", json_time(d->created_at),
+                  "expires_at", json_time(d->expires_at), "last_seen_at",
+                  json_time(d->last_seen_at), "auth_time", json_time(d->step_at), "user_agent",
+                  d->user_agent, "ip", d->ip[0] ? json_string(d->ip) : json_null()));
 }
 
 /* GET /api/v1/users/{sub}/devices: the browsers that skip the second step. */
@@ -1192,15 +1204,15 @@ static enum mfa_result pick_factor(struct api *a, struct mfa_user *u, const char
     for (int i = 0; i < 2; i++)
         if (order[i][0] && factors_get(&a->ctx, u, order[i], f) == MFA_OK && f->active)
             return MFA_OK;
-    sqlite3_stmt *st = store_stmt(a->ctx.store, "SELECT id FROM factors WHERE user_id = ? AND "
-                                                "status = 'active' ORDER BY created_at LIMIT 1");
+    db_stmt *st = store_stmt(a->ctx.store, "SELECT id FROM factors WHERE user_id = ? AND "
+                                           "status = 'active' ORDER BY created_at LIMIT 1");
     if (!st)
         return MFA_ERROR;
-    sqlite3_bind_int64(st, 1, u->id);
+    db_bind_int64(st, 1, u->id);
     char id[MFA_ID_LEN] = "";
-    if (sqlite3_step(st) == SQLITE_ROW)
-        snprintf(id, sizeof(id), "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_reset(st);
+    if (db_step(st) == DB_ROW)
+        snprintf(id, sizeof(id), "%s", (const char *)db_column_text(st, 0));
+    db_reset(st);
     return id[0] ? factors_get(&a->ctx, u, id, f) : MFA_NOT_FOUND;
 }
 
@@ -1274,7 +1286,6 @@ void api_challenge_create(struct http_request *req)
     }
     api_send(&a, 201, challenge_json(&ch, a.ctx.now_ms));
 }
-
 
 void api_challenge_resend(struct http_request *req)
 {

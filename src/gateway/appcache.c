@@ -148,7 +148,7 @@ static int load(struct appcache *c, struct server *s, int64_t known_version)
 {
     drop(c);
     struct store *st = s->store;
-    bool own = sqlite3_get_autocommit(store_db(st)) != 0;
+    bool own = !store_in_transaction(st);
     int rc = own ? store_run(st, "BEGIN") : OG_OK;
     int64_t dv = known_version;
     if (rc == OG_OK && (own || dv < 0))

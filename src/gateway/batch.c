@@ -19,7 +19,7 @@ struct batch_committer {
     uv_mutex_t mu;
     uv_cond_t cv;
     uv_async_t done_async; /* wakes the loop when a commit has ended */
-    sqlite3_stmt *commit;  /* prepared on the loop thread */
+    db_stmt *commit;       /* prepared on the loop thread */
     bool want, done, stop; /* under mu */
     int rc;                /* under mu: the COMMIT's SQLite result */
 };
@@ -40,10 +40,10 @@ static void committer_thread(void *arg)
             uv_cond_wait(&c->cv, &c->mu);
         if (c->want) {
             c->want = false;
-            sqlite3_stmt *st = c->commit;
+            db_stmt *st = c->commit;
             uv_mutex_unlock(&c->mu);
-            int rc = sqlite3_step(st);
-            sqlite3_reset(st);
+            int rc = db_step(st);
+            db_reset(st);
             uv_mutex_lock(&c->mu);
             c->rc = rc;
             c->done = true;
@@ -127,10 +127,11 @@ static void commit_ended(struct server *s, bool wait)
     if (!done)
         return;
     b->committing = false;
-    b->finish_ok = rc == SQLITE_DONE;
+    b->finish_ok = rc == DB_DONE;
     b->finish_pending = true;
     if (!b->finish_ok) {
-        log_error("group commit failed: answering 503 to the batch", "error", sqlite3_errstr(rc));
+        log_error("group commit failed: answering 503 to the batch", "error",
+                  store_errmsg(s->store));
         store_rollback(s->store);
     }
 }
@@ -297,7 +298,7 @@ int batch_request_begin(struct server *s)
         commit_ended(s, true);
     if (!b->open && !b->closed) {
         if (store_begin(s->store) != OG_OK) {
-            log_error("cannot begin a transaction", "error", sqlite3_errmsg(store_db(s->store)));
+            log_error("cannot begin a transaction", "error", store_errmsg(s->store));
             return OG_ERR_DB;
         }
         b->open = true;
@@ -310,7 +311,7 @@ int batch_request_begin(struct server *s)
         uv_idle_start(&b->idle, on_idle);
     }
     if (store_run(s->store, "SAVEPOINT req") != OG_OK) {
-        log_error("cannot open a savepoint", "error", sqlite3_errmsg(store_db(s->store)));
+        log_error("cannot open a savepoint", "error", store_errmsg(s->store));
         return OG_ERR_DB;
     }
     return OG_OK;

@@ -46,7 +46,7 @@ static void checkpoint_thread(void *arg)
         int frames = 0, copied = 0;
         int rc = store_checkpoint(c->db, &frames, &copied);
         if (rc != OG_OK && rc != OG_ERR_BUSY)
-            log_warn("background checkpoint failed", "error", sqlite3_errmsg(store_db(c->db)));
+            log_warn("background checkpoint failed", "error", store_errmsg(c->db));
         uv_mutex_lock(&c->mu);
         c->busy = false;
         if (rc == OG_OK) {
@@ -68,7 +68,7 @@ static int on_wal(void *arg, int frames)
 {
     struct checkpointer *c = arg;
     if (frames < c->soft)
-        return SQLITE_OK;
+        return 0;
     bool catch_up = false;
     uv_mutex_lock(&c->mu);
     if (c->copied > frames)
@@ -95,7 +95,7 @@ static int on_wal(void *arg, int frames)
             uv_mutex_unlock(&c->mu);
         }
     }
-    return SQLITE_OK;
+    return 0;
 }
 
 int checkpointer_start(struct server *s, int soft, int hard, char *err, size_t errlen)

@@ -17,7 +17,7 @@
 #include "gateway/oidc.h"
 #include "gateway/server.h"
 #include "core/secrets.h"
-#include "core/store.h"
+#include "core/store/store.h"
 #include "core/support.h"
 #include "core/webauthn_ceremony.h"
 
@@ -763,39 +763,39 @@ struct user_ref {
 };
 
 /* A JSON integer, or null for an SQL NULL. */
-static json_t *col_int_or_null(sqlite3_stmt *st, int col)
+static json_t *col_int_or_null(db_stmt *st, int col)
 {
-    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+    if (db_column_type(st, col) == DB_NULL)
         return json_null();
-    return json_integer((json_int_t)sqlite3_column_int64(st, col));
+    return json_integer((json_int_t)db_column_int64(st, col));
 }
 
-static json_t *col_text_or_null(sqlite3_stmt *st, int col)
+static json_t *col_text_or_null(db_stmt *st, int col)
 {
-    const char *t = (const char *)sqlite3_column_text(st, col);
+    const char *t = (const char *)db_column_text(st, col);
     json_t *j = t ? json_string(t) : NULL;
     return j ? j : json_null();
 }
 
 static int64_t scalar_int(struct store *s, const char *sql, int64_t id)
 {
-    sqlite3_stmt *st = store_stmt(s, sql);
+    db_stmt *st = store_stmt(s, sql);
     if (!st)
         return -1;
-    sqlite3_bind_int64(st, 1, id);
-    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_reset(st);
+    db_bind_int64(st, 1, id);
+    int64_t v = db_step(st) == DB_ROW ? db_column_int64(st, 0) : -1;
+    db_reset(st);
     return v;
 }
 
 static json_t *user_factors(struct store *s, int64_t user_id)
 {
     json_t *arr = json_array();
-    sqlite3_stmt *st = store_stmt(s, SQL_FACTORS);
+    db_stmt *st = store_stmt(s, SQL_FACTORS);
     if (!st)
         return arr;
-    sqlite3_bind_int64(st, 1, user_id);
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    db_bind_int64(st, 1, user_id);
+    while (db_step(st) == DB_ROW) {
         json_t *f = json_object();
         json_object_set_new(f, "id", col_text_or_null(st, 0));
         json_object_set_new(f, "type", col_text_or_null(st, 1));
@@ -806,7 +806,7 @@ static json_t *user_factors(struct store *s, int64_t user_id)
         json_object_set_new(f, "last_used_at", col_int_or_null(st, 6));
         json_array_append_new(arr, f);
     }
-    sqlite3_reset(st);
+    db_reset(st);
     return arr;
 }
 
@@ -817,14 +817,14 @@ static json_t *user_factors(struct store *s, int64_t user_id)
 static json_t *user_passkeys(struct store *s, int64_t user_id)
 {
     json_t *arr = json_array();
-    sqlite3_stmt *st = store_stmt(s, SQL_PASSKEYS);
+    db_stmt *st = store_stmt(s, SQL_PASSKEYS);
     if (!st)
         return arr;
-    sqlite3_bind_int64(st, 1, user_id);
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    db_bind_int64(st, 1, user_id);
+    while (db_step(st) == DB_ROW) {
         char aaguid[WEBAUTHN_AAGUID_TEXT_LEN] = "";
-        const uint8_t *g = sqlite3_column_blob(st, 2);
-        if (g && sqlite3_column_bytes(st, 2) == 16)
+        const uint8_t *g = db_column_blob(st, 2);
+        if (g && db_column_bytes(st, 2) == 16)
             webauthn_aaguid_format(g, aaguid);
         json_t *k = json_object();
         json_object_set_new(k, "id", col_text_or_null(st, 0));
@@ -833,14 +833,14 @@ static json_t *user_passkeys(struct store *s, int64_t user_id)
         json_object_set_new(k, "created_at", col_int_or_null(st, 3));
         json_object_set_new(k, "last_used_at", col_int_or_null(st, 4));
         json_object_set_new(k, "sign_count", col_int_or_null(st, 5));
-        json_object_set_new(k, "synced", json_boolean(sqlite3_column_int(st, 6) != 0));
-        json_object_set_new(k, "backed_up", json_boolean(sqlite3_column_int(st, 7) != 0));
-        json_object_set_new(k, "user_verified", json_boolean(sqlite3_column_int(st, 8) != 0));
+        json_object_set_new(k, "synced", json_boolean(db_column_int(st, 6) != 0));
+        json_object_set_new(k, "backed_up", json_boolean(db_column_int(st, 7) != 0));
+        json_object_set_new(k, "user_verified", json_boolean(db_column_int(st, 8) != 0));
         json_object_set_new(k, "transports", col_text_or_null(st, 9));
         json_object_set_new(k, "rp_id", col_text_or_null(st, 10));
         json_array_append_new(arr, k);
     }
-    sqlite3_reset(st);
+    db_reset(st);
     return arr;
 }
 
@@ -849,22 +849,22 @@ static json_t *user_passkeys(struct store *s, int64_t user_id)
 static int find_users(struct store *s, const char *sub, const char *app, struct user_ref *refs,
                       size_t max, json_t *out)
 {
-    sqlite3_stmt *st = store_stmt(s, SQL_USERS);
+    db_stmt *st = store_stmt(s, SQL_USERS);
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, sub, -1, SQLITE_TRANSIENT);
+    db_bind_text_copy(st, 1, sub, -1);
     if (app)
-        sqlite3_bind_text(st, 2, app, -1, SQLITE_TRANSIENT);
+        db_bind_text_copy(st, 2, app, -1);
     int n = 0, rc;
     /* Rows are collected first: the per-user queries below reuse the cache. */
     json_t *rows = json_array();
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = db_step(st)) == DB_ROW) {
         if ((size_t)n < max) {
-            refs[n].id = sqlite3_column_int64(st, 0);
-            const char *a = (const char *)sqlite3_column_text(st, 1);
+            refs[n].id = db_column_int64(st, 0);
+            const char *a = (const char *)db_column_text(st, 1);
             snprintf(refs[n].app_id, sizeof(refs[n].app_id), "%s", a ? a : "");
         }
-        int64_t retry_at = sqlite3_column_int64(st, 6);
+        int64_t retry_at = db_column_int64(st, 6);
         json_t *u = json_object();
         json_object_set_new(u, "client_id", col_text_or_null(st, 1));
         json_object_set_new(u, "app_name", col_text_or_null(st, 2));
@@ -874,15 +874,15 @@ static int find_users(struct store *s, const char *sub, const char *app, struct 
         json_object_set_new(u, "waiting", json_boolean(retry_at > server_now_ms()));
         json_object_set_new(u, "retry_at", retry_at > 0 ? json_integer(retry_at) : json_null());
         json_object_set_new(u, "last_wait", col_int_or_null(st, 7));
-        json_object_set_new(u, "locked", json_boolean(sqlite3_column_type(st, 8) != SQLITE_NULL));
+        json_object_set_new(u, "locked", json_boolean(db_column_type(st, 8) != DB_NULL));
         json_object_set_new(u, "locked_at", col_int_or_null(st, 8));
         json_object_set_new(u, "created_at", col_int_or_null(st, 9));
-        json_object_set_new(u, "_id", json_integer((json_int_t)sqlite3_column_int64(st, 0)));
+        json_object_set_new(u, "_id", json_integer((json_int_t)db_column_int64(st, 0)));
         json_array_append_new(rows, u);
         n++;
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    db_reset(st);
+    if (rc != DB_DONE) {
         json_decref(rows);
         return -1;
     }

@@ -111,9 +111,8 @@ static void hold_for_start(struct server *s, struct delivery_job *j)
 }
 
 int delivery_queue_code(struct server *s, enum factor_type channel, const char *to,
-                        const char *code, const char *app_id, const char *app_name,
-                        int64_t user_id, unsigned ttl_seconds, const char *locale,
-                        const char *purpose)
+                        const char *code, const char *app_id, const char *app_name, int64_t user_id,
+                        unsigned ttl_seconds, const char *locale, const char *purpose)
 {
     if (!delivery_available(s, channel))
         return OG_ERR_NOT_FOUND;
@@ -180,16 +179,16 @@ static void fallback_to_email(struct server *s, const struct outbox_msg *m)
     if (m->user_id == 0 || policy_load(s->store, m->app_id[0] ? m->app_id : NULL, &pol) != OG_OK ||
         !pol.sms_fallback_email || !delivery_available(s, FACTOR_EMAIL))
         return;
-    sqlite3_stmt *st = store_stmt(s->store, "SELECT destination FROM factors WHERE user_id = ? "
-                                            "AND type = 'email' AND status = 'active' "
-                                            "ORDER BY last_used_at DESC LIMIT 1");
+    db_stmt *st = store_stmt(s->store, "SELECT destination FROM factors WHERE user_id = ? "
+                                       "AND type = 'email' AND status = 'active' "
+                                       "ORDER BY last_used_at DESC LIMIT 1");
     if (!st)
         return;
-    sqlite3_bind_int64(st, 1, m->user_id);
+    db_bind_int64(st, 1, m->user_id);
     char to[MFA_DEST_LEN] = "";
-    if (sqlite3_step(st) == SQLITE_ROW)
-        snprintf(to, sizeof(to), "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_reset(st);
+    if (db_step(st) == DB_ROW)
+        snprintf(to, sizeof(to), "%s", (const char *)db_column_text(st, 0));
+    db_reset(st);
     if (!to[0])
         return;
     struct delivery_job *j = job_new(s);

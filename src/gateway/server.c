@@ -62,11 +62,11 @@ static void on_housekeeping(uv_timer_t *t)
     authcodes_prune(s->store, now);
     signing_keys_prune(s->store, now);
     webauthn_challenges_prune(s->store, now);
-    sqlite3_stmt *st = store_stmt(s->store, "DELETE FROM challenges WHERE expires_at < ?");
+    db_stmt *st = store_stmt(s->store, "DELETE FROM challenges WHERE expires_at < ?");
     if (st) {
-        sqlite3_bind_int64(st, 1, now - 24LL * 3600 * 1000);
-        sqlite3_step(st);
-        sqlite3_reset(st);
+        db_bind_int64(st, 1, now - 24LL * 3600 * 1000);
+        db_step(st);
+        db_reset(st);
     }
 }
 

@@ -6,7 +6,7 @@
 
 #include "core/config.h"
 #include "core/secrets.h"
-#include "core/store.h"
+#include "core/store/store.h"
 #include "gateway/batch.h"
 #include "gateway/delivery.h"
 #include "gateway/metrics.h"
@@ -24,10 +24,10 @@ struct server {
     struct static_cache *statics;
     struct metrics metrics;
     uint8_t master_key[32];
-    struct keyring keys; /* subkeys derived from the master key */
-    struct batch batch;  /* group commit of this iteration's writes */
-    struct appcache *apps; /* apps' names, secret hashes, policies (appcache.h) */
-    struct delivery delivery; /* outbox pump and channels */
+    struct keyring keys;               /* subkeys derived from the master key */
+    struct batch batch;                /* group commit of this iteration's writes */
+    struct appcache *apps;             /* apps' names, secret hashes, policies (appcache.h) */
+    struct delivery delivery;          /* outbox pump and channels */
     struct checkpointer *checkpointer; /* WAL checkpoints off the loop */
 
     uv_tcp_t listener;

@@ -76,8 +76,9 @@ class TestHelp:
     def test_postgres_refused_not_ignored(self, run_cli, tmp_path):
         """PostgreSQL storage is not in this version: a database URL stops
         serve and every command with one line (never a fall-back to a
-        SQLite file of each instance's own), without echoing the password,
-        and migrate --to copies nothing."""
+        SQLite file of each instance's own), without echoing the password.
+        migrate --to with no SQLite database to copy says so and creates
+        nothing, again without the password."""
         url = "postgres://otpgate:s3cret@db.example:5432/otpgate"
         env = {"OTPGATE_DATA_DIR": str(tmp_path / "data"), "OTPGATE_DATABASE_URL": url}
         for args in (["serve"], ["app", "list"]):
@@ -90,7 +91,7 @@ class TestHelp:
         p = run_cli(["migrate", "--to", url], env={"OTPGATE_DATA_DIR": str(tmp_path / "data")})
         assert p.returncode == 1
         line = one_line(p.stderr)
-        assert "not in this version" in line and "nothing was copied" in line, line
+        assert "no database at" in line and "OTPGATE_DATA_DIR" in line, line
         assert "s3cret" not in p.stderr + p.stdout
         assert not (tmp_path / "data").exists()
 

@@ -1,4 +1,4 @@
-"""The PostgreSQL schema (src/core/schema/postgres/*.sql) reaches the same
+"""The PostgreSQL schema (src/core/store/postgres/*.sql) reaches the same
 tables and columns as the SQLite database the real binary migrates (issue
 14): a real PostgreSQL 15 cluster of this module's own, the files applied
 in name order, both catalogs read back and compared. A SQLite migration
@@ -22,7 +22,7 @@ import pytest
 
 from conftest import SOURCE_DIR, base_env, otpgate_bin, sanitizer_report
 
-SCHEMA_DIR = os.path.join(SOURCE_DIR, "src", "core", "schema", "postgres")
+SCHEMA_DIR = os.path.join(SOURCE_DIR, "src", "core", "store", "postgres")
 SEP = "\x1f"  # psql field separator: no schema text contains it
 PG_TIMEOUT = 60
 
@@ -140,7 +140,7 @@ def schema_files():
 @pytest.fixture(scope="module")
 def pg():
     """A running cluster with database `otpgate` brought up by every file of
-    src/core/schema/postgres/ in name order."""
+    src/core/store/postgres/ in name order."""
     c = Cluster()
     try:
         c.start()
@@ -368,7 +368,7 @@ class TestSameSchema:
         (_, lite_version), (_, pg_version) = both
         assert pg_version == str(lite_version), (
             "SQLite is at user_version %d, PostgreSQL's meta.schema_version is %r: a migration "
-            "lacks its twin in src/core/schema/postgres/" % (lite_version, pg_version))
+            "lacks its twin in src/core/store/postgres/" % (lite_version, pg_version))
 
     def test_same_columns_in_order(self, both):
         lite, post = per_table(both, "columns")

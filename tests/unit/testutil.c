@@ -13,12 +13,10 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include <sqlite3.h>
-
 #include "core/apps.h"
 #include "core/log.h"
 #include "core/secrets.h"
-#include "core/store.h"
+#include "core/store/store.h"
 
 void tu_tmpdir(char *dir, size_t len, const char *tag)
 {
@@ -64,11 +62,11 @@ void tu_app_add(struct store *s, const struct keyring *k, const char *name, char
 
 long long tu_query_int(struct store *s, const char *sql)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
+    db_stmt *st = NULL;
+    if (!(st = store_stmt(s, sql)))
         fail_msg("prepare failed: %s", sql);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    long long n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    assert_int_equal(db_step(st), DB_ROW);
+    long long n = db_column_int64(st, 0);
+    db_reset(st);
     return n;
 }

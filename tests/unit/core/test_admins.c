@@ -25,7 +25,7 @@
 #include "core/admins.h"
 #include "core/jwt.h"
 #include "core/secrets.h"
-#include "core/store.h"
+#include "core/store/store.h"
 
 #include "testutil.h"
 

@@ -22,7 +22,7 @@
 #include "core/log.h"
 #include "core/policy.h"
 #include "core/secrets.h"
-#include "core/store.h"
+#include "core/store/store.h"
 
 #include "testutil.h"
 
@@ -36,9 +36,8 @@ struct fixture {
 
 static void exec_sql(struct store *s, const char *sql)
 {
-    char *msg = NULL;
-    if (sqlite3_exec(store_db(s), sql, NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("sql failed: %s: %s", sql, msg ? msg : "?");
+    if (store_exec(s, sql) != OG_OK)
+        fail_msg("sql failed: %s: %s", sql, store_errmsg(s));
 }
 
 static int setup(void **state)
@@ -325,21 +324,19 @@ static void test_secret_never_stored_plain(void **state)
     char id[APPS_ID_LEN], secret[APPS_SECRET_LEN];
     add_ok(f, "A", "https://a.example/cb", NULL, id, secret);
 
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(store_db(f->s),
-                                        "SELECT secret_sealed FROM apps WHERE id = ?1", -1, &st,
-                                        NULL),
-                     SQLITE_OK);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    const void *blob = sqlite3_column_blob(st, 0);
-    size_t n = (size_t)sqlite3_column_bytes(st, 0);
+    db_stmt *st;
+    st = store_stmt(f->s, "SELECT secret_sealed FROM apps WHERE id = ?1");
+    assert_non_null(st);
+    db_bind_text(st, 1, id, -1);
+    assert_int_equal(db_step(st), DB_ROW);
+    const void *blob = db_column_blob(st, 0);
+    size_t n = (size_t)db_column_bytes(st, 0);
     assert_int_equal(n, strlen(secret) + SEAL_OVERHEAD);
     assert_false(contains(blob, n, secret, strlen(secret)));
     /* Not even a third of it. */
     for (size_t off = 0; off + 14 <= strlen(secret); off++)
         assert_false(contains(blob, n, secret + off, 14));
-    sqlite3_finalize(st);
+    db_reset(st);
 
     /* Nor anywhere in the database files. */
     char path[300];

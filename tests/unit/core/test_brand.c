@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "core/brand.h"
-#include "core/store.h"
+#include "core/store/store.h"
 
 #include "testutil.h"
 

@@ -18,7 +18,7 @@
 #include "core/log.h"
 #include "core/policy.h"
 #include "core/secrets.h"
-#include "core/store.h"
+#include "core/store/store.h"
 
 #include "testutil.h"
 
@@ -39,12 +39,10 @@ static int setup(void **state)
     snprintf(db, sizeof(db), "%s/otpgate.db", f->dir);
     if (store_open(db, &f->s, err, sizeof(err)) != 0)
         fail_msg("store_open: %s", err);
-    char *msg = NULL;
-    if (sqlite3_exec(store_db(f->s),
-                     "INSERT INTO apps (id, name, secret_sealed, redirect_uris, created_at) VALUES "
-                     "('app_a', 'A', x'00', '[]', 1), ('app_b', 'B', x'00', '[]', 1)",
-                     NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("insert: %s", msg);
+    if (store_exec(f->s,
+                   "INSERT INTO apps (id, name, secret_sealed, redirect_uris, created_at) VALUES "
+                   "('app_a', 'A', x'00', '[]', 1), ('app_b', 'B', x'00', '[]', 1)") != OG_OK)
+        fail_msg("insert: %s", store_errmsg(f->s));
     uint8_t master[32] = {7};
     assert_int_equal(keyring_derive(master, &f->k), 0);
     *state = f;

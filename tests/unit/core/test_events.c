@@ -22,7 +22,7 @@
 #include "core/mfa.h"
 #include "core/policy.h"
 #include "core/secrets.h"
-#include "core/store.h"
+#include "core/store/store.h"
 #include "core/support.h"
 
 #include "testutil.h"
@@ -144,16 +144,14 @@ static void test_webhook_body_and_notice(void **state)
     assert_int_equal(count(f, "kind = 'notice' AND destination = 'alice@example.com' AND "
                               "event = 'factor_added' AND channel = 'email' AND state = 'queued'"),
                      1);
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(store_db(f->s),
-                                        "SELECT payload, destination, msg_id FROM outbox WHERE "
-                                        "kind = 'webhook' ORDER BY id DESC LIMIT 1",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    const char *body = (const char *)sqlite3_column_text(st, 0);
-    assert_string_equal((const char *)sqlite3_column_text(st, 1), "https://hooks.example/x");
-    assert_memory_equal(sqlite3_column_text(st, 2), "msg_", 4);
+    db_stmt *st;
+    st = store_stmt(f->s, "SELECT payload, destination, msg_id FROM outbox WHERE "
+                          "kind = 'webhook' ORDER BY id DESC LIMIT 1");
+    assert_non_null(st);
+    assert_int_equal(db_step(st), DB_ROW);
+    const char *body = (const char *)db_column_text(st, 0);
+    assert_string_equal((const char *)db_column_text(st, 1), "https://hooks.example/x");
+    assert_memory_equal(db_column_text(st, 2), "msg_", 4);
     assert_null(strstr(body, "alice@example.com"));
     json_t *j = json_loads(body, 0, NULL);
     assert_non_null(j);
@@ -168,7 +166,7 @@ static void test_webhook_body_and_notice(void **state)
     assert_string_equal(json_string_value(json_object_get(d, "ip")), "192.0.2.1");
     assert_non_null(json_string_value(json_object_get(d, "user_agent")));
     json_decref(j);
-    sqlite3_finalize(st);
+    db_reset(st);
     /* The notice's facts: a browser summary, never the address. */
     assert_int_equal(count(f, "kind = 'notice' AND payload LIKE '%Firefox on Linux%' AND "
                               "payload NOT LIKE '%alice@%'"),

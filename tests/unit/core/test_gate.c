@@ -20,7 +20,7 @@
 #include "core/secrets.h"
 #include "core/mfa.h"
 #include "core/policy.h"
-#include "core/store.h"
+#include "core/store/store.h"
 
 #include "testutil.h"
 
@@ -567,12 +567,9 @@ static void test_inherit_and_pending_only_through_the_store(void **state)
     struct store *s = NULL;
     if (store_open(db, &s, err, sizeof(err)) != 0)
         fail_msg("store_open: %s", err);
-    char *msg = NULL;
-    assert_int_equal(sqlite3_exec(store_db(s),
-                                  "INSERT INTO apps (id, name, secret_sealed, redirect_uris, "
-                                  "created_at) VALUES ('app_a', 'A', x'00', '[]', 1)",
-                                  NULL, NULL, &msg),
-                     SQLITE_OK);
+    assert_int_equal(store_exec(s, "INSERT INTO apps (id, name, secret_sealed, redirect_uris, "
+                                   "created_at) VALUES ('app_a', 'A', x'00', '[]', 1)"),
+                     OG_OK);
     const char *global[] = {"off", "optional", "mandatory"};
     enum policy_mode want[] = {POLICY_OFF, POLICY_OPTIONAL, POLICY_MANDATORY};
     uint8_t key[32] = {1};

@@ -29,7 +29,7 @@
 #include "core/policy.h"
 #include "core/recovery.h"
 #include "core/secrets.h"
-#include "core/store.h"
+#include "core/store/store.h"
 
 #include "testutil.h"
 
@@ -95,14 +95,14 @@ static void commit(struct fixture *f)
 
 static long long query_int(struct store *s, const char *sql, const char *arg)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("prepare failed: %s: %s", sql, sqlite3_errmsg(store_db(s)));
+    db_stmt *st = NULL;
+    if (!(st = store_stmt(s, sql)))
+        fail_msg("prepare failed: %s: %s", sql, store_errmsg(s));
     if (arg)
-        sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    long long n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+        db_bind_text_copy(st, 1, arg, -1);
+    assert_int_equal(db_step(st), DB_ROW);
+    long long n = db_column_int64(st, 0);
+    db_reset(st);
     return n;
 }
 
@@ -383,19 +383,17 @@ static void test_factors_totp(void **state)
     size_t rawlen = 0;
     assert_int_equal(base32_decode(b32, strlen(b32), raw, sizeof(raw), &rawlen), 0);
     assert_int_equal(rawlen, TOTP_SECRET_LEN);
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(store_db(f->s),
-                                        "SELECT secret_sealed FROM factors WHERE id = ?", -1, &st,
-                                        NULL),
-                     SQLITE_OK);
-    sqlite3_bind_text(st, 1, fa.id, -1, SQLITE_TRANSIENT);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    const void *sealed = sqlite3_column_blob(st, 0);
-    size_t sealed_len = (size_t)sqlite3_column_bytes(st, 0);
+    db_stmt *st;
+    st = store_stmt(f->s, "SELECT secret_sealed FROM factors WHERE id = ?");
+    assert_non_null(st);
+    db_bind_text_copy(st, 1, fa.id, -1);
+    assert_int_equal(db_step(st), DB_ROW);
+    const void *sealed = db_column_blob(st, 0);
+    size_t sealed_len = (size_t)db_column_bytes(st, 0);
     assert_int_equal(sealed_len, TOTP_SECRET_LEN + SEAL_OVERHEAD);
     assert_null(memmem(sealed, sealed_len, raw, rawlen));
     assert_null(memmem(sealed, sealed_len, b32, strlen(b32)));
-    sqlite3_finalize(st);
+    db_reset(st);
 
     /* Enrolment with a wrong code fails and counts. */
     char code[7], bad[7];
@@ -523,24 +521,22 @@ static void test_challenge_code_stored_hashed(void **state)
     assert_int_equal(ch.resend_at, T0 + 30 * SEC);
     assert_int_equal(ch.attempts_left, 5);
 
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(store_db(f->s),
-                                        "SELECT code_hash, expires_at FROM challenge_codes "
-                                        "WHERE challenge_id = ?",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    sqlite3_bind_text(st, 1, ch.id, -1, SQLITE_TRANSIENT);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    const void *h = sqlite3_column_blob(st, 0);
-    size_t hlen = (size_t)sqlite3_column_bytes(st, 0);
+    db_stmt *st;
+    st = store_stmt(f->s, "SELECT code_hash, expires_at FROM challenge_codes "
+                          "WHERE challenge_id = ?");
+    assert_non_null(st);
+    db_bind_text_copy(st, 1, ch.id, -1);
+    assert_int_equal(db_step(st), DB_ROW);
+    const void *h = db_column_blob(st, 0);
+    size_t hlen = (size_t)db_column_bytes(st, 0);
     assert_int_equal(hlen, 32);
     assert_null(memmem(h, hlen, ch.code, strlen(ch.code)));
     uint8_t want[32];
     code_hash(f->k.codes, ch.id, ch.code, want);
     assert_memory_equal(h, want, 32);
-    assert_int_equal(sqlite3_column_int64(st, 1), T0 + 300 * SEC);
-    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-    sqlite3_finalize(st);
+    assert_int_equal(db_column_int64(st, 1), T0 + 300 * SEC);
+    assert_int_equal(db_step(st), DB_DONE);
+    db_reset(st);
     /* Nowhere else in the challenge row either. */
     assert_int_equal(query_int(f->s,
                                "SELECT count(*) FROM challenges WHERE instr(id || factor_id || "
@@ -1215,34 +1211,30 @@ static void test_recovery_codes_salt_per_code(void **state)
                                "carol"),
                      1);
     /* Rewrite the set the old way: a salt of its own for every code. */
-    sqlite3_stmt *sel, *upd;
-    assert_int_equal(sqlite3_prepare_v2(store_db(f->s),
-                                        "SELECT id FROM recovery_codes WHERE user_id = ? "
-                                        "ORDER BY id",
-                                        -1, &sel, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(store_db(f->s),
-                                        "UPDATE recovery_codes SET salt = ?, hash = ? WHERE id = ?",
-                                        -1, &upd, NULL),
-                     SQLITE_OK);
-    sqlite3_bind_int64(sel, 1, u.id);
+    db_stmt *sel, *upd;
+    sel = store_stmt(f->s, "SELECT id FROM recovery_codes WHERE user_id = ? "
+                           "ORDER BY id");
+    assert_non_null(sel);
+    upd = store_stmt(f->s, "UPDATE recovery_codes SET salt = ?, hash = ? WHERE id = ?");
+    assert_non_null(upd);
+    db_bind_int64(sel, 1, u.id);
     int i = 0;
-    while (sqlite3_step(sel) == SQLITE_ROW) {
+    while (db_step(sel) == DB_ROW) {
         uint8_t salt[RECOVERY_SALT_LEN], h[32];
         char norm[RECOVERY_CHARS + 1];
         assert_true(i < RECOVERY_COUNT);
         memset(salt, 0x40 + i, sizeof(salt));
         assert_int_equal(recovery_normalize(codes[i], norm), OG_OK);
         recovery_hash(f->ctx.keys->recovery, salt, norm, h);
-        sqlite3_bind_blob(upd, 1, salt, sizeof(salt), SQLITE_TRANSIENT);
-        sqlite3_bind_blob(upd, 2, h, sizeof(h), SQLITE_TRANSIENT);
-        sqlite3_bind_int64(upd, 3, sqlite3_column_int64(sel, 0));
-        assert_int_equal(sqlite3_step(upd), SQLITE_DONE);
-        sqlite3_reset(upd);
+        db_bind_blob_copy(upd, 1, salt, sizeof(salt));
+        db_bind_blob_copy(upd, 2, h, sizeof(h));
+        db_bind_int64(upd, 3, db_column_int64(sel, 0));
+        assert_int_equal(db_step(upd), DB_DONE);
+        db_reset(upd);
         i++;
     }
-    sqlite3_finalize(sel);
-    sqlite3_finalize(upd);
+    db_reset(sel);
+    db_reset(upd);
     assert_int_equal(i, RECOVERY_COUNT);
     assert_int_equal(query_int(f->s,
                                "SELECT count(DISTINCT salt) FROM recovery_codes WHERE user_id = "

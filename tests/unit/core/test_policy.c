@@ -18,7 +18,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/policy.h"
-#include "core/store.h"
+#include "core/store/store.h"
 
 #include "testutil.h"
 
@@ -31,9 +31,8 @@ struct fixture {
 
 static void exec_sql(struct store *s, const char *sql)
 {
-    char *msg = NULL;
-    if (sqlite3_exec(store_db(s), sql, NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("sql failed: %s: %s", sql, msg ? msg : "?");
+    if (store_exec(s, sql) != OG_OK)
+        fail_msg("sql failed: %s: %s", sql, store_errmsg(s));
 }
 
 static int setup(void **state)
@@ -64,28 +63,27 @@ static long long count_rows(struct store *s, const char *where)
 {
     char sql[256];
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM policy WHERE %s", where);
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    long long n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    db_stmt *st;
+    st = store_stmt(s, sql);
+    assert_non_null(st);
+    assert_int_equal(db_step(st), DB_ROW);
+    long long n = db_column_int64(st, 0);
+    db_reset(st);
     return n;
 }
 
 /* The stored value of (scope, key), or "" when absent. */
 static void stored(struct store *s, const char *scope, const char *key, char *out, size_t outlen)
 {
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(store_db(s),
-                                        "SELECT value FROM policy WHERE scope = ?1 AND key = ?2",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    db_stmt *st;
+    st = store_stmt(s, "SELECT value FROM policy WHERE scope = ?1 AND key = ?2");
+    assert_non_null(st);
+    db_bind_text(st, 1, scope, -1);
+    db_bind_text(st, 2, key, -1);
     out[0] = '\0';
-    if (sqlite3_step(st) == SQLITE_ROW)
-        snprintf(out, outlen, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
+    if (db_step(st) == DB_ROW)
+        snprintf(out, outlen, "%s", (const char *)db_column_text(st, 0));
+    db_reset(st);
 }
 
 static void set_ok(struct fixture *f, const char *scope, const char *key, const char *value)

@@ -21,7 +21,7 @@
 #include "core/log.h"
 #include "core/secrets.h"
 #include "core/sessions.h"
-#include "core/store.h"
+#include "core/store/store.h"
 
 #include "testutil.h"
 
@@ -318,19 +318,20 @@ static bool table_contains(struct store *s, const char *table, const char *needl
 {
     char sql[128];
     snprintf(sql, sizeof(sql), "SELECT * FROM %s", table);
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL), SQLITE_OK);
+    db_stmt *st;
+    st = store_stmt(s, sql);
+    assert_non_null(st);
     bool found = false;
     size_t n = strlen(needle);
-    while (!found && sqlite3_step(st) == SQLITE_ROW) {
-        for (int i = 0; i < sqlite3_column_count(st); i++) {
-            const void *p = sqlite3_column_blob(st, i);
-            size_t len = (size_t)sqlite3_column_bytes(st, i);
+    while (!found && db_step(st) == DB_ROW) {
+        for (int i = 0; i < db_column_count(st); i++) {
+            const void *p = db_column_blob(st, i);
+            size_t len = (size_t)db_column_bytes(st, i);
             if (p && memmem(p, len, needle, n))
                 found = true;
         }
     }
-    sqlite3_finalize(st);
+    db_reset(st);
     return found;
 }
 

@@ -26,7 +26,7 @@
 #include "core/log.h"
 #include "core/secrets.h"
 #include "core/signing_keys.h"
-#include "core/store.h"
+#include "core/store/store.h"
 
 #include "testutil.h"
 
@@ -43,9 +43,8 @@ struct fixture {
 
 static void exec_sql(struct store *s, const char *sql)
 {
-    char *msg = NULL;
-    if (sqlite3_exec(store_db(s), sql, NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("sql failed: %s: %s", sql, msg ? msg : "?");
+    if (store_exec(s, sql) != OG_OK)
+        fail_msg("sql failed: %s: %s", sql, store_errmsg(s));
 }
 
 static void master_keyring(uint8_t seed, struct keyring *k)
@@ -261,19 +260,19 @@ static void test_rotate_without_key(void **state)
 /* Whether the bytes occur in any column of signing_keys. */
 static bool table_contains(struct store *s, const void *needle, size_t n)
 {
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(store_db(s), "SELECT * FROM signing_keys", -1, &st, NULL),
-                     SQLITE_OK);
+    db_stmt *st;
+    st = store_stmt(s, "SELECT * FROM signing_keys");
+    assert_non_null(st);
     bool found = false;
-    while (!found && sqlite3_step(st) == SQLITE_ROW) {
-        for (int i = 0; i < sqlite3_column_count(st); i++) {
-            const void *p = sqlite3_column_blob(st, i);
-            size_t len = (size_t)sqlite3_column_bytes(st, i);
+    while (!found && db_step(st) == DB_ROW) {
+        for (int i = 0; i < db_column_count(st); i++) {
+            const void *p = db_column_blob(st, i);
+            size_t len = (size_t)db_column_bytes(st, i);
             if (p && memmem(p, len, needle, n))
                 found = true;
         }
     }
-    sqlite3_finalize(st);
+    db_reset(st);
     return found;
 }
 

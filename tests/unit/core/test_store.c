@@ -8,14 +8,16 @@
 
 #include <cmocka.h>
 
+#include <sqlite3.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/migrations.h"
-#include "core/store.h"
+#include "core/store/migrations.h"
+#include "core/store/store.h"
 
 #include "testutil.h"
 
@@ -56,11 +58,12 @@ static struct store *open_ok(struct fixture *f)
 
 static void pragma_text(struct store *s, const char *sql, char *out, size_t outlen)
 {
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    snprintf(out, outlen, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
+    db_stmt *st;
+    st = store_stmt(s, sql);
+    assert_non_null(st);
+    assert_int_equal(db_step(st), DB_ROW);
+    snprintf(out, outlen, "%s", (const char *)db_column_text(st, 0));
+    db_reset(st);
 }
 
 /* Builds a database by hand with the raw API, at the given user_version. */
@@ -108,11 +111,9 @@ static void test_fresh_open(void **state)
     assert_true(created > 1600000000LL);
 
     /* Both tables exist. */
-    assert_int_equal(sqlite3_exec(store_db(s),
-                                  "INSERT INTO policy (scope, key, value, updated_at) "
-                                  "VALUES ('', 'mode', 'optional', 1)",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(store_exec(s, "INSERT INTO policy (scope, key, value, updated_at) "
+                                   "VALUES ('', 'mode', 'optional', 1)"),
+                     OG_OK);
 
     struct stat st;
     assert_int_equal(stat(f->db, &st), 0);
@@ -163,11 +164,9 @@ static void test_migrate_from_v1_keeps_data(void **state)
     assert_string_equal(v, "data");
     assert_int_equal(store_meta_get(s, "created_at", v, sizeof(v)), 0);
     assert_string_equal(v, "12345");
-    assert_int_equal(sqlite3_exec(store_db(s),
-                                  "INSERT INTO policy (scope, key, value, updated_at) "
-                                  "VALUES ('app1', 'mode', 'off', 2)",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(store_exec(s, "INSERT INTO policy (scope, key, value, updated_at) "
+                                   "VALUES ('app1', 'mode', 'off', 2)"),
+                     OG_OK);
     pragma_text(s, "PRAGMA journal_mode", v, sizeof(v));
     assert_string_equal(v, "wal");
     store_close(s);
@@ -219,19 +218,18 @@ static void test_stmt_cache(void **state)
     static const char sql_one[] = "SELECT ?1";
     static const char sql_two[] = "SELECT 2";
 
-    sqlite3_stmt *a = store_stmt(s, sql_one);
+    db_stmt *a = store_stmt(s, sql_one);
     assert_non_null(a);
-    assert_int_equal(sqlite3_bind_int(a, 1, 42), SQLITE_OK);
-    assert_int_equal(sqlite3_step(a), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(a, 0), 42);
+    assert_int_equal(db_bind_int(a, 1, 42), 0);
+    assert_int_equal(db_step(a), DB_ROW);
+    assert_int_equal(db_column_int(a, 0), 42);
     /* Left mid-way and bound: comes back reset with bindings cleared. */
-    sqlite3_stmt *b = store_stmt(s, sql_one);
+    db_stmt *b = store_stmt(s, sql_one);
     assert_ptr_equal(a, b);
-    assert_int_equal(sqlite3_stmt_busy(b), 0);
-    assert_int_equal(sqlite3_step(b), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_type(b, 0), SQLITE_NULL);
+    assert_int_equal(db_step(b), DB_ROW);
+    assert_int_equal(db_column_type(b, 0), DB_NULL);
 
-    sqlite3_stmt *c = store_stmt(s, sql_two);
+    db_stmt *c = store_stmt(s, sql_two);
     assert_non_null(c);
     assert_ptr_not_equal(a, c);
     assert_ptr_equal(store_stmt(s, sql_two), c);
@@ -239,7 +237,7 @@ static void test_stmt_cache(void **state)
     /* Many distinct statements force the table to grow; all stay cached. */
     enum { N = 200 };
     static char texts[N][32];
-    sqlite3_stmt *stmts[N];
+    db_stmt *stmts[N];
     for (int i = 0; i < N; i++) {
         snprintf(texts[i], sizeof(texts[i]), "SELECT %d", i);
         stmts[i] = store_stmt(s, texts[i]);
@@ -252,13 +250,13 @@ static void test_stmt_cache(void **state)
     /* The same buffer reused for different SQL gets its own statement. */
     char buf[32];
     snprintf(buf, sizeof(buf), "SELECT 7");
-    sqlite3_stmt *d = store_stmt(s, buf);
-    assert_int_equal(sqlite3_step(d), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(d, 0), 7);
+    db_stmt *d = store_stmt(s, buf);
+    assert_int_equal(db_step(d), DB_ROW);
+    assert_int_equal(db_column_int(d, 0), 7);
     snprintf(buf, sizeof(buf), "SELECT 8");
     d = store_stmt(s, buf);
-    assert_int_equal(sqlite3_step(d), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(d, 0), 8);
+    assert_int_equal(db_step(d), DB_ROW);
+    assert_int_equal(db_column_int(d, 0), 8);
 
     /* Bad SQL and several statements are refused. */
     assert_null(store_stmt(s, "SELEC nonsense"));
@@ -312,7 +310,7 @@ static void test_transactions(void **state)
     assert_int_equal(store_begin(s), 0);
     sqlite3 *other;
     assert_int_equal(sqlite3_open(f->db, &other), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_BUSY);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), DB_BUSY);
     sqlite3_close(other);
     assert_int_equal(store_rollback(s), 0);
     store_close(s);

@@ -19,7 +19,7 @@
 
 #include "core/overview.h"
 #include "core/secrets.h"
-#include "core/store.h"
+#include "core/store/store.h"
 #include "core/support.h"
 
 #include "testutil.h"
@@ -36,9 +36,8 @@ struct fixture {
 
 static void sql(struct store *s, const char *text)
 {
-    char *msg = NULL;
-    if (sqlite3_exec(store_db(s), text, NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("sql failed: %s: %s", text, msg ? msg : "?");
+    if (store_exec(s, text) != OG_OK)
+        fail_msg("sql failed: %s: %s", text, store_errmsg(s));
 }
 
 static int setup(void **state)

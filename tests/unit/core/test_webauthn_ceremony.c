@@ -21,7 +21,7 @@
 #include "core/jwt.h"
 #include "core/log.h"
 #include "core/policy.h"
-#include "core/store.h"
+#include "core/store/store.h"
 #include "core/webauthn_ceremony.h"
 
 #include "testutil.h"
@@ -117,41 +117,37 @@ static void reload(struct fixture *f, struct mfa_user *u)
     assert_int_equal(users_find(&f->ctx, sub, u), MFA_OK);
 }
 
-static void bind_blob(sqlite3_stmt *st, int col, const char *b64)
+static void bind_blob(db_stmt *st, int col, const char *b64)
 {
     uint8_t *raw = NULL;
     size_t n = 0;
     assert_int_equal(b64url_decode(b64, strlen(b64), &raw, &n), 0);
-    sqlite3_bind_blob(st, col, raw, (int)n, SQLITE_TRANSIENT);
+    db_bind_blob_copy(st, col, raw, (int)n);
     free(raw);
 }
 
 /* Gives u the recorded user handle (the recorded sign-ins carry it). */
 static void recorded_handle(struct fixture *f, const struct mfa_user *u)
 {
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(store_db(f->s),
-                                        "UPDATE users SET webauthn_handle = ? WHERE id = ?", -1,
-                                        &st, NULL),
-                     SQLITE_OK);
+    db_stmt *st;
+    st = store_stmt(f->s, "UPDATE users SET webauthn_handle = ? WHERE id = ?");
+    assert_non_null(st);
     bind_blob(st, 1, json_string_value(json_object_get(f->rec, "user_handle")));
-    sqlite3_bind_int64(st, 2, u->id);
-    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-    sqlite3_finalize(st);
+    db_bind_int64(st, 2, u->id);
+    assert_int_equal(db_step(st), DB_DONE);
+    db_reset(st);
 }
 
 /* Puts the recorded challenge (base64url) in place of ceremony id's. */
 static void recorded_challenge(struct fixture *f, const char *id, const char *b64)
 {
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(store_db(f->s),
-                                        "UPDATE webauthn_challenges SET challenge = ? WHERE id = ?",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
+    db_stmt *st;
+    st = store_stmt(f->s, "UPDATE webauthn_challenges SET challenge = ? WHERE id = ?");
+    assert_non_null(st);
     bind_blob(st, 1, b64);
-    sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
-    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-    sqlite3_finalize(st);
+    db_bind_text_copy(st, 2, id, -1);
+    assert_int_equal(db_step(st), DB_DONE);
+    db_reset(st);
 }
 
 static const json_t *reg_json(struct fixture *f)

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include <sqlite3.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +21,9 @@
 #include "core/apps.h"
 #include "core/jwt.h"
 #include "core/log.h"
-#include "core/migrations.h"
+#include "core/store/migrations.h"
 #include "core/policy.h"
-#include "core/store.h"
+#include "core/store/store.h"
 #include "core/webauthn_store.h"
 
 #include "testutil.h"
@@ -470,17 +472,16 @@ static void test_migration_keeps_challenges(void **state)
     assert_int_equal(tu_query_int(s, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
     assert_int_equal(tu_query_int(s, "SELECT count(*) FROM sqlite_temp_schema"), 0);
     /* The new type is accepted, still cascades, and the old rules hold. */
-    exec(store_db(s), "INSERT INTO factors (id, user_id, type, status, created_at) "
-                      "VALUES ('f_3', 7, 'webauthn', 'active', 10)");
-    assert_int_not_equal(sqlite3_exec(store_db(s),
-                                      "INSERT INTO factors (id, user_id, type, status, "
-                                      "created_at) VALUES ('f_4', 7, 'carrier', 'active', 10)",
-                                      NULL, NULL, NULL),
-                         SQLITE_OK);
-    exec(store_db(s), "DELETE FROM factors WHERE id = 'f_1'");
+    assert_int_equal(store_exec(s, "INSERT INTO factors (id, user_id, type, status, created_at) "
+                                   "VALUES ('f_3', 7, 'webauthn', 'active', 10)"),
+                     OG_OK);
+    assert_int_not_equal(store_exec(s, "INSERT INTO factors (id, user_id, type, status, "
+                                       "created_at) VALUES ('f_4', 7, 'carrier', 'active', 10)"),
+                         OG_OK);
+    assert_int_equal(store_exec(s, "DELETE FROM factors WHERE id = 'f_1'"), OG_OK);
     assert_int_equal(tu_query_int(s, "SELECT count(*) FROM challenges"), 0);
     assert_int_equal(tu_query_int(s, "SELECT count(*) FROM challenge_codes"), 0);
-    exec(store_db(s), "DELETE FROM users WHERE id = 7");
+    assert_int_equal(store_exec(s, "DELETE FROM users WHERE id = 7"), OG_OK);
     assert_int_equal(tu_query_int(s, "SELECT count(*) FROM factors"), 0);
     store_close(s);
     tu_rmtree(dir);

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "core/store.h"
+#include "core/store/store.h"
 #include "gateway/checkpoint.h"
 #include "gateway/server.h"
 
@@ -67,11 +67,11 @@ static long long file_size(const char *path)
 static void commit_row(struct store *s, int i)
 {
     assert_int_equal(store_begin(s), OG_OK);
-    sqlite3_stmt *st = store_stmt(s, "INSERT INTO t (id, v) VALUES (?, zeroblob(3000))");
+    db_stmt *st = store_stmt(s, "INSERT INTO t (id, v) VALUES (?, zeroblob(3000))");
     assert_non_null(st);
-    sqlite3_bind_int(st, 1, i);
-    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-    sqlite3_reset(st);
+    db_bind_int(st, 1, i);
+    assert_int_equal(db_step(st), DB_DONE);
+    db_reset(st);
     assert_int_equal(store_commit(s), OG_OK);
 }
 
@@ -80,11 +80,11 @@ static long long count_rows(const char *db)
     struct store *s;
     char err[256];
     assert_int_equal(store_open(db, &s, err, sizeof(err)), OG_OK);
-    sqlite3_stmt *st = store_stmt(s, "SELECT count(*) FROM t");
+    db_stmt *st = store_stmt(s, "SELECT count(*) FROM t");
     assert_non_null(st);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    long long n = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
+    assert_int_equal(db_step(st), DB_ROW);
+    long long n = db_column_int64(st, 0);
+    db_reset(st);
     store_close(s);
     return n;
 }

@@ -1,7 +1,7 @@
 /* The schema history of otpgate's SQLite database, one SQL string per
  * version. Never edit or reorder a migration once it has shipped: databases
  * in the field are already at that version. Add new ones at the end. */
-#include "core/migrations.h"
+#include "core/store/migrations.h"
 
 #include "core/common.h"
 

@@ -1,17 +1,17 @@
-/* Owns the SQLite connection: pragmas, migrations (SQL in migrations.c), the
- * prepared-statement cache, transactions, meta and backups. Everything here
- * blocks on disk; store_backup may also sleep, so it must never run on the
- * event loop. Never log bound values: they may be secrets. */
-#include "core/store.h"
+/* The SQLite engine: opening a file with otpgate's pragmas, migrations
+ * (SQL in migrations_sqlite.c), statements over sqlite3_stmt, WAL
+ * checkpoints and online backups. Everything here blocks on disk;
+ * store_backup may also sleep, so it must never run on the event loop.
+ * Never log bound values: they may be secrets. */
+#include "core/store/store_engine.h"
 
 #include "core/log.h"
-#include "core/migrations.h"
+#include "core/store/migrations.h"
 
+#include <sqlite3.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <link.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,52 +23,25 @@
 #define STORE_CACHE_KIB            "-32768"   /* PRAGMA cache_size: negative means KiB */
 #define STORE_AUTOCHECKPOINT_PAGES 1000       /* SQLite's default */
 #define STORE_WAL_LIMIT_BYTES      "67108864" /* a WAL left larger is cut back to 64 MiB */
-#define STORE_STMT_SLOTS_MIN       64
 /* store_backup retries a BUSY/LOCKED step this often, this far apart. */
 #define STORE_BACKUP_SLEEP_MS    50
 #define STORE_BACKUP_MAX_RETRIES 1200 /* 60 s */
 
-/* One cached statement. key is the caller's SQL pointer (NULL marks an empty
- * slot). text is NULL when key points into read-only memory of the program
- * (a string literal or a static const array), which can never hold other
- * SQL, so the pointer alone identifies the statement; for any other pointer
- * it is our copy of the SQL, to notice a buffer reused for other SQL. */
-struct stmt_slot {
-    const char *key;
-    char *text;
-    sqlite3_stmt *stmt;
+struct lite_stmt {
+    struct db_stmt base;
+    sqlite3_stmt *st;
 };
 
-struct store {
+struct lite_conn {
     sqlite3 *db;
-    struct stmt_slot *slots; /* open addressing, nslots a power of two */
-    size_t nslots;
-    size_t used;
     int (*wal_hook_fn)(void *arg, int frames); /* store_set_wal_hook */
     void *wal_hook_arg;
 };
 
 static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
-static const char SQL_COMMIT[] = "COMMIT";
-static const char SQL_ROLLBACK[] = "ROLLBACK";
 static const char SQL_USER_VERSION[] = "PRAGMA user_version";
 static const char SQL_DATA_VERSION[] = "PRAGMA data_version";
-static const char SQL_META_GET[] = "SELECT value FROM meta WHERE key = ?1";
-static const char SQL_META_SET[] = "INSERT INTO meta (key, value) VALUES (?1, ?2) "
-                                   "ON CONFLICT (key) DO UPDATE SET value = excluded.value";
-static const char SQL_META_CREATED[] = "INSERT OR IGNORE INTO meta (key, value) VALUES "
-                                       "('created_at', strftime('%s', 'now'))";
-
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
-                                                          ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
+#define set_err store_set_err
 
 /* Maps a SQLite result code to an og_err. */
 static int db_err(int rc)
@@ -97,59 +70,34 @@ static int db_fail(int rc)
     return e != OG_OK ? e : OG_ERR_DB;
 }
 
-/* ---- statement cache ---- */
-
-/* The read-only PT_LOAD segments of the program itself (its text and
- * rodata, where string literals and static const arrays live), found once
- * per process. Memory there cannot change, so a SQL pointer into it always
- * holds the same text. Shared libraries are left out: one could be unloaded
- * and another mapped at the same address. */
-#define RO_RANGES_MAX 8
-
-static struct {
-    uintptr_t lo, hi;
-} ro_ranges[RO_RANGES_MAX];
-static size_t ro_count;
-static pthread_once_t ro_once = PTHREAD_ONCE_INIT;
-
-static int ro_collect(struct dl_phdr_info *info, size_t size, void *arg)
+static sqlite3 *lite_db(struct store *s)
 {
-    OG_UNUSED(size);
-    OG_UNUSED(arg);
-    /* The first object is the program; its name is empty. */
-    for (size_t i = 0; i < info->dlpi_phnum && ro_count < RO_RANGES_MAX; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W) || ph->p_memsz == 0)
-            continue;
-        ro_ranges[ro_count].lo = (uintptr_t)(info->dlpi_addr + ph->p_vaddr);
-        ro_ranges[ro_count].hi = ro_ranges[ro_count].lo + (uintptr_t)ph->p_memsz;
-        ro_count++;
+    return ((struct lite_conn *)s->conn)->db;
+}
+
+static sqlite3_stmt *lite(db_stmt *st)
+{
+    return ((struct lite_stmt *)st)->st;
+}
+
+/* A step's result as DB_*: extended codes folded, LOCKED as BUSY. */
+static int step_result(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_ROW:
+        return DB_ROW;
+    case SQLITE_DONE:
+        return DB_DONE;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return DB_BUSY;
+    case SQLITE_CONSTRAINT:
+        return DB_CONSTRAINT;
+    case SQLITE_NOMEM:
+        og_oom();
+    default:
+        return DB_ERROR;
     }
-    return 1; /* stop after the program */
-}
-
-static void ro_find(void)
-{
-    dl_iterate_phdr(ro_collect, NULL);
-}
-
-static bool sql_is_readonly(const char *sql)
-{
-    pthread_once(&ro_once, ro_find);
-    uintptr_t p = (uintptr_t)sql;
-    for (size_t i = 0; i < ro_count; i++)
-        if (p >= ro_ranges[i].lo && p < ro_ranges[i].hi)
-            return true;
-    return false;
-}
-
-static size_t stmt_hash(const char *p, size_t mask)
-{
-    uint64_t h = (uint64_t)(uintptr_t)p;
-    h ^= h >> 33;
-    h *= UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 33;
-    return (size_t)h & mask;
 }
 
 static bool sql_blank(const char *p)
@@ -160,15 +108,15 @@ static bool sql_blank(const char *p)
     return true;
 }
 
-static sqlite3_stmt *stmt_prepare(struct store *s, const char *sql)
+static db_stmt *lite_prepare(struct store *s, const char *sql)
 {
     sqlite3_stmt *st = NULL;
     const char *tail = NULL;
-    int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, &tail);
+    int rc = sqlite3_prepare_v3(lite_db(s), sql, -1, SQLITE_PREPARE_PERSISTENT, &st, &tail);
     if (rc == SQLITE_NOMEM)
         og_oom();
     if (rc != SQLITE_OK) {
-        log_error("sql prepare failed", "error", sqlite3_errmsg(s->db), "sql", sql);
+        log_error("sql prepare failed", "error", sqlite3_errmsg(lite_db(s)), "sql", sql);
         sqlite3_finalize(st);
         return NULL;
     }
@@ -178,127 +126,183 @@ static sqlite3_stmt *stmt_prepare(struct store *s, const char *sql)
         sqlite3_finalize(st);
         return NULL;
     }
-    return st;
+    struct lite_stmt *l = og_calloc(1, sizeof(*l));
+    l->base.store = s;
+    l->st = st;
+    return &l->base;
 }
 
-static void stmt_cache_grow(struct store *s)
+static void lite_finalize(db_stmt *st)
 {
-    size_t nslots = s->nslots ? s->nslots * 2 : STORE_STMT_SLOTS_MIN;
-    struct stmt_slot *slots = og_calloc(nslots, sizeof(*slots));
-    for (size_t i = 0; i < s->nslots; i++) {
-        if (!s->slots[i].key)
-            continue;
-        size_t j = stmt_hash(s->slots[i].key, nslots - 1);
-        while (slots[j].key)
-            j = (j + 1) & (nslots - 1);
-        slots[j] = s->slots[i];
-    }
-    free(s->slots);
-    s->slots = slots;
-    s->nslots = nslots;
+    sqlite3_finalize(lite(st));
+    free(st);
 }
 
-sqlite3_stmt *store_stmt(struct store *s, const char *sql)
+static void lite_clear(db_stmt *st)
 {
-    size_t mask = s->nslots - 1;
-    size_t i = stmt_hash(sql, mask);
-    for (; s->slots[i].key; i = (i + 1) & mask) {
-        struct stmt_slot *slot = &s->slots[i];
-        if (slot->key != sql)
-            continue;
-        /* A literal is known by its address alone; only other strings are
-         * compared with the text they had when cached. */
-        if (!slot->text || strcmp(slot->text, sql) == 0) {
-            sqlite3_reset(slot->stmt);
-            sqlite3_clear_bindings(slot->stmt);
-            return slot->stmt;
-        }
-        /* The caller reused its buffer for other SQL: replace the entry. */
-        sqlite3_stmt *st = stmt_prepare(s, sql);
-        if (!st)
-            return NULL;
-        sqlite3_finalize(slot->stmt);
-        free(slot->text);
-        slot->stmt = st;
-        slot->text = og_strdup(sql);
-        return st;
-    }
-
-    sqlite3_stmt *st = stmt_prepare(s, sql);
-    if (!st)
-        return NULL;
-    if ((s->used + 1) * 4 > s->nslots * 3) {
-        stmt_cache_grow(s);
-        mask = s->nslots - 1;
-        for (i = stmt_hash(sql, mask); s->slots[i].key; i = (i + 1) & mask)
-            ;
-    }
-    s->slots[i].key = sql;
-    s->slots[i].text = sql_is_readonly(sql) ? NULL : og_strdup(sql);
-    s->slots[i].stmt = st;
-    s->used++;
-    return st;
+    sqlite3_reset(lite(st));
+    sqlite3_clear_bindings(lite(st));
 }
 
-/* Runs a cached statement that returns no rows and resets it. */
-static int stmt_run(struct store *s, const char *sql)
+static int lite_bind_int64(db_stmt *st, int i, int64_t v)
 {
-    sqlite3_stmt *st = store_stmt(s, sql);
+    return sqlite3_bind_int64(lite(st), i, v);
+}
+
+static int lite_bind_text(db_stmt *st, int i, const char *v, int n, bool copy)
+{
+    return sqlite3_bind_text(lite(st), i, v, n, copy ? SQLITE_TRANSIENT : SQLITE_STATIC);
+}
+
+static int lite_bind_blob(db_stmt *st, int i, const void *v, int n, bool copy)
+{
+    return sqlite3_bind_blob(lite(st), i, v, n, copy ? SQLITE_TRANSIENT : SQLITE_STATIC);
+}
+
+static int lite_bind_null(db_stmt *st, int i)
+{
+    return sqlite3_bind_null(lite(st), i);
+}
+
+static int lite_step(db_stmt *st)
+{
+    return step_result(sqlite3_step(lite(st)));
+}
+
+static void lite_reset(db_stmt *st)
+{
+    sqlite3_reset(lite(st));
+}
+
+static int64_t lite_column_int64(db_stmt *st, int col)
+{
+    return sqlite3_column_int64(lite(st), col);
+}
+
+static const unsigned char *lite_column_text(db_stmt *st, int col)
+{
+    return sqlite3_column_text(lite(st), col);
+}
+
+static const void *lite_column_blob(db_stmt *st, int col)
+{
+    return sqlite3_column_blob(lite(st), col);
+}
+
+static int lite_column_bytes(db_stmt *st, int col)
+{
+    return sqlite3_column_bytes(lite(st), col);
+}
+
+static int lite_column_type(db_stmt *st, int col)
+{
+    return sqlite3_column_type(lite(st), col);
+}
+
+static int lite_column_count(db_stmt *st)
+{
+    return sqlite3_column_count(lite(st));
+}
+
+static const char *lite_column_name(db_stmt *st, int col)
+{
+    return sqlite3_column_name(lite(st), col);
+}
+
+static int64_t lite_changes(struct store *s)
+{
+    return sqlite3_changes64(lite_db(s));
+}
+
+static const char *lite_errmsg(struct store *s)
+{
+    return sqlite3_errmsg(lite_db(s));
+}
+
+static bool lite_in_transaction(struct store *s)
+{
+    return !sqlite3_get_autocommit(lite_db(s));
+}
+
+static int lite_begin(struct store *s)
+{
+    return store_run(s, SQL_BEGIN);
+}
+
+static int lite_exec(struct store *s, const char *sql)
+{
+    int rc = sqlite3_exec(lite_db(s), sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? OG_OK : db_fail(rc);
+}
+
+static int lite_data_version(struct store *s, int64_t *out)
+{
+    db_stmt *st = store_stmt(s, SQL_DATA_VERSION);
     if (!st)
         return OG_ERR_DB;
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? OG_OK : db_fail(rc);
+    int rc = db_step(st);
+    if (rc == DB_ROW)
+        *out = db_column_int64(st, 0);
+    db_reset(st);
+    return rc == DB_ROW ? OG_OK : store_step_err(rc);
 }
 
-/* ---- open and close ---- */
+static int lite_schema_version(struct store *s);
 
-static struct store *store_new(sqlite3 *db)
+static void lite_close(struct store *s)
 {
-    struct store *s = og_calloc(1, sizeof(*s));
-    s->db = db;
-    stmt_cache_grow(s);
-    return s;
-}
-
-void store_close(struct store *s)
-{
-    if (!s)
-        return;
-    for (size_t i = 0; i < s->nslots; i++) {
-        if (!s->slots[i].key)
-            continue;
-        sqlite3_finalize(s->slots[i].stmt);
-        free(s->slots[i].text);
-    }
-    free(s->slots);
-    if (s->db && sqlite3_close(s->db) != SQLITE_OK) {
+    struct lite_conn *c = s->conn;
+    if (c->db && sqlite3_close(c->db) != SQLITE_OK) {
         /* Someone still holds a statement of their own: close when it goes. */
-        log_warn("database closed with statements outstanding", "error", sqlite3_errmsg(s->db));
-        sqlite3_close_v2(s->db);
+        log_warn("database closed with statements outstanding", "error", sqlite3_errmsg(c->db));
+        sqlite3_close_v2(c->db);
     }
-    free(s);
+    free(c);
 }
 
-sqlite3 *store_db(struct store *s)
+static const struct store_ops lite_ops = {
+    .prepare = lite_prepare,
+    .finalize = lite_finalize,
+    .clear = lite_clear,
+    .bind_int64 = lite_bind_int64,
+    .bind_text = lite_bind_text,
+    .bind_blob = lite_bind_blob,
+    .bind_null = lite_bind_null,
+    .step = lite_step,
+    .reset = lite_reset,
+    .column_int64 = lite_column_int64,
+    .column_text = lite_column_text,
+    .column_blob = lite_column_blob,
+    .column_bytes = lite_column_bytes,
+    .column_type = lite_column_type,
+    .column_count = lite_column_count,
+    .column_name = lite_column_name,
+    .changes = lite_changes,
+    .errmsg = lite_errmsg,
+    .in_transaction = lite_in_transaction,
+    .begin = lite_begin,
+    .exec = lite_exec,
+    .schema_version = lite_schema_version,
+    .data_version = lite_data_version,
+    .close = lite_close,
+};
+
+static struct store *lite_new(sqlite3 *db)
 {
-    return s->db;
+    struct lite_conn *c = og_calloc(1, sizeof(*c));
+    c->db = db;
+    return store_new(&lite_ops, STORE_SQLITE, c);
 }
 
-int store_latest_version(void)
+static int lite_schema_version(struct store *s)
 {
-    return migration_count();
-}
-
-int store_schema_version(struct store *s)
-{
-    sqlite3_stmt *st = store_stmt(s, SQL_USER_VERSION);
+    db_stmt *st = store_stmt(s, SQL_USER_VERSION);
     if (!st)
         return OG_ERR_DB;
-    int rc = sqlite3_step(st);
-    int v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : db_fail(rc);
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW && v < 0)
+    int rc = db_step(st);
+    int v = rc == DB_ROW ? db_column_int(st, 0) : store_step_err(rc);
+    db_reset(st);
+    if (rc == DB_ROW && v < 0)
         return OG_ERR_INVALID;
     return v;
 }
@@ -339,12 +343,12 @@ static int pragma_text(sqlite3 *db, const char *sql, char *out, size_t outlen)
     return rc;
 }
 
-static int store_configure(struct store *s, const char *path, char *err, size_t errlen)
+static int store_configure(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
     char mode[32];
-    int rc = pragma_text(s->db, "PRAGMA journal_mode = WAL", mode, sizeof(mode));
+    int rc = pragma_text(db, "PRAGMA journal_mode = WAL", mode, sizeof(mode));
     if (rc != SQLITE_OK) {
-        set_err(err, errlen, "cannot switch %s to WAL: %s", path, sqlite3_errmsg(s->db));
+        set_err(err, errlen, "cannot switch %s to WAL: %s", path, sqlite3_errmsg(db));
         return db_fail(rc);
     }
     bool memory = strcmp(path, ":memory:") == 0;
@@ -360,13 +364,13 @@ static int store_configure(struct store *s, const char *path, char *err, size_t 
      * spread over the file, and with the default most of them were read
      * again from the OS on every request. Memory is only taken as pages are
      * used. */
-    rc = sqlite3_exec(s->db,
+    rc = sqlite3_exec(db,
                       "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
                       "PRAGMA cache_size = " STORE_CACHE_KIB "; "
                       "PRAGMA journal_size_limit = " STORE_WAL_LIMIT_BYTES,
                       NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
-        set_err(err, errlen, "cannot set pragmas on %s: %s", path, sqlite3_errmsg(s->db));
+        set_err(err, errlen, "cannot set pragmas on %s: %s", path, sqlite3_errmsg(db));
         return OG_ERR_DB;
     }
     return OG_OK;
@@ -388,13 +392,12 @@ static int migrate_step(struct store *s, const char *path, bool *done, char *err
 {
     int rc = store_begin(s);
     if (rc != OG_OK) {
-        set_err(err, errlen, "cannot lock %s to migrate it: %s", path, sqlite3_errmsg(s->db));
+        set_err(err, errlen, "cannot lock %s to migrate it: %s", path, store_errmsg(s));
         return rc;
     }
     int from = store_schema_version(s);
     if (from < 0) {
-        set_err(err, errlen, "cannot read the schema version of %s: %s", path,
-                sqlite3_errmsg(s->db));
+        set_err(err, errlen, "cannot read the schema version of %s: %s", path, store_errmsg(s));
         store_rollback(s);
         return from;
     }
@@ -410,11 +413,11 @@ static int migrate_step(struct store *s, const char *path, bool *done, char *err
 
     int to = from + 1;
     char *msg = NULL;
-    int src = sqlite3_exec(s->db, migration_sql(to), NULL, NULL, &msg);
+    int src = sqlite3_exec(lite_db(s), migration_sql(to), NULL, NULL, &msg);
     if (src == SQLITE_OK) {
         char sql[64];
         snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", to);
-        src = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+        src = sqlite3_exec(lite_db(s), sql, NULL, NULL, &msg);
     }
     if (src != SQLITE_OK) {
         set_err(err, errlen, "migration to schema version %d of %s failed: %s", to, path,
@@ -425,8 +428,7 @@ static int migrate_step(struct store *s, const char *path, bool *done, char *err
     }
     rc = store_commit(s);
     if (rc != OG_OK) {
-        set_err(err, errlen, "cannot commit migration %d of %s: %s", to, path,
-                sqlite3_errmsg(s->db));
+        set_err(err, errlen, "cannot commit migration %d of %s: %s", to, path, store_errmsg(s));
         return rc;
     }
     char vfrom[16], vto[16];
@@ -454,13 +456,9 @@ static int precreate(const char *path, char *err, size_t errlen)
     return OG_ERR_IO;
 }
 
-int store_open(const char *path, struct store **out, char *err, size_t errlen)
+int store_sqlite_open(const char *path, struct store **out, char *err, size_t errlen)
 {
     *out = NULL;
-    if (!path || !*path) {
-        set_err(err, errlen, "no database path given");
-        return OG_ERR_INVALID;
-    }
     int rc = precreate(path, err, errlen);
     if (rc != OG_OK)
         return rc;
@@ -468,7 +466,7 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
     rc = db_connect(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &db, err, errlen);
     if (rc != OG_OK)
         return rc;
-    struct store *s = store_new(db);
+    struct store *s = lite_new(db);
 
     /* Refuse a newer schema before touching anything, WAL mode included. */
     int version = store_schema_version(s);
@@ -481,7 +479,7 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
         rc = version_too_new(version, path, err, errlen);
         goto fail;
     }
-    rc = store_configure(s, path, err, errlen);
+    rc = store_configure(db, path, err, errlen);
     if (rc != OG_OK)
         goto fail;
     for (bool done = version == store_latest_version(); !done;) {
@@ -489,14 +487,9 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
         if (rc != OG_OK)
             goto fail;
     }
-    char created[32];
-    rc = store_meta_get(s, "created_at", created, sizeof(created));
-    if (rc == OG_ERR_NOT_FOUND)
-        rc = stmt_run(s, SQL_META_CREATED);
-    if (rc != OG_OK) {
-        set_err(err, errlen, "cannot record created_at in %s: %s", path, sqlite3_errmsg(db));
+    rc = store_open_finish(s, path, err, errlen);
+    if (rc != OG_OK)
         goto fail;
-    }
     *out = s;
     return OG_OK;
 
@@ -510,6 +503,10 @@ int store_open_readonly(const char *path, struct store **out, char *err, size_t 
     *out = NULL;
     if (!path || !*path) {
         set_err(err, errlen, "no database path given");
+        return OG_ERR_INVALID;
+    }
+    if (store_is_url(path)) {
+        set_err(err, errlen, "a read-only copy works on SQLite files only: use pg_dump");
         return OG_ERR_INVALID;
     }
     struct stat st;
@@ -529,7 +526,7 @@ int store_open_readonly(const char *path, struct store **out, char *err, size_t 
     int rc = db_connect(path, SQLITE_OPEN_READONLY, &db, err, errlen);
     if (rc != OG_OK)
         return rc;
-    *out = store_new(db);
+    *out = lite_new(db);
     return OG_OK;
 }
 
@@ -538,7 +535,11 @@ int store_open_readonly(const char *path, struct store **out, char *err, size_t 
 int store_open_checkpointer(struct store *main, struct store **out, char *err, size_t errlen)
 {
     *out = NULL;
-    const char *path = sqlite3_db_filename(main->db, "main");
+    if (main->engine != STORE_SQLITE) {
+        set_err(err, errlen, "PostgreSQL checkpoints itself");
+        return OG_ERR_INVALID;
+    }
+    const char *path = sqlite3_db_filename(lite_db(main), "main");
     if (!path || !*path) {
         set_err(err, errlen, "an in-memory database has no checkpoints");
         return OG_ERR_INVALID;
@@ -547,7 +548,7 @@ int store_open_checkpointer(struct store *main, struct store **out, char *err, s
     int rc = db_connect(path, SQLITE_OPEN_READWRITE, &db, err, errlen);
     if (rc != OG_OK)
         return rc;
-    *out = store_new(db);
+    *out = lite_new(db);
     return OG_OK;
 }
 
@@ -555,25 +556,30 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
 {
     OG_UNUSED(db);
     OG_UNUSED(name);
-    struct store *s = arg;
-    return s->wal_hook_fn(s->wal_hook_arg, frames);
+    struct lite_conn *c = arg;
+    return c->wal_hook_fn(c->wal_hook_arg, frames);
 }
 
 void store_set_wal_hook(struct store *s, int (*fn)(void *arg, int frames), void *arg)
 {
-    s->wal_hook_fn = fn;
-    s->wal_hook_arg = arg;
+    if (s->engine != STORE_SQLITE)
+        return;
+    struct lite_conn *c = s->conn;
+    c->wal_hook_fn = fn;
+    c->wal_hook_arg = arg;
     /* Replaces SQLite's own automatic checkpoint, which is a WAL hook too. */
     if (fn)
-        sqlite3_wal_hook(s->db, on_wal_commit, s);
+        sqlite3_wal_hook(c->db, on_wal_commit, c);
     else
-        sqlite3_wal_autocheckpoint(s->db, STORE_AUTOCHECKPOINT_PAGES);
+        sqlite3_wal_autocheckpoint(c->db, STORE_AUTOCHECKPOINT_PAGES);
 }
 
 int store_checkpoint(struct store *s, int *wal_frames, int *copied_frames)
 {
     int log = 0, ckpt = 0;
-    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &ckpt);
+    if (s->engine != STORE_SQLITE)
+        return OG_ERR_INVALID;
+    int rc = sqlite3_wal_checkpoint_v2(lite_db(s), NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &ckpt);
     if (wal_frames)
         *wal_frames = log;
     if (copied_frames)
@@ -581,127 +587,6 @@ int store_checkpoint(struct store *s, int *wal_frames, int *copied_frames)
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
         return OG_ERR_BUSY;
     return rc == SQLITE_OK ? OG_OK : db_fail(rc);
-}
-
-/* ---- transactions and meta ---- */
-
-int store_step_err(int rc)
-{
-    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-        return OG_ERR_BUSY;
-    return OG_ERR_DB;
-}
-
-int store_exec_done(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? OG_OK : store_step_err(rc);
-}
-
-int store_run(struct store *s, const char *sql)
-{
-    return stmt_run(s, sql);
-}
-
-int store_data_version(struct store *s, int64_t *out)
-{
-    sqlite3_stmt *st = store_stmt(s, SQL_DATA_VERSION);
-    if (!st)
-        return OG_ERR_DB;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *out = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? OG_OK : db_fail(rc);
-}
-
-int store_begin(struct store *s)
-{
-    int rc = stmt_run(s, SQL_BEGIN);
-    if (rc != OG_OK)
-        log_warn("database begin failed", "error", sqlite3_errmsg(s->db));
-    return rc;
-}
-
-int store_commit(struct store *s)
-{
-    int rc = stmt_run(s, SQL_COMMIT);
-    if (rc != OG_OK) {
-        log_error("database commit failed", "error", sqlite3_errmsg(s->db));
-        if (!sqlite3_get_autocommit(s->db))
-            stmt_run(s, SQL_ROLLBACK);
-    }
-    return rc;
-}
-
-int store_rollback(struct store *s)
-{
-    if (sqlite3_get_autocommit(s->db))
-        return OG_OK;
-    int rc = stmt_run(s, SQL_ROLLBACK);
-    if (rc != OG_OK)
-        log_error("database rollback failed", "error", sqlite3_errmsg(s->db));
-    return rc;
-}
-
-int store_meta_get(struct store *s, const char *key, char *out, size_t outlen)
-{
-    sqlite3_stmt *st = store_stmt(s, SQL_META_GET);
-    if (!st)
-        return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    int ret;
-    if (rc == SQLITE_ROW) {
-        const unsigned char *v = sqlite3_column_text(st, 0);
-        size_t n = (size_t)sqlite3_column_bytes(st, 0);
-        if (!v || n >= outlen) {
-            ret = v ? OG_ERR_TOO_BIG : OG_ERR_DB;
-        } else {
-            memcpy(out, v, n);
-            out[n] = '\0';
-            ret = OG_OK;
-        }
-    } else if (rc == SQLITE_DONE) {
-        ret = OG_ERR_NOT_FOUND;
-    } else {
-        ret = db_fail(rc);
-        log_error("meta read failed", "key", key, "error", sqlite3_errmsg(s->db));
-    }
-    sqlite3_reset(st);
-    return ret;
-}
-
-int store_meta_set(struct store *s, const char *key, const char *value)
-{
-    sqlite3_stmt *st = store_stmt(s, SQL_META_SET);
-    if (!st)
-        return OG_ERR_DB;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        log_error("meta write failed", "key", key, "error", sqlite3_errmsg(s->db));
-        return db_fail(rc);
-    }
-    return OG_OK;
-}
-
-int store_check_writable(struct store *s)
-{
-    int rc = store_begin(s);
-    if (rc != OG_OK)
-        return rc;
-    char now[32];
-    snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-    rc = store_meta_set(s, "ready_probe", now);
-    if (rc != OG_OK) {
-        store_rollback(s);
-        return rc;
-    }
-    return store_commit(s);
 }
 
 /* ---- backup ---- */
@@ -765,7 +650,7 @@ static int backup_copy(struct store *s, const char *tmp, char *err, size_t errle
         sqlite3_close(dst);
         return OG_ERR_IO;
     }
-    sqlite3_backup *b = sqlite3_backup_init(dst, "main", s->db, "main");
+    sqlite3_backup *b = sqlite3_backup_init(dst, "main", lite_db(s), "main");
     if (!b) {
         set_err(err, errlen, "cannot start backup: %s", sqlite3_errmsg(dst));
         sqlite3_close(dst);
@@ -803,6 +688,10 @@ static int backup_copy(struct store *s, const char *tmp, char *err, size_t errle
 int store_backup(struct store *s, const char *dest_path, char *err, size_t errlen)
 {
     char tmp[PATH_MAX];
+    if (s->engine != STORE_SQLITE) {
+        set_err(err, errlen, "otpgate backup copies SQLite files: back PostgreSQL up with pg_dump");
+        return OG_ERR_INVALID;
+    }
     if (!dest_path || !*dest_path) {
         set_err(err, errlen, "no backup file given");
         return OG_ERR_INVALID;
