@@ -5,7 +5,7 @@ set -euo pipefail
 
 run_pkgs="build-essential cmake pkg-config libuv1-dev node-llhttp libsqlite3-dev \
 libesmtp-dev libssl-dev libcurl4-openssl-dev libqrencode-dev libjansson-dev zlib1g-dev \
-libcbor-dev ca-certificates"
+libcbor-dev libpq-dev ca-certificates"
 test_pkgs="libcmocka-dev python3 python3-pytest python3-aiosmtpd oathtool curl sqlite3 \
 chromium nodejs npm postgresql"
 bench_pkgs="wrk curl"

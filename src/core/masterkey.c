@@ -4,6 +4,8 @@
 #include "core/masterkey.h"
 
 #include "core/log.h"
+#include "core/secrets.h"
+#include "core/store/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #define MASTERKEY_FILE    "master.key"
@@ -334,4 +337,51 @@ int masterkey_load(const char *data_dir, uint8_t key[MASTERKEY_LEN], char *err, 
 fail:
     OPENSSL_cleanse(key, MASTERKEY_LEN);
     return rc;
+}
+
+/* ---- the database's key check ---- */
+
+#define KEY_CHECK_LABEL "otpgate master key check v1"
+
+int masterkey_check_store(struct store *s, const struct keyring *k, char *err, size_t errlen)
+{
+    uint8_t mac[32];
+    size_t maclen = 0;
+    if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, k->seal, sizeof(k->seal),
+                   (const unsigned char *)KEY_CHECK_LABEL, strlen(KEY_CHECK_LABEL), mac,
+                   sizeof(mac), &maclen) ||
+        maclen != sizeof(mac)) {
+        snprintf(err, errlen, "cannot compute the master key check");
+        return OG_ERR_CRYPTO;
+    }
+    char want[2 * 16 + 1];
+    for (size_t i = 0; i < 16; i++)
+        snprintf(want + 2 * i, 3, "%02x", mac[i]);
+    OPENSSL_cleanse(mac, sizeof(mac));
+    /* First use, or a database from before the check: this key has been
+     * the one in use, so it is recorded. Of two instances starting at once
+     * on a new database, the first insert wins and the other is compared
+     * with it like any later start. */
+    db_stmt *st = store_stmt(s, "INSERT INTO meta (key, value) VALUES ('key_check', ?1) "
+                                "ON CONFLICT (key) DO NOTHING");
+    int rc = st ? OG_OK : OG_ERR_DB;
+    if (rc == OG_OK) {
+        db_bind_text(st, 1, want, -1);
+        rc = store_exec_done(st);
+    }
+    char have[80];
+    if (rc == OG_OK)
+        rc = store_meta_get(s, "key_check", have, sizeof(have));
+    if (rc != OG_OK) {
+        snprintf(err, errlen, "cannot check the master key against the database: %s",
+                 store_errmsg(s));
+        return rc;
+    }
+    if (CRYPTO_memcmp(have, want, sizeof(want)) != 0 || strlen(have) != strlen(want)) {
+        snprintf(err, errlen,
+                 "the master key does not match this database (it was made with another "
+                 "master.key): start with the master.key the database was made with");
+        return OG_ERR_CRYPTO;
+    }
+    return OG_OK;
 }

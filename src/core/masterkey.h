@@ -21,4 +21,16 @@
  * on failure key is wiped. */
 int masterkey_load(const char *data_dir, uint8_t key[MASTERKEY_LEN], char *err, size_t errlen);
 
+struct store;
+struct keyring;
+
+/* Ties the database to one master key: meta 'key_check' holds an HMAC
+ * (under k's sealing key) of a fixed label, written the first time a key
+ * opens the database. Later a different key is refused with
+ * OG_ERR_CRYPTO and one line in err, before it can write anything sealed
+ * that the right key could not read (a second instance on PostgreSQL
+ * started with another master.key, or a restored database beside a new
+ * key). Returns 0 or an og_err. */
+int masterkey_check_store(struct store *s, const struct keyring *k, char *err, size_t errlen);
+
 #endif

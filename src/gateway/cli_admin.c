@@ -359,7 +359,7 @@ static int check_opts(const struct opts *o, unsigned allowed, const char *cmd)
 
 /* ---- setup ---- */
 
-static int env_open(const struct opts *o, struct admin_env *e, bool need_keys)
+static int env_open(const struct opts *o, struct admin_env *e)
 {
     memset(e, 0, sizeof(*e));
     char err[512];
@@ -373,19 +373,21 @@ static int env_open(const struct opts *o, struct admin_env *e, bool need_keys)
     uint8_t master[MASTERKEY_LEN];
     if (masterkey_load(e->cfg.data_dir, master, err, sizeof(err)) != OG_OK)
         return fail("%s", err);
-    if (need_keys) {
-        if (keyring_derive(master, &e->keys) != OG_OK) {
-            OPENSSL_cleanse(master, sizeof(master));
-            return fail("cannot derive keys from the master key");
-        }
-        e->have_keys = true;
+    /* Every command derives the keys, if only to check them against the
+     * database. */
+    if (keyring_derive(master, &e->keys) != OG_OK) {
+        OPENSSL_cleanse(master, sizeof(master));
+        return fail("cannot derive keys from the master key");
     }
+    e->have_keys = true;
     OPENSSL_cleanse(master, sizeof(master));
     char path[4096];
     int n = snprintf(path, sizeof(path), "%s/otpgate.db", e->cfg.data_dir);
     if (n < 0 || (size_t)n >= sizeof(path))
         return fail("OTPGATE_DATA_DIR is too long");
     if (store_open(path, &e->store, err, sizeof(err)) != OG_OK)
+        return fail("%s", err);
+    if (masterkey_check_store(e->store, &e->keys, err, sizeof(err)) != OG_OK)
         return fail("%s", err);
     return 0;
 }
@@ -543,7 +545,6 @@ static int run_app(const struct opts *o)
     const char *help = app_help;
     unsigned allowed = 0;
     size_t nargs = 0;
-    bool keys = false;
     if (!sub) {
         if (o->help) {
             fputs(app_help, stdout);
@@ -553,18 +554,15 @@ static int run_app(const struct opts *o)
     } else if (strcmp(sub, "add") == 0) {
         help = app_add_help;
         allowed = OPT_NAME | OPT_URI | OPT_POLICY;
-        keys = true;
     } else if (strcmp(sub, "list") == 0) {
         help = app_list_help;
     } else if (strcmp(sub, "set") == 0) {
         help = app_set_help;
         allowed = OPT_NAME | OPT_URI | OPT_WEBHOOK | OPT_ROTATE_HOOK;
         nargs = 1;
-        keys = true;
     } else if (strcmp(sub, "rotate-secret") == 0) {
         help = app_rotate_help;
         nargs = 1;
-        keys = true;
     } else if (strcmp(sub, "remove") == 0) {
         help = app_remove_help;
         nargs = 1;
@@ -595,7 +593,7 @@ static int run_app(const struct opts *o)
                      NULL);
 
     struct admin_env e;
-    rc = env_open(o, &e, keys);
+    rc = env_open(o, &e);
     if (rc == 0) {
         if (strcmp(sub, "add") == 0)
             rc = cmd_app_add(&e, o);
@@ -731,7 +729,7 @@ static int run_policy(const struct opts *o)
         return usage("policy", "--app needs an app ID", NULL);
 
     struct admin_env e;
-    rc = env_open(o, &e, false);
+    rc = env_open(o, &e);
     if (rc == 0)
         rc = show ? cmd_policy_show(&e, o->app) : cmd_policy_set(&e, o);
     env_close(&e);
@@ -1033,7 +1031,7 @@ static int run_user(const struct opts *o)
         return usage("user", "--app needs an app ID", NULL);
 
     struct admin_env e;
-    rc = env_open(o, &e, false);
+    rc = env_open(o, &e);
     if (rc == 0 && o->app)
         rc = need_app(&e, o->app);
     if (rc == 0) {
@@ -1145,7 +1143,7 @@ static int run_brand(const struct opts *o)
     }
     struct admin_env e;
     if (rc == 0)
-        rc = env_open(o, &e, false);
+        rc = env_open(o, &e);
     else {
         free(file.data);
         return rc;
@@ -1197,7 +1195,7 @@ static int run_keys(const struct opts *o)
     if (!sub || strcmp(sub, "rotate") != 0 || o->npos > 2)
         return usage("keys", "keys needs the command rotate", sub);
     struct admin_env e;
-    int rc = env_open(o, &e, true);
+    int rc = env_open(o, &e);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -1327,7 +1325,7 @@ static int cmd_admin_add(const struct opts *o, const char *name)
         return fail("admin add: cannot hash the password: %s", og_strerror(rc));
 
     struct admin_env e;
-    int ec = env_open(o, &e, false);
+    int ec = env_open(o, &e);
     bool replaced = false;
     if (ec == 0) {
         rc = store_begin(e.store);
@@ -1460,7 +1458,7 @@ static int run_audit(const struct opts *o)
                      "or an age like 24h, got",
                      o->since);
     struct admin_env e;
-    rc = env_open(o, &e, false);
+    rc = env_open(o, &e);
     if (rc == 0 && o->app)
         rc = need_app(&e, o->app);
     if (rc == 0) {

@@ -228,6 +228,8 @@ int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg, cha
         rc = store_open(path, &s->store, err, errlen);
     }
     if (rc == OG_OK)
+        rc = masterkey_check_store(s->store, &s->keys, err, errlen);
+    if (rc == OG_OK)
         rc = checkpointer_start(s, CHECKPOINT_SOFT_FRAMES, CHECKPOINT_HARD_FRAMES, err, errlen);
     if (rc == OG_OK && signing_keys_ensure(s->store, &s->keys, server_now_ms()) != OG_OK) {
         snprintf(err, errlen, "cannot create or open the token-signing key");

@@ -11,6 +11,7 @@
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "core/apps.h"
@@ -38,12 +39,36 @@ void tu_rmtree(const char *dir)
     nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+int tu_on_pg(void)
+{
+    const char *url = getenv("OTPGATE_TEST_DATABASE_URL");
+    return url && *url;
+}
+
+int tu_store_open(const char *path, struct store **s, char *err, size_t errlen)
+{
+    static char last[512];
+    if (!tu_on_pg())
+        return store_open(path, s, err, errlen);
+    const char *url = getenv("OTPGATE_TEST_DATABASE_URL");
+    if (strcmp(last, path) != 0) {
+        snprintf(last, sizeof(last), "%s", path);
+        struct store *w = NULL;
+        if (store_open(url, &w, err, errlen) != 0)
+            return -1;
+        if (store_exec(w, "DROP SCHEMA public CASCADE; CREATE SCHEMA public") != 0)
+            fail_msg("cannot empty the test database: %s", store_errmsg(w));
+        store_close(w);
+    }
+    return store_open(url, s, err, errlen);
+}
+
 void tu_store_keys(const char *dir, struct store **s, struct keyring *k)
 {
     char db[512], err[512];
     snprintf(db, sizeof(db), "%s/otpgate.db", dir);
     log_set_level(OG_LOG_ERROR);
-    if (store_open(db, s, err, sizeof(err)) != 0)
+    if (tu_store_open(db, s, err, sizeof(err)) != 0)
         fail_msg("store_open: %s", err);
     uint8_t master[KEY_LEN];
     for (size_t i = 0; i < sizeof(master); i++)

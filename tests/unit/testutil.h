@@ -13,7 +13,15 @@ struct store;
 void tu_tmpdir(char *dir, size_t len, const char *tag);
 /* Removes dir and everything below it. */
 void tu_rmtree(const char *dir);
-/* Opens (and so migrates) dir/otpgate.db into *s and derives *k from a
+/* store_open(path) for tests that may run on either engine: with
+ * OTPGATE_TEST_DATABASE_URL set (ctest label pg), opens that PostgreSQL
+ * database instead, emptied (schema dropped and made again) the first time
+ * each path is opened, so a test that reopens its path finds its data.
+ * Returns store_open's result. */
+int tu_store_open(const char *path, struct store **s, char *err, size_t errlen);
+/* True when the tests run on PostgreSQL (OTPGATE_TEST_DATABASE_URL). */
+int tu_on_pg(void);
+/* Opens (and so migrates) dir/otpgate.db (tu_store_open) into *s and derives *k from a
  * fixed test master key. */
 void tu_store_keys(const char *dir, struct store **s, struct keyring *k);
 /* Registers app name (one https redirect URI) and writes its client id

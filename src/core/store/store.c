@@ -486,13 +486,3 @@ int store_check_writable(struct store *s)
     }
     return store_commit(s);
 }
-
-/* TEMPORARY until store_pg.c lands. */
-__attribute__((weak)) int store_pg_open(const char *url, struct store **out, char *err,
-                                        size_t errlen)
-{
-    (void)url;
-    *out = NULL;
-    store_set_err(err, errlen, "PostgreSQL is not built in");
-    return OG_ERR_INVALID;
-}

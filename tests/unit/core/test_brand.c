@@ -243,7 +243,7 @@ static void test_store(void **state)
     tu_tmpdir(dir, sizeof(dir), "brandstore");
     snprintf(db, sizeof(db), "%s/otpgate.db", dir);
     struct store *s;
-    assert_int_equal(store_open(db, &s, err, sizeof(err)), OG_OK);
+    assert_int_equal(tu_store_open(db, &s, err, sizeof(err)), OG_OK);
     assert_int_equal(brand_get(s, "name", v, sizeof(v)), OG_OK);
     assert_string_equal(v, "");
     assert_int_equal(brand_set(s, "name", "Acme ID"), OG_OK);

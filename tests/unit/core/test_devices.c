@@ -37,7 +37,7 @@ static int setup(void **state)
     char db[200], err[256];
     tu_tmpdir(f->dir, sizeof(f->dir), "devices");
     snprintf(db, sizeof(db), "%s/otpgate.db", f->dir);
-    if (store_open(db, &f->s, err, sizeof(err)) != 0)
+    if (tu_store_open(db, &f->s, err, sizeof(err)) != 0)
         fail_msg("store_open: %s", err);
     if (store_exec(f->s,
                    "INSERT INTO apps (id, name, secret_sealed, redirect_uris, created_at) VALUES "

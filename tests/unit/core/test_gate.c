@@ -565,7 +565,7 @@ static void test_inherit_and_pending_only_through_the_store(void **state)
     tu_tmpdir(dir, sizeof(dir), "gate");
     snprintf(db, sizeof(db), "%s/otpgate.db", dir);
     struct store *s = NULL;
-    if (store_open(db, &s, err, sizeof(err)) != 0)
+    if (tu_store_open(db, &s, err, sizeof(err)) != 0)
         fail_msg("store_open: %s", err);
     assert_int_equal(store_exec(s, "INSERT INTO apps (id, name, secret_sealed, redirect_uris, "
                                    "created_at) VALUES ('app_a', 'A', x'00', '[]', 1)"),

@@ -41,7 +41,7 @@ static int setup(void **state)
     assert_non_null(f);
     tu_tmpdir(f->dir, sizeof(f->dir), "policy");
     snprintf(f->db, sizeof(f->db), "%s/otpgate.db", f->dir);
-    if (store_open(f->db, &f->s, f->err, sizeof(f->err)) != 0)
+    if (tu_store_open(f->db, &f->s, f->err, sizeof(f->err)) != 0)
         fail_msg("store_open: %s", f->err);
     /* Two apps, inserted directly so these tests do not depend on apps.c. */
     exec_sql(f->s, "INSERT INTO apps (id, name, secret_sealed, redirect_uris, created_at) "

@@ -44,7 +44,7 @@ static int setup(void **state)
     assert_non_null(f);
     tu_tmpdir(f->dir, sizeof(f->dir), "sessions");
     snprintf(f->db, sizeof(f->db), "%s/otpgate.db", f->dir);
-    if (store_open(f->db, &f->s, f->err, sizeof(f->err)) != 0)
+    if (tu_store_open(f->db, &f->s, f->err, sizeof(f->err)) != 0)
         fail_msg("store_open: %s", f->err);
     uint8_t master[KEY_LEN];
     for (size_t i = 0; i < sizeof(master); i++)

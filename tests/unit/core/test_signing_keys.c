@@ -61,7 +61,7 @@ static int setup(void **state)
     assert_non_null(f);
     tu_tmpdir(f->dir, sizeof(f->dir), "sigkeys");
     snprintf(f->db, sizeof(f->db), "%s/otpgate.db", f->dir);
-    if (store_open(f->db, &f->s, f->err, sizeof(f->err)) != 0)
+    if (tu_store_open(f->db, &f->s, f->err, sizeof(f->err)) != 0)
         fail_msg("store_open: %s", f->err);
     master_keyring(1, &f->k);
     *state = f;
