@@ -8,7 +8,7 @@
 #ifndef OTPGATE_ADMIN_CONSOLE_H
 #define OTPGATE_ADMIN_CONSOLE_H
 
-#include "gateway/http.h"
+#include "gateway/http/http.h"
 
 struct server;
 

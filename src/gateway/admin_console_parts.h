@@ -7,9 +7,9 @@
 #define OTPGATE_ADMIN_CONSOLE_PARTS_H
 
 #include "core/admins.h"
-#include "gateway/http.h"
-#include "gateway/multipart.h"
-#include "gateway/urlcodec.h"
+#include "gateway/http/http.h"
+#include "gateway/http/multipart.h"
+#include "gateway/http/urlcodec.h"
 #include "ui/page_admin.h"
 
 #include <jansson.h>

@@ -16,7 +16,7 @@
 #include "gateway/admin_console.h"
 #include "gateway/admin_console_parts.h"
 #include "gateway/server.h"
-#include "gateway/sms.h"
+#include "gateway/delivery/sms.h"
 #include "ui/messages.h"
 
 #include <openssl/crypto.h>

@@ -16,7 +16,7 @@
 #include "core/webauthn_ceremony.h"
 #include "gateway/appcache.h"
 #include "gateway/server.h"
-#include "gateway/urlcodec.h"
+#include "gateway/http/urlcodec.h"
 #include "ui/messages.h"
 
 #include <jansson.h>

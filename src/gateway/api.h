@@ -3,7 +3,7 @@
 #ifndef OTPGATE_API_H
 #define OTPGATE_API_H
 
-#include "gateway/http.h"
+#include "gateway/http/http.h"
 
 void api_factor_add(struct http_request *req);
 void api_factor_list(struct http_request *req);

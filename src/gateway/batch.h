@@ -9,7 +9,7 @@
 #ifndef OTPGATE_BATCH_H
 #define OTPGATE_BATCH_H
 
-#include "gateway/http.h"
+#include "gateway/http/http.h"
 
 #include <uv.h>
 

@@ -6,8 +6,8 @@
 #include "core/brand.h"
 #include "core/log.h"
 #include "gateway/server.h"
-#include "gateway/static_files.h"
-#include "gateway/urlcodec.h"
+#include "gateway/http/static_files.h"
+#include "gateway/http/urlcodec.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,7 +6,7 @@
 #ifndef OTPGATE_BRAND_LOGO_H
 #define OTPGATE_BRAND_LOGO_H
 
-#include "gateway/http.h"
+#include "gateway/http/http.h"
 
 void brand_logo_serve(struct http_request *req);
 

@@ -4,8 +4,8 @@
 #include "core/log.h"
 #include "core/store/store.h"
 #include "core/store/store_copy.h"
-#include "gateway/cli_admin.h"
-#include "gateway/cli_send_test.h"
+#include "gateway/cli/cli_admin.h"
+#include "gateway/cli/cli_send_test.h"
 #include "gateway/server.h"
 
 #include <curl/curl.h>

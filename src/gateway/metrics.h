@@ -6,7 +6,7 @@
 #define OTPGATE_METRICS_H
 
 #include "core/buf.h"
-#include "gateway/router.h"
+#include "gateway/http/router.h"
 
 #define METRICS_BUCKETS 14
 #define METRICS_STATUSES 24

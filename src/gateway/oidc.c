@@ -18,7 +18,7 @@
 #include "core/signing_keys.h"
 #include "gateway/pages.h"
 #include "gateway/server.h"
-#include "gateway/urlcodec.h"
+#include "gateway/http/urlcodec.h"
 
 #include <jansson.h>
 #include <openssl/crypto.h>

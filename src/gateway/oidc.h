@@ -4,7 +4,7 @@
 #ifndef OTPGATE_OIDC_H
 #define OTPGATE_OIDC_H
 
-#include "gateway/http.h"
+#include "gateway/http/http.h"
 
 #define OIDC_CODE_TTL_MS (60LL * 1000)
 #define OIDC_ID_TOKEN_TTL_S 600

@@ -21,7 +21,7 @@
 #include "core/webauthn_ceremony.h"
 #include "gateway/oidc.h"
 #include "gateway/server.h"
-#include "gateway/urlcodec.h"
+#include "gateway/http/urlcodec.h"
 #include "ui/countries.h"
 #include "ui/messages.h"
 #include "ui/pages.h"

@@ -2,7 +2,7 @@
 #ifndef OTPGATE_PAGES_H
 #define OTPGATE_PAGES_H
 
-#include "gateway/http.h"
+#include "gateway/http/http.h"
 
 /* Opens a page session for the app's user and sends the browser into the
  * flow (challenge, enrolment or account, per policy); the way in for both

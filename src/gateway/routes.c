@@ -11,7 +11,7 @@
 #include "gateway/oidc.h"
 #include "gateway/pages.h"
 #include "gateway/server.h"
-#include "gateway/static_files.h"
+#include "gateway/http/static_files.h"
 #include "ui/ui.h"
 
 #include <arpa/inet.h>

@@ -2,7 +2,7 @@
 #ifndef OTPGATE_ROUTES_H
 #define OTPGATE_ROUTES_H
 
-#include "gateway/router.h"
+#include "gateway/http/router.h"
 
 extern const struct route routes_table[];
 extern const size_t routes_count;

@@ -13,7 +13,7 @@
 #include "core/signing_keys.h"
 #include "gateway/admin_console.h"
 #include "gateway/checkpoint.h"
-#include "gateway/http_conn.h"
+#include "gateway/http/http_conn.h"
 #include "gateway/routes.h"
 
 #include <openssl/crypto.h>

@@ -8,9 +8,9 @@
 #include "core/secrets.h"
 #include "core/store/store.h"
 #include "gateway/batch.h"
-#include "gateway/delivery.h"
+#include "gateway/delivery/delivery.h"
 #include "gateway/metrics.h"
-#include "gateway/static_files.h"
+#include "gateway/http/static_files.h"
 
 #include <uv.h>
 

@@ -1,4 +1,4 @@
-/* Fuzzes forwarded_resolve and forwarded_addr_parse (src/gateway/forwarded.c),
+/* Fuzzes forwarded_resolve and forwarded_addr_parse (src/gateway/http/forwarded.c),
  * which read X-Forwarded-For, Forwarded and X-Forwarded-Proto from every
  * request that comes through a trusted proxy. Input: lines split at '\n';
  * the first is the peer address, each further one a header line whose first
@@ -13,7 +13,7 @@
  * or "https". */
 #include "fuzz.h"
 
-#include "gateway/forwarded.h"
+#include "gateway/http/forwarded.h"
 
 #include <arpa/inet.h>
 

@@ -1,4 +1,4 @@
-/* Fuzzes the HTTP/1.1 connection code (src/gateway/http_conn.c: llhttp
+/* Fuzzes the HTTP/1.1 connection code (src/gateway/http/http_conn.c: llhttp
  * callbacks, limits, pipelining, keep-alive, answers) and whatever handlers
  * the requests reach, through a real loopback TCP connection: the first call
  * starts the real server (server_init) on 127.0.0.1:0 with a fresh data

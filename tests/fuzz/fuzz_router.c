@@ -1,4 +1,4 @@
-/* Fuzzes router_match (src/gateway/router.c) against the real route table
+/* Fuzzes router_match (src/gateway/http/router.c) against the real route table
  * (src/gateway/routes.c) with a fuzzed method and path, as the connection
  * code calls it for every request: the first byte is the llhttp method
  * number (HTTP_GET is 1, HTTP_POST 3), the rest the raw path. Nothing is

@@ -1,4 +1,4 @@
-/* Fuzzes the request-header helpers of src/gateway/static_files.c that see
+/* Fuzzes the request-header helpers of src/gateway/http/static_files.c that see
  * every static-file request: static_etag_matches (If-None-Match),
  * static_accepts_gzip (Accept-Encoding), static_path_clean (the URL path
  * after /static/) and static_mime_type. The whole input goes to each.
@@ -9,7 +9,7 @@
  * byte; a too-small output buffer is refused, never overrun. */
 #include "fuzz.h"
 
-#include "gateway/static_files.h"
+#include "gateway/http/static_files.h"
 
 static const char etag[] = "\"0123456789abcdef0123456789abcdef\"";
 

@@ -1,4 +1,4 @@
-/* Fuzzes src/gateway/urlcodec.c, which sees every request target, query,
+/* Fuzzes src/gateway/http/urlcodec.c, which sees every request target, query,
  * form body and Cookie header: url_decode in both plus modes, form_parse
  * with kv_get, url_split and cookie_get. The first byte sets form_parse's
  * max_pairs (its low 5 bits); the rest is the input, used by every function.
@@ -8,7 +8,7 @@
  * url_split and cookie_get return spans inside the input. */
 #include "fuzz.h"
 
-#include "gateway/urlcodec.h"
+#include "gateway/http/urlcodec.h"
 
 static bool inside(struct span s, const uint8_t *data, size_t size)
 {

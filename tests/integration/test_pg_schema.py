@@ -344,6 +344,15 @@ class TestPostgresEnforces:
              "INSERT INTO factors (id, user_id, type, status, created_at) "
              "SELECT 'pgs-f1', id, 'totp', 'active', 1 FROM users WHERE sub = 'alice';")
 
+    def test_text_orders_by_bytes(self, pg):
+        """Every text column collates "C" (bytes, as SQLite's BINARY), so
+        paging and prefix ranges over subs agree with SQLite whatever the
+        database's locale (this cluster's own is C, so the catalog says it)."""
+        loose = pg.rows("SELECT table_name, column_name FROM information_schema.columns "
+                        "WHERE table_schema = 'public' AND data_type = 'text' "
+                        "AND collation_name IS DISTINCT FROM 'C'")
+        assert loose == []
+
     def test_unknown_factor_type_refused(self, pg):
         pg.psql(self.SETUP)
         try:

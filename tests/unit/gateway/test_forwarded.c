@@ -1,4 +1,4 @@
-/* Unit tests of gateway/forwarded.c: the trusted-proxy walk over every
+/* Unit tests of gateway/http/forwarded.c: the trusted-proxy walk over every
  * X-Forwarded-For line (RFC 9110 §5.3) and over Forwarded (RFC 7239), from
  * the right, with its stops (untrusted entry, malformed entry, the end of
  * the list, the depth cap), ports and brackets, X-Forwarded-Proto, and the
@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gateway/forwarded.h"
+#include "gateway/http/forwarded.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

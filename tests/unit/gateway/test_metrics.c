@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "gateway/http.h"
+#include "gateway/http/http.h"
 #include "gateway/metrics.h"
 
 static void h(struct http_request *req)

@@ -1,4 +1,4 @@
-/* Unit tests of src/gateway/multipart.c: the boundary from the
+/* Unit tests of src/gateway/http/multipart.c: the boundary from the
  * Content-Type (quoted or not, refused when missing, too long or with bad
  * characters), bodies as Chromium and Firefox send them (text fields, a
  * file with binary bytes and CRLFs inside), and every malformed shape
@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gateway/multipart.h"
+#include "gateway/http/multipart.h"
 
 #define CT "multipart/form-data; boundary=----WebKitFormBoundaryAbC123"
 #define B  "----WebKitFormBoundaryAbC123"

@@ -1,4 +1,4 @@
-/* Unit tests of gateway/peers.c, the open-connection count per client
+/* Unit tests of gateway/http/peers.c, the open-connection count per client
  * address behind OTPGATE_MAX_CONNECTIONS_PER_IP: keys (IPv4, IPv6 by /64,
  * IPv4-mapped as IPv4), adding and removing, and many addresses at once
  * (the table grows and forgets addresses whose count is back to 0). */
@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gateway/peers.h"
+#include "gateway/http/peers.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

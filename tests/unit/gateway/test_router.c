@@ -8,7 +8,7 @@
 #include <cmocka.h>
 #include <llhttp.h>
 
-#include "gateway/router.h"
+#include "gateway/http/router.h"
 
 static void h(struct http_request *req)
 {

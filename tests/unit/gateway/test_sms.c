@@ -1,4 +1,4 @@
-/* SMS delivery (gateway/sms.c) against a real HTTP server: the stand-in
+/* SMS delivery (gateway/delivery/sms.c) against a real HTTP server: the stand-in
  * provider tests/integration/sms_sink.py, started once as a subprocess. Each
  * test runs its own uv loop and checks the request the sink recorded field
  * by field and the result handed back: webhook (JSON, form, GET), twilio,
@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "core/config.h"
-#include "gateway/sms.h"
+#include "gateway/delivery/sms.h"
 
 #include <curl/curl.h>
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* Unit tests for smtp_build_message() in src/gateway/smtp.c and for the
+/* Unit tests for smtp_build_message() in src/gateway/delivery/smtp.c and for the
  * HTML code email of src/ui/mail_html.c: headers, Date, Message-ID, the
  * RFC 2047 Subject, the multipart layout, CRLF, line lengths, and that
  * quoted-printable and base64 parts decode back to their input. */
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "gateway/smtp.h"
+#include "gateway/delivery/smtp.h"
 #include "ui/messages.h"
 #include "ui/mail_html.h"
 

@@ -1,4 +1,4 @@
-/* Unit tests for smtp_send() in src/gateway/smtp.c against a real SMTP
+/* Unit tests for smtp_send() in src/gateway/delivery/smtp.c against a real SMTP
  * server: tests/integration/smtp_sink.py (aiosmtpd) run by /usr/bin/python3,
  * with a throwaway CA from tests/integration/certs.py. Each test starts
  * its own sink on its own port. The whole file is skipped when aiosmtpd
@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "gateway/smtp.h"
+#include "gateway/delivery/smtp.h"
 #include "ui/mail_html.h"
 
 #include <arpa/inet.h>

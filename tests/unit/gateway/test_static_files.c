@@ -1,4 +1,4 @@
-/* Unit tests for src/gateway/static_files.c: MIME types, ETag and
+/* Unit tests for src/gateway/http/static_files.c: MIME types, ETag and
  * Accept-Encoding matching, URL path cleaning, and loading a real temporary
  * folder (nesting, .gz variants, symlinks, dotfiles, limits). Each loading
  * test owns its own temporary folder. */
@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "gateway/static_files.h"
+#include "gateway/http/static_files.h"
 
 /* ---- MIME ---- */
 

@@ -1,4 +1,4 @@
-/* Unit tests for src/gateway/urlcodec.c: percent-decoding, form parsing,
+/* Unit tests for src/gateway/http/urlcodec.c: percent-decoding, form parsing,
  * kv lookup, target splitting and cookie lookup, with normal and malformed
  * input. */
 #include <setjmp.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "gateway/urlcodec.h"
+#include "gateway/http/urlcodec.h"
 
 static int setup(void **state)
 {

@@ -1,4 +1,4 @@
-/* Unit tests of the webhook signature (src/gateway/webhooks.c) against the
+/* Unit tests of the webhook signature (src/gateway/delivery/webhooks.c) against the
  * example of the Standard Webhooks specification, and its sensitivity to
  * each signed part. */
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 #include <openssl/evp.h>
 #include <string.h>
 
-#include "gateway/webhooks.h"
+#include "gateway/delivery/webhooks.h"
 
 /* The specification's example: secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw,
  * id msg_p5jXN8AQM9LWM0D4loKWxJek, timestamp 1614265330, body

@@ -1,7 +1,7 @@
 /* Helpers around http_respond: header lookup and addition, status texts,
  * dates, and the JSON and plain-text error answers every route shares. */
 #include "core/log.h"
-#include "gateway/http.h"
+#include "gateway/http/http.h"
 
 #include <jansson.h>
 #include <stdio.h>

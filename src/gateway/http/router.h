@@ -7,7 +7,7 @@
 #define OTPGATE_ROUTER_H
 
 #include "core/common.h"
-#include "gateway/http.h"
+#include "gateway/http/http.h"
 
 /* Method bits; HEAD is served by GET routes. */
 enum {

@@ -4,7 +4,7 @@
  * that accept it). Reads the disk only in static_cache_load(), which must never be
  * called on the loop thread once it serves; never follows a symlink inside
  * the folder. */
-#include "gateway/static_files.h"
+#include "gateway/http/static_files.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* A strict multipart/form-data reader: it accepts what browsers send and
  * refuses the rest with OG_ERR_INVALID rather than guessing. Never reads
  * outside the body it is given. */
-#include "gateway/multipart.h"
+#include "gateway/http/multipart.h"
 
 #include <string.h>
 

@@ -3,7 +3,7 @@
  * Blocking: runs on libuv's thread pool, never on the loop thread. Never
  * touches SQLite or the loop, and never lets the SMTP password reach a
  * result, a log or anything but libESMTP's AUTH exchange. */
-#include "gateway/smtp.h"
+#include "gateway/delivery/smtp.h"
 
 /* <openssl/ssl.h> must come before <libesmtp.h>, which declares
  * smtp_starttls_set_ctx() only when it sees OpenSSL's types.

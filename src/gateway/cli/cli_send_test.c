@@ -1,14 +1,14 @@
 /* The send-test command. It talks to the provider directly (the e-mail send
  * blocks; that is fine in a command) and bypasses the outbox, the limits
  * and the database: it proves the settings, nothing else. */
-#include "gateway/cli_send_test.h"
+#include "gateway/cli/cli_send_test.h"
 
 #include "core/config.h"
 #include "core/contact.h"
 #include "core/log.h"
 #include "core/secrets.h"
-#include "gateway/sms.h"
-#include "gateway/smtp.h"
+#include "gateway/delivery/sms.h"
+#include "gateway/delivery/smtp.h"
 
 #include <jansson.h>
 #include <stdio.h>

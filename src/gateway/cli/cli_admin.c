@@ -1,7 +1,7 @@
 /* `otpgate app|policy|user|admin ...`: the admin's support commands. Each run opens
  * the store (migrating it) and the master key, does one thing, and exits.
  * Client secrets are printed once and wiped; nothing here logs a secret. */
-#include "gateway/cli_admin.h"
+#include "gateway/cli/cli_admin.h"
 
 #include "core/admins.h"
 #include "core/apps.h"

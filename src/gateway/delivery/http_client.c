@@ -2,7 +2,7 @@
  * curl asks to watch, one uv_timer_t for curl's timeouts, completions read
  * with curl_multi_info_read. Owns the easy handles and the answer buffers
  * (wiped when done: an answer may echo a code). Loop thread only. */
-#include "gateway/http_client.h"
+#include "gateway/delivery/http_client.h"
 
 #include "core/buf.h"
 #include "core/log.h"

@@ -8,7 +8,7 @@
 
 #include "core/apps.h"
 #include "core/outbox.h"
-#include "gateway/http_client.h"
+#include "gateway/delivery/http_client.h"
 
 /* The most of an endpoint's answer that is read and kept. */
 #define WEBHOOKS_ANSWER_MAX 4096

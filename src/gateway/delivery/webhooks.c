@@ -1,7 +1,7 @@
 /* Signs and sends one webhook: the headers of the Standard Webhooks
  * specification, the body exactly as queued, and the endpoint's answer
  * summed up for the delivery log. The key lives only for the signing. */
-#include "gateway/webhooks.h"
+#include "gateway/delivery/webhooks.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

@@ -2,7 +2,7 @@
  * that decides a request's client address, which every per-IP limit, the
  * admin sign-in waits, the audit log and /metrics access rely on. Never
  * believes a header from a peer that is not a trusted proxy. */
-#include "gateway/forwarded.h"
+#include "gateway/http/forwarded.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* A small hash table from client address to its number of open
  * connections: found and changed once per accept and close, so the
  * per-address cap costs the same with ten connections or ten thousand. */
-#include "gateway/peers.h"
+#include "gateway/http/peers.h"
 
 #include <netinet/in.h>
 #include <openssl/rand.h>

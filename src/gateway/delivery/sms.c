@@ -3,11 +3,11 @@
  * (http_client.c), then judges the answer by the preset's success rule.
  * Owns the requests' bodies (wiped when done: they hold the code). Loop
  * thread only; never blocks. */
-#include "gateway/sms.h"
+#include "gateway/delivery/sms.h"
 
 #include "core/log.h"
 #include "core/sms_template.h"
-#include "gateway/http_client.h"
+#include "gateway/delivery/http_client.h"
 
 #include <curl/curl.h>
 #include <stdio.h>

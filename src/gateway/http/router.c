@@ -1,5 +1,5 @@
 /* Route matching over the static table. Pure: no allocation, no I/O. */
-#include "gateway/router.h"
+#include "gateway/http/router.h"
 
 #include <llhttp.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* Percent-decoding, form/query parsing, target splitting and cookie lookup.
  * Everything returned lives in the caller's arena or points into the input;
  * this file never allocates from the heap and never trusts input lengths. */
-#include "gateway/urlcodec.h"
+#include "gateway/http/urlcodec.h"
 
 static int hex_value(char c)
 {

@@ -4,13 +4,13 @@
  * of the loop; never blocks and never reads a byte past what llhttp has been
  * given. A request's arena, body and header copy live until its answer is
  * queued. */
-#include "gateway/http_conn.h"
+#include "gateway/http/http_conn.h"
 
 #include "core/log.h"
 #include "gateway/batch.h"
-#include "gateway/forwarded.h"
-#include "gateway/http.h"
-#include "gateway/peers.h"
+#include "gateway/http/forwarded.h"
+#include "gateway/http/http.h"
+#include "gateway/http/peers.h"
 #include "gateway/routes.h"
 
 #include <arpa/inet.h>

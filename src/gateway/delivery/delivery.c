@@ -3,16 +3,16 @@
  * that commit, so a crash can at worst send a message again, never lose
  * it. The plain code lives in memory only while a send is in flight, a
  * webhook's signing key only while it is signed. */
-#include "gateway/delivery.h"
+#include "gateway/delivery/delivery.h"
 
 #include "core/apps.h"
 #include "core/log.h"
 #include "core/sms_template.h"
-#include "gateway/http_client.h"
+#include "gateway/delivery/http_client.h"
 #include "gateway/server.h"
-#include "gateway/sms.h"
-#include "gateway/smtp.h"
-#include "gateway/webhooks.h"
+#include "gateway/delivery/sms.h"
+#include "gateway/delivery/smtp.h"
+#include "gateway/delivery/webhooks.h"
 #include "ui/mail_html.h"
 #include "ui/messages.h"
 
