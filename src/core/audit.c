@@ -83,7 +83,7 @@ int audit_each(struct store *s, int64_t since_ms, const char *app_id,
                void (*fn)(const struct audit_row *r, void *arg), void *arg)
 {
     db_stmt *st = store_stmt(s, "SELECT " AUDIT_COLS " FROM audit WHERE at >= ?1 AND "
-                                "(?2 IS NULL OR app_id = ?2) ORDER BY id");
+                                "(CAST(?2 AS TEXT) IS NULL OR app_id = ?2) ORDER BY id");
     if (!st)
         return OG_ERR_DB;
     db_bind_int64(st, 1, since_ms);

@@ -145,12 +145,13 @@ enum mfa_result challenges_resend(const struct mfa_ctx *c, struct mfa_user *u,
         audit_log(c, u->sub, "send_limited", ch->factor_id, factor_type_name(ch->type));
         return r;
     }
-    /* The cooldown doubles with each resend: 30 s, 60 s, 120 s, ... */
-    db_stmt *st = store_stmt(
-        c->store,
-        "UPDATE challenges SET resends = resends + 1, "
-        "resend_at = ?1 + ?2 * (1 << CASE WHEN resends < 15 THEN resends + 1 ELSE 16 END), "
-        "expires_at = ?3 WHERE id = ?4 RETURNING resend_at");
+    /* The cooldown doubles with each resend: 30 s, 60 s, 120 s, ... (the
+     * shift count is cast: PostgreSQL shifts by an integer, never a BIGINT
+     * such as resends). */
+    db_stmt *st = store_stmt(c->store, "UPDATE challenges SET resends = resends + 1, "
+                                       "resend_at = ?1 + ?2 * (1 << CAST(CASE WHEN resends < 15 "
+                                       "THEN resends + 1 ELSE 16 END AS INTEGER)), "
+                                       "expires_at = ?3 WHERE id = ?4 RETURNING resend_at");
     if (!st)
         return MFA_ERROR;
     db_bind_int64(st, 1, c->now_ms);

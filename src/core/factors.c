@@ -377,7 +377,7 @@ enum mfa_result factors_check_totp(const struct mfa_ctx *c, struct mfa_user *u,
 {
     db_stmt *st = store_stmt(c->store, "SELECT id, secret_sealed, last_step FROM factors WHERE "
                                        "user_id = ?1 AND type = 'totp' AND status = 'active' AND "
-                                       "(?2 IS NULL OR id = ?2)");
+                                       "(CAST(?2 AS TEXT) IS NULL OR id = ?2)");
     if (!st)
         return MFA_ERROR;
     db_bind_int64(st, 1, u->id);
