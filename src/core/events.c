@@ -368,7 +368,7 @@ static bool room_for(struct store *s, int64_t user_id, const char *name, const c
         s, "SELECT (SELECT count(*) FROM outbox WHERE kind = 'notice' AND user_id = ?1 AND "
            "created_at > ?2 AND event = ?3 AND coalesce(ref, '') = ?4), (SELECT count(*) FROM "
            "(SELECT DISTINCT created_at, event, ref FROM outbox WHERE kind = 'notice' AND "
-           "user_id = ?1 AND created_at > ?5))");
+           "user_id = ?1 AND created_at > ?5) recent)");
     if (!st)
         return false;
     db_bind_int64(st, 1, user_id);

@@ -24,8 +24,13 @@ static const char SQL_APPS[] =
 static const char SQL_APP[] =
     "SELECT a.id, a.name, " APP_COUNTS " FROM apps a LEFT JOIN users u ON u.app_id = a.id "
     "WHERE a.id = ?2 GROUP BY a.id";
-static const char SQL_SENDS[] =
+/* SQLite hands rows over one at a time, so the walk stops at the first
+ * older row; libpq receives a whole result at once, so on PostgreSQL the
+ * server leaves out the older rows (the outbox is never pruned). */
+static const char SQL_SENDS_SQLITE[] =
     "SELECT created_at, channel, state, attempts FROM outbox ORDER BY id DESC";
+static const char SQL_SENDS_PG[] = "SELECT created_at, channel, state, attempts FROM outbox "
+                                   "WHERE created_at >= ?1 ORDER BY id DESC";
 
 static const char *col_str(db_stmt *st, int col)
 {
@@ -85,9 +90,12 @@ int overview_app_get(struct store *s, const char *app_id, int64_t now_ms, struct
 int overview_sends_since(struct store *s, int64_t since_ms, struct overview_sends *out)
 {
     memset(out, 0, sizeof(*out));
-    db_stmt *st = store_stmt(s, SQL_SENDS);
+    bool pg = store_engine(s) == STORE_POSTGRES;
+    db_stmt *st = store_stmt(s, pg ? SQL_SENDS_PG : SQL_SENDS_SQLITE);
     if (!st)
         return OG_ERR_DB;
+    if (pg)
+        db_bind_int64(st, 1, since_ms);
     int rc;
     while ((rc = db_step(st)) == DB_ROW) {
         if (db_column_int64(st, 0) < since_ms)

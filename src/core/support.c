@@ -18,11 +18,15 @@ static const char SQL_FIND[] =
     "u.retry_at, u.locked_at, u.created_at, (SELECT count(*) FROM recovery_codes r "
     "WHERE r.user_id = u.id AND r.used_at IS NULL) FROM users u JOIN apps a ON a.id = u.app_id "
     "WHERE u.app_id = ?1 AND u.sub = ?2";
-static const char SQL_FACTORS[] =
-    "SELECT f.id, f.type, f.status, f.destination, f.created_at, f.verified_at, f.last_used_at, "
-    "w.name, lower(hex(w.aaguid)), w.sign_count, w.be FROM factors f LEFT JOIN "
-    "webauthn_credentials w ON w.factor_id = f.id WHERE f.user_id = ?1 "
-    "ORDER BY f.created_at, f.id LIMIT 64";
+/* A passkey's AAGUID in lower-case hex: SQLite's hex() writes upper case,
+ * PostgreSQL has encode(). */
+#define FACTORS_SELECT(aaguid_hex)                                                                 \
+    "SELECT f.id, f.type, f.status, f.destination, f.created_at, f.verified_at, "                  \
+    "f.last_used_at, w.name, " aaguid_hex ", w.sign_count, w.be FROM factors f LEFT JOIN "         \
+    "webauthn_credentials w ON w.factor_id = f.id WHERE f.user_id = ?1 "                           \
+    "ORDER BY f.created_at, f.id LIMIT 64"
+static const char SQL_FACTORS_SQLITE[] = FACTORS_SELECT("lower(hex(w.aaguid))");
+static const char SQL_FACTORS_PG[] = FACTORS_SELECT("encode(w.aaguid, 'hex')");
 static const char SQL_FAILURES[] = "SELECT failures FROM users WHERE id = ?1";
 static const char SQL_UNLOCK[] =
     "UPDATE users SET failures = 0, retry_at = 0, last_wait = 0, locked_at = NULL WHERE id = ?1";
@@ -105,6 +109,57 @@ static const char SQL_HISTORY_CONSOLE[] =
  * appended to it: U+10FFFF. */
 #define PREFIX_END "\xF4\x8F\xBF\xBF"
 
+/* The range of the valid UTF-8 strings whose bytes start with prefix, as
+ * two valid UTF-8 strings (PostgreSQL takes no other text): *lo, the
+ * least of them, and *hi, above them all; both malloc'd. A prefix that
+ * ends part-way through a character is completed with that character's
+ * lowest and highest continuations, so "al\xC3" still finds "al\xC3\xA9".
+ * False (nothing allocated) when no valid string starts so. */
+static bool prefix_bounds(const char *prefix, char **lo, char **hi)
+{
+    const unsigned char *p = (const unsigned char *)prefix;
+    size_t len = strlen(prefix), i = 0;
+    unsigned char min_tail[4], max_tail[4];
+    size_t tail = 0; /* bytes completing a cut last character */
+    while (i < len) {
+        unsigned char b = p[i], lo2 = 0x80, hi2 = 0xBF;
+        size_t need = b < 0x80                 ? 1
+                      : b >= 0xC2 && b <= 0xDF ? 2
+                      : b >= 0xE0 && b <= 0xEF ? 3
+                      : b >= 0xF0 && b <= 0xF4 ? 4
+                                               : 0;
+        if (!need)
+            return false;
+        if (b == 0xE0)
+            lo2 = 0xA0;
+        else if (b == 0xED)
+            hi2 = 0x9F;
+        else if (b == 0xF0)
+            lo2 = 0x90;
+        else if (b == 0xF4)
+            hi2 = 0x8F;
+        size_t have = len - i < need ? len - i : need;
+        for (size_t j = 1; j < have; j++)
+            if (j == 1 ? p[i + 1] < lo2 || p[i + 1] > hi2 : (p[i + j] & 0xC0) != 0x80)
+                return false;
+        for (size_t j = have; j < need; j++, tail++) {
+            min_tail[tail] = j == 1 ? lo2 : 0x80;
+            max_tail[tail] = j == 1 ? hi2 : 0xBF;
+        }
+        i += have;
+    }
+    size_t cap = len + tail + sizeof(PREFIX_END);
+    *lo = og_malloc(cap);
+    *hi = og_malloc(cap);
+    memcpy(*lo, prefix, len);
+    memcpy(*lo + len, min_tail, tail);
+    (*lo)[len + tail] = '\0';
+    memcpy(*hi, prefix, len);
+    memcpy(*hi + len, max_tail, tail);
+    memcpy(*hi + len + tail, PREFIX_END, sizeof(PREFIX_END));
+    return true;
+}
+
 static void col_copy(db_stmt *st, int col, char *out, size_t outlen)
 {
     const unsigned char *t = db_column_text(st, col);
@@ -161,7 +216,8 @@ int support_user_find(struct store *s, const char *app_id, const char *sub,
 int support_user_factors(struct store *s, int64_t user_id,
                          void (*fn)(const struct support_factor *f, void *arg), void *arg)
 {
-    db_stmt *st = store_stmt(s, SQL_FACTORS);
+    db_stmt *st =
+        store_stmt(s, store_engine(s) == STORE_POSTGRES ? SQL_FACTORS_PG : SQL_FACTORS_SQLITE);
     if (!st)
         return OG_ERR_DB;
     db_bind_int64(st, 1, user_id);
@@ -535,21 +591,22 @@ int support_users_each(struct store *s, const struct support_user_query *q,
     if (q->limit < 1 || q->limit > SUPPORT_PAGE_MAX || !q->after_sub != !q->after_app ||
         (q->backward && !q->after_sub))
         return OG_ERR_INVALID;
+    char *lo, *hi;
+    if (!prefix_bounds(q->prefix ? q->prefix : "", &lo, &hi))
+        return OG_OK; /* no sub starts with bytes that are not UTF-8 */
     bool one_app = q->app_id && *q->app_id;
     const char *sql = SQL_USERS[store_engine(s) == STORE_POSTGRES][one_app][q->backward];
     db_stmt *st = store_stmt(s, sql);
-    if (!st)
+    if (!st) {
+        free(lo);
+        free(hi);
         return OG_ERR_DB;
+    }
     static const char *const has_types[] = {"", "none", "sms", "email", "totp"};
-    const char *prefix = q->prefix ? q->prefix : "";
-    size_t plen = strlen(prefix);
-    char *end = og_malloc(plen + sizeof(PREFIX_END));
-    memcpy(end, prefix, plen);
-    memcpy(end + plen, PREFIX_END, sizeof(PREFIX_END));
     if (one_app)
         db_bind_text(st, 1, q->app_id, -1);
-    db_bind_text(st, 2, prefix, -1);
-    db_bind_text(st, 3, end, -1);
+    db_bind_text(st, 2, lo, -1);
+    db_bind_text(st, 3, hi, -1);
     db_bind_text(st, 4, q->after_sub ? q->after_sub : "", -1);
     db_bind_text(st, 5, q->after_app ? q->after_app : "", -1);
     db_bind_int(st, 6, (int)q->state);
@@ -579,7 +636,8 @@ int support_users_each(struct store *s, const struct support_user_query *q,
         c->r.recovery_left = db_column_int64(st, 9);
     }
     db_reset(st);
-    free(end);
+    free(lo);
+    free(hi);
     for (int i = 0; i < n; i++) {
         struct user_copy *c = &rows[q->backward ? n - 1 - i : i];
         if (rc == DB_DONE) {

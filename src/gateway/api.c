@@ -1205,7 +1205,7 @@ static enum mfa_result pick_factor(struct api *a, struct mfa_user *u, const char
         if (order[i][0] && factors_get(&a->ctx, u, order[i], f) == MFA_OK && f->active)
             return MFA_OK;
     db_stmt *st = store_stmt(a->ctx.store, "SELECT id FROM factors WHERE user_id = ? AND "
-                                           "status = 'active' ORDER BY created_at LIMIT 1");
+                                           "status = 'active' ORDER BY created_at, id LIMIT 1");
     if (!st)
         return MFA_ERROR;
     db_bind_int64(st, 1, u->id);

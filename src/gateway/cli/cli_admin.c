@@ -741,7 +741,7 @@ static int run_policy(const struct opts *o)
 static const char SQL_USERS[] =
     "SELECT u.id, u.app_id, a.name, u.preferred_factor, u.last_used_factor, u.failures, "
     "u.retry_at, u.last_wait, u.locked_at, u.created_at FROM users u JOIN apps a "
-    "ON a.id = u.app_id WHERE u.sub = ?1 AND (?2 IS NULL OR u.app_id = ?2) "
+    "ON a.id = u.app_id WHERE u.sub = ?1 AND (CAST(?2 AS TEXT) IS NULL OR u.app_id = ?2) "
     "ORDER BY u.app_id";
 static const char SQL_FACTORS[] =
     "SELECT id, type, status, destination, created_at, verified_at, last_used_at "

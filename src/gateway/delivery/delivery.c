@@ -181,7 +181,8 @@ static void fallback_to_email(struct server *s, const struct outbox_msg *m)
         return;
     db_stmt *st = store_stmt(s->store, "SELECT destination FROM factors WHERE user_id = ? "
                                        "AND type = 'email' AND status = 'active' "
-                                       "ORDER BY last_used_at DESC LIMIT 1");
+                                       "ORDER BY coalesce(last_used_at, -1) DESC, "
+                                       "created_at, id LIMIT 1");
     if (!st)
         return;
     db_bind_int64(st, 1, m->user_id);

@@ -1,9 +1,10 @@
 /* Unit tests of what audit rows announce (src/core/events.c): the table of
  * webhook types and notifications, the webhook body, the notifications'
  * recipients, the policy keys and the coalescing limits, and the summary
- * that replaces a request's earlier notifications. Every operation runs in
- * its own transaction; the clock is ctx.now_ms. Each test owns a fresh
- * mkdtemp directory. */
+ * that replaces a request's earlier notifications; and the outbox's states
+ * (src/core/outbox.c). Every event runs in its own transaction; the clock
+ * is ctx.now_ms. Each test owns a fresh mkdtemp directory; with
+ * OTPGATE_TEST_DATABASE_URL set they run on PostgreSQL instead. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,7 @@
 #include "core/events.h"
 #include "core/log.h"
 #include "core/mfa.h"
+#include "core/outbox.h"
 #include "core/policy.h"
 #include "core/secrets.h"
 #include "core/store/store.h"
@@ -173,15 +175,15 @@ static void test_webhook_body_and_notice(void **state)
                      1);
 
     /* An event with no webhook type and no notice writes nothing. */
-    long long before = count(f, "1");
+    long long before = count(f, "1 = 1");
     audit_at(f, T0 + MIN, "code_sent", e.id, "email");
-    assert_int_equal(count(f, "1"), before);
+    assert_int_equal(count(f, "1 = 1"), before);
     /* Without a webhook URL only the notice. */
     assert_int_equal(apps_set_webhook(f->s, &f->k, f->app, "", secret, sizeof(secret), &made,
                                       f->err, sizeof(f->err)),
                      0);
     audit_at(f, T0 + 10 * MIN, "locked", NULL, "consecutive failures");
-    assert_int_equal(count(f, "1"), before + 1);
+    assert_int_equal(count(f, "1 = 1"), before + 1);
     assert_int_equal(count(f, "kind = 'notice' AND event = 'locked'"), 1);
 }
 
@@ -285,6 +287,109 @@ static void test_summary_replaces_and_reaches_removed_addresses(void **state)
                      1);
 }
 
+struct claimed {
+    struct outbox_msg m[4];
+    size_t n;
+};
+
+static void claim_cb(const struct outbox_msg *m, void *arg)
+{
+    struct claimed *c = arg;
+    if (c->n < 4)
+        c->m[c->n++] = *m;
+}
+
+static void outbox_row(struct fixture *f, struct outbox_msg *m, enum outbox_kind kind,
+                       const char *to, bool claim)
+{
+    memset(m, 0, sizeof(*m));
+    m->kind = kind;
+    m->channel = FACTOR_SMS;
+    snprintf(m->destination, sizeof(m->destination), "%s", to);
+    snprintf(m->app_id, sizeof(m->app_id), "%s", f->app);
+    snprintf(m->app_name, sizeof(m->app_name), "Shop");
+    snprintf(m->locale, sizeof(m->locale), "en");
+    snprintf(m->sub, sizeof(m->sub), "alice");
+    m->user_id = f->u.id;
+    m->ttl = 300;
+    if (kind == OUTBOX_CODE) {
+        snprintf(m->code, sizeof(m->code), "123456");
+        snprintf(m->purpose, sizeof(m->purpose), "enrol");
+    } else {
+        snprintf(m->event, sizeof(m->event), "locked");
+        snprintf(m->payload, sizeof(m->payload), "{}");
+    }
+    assert_int_equal(outbox_enqueue(f->s, &f->k, m, T0, claim), 0);
+}
+
+/* The outbox's own states (src/core/outbox.c): a code sealed and opened,
+ * retried, sent and failed; webhooks one at a time per user; a crash's
+ * rows resumed; notifications nothing can send failed. */
+static void test_outbox_states(void **state)
+{
+    struct fixture *f = *state;
+    struct outbox_msg a, b, w1, w2, n;
+    outbox_row(f, &a, OUTBOX_CODE, "+447700900123", false);
+    outbox_row(f, &b, OUTBOX_CODE, "+447700900124", true);
+    assert_memory_equal(a.msg_id, "m_", 2);
+    assert_int_equal(b.attempts, 1);
+    assert_int_equal(count(f, "state = 'sending' AND attempts = 1 AND body_sealed IS NOT NULL"), 1);
+    assert_int_equal(count(f, "purpose = 'enrol' AND fallback_of IS NULL"), 2);
+    assert_int_equal(outbox_depth(f->s), 2);
+    assert_int_equal(outbox_next_due(f->s, FACTOR_SMS), T0);
+    assert_int_equal(outbox_next_due(f->s, FACTOR_EMAIL), 0);
+
+    struct claimed c = {0};
+    assert_int_equal(outbox_claim(f->s, &f->k, FACTOR_SMS, 10, T0, claim_cb, &c), 1);
+    assert_int_equal(c.m[0].id, a.id);
+    assert_string_equal(c.m[0].code, "123456");
+    assert_string_equal(c.m[0].purpose, "enrol");
+    assert_int_equal(c.m[0].attempts, 1);
+    assert_int_equal(outbox_mark_retry(f->s, a.id, T0 + 1000, "twilio", "busy"), 0);
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(outbox_claim(f->s, &f->k, FACTOR_SMS, 10, T0 + 999, claim_cb, &c), 0);
+    assert_int_equal(outbox_claim(f->s, &f->k, FACTOR_SMS, 10, T0 + 1000, claim_cb, &c), 1);
+    assert_int_equal(c.m[0].attempts, 2);
+    assert_int_equal(outbox_mark_sent(f->s, a.id, T0 + 2000, "twilio", "", "ok"), 0);
+    assert_int_equal(outbox_mark_retry(f->s, b.id, 0, "twilio", "refused"), 0);
+    assert_int_equal(count(f, "state = 'sent' AND sent_at = 1700000027000 AND provider_id IS "
+                              "NULL AND body_sealed IS NULL"),
+                     1);
+    assert_int_equal(count(f, "state = 'failed' AND body_sealed IS NULL AND answer = 'refused'"),
+                     1);
+    assert_int_equal(outbox_depth(f->s), 0);
+
+    /* The second webhook of a user waits for the first. */
+    outbox_row(f, &w1, OUTBOX_WEBHOOK, "https://hooks.example/x", false);
+    outbox_row(f, &w2, OUTBOX_WEBHOOK, "https://hooks.example/x", false);
+    assert_int_equal(count(f, "kind = 'webhook' AND channel = 'webhook' AND event = 'locked'"), 2);
+    assert_int_equal(outbox_next_due_webhook(f->s), T0);
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(outbox_claim_webhooks(f->s, 10, T0, claim_cb, &c), 1);
+    assert_int_equal(c.m[0].id, w1.id);
+    assert_int_equal(c.m[0].kind, OUTBOX_WEBHOOK);
+    assert_int_equal(outbox_next_due_webhook(f->s), 0);
+    assert_int_equal(outbox_claim_webhooks(f->s, 10, T0, claim_cb, &c), 0);
+    /* A crash leaves it sending: it is queued again, still first. */
+    assert_int_equal(outbox_resume(f->s, T0 + 5000), 1);
+    assert_int_equal(outbox_next_due_webhook(f->s), T0 + 5000);
+    assert_int_equal(outbox_mark_retry(f->s, w1.id, T0 + 6000, NULL, NULL), 0); /* not sending */
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(outbox_claim_webhooks(f->s, 10, T0 + 5000, claim_cb, &c), 1);
+    assert_int_equal(c.m[0].id, w1.id);
+    assert_int_equal(outbox_mark_sent(f->s, w1.id, T0 + 5000, "webhook", "200", "ok"), 0);
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(outbox_claim_webhooks(f->s, 10, T0 + 5000, claim_cb, &c), 1);
+    assert_int_equal(c.m[0].id, w2.id);
+
+    outbox_row(f, &n, OUTBOX_NOTICE, "+447700900123", false);
+    assert_int_equal(outbox_fail_unsendable(f->s, FACTOR_EMAIL, "no e-mail"), 0);
+    assert_int_equal(outbox_fail_unsendable(f->s, FACTOR_SMS, "no SMS provider"), 1);
+    assert_int_equal(count(f, "kind = 'notice' AND state = 'failed' AND answer = 'no SMS "
+                              "provider'"),
+                     1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +401,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_summary_replaces_and_reaches_removed_addresses, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_states, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

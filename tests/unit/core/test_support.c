@@ -3,9 +3,11 @@
  * one app or all, paging forward and back by key), a user's history (and
  * its scan bound), the console's own history, one factor removed by an
  * admin (audited, preferred and recovery codes following factors_remove's
- * rules), the delivery log's filters and paging with destinations masked
- * even inside provider answers, a row in full, the console's audit rows,
- * and the overview's counts. Each test owns a fresh mkdtemp directory. */
+ * rules), one user and its factors (a passkey's AAGUID), the delivery
+ * log's filters and paging with destinations masked even inside provider
+ * answers, a row in full, the console's audit rows, and the overview's
+ * counts. Each test owns a fresh mkdtemp directory; with
+ * OTPGATE_TEST_DATABASE_URL set they run on PostgreSQL instead. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,6 +42,20 @@ static void sql(struct store *s, const char *text)
         fail_msg("sql failed: %s: %s", text, store_errmsg(s));
 }
 
+/* Runs text, whose ?1 and ?2 are the one-byte blobs 0x00 and 0x01 (x'00'
+ * literals are SQLite's alone). */
+static void sql_blobs(struct store *s, const char *text)
+{
+    static const uint8_t zero = 0, one = 1;
+    db_stmt *st = store_stmt(s, text);
+    if (!st)
+        fail_msg("prepare failed: %s: %s", text, store_errmsg(s));
+    db_bind_blob(st, 1, &zero, 1);
+    db_bind_blob(st, 2, &one, 1);
+    if (store_exec_done(st) != OG_OK)
+        fail_msg("sql failed: %s: %s", text, store_errmsg(s));
+}
+
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
@@ -52,8 +68,8 @@ static int setup(void **state)
     for (size_t i = 0; i < sizeof(master); i++)
         master[i] = (uint8_t)(i * 5 + 3);
     assert_int_equal(keyring_derive(master, &f->k), 0);
-    sql(f->s, "INSERT INTO apps (id, name, secret_sealed, redirect_uris, created_at) VALUES "
-              "('app_a', 'Shop', x'00', '[]', 1), ('app_b', 'Blog', x'00', '[]', 2)");
+    sql_blobs(f->s, "INSERT INTO apps (id, name, secret_sealed, redirect_uris, created_at) "
+                    "VALUES ('app_a', 'Shop', ?1, '[]', 1), ('app_b', 'Blog', ?2, '[]', 2)");
     *state = f;
     return 0;
 }
@@ -153,6 +169,12 @@ static void test_user_list(void **state)
     assert_int_equal(list(f, &q, NULL).n, 0); /* subs are the apps' ids: exact bytes */
     q.prefix = "al%";
     assert_int_equal(list(f, &q, NULL).n, 0); /* no LIKE patterns */
+    q.prefix = "al\xc3\x28";                  /* not UTF-8: no sub starts so, and no error */
+    assert_int_equal(list(f, &q, NULL).n, 0);
+    q.prefix = "\xff";
+    assert_int_equal(list(f, &q, NULL).n, 0);
+    q.prefix = "al\xe0"; /* a cut three-byte character: nothing here */
+    assert_int_equal(list(f, &q, NULL).n, 0);
     q.prefix = NULL;
     q.app_id = "app_b";
     r = list(f, &q, NULL);
@@ -292,8 +314,8 @@ static void test_factor_remove(void **state)
     factor(f, "f1", 1, "email", "active", "alice@example.com");
     factor(f, "f2", 1, "sms", "active", "+447700900123");
     sql(f->s, "UPDATE users SET preferred_factor = 'f1', last_used_factor = 'f1' WHERE id = 1");
-    sql(f->s, "INSERT INTO recovery_codes (user_id, salt, hash, created_at) VALUES "
-              "(1, x'00', x'00', 1), (1, x'01', x'01', 1)");
+    sql_blobs(f->s, "INSERT INTO recovery_codes (user_id, salt, hash, created_at) VALUES "
+                    "(1, ?1, ?1, 1), (1, ?2, ?2, 1)");
     char type[8];
     assert_int_equal(support_factor_remove(f->s, &f->k, "app_a", "alice", "f1", "console", "root",
                                            "192.0.2.1", NOW, type),
@@ -328,6 +350,63 @@ static void test_factor_remove(void **state)
     assert_int_equal(tu_query_int(f->s, "SELECT count(*) FROM audit WHERE detail = "
                                         "'{\"by\":\"cli\",\"factor\":\"sms\"}'"),
                      1);
+}
+
+struct factor_rows {
+    struct support_factor f[4];
+    size_t n;
+};
+
+static void collect_factor(const struct support_factor *sf, void *arg)
+{
+    struct factor_rows *x = arg;
+    if (x->n < 4)
+        x->f[x->n++] = *sf;
+}
+
+static void test_user_find_and_factors(void **state)
+{
+    struct fixture *f = *state;
+    user(f, 1, "app_a", "alice", "5", 0);
+    factor(f, "f1", 1, "email", "active", "alice@example.com");
+    factor(f, "f2", 1, "webauthn", "active", NULL);
+    sql(f->s, "UPDATE users SET preferred_factor = 'f2' WHERE id = 1");
+    sql_blobs(f->s, "INSERT INTO recovery_codes (user_id, salt, hash, created_at, used_at) VALUES "
+                    "(1, ?1, ?1, 1, NULL), (1, ?2, ?2, 1, 7)");
+    static const uint8_t aaguid[16] = {0xea, 0x9b, 0x8d, 0x66, 0x4d, 0x01, 0x1d, 0x21,
+                                       0x3c, 0xe4, 0xb6, 0xb4, 0x8c, 0xb5, 0x75, 0xd4};
+    db_stmt *st = store_stmt(f->s, "INSERT INTO webauthn_credentials (factor_id, rp_id, "
+                                   "credential_id, public_key, alg, sign_count, aaguid, uv, be, "
+                                   "bs, fmt, name) VALUES ('f2', 'app.example', ?1, ?1, -7, 42, "
+                                   "?2, 1, 1, 1, 'none', 'Work laptop')");
+    assert_non_null(st);
+    db_bind_blob(st, 1, "cred", 4);
+    db_bind_blob(st, 2, aaguid, (int)sizeof(aaguid));
+    assert_int_equal(store_exec_done(st), 0);
+
+    struct support_user u;
+    assert_int_equal(support_user_find(f->s, "app_a", "alice", &u), 0);
+    assert_int_equal(u.id, 1);
+    assert_string_equal(u.app_name, "Shop");
+    assert_string_equal(u.preferred, "f2");
+    assert_string_equal(u.last_used, "");
+    assert_true(u.locked);
+    assert_int_equal(u.locked_at, 5);
+    assert_int_equal(u.recovery_left, 1);
+    assert_int_equal(support_user_find(f->s, "app_b", "alice", &u), OG_ERR_NOT_FOUND);
+
+    struct factor_rows r = {0};
+    assert_int_equal(support_user_factors(f->s, 1, collect_factor, &r), 0);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.f[0].id, "f1");
+    assert_false(r.f[0].passkey);
+    assert_null(strstr(r.f[0].masked, "alice@example.com"));
+    assert_string_equal(r.f[1].type, "webauthn");
+    assert_true(r.f[1].passkey);
+    assert_string_equal(r.f[1].masked, "Work laptop");
+    assert_string_equal(r.f[1].aaguid, "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4");
+    assert_int_equal(r.f[1].sign_count, 42);
+    assert_true(r.f[1].synced);
 }
 
 struct deliveries {
@@ -472,6 +551,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_user_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_factor_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_find_and_factors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deliveries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overview, setup, teardown),
     };
