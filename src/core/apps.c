@@ -31,11 +31,14 @@ static const char SQL_SET_NAME[] = "UPDATE apps SET name = ?2 WHERE id = ?1";
 static const char SQL_SET_URIS[] = "UPDATE apps SET redirect_uris = ?2 WHERE id = ?1";
 static const char SQL_DELETE_APP[] = "DELETE FROM apps WHERE id = ?1";
 static const char SQL_DELETE_POLICY[] = "DELETE FROM policy WHERE scope = ?1";
-static const char SQL_LIST[] = "SELECT a.id, a.name, a.redirect_uris, a.created_at, p.value, "
-                               "a.webhook_url "
-                               "FROM apps a LEFT JOIN policy p "
-                               "ON p.scope = a.id AND p.key = 'mode' "
-                               "ORDER BY a.created_at, a.id";
+/* In the order they were added: apps added in the same millisecond keep
+ * their order on SQLite (rowid); PostgreSQL has no insertion order, so
+ * there such ties go by id. */
+#define SQL_LIST_(tie)                                                                             \
+    "SELECT a.id, a.name, a.redirect_uris, a.created_at, p.value, a.webhook_url "                  \
+    "FROM apps a LEFT JOIN policy p ON p.scope = a.id AND p.key = 'mode' "                         \
+    "ORDER BY a.created_at, " tie
+static const char *const SQL_LIST[2] = {SQL_LIST_("a.rowid"), SQL_LIST_("a.id")};
 
 __attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
                                                           ...)
@@ -647,7 +650,7 @@ int apps_remove(struct store *s, const char *id)
 int apps_list_json(struct store *s, char **json)
 {
     *json = NULL;
-    db_stmt *st = store_stmt(s, SQL_LIST);
+    db_stmt *st = store_stmt(s, SQL_LIST[store_engine(s) == STORE_POSTGRES]);
     if (!st)
         return OG_ERR_DB;
     json_t *arr = json_array();

@@ -20,16 +20,17 @@ static const char SQL_UPSERT[] =
 static const char SQL_FIND[] =
     "SELECT id, app_id, sub, scope_all, created_at, expires_at, last_seen_at, step_at, "
     "user_agent, ip FROM devices WHERE token_hash = ?1 AND sub = ?2 AND expires_at > ?4 AND "
-    "created_at >= ?5 AND (app_id = ?3 OR (?6 AND scope_all = 1)) ORDER BY step_at DESC LIMIT 1";
+    "created_at >= ?5 AND (app_id = ?3 OR (?6 = 1 AND scope_all = 1)) "
+    "ORDER BY step_at DESC LIMIT 1";
 static const char SQL_TOUCH[] = "UPDATE devices SET last_seen_at = ?2 WHERE id = ?1";
 static const char SQL_EACH[] =
     "SELECT id, app_id, sub, scope_all, created_at, expires_at, last_seen_at, step_at, "
     "user_agent, ip FROM devices WHERE sub = ?2 AND expires_at > ?3 AND (app_id = ?1 OR "
-    "(?4 AND scope_all = 1)) ORDER BY created_at DESC, id";
-static const char SQL_FORGET[] =
-    "DELETE FROM devices WHERE id = ?3 AND sub = ?2 AND (app_id = ?1 OR (?4 AND scope_all = 1))";
+    "(?4 = 1 AND scope_all = 1)) ORDER BY created_at DESC, id";
+static const char SQL_FORGET[] = "DELETE FROM devices WHERE id = ?3 AND sub = ?2 AND (app_id = ?1 "
+                                 "OR (?4 = 1 AND scope_all = 1))";
 static const char SQL_FORGET_ALL[] =
-    "DELETE FROM devices WHERE sub = ?2 AND (app_id = ?1 OR (?3 AND scope_all = 1))";
+    "DELETE FROM devices WHERE sub = ?2 AND (app_id = ?1 OR (?3 = 1 AND scope_all = 1))";
 static const char SQL_PRUNE[] = "DELETE FROM devices WHERE expires_at <= ?1";
 
 bool devices_token_ok(const char *s, size_t n)

@@ -18,9 +18,12 @@
                                     "u.retry_at > ?1 THEN 1 END), "                                \
                                     "(SELECT count(*) FROM policy p WHERE p.scope = a.id)"
 
-static const char SQL_APPS[] =
-    "SELECT a.id, a.name, " APP_COUNTS " FROM apps a LEFT JOIN users u ON u.app_id = a.id "
-    "GROUP BY a.id ORDER BY a.created_at, a.id";
+/* In the order they were added (ties in one millisecond: rowid on SQLite,
+ * id on PostgreSQL, which has no insertion order). */
+#define SQL_APPS_(tie)                                                                             \
+    "SELECT a.id, a.name, " APP_COUNTS " FROM apps a LEFT JOIN users u ON u.app_id = a.id "        \
+    "GROUP BY a.id ORDER BY a.created_at, " tie
+static const char *const SQL_APPS[2] = {SQL_APPS_("a.rowid"), SQL_APPS_("a.id")};
 static const char SQL_APP[] =
     "SELECT a.id, a.name, " APP_COUNTS " FROM apps a LEFT JOIN users u ON u.app_id = a.id "
     "WHERE a.id = ?2 GROUP BY a.id";
@@ -56,7 +59,7 @@ static void app_row(db_stmt *st, struct overview_app *a)
 int overview_apps_each(struct store *s, int64_t now_ms,
                        void (*fn)(const struct overview_app *a, void *arg), void *arg)
 {
-    db_stmt *st = store_stmt(s, SQL_APPS);
+    db_stmt *st = store_stmt(s, SQL_APPS[store_engine(s) == STORE_POSTGRES]);
     if (!st)
         return OG_ERR_DB;
     db_bind_int64(st, 1, now_ms);

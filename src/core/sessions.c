@@ -35,7 +35,10 @@ static const char SQL_ROTATE[] = "UPDATE sessions SET id_hash = ?2 WHERE id_hash
 static const char SQL_DELETE[] = "DELETE FROM sessions WHERE id_hash = ?1";
 static const char SQL_PRUNE_SESSIONS[] = "DELETE FROM sessions WHERE expires_at <= ?1";
 static const char SQL_PRUNE_JTI[] = "DELETE FROM used_jti WHERE expires_at <= ?1";
-static const char SQL_JTI[] = "INSERT INTO used_jti (jti, app_id, expires_at) VALUES (?1, ?2, ?3)";
+/* DO NOTHING rather than a refused insert: PostgreSQL would abort the
+ * caller's transaction on the failed statement. */
+static const char SQL_JTI[] = "INSERT INTO used_jti (jti, app_id, expires_at) VALUES (?1, ?2, ?3) "
+                              "ON CONFLICT DO NOTHING";
 
 void sessions_cookie_hash(const char *cookie, size_t n, uint8_t out[32])
 {
@@ -336,9 +339,7 @@ int sessions_jti_use(struct store *s, const char *app_id, const char *jti, int64
     int rc = db_step(st);
     db_reset(st);
     if (rc == DB_DONE)
-        return OG_OK;
-    if ((rc & 0xff) == DB_CONSTRAINT)
-        return OG_ERR_EXISTS;
+        return store_changes(s) > 0 ? OG_OK : OG_ERR_EXISTS;
     return store_step_err(rc);
 }
 
