@@ -85,6 +85,20 @@ void tu_app_add(struct store *s, const struct keyring *k, const char *name, char
         fail_msg("apps_add: %s", err);
 }
 
+void tu_app_insert(struct store *s, const char *id, const char *name, long long created_at)
+{
+    static const uint8_t sealed[1] = {0};
+    db_stmt *st = store_stmt(s, "INSERT INTO apps (id, name, secret_sealed, redirect_uris, "
+                                "created_at) VALUES (?1, ?2, ?3, '[]', ?4)");
+    assert_non_null(st);
+    db_bind_text(st, 1, id, -1);
+    db_bind_text(st, 2, name, -1);
+    db_bind_blob(st, 3, sealed, sizeof(sealed));
+    db_bind_int64(st, 4, created_at);
+    if (store_exec_done(st) != OG_OK)
+        fail_msg("insert %s: %s", id, store_errmsg(s));
+}
+
 long long tu_query_int(struct store *s, const char *sql)
 {
     db_stmt *st = NULL;

@@ -27,6 +27,9 @@ void tu_store_keys(const char *dir, struct store **s, struct keyring *k);
 /* Registers app name (one https redirect URI) and writes its client id
  * into id (idlen bytes). */
 void tu_app_add(struct store *s, const struct keyring *k, const char *name, char *id, size_t idlen);
+/* Inserts an app row directly (its sealed secret a bound one-byte blob:
+ * x'00' literals are SQLite's), for tests that must not depend on apps.c. */
+void tu_app_insert(struct store *s, const char *id, const char *name, long long created_at);
 /* The first column of the first row of sql, which must return one. */
 long long tu_query_int(struct store *s, const char *sql);
 

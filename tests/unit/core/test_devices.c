@@ -31,22 +31,6 @@ struct fixture {
     struct keyring k;
 };
 
-/* Inserts an app row directly (a bound blob for its sealed secret: x'00'
- * literals are SQLite's), so these tests do not depend on apps.c. */
-static void app_insert(struct store *s, const char *id, const char *name, int64_t created_at)
-{
-    static const uint8_t sealed[1] = {0};
-    db_stmt *st = store_stmt(s, "INSERT INTO apps (id, name, secret_sealed, redirect_uris, "
-                                "created_at) VALUES (?1, ?2, ?3, '[]', ?4)");
-    assert_non_null(st);
-    db_bind_text(st, 1, id, -1);
-    db_bind_text(st, 2, name, -1);
-    db_bind_blob(st, 3, sealed, sizeof(sealed));
-    db_bind_int64(st, 4, created_at);
-    if (store_exec_done(st) != OG_OK)
-        fail_msg("insert %s: %s", id, store_errmsg(s));
-}
-
 /* Rows of devices whose token_hash or id holds text (compared here: instr()
  * on a blob is SQLite's). */
 static long long devices_holding(struct store *s, const char *text)
@@ -78,8 +62,8 @@ static int setup(void **state)
     snprintf(db, sizeof(db), "%s/otpgate.db", f->dir);
     if (tu_store_open(db, &f->s, err, sizeof(err)) != 0)
         fail_msg("store_open: %s", err);
-    app_insert(f->s, "app_a", "A", 1);
-    app_insert(f->s, "app_b", "B", 1);
+    tu_app_insert(f->s, "app_a", "A", 1);
+    tu_app_insert(f->s, "app_b", "B", 1);
     uint8_t master[32] = {7};
     assert_int_equal(keyring_derive(master, &f->k), 0);
     *state = f;

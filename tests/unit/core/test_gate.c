@@ -567,13 +567,7 @@ static void test_inherit_and_pending_only_through_the_store(void **state)
     struct store *s = NULL;
     if (tu_store_open(db, &s, err, sizeof(err)) != 0)
         fail_msg("store_open: %s", err);
-    /* A bound blob for the sealed secret: x'00' literals are SQLite's. */
-    static const uint8_t sealed[1] = {0};
-    db_stmt *st = store_stmt(s, "INSERT INTO apps (id, name, secret_sealed, redirect_uris, "
-                                "created_at) VALUES ('app_a', 'A', ?1, '[]', 1)");
-    assert_non_null(st);
-    db_bind_blob(st, 1, sealed, sizeof(sealed));
-    assert_int_equal(store_exec_done(st), OG_OK);
+    tu_app_insert(s, "app_a", "A", 1);
     const char *global[] = {"off", "optional", "mandatory"};
     enum policy_mode want[] = {POLICY_OFF, POLICY_OPTIONAL, POLICY_MANDATORY};
     uint8_t key[32] = {1};
