@@ -264,7 +264,7 @@ static int copy_table(struct store *from, struct store *to, const char *table, i
                 rc = OG_ERR_DB;
         }
     }
-    int step;
+    int step = DB_DONE;
     while (rc == OG_OK && (step = db_step(src)) == DB_ROW) {
         for (int i = 0; i < ncols && rc == OG_OK; i++)
             if (bind_value(src, dst, i, &cols[i]) != 0)
