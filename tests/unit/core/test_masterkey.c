@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "core/masterkey.h"
+#include "core/secrets.h"
+#include "core/store/store.h"
 
 #include "testutil.h"
 
@@ -287,6 +289,52 @@ static void test_dir_created_0700(void **state)
     assert_int_equal(st.st_mode & 07777, 0750);
 }
 
+/* The database's key check (on either engine, ctest -L pg): the first key
+ * is recorded, the same key passes again, another is refused with one line
+ * and the record stays the first key's; nothing of the key is stored. */
+static void test_store_key_check(void **state)
+{
+    struct fixture *f = *state;
+    char db[128];
+    snprintf(db, sizeof(db), "%s/otpgate.db", f->dir);
+    struct store *s = NULL;
+    if (tu_store_open(db, &s, f->err, sizeof(f->err)) != 0)
+        fail_msg("store_open: %s", f->err);
+    uint8_t one[MASTERKEY_LEN], two[MASTERKEY_LEN];
+    memset(one, 0x11, sizeof(one));
+    memset(two, 0x22, sizeof(two));
+    struct keyring k1, k2;
+    assert_int_equal(keyring_derive(one, &k1), 0);
+    assert_int_equal(keyring_derive(two, &k2), 0);
+
+    assert_int_equal(masterkey_check_store(s, &k1, f->err, sizeof(f->err)), OG_OK);
+    char first[80];
+    assert_int_equal(store_meta_get(s, "key_check", first, sizeof(first)), OG_OK);
+    assert_int_equal(strlen(first), 32);
+    char hex[MASTERKEY_LEN * 2 + 1];
+    to_hex(one, hex);
+    assert_null(strstr(hex, first));
+    assert_int_equal(masterkey_check_store(s, &k1, f->err, sizeof(f->err)), OG_OK);
+
+    f->err[0] = '\0';
+    assert_int_equal(masterkey_check_store(s, &k2, f->err, sizeof(f->err)), OG_ERR_CRYPTO);
+    assert_non_null(strstr(f->err, "master key does not match"));
+    assert_null(strchr(f->err, '\n'));
+    char after[80];
+    assert_int_equal(store_meta_get(s, "key_check", after, sizeof(after)), OG_OK);
+    assert_string_equal(after, first);
+    store_close(s);
+
+    /* A reopened database remembers. */
+    if (tu_store_open(db, &s, f->err, sizeof(f->err)) != 0)
+        fail_msg("store_open: %s", f->err);
+    assert_int_equal(masterkey_check_store(s, &k2, f->err, sizeof(f->err)), OG_ERR_CRYPTO);
+    assert_int_equal(masterkey_check_store(s, &k1, f->err, sizeof(f->err)), OG_OK);
+    store_close(s);
+    keyring_wipe(&k1);
+    keyring_wipe(&k2);
+}
+
 static void test_bad_dirs(void **state)
 {
     struct fixture *f = *state;
@@ -315,6 +363,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_not_regular_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dir_created_0700, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_dirs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_key_check, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
