@@ -1,17 +1,21 @@
 /* Storage: one API over two engines. A path opens (or creates) a SQLite
  * file (store_sqlite.c); a postgres:// or postgresql:// URL connects to
- * PostgreSQL (store_pg.c). Both give the same schema (migrations_sqlite.c; the
- * .sql files in postgres/), a process-lifetime cache of prepared statements keyed by
- * the caller's SQL pointer, transactions, the meta table, and statements
- * through the db_* calls below, which mirror SQLite's own (bind, step,
- * column, reset) so one piece of SQL code serves both.
+ * PostgreSQL (store_pg.c). Both give the same schema (migrations_sqlite.c;
+ * the .sql files in postgres/), a process-lifetime cache of prepared
+ * statements keyed by the caller's SQL pointer, transactions, the meta
+ * table, and statements through the db_* calls below, which mirror
+ * SQLite's own (bind, step, column, reset) so one piece of SQL code serves
+ * both.
  *
  * SQL written for both engines: parameters as ?N (the PostgreSQL engine
  * turns them into $N; a bare ? takes the next number), CAST(? AS BIGINT)
  * or CAST(? AS TEXT) where nothing else gives a parameter its type, no
  * rowid, no INSERT OR ..., no scalar min()/max() of two values (CASE),
- * RETURNING for new ids. Where the dialects must differ, choose the text
- * with store_engine().
+ * RETURNING for new ids, CAST(? AS TEXT) IS NULL rather than ? IS NULL,
+ * flags compared (= 1) rather than used bare, no statement that may fail
+ * inside a transaction the caller goes on with (PostgreSQL aborts it: use
+ * ON CONFLICT DO NOTHING and store_changes). Where the dialects must
+ * differ, choose the text with store_engine().
  *
  * No libuv and no HTTP here; every call runs synchronously on the caller's
  * thread. One thread at a time may use a store (the gateway hands its
