@@ -49,8 +49,8 @@ int outbox_enqueue(struct store *s, const struct keyring *k, struct outbox_msg *
     db_stmt *st = store_stmt(
         s, "INSERT INTO outbox (msg_id, created_at, channel, destination, app_id, app_name, "
            "locale, user_id, ttl, body_sealed, state, attempts, next_at, fallback_of, kind, "
-           "event, sub, ref, payload, purpose) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-           "NULLIF(?, 0), ?, ?, ?, ?, ?, NULLIF(?, '')) RETURNING id");
+           "event, sub, ref, payload, purpose, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+           "?, ?, ?, ?, NULLIF(?, 0), ?, ?, ?, ?, ?, NULLIF(?, ''), NULLIF(?, 0)) RETURNING id");
     if (!st) {
         free(sealed);
         return OG_ERR_DB;
@@ -78,6 +78,7 @@ int outbox_enqueue(struct store *s, const struct keyring *k, struct outbox_msg *
     db_bind_text(st, 18, nonempty(m->ref), -1);
     db_bind_text(st, 19, nonempty(m->payload), -1);
     db_bind_text(st, 20, m->purpose, -1);
+    db_bind_int64(st, 21, claim ? now_ms + OUTBOX_LEASE_MS : 0);
     int rc = db_step(st);
     if (rc == DB_ROW)
         m->id = db_column_int64(st, 0);
@@ -185,43 +186,65 @@ static int claim_run(struct store *s, db_stmt *st, const struct keyring *k,
     return n;
 }
 
+/* The claims. SQLite: one connection writes at a time and one instance
+ * owns the outbox, so queued rows are enough. PostgreSQL: rows another
+ * instance is claiming right now are skipped rather than waited for, and
+ * rows in sending whose lease ran out (their instance died) are taken
+ * over. ?1 now, ?2 the lease's end, ?3 the limit, ?4 the channel. */
+#define CLAIM_SET      "UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_until = ?2 "
+#define CLAIM_DUE      "next_at <= ?1"
+#define CLAIM_TAKEOVER "(state = 'sending' AND lease_until <= ?1)"
+static const char *const SQL_CLAIM[2] = {
+    CLAIM_SET
+    "WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' AND channel = ?4 AND " CLAIM_DUE
+    " ORDER BY next_at, id LIMIT ?3)" CLAIM_RETURNING,
+    CLAIM_SET "WHERE id IN (SELECT id FROM outbox WHERE kind <> 'webhook' AND channel = ?4 AND "
+              "((state = 'queued' AND " CLAIM_DUE ") OR " CLAIM_TAKEOVER
+              ") ORDER BY next_at, id LIMIT ?3 "
+              "FOR UPDATE SKIP LOCKED)" CLAIM_RETURNING,
+};
+
 int outbox_claim(struct store *s, const struct keyring *k, enum factor_type channel, int max,
                  int64_t now_ms, void (*fn)(const struct outbox_msg *m, void *arg), void *arg)
 {
     if (max <= 0)
         return 0;
-    db_stmt *st = store_stmt(
-        s, "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id IN "
-           "(SELECT id FROM outbox WHERE state = 'queued' AND channel = ? AND next_at <= ? "
-           "ORDER BY next_at, id LIMIT ?)" CLAIM_RETURNING);
+    db_stmt *st = store_stmt(s, SQL_CLAIM[store_engine(s) == STORE_POSTGRES]);
     if (!st)
         return OG_ERR_DB;
-    db_bind_text(st, 1, factor_type_name(channel), -1);
-    db_bind_int64(st, 2, now_ms);
+    db_bind_int64(st, 1, now_ms);
+    db_bind_int64(st, 2, now_ms + OUTBOX_LEASE_MS);
     db_bind_int(st, 3, max);
+    db_bind_text(st, 4, factor_type_name(channel), -1);
     return claim_run(s, st, k, fn, arg);
 }
 
 /* A webhook row is open while queued or sending; a later one of the same
  * app and user waits behind it. */
-#define WEBHOOK_HEAD                                                                               \
-    "kind = 'webhook' AND state = 'queued' AND NOT EXISTS (SELECT 1 FROM outbox e "                \
-    "WHERE e.kind = 'webhook' AND e.state IN ('queued', 'sending') AND e.app_id = "                \
-    "outbox.app_id AND e.sub = outbox.sub AND e.id < outbox.id)"
+#define WEBHOOK_BEHIND                                                                             \
+    "NOT EXISTS (SELECT 1 FROM outbox e WHERE e.kind = 'webhook' AND e.state IN ('queued', "       \
+    "'sending') AND e.app_id = outbox.app_id AND e.sub = outbox.sub AND e.id < outbox.id)"
+#define WEBHOOK_HEAD "kind = 'webhook' AND state = 'queued' AND " WEBHOOK_BEHIND
+static const char *const SQL_CLAIM_WEBHOOKS[2] = {
+    CLAIM_SET "WHERE id IN (SELECT id FROM outbox WHERE " WEBHOOK_HEAD " AND " CLAIM_DUE
+              " ORDER BY next_at, id LIMIT ?3)" CLAIM_RETURNING,
+    CLAIM_SET "WHERE id IN (SELECT id FROM outbox WHERE kind = 'webhook' AND " WEBHOOK_BEHIND
+              " AND ((state = 'queued' AND " CLAIM_DUE ") OR " CLAIM_TAKEOVER
+              ") ORDER BY next_at, id "
+              "LIMIT ?3 FOR UPDATE SKIP LOCKED)" CLAIM_RETURNING,
+};
 
 int outbox_claim_webhooks(struct store *s, int max, int64_t now_ms,
                           void (*fn)(const struct outbox_msg *m, void *arg), void *arg)
 {
     if (max <= 0)
         return 0;
-    db_stmt *st =
-        store_stmt(s, "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id IN "
-                      "(SELECT id FROM outbox WHERE " WEBHOOK_HEAD " AND next_at <= ? "
-                      "ORDER BY next_at, id LIMIT ?)" CLAIM_RETURNING);
+    db_stmt *st = store_stmt(s, SQL_CLAIM_WEBHOOKS[store_engine(s) == STORE_POSTGRES]);
     if (!st)
         return OG_ERR_DB;
     db_bind_int64(st, 1, now_ms);
-    db_bind_int(st, 2, max);
+    db_bind_int64(st, 2, now_ms + OUTBOX_LEASE_MS);
+    db_bind_int(st, 3, max);
     return claim_run(s, st, NULL, fn, arg);
 }
 
@@ -252,8 +275,8 @@ int outbox_mark_sent(struct store *s, int64_t id, int64_t now_ms, const char *pr
                      const char *provider_id, const char *answer)
 {
     db_stmt *st = store_stmt(s, "UPDATE outbox SET state = 'sent', body_sealed = NULL, "
-                                "sent_at = ?, provider = ?, provider_id = ?, answer = ? "
-                                "WHERE id = ? AND state = 'sending'");
+                                "sent_at = ?, provider = ?, provider_id = ?, answer = ?, "
+                                "lease_until = NULL WHERE id = ? AND state = 'sending'");
     if (!st)
         return OG_ERR_DB;
     db_bind_int64(st, 1, now_ms);
@@ -273,7 +296,8 @@ int outbox_mark_retry(struct store *s, int64_t id, int64_t next_at_ms, const cha
         store_stmt(s, "UPDATE outbox SET state = CASE WHEN ?1 > 0 THEN 'queued' ELSE 'failed' END, "
                       "next_at = CASE WHEN ?1 > 0 THEN ?1 ELSE next_at END, "
                       "body_sealed = CASE WHEN ?1 > 0 THEN body_sealed ELSE NULL END, "
-                      "provider = ?2, answer = ?3 WHERE id = ?4 AND state = 'sending'");
+                      "provider = ?2, answer = ?3, lease_until = NULL "
+                      "WHERE id = ?4 AND state = 'sending'");
     if (!st)
         return OG_ERR_DB;
     db_bind_int64(st, 1, next_at_ms);
@@ -287,8 +311,13 @@ int outbox_mark_retry(struct store *s, int64_t id, int64_t next_at_ms, const cha
 
 int outbox_resume(struct store *s, int64_t now_ms)
 {
-    db_stmt *st =
-        store_stmt(s, "UPDATE outbox SET state = 'queued', next_at = ? WHERE state = 'sending'");
+    static const char *const sql[2] = {
+        "UPDATE outbox SET state = 'queued', next_at = ?1, lease_until = NULL "
+        "WHERE state = 'sending'",
+        "UPDATE outbox SET state = 'queued', next_at = ?1, lease_until = NULL "
+        "WHERE state = 'sending' AND (lease_until IS NULL OR lease_until <= ?1)",
+    };
+    db_stmt *st = store_stmt(s, sql[store_engine(s) == STORE_POSTGRES]);
     if (!st)
         return OG_ERR_DB;
     db_bind_int64(st, 1, now_ms);

@@ -18,6 +18,14 @@
 /* The longest destination: a webhook URL (APPS_URI_MAX) and its NUL. */
 #define OUTBOX_DEST_MAX 2049
 
+/* How long a claim holds a row in sending (lease_until = claim + this):
+ * longer than any send may take (SMTP and the providers time out well
+ * within it). On PostgreSQL, where several instances share the outbox, a
+ * row whose lease ran out (its instance died) is claimed again by another,
+ * and a starting instance resumes only such rows; on SQLite, one instance
+ * owns the outbox and resumes every row in sending at start. */
+#define OUTBOX_LEASE_MS (5 * 60 * 1000)
+
 enum outbox_kind { OUTBOX_CODE = 0, OUTBOX_NOTICE, OUTBOX_WEBHOOK };
 
 struct outbox_msg {
@@ -54,9 +62,12 @@ const char *outbox_channel_name(const struct outbox_msg *m);
 int outbox_enqueue(struct store *s, const struct keyring *k, struct outbox_msg *m, int64_t now_ms,
                    bool claim);
 /* Moves up to max due queued messages of channel (codes and notifications)
- * to sending (attempts + 1) and hands each, opened, to fn, which may use
- * the store. A code row whose code does not open fails. Returns how many,
- * or a negative og_err. */
+ * to sending (attempts + 1, leased until now_ms + OUTBOX_LEASE_MS) and
+ * hands each, opened, to fn, which may use the store. On PostgreSQL rows
+ * another connection is claiming are skipped (FOR UPDATE SKIP LOCKED), so
+ * each row goes to one instance, and rows in sending whose lease ran out
+ * are claimed again. A code row whose code does not open fails. Returns
+ * how many, or a negative og_err. */
 int outbox_claim(struct store *s, const struct keyring *k, enum factor_type channel, int max,
                  int64_t now_ms, void (*fn)(const struct outbox_msg *m, void *arg), void *arg);
 /* The same for webhooks, in order per user and app: a row is claimed only
@@ -75,8 +86,10 @@ int outbox_mark_sent(struct store *s, int64_t id, int64_t now_ms, const char *pr
  * next_at_ms is 0 (the sealed code is dropped then too). */
 int outbox_mark_retry(struct store *s, int64_t id, int64_t next_at_ms, const char *provider,
                       const char *answer);
-/* Rows in sending after a crash go back to queued, due now. Returns the
- * count or a negative og_err. */
+/* Rows in sending after a crash go back to queued, due now: every one on
+ * SQLite (one instance owns the outbox), only those whose lease ran out on
+ * PostgreSQL (the others are other instances' sends). Returns the count or
+ * a negative og_err. */
 int outbox_resume(struct store *s, int64_t now_ms);
 /* Rows this process has added since it started: a caller that polls
  * compares it with what it saw last. */

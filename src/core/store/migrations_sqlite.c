@@ -434,6 +434,11 @@ static const char *const migrations[] = {
      * as a sign-in. */
     "ALTER TABLE outbox ADD COLUMN purpose TEXT;\n",
 
+    /* 18: a row in sending holds a lease (unix ms) until which the instance
+     * that claimed it sends it; on PostgreSQL another instance takes the
+     * row over once it has run out (outbox.c). NULL outside sending. */
+    "ALTER TABLE outbox ADD COLUMN lease_until INTEGER;\n",
+
     /* Append new migrations here. */
 };
 

@@ -370,16 +370,23 @@ static void test_outbox_states(void **state)
     assert_int_equal(c.m[0].kind, OUTBOX_WEBHOOK);
     assert_int_equal(outbox_next_due_webhook(f->s), 0);
     assert_int_equal(outbox_claim_webhooks(f->s, 10, T0, claim_cb, &c), 0);
-    /* A crash leaves it sending: it is queued again, still first. */
-    assert_int_equal(outbox_resume(f->s, T0 + 5000), 1);
-    assert_int_equal(outbox_next_due_webhook(f->s), T0 + 5000);
-    assert_int_equal(outbox_mark_retry(f->s, w1.id, T0 + 6000, NULL, NULL), 0); /* not sending */
+    /* A crash leaves it sending: it is queued again, still first (on
+     * PostgreSQL once its lease has run out: until then it is another
+     * instance's send). */
+    int64_t r = T0 + 5000;
+    if (tu_on_pg()) {
+        assert_int_equal(outbox_resume(f->s, r), 0);
+        r = T0 + OUTBOX_LEASE_MS;
+    }
+    assert_int_equal(outbox_resume(f->s, r), 1);
+    assert_int_equal(outbox_next_due_webhook(f->s), r);
+    assert_int_equal(outbox_mark_retry(f->s, w1.id, r + 1000, NULL, NULL), 0); /* not sending */
     memset(&c, 0, sizeof(c));
-    assert_int_equal(outbox_claim_webhooks(f->s, 10, T0 + 5000, claim_cb, &c), 1);
+    assert_int_equal(outbox_claim_webhooks(f->s, 10, r, claim_cb, &c), 1);
     assert_int_equal(c.m[0].id, w1.id);
-    assert_int_equal(outbox_mark_sent(f->s, w1.id, T0 + 5000, "webhook", "200", "ok"), 0);
+    assert_int_equal(outbox_mark_sent(f->s, w1.id, r, "webhook", "200", "ok"), 0);
     memset(&c, 0, sizeof(c));
-    assert_int_equal(outbox_claim_webhooks(f->s, 10, T0 + 5000, claim_cb, &c), 1);
+    assert_int_equal(outbox_claim_webhooks(f->s, 10, r, claim_cb, &c), 1);
     assert_int_equal(c.m[0].id, w2.id);
 
     outbox_row(f, &n, OUTBOX_NOTICE, "+447700900123", false);
@@ -388,6 +395,77 @@ static void test_outbox_states(void **state)
     assert_int_equal(count(f, "kind = 'notice' AND state = 'failed' AND answer = 'no SMS "
                               "provider'"),
                      1);
+}
+
+/* Claims hold a lease. On PostgreSQL, where several instances share the
+ * outbox, two connections claiming at once get disjoint rows (one skips
+ * what the other is claiming), a row whose lease ran out is claimed again,
+ * and a start resumes only such rows. On SQLite (one instance) a claim
+ * takes queued rows only and a start resumes every row in sending. */
+struct ids {
+    int64_t id[16];
+    size_t n;
+};
+
+static void ids_cb(const struct outbox_msg *m, void *arg)
+{
+    struct ids *x = arg;
+    if (x->n < 16)
+        x->id[x->n++] = m->id;
+}
+
+static void test_outbox_lease(void **state)
+{
+    struct fixture *f = *state;
+    struct outbox_msg m;
+    for (int i = 0; i < 10; i++)
+        outbox_row(f, &m, OUTBOX_CODE, "+447700900123", false);
+    struct ids a = {0};
+    assert_int_equal(outbox_claim(f->s, &f->k, FACTOR_SMS, 4, T0, ids_cb, &a), 4);
+    assert_int_equal(count(f, "state = 'sending' AND lease_until = 1700000325000"), 4);
+    assert_int_equal(outbox_mark_sent(f->s, a.id[0], T0 + 1, "twilio", "", "ok"), 0);
+    assert_int_equal(count(f, "state = 'sent' AND lease_until IS NULL"), 1);
+
+    if (!tu_on_pg()) {
+        /* Long past the lease, one instance still never claims its own
+         * rows in sending again: only the six queued ones. */
+        struct ids b = {0};
+        assert_int_equal(
+            outbox_claim(f->s, &f->k, FACTOR_SMS, 10, T0 + 2 * OUTBOX_LEASE_MS, ids_cb, &b), 6);
+        assert_int_equal(outbox_resume(f->s, T0 + 1), 9);
+        assert_int_equal(count(f, "state = 'queued' AND lease_until IS NULL"), 9);
+        return;
+    }
+
+    /* A second instance: its own connection to the same database. */
+    char path[128], err[256];
+    snprintf(path, sizeof(path), "%s/otpgate.db", f->dir);
+    struct store *other = NULL;
+    if (tu_store_open(path, &other, err, sizeof(err)) != 0)
+        fail_msg("store_open: %s", err);
+    /* This one claims three inside an open transaction; the other, at the
+     * same moment, is not held up and gets the other three queued rows. */
+    assert_int_equal(store_begin(f->s), OG_OK);
+    struct ids b = {0}, o = {0};
+    assert_int_equal(outbox_claim(f->s, &f->k, FACTOR_SMS, 3, T0, ids_cb, &b), 3);
+    assert_int_equal(outbox_claim(other, &f->k, FACTOR_SMS, 10, T0, ids_cb, &o), 3);
+    assert_int_equal(store_commit(f->s), OG_OK);
+    for (size_t i = 0; i < b.n; i++)
+        for (size_t j = 0; j < o.n; j++)
+            assert_true(b.id[i] != o.id[j]);
+    assert_int_equal(count(f, "state = 'queued'"), 0);
+
+    /* Live leases: a start leaves other instances' rows alone. */
+    assert_int_equal(outbox_resume(other, T0 + 1), 0);
+    assert_int_equal(outbox_claim(other, &f->k, FACTOR_SMS, 10, T0 + 1, ids_cb, &o), 0);
+    /* Run out (the claiming instance died): taken over, once each. */
+    struct ids t = {0};
+    assert_int_equal(outbox_claim(other, &f->k, FACTOR_SMS, 16, T0 + OUTBOX_LEASE_MS, ids_cb, &t),
+                     9);
+    assert_int_equal(count(f, "state = 'sending' AND attempts = 2"), 9);
+    assert_int_equal(outbox_claim(f->s, &f->k, FACTOR_SMS, 16, T0 + OUTBOX_LEASE_MS, ids_cb, &t),
+                     0);
+    store_close(other);
 }
 
 int main(void)
@@ -402,6 +480,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_summary_replaces_and_reaches_removed_addresses, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_outbox_states, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_lease, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
