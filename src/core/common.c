@@ -148,3 +148,14 @@ void og_ip_limit_key(const char *ip, char *out, size_t outlen)
     inet_ntop(AF_INET6, a, text, sizeof(text));
     snprintf(out, outlen, "%s/64", text);
 }
+
+int og_hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

@@ -14,13 +14,13 @@
 enum og_err {
     OG_OK = 0,
     OG_ERR_NOMEM = -1,
-    OG_ERR_INVALID = -2,  /* malformed input */
-    OG_ERR_TOO_BIG = -3,  /* input over a hard limit */
+    OG_ERR_INVALID = -2, /* malformed input */
+    OG_ERR_TOO_BIG = -3, /* input over a hard limit */
     OG_ERR_NOT_FOUND = -4,
-    OG_ERR_IO = -5,       /* file or socket failure; errno says more */
-    OG_ERR_DB = -6,       /* SQLite failure */
-    OG_ERR_CRYPTO = -7,   /* OpenSSL failure */
-    OG_ERR_PERM = -8,     /* refused for safety (file mode, policy) */
+    OG_ERR_IO = -5,     /* file or socket failure; errno says more */
+    OG_ERR_DB = -6,     /* SQLite failure */
+    OG_ERR_CRYPTO = -7, /* OpenSSL failure */
+    OG_ERR_PERM = -8,   /* refused for safety (file mode, policy) */
     OG_ERR_EXISTS = -9,
     OG_ERR_BUSY = -10,
 };
@@ -35,7 +35,7 @@ struct span {
 };
 
 #define SPAN_LIT(s) ((struct span){(s), sizeof(s) - 1})
-#define SPAN_NULL ((struct span){NULL, 0})
+#define SPAN_NULL   ((struct span){NULL, 0})
 
 static inline struct span span_make(const char *p, size_t len)
 {
@@ -63,9 +63,9 @@ bool span_starts_with(struct span s, const char *prefix);
 /* s without leading and trailing spaces and tabs (HTTP's OWS). */
 struct span span_trim_ows(struct span s);
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define ARRAY_SIZE(a)                   (sizeof(a) / sizeof((a)[0]))
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
-#define OG_UNUSED(x) ((void)(x))
+#define OG_UNUSED(x)                    ((void)(x))
 
 /* Allocation that never returns NULL: out-of-memory aborts the process with
  * a message (h2o, Redis). Free with free(). */
@@ -79,6 +79,9 @@ _Noreturn void og_oom(void);
 /* Parses a whole span as a base-10 integer within [min, max]. Returns 0 or
  * OG_ERR_INVALID; leading '+', spaces or trailing junk are refused. */
 int og_parse_int(struct span s, long long min, long long max, long long *out);
+
+/* The value of one hexadecimal digit (either case), or -1. */
+int og_hex_value(char c);
 
 /* The key a per-address limit counts by, into out (at least
  * OG_IP_KEY_LEN bytes): an IPv4 address as it is, an IPv4-mapped IPv6

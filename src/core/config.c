@@ -151,16 +151,6 @@ static char to_lower(char ch)
     return (ch >= 'A' && ch <= 'Z') ? (char)(ch + ('a' - 'A')) : ch;
 }
 
-static int hex_value(char ch)
-{
-    if (is_digit(ch))
-        return ch - '0';
-    ch = to_lower(ch);
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    return -1;
-}
-
 /* True when s holds a space or control byte: such a value is never a valid
  * URL or address, and would break the one-line error if quoted raw. */
 static bool has_space_or_ctl(const char *s)
@@ -612,8 +602,8 @@ static int pct_decode(struct span s, char **out)
             d[n++] = s.p[i];
             continue;
         }
-        int hi = i + 2 < s.len ? hex_value(s.p[i + 1]) : -1;
-        int lo = hi >= 0 ? hex_value(s.p[i + 2]) : -1;
+        int hi = i + 2 < s.len ? og_hex_value(s.p[i + 1]) : -1;
+        int lo = hi >= 0 ? og_hex_value(s.p[i + 2]) : -1;
         if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
             free(d);
             return OG_ERR_INVALID;

@@ -113,25 +113,14 @@ static int dir_ensure(const char *dir, char *err, size_t errlen)
     return OG_OK;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes exactly 64 hex characters, optionally followed by one '\n'. */
 static bool key_parse(const char *text, size_t n, uint8_t key[MASTERKEY_LEN])
 {
     if (n != MASTERKEY_HEX_LEN && !(n == MASTERKEY_HEX_LEN + 1 && text[MASTERKEY_HEX_LEN] == '\n'))
         return false;
     for (size_t i = 0; i < MASTERKEY_LEN; i++) {
-        int hi = hex_value(text[2 * i]);
-        int lo = hex_value(text[2 * i + 1]);
+        int hi = og_hex_value(text[2 * i]);
+        int lo = og_hex_value(text[2 * i + 1]);
         if (hi < 0 || lo < 0) {
             OPENSSL_cleanse(key, MASTERKEY_LEN);
             return false;

@@ -105,17 +105,6 @@ char *otpauth_uri(const char *issuer, const char *account, const uint8_t *secret
     return w.p;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* True when s[0..n) is well-formed UTF-8 (no overlongs, surrogates or
  * values past U+10FFFF). */
 static bool utf8_valid(const unsigned char *s, size_t n)
@@ -160,8 +149,8 @@ static int pct_decode(struct span in, bool plus_space, char *out, size_t cap, si
     for (size_t i = 0; i < in.len; i++) {
         unsigned char c = (unsigned char)in.p[i];
         if (c == '%') {
-            int hi = i + 2 < in.len ? hex_value(in.p[i + 1]) : -1;
-            int lo = hi >= 0 ? hex_value(in.p[i + 2]) : -1;
+            int hi = i + 2 < in.len ? og_hex_value(in.p[i + 1]) : -1;
+            int lo = hi >= 0 ? og_hex_value(in.p[i + 2]) : -1;
             if (lo < 0)
                 return OG_ERR_INVALID;
             c = (unsigned char)(hi << 4 | lo);

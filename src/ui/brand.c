@@ -8,17 +8,6 @@
 #include <math.h>
 #include <stdio.h>
 
-static int hex_digit(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* Parses "#rgb" or "#rrggbb" into 0..255 channels. */
 static bool parse_hex_colour(const char *s, int rgb[3])
 {
@@ -30,10 +19,10 @@ static bool parse_hex_colour(const char *s, int rgb[3])
     for (int i = 0; i < 3; i++) {
         int hi, lo;
         if (n == 3) {
-            hi = lo = hex_digit(s[1 + i]);
+            hi = lo = og_hex_value(s[1 + i]);
         } else {
-            hi = hex_digit(s[1 + 2 * i]);
-            lo = hex_digit(s[2 + 2 * i]);
+            hi = og_hex_value(s[1 + 2 * i]);
+            lo = og_hex_value(s[2 + 2 * i]);
         }
         if (hi < 0 || lo < 0)
             return false;

@@ -211,17 +211,6 @@ static void url_passwords(const char *url, void (*fn)(void *arg, const char *p, 
     }
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* Overwrites every occurrence of secret (n bytes) in msg with as many
  * '*' (the length stays, so msg never grows). */
 static void scrub_one(char *msg, const char *secret, size_t n)
@@ -242,8 +231,8 @@ static void scrub_password(void *arg, const char *p, size_t n)
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         int hi, lo;
-        if (p[i] == '%' && i + 2 < n && (hi = hexval(p[i + 1])) >= 0 &&
-            (lo = hexval(p[i + 2])) >= 0) {
+        if (p[i] == '%' && i + 2 < n && (hi = og_hex_value(p[i + 1])) >= 0 &&
+            (lo = og_hex_value(p[i + 2])) >= 0) {
             dec[k++] = (char)(hi * 16 + lo);
             i += 2;
         } else {
@@ -915,7 +904,8 @@ static struct pg_cell *cell_bytes(struct pg_stmt *st, int col)
         size_t n = (len - 2) / 2;
         cell->p = og_malloc(n + 1);
         for (size_t i = 0; i < n; i++)
-            cell->p[i] = (unsigned char)(hexval(v[2 + 2 * i]) * 16 + hexval(v[3 + 2 * i]));
+            cell->p[i] =
+                (unsigned char)(og_hex_value(v[2 + 2 * i]) * 16 + og_hex_value(v[3 + 2 * i]));
         cell->p[n] = '\0';
         cell->n = (int)n;
     } else {

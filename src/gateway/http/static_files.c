@@ -459,17 +459,6 @@ const struct static_file *static_cache_find(const struct static_cache *c, struct
 
 /* ---- request helpers ---- */
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int static_path_clean(struct span raw, char *out, size_t outlen)
 {
     if (raw.len == 0 || raw.len > STATIC_PATH_MAX || outlen == 0)
@@ -482,8 +471,8 @@ int static_path_clean(struct span raw, char *out, size_t outlen)
         if (c == '%') {
             if (raw.len - i < 3)
                 return OG_ERR_INVALID;
-            int hi = hex_value(raw.p[i + 1]);
-            int lo = hex_value(raw.p[i + 2]);
+            int hi = og_hex_value(raw.p[i + 1]);
+            int lo = og_hex_value(raw.p[i + 2]);
             if (hi < 0 || lo < 0)
                 return OG_ERR_INVALID;
             c = (unsigned char)(hi << 4 | lo);

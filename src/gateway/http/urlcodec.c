@@ -3,17 +3,6 @@
  * this file never allocates from the heap and never trusts input lengths. */
 #include "gateway/http/urlcodec.h"
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int url_decode(struct arena *a, struct span in, bool plus_as_space, struct span *out)
 {
     *out = SPAN_NULL;
@@ -25,8 +14,8 @@ int url_decode(struct arena *a, struct span in, bool plus_as_space, struct span 
         if (c == '%') {
             if (in.len - i < 3)
                 return OG_ERR_INVALID;
-            int hi = hex_value(in.p[i + 1]);
-            int lo = hex_value(in.p[i + 2]);
+            int hi = og_hex_value(in.p[i + 1]);
+            int lo = og_hex_value(in.p[i + 2]);
             if (hi < 0 || lo < 0)
                 return OG_ERR_INVALID;
             c = (char)(hi << 4 | lo);
