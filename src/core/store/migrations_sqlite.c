@@ -439,6 +439,12 @@ static const char *const migrations[] = {
      * row over once it has run out (outbox.c). NULL outside sending. */
     "ALTER TABLE outbox ADD COLUMN lease_until INTEGER;\n",
 
+    /* 19: PostgreSQL's version row (meta 'config_version', raised by
+     * triggers on apps, policy and signing_keys) has no use here, where
+     * PRAGMA data_version tells the app cache what changed; the number
+     * keeps both engines' schema versions in step. */
+    "DELETE FROM meta WHERE key = 'config_version';\n",
+
     /* Append new migrations here. */
 };
 

@@ -260,6 +260,11 @@ const char *store_errmsg(struct store *s)
     return s->ops->errmsg(s);
 }
 
+bool store_txn_conflicted(struct store *s)
+{
+    return s->ops->txn_conflicted && s->ops->txn_conflicted(s);
+}
+
 bool store_in_transaction(struct store *s)
 {
     return s->ops->in_transaction(s);

@@ -20,7 +20,8 @@
  * No libuv and no HTTP here; every call runs synchronously on the caller's
  * thread. One thread at a time may use a store (the gateway hands its
  * COMMIT to a committer thread while the loop leaves the store alone:
- * gateway/batch.c). */
+ * gateway/batch.c; on PostgreSQL each database worker has a store of its
+ * own: gateway/dbpool.c). */
 #ifndef OTPGATE_STORE_H
 #define OTPGATE_STORE_H
 
@@ -91,6 +92,11 @@ const char *store_errmsg(struct store *s);
 
 /* True while a transaction (store_begin) is open on s. */
 bool store_in_transaction(struct store *s);
+/* PostgreSQL: true when, since the last store_begin, a statement failed for
+ * a serialization failure, a deadlock or a lost connection, even if the
+ * caller went on (rolled back to a savepoint, answered an error): the
+ * whole transaction should be run again. SQLite: always false. */
+bool store_txn_conflicted(struct store *s);
 
 /* SQLite only (on PostgreSQL these fail with OG_ERR_INVALID, or do
  * nothing): checkpoints, copying the WAL back into the database file away
@@ -165,13 +171,14 @@ int store_run(struct store *s, const char *sql);
  * says why). */
 int store_exec(struct store *s, const char *sql);
 
-/* PRAGMA data_version into *out: it changes only when another connection
- * (another process, such as the CLI) commits, never for this connection's
- * own commits, so it tells a cache of rows that other processes may change
- * when to drop them. Inside a transaction it is the value as of that
- * transaction's snapshot. Returns 0 or OG_ERR_DB / OG_ERR_BUSY; on
- * PostgreSQL OG_ERR_INVALID (there is no such counter: a cache must ask
- * the database). */
+/* A counter for caches of apps, policies and signing keys: when it has
+ * not moved, they have not changed. SQLite: PRAGMA data_version, which
+ * changes only when another connection (another process, such as the CLI)
+ * commits, never for this connection's own commits. PostgreSQL: meta
+ * 'config_version', which triggers raise in every transaction that changes
+ * apps, policy or signing_keys, whichever instance commits it (0 before the
+ * first change). Inside a transaction it is the value as of that
+ * transaction's snapshot. Returns 0 or OG_ERR_DB / OG_ERR_BUSY. */
 int store_data_version(struct store *s, int64_t *out);
 
 /* SQLite: BEGIN IMMEDIATE, which takes the write lock now (waiting up to

@@ -102,12 +102,15 @@ static struct table *next_table(struct table *t, int n)
     return NULL;
 }
 
-/* Rows of table; meta's schema_version row, PostgreSQL's own, is left out. */
+/* Rows of table; meta's schema_version and config_version rows,
+ * PostgreSQL's own (its triggers write the latter as apps are copied), are
+ * left out. */
 static int64_t count_rows(struct store *s, const char *table)
 {
     char sql[160];
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM %.63s%s", table,
-             strcmp(table, "meta") == 0 ? " WHERE key <> 'schema_version'" : "");
+             strcmp(table, "meta") == 0 ? " WHERE key NOT IN ('schema_version', 'config_version')"
+                                        : "");
     db_stmt *st = store_prepare(s, sql);
     if (!st)
         return -1;

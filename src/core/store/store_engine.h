@@ -38,6 +38,9 @@ struct store_ops {
     int (*exec)(struct store *s, const char *sql);
     int (*schema_version)(struct store *s);
     int (*data_version)(struct store *s, int64_t *out);
+    /* Since the last BEGIN, a statement failed for a conflict with another
+     * connection or a lost connection (NULL: never). */
+    bool (*txn_conflicted)(struct store *s);
     /* Closes the connection (the cache is already finalized). */
     void (*close)(struct store *s);
 };

@@ -58,6 +58,7 @@ struct pg_conn {
     int64_t changes;
     bool lost_txn;   /* the connection broke inside a transaction the caller has not ended */
     bool abort_busy; /* the transaction's abort came from a serialization failure */
+    bool txn_busy;   /* since BEGIN, a statement failed for a conflict or a lost connection */
     unsigned *stale; /* prepared statements to DEALLOCATE once idle */
     size_t nstale, capstale;
     char errmsg[PG_ERRMSG_LEN];
@@ -549,10 +550,12 @@ static int conn_fail(struct pg_conn *c, PGresult *r, PGTransactionStatusType bef
             conn_ready(c); /* nothing of the caller's was open: reconnect now */
         else
             c->lost_txn = true;
+        c->txn_busy = true;
         return DB_BUSY;
     }
     if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0) {
         c->abort_busy = true;
+        c->txn_busy = true;
         return DB_BUSY;
     }
     if (strcmp(state, "25P02") == 0) /* in_failed_sql_transaction */
@@ -575,6 +578,7 @@ static int lost_txn_answer(struct pg_conn *c, enum pg_kind kind)
         c->lost_txn = false;
     snprintf(c->errmsg, sizeof(c->errmsg),
              "database connection lost inside the transaction, which was rolled back");
+    c->txn_busy = true;
     return DB_BUSY;
 }
 
@@ -794,7 +798,7 @@ static int stmt_take(struct pg_stmt *st, PGresult *r, PGTransactionStatusType be
     if (tag_changes_rows(tag))
         c->changes = strtoll(PQcmdTuples(r), NULL, 10);
     if (st->kind == PG_BEGIN)
-        c->abort_busy = false;
+        c->abort_busy = c->txn_busy = false;
     if (st->kind == PG_COMMIT && (before == PQTRANS_INERROR || strcmp(tag, "ROLLBACK") == 0)) {
         /* COMMIT of a failed transaction rolls it back and says so only in
          * its tag. */
@@ -828,8 +832,10 @@ static int stmt_run(struct pg_stmt *st)
     struct pg_conn *c = conn_of(st);
     if (c->lost_txn)
         return lost_txn_answer(c, st->kind);
-    if (!conn_ready(c))
+    if (!conn_ready(c)) {
+        c->txn_busy = true;
         return DB_BUSY;
+    }
     PGTransactionStatusType before = PQtransactionStatus(c->pg);
     if (before == PQTRANS_IDLE && c->nstale) {
         stale_flush(c);
@@ -861,7 +867,7 @@ static int stmt_run(struct pg_stmt *st)
             }
             conn_set_result_errmsg(c, r);
             PQclear(r);
-            c->abort_busy = true;
+            c->abort_busy = c->txn_busy = true;
             return DB_BUSY;
         }
         return stmt_take(st, r, before);
@@ -1107,11 +1113,28 @@ static int pg_schema_version(struct store *s)
     return (int)n;
 }
 
+/* The version row: meta 'config_version', which triggers on apps, policy
+ * and signing_keys raise in the transaction that changes them (schema 19),
+ * read in the caller's transaction so it matches what that sees. */
 static int pg_data_version(struct store *s, int64_t *out)
 {
-    OG_UNUSED(s);
+    char v[32];
     *out = 0;
-    return OG_ERR_INVALID;
+    int rc = store_meta_get(s, "config_version", v, sizeof(v));
+    if (rc == OG_ERR_NOT_FOUND)
+        return OG_OK;
+    if (rc != OG_OK)
+        return rc == OG_ERR_BUSY ? rc : OG_ERR_DB;
+    long long n;
+    if (og_parse_int(span_cstr(v), 0, INT64_MAX, &n) != OG_OK)
+        return OG_ERR_DB;
+    *out = (int64_t)n;
+    return OG_OK;
+}
+
+static bool pg_txn_conflicted(struct store *s)
+{
+    return conn_get(s)->txn_busy;
 }
 
 static void conn_free(struct pg_conn *c)
@@ -1150,6 +1173,7 @@ static const struct store_ops pg_ops = {
     .exec = pg_exec,
     .schema_version = pg_schema_version,
     .data_version = pg_data_version,
+    .txn_conflicted = pg_txn_conflicted,
     .close = pg_close,
 };
 
@@ -1279,8 +1303,12 @@ int store_pg_open(const char *url, struct store **out, char *err, size_t errlen)
     char *what = url_redact(url);
     /* The URL comes first (expand_dbname); the encoding after it wins over
      * one the URL names. PQreset connects again with the same. */
-    const char *const keys[] = {"dbname", "client_encoding", "fallback_application_name", NULL};
-    const char *const vals[] = {url, "UTF8", "otpgate", NULL};
+    /* A server that does not answer is given up on after 5 s (to connect)
+     * or 10 s (unacknowledged data), unless the URL says otherwise: the
+     * requests waiting on it get a 503 rather than hanging. */
+    const char *const keys[] = {"connect_timeout", "tcp_user_timeout",          "dbname",
+                                "client_encoding", "fallback_application_name", NULL};
+    const char *const vals[] = {"5", "10000", url, "UTF8", "otpgate", NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (!pg)
         og_oom();

@@ -145,8 +145,9 @@ static void test_open_creates_schema(void **state)
     long long created = strtoll(created1, NULL, 10);
     assert_true(created > (long long)time(NULL) - 60 && created <= (long long)time(NULL));
     assert_false(store_in_transaction(s));
-    int64_t dv;
-    assert_int_equal(store_data_version(s, &dv), OG_ERR_INVALID);
+    int64_t dv = -1;
+    assert_int_equal(store_data_version(s, &dv), 0); /* the version row (schema 19) */
+    assert_true(dv >= 0);
     store_close(s);
 
     /* Again: nothing created twice, created_at kept. */
@@ -672,6 +673,70 @@ static void test_serialization_conflict(void **state)
     store_close(b);
 }
 
+/* store_txn_conflicted remembers a conflict the caller went on from (a
+ * savepoint rolled back), so request_tx runs the request again; BEGIN
+ * forgets it. */
+static void test_conflict_remembered_past_a_savepoint(void **state)
+{
+    NEED_SERVER();
+    struct fixture *f = *state;
+    struct store *a = open_ok(f);
+    struct store *b = open_ok(f);
+    run_ok(a, "CREATE TABLE k (id BIGINT PRIMARY KEY, v BIGINT NOT NULL)");
+    run_ok(a, "INSERT INTO k VALUES (1, 0)");
+    assert_int_equal(store_begin(a), 0);
+    assert_int_equal(store_begin(b), 0);
+    assert_false(store_txn_conflicted(b));
+    assert_int_equal(query_int(b, "SELECT v FROM k WHERE id = 1"), 0);
+    run_ok(a, "UPDATE k SET v = v + 1 WHERE id = 1");
+    assert_int_equal(store_commit(a), 0);
+    run_ok(b, "SAVEPOINT req");
+    db_stmt *st = store_stmt(b, "UPDATE k SET v = v + 10 WHERE id = 1");
+    assert_int_equal(db_step(st), DB_BUSY);
+    db_reset(st);
+    run_ok(b, "ROLLBACK TO req");
+    run_ok(b, "RELEASE req");
+    assert_true(store_txn_conflicted(b));
+    store_rollback(b);
+    assert_int_equal(store_begin(b), 0);
+    assert_false(store_txn_conflicted(b));
+    assert_int_equal(store_commit(b), 0);
+    assert_false(store_txn_conflicted(a));
+    store_close(a);
+    store_close(b);
+}
+
+/* The version row: a change to apps, policy or signing_keys, committed by
+ * any connection, moves store_data_version; other tables do not, and a
+ * transaction sees the value of its own snapshot. */
+static void test_config_version(void **state)
+{
+    NEED_SERVER();
+    struct fixture *f = *state;
+    struct store *a = open_ok(f);
+    struct store *b = open_ok(f);
+    int64_t v0 = -1, v1 = -1, v2 = -1, v3 = -1;
+    assert_int_equal(store_data_version(a, &v0), 0);
+    assert_true(v0 >= 0);
+    run_ok(b, "INSERT INTO policy (scope, key, value, updated_at) VALUES ('', 'mode', 'off', 1)");
+    assert_int_equal(store_data_version(a, &v1), 0);
+    assert_true(v1 > v0);
+    run_ok(b, "INSERT INTO meta (key, value) VALUES ('other', 'x')");
+    assert_int_equal(store_data_version(a, &v2), 0);
+    assert_true(v2 == v1);
+    /* In a transaction: the snapshot's value, until it ends. */
+    assert_int_equal(store_begin(a), 0);
+    assert_int_equal(store_data_version(a, &v2), 0);
+    run_ok(b, "UPDATE policy SET value = 'optional' WHERE scope = '' AND key = 'mode'");
+    assert_int_equal(store_data_version(a, &v3), 0);
+    assert_true(v3 == v2);
+    assert_int_equal(store_commit(a), 0);
+    assert_int_equal(store_data_version(a, &v3), 0);
+    assert_true(v3 > v2);
+    store_close(a);
+    store_close(b);
+}
+
 static void test_savepoints(void **state)
 {
     NEED_SERVER();
@@ -891,6 +956,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_constraint_and_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serialization_conflict, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conflict_remembered_past_a_savepoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_savepoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
