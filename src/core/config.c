@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,7 @@ enum key {
     K_DELIVERY_TIMEOUT,
     K_DELIVERY_RETRIES,
     K_DELIVERY_BACKOFF,
+    K_DELIVERY_LEASE,
     K_CA_FILE,
     K_DEV,
     K_TRUSTED_PROXIES,
@@ -109,6 +111,7 @@ static const struct {
     [K_DELIVERY_TIMEOUT] = {"OTPGATE_DELIVERY_TIMEOUT", "15"},
     [K_DELIVERY_RETRIES] = {"OTPGATE_DELIVERY_RETRIES", "5"},
     [K_DELIVERY_BACKOFF] = {"OTPGATE_DELIVERY_BACKOFF", "2"},
+    [K_DELIVERY_LEASE] = {"OTPGATE_DELIVERY_LEASE", "300"},
     [K_CA_FILE] = {"OTPGATE_CA_FILE", NULL},
     [K_DEV] = {"OTPGATE_DEV", "auto"},
     [K_TRUSTED_PROXIES] = {"OTPGATE_TRUSTED_PROXIES", NULL},
@@ -1499,7 +1502,9 @@ static int parse_delivery(struct config *c, const struct raw *raw, char *err, si
         return rc;
     c->delivery_retries = (unsigned)n;
     if ((rc = parse_timeout(K_DELIVERY_BACKOFF, raw_get(raw, K_DELIVERY_BACKOFF), HOUR_MS,
-                            &c->delivery_backoff_ms, err, errlen)) != OG_OK)
+                            &c->delivery_backoff_ms, err, errlen)) != OG_OK ||
+        (rc = parse_timeout(K_DELIVERY_LEASE, raw_get(raw, K_DELIVERY_LEASE), HOUR_MS,
+                            &c->delivery_lease_ms, err, errlen)) != OG_OK)
         return rc;
     const char *ca = raw_get(raw, K_CA_FILE);
     if (!ca)
@@ -1521,21 +1526,27 @@ static int parse_delivery(struct config *c, const struct raw *raw, char *err, si
     return OG_OK;
 }
 
-/* OTPGATE_DATABASE_URL names PostgreSQL storage, which this version does
- * not have yet. Refused rather than ignored: instances that each fell back
- * to a SQLite file of their own would each accept the same code once. The
- * URL is never echoed (it may carry a password). */
-static int parse_database_url(const char *v, char *err, size_t errlen)
+/* OTPGATE_DATABASE_URL: PostgreSQL storage shared by several instances.
+ * Only a postgres:// or postgresql:// URL is taken; anything else stops
+ * the start rather than falling back to SQLite, since instances that each
+ * kept a file of their own would each accept the same code once. The URL is
+ * never echoed (it may carry a password). */
+static int parse_database_url(struct config *c, const char *v, char *err, size_t errlen)
 {
     if (!v)
         return OG_OK;
     const char *name = keys[K_DATABASE_URL].name;
     if (strncmp(v, "postgres://", 11) != 0 && strncmp(v, "postgresql://", 13) != 0)
         return fail(err, errlen, "%s: must be a postgres:// URL, or unset for SQLite", name);
-    return fail(err, errlen,
-                "%s: PostgreSQL storage is not in this version of otpgate yet; unset it to "
-                "keep SQLite in OTPGATE_DATA_DIR (one instance)",
-                name);
+    c->database_url = og_strdup(v);
+    return OG_OK;
+}
+
+int config_store_target(const struct config *c, char *out, size_t outlen)
+{
+    int n = c->database_url ? snprintf(out, outlen, "%s", c->database_url)
+                            : snprintf(out, outlen, "%s/otpgate.db", c->data_dir);
+    return n < 0 || (size_t)n >= outlen ? OG_ERR_TOO_BIG : OG_OK;
 }
 
 /* Runs every parser in an order where each sees what it depends on
@@ -1546,7 +1557,7 @@ static int config_apply(struct config *c, const struct raw *raw, char *err, size
     if ((rc = parse_listen(c, raw_get(raw, K_LISTEN), err, errlen)) != OG_OK ||
         (rc = parse_public_url(c, raw_get(raw, K_PUBLIC_URL), err, errlen)) != OG_OK ||
         (rc = parse_dir(&c->data_dir, raw_get(raw, K_DATA_DIR))) != OG_OK ||
-        (rc = parse_database_url(raw_get(raw, K_DATABASE_URL), err, errlen)) != OG_OK)
+        (rc = parse_database_url(c, raw_get(raw, K_DATABASE_URL), err, errlen)) != OG_OK)
         return rc;
     const char *smtp = raw_get(raw, K_SMTP_URL);
     if (smtp && (rc = parse_smtp_url(c, smtp, err, errlen)) != OG_OK)
@@ -1598,6 +1609,9 @@ void config_free(struct config *c)
     free(c->listen);
     free(c->public_url);
     free(c->data_dir);
+    if (c->database_url)
+        OPENSSL_cleanse(c->database_url, strlen(c->database_url));
+    free(c->database_url);
     free_secret(c->smtp_url);
     free(c->smtp_host);
     free(c->smtp_user);
@@ -1727,6 +1741,9 @@ const char *config_help_text(void)
            "      Further tries of a message that failed for a passing reason (0..50).\n"
            "  OTPGATE_DELIVERY_BACKOFF  default 2\n"
            "      Seconds before the first retry, doubling after (0.05..3600).\n"
+           "  OTPGATE_DELIVERY_LEASE    default 300\n"
+           "      PostgreSQL: seconds an instance holds a message it is sending; after\n"
+           "      them another instance may send it (0.05..3600; longer than a send).\n"
            "  OTPGATE_CA_FILE           default unset (the system's CAs)\n"
            "      PEM file of CA certificates for HTTPS and SMTP.\n"
            "  OTPGATE_DEV               default auto\n"

@@ -13,7 +13,11 @@
 #include <sys/socket.h>
 
 enum config_dev { CONFIG_DEV_AUTO = 0, CONFIG_DEV_ON, CONFIG_DEV_OFF };
-enum config_starttls { CONFIG_STARTTLS_REQUIRED = 0, CONFIG_STARTTLS_OPTIONAL, CONFIG_STARTTLS_OFF };
+enum config_starttls {
+    CONFIG_STARTTLS_REQUIRED = 0,
+    CONFIG_STARTTLS_OPTIONAL,
+    CONFIG_STARTTLS_OFF
+};
 
 /* CIDRs in one list setting (OTPGATE_TRUSTED_PROXIES, OTPGATE_METRICS_ALLOW). */
 #define CONFIG_MAX_CIDRS   16
@@ -21,9 +25,9 @@ enum config_starttls { CONFIG_STARTTLS_REQUIRED = 0, CONFIG_STARTTLS_OPTIONAL, C
 
 /* One CIDR of OTPGATE_TRUSTED_PROXIES or OTPGATE_METRICS_ALLOW. */
 struct config_cidr {
-    int family;        /* AF_INET or AF_INET6 */
-    uint8_t addr[16];  /* network address, first 4 bytes for IPv4 */
-    unsigned prefix;   /* 0..32 or 0..128 */
+    int family;       /* AF_INET or AF_INET6 */
+    uint8_t addr[16]; /* network address, first 4 bytes for IPv4 */
+    unsigned prefix;  /* 0..32 or 0..128 */
 };
 
 struct config {
@@ -39,6 +43,9 @@ struct config {
     bool public_loopback; /* host is localhost, 127.0.0.0/8 or ::1 */
 
     char *data_dir; /* OTPGATE_DATA_DIR */
+    /* OTPGATE_DATABASE_URL: a postgres:// URL, or NULL for SQLite in
+     * data_dir. It may hold a password: never log it. */
+    char *database_url;
 
     /* OTPGATE_SMTP_URL, parsed; smtp_url NULL when unset. smtp_url and
      * smtp_pass hold the password: never log them. */
@@ -63,10 +70,12 @@ struct config {
     /* OTPGATE_SMS2_*: an optional secondary provider, same meanings */
     char *sms2_provider, *sms2_url, *sms2_auth, *sms2_body, *sms2_from;
 
-    unsigned delivery_timeout_ms;  /* OTPGATE_DELIVERY_TIMEOUT seconds, default 15 */
-    unsigned delivery_retries;     /* OTPGATE_DELIVERY_RETRIES, default 5 (0..50) */
-    unsigned delivery_backoff_ms;  /* OTPGATE_DELIVERY_BACKOFF seconds of the first retry, default 2 */
-    char *ca_file;                 /* OTPGATE_CA_FILE: extra CA bundle for SMTP and HTTPS */
+    unsigned delivery_timeout_ms; /* OTPGATE_DELIVERY_TIMEOUT seconds, default 15 */
+    unsigned delivery_retries;    /* OTPGATE_DELIVERY_RETRIES, default 5 (0..50) */
+    unsigned
+        delivery_backoff_ms;    /* OTPGATE_DELIVERY_BACKOFF seconds of the first retry, default 2 */
+    unsigned delivery_lease_ms; /* OTPGATE_DELIVERY_LEASE seconds, default 300 */
+    char *ca_file;              /* OTPGATE_CA_FILE: extra CA bundle for SMTP and HTTPS */
 
     enum config_dev dev_mode; /* OTPGATE_DEV as written */
     bool dev_enabled;         /* resolved: auto means on when public_loopback and listen_loopback */
@@ -106,6 +115,9 @@ struct config {
  * The caller owns c and frees it with config_free() in every case. */
 int config_load(struct config *c, const char *file, char *const *envp, char *err, size_t errlen);
 void config_free(struct config *c);
+/* What store_open is given: OTPGATE_DATABASE_URL when set, else
+ * OTPGATE_DATA_DIR/otpgate.db. OG_ERR_TOO_BIG when it does not fit. */
+int config_store_target(const struct config *c, char *out, size_t outlen);
 
 /* True when addr (a struct in_addr or in6_addr by family) lies in one of
  * the count CIDRs of list; an IPv4-mapped IPv6 address also matches the

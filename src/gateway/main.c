@@ -200,6 +200,12 @@ static int cmd_backup(const struct cli *cli)
         config_free(&cfg);
         return rc;
     }
+    if (cfg.database_url) {
+        config_free(&cfg);
+        fprintf(stderr, "otpgate: backup copies a SQLite database; with OTPGATE_DATABASE_URL "
+                        "set, back PostgreSQL up with pg_dump\n");
+        return EXIT_USAGE;
+    }
     char path[4096], err[512];
     snprintf(path, sizeof(path), "%s/otpgate.db", cfg.data_dir);
     struct store *st = NULL;

@@ -73,27 +73,36 @@ class TestHelp:
         assert p.returncode != 0
         assert "--frobnicate" in one_line(p.stderr)
 
-    def test_postgres_refused_not_ignored(self, run_cli, tmp_path):
-        """PostgreSQL storage is not in this version: a database URL stops
-        serve and every command with one line (never a fall-back to a
-        SQLite file of each instance's own), without echoing the password.
-        migrate --to with no SQLite database to copy says so and creates
-        nothing, again without the password."""
-        url = "postgres://otpgate:s3cret@db.example:5432/otpgate"
+    def test_postgres_unreachable_stops_with_one_line(self, run_cli, tmp_path):
+        """A database URL that reaches no server stops serve and every
+        command with one line (never a fall-back to a SQLite file of the
+        instance's own), without echoing the password; a value that is not
+        a postgres:// URL is refused as a setting. migrate --to with no
+        SQLite database to copy says so, again without the password."""
+        url = "postgres://otpgate:s3cret@127.0.0.1:1/otpgate"
         env = {"OTPGATE_DATA_DIR": str(tmp_path / "data"), "OTPGATE_DATABASE_URL": url}
         for args in (["serve"], ["app", "list"]):
             p = run_cli(args, env=env)
-            assert p.returncode != 0, args
-            line = one_line(p.stderr)
-            assert "OTPGATE_DATABASE_URL" in line and "not in this version" in line, line
+            assert p.returncode == 1, (args, p.stderr)
+            line = one_line(p.stderr.strip().splitlines()[-1])
+            assert "cannot connect to" in line and "127.0.0.1" in line, line
             assert "s3cret" not in p.stderr + p.stdout
-        assert not (tmp_path / "data").exists()
-        p = run_cli(["migrate", "--to", url], env={"OTPGATE_DATA_DIR": str(tmp_path / "data")})
+        assert not (tmp_path / "data" / "otpgate.db").exists()
+        p = run_cli(["serve"], env={"OTPGATE_DATA_DIR": str(tmp_path / "data"),
+                                    "OTPGATE_DATABASE_URL": "mysql://u:s3cret@db/otpgate"})
+        assert p.returncode == 2
+        line = one_line(p.stderr)
+        assert "OTPGATE_DATABASE_URL" in line and "postgres://" in line, line
+        assert "s3cret" not in p.stderr + p.stdout
+        p = run_cli(["backup", str(tmp_path / "copy.db")], env=env)
+        assert p.returncode == 2
+        assert "pg_dump" in one_line(p.stderr)
+        p = run_cli(["migrate", "--to", url], env={"OTPGATE_DATA_DIR": str(tmp_path / "none")})
         assert p.returncode == 1
         line = one_line(p.stderr)
         assert "no database at" in line and "OTPGATE_DATA_DIR" in line, line
         assert "s3cret" not in p.stderr + p.stdout
-        assert not (tmp_path / "data").exists()
+        assert not (tmp_path / "none").exists()
 
     def test_backup_without_file(self, run_cli):
         p = run_cli(["backup"])

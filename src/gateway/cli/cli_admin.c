@@ -382,9 +382,8 @@ static int env_open(const struct opts *o, struct admin_env *e)
     e->have_keys = true;
     OPENSSL_cleanse(master, sizeof(master));
     char path[4096];
-    int n = snprintf(path, sizeof(path), "%s/otpgate.db", e->cfg.data_dir);
-    if (n < 0 || (size_t)n >= sizeof(path))
-        return fail("OTPGATE_DATA_DIR is too long");
+    if (config_store_target(&e->cfg, path, sizeof(path)) != OG_OK)
+        return fail("OTPGATE_DATA_DIR or OTPGATE_DATABASE_URL is too long");
     if (store_open(path, &e->store, err, sizeof(err)) != OG_OK)
         return fail("%s", err);
     if (masterkey_check_store(e->store, &e->keys, err, sizeof(err)) != OG_OK)

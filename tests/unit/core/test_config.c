@@ -1162,21 +1162,34 @@ static void test_ca_file(void **state)
     assert_error(f, LOAD(f, env), "OTPGATE_CA_FILE", "is not a file");
 }
 
-/* PostgreSQL storage is not in this version: a URL is refused, never
- * silently replaced by SQLite, and its password never echoed. */
-static void test_database_url_refused(void **state)
+/* OTPGATE_DATABASE_URL: a postgres:// or postgresql:// URL is kept as it
+ * is (store_open reads it); anything else is refused, never silently
+ * replaced by SQLite, and its password never echoed. config_store_target
+ * names what store_open gets. */
+static void test_database_url(void **state)
 {
     struct fixture *f = *state;
-    assert_error(f, LOAD(f, "OTPGATE_DATABASE_URL=postgres://otp:s3cret@db:5432/otpgate"),
-                 "OTPGATE_DATABASE_URL", "not in this version");
-    assert_null(strstr(f->err, "s3cret"));
-    assert_error(f, LOAD(f, "OTPGATE_DATABASE_URL=postgresql://db/otpgate"), "OTPGATE_DATABASE_URL",
-                 "unset it to keep SQLite");
+    char target[256];
+    assert_int_equal(LOAD(f, "OTPGATE_DATABASE_URL=postgres://otp:s3cret@db:5432/otpgate"), OG_OK);
+    assert_string_equal(f->c.database_url, "postgres://otp:s3cret@db:5432/otpgate");
+    assert_int_equal(config_store_target(&f->c, target, sizeof(target)), OG_OK);
+    assert_string_equal(target, "postgres://otp:s3cret@db:5432/otpgate");
+    assert_int_equal(LOAD(f, "OTPGATE_DATABASE_URL=postgresql://db/otpgate"), OG_OK);
+    assert_string_equal(f->c.database_url, "postgresql://db/otpgate");
     assert_error(f, LOAD(f, "OTPGATE_DATABASE_URL=mysql://u:s3cret@db/otpgate"),
                  "OTPGATE_DATABASE_URL", "must be a postgres:// URL");
     assert_null(strstr(f->err, "s3cret"));
     /* Empty means the default: SQLite in the data directory. */
     assert_int_equal(LOAD(f, "OTPGATE_DATABASE_URL="), OG_OK);
+    assert_null(f->c.database_url);
+    assert_int_equal(config_store_target(&f->c, target, sizeof(target)), OG_OK);
+    assert_non_null(strstr(target, "/otpgate.db"));
+    assert_int_equal(config_store_target(&f->c, target, 8), OG_ERR_TOO_BIG);
+    /* The lease of an outbox claim (PostgreSQL): seconds, 300 by default. */
+    assert_int_equal(f->c.delivery_lease_ms, 300000u);
+    assert_int_equal(LOAD(f, "OTPGATE_DELIVERY_LEASE=2.5"), OG_OK);
+    assert_int_equal(f->c.delivery_lease_ms, 2500u);
+    assert_error(f, LOAD(f, "OTPGATE_DELIVERY_LEASE=forever"), "OTPGATE_DELIVERY_LEASE", "seconds");
 }
 
 static void test_sms_settings_without_provider(void **state)
@@ -1713,42 +1726,24 @@ static void test_help_text(void **state)
 {
     (void)state;
     static const char *const names[] = {
-        "OTPGATE_LISTEN",
-        "OTPGATE_PUBLIC_URL",
-        "OTPGATE_DATA_DIR",
-        "OTPGATE_SMTP_URL",
-        "OTPGATE_SMTP_FROM",
-        "OTPGATE_SMS_PROVIDER",
-        "OTPGATE_SMS_URL",
-        "OTPGATE_SMS_AUTH",
-        "OTPGATE_SMS_BODY",
-        "OTPGATE_DEV",
-        "OTPGATE_TRUSTED_PROXIES",
-        "OTPGATE_LOG",
-        "OTPGATE_STATIC_DIR",
-        "OTPGATE_MAX_CONNECTIONS",
-        "OTPGATE_REQUEST_TIMEOUT",
-        "OTPGATE_IDLE_TIMEOUT",
-        "OTPGATE_SHUTDOWN_TIMEOUT",
-        "OTPGATE_MAX_HEADER_BYTES",
-        "OTPGATE_MAX_BODY_BYTES",
-        "OTPGATE_SMS_FROM",
-        "OTPGATE_SMS_METHOD",
-        "OTPGATE_SMS_CONTENT_TYPE",
-        "OTPGATE_SMS_HEADERS",
-        "OTPGATE_SMS_SUCCESS",
-        "OTPGATE_SMS2_PROVIDER",
-        "OTPGATE_SMS2_URL",
-        "OTPGATE_SMS2_AUTH",
-        "OTPGATE_SMS2_BODY",
-        "OTPGATE_SMS2_FROM",
-        "OTPGATE_DELIVERY_TIMEOUT",
-        "OTPGATE_DELIVERY_RETRIES",
-        "OTPGATE_DELIVERY_BACKOFF",
-        "OTPGATE_CA_FILE",
-        "OTPGATE_DATABASE_URL",
-        "OTPGATE_METRICS_ALLOW",
-        "OTPGATE_MAX_CONNECTIONS_PER_IP",
+        "OTPGATE_LISTEN",           "OTPGATE_PUBLIC_URL",
+        "OTPGATE_DATA_DIR",         "OTPGATE_SMTP_URL",
+        "OTPGATE_SMTP_FROM",        "OTPGATE_SMS_PROVIDER",
+        "OTPGATE_SMS_URL",          "OTPGATE_SMS_AUTH",
+        "OTPGATE_SMS_BODY",         "OTPGATE_DEV",
+        "OTPGATE_TRUSTED_PROXIES",  "OTPGATE_LOG",
+        "OTPGATE_STATIC_DIR",       "OTPGATE_MAX_CONNECTIONS",
+        "OTPGATE_REQUEST_TIMEOUT",  "OTPGATE_IDLE_TIMEOUT",
+        "OTPGATE_SHUTDOWN_TIMEOUT", "OTPGATE_MAX_HEADER_BYTES",
+        "OTPGATE_MAX_BODY_BYTES",   "OTPGATE_SMS_FROM",
+        "OTPGATE_SMS_METHOD",       "OTPGATE_SMS_CONTENT_TYPE",
+        "OTPGATE_SMS_HEADERS",      "OTPGATE_SMS_SUCCESS",
+        "OTPGATE_SMS2_PROVIDER",    "OTPGATE_SMS2_URL",
+        "OTPGATE_SMS2_AUTH",        "OTPGATE_SMS2_BODY",
+        "OTPGATE_SMS2_FROM",        "OTPGATE_DELIVERY_TIMEOUT",
+        "OTPGATE_DELIVERY_RETRIES", "OTPGATE_DELIVERY_BACKOFF",
+        "OTPGATE_CA_FILE",          "OTPGATE_DATABASE_URL",
+        "OTPGATE_METRICS_ALLOW",    "OTPGATE_MAX_CONNECTIONS_PER_IP",
         "OTPGATE_WEBAUTHN_RP_ID",
     };
     const char *help = config_help_text();
@@ -1823,7 +1818,7 @@ int main(void)
         T(test_sms_secondary),
         T(test_delivery_settings),
         T(test_ca_file),
-        T(test_database_url_refused),
+        T(test_database_url),
         T(test_sms_settings_without_provider),
         T(test_sms_url_and_auth_errors_hide_secrets),
         T(test_dev_resolution),
