@@ -50,14 +50,15 @@ static const struct rule {
 
 /* The e-mail addresses of factors removed moments ago, for a summary event
  * of the same request (mfa_disabled comes after every factor is gone).
- * One store is used by one thread at a time, and a request's events share
- * its time, so a small ring is enough. */
+ * A request runs on one thread (the loop, or a database worker on
+ * PostgreSQL), so each thread keeps its own; a request's events share its
+ * time, so a small ring is enough. */
 #define REMOVED_KEEP 16
-static struct {
+static _Thread_local struct {
     int64_t user_id, at_ms;
     char to[MFA_DEST_LEN];
 } removed[REMOVED_KEEP];
-static unsigned removed_next;
+static _Thread_local unsigned removed_next;
 
 static void removed_add(int64_t user_id, int64_t at_ms, const char *to)
 {

@@ -14,7 +14,13 @@ static void aad_for(const char *msg_id, char *out, size_t outlen)
 }
 
 /* One store is used by one thread at a time (store.h). */
-static uint64_t added;
+static _Atomic uint64_t added; /* requests on several threads queue rows */
+static int64_t lease_ms = OUTBOX_LEASE_MS;
+
+void outbox_set_lease_ms(int64_t ms)
+{
+    lease_ms = ms > 0 ? ms : OUTBOX_LEASE_MS;
+}
 
 uint64_t outbox_added_count(void)
 {
@@ -78,7 +84,7 @@ int outbox_enqueue(struct store *s, const struct keyring *k, struct outbox_msg *
     db_bind_text(st, 18, nonempty(m->ref), -1);
     db_bind_text(st, 19, nonempty(m->payload), -1);
     db_bind_text(st, 20, m->purpose, -1);
-    db_bind_int64(st, 21, claim ? now_ms + OUTBOX_LEASE_MS : 0);
+    db_bind_int64(st, 21, claim ? now_ms + lease_ms : 0);
     int rc = db_step(st);
     if (rc == DB_ROW)
         m->id = db_column_int64(st, 0);
@@ -213,7 +219,7 @@ int outbox_claim(struct store *s, const struct keyring *k, enum factor_type chan
     if (!st)
         return OG_ERR_DB;
     db_bind_int64(st, 1, now_ms);
-    db_bind_int64(st, 2, now_ms + OUTBOX_LEASE_MS);
+    db_bind_int64(st, 2, now_ms + lease_ms);
     db_bind_int(st, 3, max);
     db_bind_text(st, 4, factor_type_name(channel), -1);
     return claim_run(s, st, k, fn, arg);
@@ -243,7 +249,7 @@ int outbox_claim_webhooks(struct store *s, int max, int64_t now_ms,
     if (!st)
         return OG_ERR_DB;
     db_bind_int64(st, 1, now_ms);
-    db_bind_int64(st, 2, now_ms + OUTBOX_LEASE_MS);
+    db_bind_int64(st, 2, now_ms + lease_ms);
     db_bind_int(st, 3, max);
     return claim_run(s, st, NULL, fn, arg);
 }

@@ -26,6 +26,10 @@
  * owns the outbox and resumes every row in sending at start. */
 #define OUTBOX_LEASE_MS (5 * 60 * 1000)
 
+/* The lease the claims give from now on (the default OUTBOX_LEASE_MS; the
+ * server sets OTPGATE_DELIVERY_LEASE before any thread claims). */
+void outbox_set_lease_ms(int64_t ms);
+
 enum outbox_kind { OUTBOX_CODE = 0, OUTBOX_NOTICE, OUTBOX_WEBHOOK };
 
 struct outbox_msg {
@@ -62,7 +66,7 @@ const char *outbox_channel_name(const struct outbox_msg *m);
 int outbox_enqueue(struct store *s, const struct keyring *k, struct outbox_msg *m, int64_t now_ms,
                    bool claim);
 /* Moves up to max due queued messages of channel (codes and notifications)
- * to sending (attempts + 1, leased until now_ms + OUTBOX_LEASE_MS) and
+ * to sending (attempts + 1, leased until now_ms + the lease) and
  * hands each, opened, to fn, which may use the store. On PostgreSQL rows
  * another connection is claiming are skipped (FOR UPDATE SKIP LOCKED), so
  * each row goes to one instance, and rows in sending whose lease ran out

@@ -41,7 +41,7 @@ static const char *app_path(struct console *c, const char *id, const char *tail)
 static bool load_app(struct console *c, struct app *a)
 {
     const char *id = console_param(c, 0);
-    int rc = id ? apps_get(c->srv->store, id, a) : OG_ERR_NOT_FOUND;
+    int rc = id ? apps_get(server_db(c->srv), id, a) : OG_ERR_NOT_FOUND;
     if (rc == OG_OK)
         return true;
     apps_free(a);
@@ -123,9 +123,9 @@ void admin_console_apps(struct http_request *req)
     console_alerts_from_query(&c);
     struct counts_ctx x;
     x.apps = console_apps(&c, &x.count);
-    overview_apps_each(c.srv->store, server_now_ms(), count_users, &x);
+    overview_apps_each(server_db(c.srv), server_now_ms(), count_users, &x);
     struct policy global;
-    policy_load(c.srv->store, NULL, &global);
+    policy_load(server_db(c.srv), NULL, &global);
     struct buf html;
     buf_init(&html, 4u << 20);
     ui_admin_apps(&html, &c.ui, x.apps, x.count, policy_mode_name(global.mode));
@@ -157,10 +157,10 @@ void admin_console_app_new(struct http_request *req)
     struct server *s = c.srv;
     int rc = console_write_begin(&c);
     if (rc == OG_OK) {
-        rc = apps_add(s->store, &s->keys, f.name ? f.name : "", uris, n, mode, id, sizeof(id),
+        rc = apps_add(server_db(s), &s->keys, f.name ? f.name : "", uris, n, mode, id, sizeof(id),
                       secret, sizeof(secret), err, sizeof(err));
         if (rc == OG_OK)
-            rc = admins_reveal_put(s->store, &s->keys, &c.sess, id, secret);
+            rc = admins_reveal_put(server_db(s), &s->keys, &c.sess, id, secret);
         OPENSSL_cleanse(secret, sizeof(secret));
         if (rc == OG_OK)
             rc = console_audit(&c, "admin_app_add", id, NULL,
@@ -219,7 +219,7 @@ static int load_keys(struct console *c, const char *scope, struct policy_keys *k
     memset(k, 0, sizeof(*k));
     k->c = c;
     k->own_source = scope[0] ? "app" : "global";
-    return policy_each(c->srv->store, scope, collect_key, k);
+    return policy_each(server_db(c->srv), scope, collect_key, k);
 }
 
 static char *trimmed(struct console *c, const char *v)
@@ -278,7 +278,7 @@ static int policy_apply(struct console *c, const char *scope, struct policy_keys
     for (size_t i = 0; i < k->count && rc == OG_OK; i++) {
         if (!want[i])
             continue;
-        rc = policy_set(c->srv->store, scope, k->items[i].key, want[i], err, errlen);
+        rc = policy_set(server_db(c->srv), scope, k->items[i].key, want[i], err, errlen);
         json_object_set_new(changes, k->items[i].key, json_string(want[i]));
     }
     if (rc == OG_OK)
@@ -298,7 +298,7 @@ static void app_page(struct console *c, int status, const struct app *a,
     struct ui_admin_policy_view pv = {true, app_path(c, a->id, "/policy"), keys->items,
                                       keys->count};
     struct overview_app counts;
-    if (overview_app_get(c->srv->store, a->id, server_now_ms(), &counts) != OG_OK)
+    if (overview_app_get(server_db(c->srv), a->id, server_now_ms(), &counts) != OG_OK)
         memset(&counts, 0, sizeof(counts));
     struct ui_admin_app_view v = {
         .app = &view,
@@ -310,7 +310,7 @@ static void app_page(struct console *c, int status, const struct app *a,
         .policy = &pv,
     };
     char *hook = arena_alloc(&c->req->arena, APPS_URI_MAX + 1);
-    if (apps_webhook_url(c->srv->store, a->id, hook, APPS_URI_MAX + 1) != OG_OK)
+    if (apps_webhook_url(server_db(c->srv), a->id, hook, APPS_URI_MAX + 1) != OG_OK)
         hook[0] = '\0';
     v.webhook_url = hook;
     struct buf html;
@@ -349,7 +349,7 @@ void admin_console_app_save(struct http_request *req)
     char err[512] = "";
     int rc = console_write_begin(&c);
     if (rc == OG_OK) {
-        rc = apps_update(c.srv->store, a.id, f.name ? f.name : "", f.uris ? uris : NULL, n, err,
+        rc = apps_update(server_db(c.srv), a.id, f.name ? f.name : "", f.uris ? uris : NULL, n, err,
                          sizeof(err));
         if (rc == OG_OK) {
             json_t *list = json_array();
@@ -432,7 +432,7 @@ static void collect_own(const struct overview_app *a, void *arg)
 static void policy_page(struct console *c, int status, struct policy_keys *keys)
 {
     struct own_policy own = {c, arena_alloc(&c->req->arena, 512 * sizeof(char *)), 0};
-    overview_apps_each(c->srv->store, server_now_ms(), collect_own, &own);
+    overview_apps_each(server_db(c->srv), server_now_ms(), collect_own, &own);
     struct ui_admin_policy_view pv = {false, "/admin/policy", keys->items, keys->count};
     struct buf html;
     buf_init(&html, 4u << 20);
@@ -507,16 +507,16 @@ void admin_console_app_webhook(struct http_request *req)
     int rc = console_write_begin(&c);
     if (rc == OG_OK) {
         if (rotate) {
-            rc = apps_rotate_webhook_secret(s->store, &s->keys, a.id, secret, sizeof(secret));
+            rc = apps_rotate_webhook_secret(server_db(s), &s->keys, a.id, secret, sizeof(secret));
             made = rc == OG_OK;
         } else {
-            rc = apps_set_webhook(s->store, &s->keys, a.id, clean, secret, sizeof(secret), &made,
-                                  err, sizeof(err));
+            rc = apps_set_webhook(server_db(s), &s->keys, a.id, clean, secret, sizeof(secret),
+                                  &made, err, sizeof(err));
         }
         char label[64];
         snprintf(label, sizeof(label), WEBHOOK_LABEL_FMT, a.id);
         if (rc == OG_OK && made)
-            rc = admins_reveal_put(s->store, &s->keys, &c.sess, label, secret);
+            rc = admins_reveal_put(server_db(s), &s->keys, &c.sess, label, secret);
         OPENSSL_cleanse(secret, sizeof(secret));
         if (rc == OG_OK)
             rc = console_audit(&c, rotate ? "admin_webhook_rotate" : "admin_webhook_set", a.id,
@@ -553,7 +553,8 @@ void admin_console_app_webhook_secret(struct http_request *req)
     snprintf(label, sizeof(label), WEBHOOK_LABEL_FMT, a.id);
     int rc = console_write_begin(&c);
     if (rc == OG_OK) {
-        rc = admins_reveal_take(c.srv->store, &c.srv->keys, &c.sess, label, secret, sizeof(secret));
+        rc = admins_reveal_take(server_db(c.srv), &c.srv->keys, &c.sess, label, secret,
+                                sizeof(secret));
         console_write_end(&c, rc == OG_ERR_NOT_FOUND ? OG_OK : rc);
     }
     if (rc != OG_OK && rc != OG_ERR_NOT_FOUND) {
@@ -582,7 +583,8 @@ void admin_console_app_secret(struct http_request *req)
     char secret[APPS_SECRET_LEN];
     int rc = console_write_begin(&c);
     if (rc == OG_OK) {
-        rc = admins_reveal_take(c.srv->store, &c.srv->keys, &c.sess, a.id, secret, sizeof(secret));
+        rc = admins_reveal_take(server_db(c.srv), &c.srv->keys, &c.sess, a.id, secret,
+                                sizeof(secret));
         console_write_end(&c, rc == OG_ERR_NOT_FOUND ? OG_OK : rc);
     }
     if (rc != OG_OK && rc != OG_ERR_NOT_FOUND) {
@@ -638,9 +640,9 @@ void admin_console_app_rotate(struct http_request *req)
     char secret[APPS_SECRET_LEN];
     int rc = console_write_begin(&c);
     if (rc == OG_OK) {
-        rc = apps_rotate_secret(s->store, &s->keys, a.id, secret, sizeof(secret));
+        rc = apps_rotate_secret(server_db(s), &s->keys, a.id, secret, sizeof(secret));
         if (rc == OG_OK)
-            rc = admins_reveal_put(s->store, &s->keys, &c.sess, a.id, secret);
+            rc = admins_reveal_put(server_db(s), &s->keys, &c.sess, a.id, secret);
         OPENSSL_cleanse(secret, sizeof(secret));
         if (rc == OG_OK)
             rc = console_audit(&c, "admin_app_rotate", a.id, NULL, NULL);
@@ -666,7 +668,7 @@ void admin_console_app_remove_form(struct http_request *req)
     if (!app_start(req, &c, false, &a))
         return;
     struct overview_app n;
-    if (overview_app_get(c.srv->store, a.id, server_now_ms(), &n) != OG_OK)
+    if (overview_app_get(server_db(c.srv), a.id, server_now_ms(), &n) != OG_OK)
         memset(&n, 0, sizeof(n));
     struct arena *ar = &req->arena;
     const char *lines[] = {
@@ -703,11 +705,11 @@ void admin_console_app_remove(struct http_request *req)
         return;
     }
     struct overview_app n;
-    int rc = overview_app_get(c.srv->store, a.id, server_now_ms(), &n);
+    int rc = overview_app_get(server_db(c.srv), a.id, server_now_ms(), &n);
     if (rc == OG_OK)
         rc = console_write_begin(&c);
     if (rc == OG_OK) {
-        rc = apps_remove(c.srv->store, a.id);
+        rc = apps_remove(server_db(c.srv), a.id);
         if (rc == OG_OK)
             rc = console_audit(
                 &c, "admin_app_remove", a.id, NULL,

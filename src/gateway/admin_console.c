@@ -17,6 +17,7 @@
 #include "core/support.h"
 #include "gateway/admin_console_parts.h"
 #include "gateway/appcache.h"
+#include "gateway/request_tx.h"
 #include "gateway/server.h"
 #include "ui/pages.h"
 
@@ -132,9 +133,9 @@ const char *console_url(struct console *c, const char *path, const char *const *
 static void brand_of(struct console *c)
 {
     char v[BRAND_VALUE_LEN];
-    if (brand_get(c->srv->store, "name", v, sizeof(v)) == OG_OK && v[0])
+    if (brand_get(server_db(c->srv), "name", v, sizeof(v)) == OG_OK && v[0])
         c->ui.brand_name = arena_strndup(&c->req->arena, v, strlen(v));
-    if (brand_get(c->srv->store, "logo", v, sizeof(v)) == OG_OK && v[0])
+    if (brand_get(server_db(c->srv), "logo", v, sizeof(v)) == OG_OK && v[0])
         c->ui.brand_logo = arena_strndup(&c->req->arena, v, strlen(v));
 }
 
@@ -252,7 +253,7 @@ bool console_start(struct http_request *req, struct console *c, bool post, const
     console_init(c, req);
     struct span v;
     if (cookie_value(req, ADMIN_COOKIE, &v) &&
-        admins_session_load(c->srv->store, v.p, v.len, server_now_ms(), &c->sess) == OG_OK)
+        admins_session_load(server_db(c->srv), v.p, v.len, server_now_ms(), &c->sess) == OG_OK)
         c->have_sess = true;
     if (!c->have_sess) {
         console_redirect(c, "/admin/login");
@@ -349,7 +350,7 @@ const char *console_audit_more(struct console *c, json_t *obj)
 int console_audit(struct console *c, const char *event, const char *app_id, const char *sub,
                   json_t *more)
 {
-    return support_audit_console(c->srv->store, server_now_ms(), event, c->sess.username,
+    return support_audit_console(server_db(c->srv), server_now_ms(), event, c->sess.username,
                                  c->req->client_ip, app_id, sub, console_audit_more(c, more));
 }
 
@@ -365,14 +366,14 @@ void console_write_end(struct console *c, int rc)
 
 void console_apps_changed(struct console *c)
 {
-    appcache_drop(c->srv->apps);
+    appcache_drop(server_apps(c->srv));
 }
 
 struct ui_admin_app *console_apps(struct console *c, size_t *count)
 {
     *count = 0;
     char *text = NULL;
-    if (apps_list_json(c->srv->store, &text) != OG_OK) {
+    if (apps_list_json(server_db(c->srv), &text) != OG_OK) {
         log_error("admin console: cannot list the apps");
         return NULL;
     }
@@ -532,10 +533,9 @@ static void pw_work(uv_work_t *w)
     OPENSSL_cleanse(j->new_password, sizeof(j->new_password));
 }
 
-static void pw_after(uv_work_t *w, int status)
+/* The part after the hashing: the sign-in's or change's own callback. */
+static void pw_finish(struct pw_job *j, int status)
 {
-    struct pw_job *j = container_of(w, struct pw_job, work);
-    job_unlink(j);
     if (!j->req) { /* the connection was dropped at a forced shutdown */
         job_free(j);
         return;
@@ -557,13 +557,20 @@ static void pw_after(uv_work_t *w, int status)
     job_free(j);
 }
 
+static void pw_after(uv_work_t *w, int status)
+{
+    struct pw_job *j = container_of(w, struct pw_job, work);
+    job_unlink(j);
+    pw_finish(j, status);
+}
+
 int console_pw_queue(struct console *c, enum console_pw_kind kind, const char *username,
                      const char *password, size_t pwlen, const char *new_password, size_t newlen,
                      void (*done)(struct console *c, const struct console_pw_result *r))
 {
     if (pwlen > ADMINS_PASSWORD_MAX || newlen > ADMINS_PASSWORD_MAX)
         return OG_ERR_INVALID;
-    if (jobs_in_flight >= PW_MAX_IN_FLIGHT)
+    if (jobs_in_flight >= PW_MAX_IN_FLIGHT && !request_tx_active())
         return OG_ERR_BUSY;
     struct pw_job *j = og_calloc(1, sizeof(*j));
     j->srv = c->srv;
@@ -585,10 +592,17 @@ int console_pw_queue(struct console *c, enum console_pw_kind kind, const char *u
     if (kind != CONSOLE_PW_ADD) {
         /* An unknown username checks a dummy hash of the same cost, so the
          * time taken does not tell which usernames exist. */
-        j->known = j->username[0] &&
-                   admins_get_hash(c->srv->store, j->username, j->hash, sizeof(j->hash)) == OG_OK;
+        j->known = j->username[0] && admins_get_hash(server_db(c->srv), j->username, j->hash,
+                                                     sizeof(j->hash)) == OG_OK;
         if (!j->known)
             admins_password_dummy(j->hash, sizeof(j->hash));
+    }
+    if (request_tx_active()) {
+        /* On a database worker (PostgreSQL) already, off the loop: hash
+         * here, inside the request's transaction. */
+        pw_work(&j->work);
+        pw_finish(j, 0);
+        return OG_OK;
     }
     j->next = jobs;
     if (jobs)
@@ -670,7 +684,7 @@ void admin_console_login_form(struct http_request *req)
     struct span v;
     struct admin_session sess;
     if (cookie_value(req, ADMIN_COOKIE, &v) &&
-        admins_session_load(c.srv->store, v.p, v.len, server_now_ms(), &sess) == OG_OK) {
+        admins_session_load(server_db(c.srv), v.p, v.len, server_now_ms(), &sess) == OG_OK) {
         console_redirect(&c, "/admin");
         return;
     }
@@ -681,7 +695,7 @@ void admin_console_login_form(struct http_request *req)
 static void throttle_of(struct server *s, struct admins_throttle *t)
 {
     struct policy pol;
-    policy_load(s->store, NULL, &pol); /* the defaults on a store error */
+    policy_load(server_db(s), NULL, &pol); /* the defaults on a store error */
     t->free = pol.lockout_free;
     t->wait_s = pol.lockout_wait;
     t->max_wait_s = pol.lockout_max_wait;
@@ -697,16 +711,17 @@ static void login_succeeded(struct console *c, const struct console_pw_result *r
     snprintf(userkey, sizeof(userkey), "user:%s", r->username);
     int rc = batch_request_begin(s);
     if (rc == OG_OK) {
-        rc = admins_throttle_clear(s->store, ipkey);
+        rc = admins_throttle_clear(server_db(s), ipkey);
         if (rc == OG_OK)
-            rc = admins_throttle_clear(s->store, userkey);
+            rc = admins_throttle_clear(server_db(s), userkey);
         if (rc == OG_OK)
-            rc = admins_session_create(s->store, r->username, c->req->client_ip, now,
+            rc = admins_session_create(server_db(s), r->username, c->req->client_ip, now,
                                        ADMINS_SESSION_TTL_MS, cookie, sizeof(cookie), &c->sess);
         if (rc == OG_OK)
-            rc = admins_touch_login(s->store, r->username, now);
+            rc = admins_touch_login(server_db(s), r->username, now);
         if (rc == OG_OK)
-            rc = support_audit_admin(s->store, now, "admin_login", r->username, c->req->client_ip);
+            rc = support_audit_admin(server_db(s), now, "admin_login", r->username,
+                                     c->req->client_ip);
         batch_request_end(s, rc == OG_OK);
     }
     if (rc != OG_OK) {
@@ -730,8 +745,8 @@ static void login_done(struct console *c, const struct console_pw_result *r)
     }
     struct server *s = c->srv;
     if (batch_request_begin(s) == OG_OK) {
-        bool ok = support_audit_admin(s->store, server_now_ms(), "admin_login_failed", r->username,
-                                      c->req->client_ip) == OG_OK;
+        bool ok = support_audit_admin(server_db(s), server_now_ms(), "admin_login_failed",
+                                      r->username, c->req->client_ip) == OG_OK;
         batch_request_end(s, ok);
     }
     log_warn("admin console sign-in failed", "admin", r->username[0] ? r->username : NULL, "ip",
@@ -741,8 +756,8 @@ static void login_done(struct console *c, const struct console_pw_result *r)
 
 int64_t admin_console_wait(struct server *s, const char *ipkey, const char *userkey, int64_t now)
 {
-    int64_t a = ipkey ? admins_throttle_wait(s->store, ipkey, now) : 0;
-    int64_t b = userkey ? admins_throttle_wait(s->store, userkey, now) : 0;
+    int64_t a = ipkey ? admins_throttle_wait(server_db(s), ipkey, now) : 0;
+    int64_t b = userkey ? admins_throttle_wait(server_db(s), userkey, now) : 0;
     if (a < 0 || b < 0)
         return -1;
     return a > b ? a : b;
@@ -756,12 +771,12 @@ int admin_console_charge(struct server *s, const char *ipkey, const char *userke
     int rc = batch_request_begin(s);
     if (rc == OG_OK) {
         if (ipkey)
-            rc = admins_throttle_fail(s->store, ipkey, &t, now);
+            rc = admins_throttle_fail(server_db(s), ipkey, &t, now);
         if (rc == OG_OK && userkey)
-            rc = admins_throttle_fail(s->store, userkey, &t, now);
+            rc = admins_throttle_fail(server_db(s), userkey, &t, now);
         if (rc == OG_OK && now - last_prune > PRUNE_EVERY_MS) {
             last_prune = now;
-            rc = admins_prune(s->store, now);
+            rc = admins_prune(server_db(s), now);
         }
         batch_request_end(s, rc == OG_OK);
     }
@@ -873,9 +888,9 @@ void admin_console_logout(struct http_request *req)
     struct server *s = c.srv;
     int rc = batch_request_begin(s);
     if (rc == OG_OK) {
-        rc = admins_session_delete(s->store, &c.sess);
+        rc = admins_session_delete(server_db(s), &c.sess);
         if (rc == OG_OK)
-            rc = support_audit_admin(s->store, server_now_ms(), "admin_logout", c.sess.username,
+            rc = support_audit_admin(server_db(s), server_now_ms(), "admin_logout", c.sess.username,
                                      req->client_ip);
         batch_request_end(s, rc == OG_OK);
     }

@@ -66,12 +66,12 @@ void admin_console_overview(struct http_request *req)
     struct overview_ctx x = {&c, arena_alloc(&req->arena, 512 * sizeof(*x.apps)), 0};
     struct overview_sends sends;
     struct policy global;
-    if (overview_apps_each(c.srv->store, now, collect_counts, &x) != OG_OK ||
-        overview_sends_since(c.srv->store, now - DAY_MS, &sends) != OG_OK) {
+    if (overview_apps_each(server_db(c.srv), now, collect_counts, &x) != OG_OK ||
+        overview_sends_since(server_db(c.srv), now - DAY_MS, &sends) != OG_OK) {
         console_error(&c, 500, "body.error");
         return;
     }
-    policy_load(c.srv->store, NULL, &global);
+    policy_load(server_db(c.srv), NULL, &global);
     struct ui_admin_overview v = {
         .apps = x.apps, .app_count = x.count, .global_mode = policy_mode_name(global.mode)};
     for (int i = 0; i < OVERVIEW_CHANNELS; i++) {
@@ -163,7 +163,7 @@ void admin_console_deliveries(struct http_request *req)
     struct delivery_rows rows = {
         &c, arena_alloc(&req->arena, DELIVERIES_PER_PAGE * sizeof(*rows.rows)), 0, 0};
     bool more = false;
-    if (support_deliveries_each(c.srv->store, &q, collect_delivery, &rows, &more) != OG_OK) {
+    if (support_deliveries_each(server_db(c.srv), &q, collect_delivery, &rows, &more) != OG_OK) {
         console_error(&c, 500, "body.error");
         return;
     }
@@ -242,7 +242,7 @@ static const char *rebuild_request(struct console *c, const struct support_deliv
         return NULL;
     }
     struct policy pol;
-    policy_load(s->store, d->app_id, &pol);
+    policy_load(server_db(s), d->app_id, &pol);
     char code[16];
     unsigned digits = pol.code_digits < sizeof(code) ? pol.code_digits : 6;
     memset(code, '0', digits);
@@ -323,7 +323,7 @@ void admin_console_delivery(struct http_request *req)
     long long id = 0;
     struct support_delivery_detail *d = arena_alloc(&req->arena, sizeof(*d));
     int rc = idp && og_parse_int(span_cstr(idp), 1, INT64_MAX, &id) == OG_OK
-                 ? support_delivery_get(c.srv->store, id, d)
+                 ? support_delivery_get(server_db(c.srv), id, d)
                  : OG_ERR_NOT_FOUND;
     if (rc == OG_ERR_NOT_FOUND) {
         console_message(&c, 404, "No such message", "The delivery log has no such message.",
@@ -369,7 +369,7 @@ static void brand_page(struct console *c, int status, const char *const values[4
                        const char *invalid)
 {
     char logo[BRAND_VALUE_LEN], v[BRAND_VERSION_LEN];
-    if (brand_get(c->srv->store, "logo", logo, sizeof(logo)) != OG_OK)
+    if (brand_get(server_db(c->srv), "logo", logo, sizeof(logo)) != OG_OK)
         logo[0] = '\0';
     struct ui_admin_brand_view bv = {
         .name = values[0],
@@ -395,7 +395,7 @@ void admin_console_brand(struct http_request *req)
     const char *values[4];
     for (size_t i = 0; i < ARRAY_SIZE(brand_keys); i++) {
         char v[BRAND_VALUE_LEN];
-        if (brand_get(c.srv->store, brand_keys[i], v, sizeof(v)) != OG_OK)
+        if (brand_get(server_db(c.srv), brand_keys[i], v, sizeof(v)) != OG_OK)
             v[0] = '\0';
         values[i] = arena_strndup(&req->arena, v, strlen(v));
     }
@@ -412,7 +412,7 @@ void admin_console_brand_save(struct http_request *req)
     const char *values[4], *current[4];
     for (size_t i = 0; i < ARRAY_SIZE(brand_keys); i++) {
         char v[BRAND_VALUE_LEN];
-        if (brand_get(s->store, brand_keys[i], v, sizeof(v)) != OG_OK)
+        if (brand_get(server_db(s), brand_keys[i], v, sizeof(v)) != OG_OK)
             v[0] = '\0';
         current[i] = arena_strndup(&req->arena, v, strlen(v));
         const char *f = strcmp(brand_keys[i], "logo") == 0 ? NULL : console_form(&c, brand_keys[i]);
@@ -463,7 +463,7 @@ void admin_console_brand_save(struct http_request *req)
     if (rc == OG_OK) {
         for (size_t i = 0; i < ARRAY_SIZE(brand_keys) && rc == OG_OK; i++)
             if (strcmp(values[i], current[i]) != 0)
-                rc = brand_set(s->store, brand_keys[i], values[i]);
+                rc = brand_set(server_db(s), brand_keys[i], values[i]);
         if (rc == OG_OK && json_object_size(changes) > 0)
             rc = console_audit(&c, "admin_brand_set", NULL, NULL,
                                json_pack("{s:O}", "changes", changes));
@@ -508,8 +508,9 @@ static void admins_page(struct console *c, int status, const char *username, con
     struct accounts_ctx x = {c, arena_alloc(&c->req->arena, ACCOUNTS_MAX * sizeof(*x.items)), 0};
     struct console_events ev = {c, arena_alloc(&c->req->arena, EVENTS_SHOWN * sizeof(*ev.items)),
                                 0};
-    if (admins_each(c->srv->store, server_now_ms(), collect_account, &x) != OG_OK ||
-        support_console_history(c->srv->store, EVENTS_SHOWN, console_event_collect, &ev) != OG_OK) {
+    if (admins_each(server_db(c->srv), server_now_ms(), collect_account, &x) != OG_OK ||
+        support_console_history(server_db(c->srv), EVENTS_SHOWN, console_event_collect, &ev) !=
+            OG_OK) {
         console_error(c, 500, "body.error");
         return;
     }
@@ -555,7 +556,7 @@ static void admin_added(struct console *c, const struct console_pw_result *r)
     }
     int rc = console_write_begin(c);
     if (rc == OG_OK) {
-        rc = admins_add(c->srv->store, r->username, r->hash, server_now_ms());
+        rc = admins_add(server_db(c->srv), r->username, r->hash, server_now_ms());
         if (rc == OG_OK)
             rc = console_audit(c, "admin_account_add", NULL, NULL,
                                json_pack("{s:s}", "account", r->username));
@@ -588,7 +589,7 @@ void admin_console_admin_add(struct http_request *req)
         problem = "The username must be 1 to 64 characters of A-Z a-z 0-9 . _ @ -. Nothing was "
                   "changed.";
         invalid = "username";
-    } else if (admins_get_hash(c.srv->store, name, hash, sizeof(hash)) != OG_ERR_NOT_FOUND) {
+    } else if (admins_get_hash(server_db(c.srv), name, hash, sizeof(hash)) != OG_ERR_NOT_FOUND) {
         problem = "An admin with this username exists already. Nothing was changed.";
         invalid = "username";
     } else {
@@ -624,7 +625,7 @@ void admin_console_admin_remove_form(struct http_request *req)
         return;
     const char *name = console_query(&c, "name");
     char hash[ADMINS_HASH_LEN];
-    int rc = admins_get_hash(c.srv->store, name, hash, sizeof(hash));
+    int rc = admins_get_hash(server_db(c.srv), name, hash, sizeof(hash));
     OPENSSL_cleanse(hash, sizeof(hash));
     if (rc != OG_OK) {
         console_message(&c, 404, "No such admin", "There is no admin account with this name.",
@@ -668,7 +669,7 @@ void admin_console_admin_remove(struct http_request *req)
         return;
     int rc = console_write_begin(&c);
     if (rc == OG_OK) {
-        rc = admins_remove(c.srv->store, name, c.sess.username);
+        rc = admins_remove(server_db(c.srv), name, c.sess.username);
         if (rc == OG_OK)
             rc = console_audit(&c, "admin_account_remove", NULL, NULL,
                                json_pack("{s:s}", "account", name));
@@ -729,9 +730,9 @@ static void password_checked(struct console *c, const struct console_pw_result *
     }
     int rc = console_write_begin(c);
     if (rc == OG_OK) {
-        rc = admins_password_set(c->srv->store, c->sess.username, r->hash, now, &c->sess);
+        rc = admins_password_set(server_db(c->srv), c->sess.username, r->hash, now, &c->sess);
         if (rc == OG_OK)
-            rc = admins_throttle_clear(c->srv->store, userkey);
+            rc = admins_throttle_clear(server_db(c->srv), userkey);
         if (rc == OG_OK)
             rc = console_audit(c, "admin_password_change", NULL, NULL, NULL);
         console_write_end(c, rc);

@@ -132,7 +132,7 @@ void admin_console_users(struct http_request *req)
         &c,  arena_alloc(&req->arena, USERS_PER_PAGE * sizeof(*x.rows)), 0, now, NULL, NULL, NULL,
         NULL};
     bool more = false;
-    if (support_users_each(c.srv->store, &q, collect_row, &x, &more) != OG_OK) {
+    if (support_users_each(server_db(c.srv), &q, collect_row, &x, &more) != OG_OK) {
         console_error(&c, 500, "body.error");
         return;
     }
@@ -215,13 +215,13 @@ static const char *factor_label(struct factor_views *v, const char *id)
 static bool load_user(struct console *c, const char *app, const char *sub, struct support_user *u,
                       struct factor_views *fv)
 {
-    int rc = app && *app && sub && *sub ? support_user_find(c->srv->store, app, sub, u)
+    int rc = app && *app && sub && *sub ? support_user_find(server_db(c->srv), app, sub, u)
                                         : OG_ERR_NOT_FOUND;
     if (rc == OG_OK) {
         memset(fv, 0, sizeof(*fv));
         fv->c = c;
         fv->u = u;
-        rc = support_user_factors(c->srv->store, u->id, collect_factor, fv);
+        rc = support_user_factors(server_db(c->srv), u->id, collect_factor, fv);
     }
     if (rc == OG_ERR_NOT_FOUND) {
         console_message(c, 404, "No such user",
@@ -278,7 +278,7 @@ void admin_console_user(struct http_request *req)
         return;
     console_alerts_from_query(&c);
     struct console_events ev = {&c, arena_alloc(&req->arena, HISTORY_ROWS * sizeof(*ev.items)), 0};
-    if (support_user_history(c.srv->store, u.app_id, u.sub, HISTORY_ROWS, console_event_collect,
+    if (support_user_history(server_db(c.srv), u.app_id, u.sub, HISTORY_ROWS, console_event_collect,
                              &ev) != OG_OK) {
         console_error(&c, 500, "body.error");
         return;
@@ -287,7 +287,7 @@ void admin_console_user(struct http_request *req)
     struct device_views *dv = arena_alloc(&req->arena, sizeof(*dv));
     memset(dv, 0, sizeof(*dv));
     dv->c = &c;
-    if (devices_each(c.srv->store, u.app_id, u.sub, now, collect_device, dv) != OG_OK) {
+    if (devices_each(server_db(c.srv), u.app_id, u.sub, now, collect_device, dv) != OG_OK) {
         console_error(&c, 500, "body.error");
         return;
     }
@@ -355,16 +355,16 @@ static void user_change(struct http_request *req, enum user_change what)
     int rc = console_write_begin(&c);
     if (rc == OG_OK) {
         struct support_user u;
-        rc = support_user_find(s->store, app, sub, &u);
+        rc = support_user_find(server_db(s), app, sub, &u);
         int64_t now = server_now_ms();
         if (rc == OG_OK && what == CHANGE_RESET)
-            rc =
-                support_user_reset(s->store, u.id, app, sub, "console", c.sess.username, now, NULL);
+            rc = support_user_reset(server_db(s), u.id, app, sub, "console", c.sess.username, now,
+                                    NULL);
         else if (rc == OG_OK && what == CHANGE_FORGET_DEVICES)
-            rc = support_user_forget_devices(s->store, app, sub, "console", c.sess.username, now,
-                                             NULL);
+            rc = support_user_forget_devices(server_db(s), app, sub, "console", c.sess.username,
+                                             now, NULL);
         else if (rc == OG_OK)
-            rc = support_user_unlock(s->store, u.id, app, sub, "console", c.sess.username, now,
+            rc = support_user_unlock(server_db(s), u.id, app, sub, "console", c.sess.username, now,
                                      NULL);
         console_write_end(&c, rc);
     }
@@ -489,8 +489,8 @@ void admin_console_factor_remove(struct http_request *req)
     struct server *s = c.srv;
     int rc = console_write_begin(&c);
     if (rc == OG_OK) {
-        rc = support_factor_remove(s->store, &s->keys, app, sub, fid, "console", c.sess.username,
-                                   req->client_ip, server_now_ms(), NULL);
+        rc = support_factor_remove(server_db(s), &s->keys, app, sub, fid, "console",
+                                   c.sess.username, req->client_ip, server_now_ms(), NULL);
         console_write_end(&c, rc);
     }
     if (rc == OG_ERR_NOT_FOUND) {

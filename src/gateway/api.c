@@ -437,8 +437,9 @@ static bool api_start(struct http_request *req, struct api *a, enum api_body bod
             appcache_auth(s, id.p, secret.p, secret.len, a->app_name, sizeof(a->app_name), &a->pol);
     bool have_policy = auth == APPCACHE_OK;
     if (creds && auth == APPCACHE_UNAVAILABLE) /* no cache: straight from the store */
-        auth = apps_check_secret(s->store, &s->keys, id.p, secret.p, secret.len) ? APPCACHE_OK
-                                                                                 : APPCACHE_DENIED;
+        auth = apps_check_secret(server_db(s), &s->keys, id.p, secret.p, secret.len)
+                   ? APPCACHE_OK
+                   : APPCACHE_DENIED;
     if (!creds || auth != APPCACHE_OK) {
         http_header_add(req, "WWW-Authenticate", "Basic realm=\"otpgate\", charset=\"UTF-8\"");
         metrics_count(&s->metrics, "otpgate_api_auth_failures_total",
@@ -448,7 +449,7 @@ static bool api_start(struct http_request *req, struct api *a, enum api_body bod
     }
     snprintf(a->app_id, sizeof(a->app_id), "%s", id.p);
     struct app app;
-    if (!have_policy && apps_get(s->store, a->app_id, &app) == OG_OK) {
+    if (!have_policy && apps_get(server_db(s), a->app_id, &app) == OG_OK) {
         snprintf(a->app_name, sizeof(a->app_name), "%s", app.name);
         apps_free(&app);
     }
@@ -477,7 +478,7 @@ static bool api_start(struct http_request *req, struct api *a, enum api_body bod
         }
         a->sub = sub.p;
     }
-    if (!have_policy && policy_load(s->store, a->app_id, &a->pol) != OG_OK) {
+    if (!have_policy && policy_load(server_db(s), a->app_id, &a->pol) != OG_OK) {
         api_error(a, 503, "storage_unavailable", "the policy could not be read");
         return false;
     }
@@ -487,7 +488,7 @@ static bool api_start(struct http_request *req, struct api *a, enum api_body bod
         return false;
     }
     a->in_batch = true;
-    a->ctx.store = s->store;
+    a->ctx.store = server_db(s);
     a->ctx.keys = &s->keys;
     a->ctx.pol = &a->pol;
     a->ctx.app_id = a->app_id;
@@ -946,7 +947,7 @@ static bool api_party(struct api *a, struct webauthn_party *rp)
     rp->rp_name = a->ctx.app_name;
     rp->origins[rp->origin_count++] = cfg->webauthn_origin;
     struct app app;
-    if (apps_get(a->srv->store, a->app_id, &app) != OG_OK)
+    if (apps_get(server_db(a->srv), a->app_id, &app) != OG_OK)
         return true;
     for (size_t i = 0; i < app.redirect_count && rp->origin_count < WEBAUTHN_ORIGINS_MAX; i++) {
         char rp_id[WEBAUTHN_RP_ID_MAX + 1], origin[WEBAUTHN_ORIGIN_MAX + 1];
@@ -1493,7 +1494,7 @@ void api_result_redeem(struct http_request *req)
         return;
     }
     char *secret = NULL;
-    int rc = apps_secret(a.srv->store, &a.srv->keys, a.app_id, &secret);
+    int rc = apps_secret(server_db(a.srv), &a.srv->keys, a.app_id, &secret);
     if (rc != OG_OK) {
         api_outcome(&a, MFA_ERROR, NULL);
         return;
@@ -1517,7 +1518,7 @@ void api_result_redeem(struct http_request *req)
      * which the app picks: remembered until the result expires. */
     char key[sizeof("result:") + API_RESULT_JTI_MAX];
     snprintf(key, sizeof(key), "result:%s", jti);
-    rc = sessions_jti_use(a.srv->store, a.app_id, key, exp * 1000 + 1000);
+    rc = sessions_jti_use(server_db(a.srv), a.app_id, key, exp * 1000 + 1000);
     if (rc == OG_ERR_EXISTS) {
         log_warn("result redeemed twice", "app", a.app_id);
         audit_log(&a.ctx, sub, "result_reused", NULL, NULL);

@@ -147,7 +147,7 @@ static int complete(struct appcache *c, struct store *st)
 static int load(struct appcache *c, struct server *s, int64_t known_version)
 {
     drop(c);
-    struct store *st = s->store;
+    struct store *st = server_db(s);
     bool own = !store_in_transaction(st);
     int rc = own ? store_run(st, "BEGIN") : OG_OK;
     int64_t dv = known_version;
@@ -180,11 +180,11 @@ enum appcache_result appcache_auth(struct server *s, const char *id, const char 
                                    size_t secret_len, char *name, size_t namelen,
                                    struct policy *pol)
 {
-    struct appcache *c = s->apps;
+    struct appcache *c = server_apps(s);
     /* While a batch is open its BEGIN IMMEDIATE holds the write lock, so
      * the data_version it read then is still current. */
     int64_t dv = s->batch.open ? s->batch.data_version : -1;
-    if (dv < 0 && store_data_version(s->store, &dv) != OG_OK)
+    if (dv < 0 && store_data_version(server_db(s), &dv) != OG_OK)
         dv = -1;
     if (c->loaded && (dv < 0 || dv != c->data_version))
         drop(c);

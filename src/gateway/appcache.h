@@ -1,12 +1,15 @@
 /* The gateway's cache of the registered apps, for authenticating API
  * requests without reading the store: per client_id the app's name, the
  * SHA-256 of its client secret (never the secret) and its effective policy.
- * Only other processes change apps and policies (the CLI: app add,
- * rotate-secret, remove, policy set), so the whole cache is dropped and
- * read again whenever PRAGMA data_version says another connection has
- * committed: checked once per batch transaction (read right after its
- * BEGIN, while no other process can commit), or straight from the store
- * when no batch is open. Loop thread only. */
+ * The whole cache is dropped and read again whenever store_data_version
+ * moves. On SQLite that is PRAGMA data_version, which moves when another
+ * process (the CLI: app add, rotate-secret, remove, policy set) commits:
+ * checked once per batch transaction (read right after its BEGIN, while no
+ * other process can commit), or straight from the store when no batch is
+ * open; the loop thread's cache. On PostgreSQL it is the version row,
+ * which triggers raise with every change to apps or policy from any
+ * instance, read in each request's own transaction; each database worker
+ * has a cache of its own (dbpool.h, server_apps). */
 #ifndef OTPGATE_APPCACHE_H
 #define OTPGATE_APPCACHE_H
 

@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "gateway/appcache.h"
+#include "gateway/request_tx.h"
 #include "gateway/server.h"
 
 #include <stdlib.h>
@@ -158,6 +159,8 @@ int batch_init(struct server *s, char *err, size_t errlen)
     uv_idle_init(s->loop, &b->idle);
     /* The app cache is checked against the transactions opened here. */
     s->apps = appcache_new();
+    if (s->pool)
+        return OG_OK; /* PostgreSQL: a transaction per request (request_tx.h) */
     struct batch_committer *c = og_calloc(1, sizeof(*c));
     c->srv = s;
     c->commit = store_stmt(s->store, "COMMIT");
@@ -291,6 +294,8 @@ void batch_close(struct server *s)
 int batch_request_begin(struct server *s)
 {
     struct batch *b = &s->batch;
+    if (s->pool)
+        return request_tx_savepoint();
     /* A writer that did not come through a parked request (a timer, a
      * finished send) waits for the running commit; its answers go out
      * from the loop's own callback right after. */
@@ -319,6 +324,10 @@ int batch_request_begin(struct server *s)
 
 void batch_request_end(struct server *s, bool keep)
 {
+    if (s->pool) {
+        request_tx_release(keep);
+        return;
+    }
     if (!keep && store_run(s->store, "ROLLBACK TO req") != OG_OK)
         s->batch.failed = true;
     if (store_run(s->store, "RELEASE req") != OG_OK)
@@ -329,8 +338,9 @@ void batch_answer(struct server *s, struct http_request *req, int status, const 
                   char *body, size_t len)
 {
     struct batch *b = &s->batch;
-    if (!b->open) {
-        /* Nothing to wait for: answer now. */
+    if (!b->open || s->pool) {
+        /* Nothing to wait for, or (PostgreSQL) request_tx holds the answer
+         * until the request's commit: answer now. */
         http_respond(req, status, body ? content_type : NULL, body, len);
         free(body);
         return;

@@ -5,7 +5,12 @@
  * back alone. The COMMIT (its WAL writes and fsync) runs on a thread of its
  * own, so the loop goes on reading and parsing meanwhile; requests that
  * need the database wait, parked, for the commit to end, and then form the
- * next batch. */
+ * next batch.
+ *
+ * On PostgreSQL (s->pool set) there is no group commit: each request runs
+ * in a transaction of its own on a database worker (request_tx.h), and the
+ * calls below that handlers make (batch_request_begin / _end,
+ * batch_answer) go there; batch_busy is never true. */
 #ifndef OTPGATE_BATCH_H
 #define OTPGATE_BATCH_H
 

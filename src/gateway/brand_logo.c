@@ -25,7 +25,7 @@ void brand_logo_serve(struct http_request *req)
 {
     struct server *s = req->srv;
     char url[BRAND_VALUE_LEN], v[BRAND_VERSION_LEN];
-    if (brand_get(s->store, "logo", url, sizeof(url)) != OG_OK || !brand_logo_version(url, v)) {
+    if (brand_get(server_db(s), "logo", url, sizeof(url)) != OG_OK || !brand_logo_version(url, v)) {
         http_header_add(req, "Cache-Control", "no-cache");
         http_respond_text(req, 404, "no uploaded logo");
         return;

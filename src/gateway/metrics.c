@@ -36,6 +36,9 @@ void metrics_init(struct metrics *m, const struct route *routes, size_t route_co
     m->per_route = og_calloc(route_count + 1, sizeof(*m->per_route));
     m->counters = NULL;
     m->hists = NULL;
+    if (uv_mutex_init(&m->mu) != 0)
+        og_oom();
+    m->mu_ready = true;
 }
 
 void metrics_free(struct metrics *m)
@@ -62,10 +65,13 @@ void metrics_free(struct metrics *m)
         h = next;
     }
     m->hists = NULL;
+    if (m->mu_ready)
+        uv_mutex_destroy(&m->mu);
+    m->mu_ready = false;
 }
 
-void metrics_observe_seconds(struct metrics *m, const char *name, const char *help,
-                             const char *labels, double seconds)
+static void metrics_observe_seconds_unlocked(struct metrics *m, const char *name, const char *help,
+                                             const char *labels, double seconds)
 {
     struct metrics_hist **at = &m->hists, **after_family = NULL, *h = NULL;
     for (struct metrics_hist *c = m->hists; c; c = c->next) {
@@ -98,7 +104,7 @@ void metrics_observe_seconds(struct metrics *m, const char *name, const char *he
     }
 }
 
-void metrics_observe(struct metrics *m, int route_index, int status, double seconds)
+static void metrics_observe_unlocked(struct metrics *m, int route_index, int status, double seconds)
 {
     size_t i = (route_index < 0 || (size_t)route_index >= m->route_count) ? m->route_count
                                                                           : (size_t)route_index;
@@ -120,8 +126,8 @@ void metrics_observe(struct metrics *m, int route_index, int status, double seco
     }
 }
 
-void metrics_count(struct metrics *m, const char *name, const char *help, const char *labels,
-                   uint64_t v)
+static void metrics_count_unlocked(struct metrics *m, const char *name, const char *help,
+                                   const char *labels, uint64_t v)
 {
     /* Samples of one family stay together, as the exposition format needs:
      * a new label set goes right after the family's last one. */
@@ -152,7 +158,7 @@ static const char *route_label(const struct metrics *m, size_t i)
     return i < m->route_count ? m->routes[i].pattern : "unmatched";
 }
 
-void metrics_render(const struct metrics *m, struct buf *out)
+static void metrics_render_unlocked(const struct metrics *m, struct buf *out)
 {
     buf_append_str(out, "# HELP otpgate_http_requests_total HTTP requests answered, by route "
                         "pattern and status.\n# TYPE otpgate_http_requests_total counter\n");
@@ -211,4 +217,80 @@ void metrics_render(const struct metrics *m, struct buf *out)
                    h->name, h->labels, sep, (unsigned long long)h->count, h->name, h->labels,
                    h->sum, h->name, h->labels, (unsigned long long)h->count);
     }
+}
+
+void metrics_observe_seconds(struct metrics *m, const char *name, const char *help,
+                             const char *labels, double seconds)
+{
+    uv_mutex_lock(&m->mu);
+    metrics_observe_seconds_unlocked(m, name, help, labels, seconds);
+    uv_mutex_unlock(&m->mu);
+}
+
+void metrics_observe(struct metrics *m, int route_index, int status, double seconds)
+{
+    uv_mutex_lock(&m->mu);
+    metrics_observe_unlocked(m, route_index, status, seconds);
+    uv_mutex_unlock(&m->mu);
+}
+
+struct metrics_held_count {
+    const char *name, *help; /* static strings */
+    char *labels;
+    uint64_t v;
+};
+
+static _Thread_local struct metrics_held *held;
+
+void metrics_held_clear(struct metrics_held *h)
+{
+    for (size_t i = 0; i < h->count; i++)
+        free(h->items[i].labels);
+    h->count = 0;
+}
+
+void metrics_hold(struct metrics_held *h)
+{
+    metrics_held_clear(h);
+    held = h;
+}
+
+void metrics_unhold(void)
+{
+    held = NULL;
+}
+
+void metrics_apply(struct metrics *m, struct metrics_held *h)
+{
+    for (size_t i = 0; i < h->count; i++)
+        metrics_count(m, h->items[i].name, h->items[i].help, h->items[i].labels, h->items[i].v);
+    metrics_held_clear(h);
+    free(h->items);
+    h->items = NULL;
+    h->cap = 0;
+}
+
+void metrics_count(struct metrics *m, const char *name, const char *help, const char *labels,
+                   uint64_t v)
+{
+    struct metrics_held *h = held;
+    if (h) {
+        if (h->count == h->cap) {
+            h->cap = h->cap ? h->cap * 2 : 4;
+            h->items = og_realloc(h->items, h->cap * sizeof(*h->items));
+        }
+        h->items[h->count++] =
+            (struct metrics_held_count){name, help, labels ? og_strdup(labels) : NULL, v};
+        return;
+    }
+    uv_mutex_lock(&m->mu);
+    metrics_count_unlocked(m, name, help, labels, v);
+    uv_mutex_unlock(&m->mu);
+}
+
+void metrics_render(const struct metrics *m, struct buf *out)
+{
+    uv_mutex_lock(&((struct metrics *)m)->mu);
+    metrics_render_unlocked(m, out);
+    uv_mutex_unlock(&((struct metrics *)m)->mu);
 }

@@ -1,14 +1,17 @@
-/* Prometheus counters kept by the loop thread: requests by route and status,
+/* Prometheus counters of the gateway: requests by route and status,
  * a latency histogram per route, and named event counters that later
  * modules add (codes sent, verifications, refusals). Rendered as text
- * exposition format 0.0.4. Loop thread only: no locking. */
+ * exposition format 0.0.4. One mutex, so that handlers on PostgreSQL's
+ * database workers (dbpool.h) count too. */
 #ifndef OTPGATE_METRICS_H
 #define OTPGATE_METRICS_H
 
 #include "core/buf.h"
 #include "gateway/http/router.h"
 
-#define METRICS_BUCKETS 14
+#include <uv.h>
+
+#define METRICS_BUCKETS  14
 #define METRICS_STATUSES 24
 
 struct metrics_route {
@@ -31,6 +34,8 @@ struct metrics {
     struct metrics_counter *counters;
     struct metrics_hist *hists;
     uint64_t start_ms;
+    uv_mutex_t mu;
+    bool mu_ready; /* mu is initialised */
 };
 
 void metrics_init(struct metrics *m, const struct route *routes, size_t route_count);
@@ -47,5 +52,18 @@ void metrics_observe_seconds(struct metrics *m, const char *name, const char *he
                              const char *labels, double seconds);
 /* Appends the whole exposition; gauges are the caller's extra lines. */
 void metrics_render(const struct metrics *m, struct buf *out);
+
+/* Counts held back (PostgreSQL: a request on a database worker may be run
+ * again, and only the run that commits counts). While held on a thread,
+ * metrics_count there adds to h instead; metrics_apply adds h's counts to m
+ * and empties it. */
+struct metrics_held {
+    struct metrics_held_count *items;
+    size_t count, cap;
+};
+void metrics_hold(struct metrics_held *h); /* empties h, holds this thread's counts */
+void metrics_unhold(void);                 /* counts go to their metrics again */
+void metrics_held_clear(struct metrics_held *h);
+void metrics_apply(struct metrics *m, struct metrics_held *h);
 
 #endif

@@ -60,8 +60,8 @@ void oidc_discovery(struct http_request *req)
         "client_secret_basic", "client_secret_post", "id_token_signing_alg_values_supported",
         "ES256", "code_challenge_methods_supported", "S256", "request_parameter_supported", 1,
         "request_uri_parameter_supported", 0, "request_object_signing_alg_values_supported",
-        "HS256", "claims_supported", "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce",
-        "amr", "acr", "ui_locales_supported", "en", "zh-CN",
+        "HS256", "claims_supported", "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr",
+        "acr", "ui_locales_supported", "en", "zh-CN",
         "authorization_response_iss_parameter_supported", 1, "scopes_supported", "openid",
         "acr_values_supported", GATE_ACR_PHR, GATE_ACR_MFA, GATE_ACR_REMEMBERED, GATE_ACR_NONE,
         "require_request_uri_registration", 0);
@@ -79,7 +79,7 @@ void oidc_discovery(struct http_request *req)
 
 void oidc_jwks(struct http_request *req)
 {
-    char *jwks = signing_keys_jwks(req->srv->store, server_now_ms());
+    char *jwks = signing_keys_jwks(server_db(req->srv), server_now_ms());
     if (!jwks) {
         http_respond_error_json(req, 503, "temporarily_unavailable", "no signing key yet");
         return;
@@ -128,8 +128,7 @@ static void authorize_page_error(struct http_request *req, const char *what)
 
 /* After the redirect URI is trusted: back to the app per RFC 6749 §4.1.2.1. */
 static void authorize_redirect_error(struct http_request *req, const char *redirect_uri,
-                                     const char *error, const char *description,
-                                     const char *state)
+                                     const char *error, const char *description, const char *state)
 {
     log_info("authorize refused", "error", error, "reason", description, "ip", req->client_ip);
     struct buf b;
@@ -232,7 +231,7 @@ void oidc_authorize(struct http_request *req)
     const char *client_id = param(req, &q, "client_id");
     const char *redirect_uri = param(req, &q, "redirect_uri");
     struct app app;
-    if (!client_id || strlen(client_id) >= 32 || apps_get(s->store, client_id, &app) != OG_OK) {
+    if (!client_id || strlen(client_id) >= 32 || apps_get(server_db(s), client_id, &app) != OG_OK) {
         authorize_page_error(req, "The application is not known here.");
         return;
     }
@@ -267,7 +266,7 @@ void oidc_authorize(struct http_request *req)
     char *secret = NULL;
     json_t *claims = NULL;
     const char *why = NULL;
-    if (apps_secret(s->store, &s->keys, client_id, &secret) != OG_OK ||
+    if (apps_secret(server_db(s), &s->keys, client_id, &secret) != OG_OK ||
         jwt_hs256_verify(request, (const uint8_t *)secret, strlen(secret), &claims) != OG_OK)
         why = "the request object is not signed with the client secret (HS256)";
     if (secret) {
@@ -303,7 +302,7 @@ void oidc_authorize(struct http_request *req)
     const char *jti = json_string_value(json_object_get(claims, "jti"));
     if (!why && (!jti || !jti[0] || strlen(jti) > 200))
         why = "the request object needs a jti";
-    if (!why && sessions_jti_use(s->store, client_id, jti,
+    if (!why && sessions_jti_use(server_db(s), client_id, jti,
                                  now + (int64_t)OIDC_REQUEST_MAX_AGE_S * 2000) != OG_OK)
         why = "the request object was used before";
     if (why) {
@@ -447,7 +446,8 @@ static bool pkce_ok(const char *verifier, const char *challenge)
     uint8_t h[32];
     SHA256((const unsigned char *)verifier, n, h);
     char *want = b64url_encode(h, sizeof(h));
-    bool ok = strlen(want) == strlen(challenge) && CRYPTO_memcmp(want, challenge, strlen(want)) == 0;
+    bool ok =
+        strlen(want) == strlen(challenge) && CRYPTO_memcmp(want, challenge, strlen(want)) == 0;
     free(want);
     return ok;
 }
@@ -466,7 +466,7 @@ void oidc_token(struct http_request *req)
     }
     const char *client_id = NULL, *secret = NULL;
     if (!client_credentials(req, &form, &client_id, &secret) ||
-        !apps_check_secret(s->store, &s->keys, client_id, secret, strlen(secret))) {
+        !apps_check_secret(server_db(s), &s->keys, client_id, secret, strlen(secret))) {
         token_error(req, 401, "invalid_client", "client authentication failed", false);
         return;
     }
@@ -488,7 +488,7 @@ void oidc_token(struct http_request *req)
     }
     int64_t now = server_now_ms();
     struct authcode c;
-    int rc = authcodes_consume(s->store, code, client_id, now, &c);
+    int rc = authcodes_consume(server_db(s), code, client_id, now, &c);
     if (rc == OG_ERR_EXISTS) {
         /* A second use is refused and logged; it revokes nothing. */
         log_warn("authorization code used twice", "app", client_id, "ip", req->client_ip);
@@ -511,14 +511,14 @@ void oidc_token(struct http_request *req)
         return;
     }
     char kid[JWT_KID_LEN];
-    EVP_PKEY *key = signing_keys_active(s->store, &s->keys, kid, sizeof(kid));
+    EVP_PKEY *key = signing_keys_active(server_db(s), &s->keys, kid, sizeof(kid));
     json_error_t jerr;
     json_t *amr = json_loads(c.amr[0] ? c.amr : "[]", 0, &jerr);
-    json_t *claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s}", "iss",
-                               s->cfg->public_url, "sub", c.sub, "aud", client_id, "iat",
-                               (json_int_t)(now / 1000), "exp",
-                               (json_int_t)(now / 1000 + OIDC_ID_TOKEN_TTL_S), "auth_time",
-                               (json_int_t)c.auth_time, "acr", c.acr, "azp", client_id);
+    json_t *claims =
+        json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s}", "iss", s->cfg->public_url, "sub",
+                  c.sub, "aud", client_id, "iat", (json_int_t)(now / 1000), "exp",
+                  (json_int_t)(now / 1000 + OIDC_ID_TOKEN_TTL_S), "auth_time",
+                  (json_int_t)c.auth_time, "acr", c.acr, "azp", client_id);
     if (c.nonce[0])
         json_object_set_new(claims, "nonce", json_string(c.nonce));
     if (amr && json_array_size(amr) > 0)
@@ -528,9 +528,9 @@ void oidc_token(struct http_request *req)
     json_decref(claims);
     EVP_PKEY_free(key);
     char access[64];
-    if (!id_token || authcodes_token_create(s->store, client_id, c.sub, c.scope, now,
-                                            OIDC_ACCESS_TOKEN_TTL_MS, access,
-                                            sizeof(access)) != OG_OK) {
+    if (!id_token ||
+        authcodes_token_create(server_db(s), client_id, c.sub, c.scope, now,
+                               OIDC_ACCESS_TOKEN_TTL_MS, access, sizeof(access)) != OG_OK) {
         free(id_token);
         batch_request_end(s, false);
         token_error(req, 500, "server_error", "the token could not be made", false);
@@ -544,7 +544,7 @@ void oidc_token(struct http_request *req)
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     /* The caller is the app's server: its address is not the user's. */
-    struct mfa_ctx actx = {.store = s->store, .app_id = client_id, .now_ms = now};
+    struct mfa_ctx actx = {.store = server_db(s), .app_id = client_id, .now_ms = now};
     audit_log(&actx, c.sub, "token_issued", NULL, NULL);
     http_header_add(req, "Cache-Control", "no-store");
     http_header_add(req, "Pragma", "no-cache");
@@ -563,8 +563,8 @@ void oidc_userinfo(struct http_request *req)
         return;
     }
     char *token = arena_strndup(&req->arena, h.p + 7, h.len - 7);
-    if (authcodes_token_lookup(req->srv->store, token, server_now_ms(), app_id, sizeof(app_id), sub,
-                               sizeof(sub)) != OG_OK) {
+    if (authcodes_token_lookup(server_db(req->srv), token, server_now_ms(), app_id, sizeof(app_id),
+                               sub, sizeof(sub)) != OG_OK) {
         http_header_add(req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
         respond_json(req, 401, json_pack("{s:s}", "error", "invalid_token"));
         return;

@@ -134,14 +134,14 @@ static void brand(struct page *p)
     p->ui.brand_logo = NULL;
     p->ui.brand_accent = NULL;
     p->ui.brand_support = NULL;
-    if (store_meta_get(p->srv->store, "brand_support", support, sizeof(support)) == OG_OK &&
+    if (store_meta_get(server_db(p->srv), "brand_support", support, sizeof(support)) == OG_OK &&
         support[0])
         p->ui.brand_support = support;
-    if (store_meta_get(p->srv->store, "brand_name", v, sizeof(v)) == OG_OK && v[0]) {
+    if (store_meta_get(server_db(p->srv), "brand_name", v, sizeof(v)) == OG_OK && v[0]) {
         snprintf(name, sizeof(name), "%s", v);
         p->ui.brand_name = name;
     }
-    if (store_meta_get(p->srv->store, "brand_logo", logo, sizeof(logo)) == OG_OK && logo[0])
+    if (store_meta_get(server_db(p->srv), "brand_logo", logo, sizeof(logo)) == OG_OK && logo[0])
         p->ui.brand_logo = logo;
 }
 
@@ -178,7 +178,7 @@ static void ui_fill(struct page *p)
 static void page_send(struct page *p, int status, struct buf *html)
 {
     if (p->have_sess && p->sess_dirty)
-        sessions_save(p->srv->store, &p->sess);
+        sessions_save(server_db(p->srv), &p->sess);
     if (p->in_batch) {
         batch_request_end(p->srv, true);
         p->in_batch = false;
@@ -247,7 +247,7 @@ static bool page_start(struct http_request *req, struct page *p, bool post)
     struct span cookies, value;
     if (http_header_get(req, "Cookie", &cookies) && cookie_get(cookies, SESSION_COOKIE, &value)) {
         char *cookie = arena_strndup(&req->arena, value.p, value.len);
-        if (sessions_load(s->store, cookie, now, &p->sess) == OG_OK) {
+        if (sessions_load(server_db(s), cookie, now, &p->sess) == OG_OK) {
             p->have_sess = true;
             /* A flow that went back to the app opens no page again. */
             if (p->sess.flags & SESSION_ENDED) {
@@ -284,18 +284,18 @@ static bool page_start(struct http_request *req, struct page *p, bool post)
         }
     }
     struct app app;
-    if (apps_get(s->store, p->sess.app_id, &app) == OG_OK) {
+    if (apps_get(server_db(s), p->sess.app_id, &app) == OG_OK) {
         snprintf(p->app_name, sizeof(p->app_name), "%s", app.name);
         apps_free(&app);
     }
-    if (policy_load(s->store, p->sess.app_id, &p->pol) != OG_OK ||
+    if (policy_load(server_db(s), p->sess.app_id, &p->pol) != OG_OK ||
         batch_request_begin(s) != OG_OK) {
         http_header_add(req, "Retry-After", "1");
         message_page(p, 503, "title.error", "body.error");
         return false;
     }
     p->in_batch = true;
-    p->ctx.store = s->store;
+    p->ctx.store = server_db(s);
     p->ctx.keys = &s->keys;
     p->ctx.pol = &p->pol;
     p->ctx.app_id = p->sess.app_id;
@@ -490,7 +490,7 @@ static int64_t remembered_at(struct page *p)
 {
     const char *token = remember_allowed(p) ? device_token(p) : NULL;
     struct device d;
-    if (!token || devices_find(p->srv->store, &p->srv->keys, token, p->sess.app_id, p->sess.sub,
+    if (!token || devices_find(server_db(p->srv), &p->srv->keys, token, p->sess.app_id, p->sess.sub,
                                p->pol.remember_device_all, p->ctx.now_ms,
                                (int64_t)p->pol.remember_device_days * DAY_MS, &d) != OG_OK)
         return 0;
@@ -581,9 +581,9 @@ static void end_session(struct page *p)
         p->sess.expires_at = keep_until;
         p->sess.challenge_id[0] = '\0';
         p->sess.pending_factor[0] = '\0';
-        sessions_save(p->srv->store, &p->sess);
+        sessions_save(server_db(p->srv), &p->sess);
     } else {
-        sessions_delete(p->srv->store, &p->sess);
+        sessions_delete(server_db(p->srv), &p->sess);
     }
     p->sess_dirty = false;
 }
@@ -594,7 +594,7 @@ static char *result_token(struct page *p, const struct gate_decision *d)
 {
     struct server *s = p->srv;
     char *secret = NULL;
-    if (apps_secret(s->store, &s->keys, p->sess.app_id, &secret) != OG_OK)
+    if (apps_secret(server_db(s), &s->keys, p->sess.app_id, &secret) != OG_OK)
         return NULL;
     json_error_t jerr;
     json_t *amr = json_loads(d->amr, 0, &jerr);
@@ -632,7 +632,7 @@ static int oidc_code(struct page *p, const struct gate_decision *d, json_t *flow
     snprintf(c.amr, sizeof(c.amr), "%s", d->amr);
     snprintf(c.acr, sizeof(c.acr), "%s", d->acr);
     c.auth_time = d->auth_time_s;
-    return authcodes_create(p->srv->store, &c, p->ctx.now_ms, OIDC_CODE_TTL_MS, code, codelen);
+    return authcodes_create(server_db(p->srv), &c, p->ctx.now_ms, OIDC_CODE_TTL_MS, code, codelen);
 }
 
 /* Sends the user back to the app with a success. Only ever called with a
@@ -694,7 +694,7 @@ static void finish_cancel(struct page *p)
 {
     const char *ret = p->sess.return_to;
     audit_log(&p->ctx, p->sess.sub, "login_cancelled", NULL, NULL);
-    sessions_delete(p->srv->store, &p->sess);
+    sessions_delete(server_db(p->srv), &p->sess);
     p->sess_dirty = false;
     if (!ret || !ret[0]) {
         message_page(p, 200, "title.done", "body.done");
@@ -783,7 +783,7 @@ void page_start_link(struct http_request *req)
             free(raw);
         }
     }
-    if (iss[0] && apps_secret(s->store, &s->keys, iss, &secret) == OG_OK &&
+    if (iss[0] && apps_secret(server_db(s), &s->keys, iss, &secret) == OG_OK &&
         jwt_hs256_verify(token, (const uint8_t *)secret, strlen(secret), &claims) == OG_OK) {
         if (jwt_check_times(claims, now / 1000, LINK_MAX_AGE_S, 30, &why) == OG_OK)
             why = NULL;
@@ -814,7 +814,7 @@ void page_start_link(struct http_request *req)
     if (!why && ret) {
         struct app app;
         bool ok = false;
-        if (apps_get(s->store, iss, &app) == OG_OK) {
+        if (apps_get(server_db(s), iss, &app) == OG_OK) {
             for (size_t i = 0; i < app.redirect_count; i++)
                 if (strcmp(app.redirect_uris[i], ret) == 0)
                     ok = true;
@@ -823,7 +823,8 @@ void page_start_link(struct http_request *req)
         if (!ok)
             why = "return_to";
     }
-    if (!why && sessions_jti_use(s->store, iss, jti, now + (int64_t)LINK_MAX_AGE_S * 2000) != OG_OK)
+    if (!why &&
+        sessions_jti_use(server_db(s), iss, jti, now + (int64_t)LINK_MAX_AGE_S * 2000) != OG_OK)
         why = "replayed";
     if (why) {
         log_info("signed link refused", "reason", why, "app", iss[0] ? iss : NULL, "ip",
@@ -885,7 +886,7 @@ void pages_begin(struct http_request *req, const char *app_id, const char *sub, 
     struct session old;
     if (p.in_batch && http_header_get(req, "Cookie", &cookies) &&
         cookie_get(cookies, SESSION_COOKIE, &value) &&
-        sessions_load(s->store, arena_strndup(&req->arena, value.p, value.len), now, &old) ==
+        sessions_load(server_db(s), arena_strndup(&req->arena, value.p, value.len), now, &old) ==
             OG_OK) {
         enum gate_entry entry =
             strcmp(purpose, "manage") == 0 ? GATE_ENTRY_MANAGE : GATE_ENTRY_LOGIN;
@@ -899,11 +900,11 @@ void pages_begin(struct http_request *req, const char *app_id, const char *sub, 
             p.sess.flags |= old.flags & SESSION_PHR;
             snprintf(p.sess.amr, sizeof(p.sess.amr), "%s", old.amr);
         }
-        sessions_delete(s->store, &old);
+        sessions_delete(server_db(s), &old);
         sessions_free(&old);
     }
-    if (!p.in_batch ||
-        sessions_create(s->store, &p.sess, now, SESSION_TTL_MS, cookie, sizeof(cookie)) != OG_OK) {
+    if (!p.in_batch || sessions_create(server_db(s), &p.sess, now, SESSION_TTL_MS, cookie,
+                                       sizeof(cookie)) != OG_OK) {
         sessions_free(&p.sess);
         message_page(&p, 500, "title.error", "body.error");
         return;
@@ -1261,7 +1262,7 @@ static void passed_amr(struct page *p, const char *factor_id, const char *amr, b
     p->sess.stepup_at = p->ctx.now_ms;
     p->sess.challenge_id[0] = '\0';
     char cookie[96];
-    if (sessions_rotate(s->store, &p->sess, cookie, sizeof(cookie)) == OG_OK) {
+    if (sessions_rotate(server_db(s), &p->sess, cookie, sizeof(cookie)) == OG_OK) {
         cookie_header(p, SESSION_COOKIE, cookie, SESSION_TTL_MS / 1000);
         /* The CSRF token follows the session id: forms on this answer
          * must carry the new one. */
@@ -1293,7 +1294,7 @@ static void remember_device(struct page *p)
         token = fresh;
     }
     struct device d;
-    if (devices_remember(p->srv->store, &p->srv->keys, token, p->sess.app_id, p->sess.sub,
+    if (devices_remember(server_db(p->srv), &p->srv->keys, token, p->sess.app_id, p->sess.sub,
                          p->pol.remember_device_all, p->ctx.now_ms, p->ctx.now_ms,
                          p->pol.remember_device_days, p->ctx.user_agent, p->ctx.client_ip,
                          &d) != OG_OK) {
@@ -1535,10 +1536,10 @@ static void list_devices(struct page *p, struct device_list *l)
     l->p = p;
     const char *token = device_token(p);
     struct device mine;
-    if (token && devices_find(p->srv->store, &p->srv->keys, token, p->sess.app_id, p->sess.sub,
+    if (token && devices_find(server_db(p->srv), &p->srv->keys, token, p->sess.app_id, p->sess.sub,
                               p->pol.remember_device_all, p->ctx.now_ms, -1, &mine) == OG_OK)
         l->current = arena_strndup(&p->req->arena, mine.id, strlen(mine.id));
-    devices_each(p->srv->store, p->sess.app_id, p->sess.sub, p->ctx.now_ms, collect_device, l);
+    devices_each(server_db(p->srv), p->sess.app_id, p->sess.sub, p->ctx.now_ms, collect_device, l);
 }
 
 /* POST /account/devices/forget: one device (device_id) or all (all=1);
@@ -1557,7 +1558,7 @@ void page_account_devices_forget(struct http_request *req)
         return;
     }
     if (!id || strlen(id) >= DEVICES_ID_LEN ||
-        devices_forget(p.srv->store, p.sess.app_id, p.sess.sub, id) != OG_OK) {
+        devices_forget(server_db(p.srv), p.sess.app_id, p.sess.sub, id) != OG_OK) {
         redirect_msg(&p, "/account", "e", "err.generic", NULL);
         return;
     }
@@ -2399,9 +2400,9 @@ void page_lang(struct http_request *req)
     if (http_header_get(req, "Cookie", &c) && cookie_get(c, SESSION_COOKIE, &v)) {
         struct session sess;
         char *cookie = arena_strndup(&req->arena, v.p, v.len);
-        if (sessions_load(p.srv->store, cookie, server_now_ms(), &sess) == OG_OK) {
+        if (sessions_load(server_db(p.srv), cookie, server_now_ms(), &sess) == OG_OK) {
             snprintf(sess.locale, sizeof(sess.locale), "%s", pick);
-            sessions_save(p.srv->store, &sess);
+            sessions_save(server_db(p.srv), &sess);
             sessions_free(&sess);
         }
     }
@@ -2413,7 +2414,7 @@ void page_lang(struct http_request *req)
 void page_brand_css(struct http_request *req)
 {
     char accent[16] = "";
-    if (store_meta_get(req->srv->store, "brand_accent", accent, sizeof(accent)) != OG_OK)
+    if (store_meta_get(server_db(req->srv), "brand_accent", accent, sizeof(accent)) != OG_OK)
         accent[0] = '\0';
     struct buf css;
     buf_init(&css, 4096);

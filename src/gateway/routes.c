@@ -10,6 +10,7 @@
 #include "gateway/checkpoint.h"
 #include "gateway/oidc.h"
 #include "gateway/pages.h"
+#include "gateway/request_tx.h"
 #include "gateway/server.h"
 #include "gateway/http/static_files.h"
 #include "ui/ui.h"
@@ -84,6 +85,11 @@ void routes_error(struct http_request *req, int status)
             http_respond_error(req, 404, "not_found", "no such page");
         return;
     }
+    if (req->srv->pool) { /* PostgreSQL: the brand is read on a worker */
+        req->route = status == 405 ? &parked_not_allowed : &parked_not_found;
+        request_tx_dispatch(req);
+        return;
+    }
     if (batch_busy(req->srv)) {
         req->route = status == 405 ? &parked_not_allowed : &parked_not_found;
         batch_park(req->srv, req);
@@ -108,7 +114,19 @@ static void handle_readyz(struct http_request *req)
     }
     /* An open group commit already holds the write lock: that is proof
      * enough, and a probe of its own would nest a transaction. */
-    if (!s->batch.open && store_check_writable(s->store) != OG_OK) {
+    int rc = OG_OK;
+    if (s->pool) {
+        /* PostgreSQL: reachable, and a primary that takes writes (not a
+         * standby in recovery); no write, so that the balancers' probes of
+         * every instance never conflict with each other. */
+        db_stmt *st = store_stmt(server_db(s), "SELECT pg_is_in_recovery()");
+        rc = st && db_step(st) == DB_ROW && db_column_int(st, 0) == 0 ? OG_OK : OG_ERR_DB;
+        if (st)
+            db_reset(st);
+    } else if (!s->batch.open) {
+        rc = store_check_writable(s->store);
+    }
+    if (rc != OG_OK) {
         log_error("readiness check: database not writable");
         http_respond_text(req, 503, "database not writable");
         return;
@@ -175,9 +193,10 @@ static void handle_metrics(struct http_request *req)
         "otpgate_wal_checkpoints_total{thread=\"committer\"} %llu\n"
         "# HELP otpgate_build_info Version of the running binary.\n"
         "# TYPE otpgate_build_info gauge\notpgate_build_info{version=\"%s\"} 1\n",
-        s->conn_count, (double)(uv_now(s->loop) - s->started_ms) / 1000.0, outbox_depth(s->store),
-        (unsigned long long)s->batch.commits, (unsigned long long)s->batch.grouped,
-        (unsigned long long)ckpt_bg, (unsigned long long)ckpt_loop, OTPGATE_VERSION);
+        s->conn_count, (double)(uv_hrtime() / 1000000 - s->started_ms) / 1000.0,
+        outbox_depth(server_db(s)), (unsigned long long)s->batch.commits,
+        (unsigned long long)s->batch.grouped, (unsigned long long)ckpt_bg,
+        (unsigned long long)ckpt_loop, OTPGATE_VERSION);
     http_header_add(req, "Cache-Control", "no-store");
     http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);
     buf_free(&out);
@@ -249,13 +268,12 @@ static void outbox_one(const struct delivery_message *m, void *arg)
         if (m->html)
             snprintf(html_url, sizeof(html_url), "/dev/outbox/%llu/html",
                      (unsigned long long)m->id);
-        json_array_append_new(o->json,
-                              json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s?}", "id",
-                                        (json_int_t)m->id, "at_ms", (json_int_t)m->at_ms, "channel",
-                                        factor_type_name(m->channel), "kind",
-                                        m->notice ? "notice" : "code", "to", m->to, "subject",
-                                        m->subject, "text", m->text, "code", m->code, "html_url",
-                                        m->html ? html_url : NULL));
+        json_array_append_new(
+            o->json,
+            json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s?}", "id", (json_int_t)m->id,
+                      "at_ms", (json_int_t)m->at_ms, "channel", factor_type_name(m->channel),
+                      "kind", m->notice ? "notice" : "code", "to", m->to, "subject", m->subject,
+                      "text", m->text, "code", m->code, "html_url", m->html ? html_url : NULL));
         return;
     }
     struct ui_outbox_item item = {

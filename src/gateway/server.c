@@ -13,6 +13,7 @@
 #include "core/signing_keys.h"
 #include "gateway/admin_console.h"
 #include "gateway/checkpoint.h"
+#include "gateway/dbpool.h"
 #include "gateway/http/http_conn.h"
 #include "gateway/routes.h"
 
@@ -50,24 +51,61 @@ int64_t server_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void on_housekeeping(uv_timer_t *t)
+struct store *server_db(struct server *s)
 {
-    struct server *s = container_of(t, struct server, housekeeping);
-    if (s->batch.open)
-        return; /* next time: these are transactions of their own */
+    struct store *w = dbpool_store();
+    return w ? w : s->store;
+}
+
+struct appcache *server_apps(struct server *s)
+{
+    struct appcache *w = dbpool_apps();
+    return w ? w : s->apps;
+}
+
+/* The prunes, each DELETE a transaction of its own, on whichever thread
+ * may use db. */
+static void housekeep(struct store *db)
+{
     int64_t now = server_now_ms();
-    sendlimits_prune(s->store, now);
-    sessions_prune(s->store, now);
-    devices_prune(s->store, now);
-    authcodes_prune(s->store, now);
-    signing_keys_prune(s->store, now);
-    webauthn_challenges_prune(s->store, now);
-    db_stmt *st = store_stmt(s->store, "DELETE FROM challenges WHERE expires_at < ?");
+    sendlimits_prune(db, now);
+    sessions_prune(db, now);
+    devices_prune(db, now);
+    authcodes_prune(db, now);
+    signing_keys_prune(db, now);
+    webauthn_challenges_prune(db, now);
+    db_stmt *st = store_stmt(db, "DELETE FROM challenges WHERE expires_at < ?");
     if (st) {
         db_bind_int64(st, 1, now - 24LL * 3600 * 1000);
         db_step(st);
         db_reset(st);
     }
+}
+
+static void housekeep_work(struct dbpool_job *j)
+{
+    OG_UNUSED(j);
+    housekeep(dbpool_store());
+}
+
+static void housekeep_done(struct dbpool_job *j)
+{
+    free(j);
+}
+
+static void on_housekeeping(uv_timer_t *t)
+{
+    struct server *s = container_of(t, struct server, housekeeping);
+    if (s->pool) {
+        struct dbpool_job *j = og_calloc(1, sizeof(*j));
+        j->work = housekeep_work;
+        j->done = housekeep_done;
+        dbpool_submit(s, j);
+        return;
+    }
+    if (s->batch.open)
+        return; /* next time: these are transactions of their own */
+    housekeep(s->store);
 }
 
 static void close_handle(uv_handle_t *h)
@@ -90,8 +128,10 @@ static void maybe_finish(struct server *s)
     close_handle((uv_handle_t *)&s->housekeeping);
     close_handle((uv_handle_t *)&s->turn_prepare);
     close_handle((uv_handle_t *)&s->turn_idle);
+    dbpool_drain(s); /* requests still with a worker answer first */
     batch_close(s);
     delivery_close(s);
+    dbpool_stop(s);
     /* An e-mail send stuck on a silent server cannot be interrupted on the
      * thread pool; do not wait for it. Its row stays in sending and is
      * resumed at the next start. */
@@ -116,6 +156,7 @@ static void on_shutdown_timeout(uv_timer_t *t)
     log_warn("shutdown timeout: closing connections still open", "connections", n);
     admin_console_detach(s); /* sign-ins still being checked answer nobody */
     batch_flush(s);          /* nothing may wait for a commit on a closed conn */
+    dbpool_drain(s);         /* nor for a worker */
     http_conn_close_all(s, true);
     maybe_finish(s);
 }
@@ -183,6 +224,22 @@ static int bind_listener(struct server *s, char *err, size_t errlen)
     return OG_OK;
 }
 
+/* The first token-signing key. Instances starting together on one new
+ * PostgreSQL database may each try to make it; all but one then meet a
+ * serialization failure, and find the key when they look again. */
+static int ensure_signing_key(struct server *s)
+{
+    int rc = OG_ERR_BUSY;
+    for (int run = 0; run < 10 && rc == OG_ERR_BUSY; run++) {
+        if (run > 0) {
+            struct timespec ts = {0, 50L * 1000 * 1000 * run};
+            nanosleep(&ts, NULL);
+        }
+        rc = signing_keys_ensure(s->store, &s->keys, server_now_ms());
+    }
+    return rc;
+}
+
 static unsigned sweep_interval_ms(const struct config *cfg)
 {
     unsigned t = cfg->request_timeout_ms < cfg->idle_timeout_ms ? cfg->request_timeout_ms
@@ -193,6 +250,7 @@ static unsigned sweep_interval_ms(const struct config *cfg)
 
 static void server_release(struct server *s)
 {
+    dbpool_stop(s);
     checkpointer_stop(s);
     if (s->store)
         store_close(s->store);
@@ -214,6 +272,7 @@ int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg, cha
     memset(s, 0, sizeof(*s));
     s->loop = loop;
     s->cfg = cfg;
+    outbox_set_lease_ms(cfg->delivery_lease_ms);
     log_remember_target();
     metrics_init(&s->metrics, routes_table, routes_count);
 
@@ -224,14 +283,20 @@ int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg, cha
     }
     if (rc == OG_OK) {
         char path[4096];
-        snprintf(path, sizeof(path), "%s/otpgate.db", cfg->data_dir);
-        rc = store_open(path, &s->store, err, errlen);
+        rc = config_store_target(cfg, path, sizeof(path));
+        if (rc == OG_OK)
+            rc = store_open(path, &s->store, err, errlen);
+        else
+            snprintf(err, errlen, "OTPGATE_DATA_DIR or OTPGATE_DATABASE_URL is too long");
+        OPENSSL_cleanse(path, sizeof(path));
     }
     if (rc == OG_OK)
         rc = masterkey_check_store(s->store, &s->keys, err, errlen);
-    if (rc == OG_OK)
+    if (rc == OG_OK && !cfg->database_url)
         rc = checkpointer_start(s, CHECKPOINT_SOFT_FRAMES, CHECKPOINT_HARD_FRAMES, err, errlen);
-    if (rc == OG_OK && signing_keys_ensure(s->store, &s->keys, server_now_ms()) != OG_OK) {
+    if (rc == OG_OK && cfg->database_url)
+        rc = dbpool_start(s, cfg->database_url, DBPOOL_WORKERS, err, errlen);
+    if (rc == OG_OK && ensure_signing_key(s) != OG_OK) {
         snprintf(err, errlen, "cannot create or open the token-signing key");
         rc = OG_ERR_CRYPTO;
     }

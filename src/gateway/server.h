@@ -29,6 +29,7 @@ struct server {
     struct appcache *apps;             /* apps' names, secret hashes, policies (appcache.h) */
     struct delivery delivery;          /* outbox pump and channels */
     struct checkpointer *checkpointer; /* WAL checkpoints off the loop */
+    struct dbpool *pool;               /* PostgreSQL: the workers (dbpool.h); NULL on SQLite */
 
     uv_tcp_t listener;
     bool listening;
@@ -63,6 +64,12 @@ int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg, cha
 int server_run(struct server *s);
 /* Starts a graceful shutdown: stop accepting, finish what is in flight. */
 void server_shutdown(struct server *s);
+
+/* The store a handler uses: on a database worker its connection
+ * (dbpool.h), else s->store. */
+struct store *server_db(struct server *s);
+/* The app cache that goes with server_db. */
+struct appcache *server_apps(struct server *s);
 
 /* Wall-clock time in unix milliseconds: the one clock the gateway hands
  * to the domain (which has none of its own). */

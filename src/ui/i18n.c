@@ -472,7 +472,7 @@ static const struct i18n_entry i18n_table[] = {
     {"country.other", "Other", "其他"},
 };
 
-static unsigned long i18n_misses;
+static _Atomic unsigned long i18n_misses;
 
 bool ui_locale_is_zh(const char *locale)
 {

@@ -8,6 +8,7 @@
 #include "core/apps.h"
 #include "core/log.h"
 #include "core/sms_template.h"
+#include "gateway/dbpool.h"
 #include "gateway/delivery/http_client.h"
 #include "gateway/server.h"
 #include "gateway/delivery/sms.h"
@@ -19,6 +20,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -68,15 +70,29 @@ static unsigned max_in_flight(const struct server *s, enum factor_type channel)
     return channel == FACTOR_EMAIL ? SMTP_MAX_IN_FLIGHT : SMS_MAX_IN_FLIGHT;
 }
 
-static unsigned *in_flight(struct server *s, enum factor_type channel)
+static _Atomic unsigned *in_flight(struct server *s, enum factor_type channel)
 {
     return channel == FACTOR_EMAIL ? &s->delivery.smtp_in_flight : &s->delivery.sms_in_flight;
 }
 
 /* The in-flight count a row takes a slot of. */
-static unsigned *slot_of(struct server *s, const struct outbox_msg *m)
+static _Atomic unsigned *slot_of(struct server *s, const struct outbox_msg *m)
 {
     return m->kind == OUTBOX_WEBHOOK ? &s->delivery.hook_in_flight : in_flight(s, m->channel);
+}
+
+/* Takes up to want of a channel's free slots (max in all), on any
+ * thread; returns how many it took. */
+static unsigned take_slots(_Atomic unsigned *used, unsigned max, unsigned want)
+{
+    unsigned cur = *used;
+    for (;;) {
+        unsigned n = cur < max ? max - cur : 0;
+        if (n > want)
+            n = want;
+        if (n == 0 || atomic_compare_exchange_weak(used, &cur, cur + n))
+            return n;
+    }
 }
 
 static struct delivery_job *job_new(struct server *s)
@@ -110,6 +126,26 @@ static void hold_for_start(struct server *s, struct delivery_job *j)
     s->delivery.to_start = j;
 }
 
+/* PostgreSQL: the rows the request running on this worker claimed. */
+static _Thread_local struct delivery_job *worker_claimed;
+
+struct delivery_job *delivery_worker_take(void)
+{
+    struct delivery_job *list = worker_claimed;
+    worker_claimed = NULL;
+    return list;
+}
+
+void delivery_worker_drop(void)
+{
+    while (worker_claimed) {
+        struct delivery_job *j = worker_claimed;
+        worker_claimed = j->next;
+        (*slot_of(j->s, &j->msg))--; /* the slot the claim took */
+        job_free(j);
+    }
+}
+
 int delivery_queue_code(struct server *s, enum factor_type channel, const char *to,
                         const char *code, const char *app_id, const char *app_name, int64_t user_id,
                         unsigned ttl_seconds, const char *locale, const char *purpose)
@@ -127,12 +163,26 @@ int delivery_queue_code(struct server *s, enum factor_type channel, const char *
     snprintf(m->code, sizeof(m->code), "%s", code);
     m->user_id = user_id;
     m->ttl = ttl_seconds;
-    bool claim = *in_flight(s, channel) < max_in_flight(s, channel);
-    int rc = outbox_enqueue(s->store, &s->keys, m, server_now_ms(), claim);
+    /* On PostgreSQL (a database worker) the request claims the row for
+     * this instance when it can take a slot now; the loop starts it after
+     * the commit (delivery_start_claimed), before the answer goes out, as
+     * here. A row held without a free slot could outlast its lease and be
+     * sent by another instance too. */
+    bool claim = s->pool ? take_slots(in_flight(s, channel), max_in_flight(s, channel), 1) == 1
+                         : *in_flight(s, channel) < max_in_flight(s, channel);
+    int rc = outbox_enqueue(server_db(s), &s->keys, m, server_now_ms(), claim);
     if (rc != OG_OK || !claim) {
+        if (s->pool && claim)
+            (*in_flight(s, channel))--;
         job_free(j);
-        s->delivery.kick = true;
+        if (!s->pool)
+            s->delivery.kick = true; /* PostgreSQL: the request's end pumps */
         return rc;
+    }
+    if (s->pool) {
+        j->next = worker_claimed;
+        worker_claimed = j;
+        return OG_OK;
     }
     hold_for_start(s, j);
     return OG_OK;
@@ -173,16 +223,16 @@ static int64_t backoff_ms(const struct server *s, int attempts)
 
 /* A failed SMS stands in as an e-mail to the user's verified address when
  * the app's policy allows it. */
-static void fallback_to_email(struct server *s, const struct outbox_msg *m)
+static void fallback_to_email(struct server *s, struct store *db, const struct outbox_msg *m)
 {
     struct policy pol;
-    if (m->user_id == 0 || policy_load(s->store, m->app_id[0] ? m->app_id : NULL, &pol) != OG_OK ||
+    if (m->user_id == 0 || policy_load(db, m->app_id[0] ? m->app_id : NULL, &pol) != OG_OK ||
         !pol.sms_fallback_email || !delivery_available(s, FACTOR_EMAIL))
         return;
-    db_stmt *st = store_stmt(s->store, "SELECT destination FROM factors WHERE user_id = ? "
-                                       "AND type = 'email' AND status = 'active' "
-                                       "ORDER BY coalesce(last_used_at, -1) DESC, "
-                                       "created_at, id LIMIT 1");
+    db_stmt *st = store_stmt(db, "SELECT destination FROM factors WHERE user_id = ? "
+                                 "AND type = 'email' AND status = 'active' "
+                                 "ORDER BY coalesce(last_used_at, -1) DESC, "
+                                 "created_at, id LIMIT 1");
     if (!st)
         return;
     db_bind_int64(st, 1, m->user_id);
@@ -197,15 +247,105 @@ static void fallback_to_email(struct server *s, const struct outbox_msg *m)
     j->msg.channel = FACTOR_EMAIL;
     j->msg.fallback_of = m->id;
     snprintf(j->msg.destination, sizeof(j->msg.destination), "%s", to);
-    bool claim = s->delivery.smtp_in_flight < max_in_flight(s, FACTOR_EMAIL);
-    if (outbox_enqueue(s->store, &s->keys, &j->msg, server_now_ms(), claim) == OG_OK && claim) {
+    bool claim = !s->pool && s->delivery.smtp_in_flight < max_in_flight(s, FACTOR_EMAIL);
+    if (outbox_enqueue(db, &s->keys, &j->msg, server_now_ms(), claim) == OG_OK && claim) {
         hold_for_start(s, j);
     } else {
         job_free(j);
-        s->delivery.kick = true;
+        if (!s->pool)
+            s->delivery.kick = true; /* PostgreSQL: the outcome's done pumps */
     }
     log_info("SMS failed: code sent to the user's e-mail instead", "app", m->app_id);
     count_outcome(s, m, "fallback_email");
+}
+
+/* What came back from a channel, kept until it is written. */
+struct outcome {
+    bool ok, retryable;
+    const char *provider;
+    const char *provider_id; /* or NULL */
+    const char *answer;
+    int64_t now;
+};
+
+/* Writes an outcome into db (in the caller's transaction), with its
+ * metrics and log lines. */
+static void outcome_write(struct server *s, struct store *db, struct delivery_job *j,
+                          const struct outcome *o)
+{
+    struct outbox_msg *m = &j->msg;
+    if (o->ok) {
+        outbox_mark_sent(db, m->id, o->now, o->provider, o->provider_id, o->answer);
+        count_outcome(s, m, j->via == VIA_DEV ? "dev" : "sent");
+        char labels[32];
+        snprintf(labels, sizeof(labels), "channel=\"%s\"", outbox_channel_name(m));
+        metrics_observe_seconds(&s->metrics, "otpgate_delivery_latency_seconds",
+                                "Time from queueing a message to a provider accepting it.", labels,
+                                (double)(o->now - m->created_at) / 1000.0);
+    } else if (o->retryable && m->attempts <= (int)s->cfg->delivery_retries) {
+        outbox_mark_retry(db, m->id, o->now + backoff_ms(s, m->attempts), o->provider, o->answer);
+        count_outcome(s, m, "retry");
+        char n[12];
+        snprintf(n, sizeof(n), "%d", m->attempts);
+        log_warn("delivery failed, will retry", "channel", outbox_channel_name(m), "msg_id",
+                 m->msg_id, "attempt", n, "answer", o->answer);
+    } else {
+        outbox_mark_retry(db, m->id, 0, o->provider, o->answer);
+        count_outcome(s, m, "failed");
+        log_error("delivery failed for good", "channel", outbox_channel_name(m), "msg_id",
+                  m->msg_id, "answer", o->answer);
+        if (m->kind == OUTBOX_CODE && m->channel == FACTOR_SMS && m->fallback_of == 0)
+            fallback_to_email(s, db, m);
+    }
+}
+
+/* PostgreSQL: an outcome written on a worker. */
+struct outcome_job {
+    struct dbpool_job base;
+    struct delivery_job *j;
+    struct outcome o;
+    char provider[32];
+    char *provider_id;
+    char *answer;
+    struct metrics_held counts; /* of the run that committed */
+};
+
+static void outcome_work(struct dbpool_job *base)
+{
+    struct outcome_job *x = container_of(base, struct outcome_job, base);
+    struct store *db = dbpool_store();
+    for (int run = 0; run < DBPOOL_RUNS_MAX; run++) {
+        dbpool_pause(run);
+        if (store_begin(db) != OG_OK)
+            continue;
+        metrics_hold(&x->counts);
+        outcome_write(x->j->s, db, x->j, &x->o);
+        metrics_unhold();
+        if (store_txn_conflicted(db)) {
+            store_rollback(db);
+            continue;
+        }
+        if (store_commit(db) == OG_OK)
+            return;
+        store_rollback(db);
+    }
+    metrics_held_clear(&x->counts);
+    /* Left in sending: its lease runs out and a claim sends it again. */
+    log_error("cannot record a delivery's outcome", "msg_id", x->j->msg.msg_id, "error",
+              store_errmsg(db));
+}
+
+static void outcome_done(struct dbpool_job *base)
+{
+    struct outcome_job *x = container_of(base, struct outcome_job, base);
+    struct server *s = x->j->s;
+    metrics_apply(&s->metrics, &x->counts);
+    job_free(x->j);
+    free(x->provider_id);
+    free(x->answer);
+    free(x);
+    s->delivery.kick = true;
+    delivery_after_request(s);
 }
 
 static void complete(struct delivery_job *j, bool ok, bool retryable, const char *provider,
@@ -214,31 +354,24 @@ static void complete(struct delivery_job *j, bool ok, bool retryable, const char
     struct server *s = j->s;
     struct outbox_msg *m = &j->msg;
     (*slot_of(s, m))--;
-    int64_t now = server_now_ms();
-    bool began = batch_request_begin(s) == OG_OK;
-    if (ok) {
-        outbox_mark_sent(s->store, m->id, now, provider, provider_id, answer);
-        count_outcome(s, m, j->via == VIA_DEV ? "dev" : "sent");
-        char labels[32];
-        snprintf(labels, sizeof(labels), "channel=\"%s\"", outbox_channel_name(m));
-        metrics_observe_seconds(&s->metrics, "otpgate_delivery_latency_seconds",
-                                "Time from queueing a message to a provider accepting it.", labels,
-                                (double)(now - m->created_at) / 1000.0);
-    } else if (retryable && m->attempts <= (int)s->cfg->delivery_retries) {
-        outbox_mark_retry(s->store, m->id, now + backoff_ms(s, m->attempts), provider, answer);
-        count_outcome(s, m, "retry");
-        char n[12];
-        snprintf(n, sizeof(n), "%d", m->attempts);
-        log_warn("delivery failed, will retry", "channel", outbox_channel_name(m), "msg_id",
-                 m->msg_id, "attempt", n, "answer", answer);
-    } else {
-        outbox_mark_retry(s->store, m->id, 0, provider, answer);
-        count_outcome(s, m, "failed");
-        log_error("delivery failed for good", "channel", outbox_channel_name(m), "msg_id",
-                  m->msg_id, "answer", answer);
-        if (m->kind == OUTBOX_CODE && m->channel == FACTOR_SMS && m->fallback_of == 0)
-            fallback_to_email(s, m);
+    struct outcome o = {ok, retryable, provider, provider_id, answer, server_now_ms()};
+    if (s->pool) {
+        struct outcome_job *x = og_calloc(1, sizeof(*x));
+        x->base.work = outcome_work;
+        x->base.done = outcome_done;
+        x->j = j;
+        snprintf(x->provider, sizeof(x->provider), "%s", provider);
+        x->provider_id = provider_id ? og_strdup(provider_id) : NULL;
+        x->answer = og_strdup(answer ? answer : "");
+        x->o = o;
+        x->o.provider = x->provider;
+        x->o.provider_id = x->provider_id;
+        x->o.answer = x->answer;
+        dbpool_submit(s, &x->base);
+        return;
     }
+    bool began = batch_request_begin(s) == OG_OK;
+    outcome_write(s, s->store, j, &o);
     if (began)
         batch_request_end(s, true);
     s->delivery.kick = true;
@@ -326,6 +459,7 @@ static void dev_send(struct delivery_job *j)
 {
     struct server *s = j->s;
     struct delivery *d = &s->delivery;
+    uv_mutex_lock(&d->dev_mu);
     struct delivery_message *r = &d->ring[d->next];
     free(r->html);
     memset(r, 0, sizeof(*r));
@@ -342,6 +476,7 @@ static void dev_send(struct delivery_job *j)
     d->next = (d->next + 1) % DELIVERY_DEV_KEEP;
     if (d->count < DELIVERY_DEV_KEEP)
         d->count++;
+    uv_mutex_unlock(&d->dev_mu);
     /* The development sink exists to show codes; it runs only with a
      * loopback public URL (config refuses otherwise). */
     log_info("dev delivery", "channel", factor_type_name(r->channel), "to", r->to, "subject",
@@ -445,7 +580,7 @@ static void on_claimed(const struct outbox_msg *m, void *arg)
     /* The key is read now, inside the batch: the send starts after the
      * commit, when the loop may not touch the store. */
     if (m->kind == OUTBOX_WEBHOOK)
-        j->have_key = apps_webhook_key(s->store, &s->keys, m->app_id, j->key) == OG_OK;
+        j->have_key = apps_webhook_key(server_db(s), &s->keys, m->app_id, j->key) == OG_OK;
     hold_for_start(s, j);
 }
 
@@ -455,10 +590,17 @@ static unsigned free_slots(unsigned max, unsigned used)
 }
 
 /* Claims due rows into free slots; they start after this batch commits. */
+static void pump_pg(struct server *s);
+static void arm_at(struct server *s, int64_t due);
+
 static void pump(struct server *s)
 {
     if (s->store == NULL)
         return;
+    if (s->pool) {
+        pump_pg(s);
+        return;
+    }
     struct delivery *d = &s->delivery;
     d->seen_added = outbox_added_count();
     unsigned free_email = free_slots(max_in_flight(s, FACTOR_EMAIL), d->smtp_in_flight);
@@ -475,11 +617,189 @@ static void pump(struct server *s)
     batch_request_end(s, true);
 }
 
+/* ---- PostgreSQL: claims on a database worker ------------------------- */
+
+struct claim_job {
+    struct dbpool_job base;
+    struct server *s;
+    unsigned email, sms, hook; /* free slots, reserved while it runs */
+    unsigned got_email, got_sms, got_hook;
+    struct delivery_job *claimed; /* rows claimed, once committed */
+    int64_t due;                  /* the next queued row of a channel with room */
+};
+
+static void on_claimed_pg(const struct outbox_msg *m, void *arg)
+{
+    struct claim_job *x = arg;
+    struct delivery_job *j = job_new(x->s);
+    j->msg = *m;
+    if (m->kind == OUTBOX_WEBHOOK) {
+        j->have_key = apps_webhook_key(dbpool_store(), &x->s->keys, m->app_id, j->key) == OG_OK;
+        x->got_hook++;
+    } else if (m->channel == FACTOR_EMAIL) {
+        x->got_email++;
+    } else {
+        x->got_sms++;
+    }
+    j->next = x->claimed;
+    x->claimed = j;
+}
+
+static void claimed_free(struct claim_job *x)
+{
+    while (x->claimed) {
+        struct delivery_job *j = x->claimed;
+        x->claimed = j->next;
+        job_free(j);
+    }
+    x->got_email = x->got_sms = x->got_hook = 0;
+}
+
+static int64_t earlier(int64_t a, int64_t b)
+{
+    return a > 0 && (b <= 0 || a < b) ? a : b;
+}
+
+static void claim_work(struct dbpool_job *base)
+{
+    struct claim_job *x = container_of(base, struct claim_job, base);
+    struct server *s = x->s;
+    struct store *db = dbpool_store();
+    static const enum factor_type channels[] = {FACTOR_EMAIL, FACTOR_SMS};
+    bool committed = false;
+    for (int run = 0; run < DBPOOL_RUNS_MAX && !committed; run++) {
+        dbpool_pause(run);
+        claimed_free(x);
+        if (store_begin(db) != OG_OK)
+            continue;
+        int64_t now = server_now_ms();
+        /* A notification queued for a channel nothing here can send on
+         * fails now rather than waiting for ever. */
+        for (size_t i = 0; i < ARRAY_SIZE(channels); i++)
+            if (!delivery_available(s, channels[i]))
+                outbox_fail_unsendable(db, channels[i], "no provider for this channel");
+        outbox_claim(db, &s->keys, FACTOR_EMAIL, (int)x->email, now, on_claimed_pg, x);
+        outbox_claim(db, &s->keys, FACTOR_SMS, (int)x->sms, now, on_claimed_pg, x);
+        outbox_claim_webhooks(db, (int)x->hook, now, on_claimed_pg, x);
+        if (store_txn_conflicted(db)) {
+            store_rollback(db);
+            continue;
+        }
+        if (store_commit(db) == OG_OK)
+            committed = true;
+        else
+            store_rollback(db);
+    }
+    if (!committed)
+        claimed_free(x); /* rolled back: the rows are as they were */
+    /* What to wake for next: channels with room left after this claim. */
+    x->due = 0;
+    if (x->got_email < x->email)
+        x->due = earlier(outbox_next_due(db, FACTOR_EMAIL), x->due);
+    if (x->got_sms < x->sms)
+        x->due = earlier(outbox_next_due(db, FACTOR_SMS), x->due);
+    if (x->got_hook < x->hook)
+        x->due = earlier(outbox_next_due_webhook(db), x->due);
+}
+
+static void claim_done(struct dbpool_job *base)
+{
+    struct claim_job *x = container_of(base, struct claim_job, base);
+    struct server *s = x->s;
+    struct delivery *d = &s->delivery;
+    d->claiming = false;
+    /* Give back what the claim did not fill; the rows it claimed keep theirs. */
+    d->smtp_in_flight -= x->email - x->got_email;
+    d->sms_in_flight -= x->sms - x->got_sms;
+    d->hook_in_flight -= x->hook - x->got_hook;
+    struct delivery_job *list = x->claimed;
+    int64_t due = x->due;
+    free(x);
+    while (list) {
+        struct delivery_job *j = list;
+        list = j->next;
+        if (d->closed) { /* the loop is ending: the lease hands it on */
+            (*slot_of(s, &j->msg))--;
+            job_free(j);
+            continue;
+        }
+        start(j);
+    }
+    if (d->closed)
+        return;
+    if (d->pump_again) {
+        d->pump_again = false;
+        pump_pg(s);
+    }
+    arm_at(s, due);
+}
+
+/* Claims due rows into free slots on a worker; they start once its
+ * transaction has committed. One claim at a time. */
+static void pump_pg(struct server *s)
+{
+    struct delivery *d = &s->delivery;
+    if (d->closed)
+        return;
+    if (d->claiming) {
+        d->pump_again = true;
+        return;
+    }
+    d->seen_added = outbox_added_count();
+    /* Reserved while the claim runs: requests on workers take slots too. */
+    unsigned free_email = take_slots(&d->smtp_in_flight, max_in_flight(s, FACTOR_EMAIL), ~0u);
+    unsigned free_sms = take_slots(&d->sms_in_flight, max_in_flight(s, FACTOR_SMS), ~0u);
+    unsigned free_hook = take_slots(&d->hook_in_flight, d->http ? HOOK_MAX_IN_FLIGHT : 0, ~0u);
+    struct claim_job *x = og_calloc(1, sizeof(*x));
+    x->base.work = claim_work;
+    x->base.done = claim_done;
+    x->s = s;
+    x->email = free_email;
+    x->sms = free_sms;
+    x->hook = free_hook;
+    d->claiming = true;
+    dbpool_submit(s, &x->base);
+}
+
+void delivery_start_claimed(struct server *s, struct delivery_job *list)
+{
+    while (list) {
+        struct delivery_job *j = list;
+        list = j->next;
+        if (s->delivery.closed) { /* the lease hands it on */
+            (*slot_of(s, &j->msg))--;
+            job_free(j);
+            continue;
+        }
+        start(j); /* its slot was taken with the claim */
+    }
+}
+
+void delivery_after_request(struct server *s)
+{
+    struct delivery *d = &s->delivery;
+    if (d->kick || outbox_added_count() != d->seen_added) {
+        d->kick = false;
+        pump_pg(s);
+    }
+}
+
 static void on_retry_timer(uv_timer_t *t)
 {
     struct server *s = container_of(t, struct server, delivery.retry_timer);
     s->delivery.retry_due = 0;
     pump(s);
+}
+
+/* Sets the retry timer for due (unix ms; 0: nothing due) unless it rings
+ * sooner already. */
+static void arm_at(struct server *s, int64_t due)
+{
+    if (due <= 0 || s->delivery.closed || (s->delivery.retry_due && s->delivery.retry_due <= due))
+        return;
+    int64_t wait = due - server_now_ms();
+    s->delivery.retry_due = due;
+    uv_timer_start(&s->delivery.retry_timer, on_retry_timer, wait > 0 ? (uint64_t)wait : 0, 0);
 }
 
 /* Wakes the pump for the earliest queued row of a channel with a free
@@ -501,11 +821,7 @@ static void arm_retry_timer(struct server *s)
         if (d > 0 && (due == 0 || d < due))
             due = d;
     }
-    if (due <= 0 || (s->delivery.retry_due && s->delivery.retry_due <= due))
-        return;
-    int64_t wait = due - server_now_ms();
-    s->delivery.retry_due = due;
-    uv_timer_start(&s->delivery.retry_timer, on_retry_timer, wait > 0 ? (uint64_t)wait : 0, 0);
+    arm_at(s, due);
 }
 
 static void after_commit(struct server *s, bool ok)
@@ -539,6 +855,10 @@ static void after_commit(struct server *s, bool ok)
 static void on_poll_timer(uv_timer_t *t)
 {
     struct server *s = container_of(t, struct server, delivery.poll_timer);
+    if (s->pool) {
+        pump_pg(s); /* also fails unsendable rows and takes over lapsed leases */
+        return;
+    }
     if (s->store == NULL || batch_busy(s) || s->batch.open || s->batch.closed)
         return;
     /* A notification another process queued for a channel nothing here
@@ -559,6 +879,8 @@ int delivery_init(struct server *s, char *err, size_t errlen)
 {
     struct delivery *d = &s->delivery;
     memset(d, 0, sizeof(*d));
+    if (uv_mutex_init(&d->dev_mu) != 0)
+        og_oom();
     uv_timer_init(s->loop, &d->retry_timer);
     uv_unref((uv_handle_t *)&d->retry_timer);
     uv_timer_init(s->loop, &d->poll_timer);
@@ -596,6 +918,7 @@ int delivery_init(struct server *s, char *err, size_t errlen)
 void delivery_close(struct server *s)
 {
     struct delivery *d = &s->delivery;
+    d->closed = true;
     if (!uv_is_closing((uv_handle_t *)&d->retry_timer))
         uv_close((uv_handle_t *)&d->retry_timer, NULL);
     if (!uv_is_closing((uv_handle_t *)&d->poll_timer))
@@ -617,16 +940,22 @@ void delivery_close(struct server *s)
 void delivery_dev_each(const struct server *s,
                        void (*fn)(const struct delivery_message *m, void *arg), void *arg)
 {
-    const struct delivery *d = &s->delivery;
+    struct delivery *d = (struct delivery *)&s->delivery;
+    uv_mutex_lock(&d->dev_mu);
     for (size_t i = 0; i < d->count; i++) {
         size_t at = (d->next + DELIVERY_DEV_KEEP - 1 - i) % DELIVERY_DEV_KEEP;
         fn(&d->ring[at], arg);
     }
+    uv_mutex_unlock(&d->dev_mu);
 }
 
 size_t delivery_dev_count(const struct server *s)
 {
-    return s->delivery.count;
+    struct delivery *d = (struct delivery *)&s->delivery;
+    uv_mutex_lock(&d->dev_mu);
+    size_t n = d->count;
+    uv_mutex_unlock(&d->dev_mu);
+    return n;
 }
 
 const struct delivery_message *delivery_dev_find(const struct server *s, uint64_t id)

@@ -8,7 +8,13 @@
  * jitter; a failed SMS code may fall back to the user's verified e-mail.
  * A user's webhooks to one app go out one at a time, in order. Rows that
  * another process (the CLI) queued are found by a poll. Loop thread
- * only. */
+ * only, but for delivery_queue_code and the development sink's readers,
+ * which a request on a database worker (PostgreSQL) may call.
+ *
+ * On PostgreSQL the outbox's reads and writes run on the database workers
+ * (dbpool.h), each claim and each outcome a transaction of its own; a
+ * claim leases its rows, so that several instances share one outbox and
+ * one killed mid-send leaves its rows to the others once the lease ends. */
 #ifndef OTPGATE_DELIVERY_H
 #define OTPGATE_DELIVERY_H
 
@@ -44,14 +50,20 @@ struct delivery_job;
 struct delivery {
     struct sms_client *sms, *sms2;
     struct http_client *http; /* the apps' webhooks */
-    unsigned smtp_in_flight, sms_in_flight, hook_in_flight;
+    /* Slots taken, sends started or about to be. Atomic: on PostgreSQL a
+     * request on a database worker takes a slot for the code it claims. */
+    _Atomic unsigned smtp_in_flight, sms_in_flight, hook_in_flight;
     uint64_t seen_added; /* outbox_added_count() when last pumped */
     uv_timer_t retry_timer;
     uv_timer_t poll_timer;
     int64_t retry_due;             /* unix ms the timer is set for, 0 when idle */
     bool kick;                     /* look for due rows after the next commit */
     struct delivery_job *to_start; /* claimed in the open batch */
-    /* development sink */
+    /* PostgreSQL: a claim runs on a worker; another pump waits for it. */
+    bool claiming, pump_again;
+    bool closed;
+    /* development sink (dev_mu: read by requests on database workers) */
+    uv_mutex_t dev_mu;
     struct delivery_message ring[DELIVERY_DEV_KEEP];
     size_t next, count;
     uint64_t dev_seq;
@@ -66,14 +78,22 @@ void delivery_close(struct server *s);
 /* True when a message on this channel can be sent at all. */
 bool delivery_available(const struct server *s, enum factor_type channel);
 
+/* PostgreSQL (request_tx.c). On a worker: the code messages the running
+ * request queued, each claimed for this instance (take them after its
+ * commit; drop them after a rollback). On the loop, after the commit:
+ * start them, then look for any other rows the request queued. */
+struct delivery_job *delivery_worker_take(void);
+void delivery_worker_drop(void);
+void delivery_start_claimed(struct server *s, struct delivery_job *list);
+void delivery_after_request(struct server *s);
+
 /* Queues a code message inside the caller's open batch. to is the
  * normalised address; app and user say who it is for; purpose is the
  * challenge's ("enrol", "login", "stepup"), which the e-mail's words
  * follow. */
 int delivery_queue_code(struct server *s, enum factor_type channel, const char *to,
-                        const char *code, const char *app_id, const char *app_name,
-                        int64_t user_id, unsigned ttl_seconds, const char *locale,
-                        const char *purpose);
+                        const char *code, const char *app_id, const char *app_name, int64_t user_id,
+                        unsigned ttl_seconds, const char *locale, const char *purpose);
 
 /* Calls fn for the kept development messages, newest first. */
 void delivery_dev_each(const struct server *s,

@@ -11,6 +11,7 @@
 #include "gateway/http/forwarded.h"
 #include "gateway/http/http.h"
 #include "gateway/http/peers.h"
+#include "gateway/request_tx.h"
 #include "gateway/routes.h"
 
 #include <arpa/inet.h>
@@ -471,6 +472,9 @@ void http_respond_borrowed(struct http_request *req, int status, const char *con
 static void respond(struct http_request *req, int status, const char *content_type,
                     const void *body, size_t len, bool borrowed)
 {
+    /* On a database worker the answer waits for the request's commit. */
+    if (request_tx_record(req, status, content_type, body, len))
+        return;
     struct http_conn *c = req->conn;
     struct server *s = c->srv;
     if (req->responded) {
@@ -751,6 +755,11 @@ static void conn_dispatch(struct http_conn *c)
         return;
     }
     r->route = &routes_table[r->route_index];
+    if (c->srv->pool && !(r->route->flags & ROUTE_NO_STORE)) {
+        /* PostgreSQL: the handler runs on a database worker. */
+        request_tx_dispatch(r);
+        return;
+    }
     if (batch_busy(c->srv) && !(r->route->flags & ROUTE_NO_STORE)) {
         /* The database is committing: the handler runs when it is done. */
         batch_park(c->srv, r);
