@@ -6,7 +6,6 @@ stdin, and reading the database and audit trail behind it."""
 import base64
 import os
 import re
-import sqlite3
 import subprocess
 import uuid
 import http.client
@@ -14,7 +13,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import base_env, otpgate_bin, sanitizer_report
+from conftest import base_env, otpgate_bin, sanitizer_report, store_connect, store_rows
 
 PASSWORD = "correct horse battery staple"
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
@@ -133,18 +132,11 @@ class Console:
 
 
 def db(data_dir):
-    con = sqlite3.connect(os.path.join(str(data_dir), "otpgate.db"), timeout=10)
-    con.row_factory = sqlite3.Row
-    return con
+    return store_connect(data_dir)
 
 
 def audit_rows(data_dir, event):
-    con = db(data_dir)
-    try:
-        return [dict(r) for r in con.execute(
-            "SELECT * FROM audit WHERE event = ? ORDER BY id", (event,))]
-    finally:
-        con.close()
+    return store_rows(str(data_dir), "SELECT * FROM audit WHERE event = ? ORDER BY id", (event,))
 
 
 def started(gw, admin="root", password=PASSWORD, env=None):

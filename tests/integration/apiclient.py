@@ -19,12 +19,13 @@ import http.client
 import json
 import re
 import signal
-import sqlite3
 import subprocess
 import time
 import urllib.parse
 
 import pytest
+
+from conftest import store_rows
 
 API = "/api/v1"
 REDIRECT = "http://127.0.0.1:3000/cb"
@@ -295,14 +296,8 @@ class Gateway:
     def audit(self, event=None):
         """Rows of the audit table (dicts, oldest first), of one event or
         all; read-only, while the server runs (WAL)."""
-        con = sqlite3.connect("file:%s/otpgate.db?mode=ro" % self.data_dir, uri=True, timeout=5)
-        try:
-            con.row_factory = sqlite3.Row
-            where, args = ("WHERE event = ?", (event,)) if event else ("", ())
-            return [dict(r) for r in con.execute("SELECT * FROM audit %s ORDER BY id" % where,
-                                                 args)]
-        finally:
-            con.close()
+        where, args = ("WHERE event = ?", (event,)) if event else ("", ())
+        return store_rows(self.data_dir, "SELECT * FROM audit %s ORDER BY id" % where, args)
 
     def metrics(self):
         a = http_call(self.server.port, "GET", "/metrics")

@@ -9,6 +9,10 @@ Environment (set by tests/CMakeLists.txt, or by hand):
   OTPGATE_BIN         the otpgate binary (required)
   OTPGATE_SOURCE_DIR  the repository root (for static/); default: ../..
   OTPGATE_SANITIZE    1 when the binary is the ASan+UBSan build
+  OTPGATE_TEST_PG     1 to run every server and command on PostgreSQL: one
+                      throwaway cluster for the session (pgcluster.py), one
+                      new database per data directory (issue 14); tests
+                      marked sqlite_only are skipped
 """
 
 import http.client
@@ -18,6 +22,7 @@ import signal
 import socket
 import subprocess
 import threading
+import atexit
 import time
 
 import pytest
@@ -38,10 +43,166 @@ def otpgate_bin():
     return path
 
 
+PG_MODE = os.environ.get("OTPGATE_TEST_PG", "0").strip().lower() in ("1", "on", "true", "yes")
+_pg = {"cluster": None, "dbs": {}, "names": {}}
+
+
+def pg_url_for(data_dir):
+    """PG_MODE: the URL of the database that belongs to data_dir (made on
+    first use, in the session's cluster, started on first use)."""
+    if _pg["cluster"] is None:
+        from pgcluster import Cluster
+        c = Cluster()
+        _pg["cluster"] = c
+        atexit.register(c.stop)
+        c.start()
+    key = os.path.realpath(data_dir)
+    if key not in _pg["dbs"]:
+        name = "t%d" % (len(_pg["dbs"]) + 1)
+        _pg["cluster"].psql("CREATE DATABASE %s" % name, db="postgres")
+        _pg["dbs"][key] = _pg["cluster"].url(name)
+        _pg["names"][key] = name
+    return _pg["dbs"][key]
+
+
+def _pg_name(data_dir):
+    pg_url_for(data_dir)
+    return _pg["names"][os.path.realpath(data_dir)]
+
+
+def _sql_literal(v):
+    if v is None:
+        return "NULL"
+    if isinstance(v, (int, float)):
+        return str(v)
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def store_rows(data_dir, sql, params=()):
+    """Rows (dicts) of a read-only query against the database of data_dir,
+    SQLite's file or, in PG_MODE, its PostgreSQL database; ? placeholders.
+    Blob columns come back as bytes from SQLite and as text from PostgreSQL."""
+    if not PG_MODE:
+        import sqlite3
+        con = sqlite3.connect("file:%s/otpgate.db?mode=ro" % data_dir, uri=True, timeout=10)
+        try:
+            con.row_factory = sqlite3.Row
+            return [dict(r) for r in con.execute(sql, tuple(params))]
+        finally:
+            con.close()
+    parts = sql.split("?")
+    assert len(parts) == len(params) + 1, sql
+    text = parts[0] + "".join(_sql_literal(v) + p for v, p in zip(params, parts[1:]))
+    db = _pg_name(data_dir)
+    out = _pg["cluster"].psql("SELECT coalesce(json_agg(t), '[]') FROM (%s) t" % text,
+                              db=db).stdout
+    return json.loads(out)
+
+
+class _PgRow(dict):
+    """A row that, like sqlite3.Row, is read by column name or position."""
+
+    def __init__(self, cols, values):
+        super().__init__(zip(cols, values))
+        self._values = list(values)
+
+    def __getitem__(self, k):
+        return self._values[k] if isinstance(k, int) else dict.__getitem__(self, k)
+
+
+class _PgCursor:
+    def __init__(self, rows):
+        self._rows = rows
+        self.lastrowid = None
+
+    def fetchone(self):
+        return self._rows.pop(0) if self._rows else None
+
+    def fetchall(self):
+        rows, self._rows = self._rows, []
+        return rows
+
+    def __iter__(self):
+        return iter(self.fetchall())
+
+
+class PgConnection:
+    """PG_MODE's stand-in for the sqlite3 connections tests open on the
+    data directory's database: execute() with ? placeholders through psql,
+    each statement committed on its own (commit() does nothing)."""
+
+    def __init__(self, data_dir):
+        self.data_dir = data_dir
+        self.row_factory = None
+
+    def execute(self, sql, params=()):
+        parts = sql.split("?")
+        assert len(parts) == len(params) + 1, sql
+        text = parts[0] + "".join(_sql_literal(v) + p for v, p in zip(params, parts[1:]))
+        db = _pg_name(self.data_dir)
+        head = text.lstrip().split(None, 1)[0].upper()
+        if head == "SELECT":
+            q = "SELECT coalesce(json_agg(t), '[]') FROM (%s) t" % text
+            rows = json.loads(_pg["cluster"].psql(q, db=db).stdout)
+            cols_q = "SELECT * FROM (%s) t LIMIT 0" % text
+            out = _pg["cluster"].run(
+                [os.path.join(_pg["cluster"].bindir, "psql"), "-X", "-q", "-h", _pg["cluster"].sock,
+                 "-p", str(_pg["cluster"].port), "-U", "postgres", "-d", db, "-A", "-F", "\x1f",
+                 "-c", cols_q]).stdout
+            cols = out.splitlines()[0].split("\x1f") if out.strip() else []
+            return _PgCursor([_PgRow(cols, [r[c] for c in cols]) for r in rows])
+        cur = _PgCursor([])
+        if head == "INSERT":
+            # sqlite3's lastrowid: the new id, where the table has one.
+            p = _pg["cluster"].psql(text.rstrip().rstrip(";") + " RETURNING id", db=db,
+                                    check=False)
+            if p.returncode == 0:
+                ids = p.stdout.split()
+                cur.lastrowid = (int(ids[-1]) if ids[-1].isdigit() else ids[-1]) if ids else None
+                return cur
+        _pg["cluster"].psql(text, db=db)
+        return cur
+
+    def commit(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def store_connect(data_dir):
+    """A connection to data_dir's database: sqlite3 on the file, or in
+    PG_MODE a PgConnection."""
+    if PG_MODE:
+        return PgConnection(str(data_dir))
+    import sqlite3
+    con = sqlite3.connect(os.path.join(str(data_dir), "otpgate.db"), timeout=10)
+    con.row_factory = sqlite3.Row
+    return con
+
+
+def pytest_collection_modifyitems(config, items):
+    if not PG_MODE:
+        return
+    skip = pytest.mark.skip(reason="reads or writes the SQLite file itself")
+    for item in items:
+        if "sqlite_only" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only: needs the SQLite file (skipped on PostgreSQL)")
+
+
 def base_env(extra=None):
     """The environment for a child: ours without any OTPGATE_* setting,
-    plus the sanitizer options, plus `extra` (a value of None removes)."""
+    plus the sanitizer options, plus `extra` (a value of None removes).
+    In PG_MODE a child given a data directory also gets that directory's
+    database (OTPGATE_DATABASE_URL), unless extra names one."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTPGATE_")}
+    extra = dict(extra or {})
+    if PG_MODE and extra.get("OTPGATE_DATA_DIR") and "OTPGATE_DATABASE_URL" not in extra:
+        extra["OTPGATE_DATABASE_URL"] = pg_url_for(extra["OTPGATE_DATA_DIR"])
     if SANITIZE:
         env["ASAN_OPTIONS"] = "abort_on_error=0:detect_leaks=1"
         env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"

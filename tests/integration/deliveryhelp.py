@@ -19,12 +19,12 @@ import email.policy
 import os
 import re
 import socket
-import sqlite3
 import time
 
 import pytest
 
 import certs as certs_mod
+from conftest import store_rows
 from apiclient import CODE_RE, gw, metric_value  # noqa: F401  (re-exported fixture)
 from sms_sink import SmsSink
 import smtp_sink as smtp_sink_mod
@@ -190,13 +190,7 @@ def outbox_rows(data_dir, where="", args=(), codes_only=True):
     left out unless codes_only is False."""
     if codes_only:
         where = ("%s AND kind = 'code'" % where) if where else "WHERE kind = 'code'"
-    con = sqlite3.connect("file:%s?mode=ro" % db_path(data_dir), uri=True, timeout=5)
-    try:
-        con.row_factory = sqlite3.Row
-        cur = con.execute("SELECT * FROM outbox %s ORDER BY id" % where, args)
-        return [dict(r) for r in cur.fetchall()]
-    finally:
-        con.close()
+    return store_rows(data_dir, "SELECT * FROM outbox %s ORDER BY id" % where, args)
 
 
 def row_for(data_dir, destination, index=-1):

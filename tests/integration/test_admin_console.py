@@ -15,6 +15,8 @@ import sqlite3
 import time
 import urllib.parse
 
+import pytest
+
 from adminclient import PASSWORD, Console, audit_rows, console_for, db, started
 from apiclient import BULLET, REDIRECT, ApiClient, basic, gw, http_call  # noqa: F401
 from deliveryhelp import outbox_rows, sms_env, sms_sinks, wait_row, wait_sms, wait_until  # noqa: F401
@@ -507,6 +509,7 @@ def test_every_console_form_refuses_a_missing_csrf_token(gw):
 # ---- remembered devices, passkeys and webhooks on the console --------------
 
 
+@pytest.mark.sqlite_only
 def test_user_page_lists_devices_and_forgets_them(gw):
     app = gw.add_app("Shop")
     gw.policy("remember_device_days=30")
@@ -537,6 +540,7 @@ def test_user_page_lists_devices_and_forgets_them(gw):
     assert r.status == 403
 
 
+@pytest.mark.sqlite_only
 def test_user_page_shows_passkey_details(gw):
     app = gw.add_app("Shop")
     server = started(gw)

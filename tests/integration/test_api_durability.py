@@ -14,6 +14,8 @@ import sqlite3
 import threading
 import time
 
+import pytest
+
 from apiclient import API, CODE_RE, code_in, gw, other_code, settle_totp_step, totp  # noqa: F401
 
 RACERS = 20
@@ -239,6 +241,7 @@ def test_lock_survives_sigkill(gw):
 # ---- (d) the audit trail and what the database holds ------------------------------
 
 
+@pytest.mark.sqlite_only
 def test_audit_rows_and_no_secrets_at_rest(gw):
     app = gw.add_app()
     gw.policy("lockout_wait=0", "lockout_hard=50")

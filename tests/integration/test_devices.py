@@ -49,6 +49,7 @@ def sign_in(b, app, sub, secret, fid, remember, offset=0, **over):
     return r
 
 
+@pytest.mark.sqlite_only
 def test_remembered_browser_comes_back_without_a_step(dev):
     gw, app = dev
     settle_totp_step(10)

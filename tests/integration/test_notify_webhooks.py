@@ -298,6 +298,7 @@ def test_a_burst_of_failures_gives_a_bounded_number_of_notifications(gw, smtp_si
     assert types_of(hook).count("user.locked") == 3
 
 
+@pytest.mark.sqlite_only
 def test_sigkill_between_commit_and_delivery_loses_nothing(gw, smtp_sinks, hooks):
     """A notification and a webhook committed and handed over, but not yet
     accepted (a slow SMTP server, an app that does not answer), when the
@@ -360,6 +361,7 @@ def test_policy_turns_notifications_off_or_picks_them(gw, smtp_sinks):
     assert subjects(mail, "hank@example.com") == ["Other: a sign-in method was removed"]
 
 
+@pytest.mark.sqlite_only
 def test_app_set_webhook_cli(gw):
     app = gw.add_app("Shop")
     p = gw.cli("app", "set", app.client_id, "--webhook-url", "ftp://example.com/x", check=False)

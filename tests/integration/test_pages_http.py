@@ -203,6 +203,15 @@ def test_email_binding_then_back_to_the_app_with_a_signed_result(gw):
     assert code not in location(r)
 
 
+def code_messages(srv):
+    """The development outbox's code messages. Security notifications are
+    left out: on PostgreSQL they go out a moment after the answer that
+    queued them."""
+    msgs = json.loads(srv.request("GET", "/dev/outbox",
+                                  headers={"Accept": "application/json"}).body)["messages"]
+    return [m for m in msgs if m["kind"] == "code"]
+
+
 def test_next_login_goes_through_the_challenge(gw):
     srv, app, _ = gw
     b = Browser(srv)
@@ -214,13 +223,11 @@ def test_next_login_goes_through_the_challenge(gw):
     b2.get(make_link(app, "bob"))
     r = b2.get("/flow")
     assert location(r) == "/challenge"
-    before = len(json.loads(srv.request("GET", "/dev/outbox",
-                                        headers={"Accept": "application/json"}).body)["messages"])
+    before = len(code_messages(srv))
     r = b2.get("/challenge")
     assert r.status == 200 and "b•••@example.com" in r.text
     # loading the page sends nothing
-    after = len(json.loads(srv.request("GET", "/dev/outbox",
-                                       headers={"Accept": "application/json"}).body)["messages"])
+    after = len(code_messages(srv))
     assert after == before
     r = b2.post("/challenge/send", {"csrf": csrf_of(r), "factor_id": fid})
     assert r.status == 303

@@ -425,6 +425,20 @@ static int print_json(json_t *j)
 
 /* ---- app ---- */
 
+/* Commands that write run their transaction again when it met a conflict
+ * (OG_ERR_BUSY): on PostgreSQL, the instances serving at the same moment
+ * may have read what it changes. A few times, with growing pauses. */
+#define CLI_RUNS_MAX 8
+
+static bool again_after_busy(int rc, int *run)
+{
+    if (rc != OG_ERR_BUSY || ++*run >= CLI_RUNS_MAX)
+        return false;
+    struct timespec ts = {0, 20L * 1000 * 1000 * *run};
+    nanosleep(&ts, NULL);
+    return true;
+}
+
 /* Prints {"client_id","client_secret"} by hand rather than through
  * jansson, so no copy of the secret outlives this call uncleansed. Both are
  * plain base32/base64url text that needs no escaping. */
@@ -437,8 +451,11 @@ static void print_credentials(const char *id, const char *secret)
 static int cmd_app_add(struct admin_env *e, const struct opts *o)
 {
     char id[APPS_ID_LEN], secret[APPS_SECRET_LEN], err[512];
-    int rc = apps_add(e->store, &e->keys, o->name, o->uris, o->nuris, o->policy, id, sizeof(id),
+    int rc, run = 0;
+    do
+        rc = apps_add(e->store, &e->keys, o->name, o->uris, o->nuris, o->policy, id, sizeof(id),
                       secret, sizeof(secret), err, sizeof(err));
+    while (again_after_busy(rc, &run));
     if (rc != OG_OK)
         return fail("app add: %s", err);
     print_credentials(id, secret);
@@ -517,7 +534,10 @@ static int cmd_app_set(struct admin_env *e, const struct opts *o, const char *id
 static int cmd_app_rotate(struct admin_env *e, const char *id)
 {
     char secret[APPS_SECRET_LEN];
-    int rc = apps_rotate_secret(e->store, &e->keys, id, secret, sizeof(secret));
+    int rc, run = 0;
+    do
+        rc = apps_rotate_secret(e->store, &e->keys, id, secret, sizeof(secret));
+    while (again_after_busy(rc, &run));
     if (rc == OG_ERR_NOT_FOUND)
         return fail("no app '%s'; 'otpgate app list' shows the apps", id);
     if (rc != OG_OK)
@@ -529,7 +549,10 @@ static int cmd_app_rotate(struct admin_env *e, const char *id)
 
 static int cmd_app_remove(struct admin_env *e, const char *id)
 {
-    int rc = apps_remove(e->store, id);
+    int rc, run = 0;
+    do
+        rc = apps_remove(e->store, id);
+    while (again_after_busy(rc, &run));
     if (rc == OG_ERR_NOT_FOUND)
         return fail("no app '%s'; 'otpgate app list' shows the apps", id);
     if (rc != OG_OK)
@@ -658,22 +681,27 @@ static int cmd_policy_set(struct admin_env *e, const struct opts *o)
         if (policy_validate(key, value, *scope != '\0', err, sizeof(err)) != OG_OK)
             return fail("%s; nothing was changed", err);
     }
-    int rc = store_begin(e->store);
-    if (rc != OG_OK)
-        return fail("policy set: cannot start a transaction: %s", og_strerror(rc));
-    for (size_t i = 2; i < o->npos && rc == OG_OK; i++) {
-        split_pair(o->pos[i], key, sizeof(key), &value);
-        rc = policy_set(e->store, scope, key, value, err, sizeof(err));
-    }
-    if (rc == OG_OK) {
-        rc = store_commit(e->store);
+    int rc, run = 0;
+    do {
+        rc = store_begin(e->store);
+        if (rc != OG_OK) {
+            snprintf(err, sizeof(err), "cannot start a transaction: %s", og_strerror(rc));
+            continue;
+        }
+        for (size_t i = 2; i < o->npos && rc == OG_OK; i++) {
+            split_pair(o->pos[i], key, sizeof(key), &value);
+            rc = policy_set(e->store, scope, key, value, err, sizeof(err));
+        }
+        if (rc == OG_OK) {
+            rc = store_commit(e->store);
+            if (rc != OG_OK)
+                snprintf(err, sizeof(err), "could not save: %s", og_strerror(rc));
+        }
         if (rc != OG_OK)
-            snprintf(err, sizeof(err), "could not save: %s", og_strerror(rc));
-    }
-    if (rc != OG_OK) {
-        store_rollback(e->store);
+            store_rollback(e->store);
+    } while (again_after_busy(rc, &run));
+    if (rc != OG_OK)
         return fail("policy set: %s; nothing was changed", err);
-    }
 
     /* Show the new effective value of each key that was set. */
     struct buf b;

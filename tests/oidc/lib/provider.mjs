@@ -16,6 +16,10 @@
 //   OTPGATE_SOURCE_DIR  the repository root (default: two levels up)
 //   CHROMIUM            the browser (default /usr/bin/chromium)
 //   OTPGATE_KEEP_TMP=1  keep the temporary directory
+//   OTPGATE_TEST_DATABASE_URL  a PostgreSQL database URL (ctest's oidc-pg
+//                       entry, tests/pg/pgcluster.sh): each Provider then
+//                       keeps everything in a new database of that cluster
+//                       (issue 14) instead of a SQLite file
 import './webcrypto.mjs';
 
 import { execFileSync, spawn } from 'node:child_process';
@@ -112,6 +116,15 @@ export class Provider {
     });
 
     const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTPGATE_')));
+    const pgUrl = process.env.OTPGATE_TEST_DATABASE_URL;
+    if (pgUrl) {
+      const name = `oidc_${crypto.randomBytes(6).toString('hex')}`;
+      execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', pgUrl, '-c', `CREATE DATABASE ${name}`],
+        { encoding: 'utf8' });
+      const u = new URL(pgUrl);
+      u.pathname = `/${name}`;
+      baseEnv.OTPGATE_DATABASE_URL = u.toString();
+    }
     this.cliEnv = { ...baseEnv, OTPGATE_DATA_DIR: this.dataDir, OTPGATE_LOG: 'warn' };
     const addApp = (name) => JSON.parse(this.cli(['app', 'add', '--name', name, '--redirect-uri', this.redirectUri]));
     this.apps = { demo: { name: 'Demo', ...addApp('Demo') }, other: { name: 'Other', ...addApp('Other') } };
