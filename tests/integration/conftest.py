@@ -373,6 +373,20 @@ class Client:
 # ---- the server process -------------------------------------------------
 
 
+def http_request(port, method, path, headers=None, body=None, timeout=5.0):
+    """One request to 127.0.0.1:port on a fresh http.client connection;
+    returns Response."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        data = r.read()
+        return Response("HTTP/%d.%d" % divmod(r.version, 10), r.status, r.reason,
+                        r.getheaders(), data)
+    finally:
+        conn.close()
+
+
 class Server:
     """One otpgate process with its own data directory.
 
@@ -550,15 +564,7 @@ class Server:
 
     def request(self, method, path, headers=None, body=None, timeout=5.0):
         """One request on a fresh http.client connection; returns Response."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            r = conn.getresponse()
-            data = r.read()
-            return Response("HTTP/%d.%d" % divmod(r.version, 10), r.status, r.reason,
-                            r.getheaders(), data)
-        finally:
-            conn.close()
+        return http_request(self.port, method, path, headers, body, timeout)
 
     def get(self, path, headers=None):
         return self.request("GET", path, headers=headers)

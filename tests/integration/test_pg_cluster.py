@@ -59,8 +59,8 @@ import pytest
 
 import smtp_sink as smtp_sink_mod
 from apiclient import API, REDIRECT, http_call, other_code, q
-from conftest import Server, base_env, otpgate_bin
-from deliveryhelp import mail_code, mails_to
+from conftest import Server, base_env, http_request, otpgate_bin
+from deliveryhelp import mail_code, mails_to, wait_until
 from pagewalk import PageBrowser, authorize_url, is_success, jwt_claims, start_link
 from pgcluster import Cluster
 import rrproxy
@@ -130,15 +130,7 @@ class GatedSmtpSink(SmtpSink):
 
 
 def wait_for(pred, timeout, what, interval=0.05):
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        last = pred()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            pytest.fail("timed out after %.1f s waiting for %s (last: %r)" % (timeout, what, last))
-        time.sleep(interval)
+    return wait_until(pred, timeout, interval, what)
 
 
 def iso_now():
@@ -156,16 +148,7 @@ class Endpoint:
         self.name = name
 
     def request(self, method, path, headers=None, body=None, timeout=HTTP_TIMEOUT):
-        from conftest import Response
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            r = conn.getresponse()
-            data = r.read()
-            return Response("HTTP/%d.%d" % divmod(r.version, 10), r.status, r.reason,
-                            r.getheaders(), data)
-        finally:
-            conn.close()
+        return http_request(self.port, method, path, headers, body, timeout)
 
     def __repr__(self):
         return "<%s :%d>" % (self.name, self.port)
@@ -733,6 +716,19 @@ def test_d_outbox_burst_survives_a_killed_instance(farm):
             farm.restart(1)
 
 
+def add_email_as_apps_do(farm, app, sub, addr):
+    """Adds an e-mail factor through the proxy, retrying a 503
+    (storage_unavailable, Retry-After) as an app is told to; test_i is
+    about those 503s themselves."""
+    for _ in range(5):
+        r = app.call(farm.proxy.port, "POST", "/users/%s/factors" % sub,
+                     {"type": "email", "email": addr})
+        if r.status != 503:
+            return r
+        time.sleep(float(r.header("retry-after") or 1))
+    return r
+
+
 def _burst_with_a_kill(farm, app):
     sink = farm.sink
     addrs = ["burst%02d@example.com" % i for i in range(40)]
@@ -740,15 +736,7 @@ def _burst_with_a_kill(farm, app):
     sink.gate.clear()
     try:
         def enrol(i):
-            # An app retries a 503 (storage_unavailable, Retry-After) as it
-            # is told; test_i is about those 503s themselves.
-            for _ in range(5):
-                r = app.call(farm.proxy.port, "POST", "/users/burst%02d/factors" % i,
-                             {"type": "email", "email": addrs[i]})
-                if r.status != 503:
-                    return r
-                time.sleep(float(r.header("retry-after") or 1))
-            return r
+            return add_email_as_apps_do(farm, app, "burst%02d" % i, addrs[i])
 
         results = race([(lambda i=i: enrol(i)) for i in range(40)])
         bad = [(i, r) for i, r in enumerate(results) if isinstance(r, str) or r.status != 201]
@@ -856,13 +844,7 @@ def test_j_burst_to_a_slow_mail_server_is_delivered_once(farm):
     since = iso_now()
 
     def enrol(i):
-        for _ in range(5):
-            r = app.call(farm.proxy.port, "POST", "/users/slow%03d/factors" % i,
-                         {"type": "email", "email": addrs[i]})
-            if r.status != 503:
-                return r
-            time.sleep(float(r.header("retry-after") or 1))
-        return r
+        return add_email_as_apps_do(farm, app, "slow%03d" % i, addrs[i])
 
     sink.delay = 2.0
     t0 = time.time()

@@ -84,8 +84,10 @@ def pg_rows(db, table, cols):
     NULL as None (a marker no value holds stands in for it through psql)."""
     exprs = ", ".join("coalesce(%s, '\x02')" % pg_text(c) for c in cols)
     # meta's schema_version is PostgreSQL's own (SQLite keeps the version
-    # in PRAGMA user_version).
-    where = " WHERE key <> 'schema_version'" if table == "meta" else ""
+    # in PRAGMA user_version), and so is config_version, the version row its
+    # triggers raise as the apps are copied (schema 19).
+    where = (" WHERE key NOT IN ('schema_version', 'config_version')" if table == "meta"
+             else "")
     out = [tuple(None if v == "\x02" else v for v in r)
            for r in db.rows("SELECT %s FROM %s%s" % (exprs, table, where))]
     return sorted(out, key=repr)
