@@ -122,6 +122,68 @@ run_targets() {
     bench_target verify-invalid "$OTPGATE_URL/api/v1/users/-/verify" verify_invalid.lua \
         expect=422 target="$VERIFY_TARGET" duration="$VERIFY_DURATION" commits=1 \
         ref=ceiling-durable
+    run_pg_targets
+}
+
+# The same verify targets with otpgate on PostgreSQL (issue 14), in the same
+# run and against the same references: verify-*-pg on one instance, then
+# verify-*-pg2 on two instances sharing the database (wrk -t2, each thread's
+# connections to one instance: BENCH_ALT_ADDR in verify_lib.lua). A
+# throwaway PostgreSQL cluster of tests/pg/pgcluster.sh (fsync off: test
+# data; it measures the round trips, not PostgreSQL's disk). Skipped when
+# BENCH_PG=0 or PostgreSQL's server binaries are missing.
+run_pg_targets() {
+    local url dir2 main_env main_url main_work main_threads
+    if [ "${BENCH_PG:-1}" = 0 ] || ! wants_target verify-valid-pg && ! wants_target verify-invalid-pg; then
+        return 0
+    fi
+    if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+        echo "bench: verify-*-pg: skipped (no PostgreSQL server: apt-get install postgresql)" >&2
+        return 0
+    fi
+    PG_DIR="$DATA_DIR/pg"
+    url=$(sh "$ROOT/tests/pg/pgcluster.sh" start "$PG_DIR") || die "the PostgreSQL cluster failed to start"
+    main_env=("${OTPGATE_ENV[@]}")
+    main_url=$OTPGATE_URL
+    main_work=$WORK_DIR
+    main_threads=$THREADS
+    mkdir -m 700 "$DATA_DIR/pg1" "$DATA_DIR/pg2" "$DATA_DIR/pg-work"
+    OTPGATE_ENV=(OTPGATE_LISTEN="$HOST:@PORT@" OTPGATE_PUBLIC_URL="http://$HOST:@PORT@"
+        OTPGATE_DATA_DIR="$DATA_DIR/pg1" OTPGATE_LOG=warn OTPGATE_STATIC_DIR="$ROOT/static"
+        OTPGATE_DATABASE_URL="$url")
+    start_server otpgate-pg /healthz env "${OTPGATE_ENV[@]}" "$OTPGATE_BIN" serve ||
+        die "otpgate on PostgreSQL failed to start (log: $OUT_DIR/otpgate-pg.log)"
+    OTPGATE_URL="http://$HOST:$STARTED_PORT"
+    OTPGATE_ENV=("${OTPGATE_ENV[@]//@PORT@/$STARTED_PORT}")
+    WORK_DIR="$DATA_DIR/pg-work"
+    verify_setup
+    bench_target verify-valid-pg "$OTPGATE_URL/api/v1/users/-/verify" verify_valid.lua \
+        expect=200 target="$VERIFY_TARGET" duration="$VERIFY_DURATION" \
+        before=verify_fresh_codes ref=ceiling-durable
+    bench_target verify-invalid-pg "$OTPGATE_URL/api/v1/users/-/verify" verify_invalid.lua \
+        expect=422 target="$VERIFY_TARGET" duration="$VERIFY_DURATION" ref=ceiling-durable
+
+    # A second instance on the same database, with the same master key.
+    dir2="$DATA_DIR/pg2"
+    cp -p "$DATA_DIR/pg1/master.key" "$dir2/master.key"
+    start_server otpgate-pg2 /healthz env "${OTPGATE_ENV[@]//pg1/pg2}" \
+        OTPGATE_LISTEN="$HOST:@PORT@" "$OTPGATE_BIN" serve ||
+        die "a second otpgate on PostgreSQL failed to start (log: $OUT_DIR/otpgate-pg2.log)"
+    export BENCH_ALT_ADDR="$HOST:$STARTED_PORT"
+    THREADS=2
+    export BENCH_WRK_THREADS=2
+    CODES_FRESH=0
+    bench_target verify-valid-pg2 "$OTPGATE_URL/api/v1/users/-/verify" verify_valid.lua \
+        expect=200 target="$VERIFY_TARGET" duration="$VERIFY_DURATION" \
+        before=verify_fresh_codes ref=ceiling-durable
+    bench_target verify-invalid-pg2 "$OTPGATE_URL/api/v1/users/-/verify" verify_invalid.lua \
+        expect=422 target="$VERIFY_TARGET" duration="$VERIFY_DURATION" ref=ceiling-durable
+    unset BENCH_ALT_ADDR
+    THREADS=$main_threads
+    export BENCH_WRK_THREADS=$THREADS
+    OTPGATE_ENV=("${main_env[@]}")
+    OTPGATE_URL=$main_url
+    WORK_DIR=$main_work
 }
 
 # One app, a policy that never makes a user wait (failures are the point of
@@ -433,10 +495,14 @@ cleanup() {
         kill -KILL "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
+    if [ -n "$PG_DIR" ]; then
+        sh "$ROOT/tests/pg/pgcluster.sh" stop "$PG_DIR" >/dev/null 2>&1 || true
+    fi
     if [ -n "$DATA_DIR" ]; then
         rm -rf "$DATA_DIR"
     fi
 }
+PG_DIR=""
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM

@@ -14,6 +14,7 @@
 --   BENCH_AUTH         the Authorization header value ("Basic ...")
 --   BENCH_EXPECT       the status every answer must have
 --   BENCH_WRK_THREADS  wrk -t, so each thread takes its own share of lines
+--   BENCH_ALT_ADDR     host:port of a second server for every other thread
 local lib = {}
 
 -- A monotonic clock in seconds through LuaJIT's ffi (nil without it), to
@@ -105,7 +106,15 @@ end
 local threads = {}
 local next_id = 0
 
+-- BENCH_ALT_ADDR ("host:port"): every other thread talks to that server
+-- instead (two otpgate instances sharing one database, bench/run.sh).
+local alt = os.getenv("BENCH_ALT_ADDR")
+
 function lib.setup(thread)
+    if alt and alt ~= "" and next_id % 2 == 1 then
+        local host, port = alt:match("^(.*):(%d+)$")
+        thread.addr = wrk.lookup(host, port)[1]
+    end
     thread:set("id", next_id)
     thread:set("nthreads", tonumber(os.getenv("BENCH_WRK_THREADS") or "1") or 1)
     next_id = next_id + 1

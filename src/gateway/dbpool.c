@@ -216,6 +216,8 @@ void dbpool_drain(struct server *s)
         if (idle)
             return;
         run_done(p); /* may queue more (a delivery's next step): loop again */
+        if (s->pool != p)
+            return; /* an answer closed the last connection, and that stopped the pool */
     }
 }
 

@@ -2,8 +2,10 @@
  * again from the start after a conflict, so everything it does outside
  * the transaction must be undone or held back until the commit: the
  * answer is recorded here (http_respond comes here on a worker), response
- * headers are cut back to what they were, and delivery learns of queued
- * messages from the loop afterwards (delivery_after_request). */
+ * headers are cut back to what they were, metrics_count calls are held
+ * (metrics_hold), code messages the run claimed are dropped with it
+ * (delivery_worker_drop), and delivery learns of other queued messages
+ * from the loop afterwards (delivery_after_request). */
 #include "gateway/request_tx.h"
 
 #include "core/log.h"
