@@ -44,6 +44,9 @@ struct delivery_job {
     struct smtp_result smtp;
     uint8_t key[APPS_WEBHOOK_KEY_BYTES]; /* a webhook's signing key, from the claim */
     bool have_key;
+    /* PostgreSQL, development sink: the row was marked sent in the
+     * transaction that claimed it, so no outcome is written after. */
+    bool recorded;
 };
 
 static void after_commit(struct server *s, bool ok);
@@ -61,6 +64,13 @@ bool delivery_available(const struct server *s, enum factor_type channel)
     if (channel == FACTOR_SMS)
         return s->delivery.sms != NULL || s->cfg->dev_enabled;
     return false;
+}
+
+/* A channel with no provider: its messages go to the development sink,
+ * which takes them at once on the loop. */
+static bool dev_only(const struct server *s, enum factor_type channel)
+{
+    return channel == FACTOR_EMAIL ? !smtp_configured(s) : s->delivery.sms == NULL;
 }
 
 static unsigned max_in_flight(const struct server *s, enum factor_type channel)
@@ -126,6 +136,16 @@ static void hold_for_start(struct server *s, struct delivery_job *j)
     s->delivery.to_start = j;
 }
 
+/* PostgreSQL: a row for the development sink, which takes every message
+ * at once and never fails, is marked sent in the transaction that claims
+ * it (on a worker), so that its state is settled when that commits, as the
+ * group commit settles it on SQLite. */
+static void dev_record(struct store *db, struct delivery_job *j)
+{
+    if (outbox_mark_sent(db, j->msg.id, server_now_ms(), "dev", NULL, "development sink") == OG_OK)
+        j->recorded = true;
+}
+
 /* PostgreSQL: the rows the request running on this worker claimed. */
 static _Thread_local struct delivery_job *worker_claimed;
 
@@ -167,9 +187,15 @@ int delivery_queue_code(struct server *s, enum factor_type channel, const char *
      * this instance when it can take a slot now; the loop starts it after
      * the commit (delivery_start_claimed), before the answer goes out, as
      * here. A row held without a free slot could outlast its lease and be
-     * sent by another instance too. */
-    bool claim = s->pool ? take_slots(in_flight(s, channel), max_in_flight(s, channel), 1) == 1
-                         : *in_flight(s, channel) < max_in_flight(s, channel);
+     * sent by another instance too; the development sink has no such wait,
+     * so it takes every row at once. */
+    bool claim = true;
+    if (!s->pool)
+        claim = *in_flight(s, channel) < max_in_flight(s, channel);
+    else if (dev_only(s, channel))
+        (*in_flight(s, channel))++;
+    else
+        claim = take_slots(in_flight(s, channel), max_in_flight(s, channel), 1) == 1;
     int rc = outbox_enqueue(server_db(s), &s->keys, m, server_now_ms(), claim);
     if (rc != OG_OK || !claim) {
         if (s->pool && claim)
@@ -180,6 +206,8 @@ int delivery_queue_code(struct server *s, enum factor_type channel, const char *
         return rc;
     }
     if (s->pool) {
+        if (dev_only(s, channel))
+            dev_record(server_db(s), j);
         j->next = worker_claimed;
         worker_claimed = j;
         return OG_OK;
@@ -268,32 +296,53 @@ struct outcome {
     int64_t now;
 };
 
-/* Writes an outcome into db (in the caller's transaction), with its
- * metrics and log lines. */
-static void outcome_write(struct server *s, struct store *db, struct delivery_job *j,
-                          const struct outcome *o)
+/* Whether an outcome is a send, a retry later or a failure for good. */
+static int outcome_kind(const struct server *s, const struct delivery_job *j,
+                        const struct outcome *o)
 {
-    struct outbox_msg *m = &j->msg;
-    if (o->ok) {
-        outbox_mark_sent(db, m->id, o->now, o->provider, o->provider_id, o->answer);
+    if (o->ok)
+        return 0;
+    return o->retryable && j->msg.attempts <= (int)s->cfg->delivery_retries ? 1 : 2;
+}
+
+/* An outcome's metrics and log lines, on the loop when the channel
+ * answered (on PostgreSQL its row is written after, on a worker). */
+static void outcome_report(struct server *s, const struct delivery_job *j, const struct outcome *o)
+{
+    const struct outbox_msg *m = &j->msg;
+    int kind = outcome_kind(s, j, o);
+    if (kind == 0) {
         count_outcome(s, m, j->via == VIA_DEV ? "dev" : "sent");
         char labels[32];
         snprintf(labels, sizeof(labels), "channel=\"%s\"", outbox_channel_name(m));
         metrics_observe_seconds(&s->metrics, "otpgate_delivery_latency_seconds",
                                 "Time from queueing a message to a provider accepting it.", labels,
                                 (double)(o->now - m->created_at) / 1000.0);
-    } else if (o->retryable && m->attempts <= (int)s->cfg->delivery_retries) {
-        outbox_mark_retry(db, m->id, o->now + backoff_ms(s, m->attempts), o->provider, o->answer);
+    } else if (kind == 1) {
         count_outcome(s, m, "retry");
         char n[12];
         snprintf(n, sizeof(n), "%d", m->attempts);
         log_warn("delivery failed, will retry", "channel", outbox_channel_name(m), "msg_id",
                  m->msg_id, "attempt", n, "answer", o->answer);
     } else {
-        outbox_mark_retry(db, m->id, 0, o->provider, o->answer);
         count_outcome(s, m, "failed");
         log_error("delivery failed for good", "channel", outbox_channel_name(m), "msg_id",
                   m->msg_id, "answer", o->answer);
+    }
+}
+
+/* Writes an outcome into db, in the caller's transaction. */
+static void outcome_write(struct server *s, struct store *db, struct delivery_job *j,
+                          const struct outcome *o)
+{
+    struct outbox_msg *m = &j->msg;
+    int kind = outcome_kind(s, j, o);
+    if (kind == 0) {
+        outbox_mark_sent(db, m->id, o->now, o->provider, o->provider_id, o->answer);
+    } else if (kind == 1) {
+        outbox_mark_retry(db, m->id, o->now + backoff_ms(s, m->attempts), o->provider, o->answer);
+    } else {
+        outbox_mark_retry(db, m->id, 0, o->provider, o->answer);
         if (m->kind == OUTBOX_CODE && m->channel == FACTOR_SMS && m->fallback_of == 0)
             fallback_to_email(s, db, m);
     }
@@ -355,6 +404,12 @@ static void complete(struct delivery_job *j, bool ok, bool retryable, const char
     struct outbox_msg *m = &j->msg;
     (*slot_of(s, m))--;
     struct outcome o = {ok, retryable, provider, provider_id, answer, server_now_ms()};
+    outcome_report(s, j, &o);
+    if (j->recorded) {
+        s->delivery.kick = true;
+        job_free(j);
+        return;
+    }
     if (s->pool) {
         struct outcome_job *x = og_calloc(1, sizeof(*x));
         x->base.work = outcome_work;
@@ -545,8 +600,7 @@ static void start(struct delivery_job *j)
         return;
     }
     render(j);
-    bool dev_only = j->msg.channel == FACTOR_EMAIL ? !smtp_configured(s) : s->delivery.sms == NULL;
-    if (dev_only) {
+    if (dev_only(s, j->msg.channel)) {
         j->via = VIA_DEV;
         dev_send(j);
         return;
@@ -641,6 +695,8 @@ static void on_claimed_pg(const struct outbox_msg *m, void *arg)
     } else {
         x->got_sms++;
     }
+    if (m->kind != OUTBOX_WEBHOOK && dev_only(x->s, m->channel))
+        dev_record(dbpool_store(), j);
     j->next = x->claimed;
     x->claimed = j;
 }
