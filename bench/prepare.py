@@ -91,7 +91,7 @@ class Client:
 
     def post(self, path, body, expect):
         data = json.dumps(body).encode() if body is not None else b""
-        for attempt in range(3):
+        for attempt in range(8):
             c = self._conn()
             try:
                 c.request("POST", path, body=data, headers=self.headers)
@@ -101,8 +101,13 @@ class Client:
                 # The server closed an idle keep-alive connection: reconnect.
                 c.close()
                 self.local.conn = None
-                if attempt == 2:
+                if attempt == 7:
                     raise
+                continue
+            if r.status == 503 and attempt < 7:
+                # Try again later, as the answer says (on PostgreSQL, a
+                # request that kept meeting others' transactions).
+                time.sleep(float(r.getheader("Retry-After") or 1))
                 continue
             if r.status != expect:
                 raise RuntimeError(f"POST {path}: {r.status} {text[:300]!r}")

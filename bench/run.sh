@@ -107,7 +107,8 @@ run_targets() {
 
     # The apps' code check. The scripts set each request's path; every
     # answer must be the expected status.
-    if ! wants_target verify-valid && ! wants_target verify-invalid; then
+    if ! wants_target verify-valid && ! wants_target verify-invalid &&
+        ! wants_target verify-valid-pg && ! wants_target verify-invalid-pg; then
         return 0
     fi
     if [ -n "$DRY_RUN" ]; then
@@ -129,9 +130,11 @@ run_targets() {
 # run and against the same references: verify-*-pg on one instance, then
 # verify-*-pg2 on two instances sharing the database (wrk -t2, each thread's
 # connections to one instance: BENCH_ALT_ADDR in verify_lib.lua). A
-# throwaway PostgreSQL cluster of tests/pg/pgcluster.sh (fsync off: test
-# data; it measures the round trips, not PostgreSQL's disk). Skipped when
-# BENCH_PG=0 or PostgreSQL's server binaries are missing.
+# throwaway PostgreSQL cluster of tests/pg/pgcluster.sh with fsync on, so
+# a commit waits for the disk as SQLite's synchronous=FULL does, on the
+# same machine (no network between otpgate and the database: only the
+# loopback round trips). Skipped when BENCH_PG=0 or PostgreSQL's server
+# binaries are missing.
 run_pg_targets() {
     local url dir2 main_env main_url main_work main_threads
     if [ "${BENCH_PG:-1}" = 0 ] || ! wants_target verify-valid-pg && ! wants_target verify-invalid-pg; then
@@ -141,8 +144,10 @@ run_pg_targets() {
         echo "bench: verify-*-pg: skipped (no PostgreSQL server: apt-get install postgresql)" >&2
         return 0
     fi
-    PG_DIR="$DATA_DIR/pg"
-    url=$(sh "$ROOT/tests/pg/pgcluster.sh" start "$PG_DIR") || die "the PostgreSQL cluster failed to start"
+    # Its own folder: the postgres user cannot enter DATA_DIR (0700).
+    PG_DIR="${TMPDIR:-/tmp}/otpgate-bench-pg.$$"
+    url=$(PGCLUSTER_FSYNC=on sh "$ROOT/tests/pg/pgcluster.sh" start "$PG_DIR") ||
+        die "the PostgreSQL cluster failed to start"
     main_env=("${OTPGATE_ENV[@]}")
     main_url=$OTPGATE_URL
     main_work=$WORK_DIR

@@ -13,7 +13,8 @@
 # The binaries come from Debian's `postgresql` package
 # (/usr/lib/postgresql/*/bin, the newest). initdb refuses to run as root, so
 # as root the server runs as `postgres` and DIR is made its own. Trust
-# authentication, fsync off, listening on loopback only: test data only.
+# authentication, fsync off (PGCLUSTER_FSYNC=on for benchmarks), listening
+# on loopback only: test data only.
 set -eu
 
 die() {
@@ -98,7 +99,7 @@ start)
     while :; do
         port=$(free_port)
         if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-            -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50" \
+            -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c fsync=${PGCLUSTER_FSYNC:-off} -c max_connections=50" \
             start >/dev/null 2>&1; then
             break
         fi
