@@ -38,7 +38,6 @@ void metrics_init(struct metrics *m, const struct route *routes, size_t route_co
     m->hists = NULL;
     if (uv_mutex_init(&m->mu) != 0)
         og_oom();
-    m->mu_ready = true;
 }
 
 void metrics_free(struct metrics *m)
@@ -65,9 +64,7 @@ void metrics_free(struct metrics *m)
         h = next;
     }
     m->hists = NULL;
-    if (m->mu_ready)
-        uv_mutex_destroy(&m->mu);
-    m->mu_ready = false;
+    uv_mutex_destroy(&m->mu);
 }
 
 static void metrics_observe_seconds_unlocked(struct metrics *m, const char *name, const char *help,

@@ -35,7 +35,6 @@ struct metrics {
     struct metrics_hist *hists;
     uint64_t start_ms;
     uv_mutex_t mu;
-    bool mu_ready; /* mu is initialised */
 };
 
 void metrics_init(struct metrics *m, const struct route *routes, size_t route_count);

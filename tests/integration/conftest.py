@@ -144,12 +144,8 @@ class PgConnection:
         if head == "SELECT":
             q = "SELECT coalesce(json_agg(t), '[]') FROM (%s) t" % text
             rows = json.loads(_pg["cluster"].psql(q, db=db).stdout)
-            cols_q = "SELECT * FROM (%s) t LIMIT 0" % text
-            out = _pg["cluster"].run(
-                [os.path.join(_pg["cluster"].bindir, "psql"), "-X", "-q", "-h", _pg["cluster"].sock,
-                 "-p", str(_pg["cluster"].port), "-U", "postgres", "-d", db, "-A", "-F", "\x1f",
-                 "-c", cols_q]).stdout
-            cols = out.splitlines()[0].split("\x1f") if out.strip() else []
+            # json_agg keeps the columns' order, and json.loads keeps it too.
+            cols = list(rows[0].keys()) if rows else []
             return _PgCursor([_PgRow(cols, [r[c] for c in cols]) for r in rows])
         cur = _PgCursor([])
         if head == "INSERT":

@@ -597,6 +597,21 @@ def test_c_authorization_code_redeemed_once_across_instances(farm):
 # ---- f. a browser's session on any instance --------------------------------------------
 
 
+def send_here_verify_there(farm, b, r, sender, checker, addr, fid):
+    """On the challenge page r: "Send code" through sender, the code from
+    the mail entered through checker; returns the answer, a redirect back
+    to the app with a success."""
+    b.server = sender
+    r, code = farm.sent_code(addr, lambda: b.post("/challenge/send",
+                                                  {"csrf": csrf_of(r), "factor_id": fid}))
+    assert r.status == 200 and "/challenge/verify" in r.text, (r.status, r.text[:300])
+    b.server = checker
+    r = b.post("/challenge/verify", {"csrf": csrf_of(r), "factor_id": fid, "code": code},
+               follow=False)
+    assert r.status == 303 and is_success(r.header("Location"), REDIRECT), r
+    return r
+
+
 def test_f_session_continues_on_other_instances(farm):
     app = farm.add_app("Sessions")
     addr = "browser@example.com"
@@ -608,14 +623,7 @@ def test_f_session_continues_on_other_instances(farm):
     r = b.get(start_link(farm.url, app.client_id, app.secret, "browser", REDIRECT))
     assert r.status == 200 and "/challenge/send" in r.text, (r.status, r.text[:300])
     assert "otpgate_session" in b.cookies, b.cookies
-    b.server = eps[1]
-    r, code = farm.sent_code(addr, lambda: b.post("/challenge/send",
-                                                  {"csrf": csrf_of(r), "factor_id": fid}))
-    assert r.status == 200 and "/challenge/verify" in r.text, (r.status, r.text[:300])
-    b.server = eps[2]
-    r = b.post("/challenge/verify", {"csrf": csrf_of(r), "factor_id": fid, "code": code},
-               follow=False)
-    assert r.status == 303 and is_success(r.header("Location"), REDIRECT), r
+    r = send_here_verify_there(farm, b, r, eps[1], eps[2], addr, fid)
     qs = urllib.parse.parse_qs(urllib.parse.urlparse(r.header("Location")).query)
     claims = jwt_claims(qs["otpgate_result"][0])
     assert claims["mfa"] is True and claims["sub"] == "browser", claims
@@ -624,14 +632,7 @@ def test_f_session_continues_on_other_instances(farm):
     b = PageBrowser(eps[2])
     r = b.get(authorize_url(farm.url, app.client_id, app.secret, "browser", REDIRECT))
     assert r.status == 200 and "/challenge/send" in r.text, (r.status, r.text[:300])
-    b.server = eps[0]
-    r, code = farm.sent_code(addr, lambda: b.post("/challenge/send",
-                                                  {"csrf": csrf_of(r), "factor_id": fid}))
-    assert r.status == 200 and "/challenge/verify" in r.text, (r.status, r.text[:300])
-    b.server = eps[1]
-    r = b.post("/challenge/verify", {"csrf": csrf_of(r), "factor_id": fid, "code": code},
-               follow=False)
-    assert r.status == 303 and is_success(r.header("Location"), REDIRECT), r
+    r = send_here_verify_there(farm, b, r, eps[0], eps[1], addr, fid)
     t = token_call(eps[0].port, app, code_of(r.header("Location")))
     assert t.status == 200, t
     claims = jwt_claims(t.json["id_token"])

@@ -296,13 +296,16 @@ struct outcome {
     int64_t now;
 };
 
+enum outcome_kind { OUTCOME_SENT, OUTCOME_RETRY, OUTCOME_FAILED };
+
 /* Whether an outcome is a send, a retry later or a failure for good. */
-static int outcome_kind(const struct server *s, const struct delivery_job *j,
-                        const struct outcome *o)
+static enum outcome_kind outcome_kind(const struct server *s, const struct delivery_job *j,
+                                      const struct outcome *o)
 {
     if (o->ok)
-        return 0;
-    return o->retryable && j->msg.attempts <= (int)s->cfg->delivery_retries ? 1 : 2;
+        return OUTCOME_SENT;
+    return o->retryable && j->msg.attempts <= (int)s->cfg->delivery_retries ? OUTCOME_RETRY
+                                                                            : OUTCOME_FAILED;
 }
 
 /* An outcome's metrics and log lines, on the loop when the channel
@@ -310,15 +313,15 @@ static int outcome_kind(const struct server *s, const struct delivery_job *j,
 static void outcome_report(struct server *s, const struct delivery_job *j, const struct outcome *o)
 {
     const struct outbox_msg *m = &j->msg;
-    int kind = outcome_kind(s, j, o);
-    if (kind == 0) {
+    enum outcome_kind kind = outcome_kind(s, j, o);
+    if (kind == OUTCOME_SENT) {
         count_outcome(s, m, j->via == VIA_DEV ? "dev" : "sent");
         char labels[32];
         snprintf(labels, sizeof(labels), "channel=\"%s\"", outbox_channel_name(m));
         metrics_observe_seconds(&s->metrics, "otpgate_delivery_latency_seconds",
                                 "Time from queueing a message to a provider accepting it.", labels,
                                 (double)(o->now - m->created_at) / 1000.0);
-    } else if (kind == 1) {
+    } else if (kind == OUTCOME_RETRY) {
         count_outcome(s, m, "retry");
         char n[12];
         snprintf(n, sizeof(n), "%d", m->attempts);
@@ -336,10 +339,10 @@ static void outcome_write(struct server *s, struct store *db, struct delivery_jo
                           const struct outcome *o)
 {
     struct outbox_msg *m = &j->msg;
-    int kind = outcome_kind(s, j, o);
-    if (kind == 0) {
+    enum outcome_kind kind = outcome_kind(s, j, o);
+    if (kind == OUTCOME_SENT) {
         outbox_mark_sent(db, m->id, o->now, o->provider, o->provider_id, o->answer);
-    } else if (kind == 1) {
+    } else if (kind == OUTCOME_RETRY) {
         outbox_mark_retry(db, m->id, o->now + backoff_ms(s, m->attempts), o->provider, o->answer);
     } else {
         outbox_mark_retry(db, m->id, 0, o->provider, o->answer);
@@ -771,16 +774,7 @@ static void claim_done(struct dbpool_job *base)
     struct delivery_job *list = x->claimed;
     int64_t due = x->due;
     free(x);
-    while (list) {
-        struct delivery_job *j = list;
-        list = j->next;
-        if (d->closed) { /* the loop is ending: the lease hands it on */
-            (*slot_of(s, &j->msg))--;
-            job_free(j);
-            continue;
-        }
-        start(j);
-    }
+    delivery_start_claimed(s, list);
     if (d->closed)
         return;
     if (d->pump_again) {
