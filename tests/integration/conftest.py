@@ -13,6 +13,12 @@ Environment (set by tests/CMakeLists.txt, or by hand):
                       throwaway cluster for the session (pgcluster.py), one
                       new database per data directory (issue 14); tests
                       marked sqlite_only are skipped
+  OTPGATE_TEST_INSTANCES  with OTPGATE_TEST_PG, how many otpgate processes
+                      every server is (default 1): N instances on one data
+                      directory (one master.key, one database) behind a
+                      round-robin TCP proxy (rrproxy.py) whose port the
+                      test sees (ServerGroup); tests marked single_instance
+                      are skipped when N > 1
 """
 
 import http.client
@@ -45,6 +51,7 @@ def otpgate_bin():
 
 PG_MODE = os.environ.get("OTPGATE_TEST_PG", "0").strip().lower() in ("1", "on", "true", "yes")
 _pg = {"cluster": None, "dbs": {}, "names": {}}
+INSTANCES = int(os.environ.get("OTPGATE_TEST_INSTANCES", "1") or "1") if PG_MODE else 1
 
 
 def pg_url_for(data_dir):
@@ -181,13 +188,18 @@ def pytest_collection_modifyitems(config, items):
     if not PG_MODE:
         return
     skip = pytest.mark.skip(reason="reads or writes the SQLite file itself")
+    one = pytest.mark.skip(reason="needs one process (%d instances here)" % INSTANCES)
     for item in items:
         if "sqlite_only" in item.keywords:
             item.add_marker(skip)
+        elif INSTANCES > 1 and "single_instance" in item.keywords:
+            item.add_marker(one)
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only: needs the SQLite file (skipped on PostgreSQL)")
+    config.addinivalue_line("markers", "single_instance: needs the one process it talks to "
+                            "(skipped with OTPGATE_TEST_INSTANCES > 1)")
 
 
 def base_env(extra=None):
@@ -586,6 +598,203 @@ class Server:
         assert r.status == 200, r
         return r.text
 
+    def dev_outbox(self):
+        """The development outbox's messages (dicts), newest first."""
+        r = self.get("/dev/outbox", headers={"Accept": "application/json"})
+        assert r.status == 200, r
+        return r.json()["messages"]
+
+
+class _ProcGroup:
+    """The subprocess.Popen calls tests make on .proc, for every member of a
+    ServerGroup at once."""
+
+    def __init__(self, members):
+        self._members = members
+
+    @property
+    def pid(self):
+        return self._members[0].proc.pid
+
+    def poll(self):
+        """None while any member runs; then the first member's code."""
+        codes = [m.proc.poll() for m in self._members]
+        return None if None in codes else codes[0]
+
+    def send_signal(self, sig):
+        for m in self._members:
+            if m.proc.poll() is None:
+                m.proc.send_signal(sig)
+
+    def kill(self):
+        self.send_signal(signal.SIGKILL)
+
+    def wait(self, timeout=None):
+        """Every member's exit; returns one code: the first member's, unless
+        another's differs (then that one, so no failure hides)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        codes = []
+        for m in self._members:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            codes.append(m.proc.wait(left))
+        return next((c for c in codes if c != codes[0]), codes[0])
+
+
+class ServerGroup:
+    """OTPGATE_TEST_INSTANCES=N (N > 1): what a test takes for one server is
+    N otpgate processes on one data directory, so one master.key and one
+    PostgreSQL database, behind a round-robin TCP proxy (rrproxy.py) in the
+    load balancer's place. .port and .url are the proxy's, and each new
+    connection goes to the next instance. The first instance starts alone
+    (it makes master.key, the schema and the first signing key), then the
+    others, as docker/compose.ha.yaml starts them. Signals, stop and
+    teardown go to every instance; .stderr and .logs hold every instance's
+    lines (member by member); wait_log waits for a line from any of them;
+    metrics() and dev_outbox() gather every instance's (the development
+    outbox is each process's own memory; its messages are merged newest
+    first)."""
+
+    def __init__(self, workdir, n, env=None, args=None, data_dir=None):
+        from rrproxy import RRProxy
+        self.workdir = str(workdir)
+        self.data_dir = data_dir or os.path.join(self.workdir, "data")
+        self.members = []
+        for i in range(n):
+            w = os.path.join(self.workdir, "instance%d" % i)
+            os.makedirs(w, exist_ok=True)
+            self.members.append(Server(w, env=env, args=args, data_dir=self.data_dir))
+        self.proc = None
+        self.port = None
+        self.url = None
+        self._proxy = RRProxy([])
+
+    def env(self):
+        return self.members[0].env()
+
+    def spawn(self):
+        """Starts the instances (the first until it listens, the others
+        without waiting) and the proxy in front."""
+        self.members[0].start()
+        for m in self.members[1:]:
+            m.spawn()
+        self.proc = _ProcGroup(self.members)
+        self._proxy.start()
+        self.port = self._proxy.port
+        self.url = "http://127.0.0.1:%d" % self.port
+        return self
+
+    def start(self, timeout=START_TIMEOUT):
+        self.spawn()
+        for m in self.members[1:]:
+            line = m.wait_log(lambda o: o.get("msg") == "listening", timeout)
+            if line is None:
+                pytest.fail("otpgate instance did not log 'listening' within %.0f s "
+                            "(exit code %s); stderr:\n%s" % (timeout, m.proc.poll(), m.stderr))
+            m.port = int(line["port"])
+            m.url = "http://127.0.0.1:%d" % m.port
+        self._proxy.set_backends([m.port for m in self.members])
+        return self
+
+    @property
+    def expect_clean_exit(self):
+        return self.members[0].expect_clean_exit
+
+    @expect_clean_exit.setter
+    def expect_clean_exit(self, value):
+        for m in self.members:
+            m.expect_clean_exit = value
+
+    @property
+    def stderr(self):
+        return "".join(m.stderr for m in self.members)
+
+    @property
+    def logs(self):
+        return [o for m in self.members for o in m.logs]
+
+    def wait_log(self, pred, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            for m in self.members:
+                line = m.wait_log(pred, 0)
+                if line is not None:
+                    return line
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.02)
+
+    def wait_exit(self, timeout=10.0):
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        self._join_reader()
+        return rc
+
+    def send_signal(self, sig):
+        for m in self.members:
+            m.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        self.send_signal(sig)
+        deadline = time.monotonic() + timeout
+        codes = []
+        for m in self.members:
+            rc = m.wait_exit(max(0.0, deadline - time.monotonic()))
+            if rc is None:
+                m.proc.kill()
+                m.proc.wait(5)
+                pytest.fail("otpgate instance did not exit within %.1f s of signal %s; "
+                            "stderr:\n%s" % (timeout, sig, m.stderr))
+            codes.append(rc)
+        return next((c for c in codes if c != codes[0]), codes[0])
+
+    def _join_reader(self):
+        for m in self.members:
+            m._join_reader()
+
+    def teardown(self):
+        problems = []
+        for i, m in enumerate(self.members):
+            problems.extend("instance %d: %s" % (i, p) for p in m.teardown())
+        self._proxy.stop()
+        # Round robin: once there were as many connections as instances,
+        # each has had one (unless one was down), so the test did talk to
+        # all of them.
+        got = [self._proxy.connections.get(i, 0) for i in range(len(self.members))]
+        if sum(got) >= len(got) and 0 in got and not self._proxy.refused:
+            problems.append("the proxy gave no connection to an instance: %r" % got)
+        return problems
+
+    def request(self, method, path, headers=None, body=None, timeout=5.0):
+        return http_request(self.port, method, path, headers, body, timeout)
+
+    def get(self, path, headers=None):
+        return self.request("GET", path, headers=headers)
+
+    def connect(self, timeout=5.0):
+        """A raw Client through the proxy, closed at teardown."""
+        c = Client(self.port, timeout=timeout)
+        self.members[0]._clients.append(c)
+        return c
+
+    def raw(self, data, timeout=3.0):
+        c = self.connect(timeout=timeout)
+        try:
+            c.send(data)
+            return c.read_all(timeout)
+        finally:
+            c.close()
+
+    def metrics(self):
+        """Every instance's /metrics, one after the other (a sum over the
+        samples of one name adds up the instances)."""
+        return "".join(m.metrics() for m in self.members)
+
+    def dev_outbox(self):
+        msgs = [msg for m in self.members for msg in m.dev_outbox()]
+        return sorted(msgs, key=lambda msg: msg["at_ms"], reverse=True)
+
 
 # ---- fixtures -----------------------------------------------------------
 
@@ -599,7 +808,11 @@ def make_server(tmp_path):
     def factory(env=None, args=None, start=True, data_dir=None):
         workdir = tmp_path / ("srv%d" % len(servers))
         workdir.mkdir()
-        s = Server(workdir, env=env, args=["serve"] + list(args or []), data_dir=data_dir)
+        if INSTANCES > 1:
+            s = ServerGroup(workdir, INSTANCES, env=env, args=["serve"] + list(args or []),
+                            data_dir=data_dir)
+        else:
+            s = Server(workdir, env=env, args=["serve"] + list(args or []), data_dir=data_dir)
         servers.append(s)
         if start:
             s.start()

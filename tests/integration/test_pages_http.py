@@ -76,8 +76,7 @@ def csrf_of(r):
 
 
 def last_code(server):
-    r = server.request("GET", "/dev/outbox", headers={"Accept": "application/json"})
-    text = json.loads(r.body)["messages"][0]["text"]
+    text = server.dev_outbox()[0]["text"]
     return re.search(r"\b(\d{6})\b", text).group(1)
 
 
@@ -207,9 +206,7 @@ def code_messages(srv):
     """The development outbox's code messages. Security notifications are
     left out: on PostgreSQL they go out a moment after the answer that
     queued them."""
-    msgs = json.loads(srv.request("GET", "/dev/outbox",
-                                  headers={"Accept": "application/json"}).body)["messages"]
-    return [m for m in msgs if m["kind"] == "code"]
+    return [m for m in srv.dev_outbox() if m["kind"] == "code"]
 
 
 def test_next_login_goes_through_the_challenge(gw):

@@ -20,6 +20,11 @@
 //                       entry, tests/pg/pgcluster.sh): each Provider then
 //                       keeps everything in a new database of that cluster
 //                       (issue 14) instead of a SQLite file
+//   OTPGATE_TEST_INSTANCES  with OTPGATE_TEST_DATABASE_URL, how many otpgate
+//                       processes the provider is (default 1): N instances on
+//                       one data directory and database behind a round-robin
+//                       HTTP proxy (rrproxy.mjs, per request) on the
+//                       issuer's port
 import './webcrypto.mjs';
 
 import { execFileSync, spawn } from 'node:child_process';
@@ -34,6 +39,8 @@ import { fileURLToPath } from 'node:url';
 import * as jose from 'jose';
 import * as client from 'openid-client';
 import { chromium } from 'playwright-core';
+
+import { RRProxy } from './rrproxy.mjs';
 
 import {
   freePort, killChild, mailCode as codeInMail, newUser, otpgateBin, sleep, spawnOtpgate, virtualAuthenticator,
@@ -60,6 +67,7 @@ export class Provider {
     this.callbacks = [];
     this.logLines = [];
     this.contexts = [];
+    this.servers = [];
   }
 
   /** localhost: the issuer is http://localhost:PORT (a secure context
@@ -131,6 +139,7 @@ export class Provider {
     // Every request comes from 127.0.0.1: lift the per-IP send cap.
     this.cli(['policy', 'set', `mode=${policy}`, 'sends_per_ip_hour=1000']);
 
+    const instances = pgUrl ? Math.max(1, parseInt(process.env.OTPGATE_TEST_INSTANCES || '1', 10)) : 1;
     for (let attempt = 0; ; attempt++) {
       this.port = await freePort();
       this.issuer = `http://${this.host}:${this.port}`;
@@ -147,15 +156,37 @@ export class Provider {
         OTPGATE_DELIVERY_BACKOFF: '0.2',
         OTPGATE_LOG: 'info',
       };
-      if (await this._spawnServer(env)) break;
+      if (await (instances > 1 ? this._spawnGroup(env, instances) : this._spawnServer(env))) break;
+      await Promise.all(this.servers.map((c) => killChild(c, 'SIGKILL')));
+      this.servers = [];
       if (attempt >= 2) throw new Error(`otpgate did not start:\n${this.log()}`);
     }
   }
 
   async _spawnServer(env) {
     const { child, ready } = await spawnOtpgate(this.bin, env, this.tmp, this.logLines, 2000);
-    this.server = child;
+    this.servers.push(child);
     return ready;
+  }
+
+  /** N instances on ports of their own, the first alone (it makes the
+   * master key, the schema and the first signing key), then the others,
+   * behind the proxy on the issuer's port. */
+  async _spawnGroup(env, n) {
+    const ports = [];
+    for (let i = 0; i < n; i++) {
+      ports.push(await freePort());
+      const ok = await this._spawnServer({ ...env, OTPGATE_LISTEN: `127.0.0.1:${ports[i]}` });
+      if (!ok) return false;
+    }
+    this.proxy = new RRProxy(ports);
+    try {
+      await this.proxy.listen(this.port);
+    } catch {
+      this.proxy = null;
+      return false;
+    }
+    return true;
   }
 
   /** Runs an otpgate command on this provider's data directory (while it runs). */
@@ -170,13 +201,20 @@ export class Provider {
   async stop() {
     for (const c of this.contexts) await c.close().catch(() => {});
     if (this.browser) await this.browser.close().catch(() => {});
-    if (this.server) await killChild(this.server, 'SIGTERM', 8000);
+    if (this.proxy) await this.proxy.close();
+    await Promise.all(this.servers.map((c) => killChild(c, 'SIGTERM', 8000)));
     if (this.smtp) {
       this.smtp.stdin.end();
       await killChild(this.smtp);
     }
     if (this.cbServer) await new Promise((r) => this.cbServer.close(r));
     if (this.tmp && !process.env.OTPGATE_KEEP_TMP) fs.rmSync(this.tmp, { recursive: true, force: true });
+    // Round robin: once there were as many requests as instances, each has
+    // had one, so the file did talk to all of them.
+    const got = this.proxy ? this.proxy.requests : [];
+    if (got.reduce((a, b) => a + b, 0) >= got.length && got.includes(0)) {
+      throw new Error(`the proxy gave no request to an instance: ${JSON.stringify(got)}`);
+    }
   }
 
   // ---- the relying party ----
