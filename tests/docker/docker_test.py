@@ -7,20 +7,25 @@ caddy), starts dockerd when none answers (and stops it at the end), makes the
 debian:bookworm-slim base with tests/docker/base-image.sh when the engine has
 none (no registry is needed), builds docker/Dockerfile unchanged, then checks
 the image with `docker run`, with docker/compose.yaml and with Debian's Caddy
-in front using docker/Caddyfile. When the engine cannot run here at all it
-prints one line saying why and exits 0; any failure after that is a failure.
+in front using docker/Caddyfile, and last brings docker/compose.ha.yaml up
+(PostgreSQL, two instances, HAProxy) with stand-ins for postgres:15 and
+haproxy:2.8 built from Debian's packages (STANDINS below; HAProxy 2.6), named
+by an override file. When the engine cannot run here at all it prints one
+line saying why and exits 0; any failure after that is a failure.
 
 Everything it makes is named otpgate-test-<id> and removed at the end: the
-image, containers, volume, network and temporary files. It keeps the base
-image and its root file system (build-docker/base/) and the engine's build
-cache. It never uses fixed host ports, the names docker/compose.yaml gives a
-real deployment (otpgate-data, otpgate:latest), or docker/.env.
+images (otpgate's and the two stand-ins), containers, volumes, networks and
+temporary files. It keeps the base image and its root file system
+(build-docker/base/) and the engine's build cache. It never uses fixed host
+ports, the names the compose files give a real deployment (otpgate-data,
+otpgate:latest), or docker/.env.
 
 Environment: DOCKER (client, default /usr/bin/docker), KEEP=1 leaves the
 containers, volume and image for a look afterwards.
 """
 
 import base64
+import datetime
 import http.client
 import ipaddress
 import json
@@ -30,6 +35,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -48,10 +54,106 @@ SMTP_SINK = os.path.join(ROOT, "tests", "integration", "smtp_sink.py")
 PACKAGES = {DOCKER: "docker.io", DOCKERD: "docker.io", COMPOSE: "docker-compose",
             "/usr/sbin/debootstrap": "debootstrap", CADDY: "caddy"}
 UID = 10001
+# A request's line in HAProxy's log (docker/haproxy.cfg's log-format).
+HA_LOG = re.compile(r"^(?P<client>\S+) \[[^]]*\] \S+ (?P<backend>[^/\s]+)/(?P<server>\S+) \S+ "
+                    r"(?P<status>-?\d+) \S+ \S+ (?P<method>\S+) (?P<path>\S+)$")
 # The README's restore, run in a one-off container of the service with the
 # backup on stdin.
 RESTORE = ("umask 077 && cat > /data/otpgate.db.new && rm -f /data/otpgate.db-wal "
            "/data/otpgate.db-shm && mv /data/otpgate.db.new /data/otpgate.db")
+
+# Stand-ins for the two official images docker/compose.ha.yaml names, which
+# no registry here serves: Debian's packages on the test's debian:bookworm-slim,
+# each honouring what the compose file relies on from its image. Built under
+# the test's names; the engine's build cache keeps them for the next run.
+STANDINS = {
+    "postgres": {
+        "Dockerfile": """\
+FROM debian:bookworm-slim
+ARG DEBIAN_FRONTEND=noninteractive
+# No cluster of Debian's own: the entrypoint makes one in PGDATA.
+RUN mkdir -p /etc/postgresql-common/createcluster.d \\
+ && echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.d/docker.conf \\
+ && apt-get update && apt-get install -y --no-install-recommends postgresql-15 \\
+ && rm -rf /var/lib/apt/lists/* \\
+ && mkdir -p /var/lib/postgresql/data /var/run/postgresql \\
+ && chown postgres:postgres /var/lib/postgresql/data /var/run/postgresql
+ENV PATH=/usr/lib/postgresql/15/bin:$PATH PGDATA=/var/lib/postgresql/data
+COPY entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+VOLUME /var/lib/postgresql/data
+ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]
+STOPSIGNAL SIGINT
+EXPOSE 5432
+CMD ["postgres"]
+""",
+        # As the official entrypoint: as root, the folders are given to
+        # postgres and the password file is read; then as postgres, initdb
+        # on the first start (setup server on the socket only), and the
+        # server listening everywhere with password auth over TCP.
+        "entrypoint.sh": """\
+#!/bin/bash
+set -Eeuo pipefail
+if [ "${1:0:1}" = - ]; then set -- postgres "$@"; fi
+[ "$1" = postgres ] || exec "$@"
+if [ "$(id -u)" = 0 ]; then
+    mkdir -p "$PGDATA" /var/run/postgresql
+    chmod 0700 "$PGDATA"
+    chmod 3775 /var/run/postgresql
+    find "$PGDATA" /var/run/postgresql \\! -user postgres -exec chown postgres:postgres {} +
+    if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then
+        POSTGRES_PASSWORD=$(< "$POSTGRES_PASSWORD_FILE")
+        export POSTGRES_PASSWORD
+        unset POSTGRES_PASSWORD_FILE
+    fi
+    exec setpriv --reuid=postgres --regid=postgres --init-groups "$BASH_SOURCE" "$@"
+fi
+: "${POSTGRES_USER:=postgres}"
+: "${POSTGRES_DB:=$POSTGRES_USER}"
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+    if [ -z "${POSTGRES_PASSWORD:-}" ]; then
+        echo "stand-in postgres: set POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE" >&2
+        exit 1
+    fi
+    initdb -D "$PGDATA" --username="$POSTGRES_USER" --pwfile=<(printf '%s\\n' "$POSTGRES_PASSWORD") \\
+        -E UTF8 --locale=C.UTF-8 --auth-local=trust --auth-host=scram-sha-256
+    echo 'host all all all scram-sha-256' >> "$PGDATA/pg_hba.conf"
+    echo "listen_addresses = '*'" >> "$PGDATA/postgresql.conf"
+    pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start
+    if [ "$POSTGRES_DB" != postgres ]; then
+        psql -v ON_ERROR_STOP=1 -q -U "$POSTGRES_USER" -d postgres -v db="$POSTGRES_DB" \\
+            <<< 'CREATE DATABASE :"db";'
+    fi
+    pg_ctl -D "$PGDATA" -m fast -w stop
+fi
+unset POSTGRES_PASSWORD
+exec "$@"
+""",
+    },
+    "haproxy": {
+        # Debian's haproxy is 2.6, not the 2.8 the compose file names.
+        "Dockerfile": """\
+FROM debian:bookworm-slim
+ARG DEBIAN_FRONTEND=noninteractive
+RUN apt-get update && apt-get install -y --no-install-recommends haproxy \\
+ && rm -rf /var/lib/apt/lists/* \\
+ && mkdir -p /usr/local/etc/haproxy
+COPY entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+WORKDIR /var/lib/haproxy
+USER haproxy
+ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]
+STOPSIGNAL SIGUSR1
+CMD ["haproxy", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]
+""",
+        # As the official one: haproxy in the foreground, master-worker.
+        "entrypoint.sh": """\
+#!/bin/bash
+set -e
+if [ "${1:0:1}" = - ]; then set -- haproxy "$@"; fi
+if [ "$1" = haproxy ]; then shift; set -- haproxy -W -db "$@"; fi
+exec "$@"
+""",
+    },
+}
 
 # The engine's other client may come first on PATH: compose's builds call
 # `docker`, so /usr/bin goes first.
@@ -167,7 +269,9 @@ class Answer:
         return "%d %s" % (self.status, self.body[:300])
 
 
-def call(port, method, path, body=None, headers=None, auth=None):
+def call(port, method, path, body=None, headers=None, auth=None, tls=None):
+    """One request to 127.0.0.1:port; with tls (an ssl.SSLContext), over
+    https."""
     hdrs = dict(headers or {})
     data = None
     if body is not None:
@@ -175,13 +279,25 @@ def call(port, method, path, body=None, headers=None, auth=None):
         hdrs["Content-Type"] = "application/json"
     if auth:
         hdrs["Authorization"] = "Basic " + base64.b64encode(("%s:%s" % auth).encode()).decode()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    if tls:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=15, context=tls)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
     try:
         conn.request(method, path, body=data, headers=hdrs)
         r = conn.getresponse()
         return Answer(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
     finally:
         conn.close()
+
+
+def stamp(text):
+    """Docker's RFC 3339 time (nanoseconds, Z or an offset) as seconds."""
+    m = re.match(r"^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$", text)
+    if not m:
+        raise Failed("not a time: %r" % text)
+    whole = datetime.datetime.fromisoformat(m.group(1) + m.group(3).replace("Z", "+00:00"))
+    return whole.timestamp() + float("0." + (m.group(2) or "0"))
 
 
 def totp(secret, step_offset=0):
@@ -210,6 +326,15 @@ class Run:
         self.sink = None
         self.compose_env_file = os.path.join(self.work, "compose.env")
         self.compose_up = False
+        # docker/compose.ha.yaml: its own project, volumes and settings.
+        self.ha_project = self.id + "-ha"
+        self.ha_volume = self.id + "-ha"
+        self.ha_env_file = os.path.join(self.work, "compose-ha.env")
+        self.ha_override = os.path.join(self.work, "override.yaml")
+        self.ha_up = False
+        self.standins = {name: "%s-%s" % (self.id, name) for name in STANDINS}
+        self.ha_last = None
+        self.ha_served = []
 
     # -- reporting --
 
@@ -690,6 +815,261 @@ class Run:
         self.check("caddy: the host's trust store is untouched",
                    sorted(os.listdir("/usr/local/share/ca-certificates")) == trust_before)
 
+    # -- compose.ha.yaml --
+
+    def ha_compose(self, *args, timeout=600, check=True):
+        """docker/compose.ha.yaml unchanged, with the override that names the
+        stand-in images."""
+        return sh(COMPOSE, "-p", self.ha_project, "-f",
+                  os.path.join(ROOT, "docker", "compose.ha.yaml"), "-f", self.ha_override,
+                  "--env-file", self.ha_env_file, *args, timeout=timeout, check=check)
+
+    def build_standins(self):
+        """STANDINS, built from the test's debian:bookworm-slim."""
+        for name, files in STANDINS.items():
+            ctx = os.path.join(self.work, "standin-" + name)
+            os.mkdir(ctx)
+            for fname, text in files.items():
+                with open(os.path.join(ctx, fname), "w") as f:
+                    f.write(text)
+                os.chmod(os.path.join(ctx, fname), 0o755 if fname.endswith(".sh") else 0o644)
+            p = docker("build", "--progress=plain", "-t", self.standins[name], ctx, timeout=900,
+                       check=False)
+            self.must("stand-in for the official %s image, from Debian's package" % name,
+                      p.returncode == 0, (p.stdout + p.stderr)[-2000:])
+        pg = docker("run", "--rm", "--entrypoint", "postgres", self.standins["postgres"],
+                    "--version").stdout
+        ha = docker("run", "--rm", "--entrypoint", "haproxy", self.standins["haproxy"],
+                    "-v").stdout
+        print("docker-test: stand-ins: %s; %s" % (pg.strip(), ha.splitlines()[0] if ha else "?"),
+              flush=True)
+
+    def ha_secrets(self):
+        """docker/secrets/ as compose.ha.yaml's header makes it, with a
+        self-signed certificate for the test's https name."""
+        sec = os.path.join(self.work, "ha-secrets")
+        os.mkdir(sec, 0o700)
+        pem = os.path.join(self.work, "ha-cert")
+        os.mkdir(pem, 0o700)
+        crt, key = os.path.join(pem, "cert.pem"), os.path.join(pem, "key.pem")
+        sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+           "-nodes", "-days", "2", "-subj", "/CN=otpgate.test", "-addext",
+           "subjectAltName=DNS:otpgate.test,IP:127.0.0.1", "-keyout", key, "-out", crt)
+        with open(crt) as f, open(key) as g:
+            tls_pem = f.read() + g.read()
+        password = secrets.token_hex(24)
+        values = {"postgres_password": password + "\n",
+                  "database_url": "postgres://otpgate:%s@postgres:5432/otpgate\n" % password,
+                  "tls.pem": tls_pem, "smtp_url": "", "sms_auth": ""}
+        for name, value in values.items():
+            path = os.path.join(sec, name)
+            with open(path, "w") as f:
+                f.write(value)
+            os.chown(path, UID, UID)
+            os.chmod(path, 0o400)
+        self.ha_tls = ssl.create_default_context(cafile=crt)
+        return sec
+
+    def ha_log(self):
+        """HAProxy's request log (its stdout), a line each."""
+        return docker("logs", self.ha_cids["haproxy"]).stdout.splitlines()
+
+    def ha_events(self, server):
+        """HAProxy's lines that take server out of rotation."""
+        p = docker("logs", self.ha_cids["haproxy"])
+        return [ln for ln in (p.stdout + p.stderr).splitlines()
+                if "otpgate/%s " % server in ln and "DOWN" in ln]
+
+    def via_haproxy(self, method, path, body=None, headers=None, auth=None):
+        """A request to HAProxy's https port; returns the answer, the instance
+        HAProxy sent it to and the client address it saw (its log line)."""
+        before = len(self.ha_log())
+        hdrs = dict({"Host": self.ha_host}, **(headers or {}))
+        ans = call(self.ha_https_port, method, path, body, hdrs, auth, tls=self.ha_tls)
+        deadline = time.monotonic() + 5
+        while True:
+            for line in self.ha_log()[before:]:
+                m = HA_LOG.match(line)
+                if m and m.group("method") == method and m.group("path") == path:
+                    self.ha_last = m.group("server")
+                    self.ha_served.append(self.ha_last)
+                    return ans, self.ha_last, m.group("client")
+            if time.monotonic() > deadline:
+                return ans, None, None
+            time.sleep(0.1)
+
+    def next_goes_to(self, server):
+        """Round robin: a GET /healthz through HAProxy until the last request
+        went to the other instance, so the next one goes to server."""
+        for _ in range(4):
+            if self.ha_last not in (None, server):
+                return
+            self.via_haproxy("GET", "/healthz")
+
+    def ha_checks(self):
+        """docker/compose.ha.yaml brought up for real: PostgreSQL, two
+        instances on one volume and HAProxy ending https, as the README's
+        "More than one machine" says. postgres:15 and haproxy:2.8 cannot be
+        pulled here: an override file names stand-ins built from Debian's
+        packages (HAProxy 2.6), and nothing else of the file changes."""
+        t0 = time.monotonic()
+        self.build_standins()
+        self.timings["stand-ins"] = time.monotonic() - t0
+        t0 = time.monotonic()
+        http_port, self.ha_https_port = free_port(), free_port()
+        subnet = self.free_subnet()
+        sec = self.ha_secrets()
+        self.ha_host = "otpgate.test:%d" % self.ha_https_port
+        settings = {
+            "OTPGATE_HOST": self.ha_host, "OTPGATE_HTTP_PORT": http_port,
+            "OTPGATE_HTTPS_PORT": self.ha_https_port, "OTPGATE_SUBNET": subnet,
+            "OTPGATE_VOLUME": self.ha_volume, "OTPGATE_IMAGE": self.image, "OTPGATE_SECRETS": sec,
+            "OTPGATE_LOG": "debug",
+        }
+        with open(self.ha_env_file, "w") as f:
+            f.write("".join("%s=%s\n" % kv for kv in settings.items()))
+        with open(self.ha_override, "w") as f:
+            f.write("services:\n  postgres:\n    image: %s\n  haproxy:\n    image: %s\n"
+                    % (self.standins["postgres"], self.standins["haproxy"]))
+
+        p = self.ha_compose("config", check=False)
+        published = re.findall(r"^ *- published: (\d+)\n *target: (\d+)$", p.stdout, re.M)
+        images = re.findall(r"^    image: (\S+)$", p.stdout, re.M)
+        self.check("compose.ha: config with the override is valid, names the stand-ins and "
+                   "publishes OTPGATE_HTTP_PORT and OTPGATE_HTTPS_PORT alone",
+                   p.returncode == 0 and sorted(published) == sorted(
+                       [(str(http_port), "8080"), (str(self.ha_https_port), "8443")])
+                   and set(self.standins.values()) <= set(images),
+                   p.stderr[-800:] or (published, images))
+
+        self.ha_up = True
+        p = self.ha_compose("up", "-d", "--build", check=False, timeout=1800)
+        self.timings["compose.ha up"] = time.monotonic() - t0
+        t0 = time.monotonic()
+        self.must("compose.ha: up -d --build", p.returncode == 0, p.stderr[-2000:])
+        services = ("postgres", "otpgate-1", "otpgate-2", "haproxy")
+        self.ha_cids = {svc: self.ha_compose("ps", "-q", svc).stdout.strip() for svc in services}
+        one = json.loads(docker("inspect", "-f", "{{json .State.Health.Log}}",
+                                self.ha_cids["otpgate-1"]).stdout)
+        first_ok = min((stamp(h["End"]) for h in one if h["ExitCode"] == 0), default=None)
+        two_start = stamp(docker("inspect", "-f", "{{.State.StartedAt}}",
+                                 self.ha_cids["otpgate-2"]).stdout.strip())
+        self.check("compose.ha: otpgate-2 starts only once otpgate-1 is healthy",
+                   first_ok is not None and first_ok <= two_start,
+                   "otpgate-1 healthy at %s, otpgate-2 started at %s" % (first_ok, two_start))
+        states = {svc: self.health(cid, timeout=90) for svc, cid in self.ha_cids.items()}
+        self.must("compose.ha: all four healthy", all(v == "healthy" for v in states.values()),
+                  "%s\n%s" % (states, self.ha_compose("logs", "--tail", "20",
+                                                       check=False).stdout[-3000:]))
+        status = self.exec(self.ha_cids["postgres"], "cat", "/proc/1/status").stdout
+        uid = re.search(r"^Uid:\s+(\d+)", status, re.M)
+        self.check("compose.ha: PostgreSQL runs as its own user, not root",
+                   uid and uid.group(1) != "0", status[:300])
+
+        ready, server, _ = self.via_haproxy("GET", "/readyz")
+        self.check("compose.ha: /readyz through HAProxy's https (the secret's certificate)",
+                   ready.status == 200 and server in ("otpgate-1", "otpgate-2"), (ready, server))
+        redirect = call(http_port, "GET", "/readyz", headers={"Host": self.ha_host})
+        self.check("compose.ha: http redirects to https", redirect.status == 301
+                   and redirect.headers.get("location", "").startswith("https://otpgate.test"),
+                   redirect)
+
+        app = json.loads(self.ha_compose("exec", "-T", "otpgate-1", "otpgate", "app", "add",
+                                         "--name", "HA test", "--redirect-uri",
+                                         "https://app.test/callback").stdout)
+        auth = (app["client_id"], app["client_secret"])
+        listed = self.ha_compose("exec", "-T", "otpgate-2", "otpgate", "app", "list").stdout
+        self.check("compose.ha: an app added with otpgate-1's `otpgate app add` is otpgate-2's too",
+                   app["client_id"] in listed, listed)
+
+        # Enrolment and sign-in, each step on the other instance than the last.
+        self.next_goes_to("otpgate-1")
+        add, on_add, _ = self.via_haproxy("POST", "/api/v1/users/carol/factors", {"type": "totp"},
+                                          auth=auth)
+        self.must("compose.ha: add a TOTP factor through HAProxy", add.status == 201, add)
+        secret = add.json["secret"]
+        path = "/api/v1/users/carol/factors/%s/verify" % add.json["id"]
+        ver, on_ver, _ = self.via_haproxy("POST", path, {"code": totp(secret)}, auth=auth)
+        self.must("compose.ha: the factor added on %s is confirmed on %s" % (on_add, on_ver),
+                  ver.status == 200 and on_add != on_ver and None not in (on_add, on_ver), ver)
+        recovery = ver.json["recovery_codes"]
+        ch, on_ch, _ = self.via_haproxy("POST", "/api/v1/challenges", {"sub": "carol"}, auth=auth)
+        self.must("compose.ha: a sign-in challenge", ch.status == 201, ch)
+        code = totp(secret, 1)
+        ok, on_ok, _ = self.via_haproxy("POST", "/api/v1/challenges/%s/verify" % ch.json["id"],
+                                        {"code": code}, auth=auth)
+        self.check("compose.ha: the challenge made on %s is answered on %s" % (on_ch, on_ok),
+                   ok.status == 200 and "mfa" in ok.json.get("amr", []) and on_ch != on_ok, ok)
+        again, on_again, _ = self.via_haproxy("POST", "/api/v1/users/carol/verify", {"code": code},
+                                              auth=auth)
+        self.check("compose.ha: the code used on %s is refused on %s" % (on_ok, on_again),
+                   again.status == 422 and on_again not in (None, on_ok), again)
+        rc, on_rc, _ = self.via_haproxy("POST", "/api/v1/users/carol/verify",
+                                        {"code": recovery[0]}, auth=auth)
+        rc2, on_rc2, _ = self.via_haproxy("POST", "/api/v1/users/carol/verify",
+                                          {"code": recovery[0]}, auth=auth)
+        self.check("compose.ha: a recovery code signs in on %s, and not again on %s"
+                   % (on_rc, on_rc2), rc.status == 200 and rc2.status == 422
+                   and on_rc2 not in (None, on_rc), (rc, rc2))
+
+        # Who otpgate believes the client is (its debug request log): the
+        # address HAProxy saw, from its X-Forwarded-For, and not what the
+        # client forged.
+        _, on_robots, client = self.via_haproxy("GET", "/robots.txt",
+                                                headers={"X-Forwarded-For": "203.0.113.9"})
+        ips = []
+        deadline = time.monotonic() + 5
+        while on_robots and not ips and time.monotonic() < deadline:
+            ips = [json.loads(ln).get("ip")
+                   for ln in self.logs(self.ha_cids[on_robots]).splitlines()
+                   if ln.startswith("{") and '"route":"/robots.txt"' in ln]
+            time.sleep(0.2)
+        self.check("compose.ha: otpgate sees the client HAProxy saw (%s), not HAProxy nor a forged "
+                   "X-Forwarded-For" % client, client and ips[-1:] == [client], ips)
+        self.check("compose.ha: requests through HAProxy landed on both instances (%d and %d)"
+                   % (self.ha_served.count("otpgate-1"), self.ha_served.count("otpgate-2")),
+                   {"otpgate-1", "otpgate-2"} <= set(self.ha_served))
+
+        # One instance stops: HAProxy's /readyz check takes it out.
+        events = len(self.ha_events("otpgate-1"))
+        t1 = time.monotonic()
+        self.ha_compose("stop", "otpgate-1", timeout=120)
+        deadline = time.monotonic() + 30
+        while len(self.ha_events("otpgate-1")) == events and time.monotonic() < deadline:
+            time.sleep(0.5)
+        out = self.ha_events("otpgate-1")[events:]
+        why = re.search(r"(reason: [^,]*|for maintenance[^,]*)", out[0]) if out else None
+        self.check("compose.ha: HAProxy takes the stopped otpgate-1 out (%.0f s, %s)"
+                   % (time.monotonic() - t1, why.group(1) if why else "?"), out,
+                   "no DOWN line in HAProxy's log")
+        answers = [self.via_haproxy("GET", "/readyz"),
+                   self.via_haproxy("POST", "/api/v1/users/carol/verify", {"code": recovery[1]},
+                                    auth=auth),
+                   self.via_haproxy("GET", "/.well-known/openid-configuration"),
+                   self.via_haproxy("GET", "/readyz")]
+        self.check("compose.ha: with otpgate-1 stopped, every request succeeds on otpgate-2",
+                   all(a.status == 200 and s == "otpgate-2" for a, s, _ in answers),
+                   [(a, s) for a, s, _ in answers])
+        self.ha_compose("start", "otpgate-1", timeout=120)
+        state = self.health(self.ha_cids["otpgate-1"], timeout=60)
+        back = False
+        deadline = time.monotonic() + 30
+        while state == "healthy" and not back and time.monotonic() < deadline:
+            back = self.via_haproxy("GET", "/readyz")[1] == "otpgate-1"
+            time.sleep(0.5)
+        self.check("compose.ha: started again, otpgate-1 is healthy and back in rotation", back,
+                   state)
+
+        self.ha_compose("down", timeout=180)
+        self.ha_up = False
+        label = "label=com.docker.compose.project=%s" % self.ha_project
+        left = (docker("ps", "-aq", "--filter", label).stdout.split()
+                + docker("network", "ls", "-q", "--filter", label).stdout.split())
+        self.check("compose.ha: down removes its containers and network", not left, left)
+        for suffix in ("", "-postgres"):
+            docker("volume", "rm", self.ha_volume + suffix)
+        self.timings["compose.ha checks"] = time.monotonic() - t0
+
     # -- clean-up --
 
     def cleanup(self):
@@ -701,17 +1081,22 @@ class Run:
                 except subprocess.TimeoutExpired:
                     proc.kill()
         if os.environ.get("KEEP") == "1":
-            print("docker-test: KEEP=1: left %s (containers, volume %s, image %s) and %s"
-                  % (self.id, self.volume, self.image, self.work))
+            print("docker-test: KEEP=1: left %s (containers, volumes %s and %s, images %s and "
+                  "the stand-ins) and %s" % (self.id, self.volume, self.ha_volume, self.image,
+                                             self.work))
             return
         if self.compose_up or os.path.exists(self.compose_env_file):
             self.compose("down", "--remove-orphans", check=False, timeout=120)
+        if self.ha_up or os.path.exists(self.ha_env_file):
+            self.ha_compose("down", "--remove-orphans", check=False, timeout=180)
         for c in self.containers:
             docker("rm", "-fv", c, check=False)
-        # compose makes every volume of the file, Caddy's too.
-        for suffix in ("", "-caddy", "-caddy-config"):
-            docker("volume", "rm", "-f", self.volume + suffix, check=False)
-        docker("rmi", "-f", self.image, check=False)
+        # compose makes every volume of the file, Caddy's too; compose.ha.yaml
+        # has its own two.
+        for volume in [self.volume + suffix for suffix in ("", "-caddy", "-caddy-config")] + [
+                self.ha_volume, self.ha_volume + "-postgres"]:
+            docker("volume", "rm", "-f", volume, check=False)
+        docker("rmi", "-f", self.image, *self.standins.values(), check=False)
         shutil.rmtree(self.work, ignore_errors=True)
         left = [line for kind in ("ps -a", "volume ls", "network ls", "image ls")
                 for line in docker(*kind.split(), "--format", "{{.Names}}" if kind == "ps -a" else
@@ -732,7 +1117,7 @@ def main():
         return 0
     try:
         steps = (run.build, run.image_defaults, run.first_run, run.recreate,
-                 run.bind_mounts_and_secrets, run.compose_checks)
+                 run.bind_mounts_and_secrets, run.compose_checks, run.ha_checks)
         for step in steps:
             try:
                 step()
