@@ -86,6 +86,10 @@ void routes_error(struct http_request *req, int status)
         return;
     }
     if (req->srv->pool) { /* PostgreSQL: the brand is read on a worker */
+        if (request_tx_active()) { /* a handler's own refusal: already there */
+            error_page(req, status);
+            return;
+        }
         req->route = status == 405 ? &parked_not_allowed : &parked_not_found;
         request_tx_dispatch(req);
         return;

@@ -106,6 +106,14 @@ def store_rows(data_dir, sql, params=()):
     return json.loads(out)
 
 
+def store_blob(value):
+    """A blob column's value as bytes: SQLite's bytes as they are,
+    PostgreSQL's bytea text (\\x and hex digits) decoded."""
+    if isinstance(value, str) and value.startswith("\\x"):
+        return bytes.fromhex(value[2:])
+    return value
+
+
 class _PgRow(dict):
     """A row that, like sqlite3.Row, is read by column name or position."""
 
@@ -672,9 +680,13 @@ class ServerGroup:
         return self.members[0].env()
 
     def spawn(self):
-        """Starts the instances (the first until it listens, the others
-        without waiting) and the proxy in front."""
-        self.members[0].start()
+        """Starts the instances (the first until it listens or exits, the
+        others without waiting) and the proxy in front."""
+        first = self.members[0].spawn()
+        line = first.wait_log(lambda o: o.get("msg") == "listening", START_TIMEOUT)
+        if line is not None:
+            first.port = int(line["port"])
+            first.url = "http://127.0.0.1:%d" % first.port
         for m in self.members[1:]:
             m.spawn()
         self.proc = _ProcGroup(self.members)
@@ -685,7 +697,9 @@ class ServerGroup:
 
     def start(self, timeout=START_TIMEOUT):
         self.spawn()
-        for m in self.members[1:]:
+        for m in self.members:
+            if m.port is not None:
+                continue
             line = m.wait_log(lambda o: o.get("msg") == "listening", timeout)
             if line is None:
                 pytest.fail("otpgate instance did not log 'listening' within %.0f s "

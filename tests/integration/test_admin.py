@@ -14,6 +14,7 @@ import urllib.parse
 
 from adminclient import PASSWORD, Console, admin_add, audit_rows, b64url, db, one_line_error, started
 from apiclient import BULLET, gw, metric_value  # noqa: F401
+from conftest import store_blob
 
 
 # ---- otpgate admin add ------------------------------------------------------
@@ -135,7 +136,7 @@ def test_login_wrong_then_right_then_logout(gw):
     rows = [dict(x) for x in con.execute("SELECT * FROM admin_sessions")]
     con.close()
     assert len(rows) == 1 and rows[0]["username"] == "root"
-    assert rows[0]["id_hash"] == hashlib.sha256(value.encode()).digest()
+    assert store_blob(rows[0]["id_hash"]) == hashlib.sha256(value.encode()).digest()
     assert rows[0]["expires_at"] - rows[0]["created_at"] == 12 * 3600 * 1000
 
     assert [a["detail"] for a in audit_rows(gw.data_dir, "admin_login")] == ['{"admin":"root"}']

@@ -37,9 +37,7 @@ def gw(make_server, run_cli, tmp_path):
 
 
 def outbox(srv):
-    r = srv.request("GET", "/dev/outbox", headers={"Accept": "application/json"})
-    assert r.status == 200, r
-    return json.loads(r.body)["messages"]
+    return srv.dev_outbox()
 
 
 def h1(r):
@@ -110,6 +108,7 @@ def bind_email(b, address):
     return r, re.search(r'name="factor_id" value="([^"]+)"', r.text).group(1)
 
 
+@pytest.mark.single_instance  # the outbox page and its ids are one process's
 def test_outbox_shows_codes_and_the_html_part_only_sandboxed(gw):
     srv, app, _ = gw
     b = Browser(srv)
