@@ -44,6 +44,7 @@ void audit_log(const struct mfa_ctx *c, const char *sub, const char *event, cons
         .detail = detail,
         .client_ip = c->client_ip,
         .user_agent = c->user_agent,
+        .pol = c->pol,
     };
     events_announce(c->store, &e);
 }

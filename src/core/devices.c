@@ -217,12 +217,13 @@ int devices_forget(struct store *s, const char *app_id, const char *sub, const c
     return rc;
 }
 
-int devices_forget_all(struct store *s, const char *app_id, const char *sub, int *count)
+int devices_forget_all(struct store *s, const char *app_id, const struct policy *pol,
+                       const char *sub, int *count)
 {
     if (count)
         *count = 0;
-    bool all;
-    int rc = scope_all_of(s, app_id, &all);
+    bool all = pol && pol->remember_device_all;
+    int rc = pol ? OG_OK : scope_all_of(s, app_id, &all);
     if (rc != OG_OK)
         return rc;
     db_stmt *st = store_stmt(s, SQL_FORGET_ALL);

@@ -13,6 +13,8 @@
 #include "core/secrets.h"
 #include "core/store/store.h"
 
+struct policy;
+
 #define DEVICES_TOKEN_BYTES 16
 #define DEVICES_TOKEN_LEN   24 /* buffer: 22 base64url chars + NUL */
 #define DEVICES_ID_LEN      32
@@ -67,9 +69,12 @@ int devices_each(struct store *s, const char *app_id, const char *sub, int64_t n
 int devices_forget(struct store *s, const char *app_id, const char *sub, const char *id);
 
 /* Forgets every device of sub at app_id and, when app_id's own scope is
- * "all", every scope-"all" device of the same sub. *count (may be NULL)
- * gets how many. Returns 0 or a store error. */
-int devices_forget_all(struct store *s, const char *app_id, const char *sub, int *count);
+ * "all", every scope-"all" device of the same sub. pol is app_id's
+ * effective policy when the caller has read it (as policy_load gives it),
+ * else NULL: read here. *count (may be NULL) gets how many. Returns 0 or a
+ * store error. */
+int devices_forget_all(struct store *s, const char *app_id, const struct policy *pol,
+                       const char *sub, int *count);
 
 /* Deletes rows expired at now_ms. */
 int devices_prune(struct store *s, int64_t now_ms);

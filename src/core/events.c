@@ -467,8 +467,14 @@ static char *notice_facts(struct store *s, const struct event_facts *e, const st
 static void queue_notices(struct store *s, const struct event_facts *e, const struct rule *r,
                           unsigned bit, const struct facts *f)
 {
-    struct policy pol;
-    if (policy_load(s, e->app_id, &pol) != OG_OK || !pol.notify || !(pol.notify_events & bit))
+    struct policy loaded;
+    const struct policy *pol = e->pol;
+    if (!pol) {
+        if (policy_load(s, e->app_id, &loaded) != OG_OK)
+            return;
+        pol = &loaded;
+    }
+    if (!pol->notify || !(pol->notify_events & bit))
         return;
     const char *name = policy_notify_name(bit);
     struct recipients *to = og_calloc(1, sizeof(*to));
@@ -476,7 +482,7 @@ static void queue_notices(struct store *s, const struct event_facts *e, const st
     recipients_of(s, f->user_id, "email", to);
     if (r->flags & R_SUMMARY)
         supersede(s, f->user_id, e->at_ms, to);
-    if (to->n == 0 && pol.notify_sms) {
+    if (to->n == 0 && pol->notify_sms) {
         to->channel = FACTOR_SMS;
         recipients_of(s, f->user_id, "sms", to);
     }

@@ -9,6 +9,7 @@
 #define OTPGATE_EVENTS_H
 
 #include "core/common.h"
+#include "core/policy.h"
 #include "core/store/store.h"
 
 /* Notifications coalesce: at most one per user, event and factor in this
@@ -29,6 +30,9 @@ struct event_facts {
     const char *detail;
     const char *client_ip;
     const char *user_agent;
+    /* app_id's effective policy (as policy_load gives it) when the caller
+     * has read it already, else NULL: read here. */
+    const struct policy *pol;
 };
 
 /* Queues what the event announces, in the caller's transaction: a webhook

@@ -22,7 +22,7 @@
 struct mfa_ctx {
     struct store *store;
     const struct keyring *keys;
-    const struct policy *pol;
+    const struct policy *pol; /* app_id's effective policy, as policy_load gives it */
     const char *app_id;
     const char *app_name;
     const char *issuer; /* shown in authenticator apps */

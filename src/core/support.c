@@ -335,7 +335,7 @@ int support_user_reset(struct store *s, int64_t user_id, const char *app_id, con
     if (rc == OG_OK)
         rc = exec_id(s, SQL_CLEAR_FACTOR_REFS, user_id, NULL);
     if (rc == OG_OK)
-        rc = devices_forget_all(s, app_id, sub, &c.devices);
+        rc = devices_forget_all(s, app_id, NULL, sub, &c.devices);
     if (rc == OG_OK) {
         char more[128], detail[384];
         snprintf(more, sizeof(more),
@@ -353,7 +353,7 @@ int support_user_forget_devices(struct store *s, const char *app_id, const char 
                                 const char *by, const char *admin, int64_t now_ms, int *count)
 {
     int n = 0;
-    int rc = devices_forget_all(s, app_id, sub, &n);
+    int rc = devices_forget_all(s, app_id, NULL, sub, &n);
     if (rc == OG_OK) {
         char more[64], detail[320];
         snprintf(more, sizeof(more), ",\"devices\":%d}", n);

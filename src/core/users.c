@@ -189,7 +189,7 @@ void users_record_success(const struct mfa_ctx *c, struct mfa_user *u, const cha
 void users_forget_devices(const struct mfa_ctx *c, const char *sub, const char *why)
 {
     int n = 0;
-    if (devices_forget_all(c->store, c->app_id, sub, &n) == OG_OK && n > 0) {
+    if (devices_forget_all(c->store, c->app_id, c->pol, sub, &n) == OG_OK && n > 0) {
         char detail[96];
         snprintf(detail, sizeof(detail), "%d: %s", n, why);
         audit_log(c, sub, "devices_forgotten", NULL, detail);

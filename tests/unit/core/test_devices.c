@@ -207,7 +207,7 @@ static void test_list_and_forget(void **state)
     assert_string_equal(l.ids[0], d1.id);
     assert_int_equal(devices_forget(f->s, "app_a", "gus", d2.id), OG_ERR_NOT_FOUND);
     int n = -1;
-    assert_int_equal(devices_forget_all(f->s, "app_c", "gus", &n), 0);
+    assert_int_equal(devices_forget_all(f->s, "app_c", NULL, "gus", &n), 0);
     assert_int_equal(n, 0);
     /* With scope all, it is app_a's user's too. */
     char err[160];
@@ -224,8 +224,17 @@ static void test_list_and_forget(void **state)
     struct device got;
     assert_int_equal(devices_find(f->s, &f->k, t1, "app_a", "gus", false, NOW, -1, &got),
                      OG_ERR_NOT_FOUND);
+    /* The policy the caller passes decides, not the stored one: per app,
+     * the scope-all device is not app_a's. */
+    struct policy per_app;
+    assert_int_equal(policy_load(f->s, "app_a", &per_app), 0);
+    assert_true(per_app.remember_device_all);
+    per_app.remember_device_all = false;
     n = -1;
-    assert_int_equal(devices_forget_all(f->s, "app_a", "gus", &n), 0);
+    assert_int_equal(devices_forget_all(f->s, "app_a", &per_app, "gus", &n), 0);
+    assert_int_equal(n, 0);
+    n = -1;
+    assert_int_equal(devices_forget_all(f->s, "app_a", NULL, "gus", &n), 0);
     assert_int_equal(n, 1); /* the scope-all one; app_b's own stays */
     assert_int_equal(devices_find(f->s, &f->k, t3, "app_b", "gus", false, NOW, -1, &got), 0);
 }

@@ -101,6 +101,14 @@ static void audit_at(struct fixture *f, int64_t at, const char *event, const cha
     assert_int_equal(store_commit(f->s), 0);
 }
 
+/* Sets a policy key and reads the app's policy again, as the next request
+ * does (audit_log announces under the request's policy, ctx.pol). */
+static void set_policy(struct fixture *f, const char *app, const char *key, const char *value)
+{
+    assert_int_equal(policy_set(f->s, app, key, value, f->err, sizeof(f->err)), 0);
+    assert_int_equal(policy_load(f->s, f->app, &f->pol), 0);
+}
+
 static void test_table(void **state)
 {
     (void)state;
@@ -218,16 +226,24 @@ static void test_coalescing_and_cap(void **state)
 static void test_policy_keys(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(policy_set(f->s, f->app, "notify_events", "locked", f->err, sizeof(f->err)),
-                     0);
+    set_policy(f, f->app, "notify_events", "locked");
     struct mfa_factor e;
     email_factor(f, "alice@example.com", &e);
     assert_int_equal(count(f, "kind = 'notice'"), 0); /* factor_added is not chosen */
     audit_at(f, T0 + MIN, "locked", NULL, NULL);
     assert_int_equal(count(f, "kind = 'notice'"), 1);
-    assert_int_equal(policy_set(f->s, f->app, "notify", "off", f->err, sizeof(f->err)), 0);
+    set_policy(f, f->app, "notify", "off");
     audit_at(f, T0 + 10 * MIN, "locked", NULL, NULL);
     assert_int_equal(count(f, "kind = 'notice'"), 1);
+    /* The request's policy decides, not a row it has not read: without
+     * one (ctx.pol NULL) the stored policy is read. */
+    f->pol.notify = true;
+    audit_at(f, T0 + 20 * MIN, "locked", NULL, NULL);
+    assert_int_equal(count(f, "kind = 'notice'"), 2);
+    f->ctx.pol = NULL;
+    audit_at(f, T0 + 30 * MIN, "locked", NULL, NULL);
+    assert_int_equal(count(f, "kind = 'notice'"), 2);
+    f->ctx.pol = &f->pol;
 }
 
 static void test_sms_only_without_email_and_when_allowed(void **state)
@@ -239,7 +255,7 @@ static void test_sms_only_without_email_and_when_allowed(void **state)
     factors_activate(&f->ctx, &f->u, &p);
     assert_int_equal(store_commit(f->s), 0);
     assert_int_equal(count(f, "kind = 'notice'"), 0);
-    assert_int_equal(policy_set(f->s, "", "notify_sms", "on", f->err, sizeof(f->err)), 0);
+    set_policy(f, "", "notify_sms", "on");
     audit_at(f, T0 + MIN, "locked", NULL, NULL);
     assert_int_equal(count(f, "kind = 'notice' AND channel = 'sms' AND destination = "
                               "'+447700900123'"),
