@@ -648,14 +648,15 @@ class _ProcGroup:
         return next((c for c in codes if c != codes[0]), codes[0])
 
 
-class ServerGroup:
+class ServerGroup(Server):
     """OTPGATE_TEST_INSTANCES=N (N > 1): what a test takes for one server is
     N otpgate processes on one data directory, so one master.key and one
     PostgreSQL database, behind a round-robin TCP proxy (rrproxy.py) in the
     load balancer's place. .port and .url are the proxy's, and each new
     connection goes to the next instance. The first instance starts alone
     (it makes master.key, the schema and the first signing key), then the
-    others, as docker/compose.ha.yaml starts them. Signals, stop and
+    others, as docker/compose.ha.yaml starts them. Requests, connect()
+    and raw() go through the proxy (Server's own). Signals, stop and
     teardown go to every instance; .stderr and .logs hold every instance's
     lines (member by member); wait_log waits for a line from any of them;
     metrics() and dev_outbox() gather every instance's (the development
@@ -664,16 +665,12 @@ class ServerGroup:
 
     def __init__(self, workdir, n, env=None, args=None, data_dir=None):
         from rrproxy import RRProxy
-        self.workdir = str(workdir)
-        self.data_dir = data_dir or os.path.join(self.workdir, "data")
+        super().__init__(workdir, env=env, args=args, data_dir=data_dir)
         self.members = []
         for i in range(n):
             w = os.path.join(self.workdir, "instance%d" % i)
             os.makedirs(w, exist_ok=True)
             self.members.append(Server(w, env=env, args=args, data_dir=self.data_dir))
-        self.proc = None
-        self.port = None
-        self.url = None
         self._proxy = RRProxy([])
 
     def env(self):
@@ -711,11 +708,11 @@ class ServerGroup:
 
     @property
     def expect_clean_exit(self):
-        return self.members[0].expect_clean_exit
+        return all(m.expect_clean_exit for m in getattr(self, "members", []))
 
     @expect_clean_exit.setter
     def expect_clean_exit(self, value):
-        for m in self.members:
+        for m in getattr(self, "members", []):
             m.expect_clean_exit = value
 
     @property
@@ -736,14 +733,6 @@ class ServerGroup:
             if time.monotonic() >= deadline:
                 return None
             time.sleep(0.02)
-
-    def wait_exit(self, timeout=10.0):
-        try:
-            rc = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
-        self._join_reader()
-        return rc
 
     def send_signal(self, sig):
         for m in self.members:
@@ -769,6 +758,8 @@ class ServerGroup:
 
     def teardown(self):
         problems = []
+        for c in self._clients:
+            c.close()
         for i, m in enumerate(self.members):
             problems.extend("instance %d: %s" % (i, p) for p in m.teardown())
         self._proxy.stop()
@@ -779,26 +770,6 @@ class ServerGroup:
         if sum(got) >= len(got) and 0 in got and not self._proxy.refused:
             problems.append("the proxy gave no connection to an instance: %r" % got)
         return problems
-
-    def request(self, method, path, headers=None, body=None, timeout=5.0):
-        return http_request(self.port, method, path, headers, body, timeout)
-
-    def get(self, path, headers=None):
-        return self.request("GET", path, headers=headers)
-
-    def connect(self, timeout=5.0):
-        """A raw Client through the proxy, closed at teardown."""
-        c = Client(self.port, timeout=timeout)
-        self.members[0]._clients.append(c)
-        return c
-
-    def raw(self, data, timeout=3.0):
-        c = self.connect(timeout=timeout)
-        try:
-            c.send(data)
-            return c.read_all(timeout)
-        finally:
-            c.close()
 
     def metrics(self):
         """Every instance's /metrics, one after the other (a sum over the
