@@ -45,6 +45,7 @@ void audit_log(const struct mfa_ctx *c, const char *sub, const char *event, cons
         .client_ip = c->client_ip,
         .user_agent = c->user_agent,
         .pol = c->pol,
+        .webhook_url = c->webhook_url,
     };
     events_announce(c->store, &e);
 }

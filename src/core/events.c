@@ -524,7 +524,11 @@ void events_announce(struct store *s, const struct event_facts *e)
     /* Most events of most apps announce nothing: only a look at the app's
      * webhook URL before anything more is read. */
     char url[APPS_URI_MAX + 1];
-    bool hook = r->webhook && apps_webhook_url(s, e->app_id, url, sizeof(url)) == OG_OK;
+    const char *hook = NULL;
+    if (r->webhook && e->webhook_url)
+        hook = e->webhook_url[0] ? e->webhook_url : NULL;
+    else if (r->webhook && apps_webhook_url(s, e->app_id, url, sizeof(url)) == OG_OK)
+        hook = url;
     unsigned bit = events_notice_bit(e->event, e->detail);
     bool removal = strcmp(e->event, "factor_removed") == 0;
     if (!hook && !bit && !removal)
@@ -534,7 +538,7 @@ void events_announce(struct store *s, const struct event_facts *e)
     if (removal && f.factor_active && strcmp(f.factor_type, "email") == 0)
         removed_add(f.user_id, e->at_ms, f.factor_dest);
     if (hook)
-        queue_webhook(s, e, r->webhook, url, &f);
+        queue_webhook(s, e, r->webhook, hook, &f);
     /* Removing a factor never confirmed changes nothing the user relies on. */
     if (bit == NOTIFY_FACTOR_REMOVED && !f.factor_active)
         bit = 0;

@@ -33,6 +33,9 @@ struct event_facts {
     /* app_id's effective policy (as policy_load gives it) when the caller
      * has read it already, else NULL: read here. */
     const struct policy *pol;
+    /* app_id's webhook URL ("" for none) when the caller has read it, else
+     * NULL: read here. */
+    const char *webhook_url;
 };
 
 /* Queues what the event announces, in the caller's transaction: a webhook

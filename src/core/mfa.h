@@ -24,6 +24,9 @@ struct mfa_ctx {
     const struct keyring *keys;
     const struct policy *pol; /* app_id's effective policy, as policy_load gives it */
     const char *app_id;
+    /* app_id's webhook URL ("" for none) when the caller has read it, else
+     * NULL: the audit's events read it from the store. */
+    const char *webhook_url;
     const char *app_name;
     const char *issuer; /* shown in authenticator apps */
     int64_t now_ms;

@@ -538,6 +538,7 @@ void admin_console_app_webhook(struct http_request *req)
         console_error(&c, 500, "body.error");
         return;
     }
+    console_apps_changed(&c); /* the app cache holds the URL */
     log_info("admin console: webhook saved", "admin", c.sess.username);
     console_redirect(&c, next);
 }

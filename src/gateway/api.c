@@ -38,6 +38,7 @@ struct api {
     struct policy pol;
     char app_id[MFA_ID_LEN];
     char app_name[128];
+    char webhook_url[APPS_URI_MAX + 1]; /* the app's, from the app cache */
     json_t *body;
     const char *sub;
     bool in_batch;
@@ -433,8 +434,8 @@ static bool api_start(struct http_request *req, struct api *a, enum api_body bod
     bool creds = basic_credentials(req, &id, &secret);
     enum appcache_result auth = APPCACHE_UNAVAILABLE;
     if (creds && s->apps)
-        auth =
-            appcache_auth(s, id.p, secret.p, secret.len, a->app_name, sizeof(a->app_name), &a->pol);
+        auth = appcache_auth(s, id.p, secret.p, secret.len, a->app_name, sizeof(a->app_name),
+                             &a->pol, a->webhook_url, sizeof(a->webhook_url));
     bool have_policy = auth == APPCACHE_OK;
     if (creds && auth == APPCACHE_UNAVAILABLE) /* no cache: straight from the store */
         auth = apps_check_secret(server_db(s), &s->keys, id.p, secret.p, secret.len)
@@ -492,6 +493,7 @@ static bool api_start(struct http_request *req, struct api *a, enum api_body bod
     a->ctx.keys = &s->keys;
     a->ctx.pol = &a->pol;
     a->ctx.app_id = a->app_id;
+    a->ctx.webhook_url = have_policy ? a->webhook_url : NULL;
     a->ctx.app_name = a->app_name[0] ? a->app_name : a->app_id;
     a->ctx.issuer = a->ctx.app_name;
     a->ctx.now_ms = server_now_ms();

@@ -1,6 +1,6 @@
 /* Every app at once, read in one snapshot of the store and kept until
  * another process commits: a hash table from client_id to the app's name,
- * secret digest and effective policy. Checking a secret costs one SHA-256
+ * secret digest, effective policy and webhook URL. Checking a secret costs one SHA-256
  * and a constant-time comparison whatever the id, as apps_check_secret's
  * dummy work makes it cost the same for known and unknown ids. */
 #include "gateway/appcache.h"
@@ -18,6 +18,7 @@ struct appcache_entry {
     uint8_t digest[32]; /* SHA-256 of the client secret */
     bool opened;        /* the sealed secret opened; else nothing passes */
     struct policy pol;
+    char webhook_url[APPS_URI_MAX + 1]; /* "" when it has none */
 };
 
 struct appcache {
@@ -108,7 +109,8 @@ static void collect(const char *id, const uint8_t digest[32], bool opened, void 
     e->opened = opened;
 }
 
-/* Names and policies for the collected entries, then the index. */
+/* Names, policies and webhook URLs for the collected entries, then the
+ * index. */
 static int complete(struct appcache *c, struct store *st)
 {
     struct policy global;
@@ -125,6 +127,11 @@ static int complete(struct appcache *c, struct store *st)
             break;
         } /* else left "", as a request used to find it when apps_get failed */
         rc = policy_load_app(st, &global, e->id, &e->pol);
+        if (rc == OG_OK) {
+            int hrc = apps_webhook_url(st, e->id, e->webhook_url, sizeof(e->webhook_url));
+            if (hrc != OG_OK && hrc != OG_ERR_NOT_FOUND)
+                rc = hrc;
+        }
     }
     if (rc != OG_OK)
         return rc;
@@ -178,7 +185,7 @@ static int load(struct appcache *c, struct server *s, int64_t known_version)
 
 enum appcache_result appcache_auth(struct server *s, const char *id, const char *secret,
                                    size_t secret_len, char *name, size_t namelen,
-                                   struct policy *pol)
+                                   struct policy *pol, char *webhook_url, size_t urllen)
 {
     struct appcache *c = server_apps(s);
     /* While a batch is open its BEGIN IMMEDIATE holds the write lock, so
@@ -200,5 +207,6 @@ enum appcache_result appcache_auth(struct server *s, const char *id, const char 
         return APPCACHE_DENIED;
     snprintf(name, namelen, "%s", e->name);
     *pol = e->pol;
+    snprintf(webhook_url, urllen, "%s", e->webhook_url);
     return APPCACHE_OK;
 }

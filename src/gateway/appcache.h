@@ -1,6 +1,7 @@
 /* The gateway's cache of the registered apps, for authenticating API
  * requests without reading the store: per client_id the app's name, the
- * SHA-256 of its client secret (never the secret) and its effective policy.
+ * SHA-256 of its client secret (never the secret), its effective policy and
+ * its webhook URL.
  * The whole cache is dropped and read again whenever store_data_version
  * moves. On SQLite that is PRAGMA data_version, which moves when another
  * process (the CLI: app add, rotate-secret, remove, policy set) commits:
@@ -40,11 +41,12 @@ void appcache_drop(struct appcache *c);
  * in constant time with the app's, or with a dummy for an unknown id, so
  * the time taken does not tell known ids from unknown ones. On
  * APPCACHE_OK copies the app's name into name (namelen bytes, truncated;
- * "" when apps_get cannot read it) and its effective policy (as
- * policy_load gives it) into pol. Uses s->apps, s->store, s->keys and
+ * "" when apps_get cannot read it), its effective policy (as policy_load
+ * gives it) into pol and its webhook URL ("" for none; urllen >=
+ * APPS_URI_MAX + 1) into webhook_url. Uses s->apps, s->store, s->keys and
  * s->batch. */
 enum appcache_result appcache_auth(struct server *s, const char *id, const char *secret,
                                    size_t secret_len, char *name, size_t namelen,
-                                   struct policy *pol);
+                                   struct policy *pol, char *webhook_url, size_t urllen);
 
 #endif

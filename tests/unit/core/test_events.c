@@ -195,6 +195,28 @@ static void test_webhook_body_and_notice(void **state)
     assert_int_equal(count(f, "kind = 'notice' AND event = 'locked'"), 1);
 }
 
+/* A webhook URL the caller read already (the API's app cache) is the one
+ * used: "" for none, without a look at the store; NULL reads it. */
+static void test_webhook_url_from_caller(void **state)
+{
+    struct fixture *f = *state;
+    char secret[APPS_WEBHOOK_SECRET_LEN];
+    bool made = false;
+    assert_int_equal(apps_set_webhook(f->s, &f->k, f->app, "https://hooks.example/x", secret,
+                                      sizeof(secret), &made, f->err, sizeof(f->err)),
+                     0);
+    f->ctx.webhook_url = "";
+    audit_at(f, T0, "verify_ok", NULL, "recovery_code");
+    assert_int_equal(count(f, "kind = 'webhook'"), 0);
+    f->ctx.webhook_url = "https://cached.example/y";
+    audit_at(f, T0 + 1, "verify_ok", NULL, "recovery_code");
+    assert_int_equal(count(f, "kind = 'webhook' AND destination = 'https://cached.example/y'"), 1);
+    f->ctx.webhook_url = NULL;
+    audit_at(f, T0 + 2, "verify_ok", NULL, "recovery_code");
+    assert_int_equal(count(f, "kind = 'webhook' AND destination = 'https://hooks.example/x'"), 1);
+    assert_int_equal(count(f, "kind = 'webhook'"), 2);
+}
+
 static void test_coalescing_and_cap(void **state)
 {
     struct fixture *f = *state;
@@ -489,6 +511,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test_setup_teardown(test_webhook_body_and_notice, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_url_from_caller, setup, teardown),
         cmocka_unit_test_setup_teardown(test_coalescing_and_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sms_only_without_email_and_when_allowed, setup,
