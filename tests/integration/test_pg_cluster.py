@@ -30,8 +30,8 @@ what an app or a user sees:
      spent before the outage stays spent;
   i. 40 users of one app adding an e-mail at the same moment all succeed
      (none gets a 503 from conflicts between unrelated transactions);
-  h. the operator's commands (app add, policy set) work while the
-     instances serve traffic, never refused as "busy".
+  h. the operator's commands (app add, policy set, user unlock, app set)
+     work while the instances serve traffic, never refused as "busy".
 
 Tests run in this order (d kills an instance and starts it again, e stops
 PostgreSQL) and share the farm; an autouse fixture checks every instance
@@ -1005,8 +1005,9 @@ def test_i_concurrent_enrolments_of_different_users_all_succeed(farm):
 
 
 def test_h_commands_work_while_instances_serve(farm):
-    """An operator's commands (app add, policy set) run while the
-    instances serve traffic: none fails with "busy". (Earlier CLI calls of
+    """An operator's commands (app add, policy set, user unlock of a user
+    under load, app set) run while the instances serve traffic: none fails
+    with "busy". (Earlier CLI calls of
     this module that were refused with "busy" and run again are listed in
     the failure message.)"""
     app = farm.add_app("Ops", "lockout_free=1000", "lockout_hard=100000", "max_attempts=100")
@@ -1043,6 +1044,16 @@ def test_h_commands_work_while_instances_serve(farm):
                          check=False, retry_busy=False)
             if p.returncode != 0:
                 failed.append(("app add", p.returncode, p.stderr.strip()))
+            # Unlocking a user whose failures the load is counting, and
+            # renaming the app it calls as.
+            p = farm.cli("user", "unlock", "ops%s" % (n % 8 or ""), "--app", app.client_id,
+                         check=False, retry_busy=False)
+            if p.returncode != 0:
+                failed.append(("user unlock", p.returncode, p.stderr.strip()))
+            p = farm.cli("app", "set", app.client_id, "--name", "Ops %d" % n, check=False,
+                         retry_busy=False)
+            if p.returncode != 0:
+                failed.append(("app set", p.returncode, p.stderr.strip()))
     finally:
         stop.set()
         for t in threads:

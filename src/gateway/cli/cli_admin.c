@@ -498,24 +498,29 @@ static int cmd_app_set(struct admin_env *e, const struct opts *o, const char *id
         return rc;
     char err[512] = "", secret[APPS_WEBHOOK_SECRET_LEN] = "";
     bool made = false;
-    rc = store_begin(e->store);
-    if (rc == OG_OK && (o->name || o->nuris))
-        rc = apps_update(e->store, id, o->name, o->nuris ? o->uris : NULL, o->nuris, err,
-                         sizeof(err));
-    if (rc == OG_OK && o->webhook_url)
-        rc = apps_set_webhook(e->store, &e->keys, id, o->webhook_url, secret, sizeof(secret), &made,
-                              err, sizeof(err));
-    if (rc == OG_OK && (o->seen & OPT_ROTATE_HOOK)) {
-        rc = apps_rotate_webhook_secret(e->store, &e->keys, id, secret, sizeof(secret));
-        if (rc == OG_ERR_NOT_FOUND)
-            snprintf(err, sizeof(err), "app '%s' has no webhook URL; set one with --webhook-url",
-                     id);
-        made = rc == OG_OK;
-    }
-    if (rc == OG_OK)
-        rc = store_commit(e->store);
-    else
-        store_rollback(e->store);
+    int run = 0;
+    do {
+        err[0] = '\0';
+        made = false;
+        rc = store_begin(e->store);
+        if (rc == OG_OK && (o->name || o->nuris))
+            rc = apps_update(e->store, id, o->name, o->nuris ? o->uris : NULL, o->nuris, err,
+                             sizeof(err));
+        if (rc == OG_OK && o->webhook_url)
+            rc = apps_set_webhook(e->store, &e->keys, id, o->webhook_url, secret, sizeof(secret),
+                                  &made, err, sizeof(err));
+        if (rc == OG_OK && (o->seen & OPT_ROTATE_HOOK)) {
+            rc = apps_rotate_webhook_secret(e->store, &e->keys, id, secret, sizeof(secret));
+            if (rc == OG_ERR_NOT_FOUND)
+                snprintf(err, sizeof(err),
+                         "app '%s' has no webhook URL; set one with --webhook-url", id);
+            made = rc == OG_OK;
+        }
+        if (rc == OG_OK)
+            rc = store_commit(e->store);
+        else
+            store_rollback(e->store);
+    } while (again_after_busy(rc, &run));
     if (rc != OG_OK) {
         OPENSSL_cleanse(secret, sizeof(secret));
         return fail("app set: %s", err[0] ? err : og_strerror(rc));
@@ -984,33 +989,38 @@ static int cmd_user_change(struct admin_env *e, const char *sub, const char *app
 {
     bool reset = what == USER_RESET;
     const char *cmd = reset ? "reset" : what == USER_UNLOCK ? "unlock" : "forget-devices";
-    int rc = store_begin(e->store);
-    if (rc != OG_OK)
-        return fail("user %s: cannot start a transaction: %s", cmd, og_strerror(rc));
     struct user_ref u;
-    rc = pick_user(e->store, sub, app, cmd, &u);
-    if (rc) {
-        store_rollback(e->store);
-        return rc;
-    }
-    struct support_reset_counts counts = {0, 0, 0, 0};
-    int64_t failures = 0;
-    int devices = 0;
-    if (reset)
-        rc = support_user_reset(e->store, u.id, u.app_id, sub, "cli", NULL, server_now_ms(),
-                                &counts);
-    else if (what == USER_FORGET_DEVICES)
-        rc = support_user_forget_devices(e->store, u.app_id, sub, "cli", NULL, server_now_ms(),
-                                         &devices);
-    else
-        rc = support_user_unlock(e->store, u.id, u.app_id, sub, "cli", NULL, server_now_ms(),
-                                 &failures);
-    if (rc == OG_OK)
-        rc = store_commit(e->store);
-    if (rc != OG_OK) {
-        store_rollback(e->store);
+    struct support_reset_counts counts;
+    int64_t failures;
+    int devices, rc, run = 0;
+    do {
+        counts = (struct support_reset_counts){0, 0, 0, 0};
+        failures = 0;
+        devices = 0;
+        rc = store_begin(e->store);
+        if (rc != OG_OK)
+            continue; /* the loop's test: again, or the failure below */
+        int picked = pick_user(e->store, sub, app, cmd, &u);
+        if (picked) {
+            store_rollback(e->store);
+            return picked;
+        }
+        if (reset)
+            rc = support_user_reset(e->store, u.id, u.app_id, sub, "cli", NULL, server_now_ms(),
+                                    &counts);
+        else if (what == USER_FORGET_DEVICES)
+            rc = support_user_forget_devices(e->store, u.app_id, sub, "cli", NULL, server_now_ms(),
+                                             &devices);
+        else
+            rc = support_user_unlock(e->store, u.id, u.app_id, sub, "cli", NULL, server_now_ms(),
+                                     &failures);
+        if (rc == OG_OK)
+            rc = store_commit(e->store);
+        if (rc != OG_OK)
+            store_rollback(e->store);
+    } while (again_after_busy(rc, &run));
+    if (rc != OG_OK)
         return fail("user %s: could not save: %s", cmd, og_strerror(rc));
-    }
     if (reset)
         printf("reset user %s under app %s: removed %d factors, %d recovery codes, %d "
                "challenges and %d remembered devices\n",
@@ -1355,15 +1365,18 @@ static int cmd_admin_add(const struct opts *o, const char *name)
     int ec = env_open(o, &e);
     bool replaced = false;
     if (ec == 0) {
-        rc = store_begin(e.store);
-        if (rc == OG_OK)
-            rc = admins_put(e.store, name, hash, server_now_ms(), &replaced);
-        if (rc == OG_OK)
-            rc = store_commit(e.store);
-        if (rc != OG_OK) {
-            store_rollback(e.store);
+        int run = 0;
+        do {
+            rc = store_begin(e.store);
+            if (rc == OG_OK)
+                rc = admins_put(e.store, name, hash, server_now_ms(), &replaced);
+            if (rc == OG_OK)
+                rc = store_commit(e.store);
+            if (rc != OG_OK)
+                store_rollback(e.store);
+        } while (again_after_busy(rc, &run));
+        if (rc != OG_OK)
             ec = fail("admin add: could not save: %s", og_strerror(rc));
-        }
     }
     OPENSSL_cleanse(hash, sizeof(hash));
     if (ec == 0) {
