@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,10 +308,23 @@ static int lite_schema_version(struct store *s)
     return v;
 }
 
+/* SQLite's memory statistics take a process-wide mutex around every
+ * allocation and free it makes (a few hundred a request); nothing here
+ * reads them (no sqlite3_memory_used, no heap limits), so they are off.
+ * Only possible before the library's first use: later the call is
+ * refused and changes nothing. */
+static pthread_once_t lite_config_once = PTHREAD_ONCE_INIT;
+
+static void lite_config(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 /* Opens the connection and reads the schema, so a file that is not a
  * database is refused here rather than on first use. */
 static int db_connect(const char *path, int flags, sqlite3 **out, char *err, size_t errlen)
 {
+    pthread_once(&lite_config_once, lite_config);
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(path, &db, flags, NULL);
     if (rc == SQLITE_OK)
