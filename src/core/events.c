@@ -173,7 +173,14 @@ static void facts_read(struct store *s, const struct event_facts *e, struct fact
     }
     if (!f->factor_type[0] && is_method(e->detail))
         snprintf(f->factor_type, sizeof(f->factor_type), "%s", e->detail);
-    if (strcmp(e->event, "recovery_code_used") == 0 && f->user_id &&
+}
+
+/* The codes left after a recovery_code_used event, which only a webhook
+ * body or a notice that is sent tells: read when one is about to be. */
+static void facts_read_recovery_left(struct store *s, const struct event_facts *e, struct facts *f)
+{
+    db_stmt *st;
+    if (f->recovery_left < 0 && strcmp(e->event, "recovery_code_used") == 0 && f->user_id &&
         (st = store_stmt(s, "SELECT count(*) FROM recovery_codes WHERE user_id = ?1 AND "
                             "used_at IS NULL"))) {
         db_bind_int64(st, 1, f->user_id);
@@ -465,7 +472,7 @@ static char *notice_facts(struct store *s, const struct event_facts *e, const st
 }
 
 static void queue_notices(struct store *s, const struct event_facts *e, const struct rule *r,
-                          unsigned bit, const struct facts *f)
+                          unsigned bit, struct facts *f)
 {
     struct policy loaded;
     const struct policy *pol = e->pol;
@@ -494,6 +501,7 @@ static void queue_notices(struct store *s, const struct event_facts *e, const st
         free(to);
         return;
     }
+    facts_read_recovery_left(s, e, f);
     char *facts = notice_facts(s, e, f);
     struct outbox_msg *m = og_calloc(1, sizeof(*m));
     m->kind = OUTBOX_NOTICE;
@@ -537,8 +545,10 @@ void events_announce(struct store *s, const struct event_facts *e)
     facts_read(s, e, &f);
     if (removal && f.factor_active && strcmp(f.factor_type, "email") == 0)
         removed_add(f.user_id, e->at_ms, f.factor_dest);
-    if (hook)
+    if (hook) {
+        facts_read_recovery_left(s, e, &f);
         queue_webhook(s, e, r->webhook, hook, &f);
+    }
     /* Removing a factor never confirmed changes nothing the user relies on. */
     if (bit == NOTIFY_FACTOR_REMOVED && !f.factor_active)
         bit = 0;

@@ -23,6 +23,7 @@
 #include "core/mfa.h"
 #include "core/outbox.h"
 #include "core/policy.h"
+#include "core/recovery.h"
 #include "core/secrets.h"
 #include "core/store/store.h"
 #include "core/support.h"
@@ -215,6 +216,32 @@ static void test_webhook_url_from_caller(void **state)
     audit_at(f, T0 + 2, "verify_ok", NULL, "recovery_code");
     assert_int_equal(count(f, "kind = 'webhook' AND destination = 'https://hooks.example/x'"), 1);
     assert_int_equal(count(f, "kind = 'webhook'"), 2);
+}
+
+/* A used recovery code's webhook body and notice say how many are left. */
+static void test_recovery_codes_left(void **state)
+{
+    struct fixture *f = *state;
+    char secret[APPS_WEBHOOK_SECRET_LEN];
+    bool made = false;
+    assert_int_equal(apps_set_webhook(f->s, &f->k, f->app, "https://hooks.example/x", secret,
+                                      sizeof(secret), &made, f->err, sizeof(f->err)),
+                     0);
+    struct mfa_factor e;
+    email_factor(f, "alice@example.com", &e);
+    char codes[RECOVERY_COUNT][20];
+    f->ctx.now_ms = T0 + 10 * MIN;
+    assert_int_equal(store_begin(f->s), 0);
+    assert_int_equal(recovery_codes_new(&f->ctx, &f->u, codes), MFA_OK);
+    struct mfa_outcome o = {.attempts_left = -1};
+    assert_int_equal(recovery_codes_consume(&f->ctx, &f->u, codes[3], &o), MFA_OK);
+    assert_int_equal(store_commit(f->s), 0);
+    assert_int_equal(count(f, "kind = 'webhook' AND event = 'recovery_code.used' AND "
+                              "payload LIKE '%\"recovery_codes_left\":9%'"),
+                     1);
+    assert_int_equal(count(f, "kind = 'notice' AND event = 'recovery_code_used' AND "
+                              "payload LIKE '%\"left\":9%'"),
+                     1);
 }
 
 static void test_coalescing_and_cap(void **state)
@@ -512,6 +539,7 @@ int main(void)
         cmocka_unit_test(test_table),
         cmocka_unit_test_setup_teardown(test_webhook_body_and_notice, setup, teardown),
         cmocka_unit_test_setup_teardown(test_webhook_url_from_caller, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recovery_codes_left, setup, teardown),
         cmocka_unit_test_setup_teardown(test_coalescing_and_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sms_only_without_email_and_when_allowed, setup,
