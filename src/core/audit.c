@@ -58,7 +58,9 @@ static const char *col(db_stmt *st, int i)
     return t && *t ? (const char *)t : NULL;
 }
 
-static int rows_each(db_stmt *st, void (*fn)(const struct audit_row *r, void *arg), void *arg)
+/* Calls fn for each row of st; *n counts them and *last keeps the last id. */
+static int rows_each(db_stmt *st, void (*fn)(const struct audit_row *r, void *arg), void *arg,
+                     int64_t *n, int64_t *last)
 {
     int rc;
     while ((rc = db_step(st)) == DB_ROW) {
@@ -74,6 +76,8 @@ static int rows_each(db_stmt *st, void (*fn)(const struct audit_row *r, void *ar
             .detail = col(st, 8),
         };
         fn(&r, arg);
+        ++*n;
+        *last = r.id;
     }
     db_reset(st);
     return rc == DB_DONE ? OG_OK : store_step_err(rc);
@@ -81,16 +85,29 @@ static int rows_each(db_stmt *st, void (*fn)(const struct audit_row *r, void *ar
 
 #define AUDIT_COLS "id, at, app_id, sub, event, factor_id, client_ip, user_agent, detail"
 
+/* Rows a page of audit_each holds: PostgreSQL's client keeps a whole
+ * result in memory, so a long trail is read a page at a time. */
+#define AUDIT_PAGE 1000
+
 int audit_each(struct store *s, int64_t since_ms, const char *app_id,
                void (*fn)(const struct audit_row *r, void *arg), void *arg)
 {
-    db_stmt *st = store_stmt(s, "SELECT " AUDIT_COLS " FROM audit WHERE at >= ?1 AND "
-                                "(CAST(?2 AS TEXT) IS NULL OR app_id = ?2) ORDER BY id");
-    if (!st)
-        return OG_ERR_DB;
-    db_bind_int64(st, 1, since_ms);
-    db_bind_text(st, 2, app_id, -1);
-    return rows_each(st, fn, arg);
+    int64_t after = 0;
+    for (;;) {
+        db_stmt *st = store_stmt(s, "SELECT " AUDIT_COLS " FROM audit WHERE at >= ?1 AND "
+                                    "(CAST(?2 AS TEXT) IS NULL OR app_id = ?2) AND id > ?3 "
+                                    "ORDER BY id LIMIT ?4");
+        if (!st)
+            return OG_ERR_DB;
+        db_bind_int64(st, 1, since_ms);
+        db_bind_text(st, 2, app_id, -1);
+        db_bind_int64(st, 3, after);
+        db_bind_int64(st, 4, AUDIT_PAGE);
+        int64_t n = 0;
+        int rc = rows_each(st, fn, arg, &n, &after);
+        if (rc != OG_OK || n < AUDIT_PAGE)
+            return rc;
+    }
 }
 
 /* A JSON string of v, null for NULL; bytes that are not UTF-8 become '?'

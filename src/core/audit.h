@@ -16,8 +16,9 @@ struct audit_row {
 };
 
 /* Calls fn for every row at or after since_ms (0: all) of app_id (NULL:
- * every app, and the console's own rows), oldest first. fn must not use
- * the store. Returns 0 or a store error. */
+ * every app, and the console's own rows), oldest first, read in pages by
+ * id (rows committed meanwhile with higher ids are read too). fn must not
+ * use the store. Returns 0 or a store error. */
 int audit_each(struct store *s, int64_t since_ms, const char *app_id,
                void (*fn)(const struct audit_row *r, void *arg), void *arg);
 
