@@ -139,15 +139,22 @@ static void test_table(void **state)
     assert_string_equal(iso, "2023-11-14T22:13:45.123Z");
 }
 
+/* Sets the app's webhook URL ("" removes it); true when a signing
+ * secret was made. */
+static bool set_webhook(struct fixture *f, const char *url)
+{
+    char secret[APPS_WEBHOOK_SECRET_LEN];
+    bool made = false;
+    assert_int_equal(apps_set_webhook(f->s, &f->k, f->app, url, secret, sizeof(secret), &made,
+                                      f->err, sizeof(f->err)),
+                     0);
+    return made;
+}
+
 static void test_webhook_body_and_notice(void **state)
 {
     struct fixture *f = *state;
-    char secret[APPS_WEBHOOK_SECRET_LEN];
-    bool made = false;
-    assert_int_equal(apps_set_webhook(f->s, &f->k, f->app, "https://hooks.example/x", secret,
-                                      sizeof(secret), &made, f->err, sizeof(f->err)),
-                     0);
-    assert_true(made);
+    assert_true(set_webhook(f, "https://hooks.example/x"));
     struct mfa_factor e;
     email_factor(f, "alice@example.com", &e);
     /* factor_added (pending) and factor_enrolled: two webhooks, one notice. */
@@ -189,9 +196,7 @@ static void test_webhook_body_and_notice(void **state)
     audit_at(f, T0 + MIN, "code_sent", e.id, "email");
     assert_int_equal(count(f, "1 = 1"), before);
     /* Without a webhook URL only the notice. */
-    assert_int_equal(apps_set_webhook(f->s, &f->k, f->app, "", secret, sizeof(secret), &made,
-                                      f->err, sizeof(f->err)),
-                     0);
+    set_webhook(f, "");
     audit_at(f, T0 + 10 * MIN, "locked", NULL, "consecutive failures");
     assert_int_equal(count(f, "1 = 1"), before + 1);
     assert_int_equal(count(f, "kind = 'notice' AND event = 'locked'"), 1);
@@ -202,11 +207,7 @@ static void test_webhook_body_and_notice(void **state)
 static void test_webhook_url_from_caller(void **state)
 {
     struct fixture *f = *state;
-    char secret[APPS_WEBHOOK_SECRET_LEN];
-    bool made = false;
-    assert_int_equal(apps_set_webhook(f->s, &f->k, f->app, "https://hooks.example/x", secret,
-                                      sizeof(secret), &made, f->err, sizeof(f->err)),
-                     0);
+    set_webhook(f, "https://hooks.example/x");
     f->ctx.webhook_url = "";
     audit_at(f, T0, "verify_ok", NULL, "recovery_code");
     assert_int_equal(count(f, "kind = 'webhook'"), 0);
@@ -223,11 +224,7 @@ static void test_webhook_url_from_caller(void **state)
 static void test_recovery_codes_left(void **state)
 {
     struct fixture *f = *state;
-    char secret[APPS_WEBHOOK_SECRET_LEN];
-    bool made = false;
-    assert_int_equal(apps_set_webhook(f->s, &f->k, f->app, "https://hooks.example/x", secret,
-                                      sizeof(secret), &made, f->err, sizeof(f->err)),
-                     0);
+    set_webhook(f, "https://hooks.example/x");
     struct mfa_factor e;
     email_factor(f, "alice@example.com", &e);
     char codes[RECOVERY_COUNT][20];
