@@ -439,6 +439,18 @@ static bool again_after_busy(int rc, int *run)
     return true;
 }
 
+/* Ends a command's transaction: COMMIT when rc is OG_OK, ROLLBACK when it
+ * is not or the COMMIT fails (so the next run starts clean). Returns the
+ * outcome. */
+static int txn_end(struct store *s, int rc)
+{
+    if (rc == OG_OK)
+        rc = store_commit(s);
+    if (rc != OG_OK)
+        store_rollback(s);
+    return rc;
+}
+
 /* Prints {"client_id","client_secret"} by hand rather than through
  * jansson, so no copy of the secret outlives this call uncleansed. Both are
  * plain base32/base64url text that needs no escaping. */
@@ -516,10 +528,7 @@ static int cmd_app_set(struct admin_env *e, const struct opts *o, const char *id
                          "app '%s' has no webhook URL; set one with --webhook-url", id);
             made = rc == OG_OK;
         }
-        if (rc == OG_OK)
-            rc = store_commit(e->store);
-        else
-            store_rollback(e->store);
+        rc = txn_end(e->store, rc);
     } while (again_after_busy(rc, &run));
     if (rc != OG_OK) {
         OPENSSL_cleanse(secret, sizeof(secret));
@@ -1014,10 +1023,7 @@ static int cmd_user_change(struct admin_env *e, const char *sub, const char *app
         else
             rc = support_user_unlock(e->store, u.id, u.app_id, sub, "cli", NULL, server_now_ms(),
                                      &failures);
-        if (rc == OG_OK)
-            rc = store_commit(e->store);
-        if (rc != OG_OK)
-            store_rollback(e->store);
+        rc = txn_end(e->store, rc);
     } while (again_after_busy(rc, &run));
     if (rc != OG_OK)
         return fail("user %s: could not save: %s", cmd, og_strerror(rc));
@@ -1370,10 +1376,7 @@ static int cmd_admin_add(const struct opts *o, const char *name)
             rc = store_begin(e.store);
             if (rc == OG_OK)
                 rc = admins_put(e.store, name, hash, server_now_ms(), &replaced);
-            if (rc == OG_OK)
-                rc = store_commit(e.store);
-            if (rc != OG_OK)
-                store_rollback(e.store);
+            rc = txn_end(e.store, rc);
         } while (again_after_busy(rc, &run));
         if (rc != OG_OK)
             ec = fail("admin add: could not save: %s", og_strerror(rc));
