@@ -82,6 +82,8 @@ def _sql_literal(v):
         return "NULL"
     if isinstance(v, (int, float)):
         return str(v)
+    if isinstance(v, (bytes, bytearray)):
+        return "'\\x%s'::bytea" % bytes(v).hex()
     return "'" + str(v).replace("'", "''") + "'"
 
 

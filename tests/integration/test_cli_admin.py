@@ -1,11 +1,15 @@
 """The admin commands against the real binary: `otpgate app ...`,
 `otpgate policy ...` and `otpgate user ...` (SPEC §2). Each test has its own
-OTPGATE_DATA_DIR under tmp_path; users are created directly with sqlite3."""
+OTPGATE_DATA_DIR under tmp_path; users are created by writing their rows
+into the store directly (store_connect: SQLite's file, or the data
+directory's PostgreSQL database), since no command creates one."""
 
+import contextlib
 import json
-import sqlite3
 
 import pytest
+
+from conftest import PG_MODE, store_connect, store_rows
 
 
 @pytest.fixture
@@ -17,7 +21,6 @@ def cli(run_cli, tmp_path):
         return run_cli(list(args), env={"OTPGATE_DATA_DIR": str(data)})
 
     run.data = data
-    run.db = data / "otpgate.db"
     return run
 
 
@@ -55,10 +58,15 @@ def policy_lines(cli, *args):
     return out
 
 
+@contextlib.contextmanager
 def db(cli):
-    conn = sqlite3.connect(str(cli.db))
-    conn.execute("PRAGMA foreign_keys = ON")
-    return conn
+    """A connection to the test's store, committed and closed at the end."""
+    conn = store_connect(cli.data)
+    try:
+        yield conn
+        conn.commit()
+    finally:
+        conn.close()
 
 
 # ---- app ------------------------------------------------------------------
@@ -78,6 +86,8 @@ def test_app_add_prints_credentials_once(cli):
         path = cli.data / name
         if path.exists():
             assert secret.encode() not in path.read_bytes()
+    apps = store_rows(str(cli.data), "SELECT * FROM apps")
+    assert len(apps) == 1 and secret not in repr(apps)
     # A second app gets other credentials.
     other = add_app(cli, name="Other")
     assert other[0] != creds["client_id"] and other[1] != secret
@@ -231,7 +241,7 @@ def make_user(cli, app, sub, failures=0, locked=False):
                      ("f_e" + tag, "f_e" + tag, uid))
         for i in range(10):
             conn.execute("INSERT INTO recovery_codes (user_id, salt, hash, used_at, created_at)"
-                         " VALUES (?, x'00', x'01', ?, 1)", (uid, 5 if i < 3 else None))
+                         " VALUES (?, ?, ?, ?, 1)", (uid, b"\x00", b"\x01", 5 if i < 3 else None))
         conn.execute("INSERT INTO challenges (id, user_id, factor_id, purpose, status, "
                      "max_attempts, resend_at, expires_at, created_at) VALUES "
                      "(?, ?, ?, 'login', 'open', 5, 0, 9999999999999, 1)",
@@ -241,7 +251,8 @@ def make_user(cli, app, sub, failures=0, locked=False):
 
 def audit_events(cli):
     with db(cli) as conn:
-        return conn.execute("SELECT event, app_id, sub FROM audit ORDER BY id").fetchall()
+        return [(r["event"], r["app_id"], r["sub"])
+                for r in conn.execute("SELECT event, app_id, sub FROM audit ORDER BY id")]
 
 
 def test_user_show(cli):
@@ -275,7 +286,7 @@ def test_user_unlock(cli):
     with db(cli) as conn:
         row = conn.execute("SELECT failures, retry_at, locked_at FROM users WHERE id = ?",
                            (uid,)).fetchone()
-    assert row == (0, 0, None)
+    assert dict(row) == {"failures": 0, "retry_at": 0, "locked_at": None}
     u = json.loads(ok(cli("user", "show", "alice")).stdout)["apps"][0]
     assert u["locked"] is False and u["failures"] == 0 and len(u["factors"]) == 2
     assert audit_events(cli) == [("admin_unlock", cid, "alice")]
@@ -294,8 +305,9 @@ def test_user_reset(cli):
             n = conn.execute("SELECT count(*) FROM %s WHERE user_id = ?" % table,
                              (other,)).fetchone()[0]
             assert n > 0, table
-        assert conn.execute("SELECT preferred_factor, last_used_factor FROM users WHERE id = ?",
-                            (uid,)).fetchone() == (None, None)
+        row = conn.execute("SELECT preferred_factor, last_used_factor FROM users WHERE id = ?",
+                           (uid,)).fetchone()
+        assert dict(row) == {"preferred_factor": None, "last_used_factor": None}
     u = json.loads(ok(cli("user", "show", "alice")).stdout)["apps"][0]
     assert u["factors"] == [] and u["recovery_codes_left"] == 0
     assert audit_events(cli) == [("admin_reset", cid, "alice")]
@@ -336,7 +348,12 @@ def test_user_under_several_apps(cli):
 def test_help(cli, args):
     p = ok(cli(*args))
     assert p.stdout.startswith("Usage: otpgate " + args[0])
-    assert not cli.db.exists()  # help touches nothing
+    # Help touches nothing: no data directory (master.key, SQLite's file),
+    # and on PostgreSQL no table in the data directory's database.
+    assert not cli.data.exists()
+    if PG_MODE:
+        assert store_rows(str(cli.data), "SELECT count(*) AS n FROM information_schema.tables"
+                          " WHERE table_schema = 'public'") == [{"n": 0}]
 
 
 def test_main_help_lists_admin_commands(cli):
