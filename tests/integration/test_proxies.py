@@ -10,6 +10,8 @@ import socket
 import time
 import urllib.parse
 
+import pytest
+
 from apiclient import gw, metric_value  # noqa: F401  (fixture)
 from conftest import Client
 from pagewalk import start_link
@@ -71,7 +73,10 @@ class ProxiedConsole(Console):
 
 class ClientFrom(Client):
     """A raw connection from a given loopback source address (127.0.0.2 …),
-    so one test can be several clients."""
+    so one test can be several clients. Tests that use it talk to one
+    process (single_instance): the round-robin TCP proxy in front of
+    several connects from 127.0.0.1, so otpgate would see the proxy's
+    address instead."""
 
     def __init__(self, port, src, timeout=5.0):  # pylint: disable=super-init-not-called
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -162,15 +167,20 @@ def request_lines(server):
 
 
 def request_ip(server, headers):
-    """The client address the server logged for one /healthz request."""
-    before = len(request_lines(server))
+    """The client address the server logged for one /healthz request (the
+    new line of whichever instance served it)."""
+    members = getattr(server, "members", [server])
+    before = [len(request_lines(m)) for m in members]
     r = call(server.port, "GET", "/healthz", headers)
     assert r.status == 200
     deadline = time.monotonic() + 5.0
-    while len(request_lines(server)) <= before:
+    while True:
+        for m, n in zip(members, before):
+            lines = request_lines(m)
+            if len(lines) > n:
+                return lines[n]["ip"]
         assert time.monotonic() < deadline, server.stderr
         time.sleep(0.02)
-    return request_lines(server)[before]["ip"]
 
 
 def test_client_address_walk(make_server):
@@ -213,9 +223,6 @@ def test_metrics_for_loopback_only_by_default(make_server):
     server = make_server()
     r = call(server.port, "GET", "/metrics")
     assert r.status == 200 and "otpgate_uptime_seconds" in r.text
-    c = ClientFrom(server.port, "127.0.0.5")
-    assert c.request(GET_METRICS).status == 200
-    c.close()
     # A local reverse proxy otpgate does not trust forwards a request from
     # the internet: not a loopback scrape.
     for headers in (xff("203.0.113.7"), xff("127.0.0.1"), [("Forwarded", "for=127.0.0.1")]):
@@ -223,9 +230,26 @@ def test_metrics_for_loopback_only_by_default(make_server):
         assert r.status == 403, (headers, r)
         assert "OTPGATE_METRICS_ALLOW" in r.text
         assert "otpgate_" not in r.text
-    # The refusals are counted like any answer.
-    m = call(server.port, "GET", "/metrics").text
+    # The refusals are counted like any answer (on every instance: summed).
+    m = server.metrics()
     assert metric_value(m, "otpgate_http_requests_total", {"route": "/metrics", "status": "403"}) == 3
+
+
+@pytest.mark.single_instance  # the peer's own address (ClientFrom)
+def test_metrics_for_any_loopback_peer_by_default(make_server):
+    server = make_server()
+    c = ClientFrom(server.port, "127.0.0.5")
+    assert c.request(GET_METRICS).status == 200
+    c.close()
+
+
+@pytest.mark.single_instance  # the peer's own address (ClientFrom)
+def test_metrics_allow_setting_names_peers(make_server):
+    server = make_server(env={"OTPGATE_METRICS_ALLOW": "10.0.0.0/8, 127.0.0.7",
+                              "OTPGATE_TRUSTED_PROXIES": "127.0.0.1"})
+    c = ClientFrom(server.port, "127.0.0.7")
+    assert c.request(GET_METRICS).status == 200
+    c.close()
 
 
 def test_metrics_allow_setting(make_server):
@@ -233,9 +257,6 @@ def test_metrics_allow_setting(make_server):
                               "OTPGATE_TRUSTED_PROXIES": "127.0.0.1"})
     # Plain loopback is no longer in the list.
     assert call(server.port, "GET", "/metrics").status == 403
-    c = ClientFrom(server.port, "127.0.0.7")
-    assert c.request(GET_METRICS).status == 200
-    c.close()
     # Behind the trusted proxy: the client it names decides.
     assert call(server.port, "GET", "/metrics", xff("10.20.30.40")).status == 200
     assert call(server.port, "GET", "/metrics", xff("10.20.30.40", "203.0.113.1")).status == 403
@@ -271,6 +292,9 @@ def wait_room(server, src, timeout=10.0):
         time.sleep(0.05)
 
 
+# OTPGATE_MAX_CONNECTIONS_PER_IP counts one process's connections by their
+# peer address (ClientFrom): behind the TCP proxy every peer is the proxy.
+@pytest.mark.single_instance
 def test_connections_per_address_are_capped(make_server):
     server = make_server(env={"OTPGATE_MAX_CONNECTIONS_PER_IP": "3"})
     held = []
@@ -299,6 +323,7 @@ def test_connections_per_address_are_capped(make_server):
         c.close()
 
 
+@pytest.mark.single_instance  # as above: the peer's address, one process's count
 def test_trusted_proxies_are_exempt(make_server):
     server = make_server(env={"OTPGATE_MAX_CONNECTIONS_PER_IP": "2",
                               "OTPGATE_TRUSTED_PROXIES": "127.0.0.4"})
