@@ -7,6 +7,8 @@ import signal
 import socket
 import time
 
+from conftest import INSTANCES
+
 GET_HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
 
 # A Prometheus text-format sample line: name, optional labels, value.
@@ -14,15 +16,20 @@ SAMPLE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|
                     r'(-?[0-9.eE+-]+|NaN|\+Inf|-Inf)$')
 
 
-def sample(text, name, labels=None):
-    """The value of one sample, or None."""
+def samples(text, name, labels=None):
+    """The values of one sample, one per instance whose /metrics is in text
+    (server.metrics() gathers every instance's)."""
     want = name
     if labels is not None:
         want += "{" + ",".join('%s="%s"' % kv for kv in labels) + "}"
-    for line in text.splitlines():
-        if line.startswith(want + " "):
-            return float(line[len(want) + 1:])
-    return None
+    return [float(line[len(want) + 1:]) for line in text.splitlines()
+            if line.startswith(want + " ")]
+
+
+def sample(text, name, labels=None):
+    """The value of one sample summed over the instances, or None."""
+    found = samples(text, name, labels)
+    return sum(found) if found else None
 
 
 def refused(port):
@@ -69,10 +76,12 @@ class TestMetrics:
         assert r.status == 200
         ctype = r.header("Content-Type")
         assert ctype.startswith("text/plain; version=0.0.4"), ctype
-        text = r.text
+        # The counts: every instance's scrape (one with one process), as
+        # the requests above went to whichever the proxy chose.
+        text = server.metrics()
 
         # every line is a comment or a well-formed sample
-        for line in text.splitlines():
+        for line in (r.text + text).splitlines():
             if line.startswith("# HELP ") or line.startswith("# TYPE "):
                 continue
             assert SAMPLE.match(line), "not a Prometheus sample line: %r" % line
@@ -92,7 +101,11 @@ class TestMetrics:
 
         hist = "otpgate_http_request_duration_seconds"
         assert "# TYPE %s histogram" % hist in text
-        buckets = re.findall(r'^%s_bucket\{route="/healthz",le="([^"]+)"\} (\d+)$' % hist, text, re.M)
+        buckets = {}  # le -> count summed over the instances, in order
+        for le, n in re.findall(r'^%s_bucket\{route="/healthz",le="([^"]+)"\} (\d+)$' % hist,
+                                text, re.M):
+            buckets[le] = buckets.get(le, 0) + int(n)
+        buckets = list(buckets.items())
         assert len(buckets) >= 2, text
         assert buckets[-1][0] == "+Inf"
         counts = [int(n) for _, n in buckets]
@@ -106,9 +119,9 @@ class TestMetrics:
 
         assert "# TYPE otpgate_open_connections gauge" in text
         assert sample(text, "otpgate_open_connections") >= 1
-        uptime = sample(text, "otpgate_uptime_seconds")
-        assert uptime is not None and 0 <= uptime < 60
-        assert re.search(r'^otpgate_build_info\{version="[^"]+"\} 1$', text, re.M)
+        uptimes = samples(text, "otpgate_uptime_seconds")
+        assert len(uptimes) == INSTANCES and all(0 <= u < 60 for u in uptimes), uptimes
+        assert len(re.findall(r'^otpgate_build_info\{version="[^"]+"\} 1$', text, re.M)) == INSTANCES
 
     def test_metrics_count_requests_after_the_scrape(self, server):
         first = server.metrics()
@@ -116,7 +129,8 @@ class TestMetrics:
         second = server.metrics()
         key = [("route", "/metrics"), ("status", "200")]
         before = sample(first, "otpgate_http_requests_total", key) or 0
-        assert sample(second, "otpgate_http_requests_total", key) == before + 1
+        # Each instance counts the scrape of it that came before.
+        assert sample(second, "otpgate_http_requests_total", key) == before + INSTANCES
         assert sample(second, "otpgate_http_requests_total", [("route", "/healthz"), ("status", "200")]) == 1
 
     def test_open_connections_gauge_follows_clients(self, server):
@@ -145,9 +159,10 @@ class TestShutdown:
         s.send_signal(signal.SIGTERM)
         assert s.wait_log(lambda o: "shutting down" in o.get("msg", ""), 5), s.stderr
 
-        # new connections are refused (the listener is closed)
+        # new connections are refused (the listener is closed; of every
+        # instance, not the proxy's in front of them)
         deadline = time.monotonic() + 5
-        while not refused(s.port):
+        while not all(refused(m.port) for m in getattr(s, "members", [s])):
             assert time.monotonic() < deadline, "still accepting connections after SIGTERM"
             time.sleep(0.05)
         assert s.proc.poll() is None, "exited before finishing the request in flight"
