@@ -7,6 +7,8 @@ import stat
 
 import pytest
 
+from conftest import PG_MODE, pg_url_for, store_connect
+
 SPEC_KEYS = [
     "OTPGATE_LISTEN", "OTPGATE_PUBLIC_URL", "OTPGATE_DATA_DIR", "OTPGATE_SMTP_URL",
     "OTPGATE_SMTP_FROM", "OTPGATE_SMS_PROVIDER", "OTPGATE_SMS_URL", "OTPGATE_SMS_AUTH",
@@ -145,12 +147,16 @@ class TestConfigFile:
     def test_config_file_settings_apply(self, make_server, tmp_path):
         data = tmp_path / "from-file"
         cfg = tmp_path / "otpgate.conf"
-        cfg.write_text("OTPGATE_LISTEN=127.0.0.1:0\nOTPGATE_DATA_DIR=%s\n" % data)
+        text = "OTPGATE_LISTEN=127.0.0.1:0\nOTPGATE_DATA_DIR=%s\n" % data
+        if PG_MODE:  # the file names the database too
+            text += "OTPGATE_DATABASE_URL=%s\n" % pg_url_for(str(data))
+        cfg.write_text(text)
         s = make_server(args=["--config", str(cfg)],
                         env={"OTPGATE_LISTEN": None, "OTPGATE_DATA_DIR": None})
         assert s.get("/healthz").status == 200
         assert (data / "master.key").is_file()
-        assert (data / "otpgate.db").is_file()
+        # SQLite's file, or on PostgreSQL none (the file's database was used).
+        assert (data / "otpgate.db").is_file() != PG_MODE
 
     def test_environment_wins_over_file(self, make_server, tmp_path):
         file_dir = tmp_path / "from-file"
@@ -178,7 +184,10 @@ class TestDataDir:
         key = data / "master.key"
         assert key.is_file()
         assert mode(str(key)) == 0o600, oct(mode(str(key)))
-        assert mode(str(data / "otpgate.db")) & 0o077 == 0, oct(mode(str(data / "otpgate.db")))
+        if PG_MODE:  # the data is in PostgreSQL: no SQLite file beside the key
+            assert not (data / "otpgate.db").exists()
+        else:
+            assert mode(str(data / "otpgate.db")) & 0o077 == 0, oct(mode(str(data / "otpgate.db")))
         assert mode(str(data)) & 0o077 == 0, "data dir is %s" % oct(mode(str(data)))
         content = key.read_bytes()
         s.stop()
@@ -187,6 +196,9 @@ class TestDataDir:
         assert s2.get("/healthz").status == 200
         assert key.read_bytes() == content
 
+    # ./var is relative to the process's working directory, and every
+    # instance of a ServerGroup has its own: three data directories.
+    @pytest.mark.single_instance
     def test_default_data_dir_is_var(self, make_server):
         s = make_server(env={"OTPGATE_DATA_DIR": None})
         assert s.get("/readyz").status == 200
@@ -211,6 +223,9 @@ class TestDataDir:
 
 
 class TestMigrations:
+    # A version 1 SQLite file, written and read with sqlite3 (PostgreSQL's
+    # schema: test_pg_schema.py).
+    @pytest.mark.sqlite_only
     def test_old_database_is_migrated(self, make_server, tmp_path):
         data = tmp_path / "data"
         data.mkdir(mode=0o700)
@@ -239,6 +254,7 @@ class TestMigrations:
         assert row == ("kept-across-migration",)
         assert {"scope", "key", "value"} <= set(cols), cols
 
+    @pytest.mark.sqlite_only  # SQLite's user_version and sqlite_master
     def test_fresh_database_is_at_latest_version(self, make_server, tmp_path):
         data = tmp_path / "data"
         s = make_server(data_dir=str(data))
@@ -251,18 +267,26 @@ class TestMigrations:
         data = tmp_path / "data"
         s = make_server(data_dir=str(data))
         s.stop()
-        con = sqlite3.connect(str(data / "otpgate.db"))
-        con.execute("PRAGMA user_version = 999")
-        con.commit()
-        con.close()
+        if PG_MODE:
+            store_connect(str(data)).execute(
+                "UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+        else:
+            con = sqlite3.connect(str(data / "otpgate.db"))
+            con.execute("PRAGMA user_version = 999")
+            con.commit()
+            con.close()
         s2 = make_server(data_dir=str(data), start=False)
         s2.expect_clean_exit = False
         s2.spawn()
         rc = s2.wait_exit(10)
         assert rc is not None and rc != 0, "started on a database newer than the binary"
         assert "listening" not in s2.stderr
+        assert "newer than this otpgate knows" in s2.stderr, s2.stderr
 
 
+# `otpgate backup` copies the SQLite database; with OTPGATE_DATABASE_URL it
+# refuses and points to pg_dump.
+@pytest.mark.sqlite_only
 class TestBackup:
     def test_online_backup(self, make_server, run_cli, tmp_path):
         data = tmp_path / "data"
