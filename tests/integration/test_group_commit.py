@@ -10,6 +10,7 @@ import json
 import threading
 
 from apiclient import API, gw, metric_value  # noqa: F401
+from conftest import PG_MODE
 
 USERS = 8
 CONNECTIONS = 32
@@ -89,13 +90,16 @@ def test_many_connections_each_code_once_and_durable(gw):
     assert len(accepted) == USERS * 10, len(accepted)
     assert set(accepted.values()) == {1}, accepted
 
-    after = gw.metrics()
-    commits = (metric_value(after, "otpgate_group_commits_total")
-               - metric_value(before, "otpgate_group_commits_total"))
-    answers = (metric_value(after, "otpgate_group_commit_requests_total")
-               - metric_value(before, "otpgate_group_commit_requests_total"))
-    assert answers >= len(jobs), (answers, len(jobs))
-    assert 0 < commits < answers, (commits, answers)
+    # The group commit is SQLite's: on PostgreSQL each request is its own
+    # transaction on a database worker, and these counters stay at 0.
+    if not PG_MODE:
+        after = gw.metrics()
+        commits = (metric_value(after, "otpgate_group_commits_total")
+                   - metric_value(before, "otpgate_group_commits_total"))
+        answers = (metric_value(after, "otpgate_group_commit_requests_total")
+                   - metric_value(before, "otpgate_group_commit_requests_total"))
+        assert answers >= len(jobs), (answers, len(jobs))
+        assert 0 < commits < answers, (commits, answers)
 
     # Killed right after the last answer: nothing accepted comes back.
     gw.kill()
