@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "gateway/appcache.h"
+#include "gateway/http/router.h"
 #include "gateway/request_tx.h"
 #include "gateway/server.h"
 
@@ -19,10 +20,24 @@ struct batch_committer {
     uv_thread_t thread;
     uv_mutex_t mu;
     uv_cond_t cv;
-    uv_async_t done_async; /* wakes the loop when a commit has ended */
+    uv_async_t done_async; /* wakes the loop when a commit or a sync has ended */
     db_stmt *commit;       /* prepared on the loop thread */
+    bool deferred;         /* store_defer_sync took: sync after each COMMIT */
     bool want, done, stop; /* under mu */
+    uint64_t want_seq;     /* under mu: the commit asked for */
     int rc;                /* under mu: the COMMIT's SQLite result */
+    uint64_t synced;       /* under mu: commits up to this one are over */
+    uint64_t sync_failed;  /* under mu: the last commit whose sync failed */
+};
+
+/* One commit's answers, kept until it is durable (or has failed). */
+struct batch_group {
+    struct batch_group *next;
+    struct batch_answer *answers;
+    size_t count, cap;
+    void *token; /* the after-commit hook's */
+    uint64_t seq;
+    bool failed; /* the COMMIT failed, or was never run */
 };
 
 static void on_check(uv_check_t *h);
@@ -39,20 +54,31 @@ static void committer_thread(void *arg)
     for (;;) {
         while (!c->want && !c->stop)
             uv_cond_wait(&c->cv, &c->mu);
-        if (c->want) {
-            c->want = false;
-            db_stmt *st = c->commit;
+        if (!c->want)
+            break; /* stop, and nothing asked */
+        c->want = false;
+        uint64_t seq = c->want_seq;
+        db_stmt *st = c->commit;
+        uv_mutex_unlock(&c->mu);
+        int rc = db_step(st);
+        db_reset(st);
+        uv_mutex_lock(&c->mu);
+        c->rc = rc;
+        c->done = true;
+        uv_cond_broadcast(&c->cv);
+        uv_async_send(&c->done_async);
+        /* The connection is the loop's again; the disk works on. */
+        int sync_rc = OG_OK;
+        if (rc == DB_DONE && c->deferred) {
             uv_mutex_unlock(&c->mu);
-            int rc = db_step(st);
-            db_reset(st);
+            sync_rc = store_sync_wal(c->srv->store);
             uv_mutex_lock(&c->mu);
-            c->rc = rc;
-            c->done = true;
-            uv_cond_broadcast(&c->cv);
-            uv_async_send(&c->done_async);
-            continue;
         }
-        break; /* stop, and nothing asked */
+        if (sync_rc != OG_OK)
+            c->sync_failed = seq;
+        c->synced = seq;
+        uv_cond_broadcast(&c->cv);
+        uv_async_send(&c->done_async);
     }
     uv_mutex_unlock(&c->mu);
 }
@@ -79,39 +105,74 @@ static void run_parked(struct server *s)
     free(parked);
 }
 
-/* After a commit has ended (ok or not): the hook, then the answers. Only
- * from the loop's own callbacks. */
-static void finish_commit(struct server *s)
+static void commit_ended(struct server *s, bool wait);
+
+static void group_add(struct batch_group *g, struct batch_answer a)
 {
-    struct batch *b = &s->batch;
-    if (!b->finish_pending)
-        return;
-    b->finish_pending = false;
-    bool ok = b->finish_ok;
-    b->commits++;
-    b->grouped += b->inflight_count;
-    if (b->after_commit)
-        b->after_commit(s, ok);
-    struct batch_answer *list = b->inflight;
-    size_t n = b->inflight_count;
-    b->inflight = NULL;
-    b->inflight_count = 0;
-    for (size_t i = 0; i < n; i++) {
-        struct batch_answer *a = &list[i];
-        if (ok) {
-            http_respond(a->req, a->status, a->body ? a->content_type : NULL, a->body, a->len);
-        } else {
-            http_header_add(a->req, "Retry-After", "1");
-            http_respond_error_json(a->req, 503, "storage_unavailable",
-                                    "the change could not be saved; try again");
-        }
-        free(a->body);
+    if (g->count == g->cap) {
+        g->cap = g->cap ? g->cap * 2 : 64;
+        g->answers = og_realloc(g->answers, g->cap * sizeof(*g->answers));
     }
-    free(list);
+    g->answers[g->count++] = a;
 }
 
-/* Takes the committer's result if the commit has ended (with wait, waits
- * for it): the connection is free again; finish_commit answers later. */
+/* Answers, oldest first, every group whose commit is durable or failed:
+ * the hook, then the answers. With wait, waits for all of them. Only from
+ * the loop's own callbacks. */
+static void finish_groups(struct server *s, bool wait)
+{
+    struct batch *b = &s->batch;
+    struct batch_committer *c = b->committer;
+    while (b->groups) {
+        struct batch_group *g = b->groups;
+        if (b->committing && g == b->groups_tail) {
+            /* Its COMMIT's result is not taken yet: a failed one must
+             * never pass for a durable one. */
+            if (!wait)
+                return;
+            commit_ended(s, true);
+        }
+        uv_mutex_lock(&c->mu);
+        while (wait && !g->failed && c->synced < g->seq)
+            uv_cond_wait(&c->cv, &c->mu);
+        bool over = g->failed || c->synced >= g->seq;
+        bool sync_failed = c->sync_failed >= g->seq;
+        uv_mutex_unlock(&c->mu);
+        if (!over)
+            return;
+        bool ok = !g->failed && !sync_failed;
+        if (sync_failed && !g->failed)
+            log_error("the disk did not confirm a commit: answering 503 to the batch");
+        b->groups = g->next;
+        if (!b->groups)
+            b->groups_tail = NULL;
+        b->commits++;
+        b->grouped += g->count;
+        if (b->after_commit)
+            b->after_commit(s, ok, g->token);
+        for (size_t i = 0; i < g->count; i++) {
+            struct batch_answer *a = &g->answers[i];
+            a->req->durable = true;
+            if (ok) {
+                const char *ct = a->body || a->content_type_copy ? a->content_type : NULL;
+                http_respond(a->req, a->status, ct, a->body, a->len);
+            } else {
+                buf_clear(&a->req->resp_headers);
+                http_header_add(a->req, "Retry-After", "1");
+                http_respond_error_json(a->req, 503, "storage_unavailable",
+                                        "the change could not be saved; try again");
+            }
+            free(a->body);
+            free(a->content_type_copy);
+        }
+        free(g->answers);
+        free(g);
+    }
+}
+
+/* Takes the committer's result if the COMMIT has ended (with wait, waits
+ * for it): the connection is free again; finish_groups answers once the
+ * commit is durable. */
 static void commit_ended(struct server *s, bool wait)
 {
     struct batch *b = &s->batch;
@@ -128,14 +189,16 @@ static void commit_ended(struct server *s, bool wait)
     if (!done)
         return;
     b->committing = false;
-    b->finish_ok = rc == DB_DONE;
-    b->finish_pending = true;
-    if (!b->finish_ok) {
+    if (rc != DB_DONE) {
         log_error("group commit failed: answering 503 to the batch", "error",
                   store_errmsg(s->store));
         store_rollback(s->store);
+        b->groups_tail->failed = true; /* the group committing was the last */
     }
 }
+
+static bool committer_busy(struct server *s);
+static void start_commit(struct server *s, bool sync);
 
 static void on_committer_closed(uv_handle_t *h)
 {
@@ -145,9 +208,12 @@ static void on_committer_closed(uv_handle_t *h)
 static void on_commit_done(uv_async_t *h)
 {
     struct batch_committer *c = h->data;
-    commit_ended(c->srv, false);
-    finish_commit(c->srv);
-    run_parked(c->srv);
+    struct server *s = c->srv;
+    commit_ended(s, false);
+    finish_groups(s, false);
+    run_parked(s);
+    if (s->batch.open && !s->batch.committing && !committer_busy(s))
+        start_commit(s, false);
 }
 
 int batch_init(struct server *s, char *err, size_t errlen)
@@ -169,11 +235,18 @@ int batch_init(struct server *s, char *err, size_t errlen)
         free(c);
         return OG_ERR_DB;
     }
+    /* Without its own WAL descriptor (an in-memory database) every COMMIT
+     * waits for the disk itself, as synchronous=FULL has it. */
+    char why[256];
+    c->deferred = store_defer_sync(s->store, why, sizeof(why)) == OG_OK;
+    if (!c->deferred)
+        log_info("commits wait for the disk themselves", "reason", why);
     uv_async_init(s->loop, &c->done_async, on_commit_done);
     c->done_async.data = c;
     uv_unref((uv_handle_t *)&c->done_async);
     if (uv_thread_create(&c->thread, committer_thread, c) != 0) {
         snprintf(err, errlen, "cannot start the commit thread");
+        store_undefer_sync(s->store);
         uv_close((uv_handle_t *)&c->done_async, on_committer_closed);
         return OG_ERR_IO;
     }
@@ -181,14 +254,47 @@ int batch_init(struct server *s, char *err, size_t errlen)
     return OG_OK;
 }
 
-void batch_set_after_commit(struct server *s, void (*fn)(struct server *s, bool ok))
+void batch_set_after_commit(struct server *s, void *(*detach)(struct server *s),
+                            void (*fn)(struct server *s, bool ok, void *token))
 {
+    s->batch.detach = detach;
     s->batch.after_commit = fn;
 }
 
 bool batch_busy(const struct server *s)
 {
     return s->batch.committing;
+}
+
+bool batch_hold(struct http_request *req, int status, const char *content_type, const void *body,
+                size_t len)
+{
+    struct server *s = req->srv;
+    struct batch *b = &s->batch;
+    const struct route *rt = req->route;
+    if (req->durable || s->pool || !rt || (rt->flags & ROUTE_NO_STORE))
+        return false;
+    if (!b->open && !b->groups_tail)
+        return false;
+    /* It may have read what the open batch or the commits still on their
+     * way wrote: it waits for them. */
+    char *copy = NULL;
+    if (len) {
+        copy = og_malloc(len);
+        memcpy(copy, body, len);
+    }
+    char *ct = content_type ? og_strdup(content_type) : NULL;
+    struct batch_answer a = {req, status, ct, copy, len, ct};
+    if (b->open) {
+        if (b->count == b->cap) {
+            b->cap = b->cap ? b->cap * 2 : 64;
+            b->answers = og_realloc(b->answers, b->cap * sizeof(*b->answers));
+        }
+        b->answers[b->count++] = a;
+    } else {
+        group_add(b->groups_tail, a);
+    }
+    return true;
 }
 
 void batch_park(struct server *s, struct http_request *req)
@@ -202,46 +308,72 @@ void batch_park(struct server *s, struct http_request *req)
 }
 
 /* Starts the commit of the open batch on the committer thread (or, with
- * sync, waits for it here). Only from the loop's own callbacks. */
+ * sync, waits here until it is durable). Only from the loop's own
+ * callbacks. */
 static void start_commit(struct server *s, bool sync)
 {
     struct batch *b = &s->batch;
     struct batch_committer *c = b->committer;
     uv_check_stop(&b->check);
     uv_idle_stop(&b->idle);
-    finish_commit(s); /* the last one's answers first, in order */
+    finish_groups(s, false); /* what is durable already, first */
     if (!b->open || b->committing)
         return;
     b->open = false;
     b->data_version = -1;
-    b->inflight = b->answers;
-    b->inflight_count = b->count;
+    struct batch_group *g = og_calloc(1, sizeof(*g));
+    g->answers = b->answers;
+    g->count = b->count;
+    g->cap = b->cap;
+    /* A batch that failed before its COMMIT never reaches the committer:
+     * it takes the number of the commit before it, and waits for that. */
+    g->seq = b->failed ? b->seq : ++b->seq;
+    g->token = b->detach ? b->detach(s) : NULL;
     b->answers = NULL;
     b->count = b->cap = 0;
+    if (b->groups_tail)
+        b->groups_tail->next = g;
+    else
+        b->groups = g;
+    b->groups_tail = g;
     if (b->failed) {
         log_error("group commit skipped after a store error: answering 503 to the batch");
         store_rollback(s->store);
-        b->finish_ok = false;
-        b->finish_pending = true;
-        finish_commit(s);
+        g->failed = true;
+        finish_groups(s, sync);
         return;
     }
     b->committing = true;
     uv_mutex_lock(&c->mu);
     c->want = true;
+    c->want_seq = g->seq;
     uv_cond_signal(&c->cv);
     uv_mutex_unlock(&c->mu);
     if (sync) {
         commit_ended(s, true);
-        finish_commit(s);
+        finish_groups(s, true);
     }
+}
+
+/* True while the committer still works on a commit handed to it (its
+ * COMMIT or its sync). */
+static bool committer_busy(struct server *s)
+{
+    struct batch_committer *c = s->batch.committer;
+    uv_mutex_lock(&c->mu);
+    bool busy = c->synced < s->batch.seq;
+    uv_mutex_unlock(&c->mu);
+    return busy;
 }
 
 static void on_check(uv_check_t *h)
 {
     struct server *s = container_of(h, struct server, batch.check);
-    if (s->batch.committing) {
-        uv_idle_stop(&s->batch.idle); /* no spinning: the commit's end wakes the loop */
+    /* While the disk works on the last commit, the open batch takes in
+     * whatever comes: it is committed as soon as the disk is free, and
+     * the more it holds then, the fewer syncs per answer. */
+    if (s->batch.committing || committer_busy(s)) {
+        uv_idle_stop(&s->batch.idle); /* no spinning: the committer wakes the loop */
         return;
     }
     start_commit(s, false);
@@ -254,7 +386,7 @@ void batch_flush(struct server *s)
         return;
     for (;;) {
         commit_ended(s, true);
-        finish_commit(s);
+        finish_groups(s, true);
         if (b->open) {
             start_commit(s, true);
             continue;
@@ -281,6 +413,7 @@ void batch_close(struct server *s)
         uv_cond_destroy(&c->cv);
         uv_mutex_destroy(&c->mu);
         uv_close((uv_handle_t *)&c->done_async, on_committer_closed);
+        store_undefer_sync(s->store); /* what is written from now on waits for the disk */
         b->committer = NULL;
     }
     appcache_free(s->apps);
@@ -339,8 +472,9 @@ void batch_answer(struct server *s, struct http_request *req, int status, const 
 {
     struct batch *b = &s->batch;
     if (!b->open || s->pool) {
-        /* Nothing to wait for, or (PostgreSQL) request_tx holds the answer
-         * until the request's commit: answer now. */
+        /* No batch open (the answer may still wait, in batch_hold, for
+         * commits on their way), or (PostgreSQL) request_tx holds the
+         * answer until the request's commit. */
         http_respond(req, status, body ? content_type : NULL, body, len);
         free(body);
         return;
@@ -349,5 +483,5 @@ void batch_answer(struct server *s, struct http_request *req, int status, const 
         b->cap = b->cap ? b->cap * 2 : 64;
         b->answers = og_realloc(b->answers, b->cap * sizeof(*b->answers));
     }
-    b->answers[b->count++] = (struct batch_answer){req, status, content_type, body, len};
+    b->answers[b->count++] = (struct batch_answer){req, status, content_type, body, len, NULL};
 }

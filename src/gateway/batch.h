@@ -1,11 +1,19 @@
 /* Group commit (SPEC §4 "single use"): every write made by requests handled
- * in one loop iteration goes into one SQLite transaction, committed with
- * synchronous=FULL; only then are the answers of those requests sent. A
- * request's own writes sit in a savepoint, so one failing request rolls
- * back alone. The COMMIT (its WAL writes and fsync) runs on a thread of its
- * own, so the loop goes on reading and parsing meanwhile; requests that
- * need the database wait, parked, for the commit to end, and then form the
- * next batch.
+ * in one loop iteration goes into one SQLite transaction; the answers of
+ * those requests are sent only once it is on disk. A request's own writes
+ * sit in a savepoint, so one failing request rolls back alone.
+ *
+ * Durability comes in two steps on the committer thread: the COMMIT writes
+ * the WAL (synchronous=NORMAL: no wait for the disk), and then an
+ * fdatasync of the WAL makes it durable (store_defer_sync). The connection
+ * is free again after the first step, so the loop runs the next batch's
+ * handlers while the disk works on the last one's; only the answers wait
+ * for the second step. Any answer to a request that read the database
+ * (every route without ROUTE_NO_STORE) also waits for the commits made
+ * before it to be durable: nobody hears of a change a crash could still
+ * undo. While a COMMIT runs, the loop's thread leaves the connection
+ * alone: requests that need the database are parked and dispatched when
+ * it ends (a writer from elsewhere, a timer say, waits for it instead).
  *
  * On PostgreSQL (s->pool set) there is no group commit: each request runs
  * in a transaction of its own on a database worker (request_tx.h), and the
@@ -26,9 +34,11 @@ struct batch_answer {
     const char *content_type; /* static string, or NULL with no body */
     char *body;               /* malloc'd JSON, or NULL for an empty answer */
     size_t len;
+    char *content_type_copy; /* a held answer's own copy (batch_hold) */
 };
 
 struct batch_committer; /* batch.c */
+struct batch_group;     /* batch.c: one commit's answers, until it is durable */
 
 struct batch {
     uv_check_t check;
@@ -45,13 +55,15 @@ struct batch {
     int64_t data_version;
     struct batch_answer *answers;
     size_t count, cap;
-    struct batch_answer *inflight; /* the answers of the commit running now */
-    size_t inflight_count;
+    /* Commits not yet durable, oldest first, each with its answers. */
+    struct batch_group *groups, *groups_tail;
+    uint64_t seq;                 /* commits started */
     struct http_request **parked; /* came while committing: dispatched after */
     size_t parked_count, parked_cap;
     struct batch_committer *committer;
-    uint64_t commits, grouped; /* for /metrics */
-    void (*after_commit)(struct server *s, bool ok);
+    uint64_t commits, grouped;         /* for /metrics */
+    void *(*detach)(struct server *s); /* batch_set_after_commit */
+    void (*after_commit)(struct server *s, bool ok, void *token);
 };
 
 /* batch_init also makes the server's app cache (s->apps), whose validity
@@ -73,9 +85,16 @@ void batch_park(struct server *s, struct http_request *req);
 int batch_request_begin(struct server *s);
 /* Ends the request's savepoint: kept when keep, else rolled back. */
 void batch_request_end(struct server *s, bool keep);
-/* Called after each group commit (ok false when it failed), before the
- * answers go out: delivery starts the messages the batch queued. */
-void batch_set_after_commit(struct server *s, void (*fn)(struct server *s, bool ok));
+/* When a batch is handed to the committer, detach(s) takes what it must
+ * act on after the commit (delivery: the messages the batch claimed);
+ * once that commit is durable (ok) or has failed, fn(s, ok, token) gets
+ * it, before the batch's answers go out. */
+void batch_set_after_commit(struct server *s, void *(*detach)(struct server *s),
+                            void (*fn)(struct server *s, bool ok, void *token));
+/* From http_respond: true when req's answer is kept until the commits
+ * before it are durable (copied; sent by batch.c later). */
+bool batch_hold(struct http_request *req, int status, const char *content_type, const void *body,
+                size_t len);
 /* Queues the request's answer until the commit; takes body (malloc'd).
  * content_type must be a static string (or NULL for no body). */
 void batch_answer(struct server *s, struct http_request *req, int status, const char *content_type,

@@ -113,6 +113,20 @@ int store_open_checkpointer(struct store *main, struct store **out, char *err, s
  * the automatic one (every 1000 frames) back. */
 void store_set_wal_hook(struct store *s, int (*fn)(void *arg, int frames), void *arg);
 
+/* Durability in two steps, for a group commit that answers only once its
+ * changes are on disk but lets the next group run meanwhile: after
+ * store_defer_sync, this connection's COMMITs write the WAL without
+ * waiting for the disk (synchronous=NORMAL: a crash may lose the last
+ * commits, never corrupt the file), and store_sync_wal waits until
+ * everything it committed so far is on disk (fdatasync of the WAL); a
+ * commit is durable only then. store_sync_wal may run on another thread
+ * than the connection's, while the connection goes on: it touches only
+ * its own descriptor of the WAL. store_undefer_sync puts synchronous=FULL
+ * back. Other connections (the CLI's, the checkpointer's) keep FULL. */
+int store_defer_sync(struct store *s, char *err, size_t errlen);
+int store_sync_wal(struct store *s);
+int store_undefer_sync(struct store *s);
+
 /* A passive checkpoint: copies what it can without waiting for anybody
  * and never blocks writers. *wal_frames and *copied_frames (either may be
  * NULL) say how many frames the WAL has and how many are in the database

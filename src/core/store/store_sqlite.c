@@ -37,6 +37,8 @@ struct lite_conn {
     sqlite3 *db;
     int (*wal_hook_fn)(void *arg, int frames); /* store_set_wal_hook */
     void *wal_hook_arg;
+    int wal_fd; /* store_defer_sync: the WAL, opened by us (-1: none) */
+    char *wal_path;
 };
 
 static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
@@ -253,6 +255,9 @@ static int lite_schema_version(struct store *s);
 static void lite_close(struct store *s)
 {
     struct lite_conn *c = s->conn;
+    if (c->wal_fd >= 0)
+        close(c->wal_fd);
+    free(c->wal_path);
     if (c->db && sqlite3_close(c->db) != SQLITE_OK) {
         /* Someone still holds a statement of their own: close when it goes. */
         log_warn("database closed with statements outstanding", "error", sqlite3_errmsg(c->db));
@@ -292,6 +297,7 @@ static struct store *lite_new(sqlite3 *db)
 {
     struct lite_conn *c = og_calloc(1, sizeof(*c));
     c->db = db;
+    c->wal_fd = -1;
     return store_new(&lite_ops, STORE_SQLITE, c);
 }
 
@@ -586,6 +592,95 @@ void store_set_wal_hook(struct store *s, int (*fn)(void *arg, int frames), void 
         sqlite3_wal_hook(c->db, on_wal_commit, c);
     else
         sqlite3_wal_autocheckpoint(c->db, STORE_AUTOCHECKPOINT_PAGES);
+}
+
+/* ---- durability in two steps ---- */
+
+/* Opens the WAL as a file of our own (its directory synced once, so the
+ * file's name is durable too). */
+static int wal_open(struct lite_conn *c)
+{
+    int fd = open(c->wal_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return OG_ERR_IO;
+    char *dir = og_strdup(c->wal_path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
+    int rc = dfd >= 0 && fsync(dfd) == 0 ? OG_OK : OG_ERR_IO;
+    if (dfd >= 0)
+        close(dfd);
+    if (rc != OG_OK) {
+        close(fd);
+        return rc;
+    }
+    if (c->wal_fd >= 0)
+        close(c->wal_fd);
+    c->wal_fd = fd;
+    return OG_OK;
+}
+
+int store_defer_sync(struct store *s, char *err, size_t errlen)
+{
+    if (s->engine != STORE_SQLITE) {
+        set_err(err, errlen, "PostgreSQL makes its own commits durable");
+        return OG_ERR_INVALID;
+    }
+    struct lite_conn *c = s->conn;
+    const char *path = sqlite3_db_filename(c->db, "main");
+    if (!path || !*path) {
+        set_err(err, errlen, "an in-memory database has nothing to sync");
+        return OG_ERR_INVALID;
+    }
+    /* The WAL exists once the connection has read the database. */
+    if (lite_schema_version(s) < 0) {
+        set_err(err, errlen, "cannot read %s: %s", path, sqlite3_errmsg(c->db));
+        return OG_ERR_DB;
+    }
+    size_t n = strlen(path);
+    c->wal_path = og_malloc(n + 5);
+    memcpy(c->wal_path, path, n);
+    memcpy(c->wal_path + n, "-wal", 5);
+    if (wal_open(c) != OG_OK) {
+        set_err(err, errlen, "cannot open %s: %s", c->wal_path, strerror(errno));
+        free(c->wal_path);
+        c->wal_path = NULL;
+        return OG_ERR_IO;
+    }
+    if (sqlite3_exec(c->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK) {
+        set_err(err, errlen, "cannot set synchronous on %s: %s", path, sqlite3_errmsg(c->db));
+        return OG_ERR_DB;
+    }
+    return OG_OK;
+}
+
+int store_sync_wal(struct store *s)
+{
+    struct lite_conn *c = s->conn;
+    if (c->wal_fd < 0)
+        return OG_ERR_INVALID;
+    /* The WAL is the same file for the connection's life (SQLite removes
+     * it only when the last connection closes); should it ever be made
+     * anew, sync the new one. */
+    struct stat a, b;
+    if (fstat(c->wal_fd, &a) != 0 || stat(c->wal_path, &b) != 0)
+        return OG_ERR_IO;
+    if ((a.st_dev != b.st_dev || a.st_ino != b.st_ino) && wal_open(c) != OG_OK)
+        return OG_ERR_IO;
+    return fdatasync(c->wal_fd) == 0 ? OG_OK : OG_ERR_IO;
+}
+
+int store_undefer_sync(struct store *s)
+{
+    struct lite_conn *c = s->conn;
+    if (s->engine != STORE_SQLITE || c->wal_fd < 0)
+        return OG_OK;
+    close(c->wal_fd);
+    c->wal_fd = -1;
+    int rc = sqlite3_exec(c->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+    return rc == SQLITE_OK ? OG_OK : OG_ERR_DB;
 }
 
 int store_checkpoint(struct store *s, int *wal_frames, int *copied_frames)

@@ -49,7 +49,8 @@ struct delivery_job {
     bool recorded;
 };
 
-static void after_commit(struct server *s, bool ok);
+static void *detach_to_start(struct server *s);
+static void after_commit(struct server *s, bool ok, void *token);
 static void pump(struct server *s);
 
 static bool smtp_configured(const struct server *s)
@@ -874,10 +875,18 @@ static void arm_retry_timer(struct server *s)
     arm_at(s, due);
 }
 
-static void after_commit(struct server *s, bool ok)
+/* The rows the batch going to the committer claimed: started once it is
+ * durable. */
+static void *detach_to_start(struct server *s)
 {
     struct delivery_job *list = s->delivery.to_start;
     s->delivery.to_start = NULL;
+    return list;
+}
+
+static void after_commit(struct server *s, bool ok, void *token)
+{
+    struct delivery_job *list = token;
     while (list) {
         struct delivery_job *j = list;
         list = j->next;
@@ -936,7 +945,7 @@ int delivery_init(struct server *s, char *err, size_t errlen)
     uv_timer_init(s->loop, &d->poll_timer);
     uv_unref((uv_handle_t *)&d->poll_timer);
     uv_timer_start(&d->poll_timer, on_poll_timer, DELIVERY_POLL_MS, DELIVERY_POLL_MS);
-    batch_set_after_commit(s, after_commit);
+    batch_set_after_commit(s, detach_to_start, after_commit);
     {
         long timeout_ms = s->cfg->delivery_timeout_ms ? (long)s->cfg->delivery_timeout_ms : 15000L;
         int rc = http_client_new(s->loop, s->cfg->ca_file, timeout_ms, &d->http, err, errlen);

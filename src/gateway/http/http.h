@@ -54,6 +54,8 @@ struct http_request {
     /* answer being built */
     struct buf resp_headers; /* extra header lines, each ending in CRLF */
     bool responded;
+    /* The commits this answer may tell of are durable: send it (batch.h). */
+    bool durable;
 };
 
 /* First header with this name (case-insensitive), or false. */

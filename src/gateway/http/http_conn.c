@@ -401,6 +401,7 @@ static void request_reset(struct http_conn *c)
     r->param_count = 0;
     r->header_count = 0;
     r->responded = false;
+    r->durable = false;
     r->expect_continue = false;
     c->hdr_count = 0;
     c->url_len = 0;
@@ -474,6 +475,10 @@ static void respond(struct http_request *req, int status, const char *content_ty
 {
     /* On a database worker the answer waits for the request's commit. */
     if (request_tx_record(req, status, content_type, body, len))
+        return;
+    /* SQLite: an answer that read the database waits for the commits
+     * before it to be durable. */
+    if (batch_hold(req, status, content_type, body, len))
         return;
     struct http_conn *c = req->conn;
     struct server *s = c->srv;
