@@ -137,7 +137,7 @@ run_targets() {
 # binaries are missing.
 run_pg_targets() {
     local url dir2 main_env main_url main_work main_threads
-    if [ "${BENCH_PG:-1}" = 0 ] || ! wants_target verify-valid-pg && ! wants_target verify-invalid-pg; then
+    if [ "${BENCH_PG:-1}" = 0 ] || { ! wants_target verify-valid-pg && ! wants_target verify-invalid-pg; }; then
         return 0
     fi
     if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
