@@ -52,6 +52,12 @@ def probe_under_load(server, paths, conns=200, procs=2, seconds=6.0, sources=1):
     return lat, results
 
 
+# The two load tests measure one process's event loop (its share per
+# connection, its accepts under load): behind the round-robin proxy each
+# instance would carry a third of the load, and the latency measured would
+# be the proxy's threads (in this Python process, beside the probe) as much
+# as otpgate's loop.
+@pytest.mark.single_instance
 @pytest.mark.parametrize("paths", [
     ["/healthz"],
     ["/static/css/otpgate.css", "/healthz", "/static/js/otpgate.js"],
@@ -73,6 +79,7 @@ def test_healthz_stays_quick_while_200_clients_pipeline(make_server, paths):
     assert server.get("/healthz").status == 200
 
 
+@pytest.mark.single_instance  # one process's loop, as above
 def test_new_connections_are_accepted_under_load(make_server):
     server = make_server(env={"OTPGATE_MAX_CONNECTIONS_PER_IP": "1000"})
     loads = [start_load(server.port, 100, 8, ["/healthz"]) for _ in range(2)]
