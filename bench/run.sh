@@ -39,6 +39,11 @@
 #                       (the ceiling always runs; it is the reference); the
 #                       delivery targets are named delivery and stall
 #   BENCH_PIN           0 to not pin servers to CPU 0 and wrk to CPU 1
+#   BENCH_SYNC_DELAY_MS a slower disk for every server in the run: each
+#                       fsync/fdatasync of a SQLite WAL (otpgate's and
+#                       ceiling-durable's alike) first waits this long
+#                       (tests/integration/preload/slowsync.c as LD_PRELOAD),
+#                       as a cloud volume's ~1-3 ms flush would
 #   BENCH_CEILING_BIN   ceiling binary (default BUILD_DIR/bench/bench_ceiling)
 #   BENCH_DURABLE_BIN   the verify targets' same-work reference (default
 #                       BUILD_DIR/bench/bench_durable)
@@ -912,7 +917,9 @@ print_table() {
         "$([ ${#SERVER_PIN[@]} -gt 0 ] && echo 'servers on CPU 0, wrk on CPU 1' || echo 'not pinned')"
     fs=$(df -PT "$DATA_DIR" 2>/dev/null | awk 'NR == 2 { print $2 }')
     echo "otpgate's database: ${fs:-unknown} filesystem${fs:+ under ${DATA_DIR%/*}}$(
-        [ "$fs" = tmpfs ] && echo ' (tmpfs: a commit costs no disk wait; set TMPDIR to a disk)')"
+        [ "$fs" = tmpfs ] && echo ' (tmpfs: a commit costs no disk wait; set TMPDIR to a disk)')$(
+        [ -n "${BENCH_SYNC_DELAY_MS:-}" ] &&
+            echo "; every WAL sync delayed ${BENCH_SYNC_DELAY_MS} ms (BENCH_SYNC_DELAY_MS)")"
     for i in "${!SETUP_NOTES[@]}"; do
         echo "setup: ${SETUP_NOTES[$i]#prepare: }"
     done
@@ -998,6 +1005,15 @@ mkdir -p "$OUT_DIR"
 DATA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/otpgate-bench.XXXXXX")
 WORK_DIR="$DATA_DIR/bench" # the verify targets' users and codes
 mkdir "$WORK_DIR"
+
+if [ -n "${BENCH_SYNC_DELAY_MS:-}" ]; then
+    [[ $BENCH_SYNC_DELAY_MS =~ ^[0-9]+$ ]] || die "BENCH_SYNC_DELAY_MS must be a number of milliseconds"
+    cc -shared -fPIC -O1 -o "$WORK_DIR/slowsync.so" "$ROOT/tests/integration/preload/slowsync.c" \
+        -ldl || die "cannot build the slow-disk shim"
+    touch "$WORK_DIR/slowsync.on"
+    export LD_PRELOAD="$WORK_DIR/slowsync.so" SLOWSYNC_FLAG="$WORK_DIR/slowsync.on" \
+        SLOWSYNC_MS="$BENCH_SYNC_DELAY_MS"
+fi
 
 start_server ceiling / "$CEILING_BIN" "$HOST" @PORT@ || die "the ceiling failed to start"
 CEILING_URL="http://$HOST:$STARTED_PORT"

@@ -1,6 +1,6 @@
 /* LD_PRELOAD shim for test_group_commit: every fsync or fdatasync of a
  * SQLite WAL file (a name ending in -wal) is logged to $SLOWSYNC_LOG as
- * "start_ns end_ns" (CLOCK_MONOTONIC, which Python's time.monotonic
+ * "start_ns end_ns pid" (CLOCK_MONOTONIC, which Python's time.monotonic
  * reads too), and while the file $SLOWSYNC_FLAG exists each one first
  * sleeps $SLOWSYNC_MS milliseconds: a disk that is slow to confirm. */
 #define _GNU_SOURCE
@@ -47,8 +47,8 @@ static int wrapped(int fd, int (*real)(int))
     if (log) {
         int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (lfd >= 0) {
-            char line[64];
-            int len = snprintf(line, sizeof(line), "%lld %lld\n", start, end);
+            char line[96];
+            int len = snprintf(line, sizeof(line), "%lld %lld %d\n", start, end, (int)getpid());
             if (write(lfd, line, (size_t)len) < 0)
                 rc = rc; /* a lost log line fails the test, not the sync */
             close(lfd);
