@@ -107,13 +107,25 @@ static void run_parked(struct server *s)
 
 static void commit_ended(struct server *s, bool wait);
 
+static void answers_add(struct batch_answer **list, size_t *count, size_t *cap,
+                        struct batch_answer a)
+{
+    if (*count == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        *list = og_realloc(*list, *cap * sizeof(**list));
+    }
+    (*list)[(*count)++] = a;
+}
+
+/* To the answers of a commit on its way, or of the open batch. */
 static void group_add(struct batch_group *g, struct batch_answer a)
 {
-    if (g->count == g->cap) {
-        g->cap = g->cap ? g->cap * 2 : 64;
-        g->answers = og_realloc(g->answers, g->cap * sizeof(*g->answers));
-    }
-    g->answers[g->count++] = a;
+    answers_add(&g->answers, &g->count, &g->cap, a);
+}
+
+static void open_add(struct batch *b, struct batch_answer a)
+{
+    answers_add(&b->answers, &b->count, &b->cap, a);
 }
 
 /* Answers, oldest first, every group whose commit is durable or failed:
@@ -285,15 +297,10 @@ bool batch_hold(struct http_request *req, int status, const char *content_type, 
     }
     char *ct = content_type ? og_strdup(content_type) : NULL;
     struct batch_answer a = {req, status, ct, copy, len, ct};
-    if (b->open) {
-        if (b->count == b->cap) {
-            b->cap = b->cap ? b->cap * 2 : 64;
-            b->answers = og_realloc(b->answers, b->cap * sizeof(*b->answers));
-        }
-        b->answers[b->count++] = a;
-    } else {
+    if (b->open)
+        open_add(b, a);
+    else
         group_add(b->groups_tail, a);
-    }
     return true;
 }
 
@@ -479,9 +486,5 @@ void batch_answer(struct server *s, struct http_request *req, int status, const 
         free(body);
         return;
     }
-    if (b->count == b->cap) {
-        b->cap = b->cap ? b->cap * 2 : 64;
-        b->answers = og_realloc(b->answers, b->cap * sizeof(*b->answers));
-    }
-    b->answers[b->count++] = (struct batch_answer){req, status, content_type, body, len, NULL};
+    open_add(b, (struct batch_answer){req, status, content_type, body, len, NULL});
 }
