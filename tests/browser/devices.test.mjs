@@ -4,11 +4,9 @@
 // (the API, the CLI, removing a factor, a reset, a lock, a recovery-code
 // sign-in, the policy turned off or shortened): each then asks again.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { Stack, newUser, totpCode } from './lib/harness.mjs';
+import { Stack, newUser, sqlText, totpCode } from './lib/harness.mjs';
 import { expectHeading, mainText, statusText } from './lib/ui.mjs';
 
 let stack;
@@ -193,8 +191,7 @@ test('devices 5. a recovery-code sign-in, and the policy turned off or shortened
   }
   // Remembered 3 days ago under 30 days; the policy now says 2.
   const s = await rememberedUser('dev-shorter');
-  execFileSync('sqlite3', [path.join(stack.dataDir, 'otpgate.db'),
-    `PRAGMA busy_timeout=5000; UPDATE devices SET created_at = created_at - ${3 * 86400000} WHERE sub = '${s.user.sub}';`]);
+  stack.sql(`UPDATE devices SET created_at = created_at - ${3 * 86400000} WHERE sub = ${sqlText(s.user.sub)};`);
   assert.ok(await straightBack(s.page, s.user));
   stack.cli(['policy', 'set', '--app', stack.app.client_id, 'remember_device_days=2']);
   try {

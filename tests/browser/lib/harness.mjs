@@ -11,7 +11,16 @@
 //   OTPGATE_KEEP_TMP=1  keep each stack's temporary directory
 //   OTPGATE_BROWSER_BYPASS_CSP=1  the browser ignores the pages' CSP (only
 //                       to see what else fails behind a CSP bug; never in CI)
-// The server's log ends up in tests/out/logs/NAME.otpgate.log.
+//   OTPGATE_TEST_DATABASE_URL  a PostgreSQL database URL (tests/pg/pgcluster.sh
+//                       run): each stack then keeps everything in a new
+//                       database of that cluster instead of a SQLite file
+//   OTPGATE_TEST_INSTANCES  with OTPGATE_TEST_DATABASE_URL, how many otpgate
+//                       processes a stack is (default 1): N instances on one
+//                       data directory and database (the first started
+//                       alone) behind a round-robin HTTP proxy (per request,
+//                       tests/oidc/lib/rrproxy.mjs) on the port the tests see
+// The server's log ends up in tests/out/logs/NAME.otpgate.log (with several
+// instances, NAME.otpgate.1.log, NAME.otpgate.2.log, ...).
 import { spawn, execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -23,6 +32,8 @@ import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 import * as OTPAuth from 'otpauth';
+
+import { RRProxy } from '../../oidc/lib/rrproxy.mjs';
 
 import {
   freePort, killChild, mailCode, mimeParts, newUser, otpgateBin, sleep, spawnOtpgate, virtualAuthenticator,
@@ -39,6 +50,13 @@ export const SCREENSHOT_DIR = path.join(OUT_DIR, 'screenshots');
 const PYTHON = '/usr/bin/python3';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 export const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
+
+/** The stacks' database: PostgreSQL when OTPGATE_TEST_DATABASE_URL names a
+ * cluster, else each data directory's SQLite file. */
+const PG_URL = process.env.OTPGATE_TEST_DATABASE_URL || '';
+export const ENGINE = PG_URL ? 'postgresql' : 'sqlite';
+/** How many otpgate processes each stack is (more than one only on PostgreSQL). */
+export const INSTANCES = PG_URL ? Math.max(1, parseInt(process.env.OTPGATE_TEST_INSTANCES || '1', 10) || 1) : 1;
 
 export const APP_NAME = 'Acme Shop';
 export const RECOVERY_RE = /^[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$/i;
@@ -154,7 +172,7 @@ export class Stack {
     this.callbacks = [];
     this.contexts = [];
     this.children = [];
-    this.logLines = [];
+    this.servers = []; // [{child, port, logLines}], one per instance
   }
 
   /** policy: the global mode; apps: extra apps [{key, name, policy}] beside
@@ -206,6 +224,15 @@ export class Stack {
     this.children.push(sms.child);
 
     const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTPGATE_')));
+    if (PG_URL) {
+      // A database of this stack's own in the cluster.
+      const db = `browser_${crypto.randomBytes(6).toString('hex')}`;
+      execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', PG_URL, '-c', `CREATE DATABASE ${db}`], { encoding: 'utf8' });
+      const u = new URL(PG_URL);
+      u.pathname = `/${db}`;
+      this.databaseUrl = u.toString();
+      baseEnv.OTPGATE_DATABASE_URL = this.databaseUrl;
+    }
     const cliEnv = { ...baseEnv, OTPGATE_DATA_DIR: this.dataDir, OTPGATE_LOG: 'warn' };
     this.cliEnv = cliEnv;
     const addApp = (name, pol) => {
@@ -239,17 +266,44 @@ export class Stack {
         OTPGATE_LOG: 'info',
         ...extraEnv,
       };
-      if (await this._spawnServer(env)) break;
-      await killChild(this.server);
-      if (attempt >= 2) throw new Error(`otpgate did not start:\n${this.logLines.join('\n')}`);
+      if (await (INSTANCES > 1 ? this._spawnGroup(env, INSTANCES) : this._spawnServer(env, this.port))) break;
+      const failed = this.log();
+      if (this.proxy) await this.proxy.close();
+      this.proxy = null;
+      await Promise.all(this.servers.map((s) => killChild(s.child, 'SIGKILL')));
+      this.servers = [];
+      if (attempt >= 2) throw new Error(`otpgate did not start:\n${failed}`);
     }
     this.browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
   }
 
-  async _spawnServer(env) {
-    const { child, ready } = await spawnOtpgate(this.bin, env, this.tmp, this.logLines, 5000);
-    this.server = track(child);
+  async _spawnServer(env, port) {
+    const logLines = [];
+    const { child, ready } = await spawnOtpgate(this.bin, { ...env, OTPGATE_LISTEN: `127.0.0.1:${port}` }, this.tmp,
+      logLines, 5000);
+    this.servers.push({ child: track(child), port, logLines });
     return ready;
+  }
+
+  /** N instances on ports of their own, the first alone (it makes the
+   * master key and the schema), then the others, behind the round-robin
+   * proxy on the stack's port (as tests/oidc/lib/provider.mjs does). */
+  async _spawnGroup(env, n) {
+    for (let i = 0; i < n; i++) {
+      if (!(await this._spawnServer(env, await freePort()))) return false;
+    }
+    this.proxy = new RRProxy(this.servers.map((s) => s.port));
+    try {
+      await this.proxy.listen(this.port);
+    } catch {
+      return false;
+    }
+    return true;
+  }
+
+  /** Each instance's own URL, not through the proxy (one with one instance). */
+  get instanceUrls() {
+    return this.servers.map((s) => `http://127.0.0.1:${s.port}`);
   }
 
   /** Runs an otpgate command on this stack's data directory. */
@@ -260,11 +314,15 @@ export class Stack {
   async stop() {
     for (const c of this.contexts) await c.close().catch(() => {});
     if (this.browser) await this.browser.close().catch(() => {});
-    if (this.server) {
-      await killChild(this.server, 'SIGTERM', 8000);
-      // The server's log, for a failure's post-mortem.
+    if (this.proxy) await this.proxy.close();
+    if (this.servers.length) {
+      await Promise.all(this.servers.map((s) => killChild(s.child, 'SIGTERM', 8000)));
+      // Every instance's log, for a failure's post-mortem.
       fs.mkdirSync(path.join(OUT_DIR, 'logs'), { recursive: true });
-      fs.writeFileSync(path.join(OUT_DIR, 'logs', `${this.name}.otpgate.log`), this.log() + '\n');
+      this.servers.forEach((s, i) => {
+        const file = this.servers.length > 1 ? `${this.name}.otpgate.${i + 1}.log` : `${this.name}.otpgate.log`;
+        fs.writeFileSync(path.join(OUT_DIR, 'logs', file), s.logLines.join('\n') + '\n');
+      });
     }
     for (const c of this.children) {
       if (c.stdin) c.stdin.end();
@@ -275,6 +333,12 @@ export class Stack {
       await new Promise((r) => this.appServer.close(r));
     }
     if (this.tmp && !process.env.OTPGATE_KEEP_TMP) fs.rmSync(this.tmp, { recursive: true, force: true });
+    // Round robin: once there were as many requests as instances, each has
+    // had one, so the file did talk to all of them.
+    const got = this.proxy ? this.proxy.requests : [];
+    if (got.reduce((a, b) => a + b, 0) >= got.length && got.includes(0)) {
+      throw new Error(`the proxy gave no request to an instance: ${JSON.stringify(got)}`);
+    }
   }
 
   // ---- the way in ----
@@ -343,6 +407,18 @@ export class Stack {
   }
 
   // ---- delivery ----
+
+  /** The development outbox's messages (OTPGATE_DEV=1) as JSON, newest
+   * first. Each instance keeps its own in memory and any of them may have
+   * sent a code, so this is every instance's, merged. */
+  async devOutbox() {
+    const lists = await Promise.all(this.instanceUrls.map(async (u) => {
+      const res = await fetch(`${u}/dev/outbox`, { headers: { Accept: 'application/json' } });
+      if (res.status !== 200) throw new Error(`GET ${u}/dev/outbox -> ${res.status} ${await res.text()}`);
+      return (await res.json()).messages;
+    }));
+    return lists.flat().sort((a, b) => b.at_ms - a.at_ms);
+  }
 
   /** Code e-mails to `to` (Message-ID <m_...>); the security
    * notifications (<msg_...>) only with notices = true. */
@@ -417,23 +493,38 @@ export class Stack {
     return { id: r.id, recovery_codes: v.recovery_codes };
   }
 
+  /** Runs one SQL statement (the same text on both engines) on this
+   * stack's database, beside the running server: sqlite3 on the data
+   * directory's file, or psql on the stack's PostgreSQL database. */
+  sql(statement) {
+    if (this.databaseUrl) {
+      execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', this.databaseUrl, '-c', statement], { encoding: 'utf8' });
+    } else {
+      execFileSync('sqlite3', [path.join(this.dataDir, 'otpgate.db'), `PRAGMA busy_timeout=5000; ${statement}`]);
+    }
+  }
+
   /** Makes every session of sub look as if its second step was passed
    * `ageMs` ago (the step-up rule needs a fresh one for changes). */
   ageSessions(sub, ageMs) {
-    execFileSync('sqlite3', [path.join(this.dataDir, 'otpgate.db'),
-      `PRAGMA busy_timeout=5000; UPDATE sessions SET stepup_at = stepup_at - ${ageMs}, passed_at = passed_at - ${ageMs} WHERE sub = '${sub.replace(/'/g, "''")}' AND passed_at > 0;`]);
+    this.sql(`UPDATE sessions SET stepup_at = stepup_at - ${ageMs}, passed_at = passed_at - ${ageMs} WHERE sub = ${sqlText(sub)} AND passed_at > 0;`);
   }
 
   /** Locks sub (of the main app) as a hundred wrong codes in a row would. */
   lockUser(sub) {
-    execFileSync('sqlite3', [path.join(this.dataDir, 'otpgate.db'),
-      `PRAGMA busy_timeout=5000; UPDATE users SET failures = 100, locked_at = ${Date.now()} WHERE app_id = '${this.app.client_id}' AND sub = '${sub.replace(/'/g, "''")}';`]);
+    this.sql(`UPDATE users SET failures = 100, locked_at = ${Date.now()} WHERE app_id = ${sqlText(this.app.client_id)} AND sub = ${sqlText(sub)};`);
   }
 
-  /** The server's log so far (for failure messages). */
+  /** The server's log so far (for failure messages): every instance's. */
   log() {
-    return this.logLines.join('\n');
+    if (this.servers.length <= 1) return (this.servers[0] ? this.servers[0].logLines : []).join('\n');
+    return this.servers.map((s, i) => `== instance ${i + 1} (127.0.0.1:${s.port}) ==\n${s.logLines.join('\n')}`).join('\n');
   }
+}
+
+/** A string as an SQL literal (both engines). */
+export function sqlText(v) {
+  return `'${String(v).replace(/'/g, "''")}'`;
 }
 
 /** The end user's address as the app passes it to the API (the browser
