@@ -1,10 +1,13 @@
-/* Group commit. The writes of one loop iteration share one transaction;
- * its COMMIT, the one disk wait they all share, runs on the committer
- * thread while the loop goes on reading; answers go out after it returns,
- * so no success is ever reported for a write that a crash could still
- * lose. While it runs, the loop's thread leaves the connection alone:
+/* Group commit. The writes of one loop iteration share one transaction,
+ * handed to the committer thread, which runs its COMMIT (WAL writes only)
+ * and then flushes the WAL (store_sync_wal): the one disk wait the batch's
+ * requests share. Answers go out after the flush, so no success is ever
+ * reported for a write that a crash could still lose; answers that read
+ * the database while commits were on their way wait too (batch_hold).
+ * While the COMMIT runs, the loop's thread leaves the connection alone:
  * requests that need the database are parked and dispatched when it ends
- * (a writer from elsewhere, a timer say, waits for it instead). */
+ * (a writer from elsewhere, a timer say, waits for it instead); during the
+ * flush the next batch runs and stays open until the committer is free. */
 #include "gateway/batch.h"
 
 #include "core/log.h"
