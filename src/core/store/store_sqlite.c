@@ -651,6 +651,8 @@ int store_defer_sync(struct store *s, char *err, size_t errlen)
     }
     if (sqlite3_exec(c->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK) {
         set_err(err, errlen, "cannot set synchronous on %s: %s", path, sqlite3_errmsg(c->db));
+        close(c->wal_fd); /* commits keep waiting for the disk themselves */
+        c->wal_fd = -1;
         return OG_ERR_DB;
     }
     return OG_OK;
