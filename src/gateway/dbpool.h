@@ -45,6 +45,10 @@ void dbpool_stop(struct server *s);
  * with dbpool_pause(run) before each new run: a short random pause that
  * grows with the runs, so two that met do not meet again at once. */
 #define DBPOOL_RUNS_MAX 12
+/* Runs of a request beside others (STORE_TXN_SHARED); the runs after them
+ * wait to run alone (STORE_TXN_ALONE), so meeting others again and again
+ * ends in an answer, not a 503. */
+#define DBPOOL_RUNS_SHARED 3
 void dbpool_pause(int run);
 
 /* The calling worker's connection and app cache; NULL on any other thread. */

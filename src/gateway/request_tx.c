@@ -28,6 +28,8 @@ struct request_job {
     struct delivery_job *claimed; /* messages to start after the commit */
     bool committed;
     struct metrics_held counts; /* the committed run's metrics_count calls */
+    unsigned conflicts;         /* runs rolled back for meeting another transaction */
+    bool alone;                 /* a run began as STORE_TXN_ALONE */
 };
 
 static _Thread_local struct request_job *running;
@@ -121,13 +123,15 @@ static void run_handler(struct request_job *j)
         metrics_hold(&j->counts); /* and its counts */
         j->savepoint_failed = false;
         bool last = run + 1 >= DBPOOL_RUNS_MAX;
-        if (store_begin(db) != OG_OK) {
+        enum store_txn kind = run < DBPOOL_RUNS_SHARED ? STORE_TXN_SHARED : STORE_TXN_ALONE;
+        if (store_begin_as(db, kind) != OG_OK) {
             if (!last)
                 continue; /* a lost connection is made again on the next BEGIN */
             log_error("database unavailable: answering 503", "error", store_errmsg(db));
             answer_unavailable(j, "the database is not reachable; try again");
             return;
         }
+        j->alone = kind == STORE_TXN_ALONE;
         running = j;
         req->route->handler(req);
         running = NULL;
@@ -141,6 +145,7 @@ static void run_handler(struct request_job *j)
         }
         if (store_txn_conflicted(db)) {
             store_rollback(db);
+            j->conflicts++;
             if (!last)
                 continue;
             log_warn("request kept conflicting with others: answering 503", "route",
@@ -161,6 +166,8 @@ static void run_handler(struct request_job *j)
             return;
         }
         store_rollback(db);
+        if (rc == OG_ERR_BUSY)
+            j->conflicts++;
         if (rc == OG_ERR_BUSY && !last)
             continue;
         if (rc == OG_ERR_BUSY) {
@@ -184,6 +191,13 @@ static void done(struct dbpool_job *base)
     struct server *s = req->srv;
     req->responded = false;
     metrics_apply(&s->metrics, &j->counts);
+    if (j->conflicts)
+        metrics_count(&s->metrics, "otpgate_db_conflicts_total",
+                      "Runs of request transactions rolled back for meeting another", "",
+                      j->conflicts);
+    if (j->alone)
+        metrics_count(&s->metrics, "otpgate_db_runs_alone_total",
+                      "Requests that met others again and again and ran alone", "", 1);
     delivery_start_claimed(s, j->claimed); /* before the answer, as on SQLite */
     if (j->answered)
         http_respond(req, j->status, j->content_type, j->body, j->len);

@@ -401,12 +401,17 @@ int store_exec(struct store *s, const char *sql)
     return s->ops->exec(s, sql);
 }
 
-int store_begin(struct store *s)
+int store_begin_as(struct store *s, enum store_txn kind)
 {
-    int rc = s->ops->begin(s);
+    int rc = s->ops->begin(s, kind);
     if (rc != OG_OK)
         log_warn("database begin failed", "error", store_errmsg(s));
     return rc;
+}
+
+int store_begin(struct store *s)
+{
+    return store_begin_as(s, STORE_TXN_SHARED);
 }
 
 int store_commit(struct store *s)

@@ -197,11 +197,31 @@ int store_data_version(struct store *s, int64_t *out);
 
 /* SQLite: BEGIN IMMEDIATE, which takes the write lock now (waiting up to
  * busy_timeout) so the transaction never fails half-way for a lock.
- * PostgreSQL: BEGIN ISOLATION LEVEL SERIALIZABLE; a conflict with another
+ * PostgreSQL: BEGIN ISOLATION LEVEL SERIALIZABLE (and the lock on meta of
+ * STORE_TXN_SHARED, below); a conflict with another
  * connection shows as DB_BUSY from a later step or OG_ERR_BUSY from the
  * commit, and the caller runs the whole transaction again. Returns 0,
  * OG_ERR_BUSY or OG_ERR_DB. Transactions do not nest. */
 int store_begin(struct store *s);
+
+/* How a PostgreSQL transaction meets others (SQLite has one writer, and
+ * runs every kind as store_begin). */
+enum store_txn {
+    /* SERIALIZABLE, beside others: store_begin. */
+    STORE_TXN_SHARED,
+    /* SERIALIZABLE and alone: it waits until every STORE_TXN_SHARED
+     * transaction open on the database has ended and keeps new ones waiting
+     * until it ends, so none of them can make it fail. For a run after
+     * several conflicts, so a request that keeps meeting others finishes. */
+    STORE_TXN_ALONE,
+    /* READ COMMITTED, for work whose every decision is a row lock (the
+     * outbox's claims and outcomes): it takes part in no serialization
+     * conflict, its own or others'. */
+    STORE_TXN_ROW_LOCKS,
+};
+
+/* store_begin with the kind of transaction named. */
+int store_begin_as(struct store *s, enum store_txn kind);
 
 /* COMMIT. On failure the transaction has been rolled back and is over, so a
  * caller's store_rollback afterwards is harmless. Returns 0, OG_ERR_BUSY or

@@ -33,7 +33,7 @@ struct store_ops {
     int64_t (*changes)(struct store *s);
     const char *(*errmsg)(struct store *s);
     bool (*in_transaction)(struct store *s);
-    int (*begin)(struct store *s);
+    int (*begin)(struct store *s, enum store_txn kind);
     /* store_exec: one or more statements, not cached. */
     int (*exec)(struct store *s, const char *sql);
     int (*schema_version)(struct store *s);

@@ -96,7 +96,17 @@ struct pg_stmt {
     int ncells;
 };
 
-static const char SQL_BEGIN[] = "BEGIN ISOLATION LEVEL SERIALIZABLE";
+/* Each kind of transaction's opening (enum store_txn). A serializable one
+ * takes a lock on meta before its snapshot (LOCK TABLE takes none, so it
+ * must come before any query): ROW SHARE beside others, EXCLUSIVE alone.
+ * EXCLUSIVE waits for every ROW SHARE held and keeps new ones waiting, so
+ * a transaction run alone meets no other serializable one; plain reads of
+ * meta (ACCESS SHARE: the CLI, pg_dump) pass either way. */
+static const char *const SQL_BEGIN[] = {
+    [STORE_TXN_SHARED] = "BEGIN ISOLATION LEVEL SERIALIZABLE; LOCK TABLE meta IN ROW SHARE MODE",
+    [STORE_TXN_ALONE] = "BEGIN ISOLATION LEVEL SERIALIZABLE; LOCK TABLE meta IN EXCLUSIVE MODE",
+    [STORE_TXN_ROW_LOCKS] = "BEGIN ISOLATION LEVEL READ COMMITTED",
+};
 
 static struct pg_conn *conn_of(const struct pg_stmt *st)
 {
@@ -1077,9 +1087,21 @@ static bool pg_in_transaction(struct store *s)
     return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
 }
 
-static int pg_begin(struct store *s)
+static int pg_begin(struct store *s, enum store_txn kind)
 {
-    return store_run(s, SQL_BEGIN);
+    int rc = store_run(s, SQL_BEGIN[kind]);
+    if (rc != OG_OK && pg_in_transaction(s)) {
+        /* BEGIN ran and the LOCK failed (a deadlock, a lock timeout):
+         * nothing of the caller's is open yet. */
+        struct pg_conn *c = conn_get(s);
+        bool busy = c->abort_busy;
+        char why[sizeof(c->errmsg)];
+        snprintf(why, sizeof(why), "%s", c->errmsg);
+        store_rollback(s);
+        snprintf(c->errmsg, sizeof(c->errmsg), "%s", why);
+        c->abort_busy = busy;
+    }
+    return rc;
 }
 
 /* store_exec: sql as one simple query (several statements allowed, no

@@ -227,8 +227,9 @@ static bool lite_in_transaction(struct store *s)
     return !sqlite3_get_autocommit(lite_db(s));
 }
 
-static int lite_begin(struct store *s)
+static int lite_begin(struct store *s, enum store_txn kind)
 {
+    (void)kind; /* one writer at a time whatever the kind */
     return store_run(s, SQL_BEGIN);
 }
 

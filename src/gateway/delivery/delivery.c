@@ -369,7 +369,7 @@ static void outcome_work(struct dbpool_job *base)
     struct store *db = dbpool_store();
     for (int run = 0; run < DBPOOL_RUNS_MAX; run++) {
         dbpool_pause(run);
-        if (store_begin(db) != OG_OK)
+        if (store_begin_as(db, STORE_TXN_ROW_LOCKS) != OG_OK)
             continue;
         metrics_hold(&x->counts);
         outcome_write(x->j->s, db, x->j, &x->o);
@@ -730,7 +730,7 @@ static void claim_work(struct dbpool_job *base)
     for (int run = 0; run < DBPOOL_RUNS_MAX && !committed; run++) {
         dbpool_pause(run);
         claimed_free(x);
-        if (store_begin(db) != OG_OK)
+        if (store_begin_as(db, STORE_TXN_ROW_LOCKS) != OG_OK)
             continue;
         int64_t now = server_now_ms();
         /* A notification queued for a channel nothing here can send on
