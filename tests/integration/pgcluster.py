@@ -103,6 +103,9 @@ class Cluster:
             if self.started:
                 self.run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m",
                           "immediate", "-w", "stop"], check=False)
+            keep = os.environ.get("OTPGATE_TEST_PG_LOG")
+            if keep and os.path.exists(self.log):
+                shutil.copyfile(self.log, keep)  # the server's log, kept for a look
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 

@@ -58,7 +58,7 @@ import urllib.parse
 import pytest
 
 import smtp_sink as smtp_sink_mod
-from apiclient import API, REDIRECT, http_call, other_code, q
+from apiclient import API, REDIRECT, http_call, metric_value, other_code, q
 from conftest import Server, base_env, http_request, otpgate_bin
 from deliveryhelp import mail_code, mails_to, wait_until
 from pagewalk import PageBrowser, authorize_url, is_success, jwt_claims, start_link
@@ -999,6 +999,55 @@ def test_i_concurrent_enrolments_of_different_users_all_succeed(farm):
     bad = [(i, r.status, r.json) for i, r in enumerate(results) if r.status != 201]
     assert not bad, "%d of 40 concurrent enrolments refused: %r\nthe instances said:\n%s" % (
         len(bad), bad, farm.warnings(("kept conflicting", "commit failed: answering"), since))
+
+
+def db_counter(farm, name):
+    return sum(metric_value(s.metrics(), name) for s in farm.servers)
+
+
+def test_k_a_burst_of_new_users_meets_and_every_one_gets_its_answer(farm):
+    """16 clients adding an e-mail for 160 new users: each enrolment reads
+    and writes the same index pages as the others (new users' ids are
+    neighbours on the rightmost pages of every index by user), so runs
+    meet and are rolled back. None is answered 503: a request that
+    met others DBPOOL_RUNS_SHARED times runs alone, after every other
+    serializable transaction has ended (LOCK TABLE meta IN EXCLUSIVE MODE
+    against their ROW SHARE)."""
+    app = farm.add_app("Onboarding")
+    since = iso_now()
+    conflicts0 = db_counter(farm, "otpgate_db_conflicts_total")
+    alone0 = db_counter(farm, "otpgate_db_runs_alone_total")
+    todo = list(range(160))
+    lock = threading.Lock()
+    results = {}
+
+    def worker():
+        while True:
+            with lock:
+                if not todo:
+                    return
+                i = todo.pop()
+            try:
+                r = app.call(farm.proxy.port, "POST", "/users/new%03d/factors" % i,
+                             {"type": "email", "email": "new%03d@example.com" % i})
+                results[i] = (r.status, r.json)
+            except Exception as e:  # reported below
+                results[i] = (None, repr(e))
+
+    ts = [threading.Thread(target=worker, daemon=True) for _ in range(16)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(120)
+    assert len(results) == 160, len(results)
+    bad = {i: r for i, r in results.items() if r[0] != 201}
+    conflicts = db_counter(farm, "otpgate_db_conflicts_total") - conflicts0
+    alone = db_counter(farm, "otpgate_db_runs_alone_total") - alone0
+    print("\n160 enrolments: %d runs rolled back for a conflict, %d requests ran alone"
+          % (conflicts, alone))
+    assert not bad, "%d refused: %r\nthe instances said:\n%s" % (
+        len(bad), sorted(bad.items())[:5], farm.warnings(("kept conflicting",), since))
+    assert conflicts > 0, "the burst met no conflict: it tests nothing"
 
 
 # ---- h. the commands beside serving instances -------------------------------------------------
