@@ -127,6 +127,31 @@ class _DB:
         return [line.split(SEP) for line in out.splitlines() if line]
 
 
+def test_tables_larger_than_a_batch_go_over_whole(gw, run_cli, cluster, pgdb):
+    """migrate sends 200 rows to an INSERT: 450 audit rows and 450 sends
+    (a blob each, some NULLs) cross two whole batches and a short one, and
+    every row and byte arrives."""
+    filled(gw)
+    con = sqlite3.connect(os.path.join(gw.data_dir, "otpgate.db"))
+    with con:
+        for i in range(450):
+            con.execute("INSERT INTO audit (at, event, app_id, sub) "
+                        "SELECT at + ?, event, app_id, ? FROM audit ORDER BY id LIMIT 1",
+                        (i, None if i % 7 == 0 else "user%d" % i))
+            con.execute("INSERT INTO sends (at, channel, dest_hash, user_id, client_ip) "
+                        "VALUES (?, 'email', ?, NULL, ?)",
+                        (1000 + i, bytes([i % 256, i // 256]) * 16,
+                         None if i % 3 else "203.0.113.%d" % (i % 250)))
+    con.close()
+    before = sqlite_rows(gw.data_dir)
+    assert len(before["audit"][1]) > 450 and len(before["sends"][1]) >= 450
+    p = run_cli(["migrate", "--to", cluster.url(pgdb)], env={"OTPGATE_DATA_DIR": gw.data_dir})
+    assert p.returncode == 0, p.stderr
+    assert "every count matches" in p.stdout, p.stdout
+    for table, (cols, rows) in before.items():
+        assert pg_rows(_DB(cluster, pgdb), table, cols) == rows, table
+
+
 def test_identity_sequences_move_past_copied_ids(gw, run_cli, cluster, pgdb):
     filled(gw)
     p = run_cli(["migrate", "--to", cluster.url(pgdb)], env={"OTPGATE_DATA_DIR": gw.data_dir})

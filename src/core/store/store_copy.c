@@ -1,9 +1,11 @@
 /* `otpgate migrate --to`: copies every table of a SQLite store into an
- * empty PostgreSQL store in one transaction, row for row and byte for byte
+ * empty PostgreSQL store in one transaction, row for row (COPY_BATCH rows
+ * to an INSERT) and byte for byte
  * (sealed secrets are copied as they are, never opened), moves the
  * identity sequences past the copied ids, and compares the counts. */
 #include "core/store/store_copy.h"
 
+#include "core/buf.h"
 #include "core/store/store_engine.h"
 
 #include <stdio.h>
@@ -208,9 +210,10 @@ static int describe(struct store *to, const char *table, db_stmt *src, struct co
     return OG_OK;
 }
 
-static int bind_value(db_stmt *src, db_stmt *dst, int col, const struct column *c)
+/* Binds the source row's column col to parameter i of dst, as a copy: the
+ * row is read past before the batch it joins is sent. */
+static int bind_value(db_stmt *src, db_stmt *dst, int i, int col, const struct column *c)
 {
-    int i = col + 1;
     switch (db_column_type(src, col)) {
     case DB_NULL:
         return db_bind_null(dst, i);
@@ -218,7 +221,7 @@ static int bind_value(db_stmt *src, db_stmt *dst, int col, const struct column *
         return db_bind_int64(dst, i, db_column_int64(src, col));
     case DB_BLOB: {
         const void *p = db_column_blob(src, col);
-        return db_bind_blob(dst, i, p ? p : "", db_column_bytes(src, col));
+        return db_bind_blob_copy(dst, i, p ? p : "", db_column_bytes(src, col));
     }
     default: {
         /* Text, or a value SQLite stored as text in a BLOB column: bytes go
@@ -226,18 +229,53 @@ static int bind_value(db_stmt *src, db_stmt *dst, int col, const struct column *
         const unsigned char *t = db_column_text(src, col);
         int n = db_column_bytes(src, col);
         if (c->bytea)
-            return db_bind_blob(dst, i, t ? (const void *)t : "", n);
-        return db_bind_text(dst, i, t ? (const char *)t : "", n);
+            return db_bind_blob_copy(dst, i, t ? (const void *)t : "", n);
+        return db_bind_text_copy(dst, i, t ? (const char *)t : "", n);
     }
     }
+}
+
+/* Rows one INSERT carries, so a copy to a distant server pays one round
+ * trip per COPY_BATCH rows instead of one per row (64 columns at most:
+ * 12,800 parameters, under PostgreSQL's 65,535). */
+#define COPY_BATCH 200
+
+/* INSERT INTO table (columns) VALUES (?1, ...), ... for nrows rows. */
+static db_stmt *prepare_insert(struct store *to, const char *table, const struct column *cols,
+                               int ncols, int nrows)
+{
+    struct buf b;
+    buf_init(&b, 1u << 20); /* 200 rows of 64 columns take about 120 KiB */
+    int bad = buf_printf(&b, "INSERT INTO %s (", table);
+    for (int i = 0; i < ncols; i++)
+        bad |= buf_printf(&b, "%s%s", i ? ", " : "", cols[i].name);
+    bad |= buf_append_str(&b, ") VALUES ");
+    for (int r = 0; r < nrows; r++) {
+        bad |= buf_append_str(&b, r ? ", (" : "(");
+        for (int i = 0; i < ncols; i++)
+            bad |= buf_printf(&b, "%s?%d", i ? ", " : "", r * ncols + i + 1);
+        bad |= buf_append_str(&b, ")");
+    }
+    db_stmt *st = bad ? NULL : store_prepare(to, b.data);
+    buf_free(&b);
+    return st;
 }
 
 /* Copies one table; *rows gets how many rows went over. */
 static int copy_table(struct store *from, struct store *to, const char *table, int64_t *rows,
                       char *err, size_t errlen)
 {
-    char sql[4096];
+    char sql[512];
     *rows = 0;
+    /* The batches are sized from the count, read in the same snapshot. */
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %.63s", table);
+    db_stmt *cnt = store_prepare(from, sql);
+    int64_t left = cnt && db_step(cnt) == DB_ROW ? db_column_int64(cnt, 0) : -1;
+    db_finalize(cnt);
+    if (left < 0) {
+        store_set_err(err, errlen, "cannot count %s: %s", table, store_errmsg(from));
+        return OG_ERR_DB;
+    }
     snprintf(sql, sizeof(sql), "SELECT * FROM %.63s", table);
     db_stmt *src = store_prepare(from, sql);
     if (!src)
@@ -250,35 +288,38 @@ static int copy_table(struct store *from, struct store *to, const char *table, i
         store_set_err(err, errlen, "table %s has %d columns", table, ncols);
     if (rc == OG_OK)
         rc = describe(to, table, src, cols, ncols, err, errlen);
-    if (rc == OG_OK) {
-        size_t n = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO %.63s (", table);
-        for (int i = 0; i < ncols; i++)
-            n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s%s", i ? ", " : "", cols[i].name);
-        n += (size_t)snprintf(sql + n, sizeof(sql) - n, ") VALUES (");
-        for (int i = 0; i < ncols; i++)
-            n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s?%d", i ? ", " : "", i + 1);
-        if (n + 2 >= sizeof(sql)) {
-            store_set_err(err, errlen, "table %s has too many columns", table);
-            rc = OG_ERR_TOO_BIG;
-        } else {
-            snprintf(sql + n, sizeof(sql) - n, ")");
-            dst = store_prepare(to, sql);
-            if (!dst)
-                rc = OG_ERR_DB;
-        }
-    }
-    int step = DB_DONE;
+    int step = DB_DONE, per = 0, pending = 0;
     while (rc == OG_OK && (step = db_step(src)) == DB_ROW) {
-        for (int i = 0; i < ncols && rc == OG_OK; i++)
-            if (bind_value(src, dst, i, &cols[i]) != 0)
+        if (pending == 0) {
+            int want = left < COPY_BATCH ? (int)left : COPY_BATCH;
+            if (want <= 0) {
+                store_set_err(err, errlen, "%s has more rows than it counted", table);
                 rc = OG_ERR_DB;
-        int put = rc == OG_OK ? db_step(dst) : DB_ERROR;
+                break;
+            }
+            if (want != per) {
+                db_finalize(dst);
+                per = want;
+                if (!(dst = prepare_insert(to, table, cols, ncols, per))) {
+                    rc = OG_ERR_DB;
+                    break;
+                }
+            }
+        }
+        for (int i = 0; i < ncols && rc == OG_OK; i++)
+            if (bind_value(src, dst, pending * ncols + i + 1, i, &cols[i]) != 0)
+                rc = OG_ERR_DB;
+        left--;
+        if (rc != OG_OK || ++pending < per)
+            continue;
+        int put = db_step(dst);
         db_reset(dst);
         if (put != DB_DONE) {
-            store_set_err(err, errlen, "cannot copy a row of %s: %s", table, store_errmsg(to));
+            store_set_err(err, errlen, "cannot copy rows of %s: %s", table, store_errmsg(to));
             rc = store_step_err(put);
         } else {
-            (*rows)++;
+            *rows += pending;
+            pending = 0;
         }
     }
     if (rc == OG_OK && step != DB_DONE) {
