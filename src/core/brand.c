@@ -1,12 +1,13 @@
-/* Brand values (checks and meta storage) and the uploaded logo file: its
- * type from its first bytes, the refusal of active SVG content, and its
- * copy in the data directory. Never trusts a file's name or a claimed
- * Content-Type: only the bytes decide. */
+/* Brand values (checks and meta storage) and the uploaded logo: its type
+ * from its first bytes, the refusal of active SVG content, and its copy in
+ * the database (table brand_logos, so every instance on one database
+ * serves it; a logo uploaded before that is read from its file in the data
+ * directory and taken in by brand_logo_adopt). Never trusts a file's name
+ * or a claimed Content-Type: only the bytes decide. */
 #include "core/brand.h"
 
 #include "core/log.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -293,94 +294,64 @@ static int path_of(const char *data_dir, const char *name, char *out, size_t out
     return n > 0 && (size_t)n < outlen ? OG_OK : OG_ERR_TOO_BIG;
 }
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Removes brand-logo-* files of data_dir but those of versions a and b. */
-static void prune(const char *data_dir, const char *a, const char *b)
-{
-    DIR *dir = opendir(data_dir);
-    if (!dir)
-        return;
-    struct dirent *e;
-    while ((e = readdir(dir)) != NULL) {
-        if (strncmp(e->d_name, LOGO_PREFIX, sizeof(LOGO_PREFIX) - 1) != 0)
-            continue;
-        const char *v = e->d_name + sizeof(LOGO_PREFIX) - 1;
-        if ((a && strcmp(v, a) == 0) || (b && strcmp(v, b) == 0))
-            continue;
-        char path[4096];
-        if (path_of(data_dir, e->d_name, path, sizeof(path)) == OG_OK && unlink(path) != 0)
-            log_warn("could not remove an old logo file", "path", path, "error", strerror(errno));
-    }
-    closedir(dir);
-}
-
-int brand_logo_save(const char *data_dir, const uint8_t *data, size_t len, const char *keep_url,
-                    char *url, size_t urllen, char *err, size_t errlen)
+int brand_logo_save(struct store *s, const uint8_t *data, size_t len, const char *keep_url,
+                    int64_t now_ms, char *url, size_t urllen, char *err, size_t errlen)
 {
     const char *mime;
     int rc = brand_logo_check(data, len, &mime, err, errlen);
     if (rc != OG_OK)
         return rc;
-    char v[BRAND_VERSION_LEN], name[64], path[4096], tmp[4200];
+    char v[BRAND_VERSION_LEN], keep[BRAND_VERSION_LEN];
     version_of(data, len, v);
-    snprintf(name, sizeof(name), LOGO_PREFIX "%s", v);
-    if (path_of(data_dir, name, path, sizeof(path)) != OG_OK ||
-        snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-        set_err(err, errlen, "logo: the data directory's path is too long");
-        return OG_ERR_IO;
+    if (urllen < sizeof(BRAND_LOGO_PATH "?v=") + BRAND_VERSION_LEN) {
+        set_err(err, errlen, "logo: no room for its URL");
+        return OG_ERR_TOO_BIG;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        set_err(err, errlen, "logo: cannot write %s: %s", tmp, strerror(errno));
-        return OG_ERR_IO;
+    if (!brand_logo_version(keep_url, keep))
+        snprintf(keep, sizeof(keep), "%s", v);
+    rc = OG_ERR_DB;
+    db_stmt *st = store_stmt(s, "INSERT INTO brand_logos (version, data, created_at) "
+                                "VALUES (?1, ?2, ?3) ON CONFLICT (version) DO NOTHING");
+    if (st) {
+        db_bind_text(st, 1, v, -1);
+        db_bind_blob(st, 2, data, (int)len);
+        db_bind_int64(st, 3, now_ms);
+        int step = db_step(st);
+        db_reset(st);
+        rc = step == DB_DONE ? OG_OK : store_step_err(step);
     }
-    bool ok = write_all(fd, data, len) == 0 && fsync(fd) == 0;
-    int e = errno;
-    if (close(fd) != 0 && ok) {
-        ok = false;
-        e = errno;
+    /* Older logos go: all but this one and the one pages show until the
+     * caller's transaction commits. */
+    if (rc == OG_OK) {
+        rc = OG_ERR_DB;
+        st = store_stmt(s, "DELETE FROM brand_logos WHERE version NOT IN (?1, ?2)");
+        if (st) {
+            db_bind_text(st, 1, v, -1);
+            db_bind_text(st, 2, keep, -1);
+            int step = db_step(st);
+            db_reset(st);
+            rc = step == DB_DONE ? OG_OK : store_step_err(step);
+        }
     }
-    if (!ok || rename(tmp, path) != 0) {
-        if (ok)
-            e = errno;
-        unlink(tmp);
-        set_err(err, errlen, "logo: cannot write %s: %s", path, strerror(e));
-        return OG_ERR_IO;
+    if (rc != OG_OK) {
+        set_err(err, errlen, "logo could not be saved: %s", store_errmsg(s));
+        return OG_ERR_DB;
     }
-    if (fsync_dir(data_dir) != 0)
-        log_warn("could not fsync the data directory after writing the logo", "error",
-                 strerror(errno));
-    char keep[BRAND_VERSION_LEN];
-    prune(data_dir, v, brand_logo_version(keep_url, keep) ? keep : NULL);
     snprintf(url, urllen, BRAND_LOGO_PATH "?v=%s", v);
     return OG_OK;
 }
 
-int brand_logo_read(const char *data_dir, const char *v, uint8_t **data, size_t *len,
-                    const char **mime)
+void brand_logo_url(const uint8_t *data, size_t len, char *url, size_t urllen)
+{
+    char v[BRAND_VERSION_LEN];
+    version_of(data, len, v);
+    snprintf(url, urllen, BRAND_LOGO_PATH "?v=%s", v);
+}
+
+/* A logo uploaded before logos moved into the database: the file
+ * brand-logo-<v> of data_dir. */
+static int read_file(const char *data_dir, const char *v, uint8_t **data, size_t *len,
+                     const char **mime)
 {
     *data = NULL;
     *len = 0;
@@ -419,4 +390,61 @@ int brand_logo_read(const char *data_dir, const char *v, uint8_t **data, size_t 
     *data = buf;
     *len = n;
     return OG_OK;
+}
+
+int brand_logo_read(struct store *s, const char *data_dir, const char *v, uint8_t **data,
+                    size_t *len, const char **mime)
+{
+    *data = NULL;
+    *len = 0;
+    db_stmt *st = store_stmt(s, "SELECT data FROM brand_logos WHERE version = ?1");
+    if (!st)
+        return OG_ERR_DB;
+    db_bind_text(st, 1, v ? v : "", -1);
+    int step = db_step(st);
+    int rc = step == DB_ROW ? OG_OK : step == DB_DONE ? OG_ERR_NOT_FOUND : store_step_err(step);
+    if (rc == OG_OK) {
+        int n = db_column_bytes(st, 0);
+        const void *p = db_column_blob(st, 0);
+        char err[160];
+        if (n <= 0 || !p || brand_logo_check(p, (size_t)n, mime, err, sizeof(err)) != OG_OK) {
+            rc = OG_ERR_INVALID;
+        } else {
+            *data = og_malloc((size_t)n);
+            memcpy(*data, p, (size_t)n);
+            *len = (size_t)n;
+        }
+    }
+    db_reset(st);
+    if (rc == OG_ERR_NOT_FOUND && data_dir)
+        rc = read_file(data_dir, v, data, len, mime);
+    return rc;
+}
+
+int brand_logo_adopt(struct store *s, const char *data_dir, int64_t now_ms)
+{
+    char url[BRAND_VALUE_LEN], v[BRAND_VERSION_LEN];
+    if (brand_get(s, "logo", url, sizeof(url)) != OG_OK || !brand_logo_version(url, v))
+        return OG_OK;
+    uint8_t *data;
+    size_t len;
+    const char *mime;
+    int rc = brand_logo_read(s, NULL, v, &data, &len, &mime);
+    if (rc != OG_ERR_NOT_FOUND) {
+        free(data);
+        return rc == OG_OK ? OG_OK : rc;
+    }
+    rc = read_file(data_dir, v, &data, &len, &mime);
+    if (rc != OG_OK) {
+        log_warn("the brand names an uploaded logo whose file is missing", "version", v);
+        return OG_OK; /* pages fall back to no logo, as before */
+    }
+    char saved[64], err[160];
+    rc = brand_logo_save(s, data, len, url, now_ms, saved, sizeof(saved), err, sizeof(err));
+    free(data);
+    if (rc == OG_OK && strcmp(saved, url) != 0) /* the file's bytes changed under its name */
+        rc = brand_set(s, "logo", saved);
+    if (rc == OG_OK)
+        log_info("uploaded logo moved into the database", "version", v);
+    return rc;
 }

@@ -56,22 +56,31 @@ int brand_logo_check(const uint8_t *data, size_t len, const char **mime, char *e
  * false for any other value (a /static path, "", garbage). */
 bool brand_logo_version(const char *url, char v[BRAND_VERSION_LEN]);
 
-/* Copies a checked logo into data_dir as "brand-logo-<v>" (v: the first 16
- * hex characters of its SHA-256), written to a temporary file, fsynced and
- * renamed, then writes its URL "/brand/logo?v=<v>" into url (urllen >= 64).
- * Afterwards removes every other brand-logo-* file but the one keep_url
- * (the logo in use until the caller's transaction commits; may be NULL)
- * names. Blocking file I/O of at most BRAND_LOGO_MAX bytes. Returns 0,
- * OG_ERR_INVALID / OG_ERR_TOO_BIG (brand_logo_check refused it) or
- * OG_ERR_IO, with one line in err. */
-int brand_logo_save(const char *data_dir, const uint8_t *data, size_t len, const char *keep_url,
-                    char *url, size_t urllen, char *err, size_t errlen);
+/* The URL brand_logo_save gives these bytes ("/brand/logo?v=<16 hex>"). */
+void brand_logo_url(const uint8_t *data, size_t len, char *url, size_t urllen);
 
-/* Reads the logo file of version v from data_dir into a malloc'd *data
- * (the caller frees it) and tells its type as brand_logo_check does.
- * Returns 0, OG_ERR_NOT_FOUND (no such file, or v malformed), OG_ERR_INVALID
- * (the file no longer passes the check) or OG_ERR_IO. */
-int brand_logo_read(const char *data_dir, const char *v, uint8_t **data, size_t *len,
-                    const char **mime);
+/* Stores a checked logo in brand_logos under its version v (the first 16
+ * hex characters of its SHA-256) and writes its URL "/brand/logo?v=<v>"
+ * into url (urllen >= 64); then deletes every other stored logo but the
+ * one keep_url names (the logo pages show until the caller's transaction
+ * commits; may be NULL). Joins the caller's transaction. Returns 0,
+ * OG_ERR_INVALID / OG_ERR_TOO_BIG (brand_logo_check refused it) or
+ * OG_ERR_DB, with one line in err. */
+int brand_logo_save(struct store *s, const uint8_t *data, size_t len, const char *keep_url,
+                    int64_t now_ms, char *url, size_t urllen, char *err, size_t errlen);
+
+/* Reads the logo of version v into a malloc'd *data (the caller frees it)
+ * and tells its type as brand_logo_check does: its row in brand_logos, or
+ * else (data_dir not NULL) the file "brand-logo-<v>" of data_dir that an
+ * upload before schema version 20 wrote. Returns 0, OG_ERR_NOT_FOUND,
+ * OG_ERR_INVALID (the bytes no longer pass the check), OG_ERR_IO or
+ * OG_ERR_DB. */
+int brand_logo_read(struct store *s, const char *data_dir, const char *v, uint8_t **data,
+                    size_t *len, const char **mime);
+
+/* When the brand names an uploaded logo that only a file in data_dir
+ * holds, stores it in brand_logos (at start and before `migrate --to`),
+ * so instances on other machines serve it too. Returns 0 or OG_ERR_DB. */
+int brand_logo_adopt(struct store *s, const char *data_dir, int64_t now_ms);
 
 #endif

@@ -434,21 +434,21 @@ void admin_console_brand_save(struct http_request *req)
     const struct multipart_part *file = c.multipart ? multipart_get(&c.parts, "logo") : NULL;
     const char *reset = console_form(&c, "logo_reset");
     json_t *changes = json_object();
+    const uint8_t *logo = NULL; /* an uploaded file, stored inside the transaction */
     if (file && file->filename.p && file->data.len > 0) {
         char url[64], err[256];
         const char *mime = NULL;
         int rc = brand_logo_check((const uint8_t *)file->data.p, file->data.len, &mime, err,
                                   sizeof(err));
-        if (rc == OG_OK)
-            rc = brand_logo_save(s->cfg->data_dir, (const uint8_t *)file->data.p, file->data.len,
-                                 current[2], url, sizeof(url), err, sizeof(err));
         if (rc != OG_OK) {
             json_decref(changes);
             log_warn("admin console: logo refused", "admin", c.sess.username, "error", err);
             c.ui.error = arena_printf(&req->arena, "The %s Nothing was changed.", err);
-            brand_page(&c, rc == OG_ERR_IO ? 500 : 400, values, "logo");
+            brand_page(&c, 400, values, "logo");
             return;
         }
+        logo = (const uint8_t *)file->data.p;
+        brand_logo_url(logo, file->data.len, url, sizeof(url));
         values[2] = arena_strndup(&req->arena, url, strlen(url));
         json_object_set_new(
             changes, "logo_file",
@@ -461,6 +461,13 @@ void admin_console_brand_save(struct http_request *req)
             json_object_set_new(changes, brand_keys[i], json_string(values[i]));
     int rc = console_write_begin(&c);
     if (rc == OG_OK) {
+        if (logo) {
+            char url[64], err[256];
+            rc = brand_logo_save(server_db(s), logo, file->data.len, current[2], server_now_ms(),
+                                 url, sizeof(url), err, sizeof(err));
+            if (rc != OG_OK)
+                log_error("admin console: logo not saved", "error", err);
+        }
         for (size_t i = 0; i < ARRAY_SIZE(brand_keys) && rc == OG_OK; i++)
             if (strcmp(values[i], current[i]) != 0)
                 rc = brand_set(server_db(s), brand_keys[i], values[i]);

@@ -1,6 +1,7 @@
 /* Serves the uploaded logo. The meta value brand_logo ("/brand/logo?v=<16
- * hex>") names the file; one copy of it stays in memory per data directory
- * and version, so a page view costs a meta read, not a file read. */
+ * hex>") names its version (brand_logos, or an older upload's file); one
+ * copy of it stays in memory per data directory and version, so a page
+ * view costs a meta read, not a read of the logo. */
 #include "gateway/brand_logo.h"
 
 #include "core/brand.h"
@@ -12,7 +13,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* The file last read: the loop thread's only. */
+/* The logo last read. On PostgreSQL the database workers serve it side by
+ * side: mu guards it, and is held while the answer copies it. */
+static uv_mutex_t mu;
+static uv_once_t mu_once = UV_ONCE_INIT;
+static void mu_init(void)
+{
+    if (uv_mutex_init(&mu) != 0)
+        abort();
+}
+
 static struct {
     char dir[4096];
     char v[BRAND_VERSION_LEN];
@@ -30,12 +40,15 @@ void brand_logo_serve(struct http_request *req)
         http_respond_text(req, 404, "no uploaded logo");
         return;
     }
+    uv_once(&mu_once, mu_init);
+    uv_mutex_lock(&mu);
     if (!cache.data || strcmp(cache.v, v) != 0 || strcmp(cache.dir, s->cfg->data_dir) != 0) {
         uint8_t *data;
         size_t len;
         const char *mime;
-        int rc = brand_logo_read(s->cfg->data_dir, v, &data, &len, &mime);
+        int rc = brand_logo_read(server_db(s), s->cfg->data_dir, v, &data, &len, &mime);
         if (rc != OG_OK) {
+            uv_mutex_unlock(&mu);
             log_warn("the uploaded logo cannot be served", "version", v, "error", og_strerror(rc));
             http_header_add(req, "Cache-Control", "no-cache");
             http_respond_text(req, 404, "no uploaded logo");
@@ -61,9 +74,9 @@ void brand_logo_serve(struct http_request *req)
     http_header_add(req, "X-Content-Type-Options", "nosniff");
     http_header_add(req, "Content-Security-Policy", "default-src 'none'; sandbox");
     struct span inm;
-    if (http_header_get(req, "If-None-Match", &inm) && static_etag_matches(inm, etag)) {
+    if (http_header_get(req, "If-None-Match", &inm) && static_etag_matches(inm, etag))
         http_respond(req, 304, NULL, NULL, 0);
-        return;
-    }
-    http_respond(req, 200, cache.mime, cache.data, cache.len);
+    else
+        http_respond(req, 200, cache.mime, cache.data, cache.len); /* a copy */
+    uv_mutex_unlock(&mu);
 }

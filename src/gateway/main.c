@@ -1,6 +1,7 @@
 /* The otpgate command line (SPEC §2): picks the subcommand, loads settings,
  * and runs it. Errors are one line on stderr and a non-zero exit. */
 #include "core/config.h"
+#include "core/brand.h"
 #include "core/log.h"
 #include "core/store/store.h"
 #include "core/store/store_copy.h"
@@ -270,8 +271,9 @@ static int cmd_migrate(int argc, char **argv)
         config_free(&cfg);
         return rc;
     }
-    char path[4096], err[512] = "";
+    char path[4096], dir[4096], err[512] = "";
     snprintf(path, sizeof(path), "%s/otpgate.db", cfg.data_dir);
+    snprintf(dir, sizeof(dir), "%s", cfg.data_dir);
     config_free(&cfg);
     struct stat sb;
     if (stat(path, &sb) != 0) {
@@ -280,6 +282,12 @@ static int cmd_migrate(int argc, char **argv)
     }
     struct store *from = NULL, *dest = NULL;
     rc = store_open(path, &from, err, sizeof(err));
+    /* An uploaded logo that only a file holds goes over in the copy too. */
+    if (rc == OG_OK && brand_logo_adopt(from, dir, server_now_ms()) != OG_OK) {
+        snprintf(err, sizeof(err), "cannot take the uploaded logo into the database: %s",
+                 store_errmsg(from));
+        rc = OG_ERR_DB;
+    }
     if (rc == OG_OK)
         rc = store_open(to, &dest, err, sizeof(err));
     struct store_copy_count counts[STORE_COPY_MAX_TABLES];

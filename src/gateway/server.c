@@ -3,6 +3,7 @@
  * bound a graceful shutdown. Everything here runs on the loop thread. */
 #include "gateway/server.h"
 
+#include "core/brand.h"
 #include "core/log.h"
 #include "core/webauthn_ceremony.h"
 #include "core/masterkey.h"
@@ -300,6 +301,11 @@ int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg, cha
         snprintf(err, errlen, "cannot create or open the token-signing key");
         rc = OG_ERR_CRYPTO;
     }
+    /* A logo uploaded before logos moved into the database: a failure
+     * here leaves it served from its file, as before. */
+    if (rc == OG_OK && brand_logo_adopt(s->store, cfg->data_dir, server_now_ms()) != OG_OK)
+        log_warn("the uploaded logo could not be moved into the database", "error",
+                 store_errmsg(s->store));
     if (rc == OG_OK)
         rc = static_cache_load(cfg->static_dir, &s->statics, err, errlen);
     if (rc == OG_OK && static_cache_count(s->statics) == 0)

@@ -15,6 +15,7 @@ import zlib
 
 from adminclient import PASSWORD, Console, admin_add, audit_rows, console_for, db
 from apiclient import gw  # noqa: F401
+from conftest import store_rows
 
 
 def png(w=2, h=2):
@@ -40,8 +41,14 @@ EVIL_SVGS = [
 ]
 
 
-def logo_files(data_dir):
-    return sorted(f for f in os.listdir(data_dir) if f.startswith("brand-logo-"))
+def stored_logos(data_dir):
+    """{version: bytes} of the uploaded logos in the database (brand_logos);
+    PostgreSQL's bytea comes back as \\x hex text."""
+    out = {}
+    for r in store_rows(data_dir, "SELECT version, data FROM brand_logos"):
+        d = r["data"]
+        out[r["version"]] = bytes.fromhex(d[2:]) if isinstance(d, str) else bytes(d)
+    return out
 
 
 def brand_show(gw):
@@ -98,10 +105,9 @@ def test_logo_upload_served_at_brand_logo(gw):
     assert r.status == 303, r
     logo = brand_show(gw)["logo"]
     assert re.fullmatch(r"/brand/logo\?v=[0-9a-f]{16}", logo), logo
-    files = logo_files(gw.data_dir)
-    assert files == ["brand-logo-" + logo[-16:]]
-    with open(os.path.join(gw.data_dir, files[0]), "rb") as f:
-        assert f.read() == data
+    # Kept in the database, so every instance on it serves the logo; no file.
+    assert stored_logos(gw.data_dir) == {logo[-16:]: data}
+    assert not [f for f in os.listdir(gw.data_dir) if f.startswith("brand-logo-")]
     # Served with the type its bytes tell, nosniff, a sandbox CSP, cached by version.
     r = server.get(logo)
     assert r.status == 200 and r.body == data
@@ -117,16 +123,15 @@ def test_logo_upload_served_at_brand_logo(gw):
     d = json.loads(row["detail"])["changes"]
     assert d["logo"] == logo and d["logo_file"] == {"type": "image/png", "bytes": len(data)}
 
-    # A plain SVG replaces it; the old file goes at the next upload.
+    # A plain SVG replaces it; the old one goes at the next upload.
     r = c.post("/admin/brand", form, files={"logo": ("logo.svg", "image/svg+xml", SVG)})
     assert r.status == 303
     svg_logo = brand_show(gw)["logo"]
     r = server.get(svg_logo)
     assert r.header("Content-Type") == "image/svg+xml" and r.body == SVG
-    assert len(logo_files(gw.data_dir)) == 2
+    assert len(stored_logos(gw.data_dir)) == 2
     c.post("/admin/brand", form, files={"logo": ("acme.png", "image/png", png(3, 3))})
-    assert len(logo_files(gw.data_dir)) == 2 and "brand-logo-" + svg_logo[-16:] in \
-        logo_files(gw.data_dir)
+    assert len(stored_logos(gw.data_dir)) == 2 and svg_logo[-16:] in stored_logos(gw.data_dir)
 
     # Refusals: the claimed type and name mean nothing, only the bytes do.
     before = brand_show(gw)["logo"]
@@ -159,7 +164,7 @@ def test_brand_set_logo_file_from_the_cli(gw, tmp_path):
     p = gw.cli("brand", "set", "logo=%s" % f, "name=Acme")
     assert re.search(r"^logo = /brand/logo\?v=[0-9a-f]{16}$", p.stdout, re.M), p.stdout
     logo = brand_show(gw)["logo"]
-    assert logo_files(gw.data_dir) == ["brand-logo-" + logo[-16:]]
+    assert stored_logos(gw.data_dir) == {logo[-16:]: png()}
     server = gw.start()
     r = server.get(logo)
     assert r.status == 200 and r.body == png() and r.header("Content-Type") == "image/png"
@@ -188,6 +193,24 @@ def test_brand_set_logo_file_from_the_cli(gw, tmp_path):
     assert p.returncode == 2 and "give logo= once" in p.stderr
     assert brand_show(gw)["logo"] == "/static/img/logo.svg"
     assert "logo=FILE" in gw.cli("brand", "--help").stdout
+
+
+def test_logo_uploaded_before_is_taken_into_the_database(gw):
+    """An install whose logo was uploaded before logos moved into the
+    database has it as the file brand-logo-<v> in its data directory: the
+    server takes it in at start, so instances elsewhere serve it too."""
+    import hashlib
+    data = png(4, 4)
+    v = hashlib.sha256(data).hexdigest()[:16]
+    gw.cli("brand", "set", "logo=/brand/logo?v=" + v)
+    with open(os.path.join(gw.data_dir, "brand-logo-" + v), "wb") as f:
+        f.write(data)
+    assert stored_logos(gw.data_dir) == {}
+    server = gw.start()
+    assert stored_logos(gw.data_dir) == {v: data}
+    os.unlink(os.path.join(gw.data_dir, "brand-logo-" + v))
+    r = server.get("/brand/logo?v=" + v)
+    assert r.status == 200 and r.body == data and r.header("Content-Type") == "image/png"
 
 
 # ---- admin accounts -----------------------------------------------------------

@@ -1050,6 +1050,33 @@ def test_k_a_burst_of_new_users_meets_and_every_one_gets_its_answer(farm):
     assert conflicts > 0, "the burst met no conflict: it tests nothing"
 
 
+def test_l_a_logo_uploaded_anywhere_is_served_everywhere(farm, tmp_path):
+    """Each instance has a data directory of its own; the logo lives in the
+    database, so one uploaded through one instance (here the CLI on the
+    first data directory) is served by all of them."""
+    import hashlib
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xffffffff))
+    data = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0\0\0\0")) + chunk(b"IEND", b""))
+    f = tmp_path / "farm-logo.png"
+    f.write_bytes(data)
+    try:
+        farm.cli("brand", "set", "logo=%s" % f)
+        path = "/brand/logo?v=" + hashlib.sha256(data).hexdigest()[:16]
+        for i, ep in enumerate(farm.endpoints):
+            assert not any(n.startswith("brand-logo-") for n in os.listdir(farm.data_dirs[i]))
+            r = http_call(ep.port, "GET", path)
+            assert r.status == 200 and r.body == data, (i, r.status)
+            assert r.header("Content-Type") == "image/png"
+    finally:
+        farm.cli("brand", "set", "logo=/static/img/logo.svg")
+
+
 # ---- h. the commands beside serving instances -------------------------------------------------
 
 

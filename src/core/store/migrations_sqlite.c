@@ -445,6 +445,17 @@ static const char *const migrations[] = {
      * keeps both engines' schema versions in step. */
     "DELETE FROM meta WHERE key = 'config_version';\n",
 
+    /* 20: uploaded logos in the database, so that every instance on one
+     * PostgreSQL database serves the logo whichever instance took the
+     * upload (a file in one data directory reached only that instance).
+     * A logo uploaded before is taken in from its file at start
+     * (brand_logo_adopt). */
+    "CREATE TABLE brand_logos (\n"
+    "  version TEXT PRIMARY KEY,\n" /* the first 16 hex digits of its SHA-256 */
+    "  data BLOB NOT NULL,\n"
+    "  created_at INTEGER NOT NULL\n"
+    ");\n",
+
     /* Append new migrations here. */
 };
 

@@ -1200,8 +1200,8 @@ static int run_brand(const struct opts *o)
             char current[BRAND_VALUE_LEN], err[512];
             if (brand_get(e.store, "logo", current, sizeof(current)) != OG_OK)
                 current[0] = '\0';
-            if (brand_logo_save(e.cfg.data_dir, file.data, file.len, current, url, sizeof(url), err,
-                                sizeof(err)) != OG_OK) {
+            if (brand_logo_save(e.store, file.data, file.len, current, server_now_ms(), url,
+                                sizeof(url), err, sizeof(err)) != OG_OK) {
                 rc = fail("brand %s", err);
                 break;
             }

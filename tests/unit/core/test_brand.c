@@ -1,9 +1,9 @@
 /* Unit tests of src/core/brand.c: each brand value's check (the one the
  * CLI and the console share), storage in meta, the logo's type from its
  * first bytes, every active SVG construct refused, the size cap, and the
- * copy in the data directory (versioned name, old files pruned but the one
- * in use, read back and re-checked). Each test owns a fresh mkdtemp
- * directory. */
+ * copy in the database (versioned, older ones dropped but the one in use,
+ * read back and re-checked; an older upload's file read and taken in).
+ * Each test owns a fresh mkdtemp directory. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +11,6 @@
 
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,83 +155,131 @@ static void test_size(void **state)
     assert_int_equal(brand_logo_check(PNG, 0, &mime, err, sizeof(err)), OG_ERR_TOO_BIG);
 }
 
-static size_t count_logo_files(const char *dir)
+static int64_t count_logos(struct store *s)
 {
-    size_t n = 0;
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        n += strncmp(e->d_name, "brand-logo-", 11) == 0;
-    if (d)
-        closedir(d);
+    db_stmt *st = store_stmt(s, "SELECT count(*) FROM brand_logos");
+    assert_non_null(st);
+    assert_int_equal(db_step(st), DB_ROW);
+    int64_t n = db_column_int64(st, 0);
+    db_reset(st);
     return n;
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    fclose(f);
 }
 
 static void test_save_and_read(void **state)
 {
     (void)state;
-    char dir[64], err[256], url1[64], url2[64], url3[64], v[BRAND_VERSION_LEN];
+    char dir[64], db[200], err[256], url1[64], url2[64], url3[64], v[BRAND_VERSION_LEN];
     tu_tmpdir(dir, sizeof(dir), "brand");
+    snprintf(db, sizeof(db), "%s/otpgate.db", dir);
+    struct store *s;
+    assert_int_equal(tu_store_open(db, &s, err, sizeof(err)), OG_OK);
     assert_int_equal(
-        brand_logo_save(dir, PNG, sizeof(PNG), NULL, url1, sizeof(url1), err, sizeof(err)), OG_OK);
+        brand_logo_save(s, PNG, sizeof(PNG), NULL, 1, url1, sizeof(url1), err, sizeof(err)), OG_OK);
     assert_true(brand_logo_version(url1, v));
     assert_int_equal(strlen(url1), strlen("/brand/logo?v=") + 16);
-    /* The same bytes give the same name. */
-    assert_int_equal(
-        brand_logo_save(dir, PNG, sizeof(PNG), url1, url2, sizeof(url2), err, sizeof(err)), OG_OK);
+    brand_logo_url(PNG, sizeof(PNG), url2, sizeof(url2));
     assert_string_equal(url1, url2);
-    assert_int_equal(count_logo_files(dir), 1);
-    char path[200];
-    snprintf(path, sizeof(path), "%s/brand-logo-%s", dir, v);
-    struct stat st;
-    assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0600);
+    /* The same bytes give the same version, stored once. */
+    assert_int_equal(
+        brand_logo_save(s, PNG, sizeof(PNG), url1, 2, url2, sizeof(url2), err, sizeof(err)), OG_OK);
+    assert_string_equal(url1, url2);
+    assert_int_equal(count_logos(s), 1);
 
     uint8_t *data;
     size_t len;
     const char *mime;
-    assert_int_equal(brand_logo_read(dir, v, &data, &len, &mime), OG_OK);
+    assert_int_equal(brand_logo_read(s, dir, v, &data, &len, &mime), OG_OK);
     assert_int_equal(len, sizeof(PNG));
     assert_memory_equal(data, PNG, len);
     assert_string_equal(mime, "image/png");
     free(data);
 
-    /* A second logo keeps the one in use; a third prunes the first. */
+    /* A second logo keeps the one in use; a third drops the first. */
     assert_int_equal(
-        brand_logo_save(dir, JPEG, sizeof(JPEG), url1, url2, sizeof(url2), err, sizeof(err)),
+        brand_logo_save(s, JPEG, sizeof(JPEG), url1, 3, url2, sizeof(url2), err, sizeof(err)),
         OG_OK);
-    assert_int_equal(count_logo_files(dir), 2);
+    assert_int_equal(count_logos(s), 2);
     assert_int_equal(
-        brand_logo_save(dir, WEBP, sizeof(WEBP), url2, url3, sizeof(url3), err, sizeof(err)),
+        brand_logo_save(s, WEBP, sizeof(WEBP), url2, 4, url3, sizeof(url3), err, sizeof(err)),
         OG_OK);
-    assert_int_equal(count_logo_files(dir), 2);
-    assert_int_equal(brand_logo_read(dir, v, &data, &len, &mime), OG_ERR_NOT_FOUND);
+    assert_int_equal(count_logos(s), 2);
+    assert_int_equal(brand_logo_read(s, dir, v, &data, &len, &mime), OG_ERR_NOT_FOUND);
 
-    /* Refused input writes nothing; malformed versions read nothing. */
+    /* Refused input stores nothing; malformed versions read nothing. */
     static const char evil[] = "<svg onload=\"x\"/>";
-    assert_int_equal(brand_logo_save(dir, (const uint8_t *)evil, sizeof(evil) - 1, NULL, url1,
+    assert_int_equal(brand_logo_save(s, (const uint8_t *)evil, sizeof(evil) - 1, NULL, 5, url1,
                                      sizeof(url1), err, sizeof(err)),
                      OG_ERR_INVALID);
-    assert_int_equal(count_logo_files(dir), 2);
-    assert_int_equal(brand_logo_read(dir, "../../etc/passwd", &data, &len, &mime),
+    assert_int_equal(count_logos(s), 2);
+    assert_int_equal(brand_logo_read(s, dir, "../../etc/passwd", &data, &len, &mime),
                      OG_ERR_NOT_FOUND);
-    assert_int_equal(brand_logo_read(dir, "0123456789ABCDEF", &data, &len, &mime),
+    assert_int_equal(brand_logo_read(s, dir, "0123456789ABCDEF", &data, &len, &mime),
                      OG_ERR_NOT_FOUND);
     assert_false(brand_logo_version("/brand/logo?v=0123456789abcdef0", v));
     assert_false(brand_logo_version("/static/img/logo.svg", v));
-    /* A file changed behind otpgate's back no longer passes. */
-    assert_true(brand_logo_version(url3, v));
+    store_close(s);
+    tu_rmtree(dir);
+}
+
+/* An install that uploaded its logo before logos moved into the database
+ * has only the file "brand-logo-<v>" in its data directory. */
+static void test_logo_file_taken_in(void **state)
+{
+    (void)state;
+    char dir[64], db[200], err[256], url[64], v[BRAND_VERSION_LEN], path[200];
+    tu_tmpdir(dir, sizeof(dir), "brandold");
+    snprintf(db, sizeof(db), "%s/otpgate.db", dir);
+    struct store *s;
+    assert_int_equal(tu_store_open(db, &s, err, sizeof(err)), OG_OK);
+    /* Nothing named: nothing to do. */
+    assert_int_equal(brand_logo_adopt(s, dir, 1), OG_OK);
+    assert_int_equal(count_logos(s), 0);
+
+    brand_logo_url(PNG, sizeof(PNG), url, sizeof(url));
+    assert_true(brand_logo_version(url, v));
+    assert_int_equal(brand_set(s, "logo", url), OG_OK);
+    /* The file missing: still nothing, and no failure. */
+    assert_int_equal(brand_logo_adopt(s, dir, 1), OG_OK);
+    assert_int_equal(count_logos(s), 0);
+
     snprintf(path, sizeof(path), "%s/brand-logo-%s", dir, v);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    fputs("<html><script>x</script></html>", f);
-    fclose(f);
-    assert_int_equal(brand_logo_read(dir, v, &data, &len, &mime), OG_ERR_INVALID);
-    /* No directory to write into. */
-    assert_int_equal(brand_logo_save("/nonexistent/dir", PNG, sizeof(PNG), NULL, url1, sizeof(url1),
-                                     err, sizeof(err)),
-                     OG_ERR_IO);
-    assert_non_null(strstr(err, "cannot write"));
+    write_file(path, PNG, sizeof(PNG));
+    uint8_t *data;
+    size_t len;
+    const char *mime;
+    /* Read from the file while only the file holds it. */
+    assert_int_equal(brand_logo_read(s, dir, v, &data, &len, &mime), OG_OK);
+    free(data);
+    assert_int_equal(brand_logo_read(s, NULL, v, &data, &len, &mime), OG_ERR_NOT_FOUND);
+    assert_int_equal(brand_logo_adopt(s, dir, 1), OG_OK);
+    assert_int_equal(count_logos(s), 1);
+    unlink(path);
+    assert_int_equal(brand_logo_read(s, NULL, v, &data, &len, &mime), OG_OK);
+    assert_memory_equal(data, PNG, sizeof(PNG));
+    free(data);
+    assert_int_equal(brand_logo_adopt(s, dir, 2), OG_OK); /* once is enough */
+    assert_int_equal(count_logos(s), 1);
+
+    /* A file changed behind otpgate's back no longer passes. */
+    assert_int_equal(
+        brand_logo_save(s, JPEG, sizeof(JPEG), NULL, 3, url, sizeof(url), err, sizeof(err)), OG_OK);
+    assert_int_equal(count_logos(s), 1);
+    char w[BRAND_VERSION_LEN];
+    brand_logo_url(WEBP, sizeof(WEBP), url, sizeof(url));
+    assert_true(brand_logo_version(url, w));
+    snprintf(path, sizeof(path), "%s/brand-logo-%s", dir, w);
+    static const char html[] = "<html><script>x</script></html>";
+    write_file(path, html, sizeof(html) - 1);
+    assert_int_equal(brand_logo_read(s, dir, w, &data, &len, &mime), OG_ERR_INVALID);
+    store_close(s);
     tu_rmtree(dir);
 }
 
@@ -267,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_active_svg_refused),
         cmocka_unit_test(test_size),
         cmocka_unit_test(test_save_and_read),
+        cmocka_unit_test(test_logo_file_taken_in),
         cmocka_unit_test(test_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
