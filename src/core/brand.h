@@ -79,7 +79,7 @@ int brand_logo_read(struct store *s, const char *data_dir, const char *v, uint8_
                     size_t *len, const char **mime);
 
 /* When the brand names an uploaded logo that only a file in data_dir
- * holds, stores it in brand_logos (at start and before `migrate --to`),
+ * holds, stores it in brand_logos (at start, and after `migrate --to`),
  * so instances on other machines serve it too. Returns 0 or OG_ERR_DB. */
 int brand_logo_adopt(struct store *s, const char *data_dir, int64_t now_ms);
 

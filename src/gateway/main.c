@@ -282,18 +282,19 @@ static int cmd_migrate(int argc, char **argv)
     }
     struct store *from = NULL, *dest = NULL;
     rc = store_open(path, &from, err, sizeof(err));
-    /* An uploaded logo that only a file holds goes over in the copy too. */
-    if (rc == OG_OK && brand_logo_adopt(from, dir, server_now_ms()) != OG_OK) {
-        snprintf(err, sizeof(err), "cannot take the uploaded logo into the database: %s",
-                 store_errmsg(from));
-        rc = OG_ERR_DB;
-    }
     if (rc == OG_OK)
         rc = store_open(to, &dest, err, sizeof(err));
     struct store_copy_count counts[STORE_COPY_MAX_TABLES];
     int n = 0;
     if (rc == OG_OK)
         rc = store_copy(from, dest, counts, &n, err, sizeof(err));
+    /* An uploaded logo that only a file in this data directory holds (an
+     * upload from before logos moved into the database) goes over too. */
+    if (rc == OG_OK && brand_logo_adopt(dest, dir, server_now_ms()) != OG_OK)
+        fprintf(stderr,
+                "otpgate: migrate: the uploaded logo stayed a file (%s): upload it again with "
+                "otpgate brand set logo=FILE\n",
+                store_errmsg(dest));
     store_close(dest);
     store_close(from);
     if (rc != OG_OK) {

@@ -152,6 +152,25 @@ def test_tables_larger_than_a_batch_go_over_whole(gw, run_cli, cluster, pgdb):
         assert pg_rows(_DB(cluster, pgdb), table, cols) == rows, table
 
 
+def test_an_older_logo_file_goes_over_too(gw, run_cli, cluster, pgdb):
+    """A logo uploaded before logos moved into the database is a file in
+    the data directory: migrate puts it into PostgreSQL, whose instances
+    may run elsewhere, and leaves the SQLite file as it was."""
+    import hashlib
+    filled(gw)
+    data = bytes.fromhex("89504e470d0a1a0a0000000d49484452")  # a PNG's first bytes
+    v = hashlib.sha256(data).hexdigest()[:16]
+    gw.cli("brand", "set", "logo=/brand/logo?v=" + v)
+    with open(os.path.join(gw.data_dir, "brand-logo-" + v), "wb") as f:
+        f.write(data)
+    before = sqlite_rows(gw.data_dir)
+    p = run_cli(["migrate", "--to", cluster.url(pgdb)], env={"OTPGATE_DATA_DIR": gw.data_dir})
+    assert p.returncode == 0, p.stderr
+    assert _DB(cluster, pgdb).rows("SELECT version, encode(data, 'hex') FROM brand_logos") == \
+        [[v, data.hex()]]
+    assert sqlite_rows(gw.data_dir) == before
+
+
 def test_identity_sequences_move_past_copied_ids(gw, run_cli, cluster, pgdb):
     filled(gw)
     p = run_cli(["migrate", "--to", cluster.url(pgdb)], env={"OTPGATE_DATA_DIR": gw.data_dir})
