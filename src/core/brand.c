@@ -430,10 +430,9 @@ int brand_logo_adopt(struct store *s, const char *data_dir, int64_t now_ms)
     size_t len;
     const char *mime;
     int rc = brand_logo_read(s, NULL, v, &data, &len, &mime);
-    if (rc != OG_ERR_NOT_FOUND) {
-        free(data);
-        return rc == OG_OK ? OG_OK : rc;
-    }
+    free(data);
+    if (rc != OG_ERR_NOT_FOUND) /* there already (or the database failed) */
+        return rc == OG_OK || rc == OG_ERR_INVALID ? OG_OK : rc;
     rc = read_file(data_dir, v, &data, &len, &mime);
     if (rc != OG_OK) {
         log_warn("the brand names an uploaded logo whose file is missing", "version", v);
