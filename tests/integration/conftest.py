@@ -19,6 +19,9 @@ Environment (set by tests/CMakeLists.txt, or by hand):
                       round-robin TCP proxy (rrproxy.py) whose port the
                       test sees (ServerGroup); tests marked single_instance
                       are skipped when N > 1
+  OTPGATE_TEST_PG_LOG with OTPGATE_TEST_PG, a path to copy the cluster's
+                      server log to when it stops (pgcluster.py), for
+                      counting serialization failures and the like
 """
 
 import http.client
