@@ -29,11 +29,13 @@
 #   BENCH_TARGET_RATIO  ratio to the ceiling counted as PASS (default 0.8)
 #   BENCH_VERIFY_DURATION  wrk -d for the verify targets (default 5s)
 #   BENCH_VERIFY_TARGET    their PASS ratio (default 0.3)
-#   BENCH_USERS         users the verify targets use (default 7000). Each
+#   BENCH_USERS         users the verify targets use (default 12000). Each
 #                       valid request uses up one of a user's 10 recovery
 #                       codes, so the pool (users * 10) must outlast a run:
 #                       about req/s * duration * 1.2; a run that ran out says
 #                       so, and what to set
+#   BENCH_PG_USERS      the same for the verify-*-pg targets (default 3000:
+#                       PostgreSQL answers a tenth as many, and enrols slower)
 #   BENCH_PYTHON        python for bench/prepare.py (default /usr/bin/python3)
 #   BENCH_FILTER        extended regex: run only targets whose name matches
 #                       (the ceiling always runs; it is the reference); the
@@ -85,7 +87,9 @@ RUNS=${BENCH_RUNS:-1}
 TARGET_RATIO=${BENCH_TARGET_RATIO:-0.8}
 VERIFY_DURATION=${BENCH_VERIFY_DURATION:-5s}
 VERIFY_TARGET=${BENCH_VERIFY_TARGET:-0.3}
-USERS=${BENCH_USERS:-7000}
+USERS=${BENCH_USERS:-12000}
+PG_USERS=${BENCH_PG_USERS:-3000}
+USERS_SETTING=BENCH_USERS # which of the two USERS came from, for the notes
 PYTHON=${BENCH_PYTHON:-/usr/bin/python3}
 FILTER=${BENCH_FILTER:-}
 HOST=127.0.0.1
@@ -141,7 +145,7 @@ run_targets() {
 # loopback round trips). Skipped when BENCH_PG=0 or PostgreSQL's server
 # binaries are missing.
 run_pg_targets() {
-    local url dir2 main_env main_url main_work main_threads
+    local url dir2 main_env main_url main_work main_threads main_users
     if [ "${BENCH_PG:-1}" = 0 ] || { ! wants_target verify-valid-pg && ! wants_target verify-invalid-pg; }; then
         return 0
     fi
@@ -157,6 +161,8 @@ run_pg_targets() {
     main_url=$OTPGATE_URL
     main_work=$WORK_DIR
     main_threads=$THREADS
+    main_users=$USERS
+    USERS=$PG_USERS USERS_SETTING=BENCH_PG_USERS
     mkdir -m 700 "$DATA_DIR/pg1" "$DATA_DIR/pg2" "$DATA_DIR/pg-work"
     OTPGATE_ENV=(OTPGATE_LISTEN="$HOST:@PORT@" OTPGATE_PUBLIC_URL="http://$HOST:@PORT@"
         OTPGATE_DATA_DIR="$DATA_DIR/pg1" OTPGATE_LOG=warn OTPGATE_STATIC_DIR="$ROOT/static"
@@ -190,6 +196,7 @@ run_pg_targets() {
         expect=422 target="$VERIFY_TARGET" duration="$VERIFY_DURATION" ref=ceiling-durable
     unset BENCH_ALT_ADDR
     THREADS=$main_threads
+    USERS=$main_users USERS_SETTING=BENCH_USERS
     export BENCH_WRK_THREADS=$THREADS
     OTPGATE_ENV=("${main_env[@]}")
     OTPGATE_URL=$main_url
@@ -202,7 +209,7 @@ run_pg_targets() {
 # bench/prepare.py in WORK_DIR: auth.txt, subs.txt, valid.txt, invalid.txt.
 verify_setup() {
     local app="$WORK_DIR/app.json" out
-    [[ $USERS =~ ^[1-9][0-9]*$ ]] || die "BENCH_USERS must be a positive number, not '$USERS'"
+    [[ $USERS =~ ^[1-9][0-9]*$ ]] || die "$USERS_SETTING must be a positive number, not '$USERS'"
     [ -x "$PYTHON" ] || die "no $PYTHON for bench/prepare.py: apt-get install python3 (or set BENCH_PYTHON)"
     otpgate_cli app add --name Bench --redirect-uri http://127.0.0.1/cb >"$app" ||
         die "otpgate app add failed"
@@ -841,7 +848,7 @@ bench_target() {
                 need=$(awk -v r="$rate" -v d="$(to_seconds "$duration")" -v p="$pool" \
                     -v u="$USERS" 'BEGIN { n = r * d * 1.2 * u / p; n = int(n / 1000 + 1) * 1000;
                         printf "%d", n }')
-                note="$note (${rate}/s while they lasted; BENCH_USERS=$need would do)"
+                note="$note (${rate}/s while they lasted; $USERS_SETTING=$need would do)"
             fi
         fi
     fi
@@ -910,7 +917,11 @@ print_table() {
     echo "otpgate benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ)" \
         "commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     if [ -n "$(printf '%s\n' "${R_NAME[@]}" | grep '^verify-' || true)" ]; then
-        durations=" (verify-*: -d$VERIFY_DURATION, $USERS users)"
+        durations=" (verify-*: -d$VERIFY_DURATION, $USERS users"
+        if [ -n "$(printf '%s\n' "${R_NAME[@]}" | grep -- '-pg' || true)" ]; then
+            durations="$durations; $PG_USERS on PostgreSQL"
+        fi
+        durations="$durations)"
     fi
     echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION$durations --latency, best of $RUNS;" \
         "$(nproc 2>/dev/null || echo '?') CPUs;" \
