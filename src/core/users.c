@@ -8,6 +8,8 @@
 #include "core/log.h"
 #include "core/mfa.h"
 
+#include <openssl/rand.h>
+#include <stdint.h>
 #include <stdio.h>
 
 static void copy_col(db_stmt *st, int col, char *out, size_t outlen)
@@ -45,6 +47,47 @@ enum mfa_result users_find(const struct mfa_ctx *c, const char *sub, struct mfa_
     return MFA_OK;
 }
 
+/* A new user's id. SQLite's is the next rowid. PostgreSQL's is random:
+ * under SERIALIZABLE, concurrent enrolments read and write the pages of
+ * every index by user id (factors, challenges, sends) where their new
+ * user's rows go, and ids that come one after another put them all on the
+ * same rightmost pages, so the enrolments were rolled back as conflicting
+ * (a third fewer with random ids; docs/several-instances.md). At most
+ * 2^53 - 1, exact as a JSON number. */
+#define USERS_NEW_ID_TRIES 4
+
+static int users_insert(const struct mfa_ctx *c, const char *sub)
+{
+    bool pg = store_engine(c->store) == STORE_POSTGRES;
+    db_stmt *st = store_stmt(c->store, pg ? "INSERT INTO users (app_id, sub, created_at, id) "
+                                            "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO NOTHING"
+                                          : "INSERT INTO users (app_id, sub, created_at) "
+                                            "VALUES (?1, ?2, ?3)");
+    if (!st)
+        return OG_ERR_DB;
+    for (int i = 0; i < (pg ? USERS_NEW_ID_TRIES : 1); i++) {
+        db_bind_text(st, 1, c->app_id, -1);
+        db_bind_text(st, 2, sub, -1);
+        db_bind_int64(st, 3, c->now_ms);
+        if (pg) {
+            uint64_t r;
+            if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1) {
+                db_reset(st);
+                return OG_ERR_CRYPTO;
+            }
+            db_bind_int64(st, 4, (int64_t)(r % ((UINT64_C(1) << 53) - 1)) + 1);
+        }
+        int rc = db_step(st);
+        db_reset(st);
+        if (rc != DB_DONE)
+            return OG_ERR_DB;
+        if (store_changes(c->store) == 1)
+            return OG_OK;
+        /* That id was taken: another. */
+    }
+    return OG_ERR_DB;
+}
+
 enum mfa_result users_get_or_create(const struct mfa_ctx *c, const char *sub, struct mfa_user *u)
 {
     size_t n = strlen(sub);
@@ -53,16 +96,7 @@ enum mfa_result users_get_or_create(const struct mfa_ctx *c, const char *sub, st
     enum mfa_result r = users_find(c, sub, u);
     if (r != MFA_NOT_FOUND)
         return r;
-    db_stmt *st =
-        store_stmt(c->store, "INSERT INTO users (app_id, sub, created_at) VALUES (?, ?, ?)");
-    if (!st)
-        return MFA_ERROR;
-    db_bind_text(st, 1, c->app_id, -1);
-    db_bind_text(st, 2, sub, -1);
-    db_bind_int64(st, 3, c->now_ms);
-    int rc = db_step(st);
-    db_reset(st);
-    if (rc != DB_DONE)
+    if (users_insert(c, sub) != OG_OK)
         return MFA_ERROR;
     return users_find(c, sub, u);
 }

@@ -281,6 +281,34 @@ static void test_users(void **state)
     assert_string_equal(c.sub, longsub);
 }
 
+/* New users' ids: SQLite's follow one another; PostgreSQL's are random
+ * (so concurrent enrolments do not meet on the same index pages), at most
+ * 2^53 - 1, and each user keeps its own. */
+static void test_users_new_ids(void **state)
+{
+    struct fixture *f = *state;
+    int64_t ids[20], lo = INT64_MAX, hi = 0;
+    for (int i = 0; i < 20; i++) {
+        char sub[16];
+        snprintf(sub, sizeof(sub), "new%02d", i);
+        struct mfa_user u;
+        assert_int_equal(get_user(f, sub, &u), MFA_OK);
+        assert_true(u.id >= 1 && u.id <= (INT64_C(1) << 53) - 1);
+        ids[i] = u.id;
+        lo = u.id < lo ? u.id : lo;
+        hi = u.id > hi ? u.id : hi;
+        for (int j = 0; j < i; j++)
+            assert_true(ids[j] != u.id);
+    }
+    if (tu_on_pg())
+        assert_true(hi - lo > 1000000); /* twenty random ids in 2^53: never a run */
+    else
+        assert_int_equal(hi - lo, 19);
+    struct mfa_user again;
+    assert_int_equal(get_user(f, "new07", &again), MFA_OK);
+    assert_int_equal(again.id, ids[7]);
+}
+
 /* ---- contact factors ---- */
 
 static void test_factors_contact(void **state)
@@ -1600,6 +1628,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_users, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_users_new_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_factors_contact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_factors_totp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_challenge_code_stored_hashed, setup, teardown),
