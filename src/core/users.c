@@ -8,7 +8,6 @@
 #include "core/log.h"
 #include "core/mfa.h"
 
-#include <openssl/rand.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -52,8 +51,8 @@ enum mfa_result users_find(const struct mfa_ctx *c, const char *sub, struct mfa_
  * every index by user id (factors, challenges, sends) where their new
  * user's rows go, and ids that come one after another put them all on the
  * same rightmost pages, so the enrolments were rolled back as conflicting
- * (a third fewer with random ids; docs/several-instances.md). At most
- * 2^53 - 1, exact as a JSON number. */
+ * (a third fewer with random ids; docs/several-instances.md). Odd, at
+ * most 2^53 - 1: 52 random bits, exact as a JSON number. */
 #define USERS_NEW_ID_TRIES 4
 
 static int users_insert(const struct mfa_ctx *c, const char *sub)
@@ -65,17 +64,14 @@ static int users_insert(const struct mfa_ctx *c, const char *sub)
                                             "VALUES (?1, ?2, ?3)");
     if (!st)
         return OG_ERR_DB;
+    db_bind_text(st, 1, c->app_id, -1);
+    db_bind_text(st, 2, sub, -1);
+    db_bind_int64(st, 3, c->now_ms);
     for (int i = 0; i < (pg ? USERS_NEW_ID_TRIES : 1); i++) {
-        db_bind_text(st, 1, c->app_id, -1);
-        db_bind_text(st, 2, sub, -1);
-        db_bind_int64(st, 3, c->now_ms);
         if (pg) {
             uint64_t r;
-            if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1) {
-                db_reset(st);
-                return OG_ERR_CRYPTO;
-            }
-            db_bind_int64(st, 4, (int64_t)(r % ((UINT64_C(1) << 53) - 1)) + 1);
+            random_bytes((uint8_t *)&r, sizeof(r));
+            db_bind_int64(st, 4, (int64_t)(r >> 11) | 1); /* odd, 1 to 2^53 - 1 */
         }
         int rc = db_step(st);
         db_reset(st);
