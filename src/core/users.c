@@ -51,37 +51,54 @@ enum mfa_result users_find(const struct mfa_ctx *c, const char *sub, struct mfa_
  * every index by user id (factors, challenges, sends) where their new
  * user's rows go, and ids that come one after another put them all on the
  * same rightmost pages, so the enrolments were rolled back as conflicting
- * (a third fewer with random ids; docs/several-instances.md). Odd, at
- * most 2^53 - 1: 52 random bits, exact as a JSON number. */
+ * (docs/several-instances.md). Odd, at most 2^53 - 1: 52 random bits,
+ * exact as a JSON number. */
 #define USERS_NEW_ID_TRIES 4
 
-static int users_insert(const struct mfa_ctx *c, const char *sub)
+static int64_t users_new_id(void)
 {
-    bool pg = store_engine(c->store) == STORE_POSTGRES;
-    db_stmt *st = store_stmt(c->store, pg ? "INSERT INTO users (app_id, sub, created_at, id) "
-                                            "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO NOTHING"
-                                          : "INSERT INTO users (app_id, sub, created_at) "
-                                            "VALUES (?1, ?2, ?3)");
+    uint64_t r;
+    random_bytes((uint8_t *)&r, sizeof(r));
+    return (int64_t)(r >> 11) | 1; /* odd, 1 to 2^53 - 1 */
+}
+
+/* PostgreSQL: the user's row is added first, and looked for only if it
+ * was there already. A look that finds nothing leaves a read lock on the
+ * index page where the sub would be, so two new users whose subs are
+ * neighbours there ("user1001", "user1002") would each read what the
+ * other writes, and one of them would be rolled back; the insert's own
+ * check for a taken sub leaves no such lock. A fresh row's columns are
+ * their defaults, so it is not read back. */
+static enum mfa_result users_get_or_create_pg(const struct mfa_ctx *c, const char *sub,
+                                              struct mfa_user *u)
+{
+    db_stmt *st = store_stmt(c->store, "INSERT INTO users (app_id, sub, created_at, id) "
+                                       "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING "
+                                       "RETURNING id");
     if (!st)
-        return OG_ERR_DB;
+        return MFA_ERROR;
     db_bind_text(st, 1, c->app_id, -1);
     db_bind_text(st, 2, sub, -1);
     db_bind_int64(st, 3, c->now_ms);
-    for (int i = 0; i < (pg ? USERS_NEW_ID_TRIES : 1); i++) {
-        if (pg) {
-            uint64_t r;
-            random_bytes((uint8_t *)&r, sizeof(r));
-            db_bind_int64(st, 4, (int64_t)(r >> 11) | 1); /* odd, 1 to 2^53 - 1 */
-        }
+    for (int i = 0; i < USERS_NEW_ID_TRIES; i++) {
+        db_bind_int64(st, 4, users_new_id());
         int rc = db_step(st);
+        int64_t id = rc == DB_ROW ? db_column_int64(st, 0) : 0;
         db_reset(st);
+        if (rc == DB_ROW) {
+            memset(u, 0, sizeof(*u));
+            u->id = id;
+            snprintf(u->sub, sizeof(u->sub), "%s", sub);
+            return MFA_OK;
+        }
         if (rc != DB_DONE)
-            return OG_ERR_DB;
-        if (store_changes(c->store) == 1)
-            return OG_OK;
-        /* That id was taken: another. */
+            return MFA_ERROR;
+        /* Nothing added: the sub is there already, or the id was taken. */
+        enum mfa_result r = users_find(c, sub, u);
+        if (r != MFA_NOT_FOUND)
+            return r;
     }
-    return OG_ERR_DB;
+    return MFA_ERROR;
 }
 
 enum mfa_result users_get_or_create(const struct mfa_ctx *c, const char *sub, struct mfa_user *u)
@@ -89,10 +106,21 @@ enum mfa_result users_get_or_create(const struct mfa_ctx *c, const char *sub, st
     size_t n = strlen(sub);
     if (n == 0 || n > MFA_SUB_MAX)
         return MFA_INVALID;
+    if (store_engine(c->store) == STORE_POSTGRES)
+        return users_get_or_create_pg(c, sub, u);
     enum mfa_result r = users_find(c, sub, u);
     if (r != MFA_NOT_FOUND)
         return r;
-    if (users_insert(c, sub) != OG_OK)
+    db_stmt *st = store_stmt(c->store, "INSERT INTO users (app_id, sub, created_at) "
+                                       "VALUES (?1, ?2, ?3)");
+    if (!st)
+        return MFA_ERROR;
+    db_bind_text(st, 1, c->app_id, -1);
+    db_bind_text(st, 2, sub, -1);
+    db_bind_int64(st, 3, c->now_ms);
+    int rc = db_step(st);
+    db_reset(st);
+    if (rc != DB_DONE)
         return MFA_ERROR;
     return users_find(c, sub, u);
 }

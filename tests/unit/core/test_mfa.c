@@ -309,6 +309,60 @@ static void test_users_new_ids(void **state)
     assert_int_equal(again.id, ids[7]);
 }
 
+/* New users whose subs are neighbours, added at once by two SERIALIZABLE
+ * transactions on PostgreSQL: both commit. The second transaction first
+ * finds a user who is there already, then adds one; the first adds one in
+ * between. When a user was looked for before being added, the first
+ * transaction's look (finding nothing) and the second's left read locks
+ * on the index page where both new subs went, each wrote where the other
+ * had read, and the second was rolled back at its COMMIT. (SQLite has one
+ * writer at a time: nothing to meet.) */
+static void test_users_new_neighbours_at_once(void **state)
+{
+    struct fixture *f = *state;
+    if (!tu_on_pg())
+        skip();
+    char path[128], err[512];
+    snprintf(path, sizeof(path), "%s/otpgate.db", f->dir);
+    struct store *s2 = NULL;
+    if (tu_store_open(path, &s2, err, sizeof(err)) != 0)
+        fail_msg("second connection: %s", err);
+    struct mfa_ctx c2 = f->ctx;
+    c2.store = s2;
+    struct mfa_user old, seen, a, b;
+    assert_int_equal(get_user(f, "user1000", &old), MFA_OK);
+
+    begin(f);
+    assert_int_equal(store_begin(s2), 0);
+    assert_int_equal(users_get_or_create(&c2, "user1000", &seen), MFA_OK);
+    assert_int_equal(seen.id, old.id);
+    assert_int_equal(users_get_or_create(&f->ctx, "user1001", &a), MFA_OK);
+    assert_int_equal(users_get_or_create(&c2, "user1002", &b), MFA_OK);
+    commit(f);
+    if (store_commit(s2) != 0)
+        fail_msg("the second transaction was rolled back: %s", store_errmsg(s2));
+    store_close(s2);
+
+    /* Both are there, as they were answered: fresh, no failure, wait,
+     * lock or preference yet. */
+    struct mfa_user fa, fb;
+    assert_int_equal(find_user(f, "user1001", &fa), MFA_OK);
+    assert_int_equal(find_user(f, "user1002", &fb), MFA_OK);
+    assert_int_equal(fa.id, a.id);
+    assert_int_equal(fb.id, b.id);
+    assert_true(fa.id != fb.id && fa.id != old.id);
+    assert_string_equal(b.sub, "user1002");
+    assert_int_equal(b.failures, fb.failures);
+    assert_int_equal(b.retry_at, fb.retry_at);
+    assert_int_equal(b.last_wait, fb.last_wait);
+    assert_int_equal(b.locked, fb.locked);
+    assert_int_equal(b.enrol_offered, fb.enrol_offered);
+    assert_string_equal(b.preferred, fb.preferred);
+    assert_string_equal(b.last_used, fb.last_used);
+    assert_int_equal(fb.failures, 0);
+    assert_false(fb.locked);
+}
+
 /* ---- contact factors ---- */
 
 static void test_factors_contact(void **state)
@@ -1629,6 +1683,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_users, setup, teardown),
         cmocka_unit_test_setup_teardown(test_users_new_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_users_new_neighbours_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_factors_contact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_factors_totp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_challenge_code_stored_hashed, setup, teardown),
