@@ -62,6 +62,18 @@ static int64_t users_new_id(void)
     return (int64_t)(r >> 11) | 1; /* odd, 1 to 2^53 - 1 */
 }
 
+/* The statement that adds sub's row, its app and time bound. */
+static db_stmt *new_user_stmt(const struct mfa_ctx *c, const char *sub, const char *sql)
+{
+    db_stmt *st = store_stmt(c->store, sql);
+    if (!st)
+        return NULL;
+    db_bind_text(st, 1, c->app_id, -1);
+    db_bind_text(st, 2, sub, -1);
+    db_bind_int64(st, 3, c->now_ms);
+    return st;
+}
+
 /* PostgreSQL: the user's row is added first, and looked for only if it
  * was there already. A look that finds nothing leaves a read lock on the
  * index page where the sub would be, so two new users whose subs are
@@ -72,14 +84,11 @@ static int64_t users_new_id(void)
 static enum mfa_result users_get_or_create_pg(const struct mfa_ctx *c, const char *sub,
                                               struct mfa_user *u)
 {
-    db_stmt *st = store_stmt(c->store, "INSERT INTO users (app_id, sub, created_at, id) "
-                                       "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING "
-                                       "RETURNING id");
+    db_stmt *st = new_user_stmt(c, sub,
+                                "INSERT INTO users (app_id, sub, created_at, id) "
+                                "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING RETURNING id");
     if (!st)
         return MFA_ERROR;
-    db_bind_text(st, 1, c->app_id, -1);
-    db_bind_text(st, 2, sub, -1);
-    db_bind_int64(st, 3, c->now_ms);
     for (int i = 0; i < USERS_NEW_ID_TRIES; i++) {
         db_bind_int64(st, 4, users_new_id());
         int rc = db_step(st);
@@ -111,13 +120,10 @@ enum mfa_result users_get_or_create(const struct mfa_ctx *c, const char *sub, st
     enum mfa_result r = users_find(c, sub, u);
     if (r != MFA_NOT_FOUND)
         return r;
-    db_stmt *st = store_stmt(c->store, "INSERT INTO users (app_id, sub, created_at) "
-                                       "VALUES (?1, ?2, ?3)");
+    db_stmt *st =
+        new_user_stmt(c, sub, "INSERT INTO users (app_id, sub, created_at) VALUES (?1, ?2, ?3)");
     if (!st)
         return MFA_ERROR;
-    db_bind_text(st, 1, c->app_id, -1);
-    db_bind_text(st, 2, sub, -1);
-    db_bind_int64(st, 3, c->now_ms);
     int rc = db_step(st);
     db_reset(st);
     if (rc != DB_DONE)

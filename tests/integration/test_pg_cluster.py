@@ -1008,6 +1008,35 @@ def db_counter(farm, name):
     return sum(metric_value(s.metrics(), name) for s in farm.servers)
 
 
+def enrol_burst(farm, app, subs, clients=16):
+    """clients threads adding an e-mail factor for each new user of subs
+    through the proxy; returns the answers other than 201, by sub."""
+    todo = list(subs)
+    lock = threading.Lock()
+    results = {}
+
+    def worker():
+        while True:
+            with lock:
+                if not todo:
+                    return
+                sub = todo.pop()
+            try:
+                r = app.call(farm.proxy.port, "POST", "/users/%s/factors" % sub,
+                             {"type": "email", "email": "%s@example.com" % sub})
+                results[sub] = (r.status, r.json)
+            except Exception as e:  # reported by the caller
+                results[sub] = (None, repr(e))
+
+    ts = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(120)
+    assert len(results) == len(subs), len(results)
+    return {sub: r for sub, r in results.items() if r[0] != 201}
+
+
 def test_k_a_burst_of_new_users_meets_and_every_one_gets_its_answer(farm):
     """16 clients adding an e-mail for 160 new users: on this small
     database each index has a page or a few, which every enrolment reads
@@ -1021,30 +1050,7 @@ def test_k_a_burst_of_new_users_meets_and_every_one_gets_its_answer(farm):
     since = iso_now()
     conflicts0 = db_counter(farm, "otpgate_db_conflicts_total")
     alone0 = db_counter(farm, "otpgate_db_runs_alone_total")
-    todo = list(range(160))
-    lock = threading.Lock()
-    results = {}
-
-    def worker():
-        while True:
-            with lock:
-                if not todo:
-                    return
-                i = todo.pop()
-            try:
-                r = app.call(farm.proxy.port, "POST", "/users/new%03d/factors" % i,
-                             {"type": "email", "email": "new%03d@example.com" % i})
-                results[i] = (r.status, r.json)
-            except Exception as e:  # reported below
-                results[i] = (None, repr(e))
-
-    ts = [threading.Thread(target=worker, daemon=True) for _ in range(16)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(120)
-    assert len(results) == 160, len(results)
-    bad = {i: r for i, r in results.items() if r[0] != 201}
+    bad = enrol_burst(farm, app, ["new%03d" % i for i in range(160)])
     conflicts = db_counter(farm, "otpgate_db_conflicts_total") - conflicts0
     alone = db_counter(farm, "otpgate_db_runs_alone_total") - alone0
     print("\n160 enrolments: %d runs rolled back for a conflict, %d requests ran alone"
@@ -1181,30 +1187,7 @@ ANALYZE;
 """.format(app=other.client_id, now=now, n=fill), db=DB)
     app = farm.add_app("Onboarding later")
     conflicts0 = db_counter(farm, "otpgate_db_conflicts_total")
-    todo = list(range(160))
-    lock = threading.Lock()
-    results = {}
-
-    def worker():
-        while True:
-            with lock:
-                if not todo:
-                    return
-                i = todo.pop()
-            try:
-                r = app.call(farm.proxy.port, "POST", "/users/user%06d/factors" % (100000 + i),
-                             {"type": "email", "email": "user%06d@example.com" % (100000 + i)})
-                results[i] = (r.status, r.json)
-            except Exception as e:  # reported below
-                results[i] = (None, repr(e))
-
-    ts = [threading.Thread(target=worker, daemon=True) for _ in range(16)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(120)
-    assert len(results) == 160, len(results)
-    bad = {i: r for i, r in results.items() if r[0] != 201}
+    bad = enrol_burst(farm, app, ["user%06d" % (100000 + i) for i in range(160)])
     assert not bad, "%d refused: %r" % (len(bad), sorted(bad.items())[:5])
     conflicts = db_counter(farm, "otpgate_db_conflicts_total") - conflicts0
     print("\n160 enrolments on a database of %d users: %d runs rolled back for a conflict"
