@@ -113,6 +113,9 @@ const char *mfa_result_code(enum mfa_result r); /* snake_case error code */
 /* users.c */
 enum mfa_result users_find(const struct mfa_ctx *c, const char *sub, struct mfa_user *u);
 enum mfa_result users_get_or_create(const struct mfa_ctx *c, const char *sub, struct mfa_user *u);
+/* The same for calls that add a factor: on PostgreSQL the row is added
+ * before it is looked for (users.c says why). */
+enum mfa_result users_add_or_get(const struct mfa_ctx *c, const char *sub, struct mfa_user *u);
 enum mfa_result users_set_preferred(const struct mfa_ctx *c, struct mfa_user *u,
                                     const char *factor_id);
 /* The lockout gate before any check: MFA_OK, MFA_WAIT or MFA_LOCKED. */

@@ -74,16 +74,20 @@ static db_stmt *new_user_stmt(const struct mfa_ctx *c, const char *sub, const ch
     return st;
 }
 
-/* PostgreSQL: the user's row is added first, and looked for only if it
- * was there already. A look that finds nothing leaves a read lock on the
- * index page where the sub would be, so two new users whose subs are
- * neighbours there ("user1001", "user1002") would each read what the
- * other writes, and one of them would be rolled back; the insert's own
- * check for a taken sub leaves no such lock. A fresh row's columns are
- * their defaults, so it is not read back. */
-static enum mfa_result users_get_or_create_pg(const struct mfa_ctx *c, const char *sub,
-                                              struct mfa_user *u)
+/* Adds sub's row and fills *u; on PostgreSQL with a random id (another
+ * if one is taken), and a row that is there already is left alone and
+ * read instead. */
+static enum mfa_result users_insert(const struct mfa_ctx *c, const char *sub, struct mfa_user *u)
 {
+    if (store_engine(c->store) != STORE_POSTGRES) {
+        db_stmt *st = new_user_stmt(
+            c, sub, "INSERT INTO users (app_id, sub, created_at) VALUES (?1, ?2, ?3)");
+        if (!st)
+            return MFA_ERROR;
+        int rc = db_step(st);
+        db_reset(st);
+        return rc == DB_DONE ? users_find(c, sub, u) : MFA_ERROR;
+    }
     db_stmt *st = new_user_stmt(c, sub,
                                 "INSERT INTO users (app_id, sub, created_at, id) "
                                 "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING RETURNING id");
@@ -95,6 +99,7 @@ static enum mfa_result users_get_or_create_pg(const struct mfa_ctx *c, const cha
         int64_t id = rc == DB_ROW ? db_column_int64(st, 0) : 0;
         db_reset(st);
         if (rc == DB_ROW) {
+            /* A row just added holds its defaults: not read back. */
             memset(u, 0, sizeof(*u));
             u->id = id;
             snprintf(u->sub, sizeof(u->sub), "%s", sub);
@@ -110,25 +115,37 @@ static enum mfa_result users_get_or_create_pg(const struct mfa_ctx *c, const cha
     return MFA_ERROR;
 }
 
-enum mfa_result users_get_or_create(const struct mfa_ctx *c, const char *sub, struct mfa_user *u)
+static bool sub_ok(const char *sub)
 {
     size_t n = strlen(sub);
-    if (n == 0 || n > MFA_SUB_MAX)
+    return n > 0 && n <= MFA_SUB_MAX;
+}
+
+enum mfa_result users_get_or_create(const struct mfa_ctx *c, const char *sub, struct mfa_user *u)
+{
+    if (!sub_ok(sub))
         return MFA_INVALID;
-    if (store_engine(c->store) == STORE_POSTGRES)
-        return users_get_or_create_pg(c, sub, u);
     enum mfa_result r = users_find(c, sub, u);
-    if (r != MFA_NOT_FOUND)
-        return r;
-    db_stmt *st =
-        new_user_stmt(c, sub, "INSERT INTO users (app_id, sub, created_at) VALUES (?1, ?2, ?3)");
-    if (!st)
-        return MFA_ERROR;
-    int rc = db_step(st);
-    db_reset(st);
-    if (rc != DB_DONE)
-        return MFA_ERROR;
-    return users_find(c, sub, u);
+    return r == MFA_NOT_FOUND ? users_insert(c, sub, u) : r;
+}
+
+/* On PostgreSQL the row is added first, and looked for only if it was
+ * there already. A look that finds nothing leaves a read lock on the
+ * index page where the sub would go, so two new users whose subs are
+ * neighbours there ("user1001", "user1002") each read what the other
+ * wrote, and one was rolled back; the insert's own check for a taken sub
+ * leaves no such lock. The price: an insert meeting a row that another
+ * transaction is changing waits for it, and is then run again as a
+ * serialization failure, where a look reads the row as it was. So it is
+ * for calls that add a factor, which come in bursts of new users from an
+ * app; pages, where users mostly exist, look first. */
+enum mfa_result users_add_or_get(const struct mfa_ctx *c, const char *sub, struct mfa_user *u)
+{
+    if (!sub_ok(sub))
+        return MFA_INVALID;
+    if (store_engine(c->store) != STORE_POSTGRES)
+        return users_get_or_create(c, sub, u);
+    return users_insert(c, sub, u);
 }
 
 static enum mfa_result users_save(const struct mfa_ctx *c, const struct mfa_user *u)

@@ -624,7 +624,7 @@ void api_factor_add(struct http_request *req)
         return;
     }
     struct mfa_user u;
-    enum mfa_result r = users_get_or_create(&a.ctx, a.sub, &u);
+    enum mfa_result r = users_add_or_get(&a.ctx, a.sub, &u);
     if (r != MFA_OK) {
         api_outcome(&a, r, NULL);
         return;
@@ -1041,7 +1041,7 @@ void api_passkey_register_begin(struct http_request *req)
         return;
     }
     struct mfa_user u;
-    enum mfa_result r = users_get_or_create(&a.ctx, a.sub, &u);
+    enum mfa_result r = users_add_or_get(&a.ctx, a.sub, &u);
     struct webauthn_begun b;
     if (r == MFA_OK)
         r = webauthn_register_begin(&a.ctx, &u, &rp, NULL, user_name, display_name, &b);

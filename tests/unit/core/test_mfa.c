@@ -309,14 +309,15 @@ static void test_users_new_ids(void **state)
     assert_int_equal(again.id, ids[7]);
 }
 
-/* New users whose subs are neighbours, added at once by two SERIALIZABLE
- * transactions on PostgreSQL: both commit. The second transaction first
- * finds a user who is there already, then adds one; the first adds one in
- * between. When a user was looked for before being added, the first
- * transaction's look (finding nothing) and the second's left read locks
- * on the index page where both new subs went, each wrote where the other
- * had read, and the second was rolled back at its COMMIT. (SQLite has one
- * writer at a time: nothing to meet.) */
+/* users_add_or_get (the API's factor and passkey calls): new users whose
+ * subs are neighbours, added at once by two SERIALIZABLE transactions on
+ * PostgreSQL, both commit. The second transaction first finds a user who
+ * is there already, then adds one; the first adds one in between. When a
+ * user was looked for before being added (users_get_or_create, the
+ * pages'), the first transaction's look (finding nothing) and the
+ * second's left read locks on the index page where both new subs went,
+ * each wrote where the other had read, and the second was rolled back at
+ * its COMMIT. (SQLite has one writer at a time: nothing to meet.) */
 static void test_users_new_neighbours_at_once(void **state)
 {
     struct fixture *f = *state;
@@ -334,10 +335,10 @@ static void test_users_new_neighbours_at_once(void **state)
 
     begin(f);
     assert_int_equal(store_begin(s2), 0);
-    assert_int_equal(users_get_or_create(&c2, "user1000", &seen), MFA_OK);
+    assert_int_equal(users_add_or_get(&c2, "user1000", &seen), MFA_OK);
     assert_int_equal(seen.id, old.id);
-    assert_int_equal(users_get_or_create(&f->ctx, "user1001", &a), MFA_OK);
-    assert_int_equal(users_get_or_create(&c2, "user1002", &b), MFA_OK);
+    assert_int_equal(users_add_or_get(&f->ctx, "user1001", &a), MFA_OK);
+    assert_int_equal(users_add_or_get(&c2, "user1002", &b), MFA_OK);
     commit(f);
     if (store_commit(s2) != 0)
         fail_msg("the second transaction was rolled back: %s", store_errmsg(s2));
