@@ -141,11 +141,9 @@ enum mfa_result users_get_or_create(const struct mfa_ctx *c, const char *sub, st
  * app; pages, where users mostly exist, look first. */
 enum mfa_result users_add_or_get(const struct mfa_ctx *c, const char *sub, struct mfa_user *u)
 {
-    if (!sub_ok(sub))
-        return MFA_INVALID;
     if (store_engine(c->store) != STORE_POSTGRES)
         return users_get_or_create(c, sub, u);
-    return users_insert(c, sub, u);
+    return sub_ok(sub) ? users_insert(c, sub, u) : MFA_INVALID;
 }
 
 static enum mfa_result users_save(const struct mfa_ctx *c, const struct mfa_user *u)

@@ -1042,10 +1042,9 @@ def test_k_a_burst_of_new_users_meets_and_every_one_gets_its_answer(farm):
     database each index has a page or a few, which every enrolment reads
     and writes, so runs meet and are rolled back (on a database of 30,000
     users hardly any do: docs/several-instances.md). None is answered
-    503: a request that
-    met others DBPOOL_RUNS_SHARED times runs alone, after every other
-    serializable transaction has ended (LOCK TABLE meta IN EXCLUSIVE MODE
-    against their ROW SHARE)."""
+    503: a request that met others DBPOOL_RUNS_SHARED times runs alone,
+    after every other serializable transaction has ended (LOCK TABLE meta
+    IN EXCLUSIVE MODE against their ROW SHARE)."""
     app = farm.add_app("Onboarding")
     since = iso_now()
     conflicts0 = db_counter(farm, "otpgate_db_conflicts_total")
@@ -1155,7 +1154,8 @@ def test_h_commands_work_while_instances_serve(farm):
 
 
 def test_m_a_burst_of_new_users_on_a_database_in_use(farm):
-    """test_k's burst on a database that already holds FILL_USERS users of
+    """test_k's burst on a database that already holds
+    OTPGATE_TEST_FILL_USERS (30,000 unless set) users of
     another app (added by SQL, spread over the key space as otpgate's
     random ids and apps' subs spread them, each with a factor, a
     challenge and a send, then ANALYZE), with subs that are neighbours
