@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import time
 import urllib.parse
 
@@ -313,6 +314,39 @@ def test_no_passkey_answer_that_should_fail_passes_the_api(pk, soft):
     failures = app.factors("ann")
     assert failures["locked"] is False
     assert [a["detail"] for a in gw.audit("verify_failed")].count("webauthn wrong_credential") == 1
+
+
+def test_one_passkey_answer_sent_many_times_at_once_is_taken_once(pk, soft):
+    """The same signed answer to one ceremony, sent by 20 requests at once
+    on 20 connections (on PostgreSQL with several instances, spread over
+    them by the proxy): one 200, every other one 410, and the ceremony
+    stays spent."""
+    gw, app = pk
+    auth, _ = passkey(app, soft, "eve")
+    c = begin_signin(app, "eve")
+    good = soft.sign(auth, c["options"])
+    n = 20
+    barrier = threading.Barrier(n)
+    out = [None] * n
+
+    def worker(i):
+        try:
+            barrier.wait(10)
+            out[i] = verify(app, c, good)
+        except Exception as e:  # reported below
+            out[i] = repr(e)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not any(t.is_alive() for t in threads), "a request hung"
+    assert not any(isinstance(r, str) for r in out), out
+    statuses = sorted(r.status for r in out)
+    assert statuses == [200] + [410] * (n - 1), out
+    assert verify(app, c, good).status == 410
+    assert len(gw.audit("verify_ok")) == 1
 
 
 def test_require_phishing_resistant_in_the_api(pk, soft):

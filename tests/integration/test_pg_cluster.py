@@ -12,6 +12,9 @@ what an app or a user sees:
      instances and holds on the others;
   c. one OIDC authorization code redeemed at /token on two instances at the
      same moment: exactly one id_token;
+  n. one /start link, one /authorize request object and one result
+     (POST /results/redeem), each raced by 30 requests over the instances:
+     exactly one goes on;
   f. a browser's session (cookie, CSRF token) continues on another
      instance, through /start and through /authorize;
   g. a change made on one side (otpgate policy set, app rotate-secret) is
@@ -595,6 +598,60 @@ def test_c_authorization_code_redeemed_once_across_instances(farm):
         # A third try anywhere is refused as well.
         r = token_call(eps[n % INSTANCES].port, app, code)
         assert r.status == 400 and r.json["error"] == "invalid_grant", r
+
+
+# ---- n. signed links, request objects and results, each once ----------------------------
+
+RACERS_ONCE = 30
+
+
+def test_n_links_request_objects_and_results_are_used_once_across_instances(farm):
+    """One /start link opened, one /authorize request object sent and one
+    result redeemed by RACERS_ONCE requests at once, spread evenly over the
+    instances, each by a fresh browser or connection: exactly one goes on,
+    every other is refused (the link's page, the OIDC error, 409)."""
+    app = farm.add_app("Once", "mode=off")  # no second step: each goes straight back
+    eps = farm.endpoints
+
+    def opened(url, i):
+        def go():
+            r = PageBrowser(eps[i % INSTANCES]).get(url)
+            return r.status, r.header("Location") or "", r.text[:200]
+        return go
+
+    link = start_link(farm.url, app.client_id, app.secret, "once", REDIRECT)
+    results = race([opened(link, i) for i in range(RACERS_ONCE)])
+    assert not any(isinstance(x, str) for x in results), results
+    won = [loc for st, loc, _ in results if st in (302, 303) and is_success(loc, REDIRECT)]
+    assert len(won) == 1, results
+    refused = [x for x in results if x[0] == 400]
+    assert len(refused) == RACERS_ONCE - 1, results
+    qs = urllib.parse.parse_qs(urllib.parse.urlparse(won[0]).query)
+    result = qs["otpgate_result"][0]
+    assert jwt_claims(result)["sub"] == "once"
+
+    url = authorize_url(farm.url, app.client_id, app.secret, "once", REDIRECT)
+    results = race([opened(url, i) for i in range(RACERS_ONCE)])
+    assert not any(isinstance(x, str) for x in results), results
+    won = [loc for st, loc, _ in results if st in (302, 303) and is_success(loc, REDIRECT)]
+    assert len(won) == 1, results
+    errors = [urllib.parse.parse_qs(urllib.parse.urlparse(loc).query).get("error")
+              for st, loc, _ in results if not is_success(loc, REDIRECT)]
+    assert errors == [["invalid_request_object"]] * (RACERS_ONCE - 1), results
+    t = token_call(eps[0].port, app, code_of(won[0]))
+    assert t.status == 200 and jwt_claims(t.json["id_token"])["sub"] == "once", t
+
+    def redeemed(i):
+        return lambda: app.call(eps[i % INSTANCES].port, "POST", "/results/redeem",
+                                {"result": result})
+
+    results = race([redeemed(i) for i in range(RACERS_ONCE)])
+    assert not any(isinstance(x, str) for x in results), results
+    statuses = sorted(r.status for r in results)
+    assert statuses == [200] + [409] * (RACERS_ONCE - 1), results
+    assert all(r.error == "already_redeemed" for r in results if r.status == 409), results
+    ok = [r for r in results if r.status == 200][0]
+    assert ok.json["sub"] == "once" and ok.json["mfa"] is False, ok.json
 
 
 # ---- f. a browser's session on any instance --------------------------------------------
