@@ -12,8 +12,8 @@
 #include <jansson.h>
 #include <stdlib.h>
 
-void audit_log(const struct mfa_ctx *c, const char *sub, const char *event, const char *factor_id,
-               const char *detail)
+static void audit_write(const struct mfa_ctx *c, const char *sub, int64_t user_id,
+                        const char *event, const char *factor_id, const char *detail)
 {
     db_stmt *st =
         store_stmt(c->store, "INSERT INTO audit (at, app_id, sub, event, factor_id, "
@@ -39,6 +39,7 @@ void audit_log(const struct mfa_ctx *c, const char *sub, const char *event, cons
         .app_id = c->app_id,
         .app_name = c->app_name,
         .sub = sub,
+        .user_id = user_id,
         .event = event,
         .factor_id = factor_id,
         .detail = detail,
@@ -48,6 +49,18 @@ void audit_log(const struct mfa_ctx *c, const char *sub, const char *event, cons
         .webhook_url = c->webhook_url,
     };
     events_announce(c->store, &e);
+}
+
+void audit_log(const struct mfa_ctx *c, const char *sub, const char *event, const char *factor_id,
+               const char *detail)
+{
+    audit_write(c, sub, 0, event, factor_id, detail);
+}
+
+void audit_log_user(const struct mfa_ctx *c, const struct mfa_user *u, const char *event,
+                    const char *factor_id, const char *detail)
+{
+    audit_write(c, u->sub, u->id, event, factor_id, detail);
 }
 
 /* ---- reading ---- */

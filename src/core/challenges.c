@@ -40,7 +40,7 @@ enum mfa_result challenges_create(const struct mfa_ctx *c, struct mfa_user *u,
     if (sends) {
         enum mfa_result r = sendlimits_check(c, f->type, f->destination, u->id, o);
         if (r != MFA_OK) {
-            audit_log(c, u->sub, "send_limited", f->id, factor_type_name(f->type));
+            audit_log_user(c, u, "send_limited", f->id, factor_type_name(f->type));
             return r;
         }
     }
@@ -76,7 +76,7 @@ enum mfa_result challenges_create(const struct mfa_ctx *c, struct mfa_user *u,
         if (add_code(c, ch) != MFA_OK)
             return MFA_ERROR;
         sendlimits_record(c, f->type, f->destination, u->id);
-        audit_log(c, u->sub, "code_sent", f->id, factor_type_name(f->type));
+        audit_log_user(c, u, "code_sent", f->id, factor_type_name(f->type));
     }
     return MFA_OK;
 }
@@ -142,7 +142,7 @@ enum mfa_result challenges_resend(const struct mfa_ctx *c, struct mfa_user *u,
     }
     enum mfa_result r = sendlimits_check(c, ch->type, ch->destination, u->id, o);
     if (r != MFA_OK) {
-        audit_log(c, u->sub, "send_limited", ch->factor_id, factor_type_name(ch->type));
+        audit_log_user(c, u, "send_limited", ch->factor_id, factor_type_name(ch->type));
         return r;
     }
     /* The cooldown doubles with each resend: 30 s, 60 s, 120 s, ... (the
@@ -168,7 +168,7 @@ enum mfa_result challenges_resend(const struct mfa_ctx *c, struct mfa_user *u,
     if (add_code(c, ch) != MFA_OK)
         return MFA_ERROR;
     sendlimits_record(c, ch->type, ch->destination, u->id);
-    audit_log(c, u->sub, "code_resent", ch->factor_id, factor_type_name(ch->type));
+    audit_log_user(c, u, "code_resent", ch->factor_id, factor_type_name(ch->type));
     return MFA_OK;
 }
 
@@ -283,7 +283,7 @@ enum mfa_result challenges_verify(const struct mfa_ctx *c, struct mfa_user *u,
         }
     }
     users_record_success(c, u, signin ? ch->factor_id : NULL);
-    audit_log(c, u->sub, "verify_ok", ch->factor_id, factor_type_name(ch->type));
+    audit_log_user(c, u, "verify_ok", ch->factor_id, factor_type_name(ch->type));
     return MFA_OK;
 }
 

@@ -151,7 +151,8 @@ static void facts_read(struct store *s, const struct event_facts *e, struct fact
     memset(f, 0, sizeof(*f));
     f->recovery_left = -1;
     db_stmt *st;
-    if (e->app_id && e->sub &&
+    f->user_id = e->user_id;
+    if (!f->user_id && e->app_id && e->sub &&
         (st = store_stmt(s, "SELECT id FROM users WHERE app_id = ?1 AND sub = ?2"))) {
         db_bind_text(st, 1, e->app_id, -1);
         db_bind_text(st, 2, e->sub, -1);

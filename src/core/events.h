@@ -25,6 +25,7 @@ struct event_facts {
     const char *app_id;
     const char *app_name; /* NULL: read from apps */
     const char *sub;
+    int64_t user_id;   /* sub's id in app_id when the caller has it, else 0: read here */
     const char *event; /* the audit event name */
     const char *factor_id;
     const char *detail;

@@ -171,7 +171,7 @@ enum mfa_result factors_add_contact(const struct mfa_ctx *c, struct mfa_user *u,
     snprintf(f->destination, sizeof(f->destination), "%s", destination);
     enum mfa_result r = insert_factor(c, u, f, NULL, 0);
     if (r == MFA_OK)
-        audit_log(c, u->sub, "factor_added", f->id, factor_type_name(type));
+        audit_log_user(c, u, "factor_added", f->id, factor_type_name(type));
     return r;
 }
 
@@ -214,7 +214,7 @@ enum mfa_result factors_add_totp(const struct mfa_ctx *c, struct mfa_user *u, st
         *uri_out = otpauth_uri(c->issuer, u->sub, secret, sizeof(secret), OTP_SHA1, TOTP_DIGITS,
                                TOTP_PERIOD);
         OPENSSL_cleanse(b32, sizeof(b32));
-        audit_log(c, u->sub, "factor_added", f->id, "totp");
+        audit_log_user(c, u, "factor_added", f->id, "totp");
     }
     OPENSSL_cleanse(secret, sizeof(secret));
     return r;
@@ -228,7 +228,7 @@ enum mfa_result factors_remove(const struct mfa_ctx *c, struct mfa_user *u, cons
         return r;
     /* Audited (and so announced) while the factor is still there: its own
      * address hears of the removal too. */
-    audit_log(c, u->sub, "factor_removed", id, factor_type_name(f.type));
+    audit_log_user(c, u, "factor_removed", id, factor_type_name(f.type));
     db_stmt *st = store_stmt(c->store, "DELETE FROM factors WHERE id = ? AND user_id = ?");
     if (!st)
         return MFA_ERROR;
@@ -274,7 +274,7 @@ enum mfa_result factors_remove(const struct mfa_ctx *c, struct mfa_user *u, cons
         rc = db_step(st);
         db_reset(st);
         if (store_changes(c->store) > 0)
-            audit_log(c, u->sub, "recovery_codes_voided", NULL, "no factor left");
+            audit_log_user(c, u, "recovery_codes_voided", NULL, "no factor left");
     }
     return rc == DB_DONE ? MFA_OK : MFA_ERROR;
 }
@@ -296,7 +296,7 @@ void factors_activate(const struct mfa_ctx *c, struct mfa_user *u, struct mfa_fa
         snprintf(u->preferred, sizeof(u->preferred), "%s", f->id);
         u->unsaved = true; /* written by users_record_success */
     }
-    audit_log(c, u->sub, "factor_enrolled", f->id, factor_type_name(f->type));
+    audit_log_user(c, u, "factor_enrolled", f->id, factor_type_name(f->type));
 }
 
 /* The step is spent either way; last_used_at only for a sign-in (signin),

@@ -228,5 +228,9 @@ int recovery_codes_left(const struct mfa_ctx *c, const struct mfa_user *u);
 /* audit.c: who, when, from where, which app; never a code or a secret. */
 void audit_log(const struct mfa_ctx *c, const char *sub, const char *event, const char *factor_id,
                const char *detail);
+/* The same for a user read already: what the row announces (events.c)
+ * takes u's id rather than looking the user up again. */
+void audit_log_user(const struct mfa_ctx *c, const struct mfa_user *u, const char *event,
+                    const char *factor_id, const char *detail);
 
 #endif

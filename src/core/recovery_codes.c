@@ -45,7 +45,7 @@ enum mfa_result recovery_codes_new(const struct mfa_ctx *c, struct mfa_user *u, 
     }
     /* "replaced": an older set existed (the user hears of a new set; the
      * first one comes with the enrolment). */
-    audit_log(c, u->sub, "recovery_codes_generated", NULL, replaced ? "replaced" : NULL);
+    audit_log_user(c, u, "recovery_codes_generated", NULL, replaced ? "replaced" : NULL);
     return MFA_OK;
 }
 
@@ -112,9 +112,9 @@ enum mfa_result recovery_codes_consume(const struct mfa_ctx *c, struct mfa_user 
         u->locked = false;
         u->locked_at = 0;
         u->unsaved = true;
-        audit_log(c, u->sub, "unlocked", NULL, "recovery code");
+        audit_log_user(c, u, "unlocked", NULL, "recovery code");
     }
-    audit_log(c, u->sub, "recovery_code_used", NULL, NULL);
+    audit_log_user(c, u, "recovery_code_used", NULL, NULL);
     /* A recovery code is used when something went wrong: no browser keeps
      * skipping the second step after it. */
     users_forget_devices(c, u->sub, "recovery code used");

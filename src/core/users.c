@@ -181,7 +181,7 @@ enum mfa_result users_set_preferred(const struct mfa_ctx *c, struct mfa_user *u,
     snprintf(u->preferred, sizeof(u->preferred), "%s", factor_id);
     r = users_save(c, u);
     if (r == MFA_OK)
-        audit_log(c, u->sub, "preferred_set", factor_id, NULL);
+        audit_log_user(c, u, "preferred_set", factor_id, NULL);
     return r;
 }
 
@@ -222,7 +222,7 @@ void users_record_failure(const struct mfa_ctx *c, struct mfa_user *u, struct mf
         if (!u->locked) {
             u->locked = true;
             u->locked_at = c->now_ms;
-            audit_log(c, u->sub, "locked", NULL, "consecutive failures");
+            audit_log_user(c, u, "locked", NULL, "consecutive failures");
             log_warn("user locked after consecutive failures", "app", c->app_id);
             users_forget_devices(c, u->sub, "locked");
         }
@@ -235,7 +235,7 @@ enum mfa_result users_fail(const struct mfa_ctx *c, struct mfa_user *u, struct m
                            const char *event, const char *factor_id, const char *detail)
 {
     users_record_failure(c, u, o);
-    audit_log(c, u->sub, event, factor_id, detail);
+    audit_log_user(c, u, event, factor_id, detail);
     return u->locked ? MFA_LOCKED : MFA_WRONG_CODE;
 }
 

@@ -405,7 +405,7 @@ enum mfa_result webauthn_register_finish(const struct mfa_ctx *c, struct mfa_use
         done->why = w;
         char detail[64];
         detail_of(w, detail, sizeof(detail));
-        audit_log(c, u->sub, "factor_add_failed", NULL, detail);
+        audit_log_user(c, u, "factor_add_failed", NULL, detail);
         return MFA_INVALID;
     }
     if (!cred->transports)
@@ -421,7 +421,7 @@ enum mfa_result webauthn_register_finish(const struct mfa_ctx *c, struct mfa_use
         done->be = cred->be;
         done->amr = gate_amr_passkey(cred->be, cred->uv);
     } else if (r == MFA_CONFLICT) {
-        audit_log(c, u->sub, "factor_add_failed", NULL, "webauthn registered already");
+        audit_log_user(c, u, "factor_add_failed", NULL, "webauthn registered already");
     }
     free(cred);
     return r;
@@ -493,6 +493,6 @@ enum mfa_result webauthn_signin_finish(const struct mfa_ctx *c, struct mfa_user 
     done->amr = gate_amr_passkey(s->cred.be, a.uv);
     free(s);
     users_record_success(c, u, done->factor_id);
-    audit_log(c, u->sub, "verify_ok", done->factor_id, "webauthn");
+    audit_log_user(c, u, "verify_ok", done->factor_id, "webauthn");
     return MFA_OK;
 }

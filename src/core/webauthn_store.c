@@ -163,7 +163,7 @@ enum mfa_result webauthn_credential_add(const struct mfa_ctx *c, struct mfa_user
     db_bind_text(st, 13, clean, -1);
     if (step_done(st) != MFA_OK)
         return MFA_ERROR;
-    audit_log(c, u->sub, "factor_added", f->id, "webauthn");
+    audit_log_user(c, u, "factor_added", f->id, "webauthn");
     factors_activate(c, u, f);
     return MFA_OK;
 }
@@ -305,7 +305,7 @@ enum mfa_result webauthn_credential_rename(const struct mfa_ctx *c, const struct
     db_bind_text(st, 2, f.id, -1);
     if (step_done(st) != MFA_OK)
         return MFA_ERROR;
-    audit_log(c, u->sub, "factor_renamed", f.id, "webauthn");
+    audit_log_user(c, u, "factor_renamed", f.id, "webauthn");
     return MFA_OK;
 }
 

@@ -1417,8 +1417,8 @@ void api_user_verify(struct http_request *req)
             r = users_fail(&a.ctx, &u, &o, "verify_failed", NULL, totp ? "totp" : "recovery_code");
         } else if (r == MFA_OK) {
             users_record_success(&a.ctx, &u, totp ? o.factor_id : NULL);
-            audit_log(&a.ctx, u.sub, "verify_ok", totp ? o.factor_id : NULL,
-                      totp ? "totp" : "recovery_code");
+            audit_log_user(&a.ctx, &u, "verify_ok", totp ? o.factor_id : NULL,
+                           totp ? "totp" : "recovery_code");
         }
     }
     count_verification(&a, r);

@@ -220,6 +220,37 @@ static void test_webhook_url_from_caller(void **state)
     assert_int_equal(count(f, "kind = 'webhook'"), 2);
 }
 
+/* A user the caller read already (audit_log_user) is announced by its id,
+ * without a look at the store: the notice goes to the addresses of the
+ * user with that id; with no id (0) the sub is looked up. */
+static void test_user_id_from_caller(void **state)
+{
+    struct fixture *f = *state;
+    struct mfa_factor a, b;
+    email_factor(f, "alice@example.com", &a);
+    struct mfa_user bob;
+    assert_int_equal(store_begin(f->s), 0);
+    assert_int_equal(users_get_or_create(&f->ctx, "bob", &bob), MFA_OK);
+    assert_int_equal(factors_add_contact(&f->ctx, &bob, FACTOR_EMAIL, "bob@example.com", &b),
+                     MFA_OK);
+    factors_activate(&f->ctx, &bob, &b);
+    assert_int_equal(store_commit(f->s), 0);
+    struct mfa_user u = f->u; /* alice by sub, with bob's id */
+    u.id = bob.id;
+    f->ctx.now_ms = T0 + 10 * MIN;
+    assert_int_equal(store_begin(f->s), 0);
+    audit_log_user(&f->ctx, &u, "locked", NULL, "consecutive failures");
+    u.id = 0;
+    audit_log_user(&f->ctx, &u, "locked", NULL, "consecutive failures");
+    assert_int_equal(store_commit(f->s), 0);
+    assert_int_equal(count(f, "kind = 'notice' AND event = 'locked' AND "
+                              "destination = 'bob@example.com'"),
+                     1);
+    assert_int_equal(count(f, "kind = 'notice' AND event = 'locked' AND "
+                              "destination = 'alice@example.com'"),
+                     1);
+}
+
 /* A used recovery code's webhook body and notice say how many are left. */
 static void test_recovery_codes_left(void **state)
 {
@@ -590,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_table),
         cmocka_unit_test_setup_teardown(test_webhook_body_and_notice, setup, teardown),
         cmocka_unit_test_setup_teardown(test_webhook_url_from_caller, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_id_from_caller, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_codes_left, setup, teardown),
         cmocka_unit_test_setup_teardown(test_coalescing_and_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy_keys, setup, teardown),
