@@ -1355,7 +1355,7 @@ void page_challenge_verify(struct http_request *req)
                 o.type = FACTOR_TOTP;
                 r = users_fail(&p.ctx, &p.user, &o, "verify_failed", f.id, "totp");
             } else {
-                audit_log(&p.ctx, p.user.sub, "verify_ok", f.id, "totp");
+                audit_log_user(&p.ctx, &p.user, "verify_ok", f.id, "totp");
             }
         }
     } else {
@@ -1408,7 +1408,7 @@ void page_challenge_recovery(struct http_request *req)
         refuse(&p, back, r, &o);
         return;
     }
-    audit_log(&p.ctx, p.user.sub, "verify_ok", NULL, "recovery_code");
+    audit_log_user(&p.ctx, &p.user, "verify_ok", NULL, "recovery_code");
     bool was_stepup = p.sess.passed_at > 0;
     passed(&p, FACTOR_TOTP, true, NULL);
     /* SPEC §4: at 3 or fewer left, the next page prompts for a new set. */
@@ -2251,7 +2251,7 @@ void page_account_disable(struct http_request *req)
     factors_each(&p.ctx, &p.user, remove_one, &l);
     for (size_t i = 0; i < l.count; i++)
         factors_remove(&p.ctx, &p.user, l.raw[i].id);
-    audit_log(&p.ctx, p.user.sub, "mfa_disabled", NULL, NULL);
+    audit_log_user(&p.ctx, &p.user, "mfa_disabled", NULL, NULL);
     redirect_msg(&p, "/account", "n", "notice.mfa_off", NULL);
 }
 
@@ -2337,7 +2337,7 @@ void page_enrol_skip(struct http_request *req)
     if (!d.mfa) {
         users_mark_offered(&p.ctx, &p.user);
         p.sess.flags |= SESSION_DECLINED;
-        audit_log(&p.ctx, p.user.sub, "enrolment_skipped", NULL, NULL);
+        audit_log_user(&p.ctx, &p.user, "enrolment_skipped", NULL, NULL);
     }
     finish_success(&p, &d);
 }

@@ -20,6 +20,7 @@ import json
 import re
 import signal
 import subprocess
+import threading
 import time
 import urllib.parse
 
@@ -104,6 +105,41 @@ def http_call(port, method, path, body=None, headers=None, timeout=10.0):
         return Answer(method, path, r.status, hdrs, data)
     finally:
         conn.close()
+
+
+def race(gw, app, path, body, n=20):
+    """n identical POSTs on n connections, released together; returns the
+    list of (status, json)."""
+    port = gw.server.port
+    conns = []
+    for _ in range(n):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+        c.connect()
+        conns.append(c)
+    barrier = threading.Barrier(n)
+    results = [None] * n
+    data = json.dumps(body).encode()
+    headers = {"Authorization": app.auth(), "Content-Type": "application/json"}
+
+    def worker(i):
+        try:
+            barrier.wait(10)
+            conns[i].request("POST", API + path, body=data, headers=headers)
+            r = conns[i].getresponse()
+            raw = r.read()
+            results[i] = (r.status, json.loads(raw) if raw else None)
+        except Exception as e:  # reported below
+            results[i] = ("error", repr(e))
+        finally:
+            conns[i].close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert all(r is not None and r[0] != "error" for r in results), results
+    return results
 
 
 def basic(client_id, secret):

@@ -6,54 +6,15 @@ is still spent after restart, and the database never holds a code, a TOTP
 secret or a client secret in the clear."""
 
 import base64
-import http.client
 import json
 import os
 import re
 import sqlite3
-import threading
 import time
 
 import pytest
 
-from apiclient import API, CODE_RE, code_in, gw, other_code, settle_totp_step, totp  # noqa: F401
-
-RACERS = 20
-
-
-def race(gw, app, path, body, n=RACERS):
-    """n identical POSTs on n connections, released together; returns the
-    list of (status, json)."""
-    port = gw.server.port
-    conns = []
-    for _ in range(n):
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-        c.connect()
-        conns.append(c)
-    barrier = threading.Barrier(n)
-    results = [None] * n
-    data = json.dumps(body).encode()
-    headers = {"Authorization": app.auth(), "Content-Type": "application/json"}
-
-    def worker(i):
-        try:
-            barrier.wait(10)
-            conns[i].request("POST", API + path, body=data, headers=headers)
-            r = conns[i].getresponse()
-            raw = r.read()
-            results[i] = (r.status, json.loads(raw) if raw else None)
-        except Exception as e:  # reported below
-            results[i] = ("error", repr(e))
-        finally:
-            conns[i].close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert all(r is not None and r[0] != "error" for r in results), results
-    return results
+from apiclient import API, CODE_RE, code_in, gw, other_code, race, settle_totp_step, totp  # noqa: F401
 
 
 def one_winner(results, losers):
