@@ -214,7 +214,7 @@ enum mfa_result sendlimits_check(const struct mfa_ctx *c, enum factor_type chann
 bool sendlimits_country_allowed(const struct policy *p, const char *e164);
 void sendlimits_record(const struct mfa_ctx *c, enum factor_type channel, const char *dest,
                        int64_t user_id);
-/* Drops send records older than a day. */
+/* Drops send records older than a day and SMS slots older than an hour. */
 void sendlimits_prune(struct store *s, int64_t now_ms);
 
 /* recovery_codes.c */

@@ -2,7 +2,11 @@
  * and day; every spelling of one mailbox or number is one destination), per
  * user and per end-user IP (hour; not counted when the context has no IP).
  * Windows slide; the answer says how long until a slot frees. Destinations
- * are logged only as keyed hashes. */
+ * are logged only as keyed hashes. The SMS caps (global and per calling
+ * code) count slots of their own, each taken with its count apart from the
+ * caller's transaction (store_apart_begin): every SMS send would otherwise
+ * read what every other writes, and on PostgreSQL no two of them could run
+ * at once. */
 #include "core/contact.h"
 #include "core/log.h"
 #include "core/mfa.h"
@@ -53,8 +57,8 @@ bool sendlimits_country_allowed(const struct policy *p, const char *e164)
     return false;
 }
 
-/* Counts sends matching one key within window; sets *oldest to the oldest
- * counted send. */
+/* Counts sends matching one key (kind 0: a blob, 1: an int64, 2: text)
+ * within window; sets *oldest to the oldest counted send. */
 static int count_since(const struct mfa_ctx *c, const char *sql, int kind, const void *key,
                        size_t keylen, int64_t since, int64_t *oldest)
 {
@@ -86,6 +90,62 @@ static bool over(const struct mfa_ctx *c, int n, unsigned limit, int64_t oldest,
     int64_t wait = oldest + window - c->now_ms;
     o->retry_after = wait > 0 ? (wait + 999) / 1000 : 1;
     return true;
+}
+
+/* The SMS caps: counts the last hour's slots of the calling code and of
+ * all SMS in one statement and, when both are under their caps, takes a
+ * slot. On PostgreSQL this commits on its own, under a lock that makes
+ * each count and its slot one step, before the caller's transaction does:
+ * a send whose transaction then fails still holds its slot for the hour.
+ * That commit does not wait for its WAL to reach the disk (the lock is
+ * held until it returns): the caller's commit, which does wait, comes
+ * later in the same WAL, so a send that was made never loses its slot in
+ * a crash; only slots of sends that were not can. A run again of the same
+ * request reuses the slot its earlier run took. */
+static enum mfa_result sms_slot_take(const struct mfa_ctx *c, const char *cc, struct mfa_outcome *o)
+{
+    static const char lock[] = "LOCK TABLE sms_slots IN SHARE ROW EXCLUSIVE MODE; "
+                               "SET LOCAL synchronous_commit = off";
+    static const char count[] = "SELECT count(*) FILTER (WHERE prefix = ?1), "
+                                "min(at) FILTER (WHERE prefix = ?1), count(*), min(at) "
+                                "FROM sms_slots WHERE at > ?2";
+    static const char take[] = "INSERT INTO sms_slots (at, prefix) VALUES (?, ?)";
+    const struct policy *p = c->pol;
+    if (store_apart_repeat(c->store))
+        return MFA_OK;
+    struct store *db = store_apart_begin(c->store);
+    if (!db)
+        return MFA_ERROR;
+    enum mfa_result r = MFA_ERROR;
+    if (db != c->store && store_exec(db, lock) != OG_OK)
+        goto out;
+    db_stmt *st = store_stmt(db, count);
+    if (!st)
+        goto out;
+    db_bind_text(st, 1, cc, -1);
+    db_bind_int64(st, 2, c->now_ms - HOUR_MS);
+    if (db_step(st) != DB_ROW) {
+        db_reset(st);
+        goto out;
+    }
+    int in_prefix = db_column_int(st, 0), all = db_column_int(st, 2);
+    int64_t prefix_oldest = db_column_int64(st, 1), oldest = db_column_int64(st, 3);
+    db_reset(st);
+    if (over(c, in_prefix, p->sms_prefix_hour, prefix_oldest, HOUR_MS, o, "sms_prefix_hour")) {
+        log_warn("SMS refused: hourly cap for this calling code reached", "prefix", cc);
+        r = MFA_LIMITED;
+    } else if (over(c, all, p->sms_global_hour, oldest, HOUR_MS, o, "sms_global_hour")) {
+        log_warn("SMS refused: global hourly SMS cap reached");
+        r = MFA_LIMITED;
+    } else if ((st = store_stmt(db, take))) {
+        db_bind_int64(st, 1, c->now_ms);
+        db_bind_text(st, 2, cc, -1);
+        r = store_exec_done(st) == OG_OK ? MFA_OK : MFA_ERROR;
+    }
+out:
+    if (store_apart_end(c->store, db, r == MFA_OK) != OG_OK)
+        r = MFA_ERROR;
+    return r;
 }
 
 enum mfa_result sendlimits_check(const struct mfa_ctx *c, enum factor_type channel,
@@ -130,21 +190,7 @@ enum mfa_result sendlimits_check(const struct mfa_ctx *c, enum factor_type chann
     }
     char cc[8];
     calling_code(dest, cc);
-    static const char by_prefix[] = "SELECT count(*), min(at) FROM sends WHERE channel = 'sms' "
-                                    "AND prefix = ? AND at > ?";
-    static const char all_sms[] = "SELECT count(*), min(at) FROM sends WHERE channel = ? AND "
-                                  "at > ?";
-    n = count_since(c, by_prefix, 2, cc, 0, c->now_ms - HOUR_MS, &oldest);
-    if (over(c, n, p->sms_prefix_hour, oldest, HOUR_MS, o, "sms_prefix_hour")) {
-        log_warn("SMS refused: hourly cap for this calling code reached", "prefix", cc);
-        return MFA_LIMITED;
-    }
-    n = count_since(c, all_sms, 2, "sms", 0, c->now_ms - HOUR_MS, &oldest);
-    if (over(c, n, p->sms_global_hour, oldest, HOUR_MS, o, "sms_global_hour")) {
-        log_warn("SMS refused: global hourly SMS cap reached");
-        return MFA_LIMITED;
-    }
-    return MFA_OK;
+    return sms_slot_take(c, cc, o);
 }
 
 void sendlimits_record(const struct mfa_ctx *c, enum factor_type channel, const char *dest,
@@ -152,12 +198,8 @@ void sendlimits_record(const struct mfa_ctx *c, enum factor_type channel, const 
 {
     uint8_t h[32];
     dest_hash(c, channel, dest, h);
-    char cc[8] = "";
-    if (channel == FACTOR_SMS)
-        calling_code(dest, cc);
     db_stmt *st = store_stmt(c->store, "INSERT INTO sends (at, channel, dest_hash, user_id, "
-                                       "client_ip, prefix) VALUES (?, ?, ?, ?, ?, "
-                                       "NULLIF(?, ''))");
+                                       "client_ip) VALUES (?, ?, ?, ?, ?)");
     if (!st)
         return;
     db_bind_int64(st, 1, c->now_ms);
@@ -168,7 +210,6 @@ void sendlimits_record(const struct mfa_ctx *c, enum factor_type channel, const 
     char ipkey[OG_IP_KEY_LEN];
     og_ip_limit_key(c->client_ip, ipkey, sizeof(ipkey));
     db_bind_text_copy(st, 5, c->client_ip ? ipkey : NULL, -1);
-    db_bind_text(st, 6, cc, -1);
     db_step(st);
     db_reset(st);
 }
@@ -176,9 +217,12 @@ void sendlimits_record(const struct mfa_ctx *c, enum factor_type channel, const 
 void sendlimits_prune(struct store *s, int64_t now_ms)
 {
     db_stmt *st = store_stmt(s, "DELETE FROM sends WHERE at < ?");
-    if (!st)
-        return;
-    db_bind_int64(st, 1, now_ms - DAY_MS);
-    db_step(st);
-    db_reset(st);
+    if (st) {
+        db_bind_int64(st, 1, now_ms - DAY_MS);
+        store_exec_done(st);
+    }
+    if ((st = store_stmt(s, "DELETE FROM sms_slots WHERE at < ?"))) {
+        db_bind_int64(st, 1, now_ms - HOUR_MS);
+        store_exec_done(st);
+    }
 }

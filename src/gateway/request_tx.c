@@ -5,7 +5,9 @@
  * headers are cut back to what they were, metrics_count calls are held
  * (metrics_hold), code messages the run claimed are dropped with it
  * (delivery_worker_drop), and delivery learns of other queued messages
- * from the loop afterwards (delivery_after_request). */
+ * from the loop afterwards (delivery_after_request). Work committed apart
+ * (store_apart_begin: an SMS cap's slot) is not done again by a later
+ * run (store_scope). */
 #include "gateway/request_tx.h"
 
 #include "core/log.h"
@@ -104,7 +106,9 @@ static void run_handler(struct request_job *j);
 static void work(struct dbpool_job *base)
 {
     struct request_job *j = container_of(base, struct request_job, base);
+    store_scope(dbpool_store(), true); /* its runs share what was done apart */
     run_handler(j);
+    store_scope(dbpool_store(), false);
     metrics_unhold();
     if (!j->committed) {
         delivery_worker_drop(); /* the rows are as they were */

@@ -37,7 +37,11 @@ what an app or a user sees:
      work while the instances serve traffic, never refused as "busy".
   k, m. bursts of new users' enrolments meet under SERIALIZABLE and are
      run again, and every one is answered: on the test's small database
-     (k) and on one holding 30,000 users of another app (m).
+     (k) and on one holding 30,000 users of another app (m);
+  o. the SMS caps hold across instances: 40 users adding a phone at once
+     under a calling-code cap of 20 get 20 texts and 20 refusals, and a
+     burst of 160 SMS enrolments that meets under SERIALIZABLE takes one
+     cap slot a text, however often a request was run again.
 
 Tests run in this order (d kills an instance and starts it again, e stops
 PostgreSQL) and share the farm; an autouse fixture checks every instance
@@ -45,7 +49,8 @@ is still running before and after each test. test_0 checks the proxy
 itself. The module takes about a minute.
 
 E-mail goes to one real SMTP sink (smtp_sink.py) that every instance uses,
-so codes are read from it whichever instance sent them.
+so codes are read from it whichever instance sent them; SMS to one HTTP
+sink (sms_sink.py).
 """
 
 import asyncio
@@ -66,11 +71,12 @@ import pytest
 import smtp_sink as smtp_sink_mod
 from apiclient import API, REDIRECT, http_call, metric_value, other_code, q
 from conftest import Server, base_env, http_request, otpgate_bin
-from deliveryhelp import mail_code, mails_to, wait_until
+from deliveryhelp import SMS_AUTH, mail_code, mails_to, wait_until
 from pagewalk import PageBrowser, authorize_url, is_success, jwt_claims, start_link
 from pgcluster import Cluster
 import rrproxy
 from rrproxy import RRProxy
+from sms_sink import SmsSink
 from smtp_sink import SmtpSink
 
 INSTANCES = 3
@@ -223,10 +229,11 @@ def race(calls, timeout=30):
 
 
 class Farm:
-    def __init__(self, root, cluster, sink):
+    def __init__(self, root, cluster, sink, sms):
         self.root = root
         self.cluster = cluster
         self.sink = sink
+        self.sms = sms
         self.proxy = RRProxy([]).start()
         self.url = self.proxy.url
         self.servers = []
@@ -246,6 +253,9 @@ class Farm:
             "OTPGATE_DELIVERY_BACKOFF": "0.2",
             "OTPGATE_DELIVERY_RETRIES": "4",
             "OTPGATE_DELIVERY_LEASE": str(LEASE),
+            "OTPGATE_SMS_PROVIDER": "webhook",
+            "OTPGATE_SMS_URL": self.sms.url + "/send",
+            "OTPGATE_SMS_AUTH": SMS_AUTH,
         }
 
     # -- instances --
@@ -419,13 +429,14 @@ def farm(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("pgfarm"))
     cluster = Cluster()
     sink = None
+    sms = SmsSink().start()
     f = None
     try:
         cluster.start()
         cluster.psql("CREATE DATABASE %s" % DB, db="postgres")
         sink = GatedSmtpSink(out=os.path.join(root, "smtp.jsonl"))
         sink.start()
-        f = Farm(root, cluster, sink)
+        f = Farm(root, cluster, sink, sms)
         f.start()
         # Security notifications would share the sink and its slots with the
         # codes; these tests are about codes.
@@ -436,6 +447,7 @@ def farm(tmp_path_factory):
         if sink is not None:
             sink.gate.set()
             sink.stop()
+        sms.stop()
         cluster.stop()
         if problems:
             pytest.fail("\n\n".join(problems))
@@ -1065,9 +1077,11 @@ def db_counter(farm, name):
     return sum(metric_value(s.metrics(), name) for s in farm.servers)
 
 
-def enrol_burst(farm, app, subs, clients=16):
-    """clients threads adding an e-mail factor for each new user of subs
-    through the proxy; returns the answers other than 201, by sub."""
+def enrol_burst(farm, app, subs, clients=16, factor=None):
+    """clients threads adding a factor (factor(sub) gives the body; an
+    e-mail address by default) for each new user of subs through the
+    proxy; returns the answers other than 201, by sub."""
+    factor = factor or (lambda sub: {"type": "email", "email": "%s@example.com" % sub})
     todo = list(subs)
     lock = threading.Lock()
     results = {}
@@ -1079,8 +1093,7 @@ def enrol_burst(farm, app, subs, clients=16):
                     return
                 sub = todo.pop()
             try:
-                r = app.call(farm.proxy.port, "POST", "/users/%s/factors" % sub,
-                             {"type": "email", "email": "%s@example.com" % sub})
+                r = app.call(farm.proxy.port, "POST", "/users/%s/factors" % sub, factor(sub))
                 results[sub] = (r.status, r.json)
             except Exception as e:  # reported by the caller
                 results[sub] = (None, repr(e))
@@ -1114,6 +1127,47 @@ def test_k_a_burst_of_new_users_meets_and_every_one_gets_its_answer(farm):
     assert not bad, "%d refused: %r\nthe instances said:\n%s" % (
         len(bad), sorted(bad.items())[:5], farm.warnings(("kept conflicting",), since))
     assert conflicts > 0, "the burst met no conflict: it tests nothing"
+
+
+def test_o_sms_caps_hold_across_instances_and_count_each_text_once(farm):
+    """The SMS caps' slots are taken apart from the request's transaction,
+    each count and its slot one step under a lock on sms_slots, so a cap
+    reached through three instances at once lets exactly its number of
+    texts through; a request run again after a conflict keeps the slot its
+    first run took (store_scope), so a burst that meets under SERIALIZABLE
+    takes one slot a text."""
+    def phone(prefix):
+        return lambda sub: {"type": "sms", "phone": prefix + sub[-3:]}
+    capped = farm.add_app("Capped texts", "sms_prefix_hour=20", "sms_global_hour=100000")
+    t0 = int(time.time() * 1000)
+    refused = enrol_burst(farm, capped, ["fr%03d" % i for i in range(40)], clients=40,
+                          factor=phone("+33612345"))
+    assert len(refused) == 20, sorted(refused.items())
+    assert all(r[0] == 429 and r[1]["error"] == "rate_limited" for r in refused.values()), \
+        sorted(refused.items())[:3]
+    assert farm.rows("SELECT count(*) FROM sms_slots WHERE prefix = '33' AND at >= %d"
+                     % t0) == [["20"]]
+
+    texts = farm.add_app("Texts", "sms_prefix_hour=100000", "sms_global_hour=100000")
+    conflicts0 = db_counter(farm, "otpgate_db_conflicts_total")
+    alone0 = db_counter(farm, "otpgate_db_runs_alone_total")
+    subs = ["uk%03d" % i for i in range(160)]
+    took = time.monotonic()
+    bad = enrol_burst(farm, texts, subs, factor=phone("+447700900"))
+    took = time.monotonic() - took
+    conflicts = db_counter(farm, "otpgate_db_conflicts_total") - conflicts0
+    alone = db_counter(farm, "otpgate_db_runs_alone_total") - alone0
+    print("\n160 SMS enrolments in %.2f s: %d runs rolled back for a conflict, %d requests "
+          "ran alone" % (took, conflicts, alone))
+    assert not bad, sorted(bad.items())[:5]
+    assert farm.rows("SELECT count(*) FROM sms_slots WHERE prefix = '44' AND at >= %d"
+                     % t0) == [["160"]]
+    want = sorted("+447700900" + s[-3:] for s in subs)
+    wait_until(lambda: len([q for q in farm.sms.requests() if q["json"]["to"].startswith("+44")])
+               >= 160, timeout=60, what="160 texts")
+    time.sleep(0.5)
+    got = sorted(q["json"]["to"] for q in farm.sms.requests() if q["json"]["to"].startswith("+44"))
+    assert got == want, "texts sent twice or missing"
 
 
 def test_l_a_logo_uploaded_anywhere_is_served_everywhere(farm, tmp_path):

@@ -239,6 +239,7 @@ void store_close(struct store *s)
 {
     if (!s)
         return;
+    store_close(s->apart);
     store_cache_clear(s);
     free(s->slots);
     s->ops->close(s);
@@ -262,7 +263,7 @@ const char *store_errmsg(struct store *s)
 
 bool store_txn_conflicted(struct store *s)
 {
-    return s->ops->txn_conflicted && s->ops->txn_conflicted(s);
+    return s->apart_failed || (s->ops->txn_conflicted && s->ops->txn_conflicted(s));
 }
 
 bool store_in_transaction(struct store *s)
@@ -403,6 +404,10 @@ int store_exec(struct store *s, const char *sql)
 
 int store_begin_as(struct store *s, enum store_txn kind)
 {
+    s->apart_failed = false;
+    s->apart_next = 0;
+    if (!s->scoped)
+        s->apart_kept = 0;
     int rc = s->ops->begin(s, kind);
     if (rc != OG_OK)
         log_warn("database begin failed", "error", store_errmsg(s));
@@ -412,6 +417,56 @@ int store_begin_as(struct store *s, enum store_txn kind)
 int store_begin(struct store *s)
 {
     return store_begin_as(s, STORE_TXN_SHARED);
+}
+
+/* ---- work apart ---- */
+
+struct store *store_apart_begin(struct store *s)
+{
+    if (!s->ops->open_apart)
+        return s;
+    if (!s->apart && s->ops->open_apart(s, &s->apart) != OG_OK) {
+        s->apart_failed = true;
+        return NULL;
+    }
+    if (store_begin_as(s->apart, STORE_TXN_ROW_LOCKS) != OG_OK) {
+        s->apart_failed = true;
+        return NULL;
+    }
+    return s->apart;
+}
+
+int store_apart_end(struct store *s, struct store *apart, bool keep)
+{
+    if (apart == s)
+        return OG_OK; /* the caller's transaction holds the work */
+    if (store_txn_conflicted(apart))
+        s->apart_failed = true; /* a lost connection, a deadlock: run again */
+    if (!keep)
+        return store_rollback(apart);
+    int rc = store_commit(apart);
+    if (rc != OG_OK) {
+        s->apart_failed = true;
+        return rc;
+    }
+    if (s->scoped)
+        s->apart_kept++;
+    s->apart_next++;
+    return OG_OK;
+}
+
+bool store_apart_repeat(struct store *s)
+{
+    if (s->apart_next >= s->apart_kept)
+        return false;
+    s->apart_next++;
+    return true;
+}
+
+void store_scope(struct store *s, bool on)
+{
+    s->scoped = on;
+    s->apart_kept = s->apart_next = 0;
 }
 
 int store_commit(struct store *s)

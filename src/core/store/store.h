@@ -223,6 +223,32 @@ enum store_txn {
 /* store_begin with the kind of transaction named. */
 int store_begin_as(struct store *s, enum store_txn kind);
 
+/* ---- work apart ----
+ * A short piece of work that commits on its own, apart from the caller's
+ * transaction, so that it makes that transaction meet no other: the SMS
+ * caps' slots (sendlimits.c), which every SMS send would otherwise read
+ * and write under SERIALIZABLE. PostgreSQL: a second connection to the
+ * same database, opened on first use, runs it at READ COMMITTED (the work
+ * takes its own locks); it commits before the caller's transaction does,
+ * whatever becomes of that. SQLite, one writer: the work joins the
+ * caller's transaction.
+ *
+ * store_apart_begin returns the store to run the work on (s itself on
+ * SQLite) or NULL when its connection or BEGIN failed. store_apart_end
+ * commits the work (keep) or rolls it back. A failure of either (a lost
+ * connection, a deadlock) marks the caller's transaction as conflicted
+ * (store_txn_conflicted), so that a request runs again or is answered 503.
+ *
+ * A request run again after a conflict (gateway/request_tx.c) must not
+ * repeat work an earlier run committed apart. Between store_scope(s, true)
+ * and store_scope(s, false), store_apart_repeat is true for a run's n-th
+ * piece of work when an earlier run of the request committed its n-th:
+ * the caller then skips it. Outside a scope it is always false. */
+struct store *store_apart_begin(struct store *s);
+int store_apart_end(struct store *s, struct store *apart, bool keep);
+bool store_apart_repeat(struct store *s);
+void store_scope(struct store *s, bool on);
+
 /* COMMIT. On failure the transaction has been rolled back and is over, so a
  * caller's store_rollback afterwards is harmless. Returns 0, OG_ERR_BUSY or
  * OG_ERR_DB. */

@@ -43,6 +43,10 @@ struct store_ops {
     bool (*txn_conflicted)(struct store *s);
     /* Closes the connection (the cache is already finalized). */
     void (*close)(struct store *s);
+    /* Opens a second connection to the same database for store_apart_begin
+     * (NULL: the work joins the caller's transaction). Returns 0 or an
+     * error, logged. */
+    int (*open_apart)(struct store *s, struct store **out);
 };
 
 struct stmt_slot; /* store.c */
@@ -54,6 +58,14 @@ struct store {
     size_t nslots;
     size_t used;
     void *conn; /* the engine's connection state */
+    /* Work apart (store_apart_begin): the second connection, opened on
+     * first use; whether such work failed since the caller's BEGIN; and,
+     * inside a request's scope, how many pieces earlier runs committed
+     * (kept) and how many this run has come to (next). */
+    struct store *apart;
+    bool apart_failed;
+    bool scoped;
+    unsigned apart_kept, apart_next;
 };
 
 /* store.c: a new store of the engine, with an empty statement cache. */

@@ -62,6 +62,7 @@ struct pg_conn {
     unsigned *stale; /* prepared statements to DEALLOCATE once idle */
     size_t nstale, capstale;
     char errmsg[PG_ERRMSG_LEN];
+    char *url; /* for a second connection (pg_open_apart) */
 };
 
 /* A bytea cell of the current row, decoded once. */
@@ -1162,6 +1163,7 @@ static bool pg_txn_conflicted(struct store *s)
 static void conn_free(struct pg_conn *c)
 {
     PQfinish(c->pg);
+    free(c->url);
     free(c->stale);
     free(c);
 }
@@ -1169,6 +1171,15 @@ static void conn_free(struct pg_conn *c)
 static void pg_close(struct store *s)
 {
     conn_free(conn_get(s));
+}
+
+static int pg_open_apart(struct store *s, struct store **out)
+{
+    char err[PG_ERRMSG_LEN];
+    int rc = store_pg_open(conn_get(s)->url, out, err, sizeof(err));
+    if (rc != OG_OK)
+        log_error("cannot open a second database connection", "error", err);
+    return rc;
 }
 
 static const struct store_ops pg_ops = {
@@ -1197,6 +1208,7 @@ static const struct store_ops pg_ops = {
     .data_version = pg_data_version,
     .txn_conflicted = pg_txn_conflicted,
     .close = pg_close,
+    .open_apart = pg_open_apart,
 };
 
 /* ---- schema ---- */
@@ -1347,6 +1359,7 @@ int store_pg_open(const char *url, struct store **out, char *err, size_t errlen)
 
     struct pg_conn *c = og_calloc(1, sizeof(*c));
     c->pg = pg;
+    c->url = og_strdup(url);
     struct store *s = store_new(&pg_ops, STORE_POSTGRES, c);
     int rc = schema_ensure(c, what, err, errlen);
     if (rc == OG_OK)

@@ -1535,6 +1535,71 @@ static void test_sendlimits_challenge(void **state)
         query_int(f->s, "SELECT count(*) FROM audit WHERE event = 'send_limited'", NULL), 2);
 }
 
+static void test_sendlimits_sms_caps(void **state)
+{
+    struct fixture *f = *state;
+    struct mfa_outcome o;
+    f->pol.sms_prefix_hour = 2;
+    f->pol.sms_global_hour = 3;
+    assert_int_equal(send_one(f, FACTOR_SMS, "+447700900001", 1, &o), MFA_OK);
+    f->ctx.now_ms = T0 + 60 * SEC;
+    assert_int_equal(send_one(f, FACTOR_SMS, "+447700900002", 2, &o), MFA_OK);
+    f->ctx.now_ms = T0 + 120 * SEC;
+    assert_int_equal(send_check(f, FACTOR_SMS, "+447700900003", 3, &o), MFA_LIMITED);
+    assert_string_equal(o.limit, "sms_prefix_hour");
+    assert_int_equal(o.retry_after, 3600 - 120);
+    /* Another calling code goes, until the global cap. */
+    assert_int_equal(send_one(f, FACTOR_SMS, "+12025550143", 4, &o), MFA_OK);
+    assert_int_equal(send_check(f, FACTOR_SMS, "+33612345678", 5, &o), MFA_LIMITED);
+    assert_string_equal(o.limit, "sms_global_hour");
+    assert_int_equal(o.retry_after, 3600 - 120);
+    /* E-mail is no SMS. */
+    assert_int_equal(send_check(f, FACTOR_EMAIL, "a@example.com", 5, &o), MFA_OK);
+    assert_int_equal(query_int(f->s, "SELECT count(*) FROM sms_slots", NULL), 3);
+    /* An hour after the first: one slot of each cap is free again. */
+    f->ctx.now_ms = T0 + HOUR;
+    assert_int_equal(send_one(f, FACTOR_SMS, "+447700900003", 3, &o), MFA_OK);
+    assert_int_equal(send_check(f, FACTOR_SMS, "+33612345678", 5, &o), MFA_LIMITED);
+    assert_string_equal(o.limit, "sms_global_hour");
+    assert_int_equal(o.retry_after, 60);
+    /* Slots older than an hour are dropped. */
+    begin(f);
+    sendlimits_prune(f->s, T0 + HOUR + 61 * SEC);
+    commit(f);
+    assert_int_equal(query_int(f->s, "SELECT count(*) FROM sms_slots", NULL), 2);
+}
+
+/* On PostgreSQL an SMS slot commits apart from the caller's transaction,
+ * and a request run again after a conflict does not take a second one;
+ * on SQLite it is part of the caller's transaction. */
+static void test_sendlimits_sms_slot_apart(void **state)
+{
+    struct fixture *f = *state;
+    struct mfa_outcome o;
+    long long apart = tu_on_pg() ? 1 : 0;
+    begin(f);
+    assert_int_equal(sendlimits_check(&f->ctx, FACTOR_SMS, "+447700900001", 1, &o), MFA_OK);
+    assert_int_equal(store_rollback(f->s), 0);
+    assert_int_equal(query_int(f->s, "SELECT count(*) FROM sms_slots", NULL), apart);
+    /* One request, two runs: the first rolled back as after a conflict. */
+    store_scope(f->s, true);
+    for (int run = 0; run < 2; run++) {
+        begin(f);
+        assert_int_equal(sendlimits_check(&f->ctx, FACTOR_SMS, "+447700900001", 1, &o), MFA_OK);
+        if (run == 0)
+            assert_int_equal(store_rollback(f->s), 0);
+        else
+            commit(f);
+    }
+    store_scope(f->s, false);
+    assert_int_equal(query_int(f->s, "SELECT count(*) FROM sms_slots", NULL), apart + 1);
+    /* Outside a request's scope every check takes a slot of its own. */
+    assert_int_equal(send_check(f, FACTOR_SMS, "+447700900001", 1, &o), MFA_OK);
+    assert_int_equal(send_check(f, FACTOR_SMS, "+447700900001", 1, &o), MFA_OK);
+    assert_int_equal(query_int(f->s, "SELECT count(*) FROM sms_slots", NULL), apart + 3);
+    assert_false(store_txn_conflicted(f->s));
+}
+
 static void test_sendlimits_prune(void **state)
 {
     struct fixture *f = *state;
@@ -1708,6 +1773,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sendlimits_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sendlimits_ip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sendlimits_challenge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sendlimits_sms_caps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sendlimits_sms_slot_apart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sendlimits_prune, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
     };
