@@ -41,7 +41,8 @@ what an app or a user sees:
   o. the SMS caps hold across instances: 40 users adding a phone at once
      under a calling-code cap of 20 get 20 texts and 20 refusals, and a
      burst of 160 SMS enrolments that meets under SERIALIZABLE takes one
-     cap slot a text, however often a request was run again.
+     cap slot a text, however often a request was run again; after
+     PostgreSQL restarts, SMS sends work again.
 
 Tests run in this order (d kills an instance and starts it again, e stops
 PostgreSQL) and share the farm; an autouse fixture checks every instance
@@ -1168,6 +1169,22 @@ def test_o_sms_caps_hold_across_instances_and_count_each_text_once(farm):
     time.sleep(0.5)
     got = sorted(q["json"]["to"] for q in farm.sms.requests() if q["json"]["to"].startswith("+44"))
     assert got == want, "texts sent twice or missing"
+
+    # PostgreSQL restarted: the workers' second connections broke too, and
+    # come back like the first ones, without restarting otpgate.
+    p = pg_ctl(farm.cluster, "-m", "fast", "-w", "-t", "30", "stop")
+    assert p.returncode == 0, "pg_ctl stop failed:\n%s%s" % (p.stdout, p.stderr)
+    pg_start_again(farm.cluster)
+    for i in range(24):
+        for _ in range(5):
+            r = texts.call(farm.proxy.port, "POST", "/users/back%02d/factors" % i,
+                           {"type": "sms", "phone": "+4477009011%02d" % i})
+            if r.status != 503:
+                break
+            time.sleep(1)
+        assert r.status == 201, (i, r.status, r.json)
+    assert farm.rows("SELECT count(*) FROM sms_slots WHERE prefix = '44' AND at >= %d"
+                     % t0) == [["184"]]
 
 
 def test_l_a_logo_uploaded_anywhere_is_served_everywhere(farm, tmp_path):
