@@ -100,11 +100,14 @@ static bool over(const struct mfa_ctx *c, int n, unsigned limit, int64_t oldest,
  * That commit does not wait for its WAL to reach the disk (the lock is
  * held until it returns): the caller's commit, which does wait, comes
  * later in the same WAL, so a send that was made never loses its slot in
- * a crash; only slots of sends that were not can. A run again of the same
- * request reuses the slot its earlier run took. */
+ * a crash; only slots of sends that were not can. The lock is held for
+ * three round trips, so a wait of 5 s means its holder hangs: the request
+ * is run again (and answered 503 in the end) rather than waiting on. A run
+ * again of the same request reuses the slot its earlier run took. */
 static enum mfa_result sms_slot_take(const struct mfa_ctx *c, const char *cc, struct mfa_outcome *o)
 {
-    static const char lock[] = "LOCK TABLE sms_slots IN SHARE ROW EXCLUSIVE MODE; "
+    static const char lock[] = "SET LOCAL lock_timeout = '5s'; "
+                               "LOCK TABLE sms_slots IN SHARE ROW EXCLUSIVE MODE; "
                                "SET LOCAL synchronous_commit = off";
     static const char count[] = "SELECT count(*) FILTER (WHERE prefix = ?1), "
                                 "min(at) FILTER (WHERE prefix = ?1), count(*), min(at) "
