@@ -57,20 +57,18 @@ bool sendlimits_country_allowed(const struct policy *p, const char *e164)
     return false;
 }
 
-/* Counts sends matching one key (kind 0: a blob, 1: an int64, 2: text)
- * within window; sets *oldest to the oldest counted send. */
-static int count_since(const struct mfa_ctx *c, const char *sql, int kind, const void *key,
-                       size_t keylen, int64_t since, int64_t *oldest)
+/* Counts the sends sql finds for one key (text when not NULL, else id)
+ * since a time; sets *oldest to the oldest counted send's. */
+static int count_since(const struct mfa_ctx *c, const char *sql, int64_t id, const char *text,
+                       int64_t since, int64_t *oldest)
 {
     db_stmt *st = store_stmt(c->store, sql);
     if (!st)
         return -1;
-    if (kind == 0)
-        db_bind_blob(st, 1, key, (int)keylen);
-    else if (kind == 1)
-        db_bind_int64(st, 1, *(const int64_t *)key);
+    if (text)
+        db_bind_text(st, 1, text, -1);
     else
-        db_bind_text(st, 1, key, -1);
+        db_bind_int64(st, 1, id);
     db_bind_int64(st, 2, since);
     int n = -1;
     if (db_step(st) == DB_ROW) {
@@ -158,28 +156,39 @@ enum mfa_result sendlimits_check(const struct mfa_ctx *c, enum factor_type chann
     uint8_t h[32];
     int64_t oldest = 0;
     dest_hash(c, channel, dest, h);
+    /* The destination's hour and day in one statement (one look at its
+     * range of sends_dest; one round trip on PostgreSQL). */
     static const char by_dest[] =
-        "SELECT count(*), min(at) FROM sends WHERE dest_hash = ? AND at > ?";
+        "SELECT count(*) FILTER (WHERE at > ?2), min(at) FILTER (WHERE at > ?2), count(*), "
+        "min(at) FROM sends WHERE dest_hash = ?1 AND at > ?3";
     static const char by_user[] =
         "SELECT count(*), min(at) FROM sends WHERE user_id = ? AND at > ?";
     static const char by_ip[] =
         "SELECT count(*), min(at) FROM sends WHERE client_ip = ? AND at > ?";
 
-    int n = count_since(c, by_dest, 0, h, sizeof(h), c->now_ms - HOUR_MS, &oldest);
-    if (n < 0)
+    db_stmt *st = store_stmt(c->store, by_dest);
+    if (!st)
         return MFA_ERROR;
-    if (over(c, n, p->sends_per_dest_hour, oldest, HOUR_MS, o, "dest_hour"))
+    db_bind_blob(st, 1, h, sizeof(h));
+    db_bind_int64(st, 2, c->now_ms - HOUR_MS);
+    db_bind_int64(st, 3, c->now_ms - DAY_MS);
+    if (db_step(st) != DB_ROW) {
+        db_reset(st);
+        return MFA_ERROR;
+    }
+    int in_hour = db_column_int(st, 0), in_day = db_column_int(st, 2);
+    int64_t hour_oldest = db_column_int64(st, 1), day_oldest = db_column_int64(st, 3);
+    db_reset(st);
+    if (over(c, in_hour, p->sends_per_dest_hour, hour_oldest, HOUR_MS, o, "dest_hour") ||
+        over(c, in_day, p->sends_per_dest_day, day_oldest, DAY_MS, o, "dest_day"))
         return MFA_LIMITED;
-    n = count_since(c, by_dest, 0, h, sizeof(h), c->now_ms - DAY_MS, &oldest);
-    if (over(c, n, p->sends_per_dest_day, oldest, DAY_MS, o, "dest_day"))
-        return MFA_LIMITED;
-    n = count_since(c, by_user, 1, &user_id, 0, c->now_ms - HOUR_MS, &oldest);
+    int n = count_since(c, by_user, user_id, NULL, c->now_ms - HOUR_MS, &oldest);
     if (over(c, n, p->sends_per_user_hour, oldest, HOUR_MS, o, "user_hour"))
         return MFA_LIMITED;
     if (c->client_ip && c->client_ip[0]) {
         char ipkey[OG_IP_KEY_LEN];
         og_ip_limit_key(c->client_ip, ipkey, sizeof(ipkey));
-        n = count_since(c, by_ip, 2, ipkey, 0, c->now_ms - HOUR_MS, &oldest);
+        n = count_since(c, by_ip, 0, ipkey, c->now_ms - HOUR_MS, &oldest);
         if (over(c, n, p->sends_per_ip_hour, oldest, HOUR_MS, o, "ip_hour"))
             return MFA_LIMITED;
     }
