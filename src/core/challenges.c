@@ -38,7 +38,7 @@ enum mfa_result challenges_create(const struct mfa_ctx *c, struct mfa_user *u,
     /* TOTP and passkey challenges send nothing. */
     bool sends = f->type == FACTOR_SMS || f->type == FACTOR_EMAIL;
     if (sends) {
-        enum mfa_result r = sendlimits_check(c, f->type, f->destination, u->id, o);
+        enum mfa_result r = sendlimits_check(c, f->type, f->destination, u, o);
         if (r != MFA_OK) {
             audit_log_user(c, u, "send_limited", f->id, factor_type_name(f->type));
             return r;
@@ -75,7 +75,7 @@ enum mfa_result challenges_create(const struct mfa_ctx *c, struct mfa_user *u,
     if (sends) {
         if (add_code(c, ch) != MFA_OK)
             return MFA_ERROR;
-        sendlimits_record(c, f->type, f->destination, u->id);
+        sendlimits_record(c, f->type, f->destination, u);
         audit_log_user(c, u, "code_sent", f->id, factor_type_name(f->type));
     }
     return MFA_OK;
@@ -140,7 +140,7 @@ enum mfa_result challenges_resend(const struct mfa_ctx *c, struct mfa_user *u,
         o->limit = "resend_cooldown";
         return MFA_LIMITED;
     }
-    enum mfa_result r = sendlimits_check(c, ch->type, ch->destination, u->id, o);
+    enum mfa_result r = sendlimits_check(c, ch->type, ch->destination, u, o);
     if (r != MFA_OK) {
         audit_log_user(c, u, "send_limited", ch->factor_id, factor_type_name(ch->type));
         return r;
@@ -167,7 +167,7 @@ enum mfa_result challenges_resend(const struct mfa_ctx *c, struct mfa_user *u,
     ch->expires_at = c->now_ms + (int64_t)c->pol->code_ttl * 1000;
     if (add_code(c, ch) != MFA_OK)
         return MFA_ERROR;
-    sendlimits_record(c, ch->type, ch->destination, u->id);
+    sendlimits_record(c, ch->type, ch->destination, u);
     audit_log_user(c, u, "code_resent", ch->factor_id, factor_type_name(ch->type));
     return MFA_OK;
 }

@@ -83,7 +83,7 @@ int factors_count_active(const struct mfa_ctx *c, const struct mfa_user *u)
     return n;
 }
 
-static enum mfa_result insert_factor(const struct mfa_ctx *c, const struct mfa_user *u,
+static enum mfa_result insert_factor(const struct mfa_ctx *c, struct mfa_user *u,
                                      struct mfa_factor *f, const uint8_t *sealed, size_t sealed_len)
 {
     db_stmt *st =
@@ -103,6 +103,7 @@ static enum mfa_result insert_factor(const struct mfa_ctx *c, const struct mfa_u
     db_bind_int64(st, 6, c->now_ms);
     int rc = db_step(st);
     db_reset(st);
+    u->no_factors = false;
     return rc == DB_DONE ? MFA_OK : MFA_ERROR;
 }
 
@@ -143,25 +144,27 @@ enum mfa_result factors_add_contact(const struct mfa_ctx *c, struct mfa_user *u,
         return MFA_INVALID;
     if (!(c->pol->factors & factor_type_bit(type)))
         return MFA_NOT_ALLOWED;
-    db_stmt *st = store_stmt(c->store, "SELECT id, type, status, destination, created_at, "
-                                       "verified_at, last_used_at, last_step FROM factors "
-                                       "WHERE user_id = ? AND type = ? AND destination = ?");
-    if (!st)
-        return MFA_ERROR;
-    db_bind_int64(st, 1, u->id);
-    db_bind_text(st, 2, factor_type_name(type), -1);
-    db_bind_text(st, 3, destination, -1);
-    int rc = db_step(st);
-    if (rc == DB_ROW)
-        row_to_factor(st, f);
-    db_reset(st);
-    if (rc == DB_ROW)
-        return f->active ? MFA_CONFLICT : MFA_OK; /* a pending one is reused */
-    if (rc != DB_DONE)
-        return MFA_ERROR;
-    enum mfa_result same = same_destination_active(c, u, type, destination);
-    if (same != MFA_OK)
-        return same;
+    if (!u->no_factors) {
+        db_stmt *st = store_stmt(c->store, "SELECT id, type, status, destination, created_at, "
+                                           "verified_at, last_used_at, last_step FROM factors "
+                                           "WHERE user_id = ? AND type = ? AND destination = ?");
+        if (!st)
+            return MFA_ERROR;
+        db_bind_int64(st, 1, u->id);
+        db_bind_text(st, 2, factor_type_name(type), -1);
+        db_bind_text(st, 3, destination, -1);
+        int rc = db_step(st);
+        if (rc == DB_ROW)
+            row_to_factor(st, f);
+        db_reset(st);
+        if (rc == DB_ROW)
+            return f->active ? MFA_CONFLICT : MFA_OK; /* a pending one is reused */
+        if (rc != DB_DONE)
+            return MFA_ERROR;
+        enum mfa_result same = same_destination_active(c, u, type, destination);
+        if (same != MFA_OK)
+            return same;
+    }
 
     memset(f, 0, sizeof(*f));
     random_id("f_", f->id, sizeof(f->id));
@@ -181,13 +184,15 @@ enum mfa_result factors_add_totp(const struct mfa_ctx *c, struct mfa_user *u, st
     if (!(c->pol->factors & FACTOR_BIT_TOTP))
         return MFA_NOT_ALLOWED;
     /* An abandoned TOTP enrolment is replaced, never left to pile up. */
-    db_stmt *st = store_stmt(c->store, "DELETE FROM factors WHERE user_id = ? AND "
-                                       "type = 'totp' AND status = 'pending'");
-    if (!st)
-        return MFA_ERROR;
-    db_bind_int64(st, 1, u->id);
-    db_step(st);
-    db_reset(st);
+    if (!u->no_factors) {
+        db_stmt *st = store_stmt(c->store, "DELETE FROM factors WHERE user_id = ? AND "
+                                           "type = 'totp' AND status = 'pending'");
+        if (!st)
+            return MFA_ERROR;
+        db_bind_int64(st, 1, u->id);
+        db_step(st);
+        db_reset(st);
+    }
 
     memset(f, 0, sizeof(*f));
     random_id("f_", f->id, sizeof(f->id));

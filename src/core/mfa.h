@@ -70,6 +70,13 @@ struct mfa_user {
     int64_t locked_at;
     bool enrol_offered; /* the optional-policy offer was shown once */
     bool unsaved;       /* changed in memory; users_record_success writes it */
+    /* Added by this transaction, so no factor or send names the user but
+     * those it adds itself: the look-ups by user that could only find
+     * nothing are skipped (on PostgreSQL each leaves a read lock on an
+     * index page, which other transactions' inserts there meet). Cleared
+     * when a factor or a send is added; true only in the transaction that
+     * added the user. */
+    bool no_factors, no_sends;
 };
 
 struct mfa_factor {
@@ -208,12 +215,13 @@ enum mfa_result challenges_verify(const struct mfa_ctx *c, struct mfa_user *u,
 /* sendlimits.c */
 /* MFA_OK or MFA_LIMITED with o->retry_after, for one message to dest. */
 enum mfa_result sendlimits_check(const struct mfa_ctx *c, enum factor_type channel,
-                                 const char *dest, int64_t user_id, struct mfa_outcome *o);
+                                 const char *dest, const struct mfa_user *u,
+                                 struct mfa_outcome *o);
 /* The SMS pumping guard's allow-list: true when the policy allows SMS to
  * the number's country calling code (an empty list allows all). */
 bool sendlimits_country_allowed(const struct policy *p, const char *e164);
 void sendlimits_record(const struct mfa_ctx *c, enum factor_type channel, const char *dest,
-                       int64_t user_id);
+                       struct mfa_user *u);
 /* Drops send records older than a day and SMS slots older than an hour. */
 void sendlimits_prune(struct store *s, int64_t now_ms);
 

@@ -150,7 +150,7 @@ out:
 }
 
 enum mfa_result sendlimits_check(const struct mfa_ctx *c, enum factor_type channel,
-                                 const char *dest, int64_t user_id, struct mfa_outcome *o)
+                                 const char *dest, const struct mfa_user *u, struct mfa_outcome *o)
 {
     const struct policy *p = c->pol;
     uint8_t h[32];
@@ -182,7 +182,7 @@ enum mfa_result sendlimits_check(const struct mfa_ctx *c, enum factor_type chann
     if (over(c, in_hour, p->sends_per_dest_hour, hour_oldest, HOUR_MS, o, "dest_hour") ||
         over(c, in_day, p->sends_per_dest_day, day_oldest, DAY_MS, o, "dest_day"))
         return MFA_LIMITED;
-    int n = count_since(c, by_user, user_id, NULL, c->now_ms - HOUR_MS, &oldest);
+    int n = u->no_sends ? 0 : count_since(c, by_user, u->id, NULL, c->now_ms - HOUR_MS, &oldest);
     if (over(c, n, p->sends_per_user_hour, oldest, HOUR_MS, o, "user_hour"))
         return MFA_LIMITED;
     if (c->client_ip && c->client_ip[0]) {
@@ -206,7 +206,7 @@ enum mfa_result sendlimits_check(const struct mfa_ctx *c, enum factor_type chann
 }
 
 void sendlimits_record(const struct mfa_ctx *c, enum factor_type channel, const char *dest,
-                       int64_t user_id)
+                       struct mfa_user *u)
 {
     uint8_t h[32];
     dest_hash(c, channel, dest, h);
@@ -217,13 +217,14 @@ void sendlimits_record(const struct mfa_ctx *c, enum factor_type channel, const 
     db_bind_int64(st, 1, c->now_ms);
     db_bind_text(st, 2, factor_type_name(channel), -1);
     db_bind_blob(st, 3, h, sizeof(h));
-    db_bind_int64(st, 4, user_id);
+    db_bind_int64(st, 4, u->id);
     /* The limit's key, not the address: an IPv6 user counts by /64. */
     char ipkey[OG_IP_KEY_LEN];
     og_ip_limit_key(c->client_ip, ipkey, sizeof(ipkey));
     db_bind_text_copy(st, 5, c->client_ip ? ipkey : NULL, -1);
     db_step(st);
     db_reset(st);
+    u->no_sends = false;
 }
 
 void sendlimits_prune(struct store *s, int64_t now_ms)

@@ -86,7 +86,9 @@ static enum mfa_result users_insert(const struct mfa_ctx *c, const char *sub, st
             return MFA_ERROR;
         int rc = db_step(st);
         db_reset(st);
-        return rc == DB_DONE ? users_find(c, sub, u) : MFA_ERROR;
+        enum mfa_result r = rc == DB_DONE ? users_find(c, sub, u) : MFA_ERROR;
+        u->no_factors = u->no_sends = r == MFA_OK;
+        return r;
     }
     db_stmt *st = new_user_stmt(c, sub,
                                 "INSERT INTO users (app_id, sub, created_at, id) "
@@ -102,6 +104,7 @@ static enum mfa_result users_insert(const struct mfa_ctx *c, const char *sub, st
             /* A row just added holds its defaults: not read back. */
             memset(u, 0, sizeof(*u));
             u->id = id;
+            u->no_factors = u->no_sends = true;
             snprintf(u->sub, sizeof(u->sub), "%s", sub);
             return MFA_OK;
         }

@@ -134,6 +134,7 @@ enum mfa_result webauthn_credential_add(const struct mfa_ctx *c, struct mfa_user
     st = store_stmt(c->store, SQL_FACTOR_INSERT);
     if (!st)
         return MFA_ERROR;
+    u->no_factors = false;
     db_bind_text(st, 1, f->id, -1);
     db_bind_int64(st, 2, u->id);
     db_bind_int64(st, 3, c->now_ms);

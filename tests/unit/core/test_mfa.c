@@ -364,6 +364,43 @@ static void test_users_new_neighbours_at_once(void **state)
     assert_false(fb.locked);
 }
 
+/* A user added by the transaction skips the look-ups that could only find
+ * nothing, until the transaction adds a factor or a send of its own: then
+ * a second add of the same address reuses the pending factor, and the
+ * per-user send limit counts the send. */
+static void test_users_added_look_again_once_rows_exist(void **state)
+{
+    struct fixture *f = *state;
+    struct mfa_user u;
+    struct mfa_factor a, b;
+    struct mfa_outcome o;
+    f->pol.sends_per_user_hour = 1;
+    begin(f);
+    assert_int_equal(users_add_or_get(&f->ctx, "newcomer", &u), MFA_OK);
+    assert_true(u.no_factors && u.no_sends);
+    assert_int_equal(factors_add_contact(&f->ctx, &u, FACTOR_EMAIL, "n@example.com", &a), MFA_OK);
+    assert_false(u.no_factors);
+    assert_int_equal(factors_add_contact(&f->ctx, &u, FACTOR_EMAIL, "n@example.com", &b), MFA_OK);
+    assert_string_equal(a.id, b.id);
+    assert_int_equal(sendlimits_check(&f->ctx, FACTOR_EMAIL, "n@example.com", &u, &o), MFA_OK);
+    sendlimits_record(&f->ctx, FACTOR_EMAIL, "n@example.com", &u);
+    assert_false(u.no_sends);
+    assert_int_equal(sendlimits_check(&f->ctx, FACTOR_EMAIL, "m@example.com", &u, &o), MFA_LIMITED);
+    assert_string_equal(o.limit, "user_hour");
+    commit(f);
+    assert_int_equal(query_int(f->s,
+                               "SELECT count(*) FROM factors f JOIN users u ON u.id = "
+                               "f.user_id WHERE u.sub = ?",
+                               "newcomer"),
+                     1);
+    /* A user found, not added, looks. */
+    struct mfa_user again;
+    begin(f);
+    assert_int_equal(users_add_or_get(&f->ctx, "newcomer", &again), MFA_OK);
+    assert_false(again.no_factors || again.no_sends);
+    commit(f);
+}
+
 /* ---- contact factors ---- */
 
 static void test_factors_contact(void **state)
@@ -1391,16 +1428,18 @@ static enum mfa_result send_check(struct fixture *f, enum factor_type t, const c
                                   int64_t user_id, struct mfa_outcome *o)
 {
     memset(o, 0, sizeof(*o));
+    struct mfa_user u = {.id = user_id};
     begin(f);
-    enum mfa_result r = sendlimits_check(&f->ctx, t, dest, user_id, o);
+    enum mfa_result r = sendlimits_check(&f->ctx, t, dest, &u, o);
     commit(f);
     return r;
 }
 
 static void send_rec(struct fixture *f, enum factor_type t, const char *dest, int64_t user_id)
 {
+    struct mfa_user u = {.id = user_id};
     begin(f);
-    sendlimits_record(&f->ctx, t, dest, user_id);
+    sendlimits_record(&f->ctx, t, dest, &u);
     commit(f);
 }
 
@@ -1577,15 +1616,16 @@ static void test_sendlimits_sms_slot_apart(void **state)
     struct fixture *f = *state;
     struct mfa_outcome o;
     long long apart = tu_on_pg() ? 1 : 0;
+    struct mfa_user u = {.id = 1};
     begin(f);
-    assert_int_equal(sendlimits_check(&f->ctx, FACTOR_SMS, "+447700900001", 1, &o), MFA_OK);
+    assert_int_equal(sendlimits_check(&f->ctx, FACTOR_SMS, "+447700900001", &u, &o), MFA_OK);
     assert_int_equal(store_rollback(f->s), 0);
     assert_int_equal(query_int(f->s, "SELECT count(*) FROM sms_slots", NULL), apart);
     /* One request, two runs: the first rolled back as after a conflict. */
     store_scope(f->s, true);
     for (int run = 0; run < 2; run++) {
         begin(f);
-        assert_int_equal(sendlimits_check(&f->ctx, FACTOR_SMS, "+447700900001", 1, &o), MFA_OK);
+        assert_int_equal(sendlimits_check(&f->ctx, FACTOR_SMS, "+447700900001", &u, &o), MFA_OK);
         if (run == 0)
             assert_int_equal(store_rollback(f->s), 0);
         else
@@ -1750,6 +1790,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_users, setup, teardown),
         cmocka_unit_test_setup_teardown(test_users_new_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_users_new_neighbours_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_users_added_look_again_once_rows_exist, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_factors_contact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_factors_totp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_challenge_code_stored_hashed, setup, teardown),
