@@ -16,6 +16,11 @@
 #define TOTP_PERIOD 30
 #define TOTP_DIGITS 6
 
+/* A factor's columns as row_to_factor reads them, up to WHERE. */
+#define FACTOR_SELECT                                                                              \
+    "SELECT id, type, status, destination, created_at, verified_at, last_used_at, last_step "      \
+    "FROM factors "
+
 static void row_to_factor(db_stmt *st, struct mfa_factor *f)
 {
     memset(f, 0, sizeof(*f));
@@ -38,9 +43,7 @@ static void row_to_factor(db_stmt *st, struct mfa_factor *f)
 enum mfa_result factors_get(const struct mfa_ctx *c, const struct mfa_user *u, const char *id,
                             struct mfa_factor *f)
 {
-    db_stmt *st = store_stmt(c->store, "SELECT id, type, status, destination, created_at, "
-                                       "verified_at, last_used_at, last_step FROM factors "
-                                       "WHERE id = ? AND user_id = ?");
+    db_stmt *st = store_stmt(c->store, FACTOR_SELECT "WHERE id = ? AND user_id = ?");
     if (!st)
         return MFA_ERROR;
     db_bind_text(st, 1, id, -1);
@@ -55,9 +58,7 @@ enum mfa_result factors_get(const struct mfa_ctx *c, const struct mfa_user *u, c
 enum mfa_result factors_each(const struct mfa_ctx *c, const struct mfa_user *u,
                              void (*fn)(const struct mfa_factor *f, void *arg), void *arg)
 {
-    db_stmt *st = store_stmt(c->store, "SELECT id, type, status, destination, created_at, "
-                                       "verified_at, last_used_at, last_step FROM factors "
-                                       "WHERE user_id = ? ORDER BY created_at, id");
+    db_stmt *st = store_stmt(c->store, FACTOR_SELECT "WHERE user_id = ? ORDER BY created_at, id");
     if (!st)
         return MFA_ERROR;
     db_bind_int64(st, 1, u->id);
@@ -145,9 +146,8 @@ enum mfa_result factors_add_contact(const struct mfa_ctx *c, struct mfa_user *u,
     if (!(c->pol->factors & factor_type_bit(type)))
         return MFA_NOT_ALLOWED;
     if (!u->no_factors) {
-        db_stmt *st = store_stmt(c->store, "SELECT id, type, status, destination, created_at, "
-                                           "verified_at, last_used_at, last_step FROM factors "
-                                           "WHERE user_id = ? AND type = ? AND destination = ?");
+        db_stmt *st = store_stmt(c->store, FACTOR_SELECT
+                                 "WHERE user_id = ? AND type = ? AND destination = ?");
         if (!st)
             return MFA_ERROR;
         db_bind_int64(st, 1, u->id);

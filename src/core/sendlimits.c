@@ -79,6 +79,19 @@ static int count_since(const struct mfa_ctx *c, const char *sql, int64_t id, con
     return n;
 }
 
+/* Steps st, whose one row is two counts each with the oldest time it
+ * counted (count, min(at), count, min(at)). False when it gives none. */
+static bool two_counts(db_stmt *st, int n[2], int64_t oldest[2])
+{
+    bool ok = db_step(st) == DB_ROW;
+    for (int i = 0; ok && i < 2; i++) {
+        n[i] = db_column_int(st, 2 * i);
+        oldest[i] = db_column_int64(st, 2 * i + 1);
+    }
+    db_reset(st);
+    return ok;
+}
+
 static bool over(const struct mfa_ctx *c, int n, unsigned limit, int64_t oldest, int64_t window,
                  struct mfa_outcome *o, const char *which)
 {
@@ -125,17 +138,14 @@ static enum mfa_result sms_slot_take(const struct mfa_ctx *c, const char *cc, st
         goto out;
     db_bind_text(st, 1, cc, -1);
     db_bind_int64(st, 2, c->now_ms - HOUR_MS);
-    if (db_step(st) != DB_ROW) {
-        db_reset(st);
+    int n[2];
+    int64_t oldest[2];
+    if (!two_counts(st, n, oldest))
         goto out;
-    }
-    int in_prefix = db_column_int(st, 0), all = db_column_int(st, 2);
-    int64_t prefix_oldest = db_column_int64(st, 1), oldest = db_column_int64(st, 3);
-    db_reset(st);
-    if (over(c, in_prefix, p->sms_prefix_hour, prefix_oldest, HOUR_MS, o, "sms_prefix_hour")) {
+    if (over(c, n[0], p->sms_prefix_hour, oldest[0], HOUR_MS, o, "sms_prefix_hour")) {
         log_warn("SMS refused: hourly cap for this calling code reached", "prefix", cc);
         r = MFA_LIMITED;
-    } else if (over(c, all, p->sms_global_hour, oldest, HOUR_MS, o, "sms_global_hour")) {
+    } else if (over(c, n[1], p->sms_global_hour, oldest[1], HOUR_MS, o, "sms_global_hour")) {
         log_warn("SMS refused: global hourly SMS cap reached");
         r = MFA_LIMITED;
     } else if ((st = store_stmt(db, take))) {
@@ -172,15 +182,12 @@ enum mfa_result sendlimits_check(const struct mfa_ctx *c, enum factor_type chann
     db_bind_blob(st, 1, h, sizeof(h));
     db_bind_int64(st, 2, c->now_ms - HOUR_MS);
     db_bind_int64(st, 3, c->now_ms - DAY_MS);
-    if (db_step(st) != DB_ROW) {
-        db_reset(st);
+    int in[2];
+    int64_t first[2];
+    if (!two_counts(st, in, first))
         return MFA_ERROR;
-    }
-    int in_hour = db_column_int(st, 0), in_day = db_column_int(st, 2);
-    int64_t hour_oldest = db_column_int64(st, 1), day_oldest = db_column_int64(st, 3);
-    db_reset(st);
-    if (over(c, in_hour, p->sends_per_dest_hour, hour_oldest, HOUR_MS, o, "dest_hour") ||
-        over(c, in_day, p->sends_per_dest_day, day_oldest, DAY_MS, o, "dest_day"))
+    if (over(c, in[0], p->sends_per_dest_hour, first[0], HOUR_MS, o, "dest_hour") ||
+        over(c, in[1], p->sends_per_dest_day, first[1], DAY_MS, o, "dest_day"))
         return MFA_LIMITED;
     int n = u->no_sends ? 0 : count_since(c, by_user, u->id, NULL, c->now_ms - HOUR_MS, &oldest);
     if (over(c, n, p->sends_per_user_hour, oldest, HOUR_MS, o, "user_hour"))
