@@ -137,6 +137,34 @@ static enum mfa_result same_destination_active(const struct mfa_ctx *c, const st
     return r;
 }
 
+/* The user's factor of exactly this address, when there is one (*found):
+ * a pending one is reused (MFA_OK), an active one is MFA_CONFLICT. With
+ * none, MFA_CONFLICT when an active factor reaches the same mailbox or
+ * number under another spelling, else MFA_OK. */
+static enum mfa_result factor_of_address(const struct mfa_ctx *c, const struct mfa_user *u,
+                                         enum factor_type type, const char *destination,
+                                         struct mfa_factor *f, bool *found)
+{
+    db_stmt *st =
+        store_stmt(c->store, FACTOR_SELECT "WHERE user_id = ? AND type = ? AND destination = ?");
+    if (!st)
+        return MFA_ERROR;
+    db_bind_int64(st, 1, u->id);
+    db_bind_text(st, 2, factor_type_name(type), -1);
+    db_bind_text(st, 3, destination, -1);
+    int rc = db_step(st);
+    if (rc == DB_ROW)
+        row_to_factor(st, f);
+    db_reset(st);
+    if (rc == DB_ROW) {
+        *found = true;
+        return f->active ? MFA_CONFLICT : MFA_OK;
+    }
+    if (rc != DB_DONE)
+        return MFA_ERROR;
+    return same_destination_active(c, u, type, destination);
+}
+
 enum mfa_result factors_add_contact(const struct mfa_ctx *c, struct mfa_user *u,
                                     enum factor_type type, const char *destination,
                                     struct mfa_factor *f)
@@ -146,24 +174,10 @@ enum mfa_result factors_add_contact(const struct mfa_ctx *c, struct mfa_user *u,
     if (!(c->pol->factors & factor_type_bit(type)))
         return MFA_NOT_ALLOWED;
     if (!u->no_factors) {
-        db_stmt *st = store_stmt(c->store, FACTOR_SELECT
-                                 "WHERE user_id = ? AND type = ? AND destination = ?");
-        if (!st)
-            return MFA_ERROR;
-        db_bind_int64(st, 1, u->id);
-        db_bind_text(st, 2, factor_type_name(type), -1);
-        db_bind_text(st, 3, destination, -1);
-        int rc = db_step(st);
-        if (rc == DB_ROW)
-            row_to_factor(st, f);
-        db_reset(st);
-        if (rc == DB_ROW)
-            return f->active ? MFA_CONFLICT : MFA_OK; /* a pending one is reused */
-        if (rc != DB_DONE)
-            return MFA_ERROR;
-        enum mfa_result same = same_destination_active(c, u, type, destination);
-        if (same != MFA_OK)
-            return same;
+        bool found = false;
+        enum mfa_result r = factor_of_address(c, u, type, destination, f, &found);
+        if (r != MFA_OK || found)
+            return r;
     }
 
     memset(f, 0, sizeof(*f));

@@ -459,8 +459,9 @@ static const char *const migrations[] = {
     /* 21: the SMS caps' slots (sendlimits.c): one row per SMS send for the
      * global and per-calling-code hourly caps, apart from sends, so that
      * on PostgreSQL they are taken in a short transaction of their own
-     * rather than read by every SMS send's serializable one. The last
-     * hour's SMS sends become slots, so the caps go on counting. */
+     * rather than read by every SMS send's serializable one. The SMS
+     * sends logged become slots, so the caps go on counting; sends keeps
+     * no prefix any more. */
     "CREATE TABLE sms_slots (\n"
     "  id INTEGER PRIMARY KEY,\n"
     "  at INTEGER NOT NULL,\n" /* unix ms */
@@ -469,7 +470,8 @@ static const char *const migrations[] = {
     "CREATE INDEX sms_slots_at ON sms_slots(at);\n"
     "INSERT INTO sms_slots (at, prefix) SELECT at, coalesce(prefix, '') FROM sends\n"
     "  WHERE channel = 'sms' ORDER BY id;\n"
-    "DROP INDEX sends_prefix;\n",
+    "DROP INDEX sends_prefix;\n"
+    "ALTER TABLE sends DROP COLUMN prefix;\n",
 
     /* Append new migrations here. */
 };

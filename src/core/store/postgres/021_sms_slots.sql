@@ -3,7 +3,8 @@
 -- READ COMMITTED transaction of their own under a lock on the table, so
 -- that SMS sends no longer read one another's rows of sends in their
 -- serializable transactions. The SMS sends already logged become slots,
--- so the caps go on counting. Twin of SQLite's migration 21.
+-- so the caps go on counting; sends keeps no prefix any more. Twin of
+-- SQLite's migration 21.
 
 BEGIN;
 
@@ -16,6 +17,7 @@ CREATE INDEX sms_slots_at ON sms_slots(at);
 INSERT INTO sms_slots (at, prefix)
   SELECT at, coalesce(prefix, '') FROM sends WHERE channel = 'sms' ORDER BY id;
 DROP INDEX sends_prefix;
+ALTER TABLE sends DROP COLUMN prefix;
 
 UPDATE meta SET value = '21' WHERE key = 'schema_version';
 
