@@ -71,7 +71,8 @@ static void removed_add(int64_t user_id, int64_t at_ms, const char *to)
 void events_note_removal(struct store *s, int64_t user_id, int64_t at_ms)
 {
     db_stmt *st = store_stmt(s, "SELECT destination FROM factors WHERE user_id = ?1 AND "
-                                "type = 'email' AND status = 'active' ORDER BY created_at");
+                                "type = 'email' AND status = 'active' AND destination IS "
+                                "NOT NULL ORDER BY created_at");
     if (!st)
         return;
     db_bind_int64(st, 1, user_id);
@@ -340,7 +341,8 @@ static void recipient_add(struct recipients *r, const char *to)
 static void recipients_of(struct store *s, int64_t user_id, const char *type, struct recipients *r)
 {
     db_stmt *st = store_stmt(s, "SELECT destination FROM factors WHERE user_id = ?1 AND "
-                                "type = ?2 AND status = 'active' ORDER BY created_at, id");
+                                "type = ?2 AND status = 'active' AND destination IS NOT "
+                                "NULL ORDER BY created_at, id");
     if (!st)
         return;
     db_bind_int64(st, 1, user_id);

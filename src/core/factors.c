@@ -118,7 +118,8 @@ static enum mfa_result same_destination_active(const struct mfa_ctx *c, const st
     if (contact_dest_key(kind, destination, want, sizeof(want)) != OG_OK)
         return MFA_OK;
     db_stmt *st = store_stmt(c->store, "SELECT destination FROM factors WHERE user_id = ? "
-                                       "AND type = ? AND status = 'active'");
+                                       "AND type = ? AND status = 'active' AND "
+                                       "destination IS NOT NULL");
     if (!st)
         return MFA_ERROR;
     db_bind_int64(st, 1, u->id);
