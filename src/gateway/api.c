@@ -420,6 +420,16 @@ enum api_body {
     BODY_OPTIONAL, /* a JSON object when there is a body at all */
 };
 
+/* The answer to missing or wrong client credentials. */
+static void api_refuse_client(struct api *a)
+{
+    struct server *s = a->srv;
+    http_header_add(a->req, "WWW-Authenticate", "Basic realm=\"otpgate\", charset=\"UTF-8\"");
+    metrics_count(&s->metrics, "otpgate_api_auth_failures_total",
+                  "API requests refused for bad client credentials.", "", 1);
+    api_error(a, 401, "invalid_client", "client authentication failed");
+}
+
 /* Authenticates the app, reads the JSON body (with the end user's
  * client_ip and user_agent) and opens the request's part of the group
  * commit. On false an answer has been sent. */
@@ -433,19 +443,17 @@ static bool api_start(struct http_request *req, struct api *a, enum api_body bod
     struct span id, secret;
     bool creds = basic_credentials(req, &id, &secret);
     enum appcache_result auth = APPCACHE_UNAVAILABLE;
+    int64_t early = -1;
     if (creds && s->apps)
         auth = appcache_auth(s, id.p, secret.p, secret.len, a->app_name, sizeof(a->app_name),
-                             &a->pol, a->webhook_url, sizeof(a->webhook_url));
+                             &a->pol, a->webhook_url, sizeof(a->webhook_url), &early);
     bool have_policy = auth == APPCACHE_OK;
     if (creds && auth == APPCACHE_UNAVAILABLE) /* no cache: straight from the store */
         auth = apps_check_secret(server_db(s), &s->keys, id.p, secret.p, secret.len)
                    ? APPCACHE_OK
                    : APPCACHE_DENIED;
     if (!creds || auth != APPCACHE_OK) {
-        http_header_add(req, "WWW-Authenticate", "Basic realm=\"otpgate\", charset=\"UTF-8\"");
-        metrics_count(&s->metrics, "otpgate_api_auth_failures_total",
-                      "API requests refused for bad client credentials.", "", 1);
-        api_error(a, 401, "invalid_client", "client authentication failed");
+        api_refuse_client(a);
         return false;
     }
     snprintf(a->app_id, sizeof(a->app_id), "%s", id.p);
@@ -489,6 +497,21 @@ static bool api_start(struct http_request *req, struct api *a, enum api_body bod
         return false;
     }
     a->in_batch = true;
+    if (!appcache_confirmed(s, early)) {
+        /* Another process changed the apps since the cache was read: the
+         * check again reads them as the batch sees them. */
+        auth = appcache_auth(s, id.p, secret.p, secret.len, a->app_name, sizeof(a->app_name),
+                             &a->pol, a->webhook_url, sizeof(a->webhook_url), NULL);
+        if (auth == APPCACHE_UNAVAILABLE) {
+            http_header_add(req, "Retry-After", "1");
+            api_error(a, 503, "storage_unavailable", "the apps could not be read");
+            return false;
+        }
+        if (auth != APPCACHE_OK) {
+            api_refuse_client(a);
+            return false;
+        }
+    }
     a->ctx.store = server_db(s);
     a->ctx.keys = &s->keys;
     a->ctx.pol = &a->pol;

@@ -183,21 +183,11 @@ static int load(struct appcache *c, struct server *s, int64_t known_version)
     return OG_OK;
 }
 
-enum appcache_result appcache_auth(struct server *s, const char *id, const char *secret,
-                                   size_t secret_len, char *name, size_t namelen,
-                                   struct policy *pol, char *webhook_url, size_t urllen)
+/* The check itself, against the cache as it stands. */
+static enum appcache_result check(const struct appcache *c, const char *id, const char *secret,
+                                  size_t secret_len, char *name, size_t namelen, struct policy *pol,
+                                  char *webhook_url, size_t urllen)
 {
-    struct appcache *c = server_apps(s);
-    /* While a batch is open its BEGIN IMMEDIATE holds the write lock, so
-     * the data_version it read then is still current. */
-    int64_t dv = s->batch.open ? s->batch.data_version : -1;
-    if (dv < 0 && store_data_version(server_db(s), &dv) != OG_OK)
-        dv = -1;
-    if (c->loaded && (dv < 0 || dv != c->data_version))
-        drop(c);
-    if (!c->loaded && load(c, s, s->batch.open ? dv : -1) != OG_OK)
-        return APPCACHE_UNAVAILABLE;
-
     const struct appcache_entry *e = id ? find(c, id) : NULL;
     uint8_t got[32];
     apps_secret_digest(secret, secret_len, got);
@@ -209,4 +199,40 @@ enum appcache_result appcache_auth(struct server *s, const char *id, const char 
     *pol = e->pol;
     snprintf(webhook_url, urllen, "%s", e->webhook_url);
     return APPCACHE_OK;
+}
+
+enum appcache_result appcache_auth(struct server *s, const char *id, const char *secret,
+                                   size_t secret_len, char *name, size_t namelen,
+                                   struct policy *pol, char *webhook_url, size_t urllen,
+                                   int64_t *early)
+{
+    struct appcache *c = server_apps(s);
+    /* While a batch is open its BEGIN IMMEDIATE holds the write lock, so
+     * the data_version it read then is still current. */
+    int64_t dv = s->batch.open ? s->batch.data_version : -1;
+    if (early) {
+        *early = -1;
+        /* Outside a batch, reading the version is a read transaction of its
+         * own (two file locks on SQLite's shared memory) just before the
+         * batch's BEGIN reads it again: a success waits for that one. */
+        if (dv < 0 && !s->pool && c->loaded &&
+            check(c, id, secret, secret_len, name, namelen, pol, webhook_url, urllen) ==
+                APPCACHE_OK) {
+            *early = c->data_version;
+            return APPCACHE_OK;
+        }
+    }
+    if (dv < 0 && store_data_version(server_db(s), &dv) != OG_OK)
+        dv = -1;
+    if (c->loaded && (dv < 0 || dv != c->data_version))
+        drop(c);
+    if (!c->loaded && load(c, s, s->batch.open ? dv : -1) != OG_OK)
+        return APPCACHE_UNAVAILABLE;
+    return check(c, id, secret, secret_len, name, namelen, pol, webhook_url, urllen);
+}
+
+bool appcache_confirmed(const struct server *s, int64_t early)
+{
+    return early < 0 ||
+           (s->batch.open && s->batch.data_version >= 0 && s->batch.data_version == early);
 }
