@@ -860,6 +860,10 @@ static void arm_retry_timer(struct server *s)
 {
     int64_t due = 0;
     static const enum factor_type channels[] = {FACTOR_EMAIL, FACTOR_SMS};
+    /* Outside a batch the looks below share one read transaction: on
+     * SQLite each of its own takes and drops a lock on the WAL's shared
+     * memory, system calls that ran after every commit. */
+    bool own = !store_in_transaction(s->store) && store_run(s->store, "BEGIN") == OG_OK;
     for (size_t i = 0; i < ARRAY_SIZE(channels); i++) {
         if (*in_flight(s, channels[i]) >= max_in_flight(s, channels[i]))
             continue;
@@ -872,6 +876,8 @@ static void arm_retry_timer(struct server *s)
         if (d > 0 && (due == 0 || d < due))
             due = d;
     }
+    if (own && store_run(s->store, "COMMIT") != OG_OK)
+        store_rollback(s->store);
     arm_at(s, due);
 }
 
