@@ -8,10 +8,10 @@
  * checked once per batch transaction (read right after its BEGIN, while no
  * other process can commit), or straight from the store when no batch is
  * open (a success may instead wait for its batch's BEGIN to confirm it:
- * appcache_confirmed); the loop thread's cache. On PostgreSQL it is the version row,
- * which triggers raise with every change to apps or policy from any
- * instance, read in each request's own transaction; each database worker
- * has a cache of its own (dbpool.h, server_apps). */
+ * appcache_confirmed); the loop thread's cache. On PostgreSQL it is the
+ * version row, which triggers raise with every change to apps or policy
+ * from any instance, read in each request's own transaction; each database
+ * worker has a cache of its own (dbpool.h, server_apps). */
 #ifndef OTPGATE_APPCACHE_H
 #define OTPGATE_APPCACHE_H
 
@@ -48,8 +48,8 @@ void appcache_drop(struct appcache *c);
  * "" when apps_get cannot read it), its effective policy (as policy_load
  * gives it) into pol and its webhook URL ("" for none; urllen >=
  * APPS_URI_MAX + 1) into webhook_url. Uses s->apps, s->store, s->keys and
- * s->batch. */
-/*
+ * s->batch.
+ *
  * early: NULL, or where the check says it has not read the store's version.
  * With early, on the loop's SQLite store outside a batch, a success may come
  * from the cache as it stands without that read (a read transaction of its
