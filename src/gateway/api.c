@@ -430,6 +430,19 @@ static void api_refuse_client(struct api *a)
     api_error(a, 401, "invalid_client", "client authentication failed");
 }
 
+/* Opens the request's part of the group commit; on false a 503 has been
+ * sent. */
+static bool api_open_batch(struct api *a)
+{
+    if (batch_request_begin(a->srv) != OG_OK) {
+        http_header_add(a->req, "Retry-After", "1");
+        api_error(a, 503, "storage_unavailable", "the database is busy; try again");
+        return false;
+    }
+    a->in_batch = true;
+    return true;
+}
+
 /* Authenticates the app, reads the JSON body (with the end user's
  * client_ip and user_agent) and opens the request's part of the group
  * commit. On false an answer has been sent. */
@@ -455,6 +468,27 @@ static bool api_start(struct http_request *req, struct api *a, enum api_body bod
     if (!creds || auth != APPCACHE_OK) {
         api_refuse_client(a);
         return false;
+    }
+    if (early >= 0) {
+        /* A success the store has not confirmed yet: before anything else
+         * is answered, the batch's BEGIN does (and if another process
+         * changed the apps meanwhile, the check again reads them as the
+         * batch sees them). */
+        if (!api_open_batch(a))
+            return false;
+        if (!appcache_confirmed(s, early)) {
+            auth = appcache_auth(s, id.p, secret.p, secret.len, a->app_name, sizeof(a->app_name),
+                                 &a->pol, a->webhook_url, sizeof(a->webhook_url), NULL);
+            if (auth == APPCACHE_UNAVAILABLE) {
+                http_header_add(req, "Retry-After", "1");
+                api_error(a, 503, "storage_unavailable", "the apps could not be read");
+                return false;
+            }
+            if (auth != APPCACHE_OK) {
+                api_refuse_client(a);
+                return false;
+            }
+        }
     }
     snprintf(a->app_id, sizeof(a->app_id), "%s", id.p);
     struct app app;
@@ -491,27 +525,8 @@ static bool api_start(struct http_request *req, struct api *a, enum api_body bod
         api_error(a, 503, "storage_unavailable", "the policy could not be read");
         return false;
     }
-    if (batch_request_begin(s) != OG_OK) {
-        http_header_add(req, "Retry-After", "1");
-        api_error(a, 503, "storage_unavailable", "the database is busy; try again");
+    if (!a->in_batch && !api_open_batch(a))
         return false;
-    }
-    a->in_batch = true;
-    if (!appcache_confirmed(s, early)) {
-        /* Another process changed the apps since the cache was read: the
-         * check again reads them as the batch sees them. */
-        auth = appcache_auth(s, id.p, secret.p, secret.len, a->app_name, sizeof(a->app_name),
-                             &a->pol, a->webhook_url, sizeof(a->webhook_url), NULL);
-        if (auth == APPCACHE_UNAVAILABLE) {
-            http_header_add(req, "Retry-After", "1");
-            api_error(a, 503, "storage_unavailable", "the apps could not be read");
-            return false;
-        }
-        if (auth != APPCACHE_OK) {
-            api_refuse_client(a);
-            return false;
-        }
-    }
     a->ctx.store = server_db(s);
     a->ctx.keys = &s->keys;
     a->ctx.pol = &a->pol;

@@ -75,10 +75,17 @@ def test_rotated_secret_and_removed_app(gw):
     p = gw.cli("app", "rotate-secret", app.client_id)
     creds = json.loads(p.stdout)
     assert creds["client_id"] == app.client_id and creds["client_secret"] != app.secret
+    # The first request after the change finds the server's cache of the
+    # apps as it was: the old secret is still refused, and before anything
+    # else about the request is answered (not 415 for its body).
+    assert_401(app.call("POST", "/users/alice/verify", raw_body=b"not json",
+                        content_type="text/plain"))
     assert_401(app.get("/users/alice/factors"))
     fresh = ApiClient(gw, app.client_id, creds["client_secret"])
     assert fresh.get("/users/alice/factors").status == 200
     gw.cli("app", "remove", app.client_id)
+    assert_401(fresh.call("POST", "/users/alice/verify", raw_body=b"not json",
+                          content_type="text/plain"))
     assert_401(fresh.get("/users/alice/factors"))
 
 
