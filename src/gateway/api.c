@@ -443,6 +443,32 @@ static bool api_open_batch(struct api *a)
     return true;
 }
 
+/* A success from the app cache the store has not confirmed yet (early,
+ * from appcache_auth): before anything else is answered the batch's BEGIN
+ * confirms it, and if another process changed the apps meanwhile the check
+ * again reads them as the batch sees them. On false an answer has been
+ * sent. */
+static bool api_confirm_early(struct api *a, struct span id, struct span secret, int64_t early)
+{
+    if (!api_open_batch(a))
+        return false;
+    if (appcache_confirmed(a->srv, early))
+        return true;
+    enum appcache_result auth =
+        appcache_auth(a->srv, id.p, secret.p, secret.len, a->app_name, sizeof(a->app_name), &a->pol,
+                      a->webhook_url, sizeof(a->webhook_url), NULL);
+    if (auth == APPCACHE_UNAVAILABLE) {
+        http_header_add(a->req, "Retry-After", "1");
+        api_error(a, 503, "storage_unavailable", "the apps could not be read");
+        return false;
+    }
+    if (auth != APPCACHE_OK) {
+        api_refuse_client(a);
+        return false;
+    }
+    return true;
+}
+
 /* Authenticates the app, reads the JSON body (with the end user's
  * client_ip and user_agent) and opens the request's part of the group
  * commit. On false an answer has been sent. */
@@ -469,27 +495,8 @@ static bool api_start(struct http_request *req, struct api *a, enum api_body bod
         api_refuse_client(a);
         return false;
     }
-    if (early >= 0) {
-        /* A success the store has not confirmed yet: before anything else
-         * is answered, the batch's BEGIN does (and if another process
-         * changed the apps meanwhile, the check again reads them as the
-         * batch sees them). */
-        if (!api_open_batch(a))
-            return false;
-        if (!appcache_confirmed(s, early)) {
-            auth = appcache_auth(s, id.p, secret.p, secret.len, a->app_name, sizeof(a->app_name),
-                                 &a->pol, a->webhook_url, sizeof(a->webhook_url), NULL);
-            if (auth == APPCACHE_UNAVAILABLE) {
-                http_header_add(req, "Retry-After", "1");
-                api_error(a, 503, "storage_unavailable", "the apps could not be read");
-                return false;
-            }
-            if (auth != APPCACHE_OK) {
-                api_refuse_client(a);
-                return false;
-            }
-        }
-    }
+    if (early >= 0 && !api_confirm_early(a, id, secret, early))
+        return false;
     snprintf(a->app_id, sizeof(a->app_id), "%s", id.p);
     struct app app;
     if (!have_policy && apps_get(server_db(s), a->app_id, &app) == OG_OK) {

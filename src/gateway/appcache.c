@@ -183,16 +183,14 @@ static int load(struct appcache *c, struct server *s, int64_t known_version)
     return OG_OK;
 }
 
-/* The check itself, against the cache as it stands. */
-static enum appcache_result check(const struct appcache *c, const char *id, const char *secret,
-                                  size_t secret_len, char *name, size_t namelen, struct policy *pol,
-                                  char *webhook_url, size_t urllen)
+/* The check itself, of the presented secret's digest against the cache as
+ * it stands. */
+static enum appcache_result check(const struct appcache *c, const char *id, const uint8_t got[32],
+                                  char *name, size_t namelen, struct policy *pol, char *webhook_url,
+                                  size_t urllen)
 {
     const struct appcache_entry *e = id ? find(c, id) : NULL;
-    uint8_t got[32];
-    apps_secret_digest(secret, secret_len, got);
-    bool same = ct_equal(got, e ? e->digest : c->dummy, sizeof(got));
-    OPENSSL_cleanse(got, sizeof(got));
+    bool same = ct_equal(got, e ? e->digest : c->dummy, 32);
     if (!e || !e->opened || !same)
         return APPCACHE_DENIED;
     snprintf(name, namelen, "%s", e->name);
@@ -207,28 +205,31 @@ enum appcache_result appcache_auth(struct server *s, const char *id, const char 
                                    int64_t *early)
 {
     struct appcache *c = server_apps(s);
+    uint8_t got[32];
+    apps_secret_digest(secret, secret_len, got);
+    enum appcache_result r = APPCACHE_UNAVAILABLE;
     /* While a batch is open its BEGIN IMMEDIATE holds the write lock, so
      * the data_version it read then is still current. */
     int64_t dv = s->batch.open ? s->batch.data_version : -1;
-    if (early) {
+    if (early)
         *early = -1;
-        /* Outside a batch, reading the version is a read transaction of its
-         * own (two file locks on SQLite's shared memory) just before the
-         * batch's BEGIN reads it again: a success waits for that one. */
-        if (dv < 0 && !s->pool && c->loaded &&
-            check(c, id, secret, secret_len, name, namelen, pol, webhook_url, urllen) ==
-                APPCACHE_OK) {
-            *early = c->data_version;
-            return APPCACHE_OK;
-        }
+    /* Outside a batch, reading the version is a read transaction of its
+     * own (two file locks on SQLite's shared memory) just before the
+     * batch's BEGIN reads it again: a success waits for that one. */
+    if (early && dv < 0 && !s->pool && c->loaded &&
+        check(c, id, got, name, namelen, pol, webhook_url, urllen) == APPCACHE_OK) {
+        *early = c->data_version;
+        r = APPCACHE_OK;
+    } else {
+        if (dv < 0 && store_data_version(server_db(s), &dv) != OG_OK)
+            dv = -1;
+        if (c->loaded && (dv < 0 || dv != c->data_version))
+            drop(c);
+        if (c->loaded || load(c, s, s->batch.open ? dv : -1) == OG_OK)
+            r = check(c, id, got, name, namelen, pol, webhook_url, urllen);
     }
-    if (dv < 0 && store_data_version(server_db(s), &dv) != OG_OK)
-        dv = -1;
-    if (c->loaded && (dv < 0 || dv != c->data_version))
-        drop(c);
-    if (!c->loaded && load(c, s, s->batch.open ? dv : -1) != OG_OK)
-        return APPCACHE_UNAVAILABLE;
-    return check(c, id, secret, secret_len, name, namelen, pol, webhook_url, urllen);
+    OPENSSL_cleanse(got, sizeof(got));
+    return r;
 }
 
 bool appcache_confirmed(const struct server *s, int64_t early)
