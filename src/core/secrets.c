@@ -71,6 +71,67 @@ static EVP_MAC_CTX *hmac_sha256_new(const uint8_t *key, size_t keylen)
     return ctx;
 }
 
+/* Each thread keeps the HMAC contexts of the last few keys it used (the
+ * master key's subkeys: a handful) keyed once; a MAC under one of them
+ * starts again from the keyed state (EVP_MAC_init without a key keeps it)
+ * instead of duplicating, keying and freeing a context, which cost two
+ * thirds of a recovery code's check. The contexts hold the key's pads as
+ * the subkeys are held already; they are freed, and the keys cleansed,
+ * when the thread ends or a slot is taken by another key. */
+#define HMAC_KEYED_SLOTS 8
+
+struct hmac_keyed {
+    uint8_t key[KEY_LEN];
+    EVP_MAC_CTX *ctx; /* NULL: the slot is free */
+};
+
+struct hmac_keyed_set {
+    struct hmac_keyed slot[HMAC_KEYED_SLOTS];
+    unsigned next; /* the slot a new key takes */
+};
+
+static pthread_key_t hmac_keyed_tls;
+static pthread_once_t hmac_keyed_once = PTHREAD_ONCE_INIT;
+
+static void hmac_keyed_free(void *p)
+{
+    struct hmac_keyed_set *set = p;
+    for (unsigned i = 0; i < HMAC_KEYED_SLOTS; i++)
+        EVP_MAC_CTX_free(set->slot[i].ctx);
+    OPENSSL_clear_free(set, sizeof(*set));
+}
+
+static void hmac_keyed_init(void)
+{
+    if (pthread_key_create(&hmac_keyed_tls, hmac_keyed_free) != 0)
+        fatal("pthread_key_create failed");
+}
+
+/* The calling thread's context for key, started afresh; NULL on failure. */
+static EVP_MAC_CTX *hmac_sha256_keyed(const uint8_t key[KEY_LEN])
+{
+    pthread_once(&hmac_keyed_once, hmac_keyed_init);
+    struct hmac_keyed_set *set = pthread_getspecific(hmac_keyed_tls);
+    if (!set) {
+        set = OPENSSL_zalloc(sizeof(*set));
+        if (!set || pthread_setspecific(hmac_keyed_tls, set) != 0) {
+            OPENSSL_free(set);
+            return NULL;
+        }
+    }
+    for (unsigned i = 0; i < HMAC_KEYED_SLOTS; i++) {
+        struct hmac_keyed *k = &set->slot[i];
+        if (k->ctx && CRYPTO_memcmp(k->key, key, KEY_LEN) == 0)
+            return EVP_MAC_init(k->ctx, NULL, 0, NULL) == 1 ? k->ctx : NULL;
+    }
+    struct hmac_keyed *k = &set->slot[set->next];
+    set->next = (set->next + 1) % HMAC_KEYED_SLOTS;
+    EVP_MAC_CTX_free(k->ctx);
+    k->ctx = hmac_sha256_new(key, KEY_LEN);
+    memcpy(k->key, key, KEY_LEN);
+    return k->ctx;
+}
+
 /* HKDF-SHA256(master, salt "otpgate", info label) -> out[KEY_LEN]. */
 static int hkdf_one(EVP_KDF *kdf, const uint8_t master[KEY_LEN], const char *label,
                     uint8_t out[KEY_LEN])
@@ -232,13 +293,12 @@ int code_generate(unsigned digits, char *out)
 void hmac_sha256_parts(const uint8_t key[KEY_LEN], const void *p1, size_t n1, const void *p2,
                        size_t n2, const void *p3, size_t n3, uint8_t out[32])
 {
-    EVP_MAC_CTX *ctx = hmac_sha256_new(key, KEY_LEN);
+    EVP_MAC_CTX *ctx = hmac_sha256_keyed(key);
     size_t outlen = 0;
     bool ok = ctx && (!p1 || EVP_MAC_update(ctx, p1, n1) == 1) &&
               (!p2 || EVP_MAC_update(ctx, p2, n2) == 1) &&
               (!p3 || EVP_MAC_update(ctx, p3, n3) == 1) &&
               EVP_MAC_final(ctx, out, &outlen, 32) == 1 && outlen == 32;
-    EVP_MAC_CTX_free(ctx);
     if (!ok)
         fatal("HMAC-SHA256 failed");
 }

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,6 +233,49 @@ static void test_code_hash(void **state)
     assert_memory_equal(a, want, 32);
 }
 
+/* hmac_sha256_parts against EVP_Q_mac for more keys than a thread keeps
+ * keyed, each used again after others took their slots, interleaved with
+ * messages of different lengths: a context started again from its keyed
+ * state or under a key that took a slot gives the same MAC as a fresh one. */
+static void hmac_many_keys(void)
+{
+    enum { KEYS = 19, ROUNDS = 3 };
+    uint8_t key[KEYS][KEY_LEN];
+    for (int k = 0; k < KEYS; k++)
+        fill(key[k], KEY_LEN, (uint8_t)(40 + k));
+    for (int r = 0; r < ROUNDS; r++)
+        for (int k = 0; k < KEYS; k++) {
+            /* keys 0-2 come back often, the others once a round */
+            int use = (k % 4 == 0) ? k % 3 : k;
+            uint8_t msg[70], got[32], want[32];
+            size_t n = (size_t)(r * 23 + k) % sizeof(msg), wl = 0;
+            fill(msg, sizeof(msg), (uint8_t)(r * KEYS + k));
+            hmac_sha256_parts(key[use], msg, n / 2, msg + n / 2, n - n / 2, NULL, 0, got);
+            assert_non_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key[use], KEY_LEN, msg,
+                                      n, want, sizeof(want), &wl));
+            assert_memory_equal(got, want, 32);
+        }
+}
+
+static void *hmac_thread(void *arg)
+{
+    (void)arg;
+    hmac_many_keys();
+    return NULL;
+}
+
+static void test_hmac_keyed_contexts(void **state)
+{
+    (void)state;
+    hmac_many_keys();
+    /* another thread has its own contexts, and this one's are intact */
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, hmac_thread, NULL), 0);
+    hmac_many_keys();
+    assert_int_equal(pthread_join(t, NULL), 0);
+    hmac_many_keys();
+}
+
 static void test_ct_equal(void **state)
 {
     (void)state;
@@ -325,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_code_generate_format),
         cmocka_unit_test(test_code_generate_uniform),
         cmocka_unit_test(test_code_hash),
+        cmocka_unit_test(test_hmac_keyed_contexts),
         cmocka_unit_test(test_ct_equal),
         cmocka_unit_test(test_random_id),
         cmocka_unit_test(test_random_token),
