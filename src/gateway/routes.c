@@ -373,6 +373,27 @@ static void handle_dev_outbox_html(struct http_request *req)
 }
 
 const struct route routes_table[] = {
+    /* The API first, and the code check first of it: the router tries the
+     * patterns in this order (no two match the same path and method), and
+     * these carry the load. */
+    {ROUTE_POST, "/api/v1/users/{sub}/verify", api_user_verify, ROUTE_CLIENT_AUTH},
+    {ROUTE_POST, "/api/v1/users/{sub}/factors", api_factor_add, ROUTE_CLIENT_AUTH},
+    {ROUTE_GET, "/api/v1/users/{sub}/factors", api_factor_list, ROUTE_CLIENT_AUTH},
+    {ROUTE_POST, "/api/v1/users/{sub}/factors/{id}/verify", api_factor_verify, ROUTE_CLIENT_AUTH},
+    {ROUTE_DELETE, "/api/v1/users/{sub}/factors/{id}", api_factor_remove, ROUTE_CLIENT_AUTH},
+    {ROUTE_PUT, "/api/v1/users/{sub}/preferred", api_preferred, ROUTE_CLIENT_AUTH},
+    {ROUTE_GET, "/api/v1/users/{sub}/devices", api_devices_list, ROUTE_CLIENT_AUTH},
+    {ROUTE_DELETE, "/api/v1/users/{sub}/devices", api_devices_forget, ROUTE_CLIENT_AUTH},
+    {ROUTE_POST, "/api/v1/users/{sub}/recovery-codes", api_recovery_new, ROUTE_CLIENT_AUTH},
+    {ROUTE_GET, "/api/v1/users/{sub}/passkeys", api_passkeys_list, ROUTE_CLIENT_AUTH},
+    {ROUTE_POST, "/api/v1/users/{sub}/passkeys/register/begin", api_passkey_register_begin,
+     ROUTE_CLIENT_AUTH},
+    {ROUTE_POST, "/api/v1/users/{sub}/passkeys/register/finish", api_passkey_register_finish,
+     ROUTE_CLIENT_AUTH},
+    {ROUTE_POST, "/api/v1/challenges", api_challenge_create, ROUTE_CLIENT_AUTH},
+    {ROUTE_POST, "/api/v1/challenges/{id}/resend", api_challenge_resend, ROUTE_CLIENT_AUTH},
+    {ROUTE_POST, "/api/v1/challenges/{id}/verify", api_challenge_verify, ROUTE_CLIENT_AUTH},
+    {ROUTE_POST, "/api/v1/results/redeem", api_result_redeem, ROUTE_CLIENT_AUTH},
     {ROUTE_GET, "/", handle_home, 0},
     {ROUTE_GET, "/healthz", handle_healthz, ROUTE_NO_STORE},
     {ROUTE_GET, "/readyz", handle_readyz, 0},
@@ -450,24 +471,6 @@ const struct route routes_table[] = {
     {ROUTE_POST, "/admin/admins/remove", admin_console_admin_remove, ROUTE_CSRF},
     {ROUTE_GET, "/admin/account", admin_console_account, 0},
     {ROUTE_POST, "/admin/account", admin_console_password, ROUTE_CSRF},
-    {ROUTE_POST, "/api/v1/users/{sub}/factors", api_factor_add, ROUTE_CLIENT_AUTH},
-    {ROUTE_GET, "/api/v1/users/{sub}/factors", api_factor_list, ROUTE_CLIENT_AUTH},
-    {ROUTE_POST, "/api/v1/users/{sub}/factors/{id}/verify", api_factor_verify, ROUTE_CLIENT_AUTH},
-    {ROUTE_DELETE, "/api/v1/users/{sub}/factors/{id}", api_factor_remove, ROUTE_CLIENT_AUTH},
-    {ROUTE_PUT, "/api/v1/users/{sub}/preferred", api_preferred, ROUTE_CLIENT_AUTH},
-    {ROUTE_GET, "/api/v1/users/{sub}/devices", api_devices_list, ROUTE_CLIENT_AUTH},
-    {ROUTE_DELETE, "/api/v1/users/{sub}/devices", api_devices_forget, ROUTE_CLIENT_AUTH},
-    {ROUTE_POST, "/api/v1/users/{sub}/recovery-codes", api_recovery_new, ROUTE_CLIENT_AUTH},
-    {ROUTE_POST, "/api/v1/users/{sub}/verify", api_user_verify, ROUTE_CLIENT_AUTH},
-    {ROUTE_GET, "/api/v1/users/{sub}/passkeys", api_passkeys_list, ROUTE_CLIENT_AUTH},
-    {ROUTE_POST, "/api/v1/users/{sub}/passkeys/register/begin", api_passkey_register_begin,
-     ROUTE_CLIENT_AUTH},
-    {ROUTE_POST, "/api/v1/users/{sub}/passkeys/register/finish", api_passkey_register_finish,
-     ROUTE_CLIENT_AUTH},
-    {ROUTE_POST, "/api/v1/challenges", api_challenge_create, ROUTE_CLIENT_AUTH},
-    {ROUTE_POST, "/api/v1/challenges/{id}/resend", api_challenge_resend, ROUTE_CLIENT_AUTH},
-    {ROUTE_POST, "/api/v1/challenges/{id}/verify", api_challenge_verify, ROUTE_CLIENT_AUTH},
-    {ROUTE_POST, "/api/v1/results/redeem", api_result_redeem, ROUTE_CLIENT_AUTH},
 };
 
 const size_t routes_count = ARRAY_SIZE(routes_table);
