@@ -251,8 +251,8 @@ static void hmac_many_keys(void)
             size_t n = (size_t)(r * 23 + k) % sizeof(msg), wl = 0;
             fill(msg, sizeof(msg), (uint8_t)(r * KEYS + k));
             hmac_sha256_parts(key[use], msg, n / 2, msg + n / 2, n - n / 2, NULL, 0, got);
-            assert_non_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key[use], KEY_LEN, msg,
-                                      n, want, sizeof(want), &wl));
+            assert_non_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key[use], KEY_LEN, msg, n,
+                                      want, sizeof(want), &wl));
             assert_memory_equal(got, want, 32);
         }
 }
