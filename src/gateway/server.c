@@ -104,8 +104,10 @@ static void on_housekeeping(uv_timer_t *t)
         dbpool_submit(s, j);
         return;
     }
-    if (s->batch.open)
-        return; /* next time: these are transactions of their own */
+    /* Next time: these are transactions of their own, and a COMMIT on
+     * its way holds the connection on the committer's thread. */
+    if (s->batch.open || batch_busy(s))
+        return;
     housekeep(s->store);
 }
 
