@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "core/store/migrations.h"
+#include "core/store/sqlite_check.h"
 
 #include <sqlite3.h>
 #include <errno.h>
@@ -318,12 +319,18 @@ static int lite_schema_version(struct store *s)
 /* SQLite's memory statistics take a process-wide mutex around every
  * allocation and free it makes (a few hundred a request); nothing here
  * reads them (no sqlite3_memory_used, no heap limits), so they are off.
- * Only possible before the library's first use: later the call is
- * refused and changes nothing. */
+ * The connections are opened without their own mutex, which SQLite takes
+ * around every call (over a hundred a request): none is used by two
+ * threads at once, which debug builds check (sqlite_check.c) with the
+ * mutex on. Only possible before the library's first use: later the
+ * calls are refused and change nothing. */
 static pthread_once_t lite_config_once = PTHREAD_ONCE_INIT;
+static int lite_open_mutex = SQLITE_OPEN_NOMUTEX;
 
 static void lite_config(void)
 {
+    if (sqlite_check_install())
+        lite_open_mutex = SQLITE_OPEN_FULLMUTEX;
     (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
@@ -333,7 +340,7 @@ static int db_connect(const char *path, int flags, sqlite3 **out, char *err, siz
 {
     pthread_once(&lite_config_once, lite_config);
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db, flags, NULL);
+    int rc = sqlite3_open_v2(path, &db, flags | lite_open_mutex, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
     if (rc == SQLITE_OK)

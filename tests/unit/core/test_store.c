@@ -13,10 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/store/migrations.h"
+#include "core/store/sqlite_check.h"
 #include "core/store/store.h"
 
 #include "testutil.h"
@@ -453,6 +457,43 @@ static void test_readonly_does_not_migrate(void **state)
     store_close(s);
 }
 
+/* Debug builds: a connection used by two threads at once stops the
+ * process with a message (sqlite_check.c) instead of racing, as it would
+ * without the connection's mutex. In a child: one thread runs a long query
+ * on the store while the other prepares a statement on it. */
+static void *count_far(void *arg)
+{
+    store_run(arg, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                   "WHERE i < 200000000) SELECT count(*) FROM n");
+    return NULL;
+}
+
+static void test_connection_in_two_threads(void **state)
+{
+    struct fixture *f = *state;
+    store_close(open_ok(f));
+    if (!sqlite_check_active())
+        skip();
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct store *s = NULL;
+        pthread_t t;
+        if (store_open(f->db, &s, NULL, 0) != OG_OK || pthread_create(&t, NULL, count_far, s) != 0)
+            _exit(2);
+        usleep(300 * 1000);
+        store_run(s, "SELECT 1");
+        _exit(0); /* the check missed it */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    /* abort(): SIGABRT, or the sanitizer's exit code with handle_abort */
+    if (WIFSIGNALED(status))
+        assert_int_equal(WTERMSIG(status), SIGABRT);
+    else
+        assert_true(WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 2);
+}
+
 static void test_memory_and_bad_path(void **state)
 {
     struct fixture *f = *state;
@@ -489,6 +530,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_backup_leftover_tmp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readonly_does_not_migrate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_in_two_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_and_bad_path, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
