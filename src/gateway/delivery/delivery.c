@@ -858,6 +858,10 @@ static void arm_at(struct server *s, int64_t due)
  * send kicks the pump, and a timer for rows it cannot take would spin. */
 static void arm_retry_timer(struct server *s)
 {
+    /* A group's hook may run while the next group's COMMIT holds the
+     * connection on the committer's thread; that group's hook arms it. */
+    if (batch_busy(s))
+        return;
     int64_t due = 0;
     static const enum factor_type channels[] = {FACTOR_EMAIL, FACTOR_SMS};
     /* Outside a batch the looks below share one read transaction: on
