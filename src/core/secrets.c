@@ -75,7 +75,7 @@ static EVP_MAC_CTX *hmac_sha256_new(const uint8_t *key, size_t keylen)
  * master key's subkeys: a handful) keyed once; a MAC under one of them
  * starts again from the keyed state (EVP_MAC_init without a key keeps it)
  * instead of duplicating, keying and freeing a context, which cost two
- * thirds of a recovery code's check. The contexts hold the key's pads as
+ * thirds of every MAC's instructions. The contexts hold the key's pads as
  * the subkeys are held already; they are freed, and the keys cleansed,
  * when the thread ends or a slot is taken by another key. */
 #define HMAC_KEYED_SLOTS 8

@@ -281,6 +281,11 @@ bool batch_busy(const struct server *s)
     return s->batch.committing;
 }
 
+bool batch_idle(const struct server *s)
+{
+    return !s->batch.open && !s->batch.committing;
+}
+
 bool batch_hold(struct http_request *req, int status, const char *content_type, const void *body,
                 size_t len)
 {

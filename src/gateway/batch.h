@@ -75,9 +75,13 @@ void batch_close(struct server *s);
  * (waiting for the disk), answering everything that waited and running
  * parked requests: for a loop that is about to end. */
 void batch_flush(struct server *s);
-/* True while a COMMIT runs: a request that needs the database must not
- * start now (http_conn parks it with batch_park). */
+/* True while a COMMIT runs: the committer's thread holds the connection,
+ * so nothing on the loop may use it; a request that needs the database is
+ * parked (batch_park), a writer waits (batch_request_begin). */
 bool batch_busy(const struct server *s);
+/* True when no batch is open and no COMMIT runs: a timer may run
+ * transactions of its own on the connection now. */
+bool batch_idle(const struct server *s);
 /* Keeps req until the running commit ends, then runs its handler. */
 void batch_park(struct server *s, struct http_request *req);
 /* Opens the iteration's transaction if needed and a savepoint for this

@@ -104,10 +104,8 @@ static void on_housekeeping(uv_timer_t *t)
         dbpool_submit(s, j);
         return;
     }
-    /* Next time: these are transactions of their own, and a COMMIT on
-     * its way holds the connection on the committer's thread. */
-    if (s->batch.open || batch_busy(s))
-        return;
+    if (!batch_idle(s))
+        return; /* next time: these are transactions of their own */
     housekeep(s->store);
 }
 

@@ -17,11 +17,11 @@
 
 #ifdef OTPGATE_CHECK_CONNECTION_THREADS
 
-/* A connection's mutex is the one kind SQLite allocates recursive. */
-#define CHECK_SLOTS 256
+#define CHECK_SLOTS 256 /* connections open at once that are checked */
 
 static sqlite3_mutex_methods real;
 static atomic_bool installed;
+/* The connections' mutexes: the one kind SQLite allocates recursive. */
 static _Atomic(sqlite3_mutex *) conn_mutex[CHECK_SLOTS];
 
 static bool is_conn_mutex(sqlite3_mutex *m)

@@ -928,7 +928,7 @@ static void on_poll_timer(uv_timer_t *t)
         pump_pg(s); /* also fails unsendable rows and takes over lapsed leases */
         return;
     }
-    if (s->store == NULL || batch_busy(s) || s->batch.open || s->batch.closed)
+    if (s->store == NULL || !batch_idle(s) || s->batch.closed)
         return;
     /* A notification another process queued for a channel nothing here
      * can send on fails now rather than waiting for ever. */
