@@ -316,8 +316,13 @@ def main(argv=None):
                     auth=args.auth, auth_mechanisms=args.auth_mechanisms.split(","),
                     mode=args.mode, tls_max=args.tls_max)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *a: stop.set())
-    signal.signal(signal.SIGINT, lambda *a: stop.set())
+    # SIGTERM and SIGINT are taken with sigtimedwait, never by a handler. A
+    # handler runs between two bytecodes of the main thread, and one that
+    # set the Event could run while that thread held the Event's own lock
+    # inside wait(): the sink then never exited (seen in test_smtp_send).
+    # Blocked before start(), so that every thread inherits the mask.
+    signals = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
     port = sink.start()
     sys.stdout.write("%d\n" % port)
     sys.stdout.flush()
@@ -332,8 +337,9 @@ def main(argv=None):
                 pass
             stop.set()
         threading.Thread(target=watch, daemon=True).start()
-    while not stop.wait(0.5):
-        pass
+    while not stop.is_set():
+        if signal.sigtimedwait(signals, 0.5) is not None:
+            break
     sink.stop()
     return 0
 
