@@ -29,6 +29,16 @@
 #   BENCH_TARGET_RATIO  ratio to the ceiling counted as PASS (default 0.8)
 #   BENCH_VERIFY_DURATION  wrk -d for the verify targets (default 5s)
 #   BENCH_VERIFY_TARGET    their PASS ratio (default 0.3)
+#   BENCH_INTERLEAVE    N: also measure ceiling-durable, verify-valid and
+#                       verify-invalid (SQLite) in N rounds, one run of each
+#                       a round, in turn (rows NAME.1 .. NAME.N, each against
+#                       its own round's ceiling-durable), and print each
+#                       target's median ratio over the rounds after the
+#                       table: the machine's speed drifts between runs, and
+#                       taking the two servers turn about, a few seconds
+#                       apart, keeps that drift out of the ratio. Use a
+#                       short BENCH_VERIFY_DURATION (2s); each round takes
+#                       its own share of the valid codes (default 0: off)
 #   BENCH_USERS         users the verify targets use (default 12000). Each
 #                       valid request uses up one of a user's 10 recovery
 #                       codes, so the pool (users * 10) must outlast a run:
@@ -87,6 +97,7 @@ RUNS=${BENCH_RUNS:-1}
 TARGET_RATIO=${BENCH_TARGET_RATIO:-0.8}
 VERIFY_DURATION=${BENCH_VERIFY_DURATION:-5s}
 VERIFY_TARGET=${BENCH_VERIFY_TARGET:-0.3}
+INTERLEAVE=${BENCH_INTERLEAVE:-0}
 USERS=${BENCH_USERS:-12000}
 PG_USERS=${BENCH_PG_USERS:-3000}
 USERS_SETTING=BENCH_USERS # which of the two USERS came from, for the notes
@@ -125,14 +136,41 @@ run_targets() {
         return 0
     fi
     verify_setup
-    durable_ceiling
+    durable_ceiling ceiling-durable
     bench_target verify-valid "$OTPGATE_URL/api/v1/users/-/verify" verify_valid.lua \
         expect=200 target="$VERIFY_TARGET" duration="$VERIFY_DURATION" \
         before=verify_fresh_codes commits=1 ref=ceiling-durable
     bench_target verify-invalid "$OTPGATE_URL/api/v1/users/-/verify" verify_invalid.lua \
         expect=422 target="$VERIFY_TARGET" duration="$VERIFY_DURATION" commits=1 \
         ref=ceiling-durable
+    interleaved_rounds
     run_pg_targets
+}
+
+# BENCH_INTERLEAVE's rounds (see the header). Each round's verify-valid
+# takes the next share of valid.txt, after a refill of the codes when
+# verify-valid's own run above used some (verify_fresh_codes).
+interleaved_rounds() {
+    local k share valid=$BENCH_VALID_FILE RUNS=1
+    [[ $INTERLEAVE =~ ^[0-9]+$ ]] || die "BENCH_INTERLEAVE must be a number, not '$INTERLEAVE'"
+    [ "$INTERLEAVE" -gt 0 ] && [ -n "$DURABLE_URL" ] || return 0
+    if wants_target verify-valid; then
+        verify_fresh_codes 2 || die "the valid codes' refill before the rounds failed"
+    fi
+    share=$(($(wc -l <"$valid") / INTERLEAVE + 1))
+    split -d -a 3 -l "$share" "$valid" "$WORK_DIR/valid-round."
+    for ((k = 1; k <= INTERLEAVE; k++)); do
+        durable_ceiling "ceiling-durable.$k"
+        BENCH_VALID_FILE=$(printf '%s/valid-round.%03d' "$WORK_DIR" $((k - 1)))
+        bench_target "verify-valid.$k" "$OTPGATE_URL/api/v1/users/-/verify" verify_valid.lua \
+            expect=200 target="$VERIFY_TARGET" duration="$VERIFY_DURATION" commits=1 \
+            ref="ceiling-durable.$k"
+        bench_target "verify-invalid.$k" "$OTPGATE_URL/api/v1/users/-/verify" \
+            verify_invalid.lua expect=422 target="$VERIFY_TARGET" duration="$VERIFY_DURATION" \
+            commits=1 ref="ceiling-durable.$k"
+    done
+    BENCH_VALID_FILE=$valid
+    CODES_FRESH=0
 }
 
 # The same verify targets with otpgate on PostgreSQL (issue 14), in the same
@@ -235,16 +273,21 @@ verify_setup() {
 # synchronous=FULL and one COMMIT per loop iteration, before each answer.
 # Only the durable write, none of the checks: what that write alone costs a
 # straightforward server. Skipped when the build has no bench_durable.
+# durable_ceiling NAME measures it as the row NAME (started the first time).
+DURABLE_URL=""
 durable_ceiling() {
     local bin=${BENCH_DURABLE_BIN:-$BUILD_DIR/bench/bench_durable}
-    if [ ! -x "$bin" ]; then
-        echo "bench: ceiling-durable: skipped (no $bin)" >&2
-        return 0
+    if [ -z "$DURABLE_URL" ]; then
+        if [ ! -x "$bin" ]; then
+            echo "bench: ceiling-durable: skipped (no $bin)" >&2
+            return 0
+        fi
+        start_server ceiling-durable / "$bin" "$HOST" @PORT@ "$DATA_DIR/durable.db" \
+            "$((USERS * 10))" || die "the durable ceiling failed to start"
+        DURABLE_URL="http://$HOST:$STARTED_PORT/"
     fi
-    start_server ceiling-durable / "$bin" "$HOST" @PORT@ "$DATA_DIR/durable.db" \
-        "$((USERS * 10))" || die "the durable ceiling failed to start"
-    REF_ROWS+=(ceiling-durable)
-    bench_target ceiling-durable "http://$HOST:$STARTED_PORT/" "" duration="$VERIFY_DURATION"
+    REF_ROWS+=("$1")
+    bench_target "$1" "$DURABLE_URL" "" duration="$VERIFY_DURATION"
 }
 
 # verify-valid's hook before each run: a run uses the codes up, so every run
@@ -686,8 +729,10 @@ group_commit_delta() {
 }
 
 # True when the target NAME runs (BENCH_FILTER).
+# A round's row (NAME.K, BENCH_INTERLEAVE) goes with its target NAME.
 wants_target() {
-    [ -z "$FILTER" ] || [ "$1" = ceiling ] || [[ $1 == ceiling-* ]] || [[ $1 =~ $FILTER ]]
+    local name=${1%.[0-9]*}
+    [ -z "$FILTER" ] || [ "$name" = ceiling ] || [[ $name == ceiling-* ]] || [[ $name =~ $FILTER ]]
 }
 
 # Converts a wrk duration ("5s", "2m", "1h", "10") to seconds.
@@ -901,6 +946,32 @@ same_size_ceiling() {
     echo "bench: $name answers the same $(wc -c <"$body") body bytes as $url" >&2
 }
 
+# BENCH_INTERLEAVE's summary: for each target run in rounds, the median of
+# its rounds' ratios to their own ceiling-durable, and their range.
+print_rounds() {
+    local base k rps ref ratios
+    [ "$INTERLEAVE" -gt 0 ] 2>/dev/null || return 0
+    echo
+    echo "interleaved rounds (BENCH_INTERLEAVE=$INTERLEAVE): each round's ratio to that round's"
+    echo "ceiling-durable, run just before it"
+    printf '%-16s %8s %8s %8s %8s\n' target rounds median min max
+    for base in verify-valid verify-invalid; do
+        ratios=""
+        for ((k = 1; k <= INTERLEAVE; k++)); do
+            rps=$(rps_of "$base.$k")
+            ref=$(rps_of "ceiling-durable.$k")
+            if [ -n "$rps" ] && [ -n "$ref" ]; then
+                ratios="$ratios $(awk -v a="$rps" -v b="$ref" 'BEGIN { printf "%.4f", a / b }')"
+            fi
+        done
+        [ -n "$ratios" ] || continue
+        tr ' ' '\n' <<<"${ratios# }" | sort -g | awk -v name="$base" '
+            { r[NR] = $1 }
+            END { m = NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
+                  printf "%-16s %8d %8.2f %8.2f %8.2f\n", name, NR, m, r[1], r[NR] }'
+    done
+}
+
 # Prints the req/s of target NAME, or nothing.
 rps_of() {
     local i
@@ -1054,7 +1125,10 @@ if [ -z "$DRY_RUN" ]; then
     [ "$GC_TOTAL" != "- -" ] || GC_TOTAL=""
 fi
 run_delivery
-print_table | sed 's/ *$//' | tee "$OUT_DIR/results.txt"
+{
+    print_table
+    print_rounds
+} | sed 's/ *$//' | tee "$OUT_DIR/results.txt"
 if [ -n "$PIPELINED_RESULTS" ]; then
     printf '\n%s\n' "$PIPELINED_RESULTS" | sed 's/ *$//' | tee -a "$OUT_DIR/results.txt"
 fi
