@@ -137,14 +137,23 @@ run_targets() {
     fi
     verify_setup
     durable_ceiling ceiling-durable
-    bench_target verify-valid "$OTPGATE_URL/api/v1/users/-/verify" verify_valid.lua \
-        expect=200 target="$VERIFY_TARGET" duration="$VERIFY_DURATION" \
-        before=verify_fresh_codes commits=1 ref=ceiling-durable
-    bench_target verify-invalid "$OTPGATE_URL/api/v1/users/-/verify" verify_invalid.lua \
-        expect=422 target="$VERIFY_TARGET" duration="$VERIFY_DURATION" commits=1 \
-        ref=ceiling-durable
+    verify_pair "" ceiling-durable verify_fresh_codes 1
     interleaved_rounds
     run_pg_targets
+}
+
+# verify_pair SUFFIX REF BEFORE COMMITS: the targets verify-validSUFFIX and
+# verify-invalidSUFFIX against the running otpgate, shown against the row
+# REF; BEFORE is verify-valid's hook before each run (or ""), COMMITS 1 to
+# read the group commit counts (SQLite) or 0.
+verify_pair() {
+    local suffix=$1 ref=$2 before=$3 commits=$4
+    bench_target "verify-valid$suffix" "$OTPGATE_URL/api/v1/users/-/verify" verify_valid.lua \
+        expect=200 target="$VERIFY_TARGET" duration="$VERIFY_DURATION" before="$before" \
+        commits="$commits" ref="$ref"
+    bench_target "verify-invalid$suffix" "$OTPGATE_URL/api/v1/users/-/verify" \
+        verify_invalid.lua expect=422 target="$VERIFY_TARGET" duration="$VERIFY_DURATION" \
+        commits="$commits" ref="$ref"
 }
 
 # BENCH_INTERLEAVE's rounds (see the header). Each round's verify-valid
@@ -152,7 +161,6 @@ run_targets() {
 # verify-valid's own run above used some (verify_fresh_codes).
 interleaved_rounds() {
     local k share valid=$BENCH_VALID_FILE RUNS=1
-    [[ $INTERLEAVE =~ ^[0-9]+$ ]] || die "BENCH_INTERLEAVE must be a number, not '$INTERLEAVE'"
     [ "$INTERLEAVE" -gt 0 ] && [ -n "$DURABLE_URL" ] || return 0
     if wants_target verify-valid; then
         verify_fresh_codes 2 || die "the valid codes' refill before the rounds failed"
@@ -162,12 +170,7 @@ interleaved_rounds() {
     for ((k = 1; k <= INTERLEAVE; k++)); do
         durable_ceiling "ceiling-durable.$k"
         BENCH_VALID_FILE=$(printf '%s/valid-round.%03d' "$WORK_DIR" $((k - 1)))
-        bench_target "verify-valid.$k" "$OTPGATE_URL/api/v1/users/-/verify" verify_valid.lua \
-            expect=200 target="$VERIFY_TARGET" duration="$VERIFY_DURATION" commits=1 \
-            ref="ceiling-durable.$k"
-        bench_target "verify-invalid.$k" "$OTPGATE_URL/api/v1/users/-/verify" \
-            verify_invalid.lua expect=422 target="$VERIFY_TARGET" duration="$VERIFY_DURATION" \
-            commits=1 ref="ceiling-durable.$k"
+        verify_pair ".$k" "ceiling-durable.$k" "" 1
     done
     BENCH_VALID_FILE=$valid
     CODES_FRESH=0
@@ -211,11 +214,7 @@ run_pg_targets() {
     OTPGATE_ENV=("${OTPGATE_ENV[@]//@PORT@/$STARTED_PORT}")
     WORK_DIR="$DATA_DIR/pg-work"
     verify_setup
-    bench_target verify-valid-pg "$OTPGATE_URL/api/v1/users/-/verify" verify_valid.lua \
-        expect=200 target="$VERIFY_TARGET" duration="$VERIFY_DURATION" \
-        before=verify_fresh_codes ref=ceiling-durable
-    bench_target verify-invalid-pg "$OTPGATE_URL/api/v1/users/-/verify" verify_invalid.lua \
-        expect=422 target="$VERIFY_TARGET" duration="$VERIFY_DURATION" ref=ceiling-durable
+    verify_pair -pg ceiling-durable verify_fresh_codes 0
 
     # A second instance on the same database, with the same master key.
     dir2="$DATA_DIR/pg2"
@@ -227,11 +226,7 @@ run_pg_targets() {
     THREADS=2
     export BENCH_WRK_THREADS=2
     CODES_FRESH=0
-    bench_target verify-valid-pg2 "$OTPGATE_URL/api/v1/users/-/verify" verify_valid.lua \
-        expect=200 target="$VERIFY_TARGET" duration="$VERIFY_DURATION" \
-        before=verify_fresh_codes ref=ceiling-durable
-    bench_target verify-invalid-pg2 "$OTPGATE_URL/api/v1/users/-/verify" verify_invalid.lua \
-        expect=422 target="$VERIFY_TARGET" duration="$VERIFY_DURATION" ref=ceiling-durable
+    verify_pair -pg2 ceiling-durable verify_fresh_codes 0
     unset BENCH_ALT_ADDR
     THREADS=$main_threads
     USERS=$main_users USERS_SETTING=BENCH_USERS
@@ -950,7 +945,7 @@ same_size_ceiling() {
 # its rounds' ratios to their own ceiling-durable, and their range.
 print_rounds() {
     local base k rps ref ratios
-    [ "$INTERLEAVE" -gt 0 ] 2>/dev/null || return 0
+    [ "$INTERLEAVE" -gt 0 ] || return 0
     echo
     echo "interleaved rounds (BENCH_INTERLEAVE=$INTERLEAVE): each round's ratio to that round's"
     echo "ceiling-durable, run just before it"
@@ -1081,6 +1076,7 @@ OTPGATE_BIN=${BENCH_OTPGATE_BIN:-$BUILD_DIR/otpgate}
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive number, not '$RUNS'"
 [[ $CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "BENCH_CONNECTIONS must be a positive number, not '$CONNECTIONS'"
 [[ $THREADS =~ ^[1-9][0-9]*$ ]] || die "BENCH_THREADS must be a positive number, not '$THREADS'"
+[[ $INTERLEAVE =~ ^[0-9]+$ ]] || die "BENCH_INTERLEAVE must be a number of rounds, not '$INTERLEAVE'"
 command -v wrk >/dev/null 2>&1 || die "wrk is not installed: run make deps-bench (apt-get install wrk)"
 
 mkdir -p "$OUT_DIR"
