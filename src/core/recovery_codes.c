@@ -94,9 +94,13 @@ enum mfa_result recovery_codes_consume(const struct mfa_ctx *c, struct mfa_user 
     OPENSSL_cleanse(h, sizeof(h));
     if (!match)
         return MFA_WRONG_CODE;
-    /* Only the call that flips used_at from NULL wins. */
-    st = store_stmt(c->store,
-                    "UPDATE recovery_codes SET used_at = ? WHERE id = ? AND used_at IS NULL");
+    /* Only the call that flips used_at from NULL wins. The used code's
+     * hash goes (it checks nothing any more): the row then shrinks where a
+     * timestamp alone would grow it, and a grown row no longer fits its
+     * full page, so SQLite split the page and wrote two or three pages to
+     * the WAL for every code used. */
+    st = store_stmt(c->store, "UPDATE recovery_codes SET used_at = ?, hash = substr(hash, 1, 0) "
+                              "WHERE id = ? AND used_at IS NULL");
     if (!st)
         return MFA_ERROR;
     db_bind_int64(st, 1, c->now_ms);
