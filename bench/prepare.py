@@ -9,14 +9,24 @@ through the JSON API: POST /api/v1/users/{sub}/factors {"type":"totp"}, then
 POST .../factors/{id}/verify with the current code, computed here (RFC 6238,
 SHA-1, 6 digits, 30 s). That first active factor answers the user's 10
 recovery codes. refill asks POST /api/v1/users/{sub}/recovery-codes for every
-user (voiding the set a run used up).
+user of valid.txt (voiding the set a run used up).
+
+Every fifth user (WRONG_EVERY) is kept for wrong codes and the others for
+right ones. A success resets the user's failure count, which writes the
+user's row: had the same users taken both, every right code after a
+verify-invalid run would pay for that write, and verify-valid's figure would
+depend on which target ran before it. Spread through the users table, the
+wrong-code users still fall on as many of its pages a commit as before.
+With fewer than five users, all of them take both.
 
 Writes into OUT_DIR:
   auth.txt     the Authorization header value ("Basic ...") of the app
-  subs.txt     the users' subs, one a line
-  valid.txt    "sub code" per unused recovery code, shuffled (users * 10 lines)
-  invalid.txt  "sub code" per user, shuffled: six digits that are not the user's
-               TOTP code in any step from 2 minutes ago to 2 hours ahead (enrol only)
+  subs.txt     the subs of valid.txt's users, one a line (refill's list)
+  valid.txt    "sub code" per unused recovery code of those users, shuffled
+               (10 lines a user)
+  invalid.txt  "sub code" per wrong-code user, shuffled: six digits that are
+               not the user's TOTP code in any step from 2 minutes ago to 2
+               hours ahead (enrol only)
 
 APP_JSON is the file holding `otpgate app add`'s answer
 ({"client_id","client_secret"}). Debian's python3, standard library only.
@@ -44,6 +54,8 @@ TOTP_STEP = 30
 # time of the request): from 2 minutes ago to 2 hours ahead, longer than any
 # benchmark run.
 INVALID_AVOID_STEPS = range(-4, 241)
+# Every WRONG_EVERY-th user takes the wrong codes (see the docstring).
+WRONG_EVERY = 5
 
 
 def die(msg):
@@ -194,6 +206,10 @@ def main():
             die(f"{mode} failed: {e}")
     elapsed = time.monotonic() - t0
 
+    wrong = []
+    if mode == "enrol":
+        wrong = results[WRONG_EVERY - 1 :: WRONG_EVERY]
+        results = [r for i, r in enumerate(results) if i % WRONG_EVERY != WRONG_EVERY - 1]
     valid = [f"{sub} {code}" for sub, codes, _ in results for code in codes]
     random.shuffle(valid)
     write_lines(os.path.join(out, "valid.txt"), valid)
@@ -202,12 +218,13 @@ def main():
         # Shuffled like valid.txt: wrong codes come from users in no order,
         # and users made one after another share pages of the users table,
         # so taking them in order would let a commit write far fewer pages.
-        invalid = [f"{sub} {bad}" for sub, _, bad in results]
+        invalid = [f"{sub} {bad}" for sub, _, bad in wrong or results]
         random.shuffle(invalid)
         write_lines(os.path.join(out, "invalid.txt"), invalid)
         write_lines(os.path.join(out, "auth.txt"), [auth])
     requests = len(subs) * (2 if mode == "enrol" else 1)
-    print(f"prepare: {mode}: {len(subs)} users, {len(valid)} recovery codes, {requests} "
+    kept = f" ({len(wrong)} of them for wrong codes)" if wrong else ""
+    print(f"prepare: {mode}: {len(subs)} users{kept}, {len(valid)} recovery codes, {requests} "
           f"requests over {conns} connections in {elapsed:.2f}s "
           f"({requests / elapsed:.0f} req/s)", file=sys.stderr)
 

@@ -39,11 +39,13 @@
 #                       apart, keeps that drift out of the ratio. Use a
 #                       short BENCH_VERIFY_DURATION (2s); each round takes
 #                       its own share of the valid codes (default 0: off)
-#   BENCH_USERS         users the verify targets use (default 12000). Each
-#                       valid request uses up one of a user's 10 recovery
-#                       codes, so the pool (users * 10) must outlast a run:
-#                       about req/s * duration * 1.2; a run that ran out says
-#                       so, and what to set
+#   BENCH_USERS         users the verify targets use (default 12000): one in
+#                       five takes the wrong codes, the others the right ones
+#                       (bench/prepare.py says why). Each valid request uses
+#                       up one of a user's 10 recovery codes, so the pool
+#                       (users * 8) must outlast a run: about req/s *
+#                       duration * 1.2; a run that ran out says so, and what
+#                       to set
 #   BENCH_PG_USERS      the same for the verify-*-pg targets (default 3000:
 #                       PostgreSQL answers a tenth as many, and enrols slower)
 #   BENCH_PYTHON        python for bench/prepare.py (default /usr/bin/python3)
