@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/store/migrations.h"
 #include "core/store/sqlite_check.h"
+#include "core/store/sqlite_walbuf.h"
 
 #include <sqlite3.h>
 #include <errno.h>
@@ -326,12 +327,15 @@ static int lite_schema_version(struct store *s)
  * calls are refused and change nothing. */
 static pthread_once_t lite_config_once = PTHREAD_ONCE_INIT;
 static int lite_open_mutex = SQLITE_OPEN_NOMUTEX;
+static const char *lite_vfs; /* sqlite_walbuf.c's VFS, or NULL: the default */
 
 static void lite_config(void)
 {
     if (sqlite_check_install())
         lite_open_mutex = SQLITE_OPEN_FULLMUTEX;
     (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    /* Registered once configured: registering starts the library. */
+    lite_vfs = sqlite_walbuf_vfs();
 }
 
 /* Opens the connection and reads the schema, so a file that is not a
@@ -340,7 +344,7 @@ static int db_connect(const char *path, int flags, sqlite3 **out, char *err, siz
 {
     pthread_once(&lite_config_once, lite_config);
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db, flags | lite_open_mutex, NULL);
+    int rc = sqlite3_open_v2(path, &db, flags | lite_open_mutex, lite_vfs);
     if (rc == SQLITE_OK)
         rc = sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
     if (rc == SQLITE_OK)
