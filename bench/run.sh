@@ -885,8 +885,9 @@ bench_target() {
             rate=$(lua_field "$lua" rate)
             note="${note:+$note; }codes ran out after $(lua_field "$lua" lasted)s:"
             note="$note req/s is a lower bound"
-            if [ "${rate:-0}" != 0 ] && [ -n "$WORK_DIR" ] && [ -f "$WORK_DIR/valid.txt" ]; then
-                pool=$(wc -l <"$WORK_DIR/valid.txt")
+            # The pool this run drew from: a round's share with BENCH_INTERLEAVE.
+            if [ "${rate:-0}" != 0 ] && [ -f "${BENCH_VALID_FILE:-}" ]; then
+                pool=$(wc -l <"$BENCH_VALID_FILE")
                 need=$(awk -v r="$rate" -v d="$(to_seconds "$duration")" -v p="$pool" \
                     -v u="$USERS" 'BEGIN { n = r * d * 1.2 * u / p; n = int(n / 1000 + 1) * 1000;
                         printf "%d", n }')
@@ -946,15 +947,20 @@ same_size_ceiling() {
 # BENCH_INTERLEAVE's summary: for each target run in rounds, the median of
 # its rounds' ratios to their own ceiling-durable, and their range.
 print_rounds() {
-    local base k rps ref ratios
+    local base k rps ref ratios short i
     [ "$INTERLEAVE" -gt 0 ] || return 0
     echo
     echo "interleaved rounds (BENCH_INTERLEAVE=$INTERLEAVE): each round's ratio to that round's"
     echo "ceiling-durable, run just before it"
     printf '%-16s %8s %8s %8s %8s\n' target rounds median min max
     for base in verify-valid verify-invalid; do
-        ratios=""
+        ratios="" short=0
         for ((k = 1; k <= INTERLEAVE; k++)); do
+            for i in "${!R_NAME[@]}"; do
+                if [ "${R_NAME[$i]}" = "$base.$k" ] && [ "${R_LOWER[$i]}" = 1 ]; then
+                    short=$((short + 1))
+                fi
+            done
             rps=$(rps_of "$base.$k")
             ref=$(rps_of "ceiling-durable.$k")
             if [ -n "$rps" ] && [ -n "$ref" ]; then
@@ -966,6 +972,9 @@ print_rounds() {
             { r[NR] = $1 }
             END { m = NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
                   printf "%-16s %8d %8.2f %8.2f %8.2f\n", name, NR, m, r[1], r[NR] }'
+        if [ "$short" -gt 0 ]; then
+            echo "  ($short of its rounds ran out of codes: their ratios are lower bounds)"
+        fi
     done
 }
 
