@@ -93,6 +93,13 @@ static void assert_intact(sqlite3 *db)
     sqlite3_finalize(st);
 }
 
+/* Table t holds rows rows whose values add up to bytes bytes. */
+static void assert_rows(sqlite3 *db, int64_t rows, int64_t bytes)
+{
+    assert_int_equal(query_int(db, "SELECT count(*) FROM t"), rows);
+    assert_int_equal(query_int(db, "SELECT sum(length(v)) FROM t"), bytes);
+}
+
 /* Inserts n rows of 1000 random bytes (n / 3 pages or so) in one
  * transaction: row ids first .. first + n - 1. */
 static void insert_rows(sqlite3 *db, int first, int n)
@@ -119,8 +126,7 @@ static void test_commit_is_one_write_and_visible(void **state)
     sqlite_walbuf_counts(&made0, &given0);
     for (int k = 0; k < 40; k++) {
         insert_rows(db, k * 50 + 1, 50);
-        assert_int_equal(query_int(reader, "SELECT count(*) FROM t"), (k + 1) * 50);
-        assert_int_equal(query_int(reader, "SELECT sum(length(v)) FROM t"), (k + 1) * 50 * 1000);
+        assert_rows(reader, (k + 1) * 50, (k + 1) * 50 * 1000);
     }
     uint64_t made1, given1;
     sqlite_walbuf_counts(&made1, &given1);
@@ -142,8 +148,7 @@ static void test_big_transaction(void **state)
     exec(db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)");
     insert_rows(db, 1, 5000);
     sqlite3 *reader = open_db(f->db, false);
-    assert_int_equal(query_int(reader, "SELECT count(*) FROM t"), 5000);
-    assert_int_equal(query_int(reader, "SELECT sum(length(v)) FROM t"), 5000 * 1000);
+    assert_rows(reader, 5000, 5000 * 1000);
     assert_intact(reader);
     sqlite3_close(reader);
     sqlite3_close(db);
@@ -172,8 +177,7 @@ static void test_spilled_and_mended_frames(void **state)
     assert_int_equal(zeros, 900 / 7);
     for (int vfs = 0; vfs < 2; vfs++) {
         db = open_db(f->db, vfs);
-        assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 900);
-        assert_int_equal(query_int(db, "SELECT sum(length(v)) FROM t"), sum);
+        assert_rows(db, 900, sum);
         assert_int_equal(query_int(db, "SELECT count(*) FROM t WHERE v = zeroblob(1000)"), zeros);
         assert_intact(db);
         sqlite3_close(db);
@@ -201,8 +205,7 @@ static void test_killed_after_commits(void **state)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
     db = open_db(f->db, false);
-    assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 600);
-    assert_int_equal(query_int(db, "SELECT sum(length(v)) FROM t"), 600 * 1000);
+    assert_rows(db, 600, 600 * 1000);
     assert_intact(db);
     sqlite3_close(db);
 }
@@ -227,7 +230,7 @@ static void test_wal_starts_over(void **state)
     sqlite3_close(reader);
     sqlite3_close(db);
     db = open_db(f->db, false);
-    assert_int_equal(query_int(db, "SELECT sum(length(v)) FROM t"), 600 * 1000);
+    assert_rows(db, 600, 600 * 1000);
     sqlite3_close(db);
 }
 
