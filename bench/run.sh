@@ -956,12 +956,11 @@ print_rounds() {
     for base in verify-valid verify-invalid; do
         ratios="" short=0
         for ((k = 1; k <= INTERLEAVE; k++)); do
-            for i in "${!R_NAME[@]}"; do
-                if [ "${R_NAME[$i]}" = "$base.$k" ] && [ "${R_LOWER[$i]}" = 1 ]; then
-                    short=$((short + 1))
-                fi
-            done
-            rps=$(rps_of "$base.$k")
+            i=$(row_of "$base.$k") || continue
+            if [ "${R_LOWER[$i]}" = 1 ]; then
+                short=$((short + 1))
+            fi
+            rps=${R_RPS[$i]}
             ref=$(rps_of "ceiling-durable.$k")
             if [ -n "$rps" ] && [ -n "$ref" ]; then
                 ratios="$ratios $(awk -v a="$rps" -v b="$ref" 'BEGIN { printf "%.4f", a / b }')"
@@ -978,14 +977,24 @@ print_rounds() {
     done
 }
 
-# Prints the req/s of target NAME, or nothing.
-rps_of() {
+# Prints the index of target NAME's row in the R_* arrays; false when none.
+row_of() {
     local i
     for i in "${!R_NAME[@]}"; do
         if [ "${R_NAME[$i]}" = "$1" ]; then
-            echo "${R_RPS[$i]}"
+            echo "$i"
+            return 0
         fi
     done
+    return 1
+}
+
+# Prints the req/s of target NAME, or nothing.
+rps_of() {
+    local i
+    if i=$(row_of "$1"); then
+        echo "${R_RPS[$i]}"
+    fi
 }
 
 print_table() {

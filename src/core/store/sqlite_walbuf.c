@@ -77,7 +77,7 @@ static int flush(struct wal_file *w)
     for (size_t done = 0; done < w->len && rc == SQLITE_OK; done += WRITE_MAX) {
         size_t n = w->len - done < WRITE_MAX ? w->len - done : WRITE_MAX;
         rc = w->real->pMethods->xWrite(w->real, w->buf + done, (int)n, w->at + (sqlite3_int64)done);
-        atomic_fetch_add(&writes_made, 1);
+        atomic_fetch_add_explicit(&writes_made, 1, memory_order_relaxed);
     }
     w->len = 0;
     w->until = 0;
@@ -123,7 +123,7 @@ static int wal_write(sqlite3_file *f, const void *data, int amt, sqlite3_int64 o
     struct wal_file *w = (struct wal_file *)f;
     const unsigned char *d = data;
     size_t n = amt > 0 ? (size_t)amt : 0;
-    atomic_fetch_add(&writes_given, 1);
+    atomic_fetch_add_explicit(&writes_given, 1, memory_order_relaxed);
     if (w->len > 0 && (off != w->at + (sqlite3_int64)w->len || w->len + n > WALBUF_CAP)) {
         int rc = flush(w);
         if (rc != SQLITE_OK)
@@ -133,15 +133,15 @@ static int wal_write(sqlite3_file *f, const void *data, int amt, sqlite3_int64 o
         w->pgsz = header_pgsz(d);
     else if (w->pgsz == 0 && w->len == 0)
         learn_pgsz(w);
-    if (!w->buf && n <= WALBUF_CAP)
+    if (!w->buf && n <= WRITE_MAX)
         w->buf = sqlite3_malloc(WALBUF_CAP);
-    bool keep = w->buf && n <= WALBUF_CAP && n <= WRITE_MAX && appends(w, off);
+    bool keep = w->buf && n <= WRITE_MAX && appends(w, off);
     /* A new header starts the WAL over: frames follow it from the start. */
     sqlite3_int64 last = off + (sqlite3_int64)n;
     w->end = off == 0 || last > w->end ? last : w->end;
     if (!keep) {
         int rc = flush(w);
-        atomic_fetch_add(&writes_made, 1);
+        atomic_fetch_add_explicit(&writes_made, 1, memory_order_relaxed);
         return rc != SQLITE_OK ? rc : w->real->pMethods->xWrite(w->real, data, amt, off);
     }
     if (w->len == 0)
